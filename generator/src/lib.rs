@@ -1,1 +1,151 @@
+//! specjet's generator: an OpenAPI document in, a typed axum service module out.
+//!
+//! The pipeline has one direction: [`load`] reads the document and every file it references,
+//! [`lower`] turns it into the [`ir`] (plain data, no OpenAPI types), [`codegen`] turns the IR
+//! into Rust tokens, and [`emit`] formats them into files. Every problem in the document
+//! becomes a [`diag::Diagnostic`] with its location; nothing in here panics on input.
 
+pub mod codegen;
+pub mod diag;
+pub mod emit;
+pub mod ir;
+pub mod load;
+pub mod lower;
+pub mod naming;
+pub mod pointer;
+pub mod position;
+
+use std::path::Path;
+
+use diag::{Diagnostics, Severity};
+use ir::Api;
+use load::Spec;
+use serde_json::Value;
+
+/// A loaded and lowered document with its problems (warnings and recoverable errors).
+pub struct Analysis {
+    pub spec: Spec,
+    pub api: Api,
+    pub diagnostics: Diagnostics,
+}
+
+/// Loads and lowers the document at `path`. `Err` holds the diagnostics when nothing can be
+/// generated (unreadable, unparseable, or not OpenAPI 3).
+pub fn analyze(path: &Path) -> Result<Analysis, Diagnostics> {
+    let mut diagnostics = Diagnostics::default();
+    let Some(spec) = Spec::load(path, &mut diagnostics) else {
+        return Err(diagnostics);
+    };
+    finish_analysis(spec, diagnostics)
+}
+
+/// Like [`analyze`], for a document given as text (`name` labels diagnostics).
+pub fn analyze_text(name: &str, text: &str) -> Result<Analysis, Diagnostics> {
+    let mut diagnostics = Diagnostics::default();
+    let Some(spec) = Spec::load_text(name, Path::new(name), text.to_owned(), &mut diagnostics)
+    else {
+        return Err(diagnostics);
+    };
+    finish_analysis(spec, diagnostics)
+}
+
+fn finish_analysis(spec: Spec, mut diagnostics: Diagnostics) -> Result<Analysis, Diagnostics> {
+    check_version(&spec, &mut diagnostics);
+    if diagnostics.has_fatal() {
+        locate(&spec, &mut diagnostics);
+        return Err(diagnostics);
+    }
+    let api = lower::lower(&spec, &mut diagnostics);
+    diagnostics.dedup();
+    locate(&spec, &mut diagnostics);
+    Ok(Analysis {
+        spec,
+        api,
+        diagnostics,
+    })
+}
+
+fn locate(spec: &Spec, diagnostics: &mut Diagnostics) {
+    for diagnostic in diagnostics.items_mut() {
+        spec.locate(diagnostic);
+    }
+}
+
+/// Accepts OpenAPI 3.0 and 3.1; refuses Swagger 2.0 and anything else with a clear message.
+fn check_version(spec: &Spec, diagnostics: &mut Diagnostics) {
+    let root = spec.root();
+    let file = spec.doc_name(0).to_owned();
+    if !root.is_object() {
+        diagnostics.push(
+            Severity::Fatal,
+            &file,
+            "",
+            "not an OpenAPI document: the top level is not an object",
+        );
+        return;
+    }
+    if let Some(swagger) = root.get("swagger") {
+        diagnostics.push(
+            Severity::Fatal,
+            &file,
+            "/swagger",
+            format!(
+                "Swagger {} documents are not supported; convert the document to OpenAPI 3 first",
+                swagger.as_str().unwrap_or("2.0")
+            ),
+        );
+        return;
+    }
+    match root.get("openapi") {
+        Some(Value::String(version))
+            if version.starts_with("3.0") || version.starts_with("3.1") => {}
+        Some(version) => diagnostics.push(
+            Severity::Fatal,
+            &file,
+            "/openapi",
+            format!("OpenAPI version {version} is not supported; specjet reads 3.0 and 3.1"),
+        ),
+        None => diagnostics.push(
+            Severity::Fatal,
+            &file,
+            "",
+            "not an OpenAPI document: it has no `openapi` version field",
+        ),
+    }
+    if root.get("paths").is_none() {
+        diagnostics.push(
+            Severity::Warning,
+            &file,
+            "",
+            "the document has no `paths`: the service will have no operations",
+        );
+    }
+}
+
+/// The generated files for the document at `path`, with the diagnostics of the run.
+pub fn generate(path: &Path) -> Result<emit::Generated, Diagnostics> {
+    let analysis = analyze(path)?;
+    emit::render(&analysis.api, &spec_label(path), analysis.diagnostics)
+}
+
+/// All generated modules in one formatted source (for `include!` and build scripts).
+pub fn generate_inline(path: &Path) -> Result<(String, Diagnostics), Diagnostics> {
+    let analysis = analyze(path)?;
+    let mut diagnostics = analysis.diagnostics;
+    match emit::render_inline(&analysis.api, &spec_label(path)) {
+        Ok(text) => Ok((text, diagnostics)),
+        Err(message) => {
+            diagnostics.push(Severity::Fatal, &spec_label(path), "", message);
+            Err(diagnostics)
+        }
+    }
+}
+
+/// The spec's file name, as generated headers mention it (a full path would make output depend
+/// on where the command runs).
+pub fn spec_label(path: &Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |name| name.to_string_lossy().into_owned(),
+    )
+}

@@ -1,1 +1,182 @@
-fn main() {}
+//! The `specjet` command: a thin shell over the generator library.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use specjet_generator::diag::{Diagnostics, Severity};
+use specjet_generator::emit;
+
+/// Generate a typed axum service from an OpenAPI document.
+#[derive(Parser)]
+#[command(name = "specjet", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Write the generated Rust module for SPEC into a directory.
+    ///
+    /// The directory receives `mod.rs`, `types.rs`, `server.rs` and `operations/`. Include it
+    /// in a crate with `mod api;` (for `-o src/api`). Only files with specjet's header are
+    /// written or removed; nothing else in the directory is touched.
+    Generate {
+        /// The OpenAPI 3 document (YAML or JSON).
+        spec: PathBuf,
+        /// Output directory.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Do not print warnings.
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// Exit 0 when the files in the output directory are exactly what `generate` would write,
+    /// 1 (listing stale, missing and extra files) otherwise.
+    Check {
+        /// The OpenAPI 3 document (YAML or JSON).
+        spec: PathBuf,
+        /// Directory that `generate` wrote.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+    /// Print every problem in SPEC with its location; exit 1 when there are errors.
+    ///
+    /// Warnings mark parts that will be generated loosely (typed as JSON values, shadowed
+    /// routes); errors are breaks of the OpenAPI rules.
+    Validate {
+        /// The OpenAPI 3 document (YAML or JSON).
+        spec: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    // Deeply nested documents recurse deeply; give the work a large stack.
+    let worker = std::thread::Builder::new()
+        .stack_size(256 * 1024 * 1024)
+        .spawn(|| run(Cli::parse()));
+    match worker.map(|handle| handle.join()) {
+        Ok(Ok(code)) => code,
+        _ => {
+            eprintln!("error: internal failure");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Generate {
+            spec,
+            output,
+            quiet,
+        } => generate(&spec, &output, quiet),
+        Command::Check { spec, output } => check(&spec, &output),
+        Command::Validate { spec } => validate(&spec),
+    }
+}
+
+fn print(diagnostics: &Diagnostics, warnings: bool) {
+    for diagnostic in diagnostics.items() {
+        if warnings || diagnostic.severity != Severity::Warning {
+            eprintln!("{diagnostic}");
+        }
+    }
+}
+
+fn summary(diagnostics: &Diagnostics) -> String {
+    let errors = diagnostics.count(Severity::Error) + diagnostics.count(Severity::Fatal);
+    let warnings = diagnostics.count(Severity::Warning);
+    format!(
+        "{errors} error{}, {warnings} warning{}",
+        plural(errors),
+        plural(warnings)
+    )
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+fn generate(spec: &Path, output: &Path, quiet: bool) -> ExitCode {
+    let generated = match specjet_generator::generate(spec) {
+        Ok(generated) => generated,
+        Err(diagnostics) => {
+            print(&diagnostics, true);
+            eprintln!("error: nothing generated ({})", summary(&diagnostics));
+            return ExitCode::FAILURE;
+        }
+    };
+    print(&generated.diagnostics, !quiet);
+    match emit::write(output, &generated.files) {
+        Ok(report) => {
+            let operations = generated.api.operations.len();
+            let types = generated.api.types.len();
+            println!(
+                "generated {operations} operation{}, {types} type{} into {} ({} written, {} unchanged, {} removed; {})",
+                plural(operations),
+                plural(types),
+                output.display(),
+                report.written,
+                report.unchanged,
+                report.removed.len(),
+                summary(&generated.diagnostics)
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: cannot write into {}: {error}", output.display());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn check(spec: &Path, output: &Path) -> ExitCode {
+    let generated = match specjet_generator::generate(spec) {
+        Ok(generated) => generated,
+        Err(diagnostics) => {
+            print(&diagnostics, true);
+            return ExitCode::from(2);
+        }
+    };
+    let report = emit::check(output, &generated.files);
+    if report.is_fresh() {
+        println!("{}: up to date", output.display());
+        return ExitCode::SUCCESS;
+    }
+    for (label, files) in [
+        ("stale", &report.stale),
+        ("missing", &report.missing),
+        ("extra", &report.extra),
+    ] {
+        for file in files {
+            println!("{label}: {}", output.join(file).display());
+        }
+    }
+    println!(
+        "{}: out of date; run `specjet generate {} -o {}`",
+        output.display(),
+        spec.display(),
+        output.display()
+    );
+    ExitCode::FAILURE
+}
+
+fn validate(spec: &Path) -> ExitCode {
+    let diagnostics = match specjet_generator::analyze(spec) {
+        Ok(analysis) => analysis.diagnostics,
+        Err(diagnostics) => diagnostics,
+    };
+    print(&diagnostics, true);
+    println!("{}: {}", spec.display(), summary(&diagnostics));
+    if diagnostics.has_errors() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}

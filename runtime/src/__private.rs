@@ -76,7 +76,11 @@ mod tests {
 
     #[derive(Serialize, Deserialize, Debug, PartialEq)]
     struct Patch {
-        #[serde(default, with = "super::double_option", skip_serializing_if = "Option::is_none")]
+        #[serde(
+            default,
+            with = "super::double_option",
+            skip_serializing_if = "Option::is_none"
+        )]
         nickname: Option<Option<String>>,
     }
 
@@ -88,7 +92,10 @@ mod tests {
         assert_eq!(absent.nickname, None);
         assert_eq!(null.nickname, Some(None));
         assert_eq!(set.nickname, Some(Some("x".into())));
-        assert_eq!(serde_json::to_string(&null).unwrap(), r#"{"nickname":null}"#);
+        assert_eq!(
+            serde_json::to_string(&null).unwrap(),
+            r#"{"nickname":null}"#
+        );
         assert_eq!(serde_json::to_string(&absent).unwrap(), "{}");
     }
 }

@@ -117,6 +117,24 @@ impl PathParams {
         split_segment(self.capture(key)?, pieces)
     }
 
+    /// Parses parameter number `index` of the segment captured as `key`, split along
+    /// `pieces` (`{id}.json`, `{range}:append`).
+    pub fn piece<T: DeserializeOwned>(
+        &self,
+        key: &str,
+        pieces: &[Piece],
+        index: usize,
+        name: &str,
+    ) -> Result<T, ParamError> {
+        let values = self
+            .segment(key, pieces)
+            .ok_or_else(|| ParamError::new("path", name, "the path does not match the template"))?;
+        let raw = values
+            .get(index)
+            .ok_or_else(|| ParamError::missing("path", name))?;
+        parse_plain(raw, "path", name)
+    }
+
     /// Parses the whole segment captured as `key` as the parameter `name`.
     pub fn get<T: DeserializeOwned>(&self, key: &str, name: &str) -> Result<T, ParamError> {
         let raw = self
@@ -344,7 +362,10 @@ impl CookieParams {
             .flat_map(|line| line.split(';'))
             .filter_map(|pair| {
                 let (name, value) = pair.split_once('=')?;
-                Some((name.trim().to_owned(), value.trim().trim_matches('"').to_owned()))
+                Some((
+                    name.trim().to_owned(),
+                    value.trim().trim_matches('"').to_owned(),
+                ))
             })
             .collect();
         CookieParams { pairs }
@@ -375,8 +396,9 @@ impl CookieParams {
 /// Reads the whole body, refusing more than `limit` bytes with 413.
 pub async fn read_body(body: axum::body::Body, limit: usize) -> Result<Bytes, Problem> {
     axum::body::to_bytes(body, limit).await.map_err(|_| {
-        Problem::new(StatusCode::PAYLOAD_TOO_LARGE)
-            .with_detail(format!("the request body is larger than {limit} bytes or was cut off"))
+        Problem::new(StatusCode::PAYLOAD_TOO_LARGE).with_detail(format!(
+            "the request body is larger than {limit} bytes or was cut off"
+        ))
     })
 }
 
@@ -447,7 +469,11 @@ pub fn form_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
     let deserializer = serde_html_form::Deserializer::new(form_urlencoded::parse(bytes));
     serde_path_to_error::deserialize(deserializer).map_err(|error| {
         let pointer = json_pointer(error.path());
-        body_problem(StatusCode::UNPROCESSABLE_ENTITY, pointer, error.into_inner().to_string())
+        body_problem(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            pointer,
+            error.into_inner().to_string(),
+        )
     })
 }
 
@@ -502,12 +528,20 @@ mod tests {
             Some(vec!["Sheet1!A1:B2".to_owned()])
         );
         assert_eq!(split_segment("Sheet1:clear", &pieces), None);
-        let two = [Piece::Param, Piece::Literal("-"), Piece::Param, Piece::Literal(".json")];
+        let two = [
+            Piece::Param,
+            Piece::Literal("-"),
+            Piece::Param,
+            Piece::Literal(".json"),
+        ];
         assert_eq!(
             split_segment("a-b-c.json", &two),
             Some(vec!["a".to_owned(), "b-c".to_owned()])
         );
-        assert_eq!(split_segment(".json", &[Piece::Param, Piece::Literal(".json")]), None);
+        assert_eq!(
+            split_segment(".json", &[Piece::Param, Piece::Literal(".json")]),
+            None
+        );
         assert_eq!(
             split_segment("v1", &[Piece::Literal("v"), Piece::Param]),
             Some(vec!["1".to_owned()])
@@ -516,11 +550,18 @@ mod tests {
 
     #[test]
     fn query_styles() {
-        let query = QueryParams::parse("limit=10&tag=a&tag=b&ids=1,2,3&filter[min]=3&filter[name]=x%20y");
+        let query =
+            QueryParams::parse("limit=10&tag=a&tag=b&ids=1,2,3&filter[min]=3&filter[name]=x%20y");
         assert_eq!(query.scalar::<i32>("limit").unwrap(), Some(10));
         assert_eq!(query.scalar::<i32>("missing").unwrap(), None);
-        assert_eq!(query.exploded::<String>("tag").unwrap().unwrap(), ["a", "b"]);
-        assert_eq!(query.delimited::<u8>("ids", ',').unwrap().unwrap(), [1, 2, 3]);
+        assert_eq!(
+            query.exploded::<String>("tag").unwrap().unwrap(),
+            ["a", "b"]
+        );
+        assert_eq!(
+            query.delimited::<u8>("ids", ',').unwrap().unwrap(),
+            [1, 2, 3]
+        );
         #[derive(Deserialize, Debug, PartialEq)]
         struct Filter {
             min: i64,
@@ -528,9 +569,14 @@ mod tests {
         }
         assert_eq!(
             query.deep_object::<Filter>("filter").unwrap(),
-            Some(Filter { min: 3, name: "x y".into() })
+            Some(Filter {
+                min: 3,
+                name: "x y".into()
+            })
         );
-        let error = QueryParams::parse("limit=ten").scalar::<i32>("limit").unwrap_err();
+        let error = QueryParams::parse("limit=ten")
+            .scalar::<i32>("limit")
+            .unwrap_err();
         assert_eq!((error.location, error.name.as_str()), ("query", "limit"));
     }
 
@@ -553,7 +599,10 @@ mod tests {
 
     #[test]
     fn media_type_matching() {
-        assert!(media_matches("application/merge-patch+json", "application/json"));
+        assert!(media_matches(
+            "application/merge-patch+json",
+            "application/json"
+        ));
         assert!(media_matches("image/png", "image/*"));
         assert!(media_matches("text/plain", "*/*"));
         assert!(!media_matches("text/plain", "application/json"));
@@ -566,7 +615,16 @@ mod tests {
         headers.insert("x-ids", "1, 2".parse().unwrap());
         let cookies = CookieParams::from_headers(&headers);
         assert_eq!(cookies.scalar::<i32>("n").unwrap(), Some(5));
-        assert_eq!(cookies.scalar::<String>("session").unwrap().as_deref(), Some("abc"));
-        assert_eq!(HeaderParams(&headers).delimited::<i32>("x-ids").unwrap().unwrap(), [1, 2]);
+        assert_eq!(
+            cookies.scalar::<String>("session").unwrap().as_deref(),
+            Some("abc")
+        );
+        assert_eq!(
+            HeaderParams(&headers)
+                .delimited::<i32>("x-ids")
+                .unwrap()
+                .unwrap(),
+            [1, 2]
+        );
     }
 }

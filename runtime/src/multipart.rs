@@ -76,7 +76,9 @@ mod tests {
             "multipart/form-data; boundary=XyZ".parse().unwrap(),
         );
         let body = "--XyZ\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nhello\r\n--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\nContent-Type: text/plain\r\n\r\nabc\r\n--XyZ--\r\n";
-        let form = MultipartForm::parse(&headers, Bytes::from(body)).await.unwrap();
+        let form = MultipartForm::parse(&headers, Bytes::from(body))
+            .await
+            .unwrap();
         assert_eq!(form.text("title"), Some("hello"));
         let file = form.part("file").unwrap();
         assert_eq!(file.file_name.as_deref(), Some("a.txt"));
@@ -85,7 +87,9 @@ mod tests {
 
     #[tokio::test]
     async fn missing_boundary_is_a_400() {
-        let problem = MultipartForm::parse(&HeaderMap::new(), Bytes::new()).await.unwrap_err();
+        let problem = MultipartForm::parse(&HeaderMap::new(), Bytes::new())
+            .await
+            .unwrap_err();
         assert_eq!(problem.status, 400);
     }
 }

@@ -25,10 +25,11 @@ pub struct Problem {
     pub type_uri: String,
     pub title: String,
     pub status: u16,
+    // Boxed strings keep `Result<T, Problem>` small (clippy's `result_large_err`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
+    pub detail: Option<Box<str>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub instance: Option<String>,
+    pub instance: Option<Box<str>>,
     /// The inputs that made the request invalid, each named.
     #[serde(
         rename = "invalid-params",
@@ -57,14 +58,17 @@ impl Problem {
 
     /// Adds a human-readable explanation of this occurrence.
     pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
-        self.detail = Some(detail.into());
+        self.detail = Some(detail.into().into_boxed_str());
         self
     }
 
     /// 400 Bad Request naming every invalid parameter.
     pub fn invalid_params(params: Vec<InvalidParam>) -> Self {
         let detail = match params.as_slice() {
-            [one] => format!("invalid {} parameter `{}`: {}", one.location, one.name, one.reason),
+            [one] => format!(
+                "invalid {} parameter `{}`: {}",
+                one.location, one.name, one.reason
+            ),
             many => format!("{} invalid parameters", many.len()),
         };
         let mut problem = Problem::new(StatusCode::BAD_REQUEST).with_detail(detail);
@@ -102,10 +106,9 @@ impl IntoResponse for Problem {
         // Serializing this struct cannot fail: it holds only strings and numbers.
         let body = serde_json::to_vec(&self).unwrap_or_default();
         let mut response = (status, body).into_response();
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static(CONTENT_TYPE),
-        );
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
         response
     }
 }

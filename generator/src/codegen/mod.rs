@@ -1,0 +1,186 @@
+//! IR → Rust tokens → formatted files.
+//!
+//! The generated module tree:
+//!
+//! - `mod.rs`: declares the modules and re-exports `Api` and `router`;
+//! - `types.rs`: component schemas;
+//! - `operations/<op>.rs`: each operation's `Request`, `Response` and inline types;
+//! - `server.rs`: the `Api` trait (one method per operation) and the axum router.
+
+mod docs;
+mod operations;
+mod server;
+mod types;
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+
+use crate::ir::{Api, Module, TypeRef};
+
+/// One generated file: its path relative to the output directory and its tokens.
+pub struct FileTokens {
+    pub path: String,
+    pub doc: String,
+    pub tokens: TokenStream,
+}
+
+/// Lints allowed on generated modules, each because spec text or spec shape decides it:
+/// doc text is the spec's markdown, variant names and sizes follow the spec's schemas.
+const ALLOWED_LINTS: &[&str] = &[
+    "clippy::doc_lazy_continuation",
+    "clippy::doc_overindented_list_items",
+    "clippy::too_long_first_doc_paragraph",
+    "clippy::large_enum_variant",
+    "clippy::enum_variant_names",
+    "clippy::module_inception",
+    "clippy::type_complexity",
+    "clippy::too_many_lines",
+    "clippy::struct_field_names",
+];
+
+pub fn allow_attrs() -> TokenStream {
+    let lints: Vec<TokenStream> = ALLOWED_LINTS
+        .iter()
+        .map(|lint| lint.parse().unwrap_or_default())
+        .collect();
+    quote! { #[allow(#(#lints),*)] }
+}
+
+/// Every file of the generated module, as tokens.
+pub fn files(api: &Api) -> Vec<FileTokens> {
+    let mut files = Vec::new();
+    let allow = allow_attrs();
+    let title = &api.title;
+    let version = &api.version;
+    let root_doc = format!("{title} {version}").trim().to_owned();
+    files.push(FileTokens {
+        path: "mod.rs".to_owned(),
+        doc: root_doc,
+        tokens: quote! {
+            #allow
+            pub mod operations;
+            #allow
+            pub mod server;
+            #allow
+            pub mod types;
+
+            pub use server::{router, Api};
+        },
+    });
+    files.push(FileTokens {
+        path: "types.rs".to_owned(),
+        doc: "Types of the API's schemas.".to_owned(),
+        tokens: types::module(api, Module::Types),
+    });
+    let op_modules: Vec<_> = api
+        .operations
+        .iter()
+        .map(|op| format_ident!("{}", op.name))
+        .collect();
+    files.push(FileTokens {
+        path: "operations/mod.rs".to_owned(),
+        doc: "One module per operation: its request, its responses and its inline types."
+            .to_owned(),
+        tokens: quote! { #( pub mod #op_modules; )* },
+    });
+    for (index, op) in api.operations.iter().enumerate() {
+        files.push(FileTokens {
+            path: format!("operations/{}.rs", op.name),
+            doc: format!("`{} {}`", op.method.as_str().to_uppercase(), op.path),
+            tokens: operations::module(api, index),
+        });
+    }
+    files.push(FileTokens {
+        path: "server.rs".to_owned(),
+        doc: "The `Api` trait to implement and the router that serves it.".to_owned(),
+        tokens: server::module(api),
+    });
+    files
+}
+
+/// All modules inline in one token stream (for `include!` and build scripts).
+pub fn inline(api: &Api) -> TokenStream {
+    let allow = allow_attrs();
+    let types = types::module(api, Module::Types);
+    let server = server::module(api);
+    let ops = api.operations.iter().enumerate().map(|(index, op)| {
+        let name = format_ident!("{}", op.name);
+        let body = operations::module(api, index);
+        quote! { pub mod #name { #body } }
+    });
+    quote! {
+        #allow
+        pub mod operations { #(#ops)* }
+        #allow
+        pub mod server { #server }
+        #allow
+        pub mod types { #types }
+        pub use server::{router, Api};
+    }
+}
+
+/// Where generated code refers to a type from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Module(Module),
+    Server,
+}
+
+/// The Rust type for `ty` as written in `scope`. Every std and library type is a full path,
+/// so a schema named `Option`, `String` or `Result` cannot change what the code means.
+pub fn rust_type(api: &Api, ty: &TypeRef, scope: Scope) -> TokenStream {
+    match ty {
+        TypeRef::Bool => quote! { bool },
+        TypeRef::I32 => quote! { i32 },
+        TypeRef::I64 => quote! { i64 },
+        TypeRef::U32 => quote! { u32 },
+        TypeRef::U64 => quote! { u64 },
+        TypeRef::F32 => quote! { f32 },
+        TypeRef::F64 => quote! { f64 },
+        TypeRef::String => quote! { ::std::string::String },
+        TypeRef::Bytes => quote! { ::specjet::bytes::Bytes },
+        TypeRef::Value => quote! { ::specjet::serde_json::Value },
+        TypeRef::Vec(inner) => {
+            let inner = rust_type(api, inner, scope);
+            quote! { ::std::vec::Vec<#inner> }
+        }
+        TypeRef::Map(inner) => {
+            let inner = rust_type(api, inner, scope);
+            quote! { ::std::collections::BTreeMap<::std::string::String, #inner> }
+        }
+        TypeRef::Option(inner) => {
+            let inner = rust_type(api, inner, scope);
+            quote! { ::std::option::Option<#inner> }
+        }
+        TypeRef::Box(inner) => {
+            let inner = rust_type(api, inner, scope);
+            quote! { ::std::boxed::Box<#inner> }
+        }
+        TypeRef::Named(id) => {
+            let def = &api.types[*id];
+            let name = format_ident!("{}", def.name);
+            match (scope, def.module) {
+                (Scope::Module(from), to) if from == to => quote! { #name },
+                (Scope::Module(Module::Types), Module::Operation(op)) => {
+                    let op = format_ident!("{}", api.operations[op].name);
+                    quote! { super::operations::#op::#name }
+                }
+                (Scope::Module(Module::Operation(_)), Module::Types) => {
+                    quote! { super::super::types::#name }
+                }
+                (Scope::Module(Module::Operation(_)), Module::Operation(op)) => {
+                    let op = format_ident!("{}", api.operations[op].name);
+                    quote! { super::#op::#name }
+                }
+                (Scope::Server, Module::Types) => quote! { super::types::#name },
+                (Scope::Server, Module::Operation(op)) => {
+                    let op = format_ident!("{}", api.operations[op].name);
+                    quote! { super::operations::#op::#name }
+                }
+                (Scope::Module(Module::Types), Module::Types) => quote! { #name },
+            }
+        }
+    }
+}
+
+pub use docs::{doc_attrs, doc_lines, join as join_docs};

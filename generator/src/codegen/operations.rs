@@ -1,0 +1,563 @@
+//! One module per operation: `Request` (with its extraction), `Response` (with its
+//! `IntoResponse`), media-type enums and the operation's inline types.
+
+use proc_macro2::{Literal, TokenStream};
+use quote::{format_ident, quote};
+
+use super::{doc_attrs, join_docs, rust_type, Scope};
+use crate::ir::{
+    Api, BodyKind, Content, Module, Operation, Param, ParamLocation, ParamStyle, Piece, Response,
+    StatusSpec,
+};
+
+pub fn module(api: &Api, index: usize) -> TokenStream {
+    let op = &api.operations[index];
+    let scope = Scope::Module(Module::Operation(index));
+    let request = request(api, op, scope);
+    let response = response(api, op, scope);
+    let types = super::types::module(api, Module::Operation(index));
+    quote! {
+        #request
+        #response
+        #types
+    }
+}
+
+fn request(api: &Api, op: &Operation, scope: Scope) -> TokenStream {
+    let docs = doc_attrs(Some(&format!(
+        "The request of `{}` (`{} {}`), read and checked.",
+        op.id,
+        op.method.as_str().to_uppercase(),
+        op.path
+    )));
+    let mut fields = Vec::new();
+    for param in &op.params {
+        let ident = format_ident!("{}", param.field);
+        let ty = param_type(api, param, scope);
+        let docs = doc_attrs(
+            join_docs(&[
+                Some(&format!(
+                    "`{}` ({} parameter).",
+                    param.wire,
+                    param.location.as_str()
+                )),
+                param.docs.as_deref(),
+            ])
+            .as_deref(),
+        );
+        fields.push(quote! { #docs pub #ident: #ty, });
+    }
+    let mut body_enum = TokenStream::new();
+    if let Some(body) = &op.body {
+        let ty = match &body.media_enum {
+            Some(name) => {
+                let name = format_ident!("{}", name);
+                body_enum = media_enum(
+                    api,
+                    &name,
+                    &body.contents,
+                    scope,
+                    "The request body, by media type.",
+                );
+                quote! { #name }
+            }
+            None => match body.contents.first() {
+                Some(content) => content_type(api, content, scope),
+                None => quote! { ::specjet::bytes::Bytes },
+            },
+        };
+        let ty = if body.required {
+            ty
+        } else {
+            quote! { ::std::option::Option<#ty> }
+        };
+        let docs =
+            doc_attrs(join_docs(&[Some("The request body."), body.docs.as_deref()]).as_deref());
+        fields.push(quote! { #docs pub body: #ty, });
+    }
+    let extraction = extraction(api, op, scope);
+    quote! {
+        #docs
+        #[derive(::std::fmt::Debug)]
+        pub struct Request {
+            #(#fields)*
+            /// Method, URI, headers and extensions of the request, for handlers that need more
+            /// than the declared parameters.
+            pub parts: ::specjet::http::request::Parts,
+        }
+
+        #body_enum
+
+        #extraction
+    }
+}
+
+/// The type of a parameter field: the value, a `Vec` for arrays, `Option` when optional.
+fn param_type(api: &Api, param: &Param, scope: Scope) -> TokenStream {
+    let inner = rust_type(api, &param.ty, scope);
+    let value = match param.style {
+        ParamStyle::Exploded | ParamStyle::Delimited(_) => quote! { ::std::vec::Vec<#inner> },
+        _ => inner,
+    };
+    if param.required {
+        value
+    } else {
+        quote! { ::std::option::Option<#value> }
+    }
+}
+
+fn extraction(api: &Api, op: &Operation, scope: Scope) -> TokenStream {
+    let uses = |location: ParamLocation| op.params.iter().any(|p| p.location == location);
+    let mut setup = Vec::new();
+    if uses(ParamLocation::Query) {
+        setup.push(quote! { let query = ::specjet::extract::QueryParams::from_uri(&parts.uri); });
+    }
+    if uses(ParamLocation::Header) {
+        setup.push(quote! { let headers = ::specjet::extract::HeaderParams(&parts.headers); });
+    }
+    if uses(ParamLocation::Cookie) {
+        setup.push(quote! { let cookies = ::specjet::extract::CookieParams::from_headers(&parts.headers); });
+    }
+    let idents: Vec<_> = op
+        .params
+        .iter()
+        .map(|p| format_ident!("{}", p.field))
+        .collect();
+    let reads: Vec<TokenStream> = op
+        .params
+        .iter()
+        .zip(&idents)
+        .map(|(param, ident)| {
+            let read = param_read(api, op, param, scope);
+            quote! { let #ident = #read; }
+        })
+        .collect();
+    let check = match idents.len() {
+        0 => quote! {},
+        1 => {
+            let ident = &idents[0];
+            quote! {
+                let #ident = match #ident {
+                    ::std::result::Result::Ok(value) => value,
+                    ::std::result::Result::Err(error) => {
+                        return ::std::result::Result::Err(::specjet::extract::reject([::std::option::Option::Some(error)]));
+                    }
+                };
+            }
+        }
+        _ => quote! {
+            let (#(#idents),*) = match (#(#idents),*) {
+                (#( ::std::result::Result::Ok(#idents) ),*) => (#(#idents),*),
+                (#(#idents),*) => {
+                    return ::std::result::Result::Err(::specjet::extract::reject([#( #idents.err() ),*]));
+                }
+            };
+        },
+    };
+    let uses_path = op.params.iter().any(|p| p.location == ParamLocation::Path);
+    let path_arg = if uses_path {
+        quote! { path }
+    } else {
+        quote! { _path }
+    };
+    let (body_arg, body_read, body_field) = match &op.body {
+        None => (quote! { _body }, quote! {}, quote! {}),
+        Some(body) => {
+            let read = body_read(api, op, body, scope);
+            (quote! { body }, read, quote! { body, })
+        }
+    };
+    quote! {
+        impl Request {
+            /// Reads every parameter and the body, answering 400/413/415/422 problems that
+            /// name what is wrong.
+            pub async fn from_request(
+                parts: ::specjet::http::request::Parts,
+                #path_arg: &::specjet::extract::PathParams,
+                #body_arg: ::specjet::axum::body::Body,
+            ) -> ::std::result::Result<Self, ::specjet::Problem> {
+                #(#setup)*
+                #(#reads)*
+                #check
+                #body_read
+                ::std::result::Result::Ok(Self {
+                    #(#idents,)*
+                    #body_field
+                    parts,
+                })
+            }
+        }
+    }
+}
+
+/// An expression of type `Result<field type, ParamError>` reading one parameter.
+fn param_read(api: &Api, op: &Operation, param: &Param, scope: Scope) -> TokenStream {
+    let ty = rust_type(api, &param.ty, scope);
+    let wire = &param.wire;
+    let location = param.location.as_str();
+    let read = match param.location {
+        ParamLocation::Path => {
+            let Some((capture, index)) = op.path_captures.iter().find_map(|capture| {
+                let position = capture
+                    .pieces
+                    .iter()
+                    .filter(|p| matches!(p, Piece::Param(_)))
+                    .position(|p| matches!(p, Piece::Param(name) if name == wire))?;
+                Some((capture, position))
+            }) else {
+                return quote! { ::specjet::extract::parse_plain::<#ty>("", "path", #wire) };
+            };
+            let key = &capture.key;
+            return if capture.is_whole() {
+                quote! { path.get::<#ty>(#key, #wire) }
+            } else {
+                let pieces = capture.pieces.iter().map(|piece| match piece {
+                    Piece::Literal(text) => quote! { ::specjet::extract::Piece::Literal(#text) },
+                    Piece::Param(_) => quote! { ::specjet::extract::Piece::Param },
+                });
+                quote! { path.piece::<#ty>(#key, &[#(#pieces),*], #index, #wire) }
+            };
+        }
+        ParamLocation::Query => match param.style {
+            ParamStyle::Scalar => quote! { query.scalar::<#ty>(#wire) },
+            ParamStyle::Exploded => quote! { query.exploded::<#ty>(#wire) },
+            ParamStyle::Delimited(delimiter) => {
+                quote! { query.delimited::<#ty>(#wire, #delimiter) }
+            }
+            ParamStyle::DeepObject => quote! { query.deep_object::<#ty>(#wire) },
+            ParamStyle::FormObject => {
+                let required = param.required;
+                quote! { query.form_object::<#ty>(#wire, #required) }
+            }
+            ParamStyle::Json => quote! { query.json::<#ty>(#wire) },
+        },
+        ParamLocation::Header => match param.style {
+            ParamStyle::Json => quote! { headers.json::<#ty>(#wire) },
+            ParamStyle::Exploded | ParamStyle::Delimited(_) => {
+                quote! { headers.delimited::<#ty>(#wire) }
+            }
+            _ => quote! { headers.scalar::<#ty>(#wire) },
+        },
+        ParamLocation::Cookie => match param.style {
+            ParamStyle::Exploded | ParamStyle::Delimited(_) => {
+                quote! { cookies.delimited::<#ty>(#wire) }
+            }
+            _ => quote! { cookies.scalar::<#ty>(#wire) },
+        },
+    };
+    if param.required {
+        quote! { ::specjet::extract::required(#read, #location, #wire) }
+    } else {
+        read
+    }
+}
+
+fn body_read(
+    api: &Api,
+    _op: &Operation,
+    body: &crate::ir::RequestBody,
+    scope: Scope,
+) -> TokenStream {
+    let _ = scope;
+    let accepted: Vec<&String> = body.contents.iter().map(|c| &c.media_type).collect();
+    let wrap = |content: &Content, parsed: TokenStream| match &body.media_enum {
+        Some(name) => {
+            let name = format_ident!("{}", name);
+            let variant = format_ident!("{}", content.variant);
+            quote! { #name::#variant(#parsed) }
+        }
+        None => parsed,
+    };
+    let arms: Vec<TokenStream> = body
+        .contents
+        .iter()
+        .map(|content| {
+            let media = &content.media_type;
+            let parsed = wrap(content, parse_content(api, content, scope));
+            quote! {
+                ::std::option::Option::Some(media) if ::specjet::extract::media_matches(media, #media) => #parsed,
+            }
+        })
+        .collect();
+    let parsed = if let Some(first) = body.contents.first() {
+        let default = wrap(first, parse_content(api, first, scope));
+        quote! {
+            match media_type.as_deref() {
+                ::std::option::Option::None => #default,
+                #(#arms)*
+                other => {
+                    return ::std::result::Result::Err(::specjet::extract::unsupported_media_type(other, &[#(#accepted),*]));
+                }
+            }
+        }
+    } else {
+        quote! { bytes }
+    };
+    let needs_media = !body.contents.is_empty();
+    let media = needs_media
+        .then(|| quote! { let media_type = ::specjet::extract::media_type(&parts.headers); });
+    let finish = if body.required {
+        quote! {
+            if bytes.is_empty() {
+                return ::std::result::Result::Err(::specjet::extract::missing_body());
+            }
+            let body = #parsed;
+        }
+    } else {
+        quote! {
+            let body = if bytes.is_empty() {
+                ::std::option::Option::None
+            } else {
+                ::std::option::Option::Some(#parsed)
+            };
+        }
+    };
+    quote! {
+        let bytes = ::specjet::extract::read_body(body, ::specjet::extract::DEFAULT_BODY_LIMIT).await?;
+        #media
+        #finish
+    }
+}
+
+fn parse_content(api: &Api, content: &Content, scope: Scope) -> TokenStream {
+    match &content.kind {
+        BodyKind::Json(ty) => {
+            let ty = rust_type(api, ty, scope);
+            quote! { ::specjet::extract::json_body::<#ty>(&bytes)? }
+        }
+        BodyKind::Form(ty) => {
+            let ty = rust_type(api, ty, scope);
+            quote! { ::specjet::extract::form_body::<#ty>(&bytes)? }
+        }
+        BodyKind::Multipart => {
+            quote! { ::specjet::MultipartForm::parse(&parts.headers, bytes).await? }
+        }
+        BodyKind::Text => quote! { ::specjet::extract::text_body(bytes)? },
+        BodyKind::Binary => quote! { bytes },
+    }
+}
+
+/// The Rust type holding one media type's body.
+fn content_type(api: &Api, content: &Content, scope: Scope) -> TokenStream {
+    match &content.kind {
+        BodyKind::Json(ty) | BodyKind::Form(ty) => rust_type(api, ty, scope),
+        BodyKind::Multipart => quote! { ::specjet::MultipartForm },
+        BodyKind::Text => quote! { ::std::string::String },
+        BodyKind::Binary => quote! { ::specjet::bytes::Bytes },
+    }
+}
+
+fn media_enum(
+    api: &Api,
+    name: &proc_macro2::Ident,
+    contents: &[Content],
+    scope: Scope,
+    doc: &str,
+) -> TokenStream {
+    let variants = contents.iter().map(|content| {
+        let variant = format_ident!("{}", content.variant);
+        let ty = content_type(api, content, scope);
+        let docs = doc_attrs(Some(&format!("`{}`", content.media_type)));
+        quote! { #docs #variant(#ty), }
+    });
+    quote! {
+        #[doc = #doc]
+        #[derive(::std::fmt::Debug, ::std::clone::Clone)]
+        pub enum #name {
+            #(#variants)*
+        }
+    }
+}
+
+/// The content type sent for a body of a declared media type (wildcards cannot be sent).
+fn sent_content_type(content: &Content) -> String {
+    if !content.media_type.contains('*') {
+        return content.media_type.clone();
+    }
+    match content.kind {
+        BodyKind::Json(_) => "application/json".to_owned(),
+        BodyKind::Text => "text/plain; charset=utf-8".to_owned(),
+        _ => "application/octet-stream".to_owned(),
+    }
+}
+
+/// An expression building a response with `status` from the body value `body`.
+fn respond_content(content: &Content, status: &TokenStream, body: TokenStream) -> TokenStream {
+    let content_type = sent_content_type(content);
+    match content.kind {
+        BodyKind::Json(_) => quote! { ::specjet::respond::json(#status, #content_type, &#body) },
+        BodyKind::Form(_) => quote! { ::specjet::respond::form(#status, #content_type, &#body) },
+        BodyKind::Text | BodyKind::Binary | BodyKind::Multipart => {
+            quote! { ::specjet::respond::raw(#status, #content_type, #body) }
+        }
+    }
+}
+
+fn response(api: &Api, op: &Operation, scope: Scope) -> TokenStream {
+    let mut variants = Vec::new();
+    let mut arms = Vec::new();
+    let mut media_enums = Vec::new();
+    for response in &op.responses {
+        let (variant, arm, media) = response_variant(api, response, scope);
+        variants.push(variant);
+        arms.push(arm);
+        media_enums.push(media);
+    }
+    let docs = doc_attrs(Some(&format!(
+        "The responses of `{}`: one variant per documented status, and `Problem` for any other error.",
+        op.id
+    )));
+    quote! {
+        #docs
+        #[derive(::std::fmt::Debug)]
+        pub enum Response {
+            #(#variants)*
+            /// An error the spec does not document, sent as `application/problem+json`.
+            Problem(::specjet::Problem),
+        }
+
+        impl ::specjet::axum::response::IntoResponse for Response {
+            fn into_response(self) -> ::specjet::axum::response::Response {
+                match self {
+                    #(#arms)*
+                    Self::Problem(problem) => ::specjet::axum::response::IntoResponse::into_response(problem),
+                }
+            }
+        }
+
+        impl ::std::convert::From<::specjet::Problem> for Response {
+            fn from(problem: ::specjet::Problem) -> Self {
+                Self::Problem(problem)
+            }
+        }
+
+        #(#media_enums)*
+    }
+}
+
+/// The variant, its `into_response` arm, and its media-type enum if it has several.
+fn response_variant(
+    api: &Api,
+    response: &Response,
+    scope: Scope,
+) -> (TokenStream, TokenStream, TokenStream) {
+    let variant = format_ident!("{}", response.variant);
+    let status_doc = match response.status {
+        StatusSpec::Code(code) => format!("{code}"),
+        StatusSpec::Range(class) => format!("{class}XX"),
+        StatusSpec::Default => "Any other status (`default`)".to_owned(),
+    };
+    let docs = doc_attrs(join_docs(&[Some(&status_doc), response.docs.as_deref()]).as_deref());
+    let has_status = !matches!(response.status, StatusSpec::Code(_));
+    let status_expr = match response.status {
+        StatusSpec::Code(code) => {
+            let code = Literal::u16_unsuffixed(code);
+            quote! { ::specjet::respond::status(#code) }
+        }
+        _ => quote! { ::specjet::respond::status(status) },
+    };
+    let mut media_enum_tokens = TokenStream::new();
+    let body_ty = match (&response.media_enum, response.contents.first()) {
+        (Some(name), _) => {
+            let name = format_ident!("{}", name);
+            media_enum_tokens = media_enum(
+                api,
+                &name,
+                &response.contents,
+                scope,
+                "A response body, by media type.",
+            );
+            Some(quote! { #name })
+        }
+        (None, Some(content)) => Some(content_type(api, content, scope)),
+        (None, None) => None,
+    };
+    let build = match (&response.media_enum, response.contents.first()) {
+        (Some(name), _) => {
+            let name = format_ident!("{}", name);
+            let arms = response.contents.iter().map(|content| {
+                let media_variant = format_ident!("{}", content.variant);
+                let respond = respond_content(content, &quote! { status }, quote! { body });
+                quote! { #name::#media_variant(body) => #respond, }
+            });
+            quote! {
+                {
+                    let status = #status_expr;
+                    match body {
+                        #(#arms)*
+                    }
+                }
+            }
+        }
+        (None, Some(content)) => respond_content(content, &status_expr, quote! { body }),
+        (None, None) => quote! { ::specjet::respond::empty(#status_expr) },
+    };
+    let header_idents: Vec<_> = response
+        .headers
+        .iter()
+        .map(|h| format_ident!("{}", h.field))
+        .collect();
+    if !has_status && response.headers.is_empty() {
+        return match body_ty {
+            Some(ty) => (
+                quote! { #docs #variant(#ty), },
+                quote! { Self::#variant(body) => #build, },
+                media_enum_tokens,
+            ),
+            None => (
+                quote! { #docs #variant, },
+                quote! { Self::#variant => #build, },
+                media_enum_tokens,
+            ),
+        };
+    }
+    let mut fields = Vec::new();
+    let mut bindings = Vec::new();
+    if has_status {
+        fields.push(quote! {
+            /// The status code to send.
+            status: u16,
+        });
+        bindings.push(quote! { status });
+    }
+    if let Some(ty) = &body_ty {
+        fields.push(quote! { body: #ty, });
+        bindings.push(quote! { body });
+    }
+    let mut header_sets = Vec::new();
+    for (header, ident) in response.headers.iter().zip(&header_idents) {
+        let ty = rust_type(api, &header.ty, scope);
+        let ty = if header.required {
+            ty
+        } else {
+            quote! { ::std::option::Option<#ty> }
+        };
+        let docs = doc_attrs(
+            join_docs(&[
+                Some(&format!("The `{}` header.", header.wire)),
+                header.docs.as_deref(),
+            ])
+            .as_deref(),
+        );
+        fields.push(quote! { #docs #ident: #ty, });
+        bindings.push(quote! { #ident });
+        let wire = &header.wire;
+        header_sets.push(quote! { ::specjet::respond::header(&mut response, #wire, &#ident); });
+    }
+    let arm = if header_sets.is_empty() {
+        quote! { Self::#variant { #(#bindings),* } => #build, }
+    } else {
+        quote! {
+            Self::#variant { #(#bindings),* } => {
+                let mut response = #build;
+                #(#header_sets)*
+                response
+            }
+        }
+    };
+    (
+        quote! { #docs #variant { #(#fields)* }, },
+        arm,
+        media_enum_tokens,
+    )
+}

@@ -1,0 +1,184 @@
+//! The `Api` trait and the router.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+
+use super::{doc_attrs, join_docs};
+use crate::ir::{Api, Method, Operation};
+
+pub fn module(api: &Api) -> TokenStream {
+    let methods = api.operations.iter().map(trait_method);
+    let trait_docs = doc_attrs(
+        join_docs(&[
+            Some(&format!(
+                "The operations of {}: implement each, then serve [`router`].",
+                api.title
+            )),
+            api.description.as_deref(),
+        ])
+        .as_deref(),
+    );
+    let mut routes = Vec::new();
+    let mut handlers = Vec::new();
+    for route in &api.routes {
+        let path = &route.axum_path;
+        let mut method_router: Option<TokenStream> = None;
+        for (method, ops) in &route.methods {
+            let handler = format_ident!("handle_{}", api.operations[ops[0]].name);
+            handlers.push(handler_fn(api, &handler, ops, route_has_params(api, ops)));
+            let filter = method_filter(*method);
+            method_router = Some(match method_router {
+                None => quote! { ::specjet::axum::routing::on(#filter, #handler::<A>) },
+                Some(router) => quote! { #router.on(#filter, #handler::<A>) },
+            });
+        }
+        if let Some(method_router) = method_router {
+            routes.push(quote! { let router = router.route(#path, #method_router); });
+        }
+    }
+    quote! {
+        #trait_docs
+        pub trait Api: ::std::clone::Clone + ::std::marker::Send + ::std::marker::Sync + 'static {
+            #(#methods)*
+        }
+
+        /// The router serving every operation of `api`, with problem+json answers for unknown
+        /// paths (404) and methods (405).
+        pub fn router<A: Api>(api: A) -> ::specjet::axum::Router {
+            let router = ::specjet::axum::Router::<A>::new();
+            #(#routes)*
+            router
+                .fallback(::specjet::problem::not_found)
+                .method_not_allowed_fallback(::specjet::problem::method_not_allowed)
+                .with_state(api)
+        }
+
+        #(#handlers)*
+    }
+}
+
+fn trait_method(op: &Operation) -> TokenStream {
+    let name = format_ident!("{}", op.name);
+    let module = format_ident!("{}", op.name);
+    let heading = format!(
+        "`{} {}` (`{}`)",
+        op.method.as_str().to_uppercase(),
+        op.path,
+        op.id
+    );
+    let docs = doc_attrs(
+        join_docs(&[
+            op.summary.as_deref(),
+            op.description.as_deref(),
+            Some(&heading),
+        ])
+        .as_deref(),
+    );
+    let deprecated = op.deprecated.then(|| quote! { #[deprecated] });
+    quote! {
+        #docs
+        #deprecated
+        fn #name(
+            &self,
+            request: super::operations::#module::Request,
+        ) -> impl ::std::future::Future<Output = super::operations::#module::Response> + ::std::marker::Send;
+    }
+}
+
+fn route_has_params(api: &Api, ops: &[usize]) -> bool {
+    ops.iter()
+        .any(|&op| !api.operations[op].path_captures.is_empty())
+}
+
+/// The handler of one method of one route: reads the path captures, picks the operation whose
+/// literal affixes match (several only for paths that share a shape), extracts its request and
+/// calls the trait method.
+fn handler_fn(
+    api: &Api,
+    handler: &proc_macro2::Ident,
+    ops: &[usize],
+    has_params: bool,
+) -> TokenStream {
+    let path = if has_params {
+        quote! {
+            let path = match ::specjet::extract::PathParams::from_parts(&mut parts).await {
+                ::std::result::Result::Ok(path) => path,
+                ::std::result::Result::Err(problem) => {
+                    return ::specjet::axum::response::IntoResponse::into_response(problem);
+                }
+            };
+        }
+    } else {
+        quote! { let path = ::specjet::extract::PathParams::default(); }
+    };
+    let mut branches = Vec::new();
+    let mut exhaustive = false;
+    for &index in ops {
+        let op = &api.operations[index];
+        let call = call_operation(op);
+        let conditions: Vec<TokenStream> = op
+            .path_captures
+            .iter()
+            .filter(|capture| !capture.is_whole())
+            .map(|capture| {
+                let key = &capture.key;
+                let pieces = capture.pieces.iter().map(|piece| match piece {
+                    crate::ir::Piece::Literal(text) => {
+                        quote! { ::specjet::extract::Piece::Literal(#text) }
+                    }
+                    crate::ir::Piece::Param(_) => quote! { ::specjet::extract::Piece::Param },
+                });
+                quote! { path.segment(#key, &[#(#pieces),*]).is_some() }
+            })
+            .collect();
+        if conditions.is_empty() {
+            branches.push(call);
+            exhaustive = true;
+            break;
+        }
+        branches.push(quote! {
+            if #(#conditions)&&* {
+                return #call;
+            }
+        });
+    }
+    let fallback = (!exhaustive).then(|| {
+        quote! {
+            ::specjet::axum::response::IntoResponse::into_response(::specjet::problem::not_found(parts.uri).await)
+        }
+    });
+    let mutable = has_params.then(|| quote! { mut });
+    let allow_deprecated = ops
+        .iter()
+        .any(|&op| api.operations[op].deprecated)
+        .then(|| quote! { #[allow(deprecated)] });
+    quote! {
+        #allow_deprecated
+        async fn #handler<A: Api>(
+            ::specjet::axum::extract::State(api): ::specjet::axum::extract::State<A>,
+            request: ::specjet::axum::extract::Request,
+        ) -> ::specjet::axum::response::Response {
+            let (#mutable parts, body) = request.into_parts();
+            #path
+            #(#branches)*
+            #fallback
+        }
+    }
+}
+
+fn call_operation(op: &Operation) -> TokenStream {
+    let name = format_ident!("{}", op.name);
+    quote! {
+        match super::operations::#name::Request::from_request(parts, &path, body).await {
+            ::std::result::Result::Ok(request) => {
+                ::specjet::axum::response::IntoResponse::into_response(A::#name(&api, request).await)
+            }
+            ::std::result::Result::Err(problem) => ::specjet::axum::response::IntoResponse::into_response(problem),
+        }
+    }
+}
+
+fn method_filter(method: Method) -> TokenStream {
+    let name = format_ident!("{}", method.as_str().to_uppercase());
+    quote! { ::specjet::axum::routing::MethodFilter::#name }
+}

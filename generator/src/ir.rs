@@ -1,0 +1,328 @@
+//! The intermediate representation: plain data describing the API, with no OpenAPI types in
+//! it. Everything after lowering (code generation, summaries, diffs) reads only this.
+
+/// Index of a type in [`Api::types`].
+pub type TypeId = usize;
+
+/// The whole API.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Api {
+    pub title: String,
+    pub version: String,
+    pub description: Option<String>,
+    pub operations: Vec<Operation>,
+    pub types: Vec<TypeDef>,
+    pub routes: Vec<Route>,
+}
+
+/// Which generated module a type lives in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Module {
+    /// `types`: component schemas and everything they reference.
+    Types,
+    /// `operations::<op>`: types inline in one operation.
+    Operation(usize),
+}
+
+/// A named Rust type.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TypeDef {
+    pub name: String,
+    pub module: Module,
+    pub docs: Option<String>,
+    /// Where in the spec it comes from (for diagnostics and comments).
+    pub origin: String,
+    pub kind: TypeKind,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum TypeKind {
+    /// An object.
+    Struct {
+        fields: Vec<Field>,
+        /// `additionalProperties` beside named properties: a flattened map.
+        additional: Option<TypeRef>,
+        /// `additionalProperties: false`.
+        deny_unknown: bool,
+    },
+    /// A string enum.
+    StringEnum { variants: Vec<EnumVariant> },
+    /// An integer enum.
+    IntEnum { variants: Vec<IntVariant> },
+    /// `oneOf`/`anyOf`: tagged by a discriminator property, or tried in order.
+    Union {
+        variants: Vec<UnionVariant>,
+        discriminator: Option<String>,
+    },
+    /// `pub type Name = ...;`
+    Alias(TypeRef),
+    /// `pub struct Name(pub ...);`, for aliases that refer to themselves.
+    Newtype(TypeRef),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Field {
+    pub name: String,
+    pub wire: String,
+    pub ty: TypeRef,
+    pub required: bool,
+    pub nullable: bool,
+    pub docs: Option<String>,
+    pub default: Option<DefaultValue>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum DefaultValue {
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+    /// A variant of a string enum.
+    Variant(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnumVariant {
+    pub name: String,
+    pub wire: String,
+    pub docs: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntVariant {
+    pub name: String,
+    pub value: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnionVariant {
+    pub name: String,
+    pub ty: TypeRef,
+    /// The discriminator values that select this variant.
+    pub tags: Vec<String>,
+}
+
+/// A Rust type expression.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum TypeRef {
+    Bool,
+    I32,
+    I64,
+    U32,
+    U64,
+    F32,
+    F64,
+    String,
+    Bytes,
+    /// Any JSON value.
+    Value,
+    Vec(Box<TypeRef>),
+    /// A map from strings.
+    Map(Box<TypeRef>),
+    Option(Box<TypeRef>),
+    Box(Box<TypeRef>),
+    Named(TypeId),
+}
+
+impl TypeRef {
+    pub fn option(inner: TypeRef) -> TypeRef {
+        TypeRef::Option(Box::new(inner))
+    }
+
+    pub fn is_option(&self) -> bool {
+        matches!(self, TypeRef::Option(_))
+    }
+}
+
+/// HTTP methods an operation can have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Method {
+    Get,
+    Put,
+    Post,
+    Delete,
+    Options,
+    Head,
+    Patch,
+    Trace,
+}
+
+impl Method {
+    pub const ALL: [Method; 8] = [
+        Method::Get,
+        Method::Put,
+        Method::Post,
+        Method::Delete,
+        Method::Options,
+        Method::Head,
+        Method::Patch,
+        Method::Trace,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "get",
+            Method::Put => "put",
+            Method::Post => "post",
+            Method::Delete => "delete",
+            Method::Options => "options",
+            Method::Head => "head",
+            Method::Patch => "patch",
+            Method::Trace => "trace",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Operation {
+    /// `operationId`, or one made from method and path.
+    pub id: String,
+    /// The trait method and module name.
+    pub name: String,
+    pub method: Method,
+    /// The path as written in the spec.
+    pub path: String,
+    pub summary: Option<String>,
+    pub description: Option<String>,
+    pub deprecated: bool,
+    pub params: Vec<Param>,
+    pub body: Option<RequestBody>,
+    pub responses: Vec<Response>,
+    /// Index into [`Api::routes`].
+    pub route: usize,
+    /// How this operation reads its path parameters from the route's captures.
+    pub path_captures: Vec<Capture>,
+}
+
+/// One templated path segment: the route key it is captured under and how it splits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Capture {
+    pub key: String,
+    pub pieces: Vec<Piece>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Piece {
+    Literal(String),
+    /// A path parameter, by its wire name.
+    Param(String),
+}
+
+impl Capture {
+    /// Whether the segment is one parameter and nothing else.
+    pub fn is_whole(&self) -> bool {
+        matches!(self.pieces.as_slice(), [Piece::Param(_)])
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ParamLocation {
+    Path,
+    Query,
+    Header,
+    Cookie,
+}
+
+impl ParamLocation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ParamLocation::Path => "path",
+            ParamLocation::Query => "query",
+            ParamLocation::Header => "header",
+            ParamLocation::Cookie => "cookie",
+        }
+    }
+}
+
+/// How a parameter value is written in the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamStyle {
+    /// One plain value.
+    Scalar,
+    /// An array as repeated keys.
+    Exploded,
+    /// An array as one value split by a delimiter.
+    Delimited(char),
+    /// An object as `name[key]=value`.
+    DeepObject,
+    /// An object whose properties are top-level query keys.
+    FormObject,
+    /// A JSON document (`content: application/json`).
+    Json,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Param {
+    pub wire: String,
+    pub field: String,
+    pub location: ParamLocation,
+    /// The element type for arrays; the value type otherwise (never `Option`).
+    pub ty: TypeRef,
+    pub required: bool,
+    pub style: ParamStyle,
+    pub docs: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestBody {
+    pub required: bool,
+    /// The enum over media types, when there are several.
+    pub media_enum: Option<String>,
+    pub docs: Option<String>,
+    pub contents: Vec<Content>,
+}
+
+/// One media type of a body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Content {
+    pub media_type: String,
+    /// Variant name when a body has several media types.
+    pub variant: String,
+    pub kind: BodyKind,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum BodyKind {
+    Json(TypeRef),
+    Form(TypeRef),
+    Multipart,
+    Text,
+    Binary,
+}
+
+/// Which statuses a response covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum StatusSpec {
+    Code(u16),
+    /// `2XX`: the class digit.
+    Range(u8),
+    Default,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Response {
+    pub status: StatusSpec,
+    pub variant: String,
+    pub docs: Option<String>,
+    /// The enum over media types, when there are several.
+    pub media_enum: Option<String>,
+    pub contents: Vec<Content>,
+    pub headers: Vec<ResponseHeader>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResponseHeader {
+    pub wire: String,
+    pub field: String,
+    pub ty: TypeRef,
+    pub required: bool,
+    pub docs: Option<String>,
+}
+
+/// One axum route: a path shape and, per method, the operations sharing it (in spec order;
+/// several only when their paths differ in literal affixes or only in parameter names).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub axum_path: String,
+    pub methods: Vec<(Method, Vec<usize>)>,
+}

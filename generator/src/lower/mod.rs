@@ -1,0 +1,808 @@
+//! Spec → IR: operations, parameters, bodies, responses and routes. Schemas are lowered by
+//! [`schema`], path templates by [`paths`].
+
+pub mod paths;
+pub mod recursion;
+pub mod schema;
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde_json::Value;
+
+use crate::diag::{Diagnostics, Severity};
+use crate::ir::{
+    Api, BodyKind, Content, Method, Module, Operation, Param, ParamLocation, ParamStyle,
+    RequestBody, Response, ResponseHeader, Route, StatusSpec, TypeKind, TypeRef,
+};
+use crate::load::{Location, Spec};
+use crate::naming::{field_name, type_name, Namespace};
+use schema::TypeBuilder;
+
+/// Names the generated code uses inside every operation module.
+const OPERATION_RESERVED: &[&str] = &["Request", "Response"];
+/// Field names of every request struct besides its parameters.
+const REQUEST_RESERVED: &[&str] = &["body", "parts"];
+
+/// Lowers a loaded spec. Problems are added to `diags`.
+pub fn lower(spec: &Spec, diags: &mut Diagnostics) -> Api {
+    let root = spec.root();
+    let mut types = TypeBuilder::new(spec);
+    types.define_components();
+
+    let info = root.get("info");
+    let text = |key: &str| {
+        info.and_then(|i| i.get(key))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    let mut lowering = Lowering {
+        spec,
+        types,
+        diags: Diagnostics::default(),
+        operation_names: Namespace::with_reserved(&["types", "operations", "server"]),
+        operations: Vec::new(),
+    };
+    lowering.paths();
+    let routes = lowering.routes();
+    let Lowering {
+        types,
+        diags: own,
+        operations,
+        ..
+    } = lowering;
+    let (types, type_diags) = types.finish();
+    for d in own.items().iter().chain(type_diags.items()) {
+        diags.push_diagnostic(d.clone());
+    }
+    Api {
+        title: text("title").unwrap_or_else(|| "API".to_owned()),
+        version: text("version").unwrap_or_default(),
+        description: text("description"),
+        operations,
+        types,
+        routes,
+    }
+}
+
+struct Lowering<'a> {
+    spec: &'a Spec,
+    types: TypeBuilder<'a>,
+    diags: Diagnostics,
+    operation_names: Namespace,
+    operations: Vec<Operation>,
+}
+
+impl Lowering<'_> {
+    fn warn(&mut self, location: &Location, message: impl Into<String>) {
+        let file = self.spec.doc_name(location.doc).to_owned();
+        self.diags
+            .push(Severity::Warning, &file, &location.pointer, message);
+    }
+
+    fn error(&mut self, location: &Location, message: impl Into<String>) {
+        let file = self.spec.doc_name(location.doc).to_owned();
+        self.diags
+            .push(Severity::Error, &file, &location.pointer, message);
+    }
+
+    /// Follows references from `location`, reporting a broken one.
+    fn deref(&mut self, location: &Location) -> Option<(Location, Value)> {
+        match self.spec.deref(location) {
+            Ok((location, value)) => Some((location, value.clone())),
+            Err(message) => {
+                self.error(location, message);
+                None
+            }
+        }
+    }
+
+    fn paths(&mut self) {
+        let paths_location = Location {
+            doc: 0,
+            pointer: "/paths".to_owned(),
+        };
+        let paths: Vec<String> = match self.spec.get(&paths_location) {
+            Some(Value::Object(paths)) => paths.keys().cloned().collect(),
+            Some(_) => {
+                self.error(&paths_location, "`paths` is not an object");
+                return;
+            }
+            None => return,
+        };
+        for path in paths {
+            if path.starts_with("x-") {
+                continue;
+            }
+            let item_location = paths_location.child(&path);
+            let Some((item_location, item)) = self.deref(&item_location) else {
+                continue;
+            };
+            let Value::Object(item_map) = &item else {
+                self.error(&item_location, "a path item must be an object");
+                continue;
+            };
+            let template = paths::parse(&path);
+            if let Some(suffix) = &template.dropped_suffix {
+                self.warn(
+                    &item_location,
+                    format!(
+                        "`{suffix}` in a path key is not part of the URL; routed as `{}`",
+                        template.axum_path
+                    ),
+                );
+            }
+            for (key, _) in item_map {
+                let Some(method) = Method::ALL
+                    .iter()
+                    .copied()
+                    .find(|m| m.as_str() == key.to_ascii_lowercase())
+                else {
+                    continue;
+                };
+                let operation_location = item_location.child(key);
+                self.operation(
+                    &path,
+                    &template,
+                    method,
+                    &item_location,
+                    &operation_location,
+                );
+            }
+        }
+    }
+
+    fn operation(
+        &mut self,
+        path: &str,
+        template: &paths::Template,
+        method: Method,
+        item_location: &Location,
+        location: &Location,
+    ) {
+        let Some((location, operation)) = self.deref(location) else {
+            return;
+        };
+        if !operation.is_object() {
+            self.error(&location, "an operation must be an object");
+            return;
+        }
+        let id = match operation
+            .get("operationId")
+            .and_then(Value::as_str)
+            .map(str::trim)
+        {
+            Some(id) if !id.is_empty() => id.to_owned(),
+            _ => format!("{} {}", method.as_str(), path),
+        };
+        let name = self.operation_names.claim(&field_name(&id));
+        let index = self.operations.len();
+        let module = Module::Operation(index);
+        self.types.reserve(module, OPERATION_RESERVED);
+
+        let params = self.params(template, item_location, &location, module);
+        let body = self.request_body(&location, &operation, module);
+        let responses = self.responses(&location, &operation, module);
+        let text = |key: &str| {
+            operation
+                .get(key)
+                .and_then(Value::as_str)
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+        };
+        self.operations.push(Operation {
+            id,
+            name,
+            method,
+            path: path.to_owned(),
+            summary: text("summary"),
+            description: text("description"),
+            deprecated: operation.get("deprecated") == Some(&Value::Bool(true)),
+            params,
+            body,
+            responses,
+            route: usize::MAX,
+            path_captures: template.captures.clone(),
+        });
+    }
+
+    /// Path-item and operation parameters (the operation's win on the same name and place),
+    /// plus any parameter the path template names but the spec forgot to declare.
+    fn params(
+        &mut self,
+        template: &paths::Template,
+        item_location: &Location,
+        location: &Location,
+        module: Module,
+    ) -> Vec<Param> {
+        let mut declared: Vec<(Location, Value)> = Vec::new();
+        for owner in [item_location, location] {
+            let list_location = owner.child("parameters");
+            let count = self
+                .spec
+                .get(&list_location)
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len);
+            for index in 0..count {
+                let Some((param_location, param)) =
+                    self.deref(&list_location.child(&index.to_string()))
+                else {
+                    continue;
+                };
+                let key = |p: &Value| (p.get("name").cloned(), p.get("in").cloned());
+                declared.retain(|(_, existing)| key(existing) != key(&param));
+                declared.push((param_location, param));
+            }
+        }
+        let mut fields = Namespace::with_reserved(REQUEST_RESERVED);
+        let mut params = Vec::new();
+        for (param_location, param) in declared {
+            let Some(name) = param.get("name").and_then(Value::as_str) else {
+                self.error(&param_location, "parameter without a `name`");
+                continue;
+            };
+            let place = match param.get("in").and_then(Value::as_str) {
+                Some("path") => ParamLocation::Path,
+                Some("query") => ParamLocation::Query,
+                Some("header") => ParamLocation::Header,
+                Some("cookie") => ParamLocation::Cookie,
+                other => {
+                    self.error(
+                        &param_location,
+                        format!("parameter `{name}` has an unknown `in`: {other:?}"),
+                    );
+                    continue;
+                }
+            };
+            if place == ParamLocation::Path && !template.params.iter().any(|p| p == name) {
+                self.warn(
+                    &param_location,
+                    format!("path parameter `{name}` is not in the path template; it is ignored"),
+                );
+                continue;
+            }
+            if place == ParamLocation::Header
+                && ["accept", "content-type", "authorization"]
+                    .contains(&name.to_ascii_lowercase().as_str())
+            {
+                // OpenAPI says these are ignored as parameters: the request parts carry them.
+                continue;
+            }
+            let field = fields.claim(&field_name(name));
+            let required =
+                place == ParamLocation::Path || param.get("required") == Some(&Value::Bool(true));
+            let (ty, style) = self.param_type(&param_location, &param, name, place, module);
+            params.push(Param {
+                wire: name.to_owned(),
+                field,
+                location: place,
+                ty,
+                required,
+                style,
+                docs: param
+                    .get("description")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+            });
+        }
+        for name in &template.params {
+            if !params
+                .iter()
+                .any(|p| p.location == ParamLocation::Path && &p.wire == name)
+            {
+                self.warn(
+                    location,
+                    format!("path parameter `{name}` is not declared; typed as a string"),
+                );
+                params.push(Param {
+                    wire: name.clone(),
+                    field: fields.claim(&field_name(name)),
+                    location: ParamLocation::Path,
+                    ty: TypeRef::String,
+                    required: true,
+                    style: ParamStyle::Scalar,
+                    docs: None,
+                });
+            }
+        }
+        params
+    }
+
+    fn param_type(
+        &mut self,
+        location: &Location,
+        param: &Value,
+        name: &str,
+        place: ParamLocation,
+        module: Module,
+    ) -> (TypeRef, ParamStyle) {
+        let hint = type_name(name);
+        if let Some(Value::Object(content)) = param.get("content") {
+            let Some((media, _)) = content.iter().next() else {
+                return (TypeRef::String, ParamStyle::Scalar);
+            };
+            let schema_location = location.child("content").child(media).child("schema");
+            if crate::lower::is_json_media(media)
+                && self.spec.get(&schema_location).is_some()
+                && matches!(place, ParamLocation::Query | ParamLocation::Header)
+            {
+                let ty = self.types.schema(&schema_location, &hint, module).ty;
+                return (ty, ParamStyle::Json);
+            }
+            return (TypeRef::String, ParamStyle::Scalar);
+        }
+        let schema_location = location.child("schema");
+        if self.spec.get(&schema_location).is_none() {
+            return (TypeRef::String, ParamStyle::Scalar);
+        }
+        let ty = self.types.schema(&schema_location, &hint, module).ty;
+        let explode = param.get("explode").and_then(Value::as_bool);
+        let style = param.get("style").and_then(Value::as_str);
+        match self.shape_of(&ty) {
+            ParamShape::Scalar => (ty, ParamStyle::Scalar),
+            ParamShape::Array(item) => {
+                let style = match (place, style, explode) {
+                    (ParamLocation::Query, Some("spaceDelimited"), _) => ParamStyle::Delimited(' '),
+                    (ParamLocation::Query, Some("pipeDelimited"), _) => ParamStyle::Delimited('|'),
+                    (ParamLocation::Query, _, Some(false)) => ParamStyle::Delimited(','),
+                    (ParamLocation::Query, _, _) => ParamStyle::Exploded,
+                    (ParamLocation::Path, ..) => {
+                        self.warn(
+                            location,
+                            format!("array path parameter `{name}` is read as one string"),
+                        );
+                        return (TypeRef::String, ParamStyle::Scalar);
+                    }
+                    _ => ParamStyle::Delimited(','),
+                };
+                (item, style)
+            }
+            ParamShape::Object if place == ParamLocation::Query => {
+                if style == Some("deepObject") {
+                    (ty, ParamStyle::DeepObject)
+                } else if explode != Some(false) {
+                    (ty, ParamStyle::FormObject)
+                } else {
+                    self.warn(location, format!("object parameter `{name}` in form style without explode is read as one string"));
+                    (TypeRef::String, ParamStyle::Scalar)
+                }
+            }
+            ParamShape::Object => {
+                self.warn(
+                    location,
+                    format!(
+                        "object {} parameter `{name}` is read as one string",
+                        place.as_str()
+                    ),
+                );
+                (TypeRef::String, ParamStyle::Scalar)
+            }
+        }
+    }
+
+    fn shape_of(&self, ty: &TypeRef) -> ParamShape {
+        match ty {
+            TypeRef::Vec(item) => match self.shape_of(item) {
+                ParamShape::Scalar => ParamShape::Array((**item).clone()),
+                _ => ParamShape::Array(TypeRef::String),
+            },
+            TypeRef::Map(_) | TypeRef::Value => ParamShape::Object,
+            TypeRef::Option(inner) | TypeRef::Box(inner) => self.shape_of(inner),
+            TypeRef::Named(id) => match &self.types.types[*id].kind {
+                TypeKind::Struct { .. } => ParamShape::Object,
+                TypeKind::Alias(inner) | TypeKind::Newtype(inner) => self.shape_of(inner),
+                TypeKind::Union { variants, .. } => {
+                    if variants
+                        .iter()
+                        .all(|v| matches!(self.shape_of(&v.ty), ParamShape::Scalar))
+                    {
+                        ParamShape::Scalar
+                    } else {
+                        ParamShape::Object
+                    }
+                }
+                TypeKind::StringEnum { .. } | TypeKind::IntEnum { .. } => ParamShape::Scalar,
+            },
+            _ => ParamShape::Scalar,
+        }
+    }
+
+    fn request_body(
+        &mut self,
+        location: &Location,
+        operation: &Value,
+        module: Module,
+    ) -> Option<RequestBody> {
+        operation.get("requestBody")?;
+        let (body_location, body) = self.deref(&location.child("requestBody"))?;
+        let media_enum = self.media_enum(&body, "Body", module);
+        let contents = self.contents(&body_location, &body, "Body", module);
+        Some(RequestBody {
+            required: body.get("required") == Some(&Value::Bool(true)),
+            media_enum,
+            docs: body
+                .get("description")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            contents,
+        })
+    }
+
+    /// Names the enum over a body's media types when it has several.
+    fn media_enum(&mut self, body: &Value, base: &str, module: Module) -> Option<String> {
+        let count = body
+            .get("content")
+            .and_then(Value::as_object)
+            .map_or(0, |c| c.len());
+        (count > 1).then(|| self.types.claim_name(module, base))
+    }
+
+    /// The media types of a body; `hint` names inline schemas.
+    fn contents(
+        &mut self,
+        location: &Location,
+        body: &Value,
+        hint: &str,
+        module: Module,
+    ) -> Vec<Content> {
+        let Some(Value::Object(content)) = body.get("content") else {
+            return Vec::new();
+        };
+        let mut variants = Namespace::default();
+        let mut contents = Vec::new();
+        let count = content.len();
+        for (media, media_object) in content {
+            let media_type = media.trim().to_owned();
+            let essence = media_type
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
+            let schema_location = location.child("content").child(media).child("schema");
+            let has_schema = media_object.get("schema").is_some();
+            let type_hint = if count > 1 {
+                format!("{hint}{}", media_variant(&essence))
+            } else {
+                hint.to_owned()
+            };
+            let kind = if is_json_media(&essence) {
+                let ty = if has_schema {
+                    self.types
+                        .schema(&schema_location, &type_hint, module)
+                        .wrapped()
+                } else {
+                    TypeRef::Value
+                };
+                BodyKind::Json(ty)
+            } else if essence == "application/x-www-form-urlencoded" {
+                let ty = if has_schema {
+                    self.types
+                        .schema(&schema_location, &type_hint, module)
+                        .wrapped()
+                } else {
+                    TypeRef::Map(Box::new(TypeRef::String))
+                };
+                BodyKind::Form(ty)
+            } else if essence.starts_with("multipart/") {
+                BodyKind::Multipart
+            } else if is_text_media(&essence) {
+                BodyKind::Text
+            } else {
+                BodyKind::Binary
+            };
+            contents.push(Content {
+                variant: variants.claim(&media_variant(&essence)),
+                media_type,
+                kind,
+            });
+        }
+        contents
+    }
+
+    fn responses(
+        &mut self,
+        location: &Location,
+        operation: &Value,
+        module: Module,
+    ) -> Vec<Response> {
+        let Some(Value::Object(responses)) = operation.get("responses") else {
+            return Vec::new();
+        };
+        let mut variants = Namespace::with_reserved(&["Problem"]);
+        let mut out = Vec::new();
+        let keys: Vec<String> = responses.keys().cloned().collect();
+        let mut sorted: BTreeMap<StatusSpec, String> = BTreeMap::new();
+        for key in keys {
+            if key.starts_with("x-") {
+                continue;
+            }
+            match parse_status(&key) {
+                Some(status) => {
+                    sorted.entry(status).or_insert(key);
+                }
+                None => self.warn(
+                    &location.child("responses").child(&key),
+                    format!("`{key}` is not a status code; the response is skipped"),
+                ),
+            }
+        }
+        for (status, key) in sorted {
+            let Some((response_location, response)) =
+                self.deref(&location.child("responses").child(&key))
+            else {
+                continue;
+            };
+            let variant = variants.claim(&status_variant(status));
+            let media_enum = self.media_enum(&response, &format!("{variant}Body"), module);
+            let contents = self.contents(
+                &response_location,
+                &response,
+                &format!("{variant}Body"),
+                module,
+            );
+            let headers = self.response_headers(&response_location, &response, &variant, module);
+            out.push(Response {
+                status,
+                variant,
+                docs: response
+                    .get("description")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+                media_enum,
+                contents,
+                headers,
+            });
+        }
+        out
+    }
+
+    fn response_headers(
+        &mut self,
+        location: &Location,
+        response: &Value,
+        variant: &str,
+        module: Module,
+    ) -> Vec<ResponseHeader> {
+        let Some(Value::Object(headers)) = response.get("headers") else {
+            return Vec::new();
+        };
+        let mut fields = Namespace::with_reserved(&["body", "status"]);
+        let mut out = Vec::new();
+        let names: Vec<String> = headers.keys().cloned().collect();
+        for name in names {
+            if name.eq_ignore_ascii_case("content-type") {
+                continue;
+            }
+            if http_header_name_invalid(&name) {
+                self.warn(
+                    &location.child("headers").child(&name),
+                    format!("`{name}` is not a valid header name; it is skipped"),
+                );
+                continue;
+            }
+            let Some((header_location, header)) =
+                self.deref(&location.child("headers").child(&name))
+            else {
+                continue;
+            };
+            let schema_location = header_location.child("schema");
+            let ty = if self.spec.get(&schema_location).is_some() {
+                self.types
+                    .schema(
+                        &schema_location,
+                        &format!("{variant}{}", type_name(&name)),
+                        module,
+                    )
+                    .ty
+            } else {
+                TypeRef::String
+            };
+            out.push(ResponseHeader {
+                field: fields.claim(&field_name(&name)),
+                wire: name.to_ascii_lowercase(),
+                ty,
+                required: header.get("required") == Some(&Value::Bool(true)),
+                docs: header
+                    .get("description")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+            });
+        }
+        out
+    }
+
+    /// Groups operations by route shape and method, and warns where one shadows another.
+    fn routes(&mut self) -> Vec<Route> {
+        let mut routes: Vec<Route> = Vec::new();
+        let mut by_path: HashMap<String, usize> = HashMap::new();
+        for index in 0..self.operations.len() {
+            let axum_path = paths::parse(&self.operations[index].path).axum_path;
+            let route = *by_path.entry(axum_path.clone()).or_insert_with(|| {
+                routes.push(Route {
+                    axum_path,
+                    methods: Vec::new(),
+                });
+                routes.len() - 1
+            });
+            self.operations[index].route = route;
+            let method = self.operations[index].method;
+            let methods = &mut routes[route].methods;
+            match methods.iter_mut().find(|(m, _)| *m == method) {
+                Some((_, ops)) => ops.push(index),
+                None => methods.push((method, vec![index])),
+            }
+        }
+        for route in &mut routes {
+            route.methods.sort_by_key(|(method, _)| *method);
+            for (_, ops) in &route.methods {
+                let catch_all = ops.iter().position(|&op| {
+                    self.operations[op]
+                        .path_captures
+                        .iter()
+                        .all(|c| c.is_whole())
+                });
+                if let Some(first) = catch_all {
+                    for &shadowed in &ops[first + 1..] {
+                        let (winner, loser) =
+                            (&self.operations[ops[first]], &self.operations[shadowed]);
+                        let message = format!(
+                            "operation `{}` ({} {}) has the same route as `{}` ({}); requests go to `{}`",
+                            loser.id,
+                            loser.method.as_str().to_uppercase(),
+                            loser.path,
+                            winner.id,
+                            winner.path,
+                            winner.id
+                        );
+                        let pointer = crate::pointer::push(
+                            &crate::pointer::push("/paths", &loser.path),
+                            loser.method.as_str(),
+                        );
+                        let file = self.spec.doc_name(0).to_owned();
+                        self.diags.push(Severity::Warning, &file, &pointer, message);
+                    }
+                }
+            }
+        }
+        routes
+    }
+}
+
+enum ParamShape {
+    Scalar,
+    Array(TypeRef),
+    Object,
+}
+
+fn parse_status(key: &str) -> Option<StatusSpec> {
+    let key = key.trim();
+    if key.eq_ignore_ascii_case("default") {
+        return Some(StatusSpec::Default);
+    }
+    if key.len() == 3 && key[1..].eq_ignore_ascii_case("xx") {
+        let class = key[..1]
+            .parse::<u8>()
+            .ok()
+            .filter(|c| (1..=5).contains(c))?;
+        return Some(StatusSpec::Range(class));
+    }
+    key.parse::<u16>()
+        .ok()
+        .filter(|c| (100..=999).contains(c))
+        .map(StatusSpec::Code)
+}
+
+/// `Ok`, `NotFound`, `Status2xx`, `Default`.
+fn status_variant(status: StatusSpec) -> String {
+    match status {
+        StatusSpec::Code(code) => {
+            http_reason(code).map_or_else(|| format!("Status{code}"), type_name)
+        }
+        StatusSpec::Range(class) => format!("Status{class}xx"),
+        StatusSpec::Default => "Default".to_owned(),
+    }
+}
+
+fn http_reason(code: u16) -> Option<&'static str> {
+    Some(match code {
+        100 => "Continue",
+        101 => "Switching Protocols",
+        200 => "OK",
+        201 => "Created",
+        202 => "Accepted",
+        203 => "Non Authoritative Information",
+        204 => "No Content",
+        205 => "Reset Content",
+        206 => "Partial Content",
+        207 => "Multi Status",
+        300 => "Multiple Choices",
+        301 => "Moved Permanently",
+        302 => "Found",
+        303 => "See Other",
+        304 => "Not Modified",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        402 => "Payment Required",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        406 => "Not Acceptable",
+        407 => "Proxy Authentication Required",
+        408 => "Request Timeout",
+        409 => "Conflict",
+        410 => "Gone",
+        411 => "Length Required",
+        412 => "Precondition Failed",
+        413 => "Payload Too Large",
+        414 => "URI Too Long",
+        415 => "Unsupported Media Type",
+        416 => "Range Not Satisfiable",
+        417 => "Expectation Failed",
+        418 => "Im A Teapot",
+        422 => "Unprocessable Entity",
+        423 => "Locked",
+        424 => "Failed Dependency",
+        425 => "Too Early",
+        426 => "Upgrade Required",
+        428 => "Precondition Required",
+        429 => "Too Many Requests",
+        431 => "Request Header Fields Too Large",
+        451 => "Unavailable For Legal Reasons",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        505 => "HTTP Version Not Supported",
+        507 => "Insufficient Storage",
+        _ => return None,
+    })
+}
+
+/// A variant name for a media type: `Json`, `Form`, `Multipart`, `Text`, `Xml`, ...
+fn media_variant(essence: &str) -> String {
+    match essence {
+        "application/json" => "Json".to_owned(),
+        "application/x-www-form-urlencoded" => "Form".to_owned(),
+        "multipart/form-data" => "Multipart".to_owned(),
+        "text/plain" => "Text".to_owned(),
+        "application/xml" | "text/xml" => "Xml".to_owned(),
+        "application/octet-stream" => "Binary".to_owned(),
+        "*/*" => "Any".to_owned(),
+        other => type_name(other.rsplit('/').next().unwrap_or(other)),
+    }
+}
+
+pub fn is_json_media(essence: &str) -> bool {
+    let essence = essence
+        .split(';')
+        .next()
+        .unwrap_or(essence)
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json" || essence == "text/json" || essence.ends_with("+json")
+}
+
+pub fn is_text_media(essence: &str) -> bool {
+    essence.starts_with("text/")
+        || essence.ends_with("+xml")
+        || matches!(
+            essence,
+            "application/xml"
+                | "application/javascript"
+                | "application/x-ndjson"
+                | "application/yaml"
+                | "application/x-yaml"
+                | "application/csv"
+        )
+}
+
+fn http_header_name_invalid(name: &str) -> bool {
+    name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}

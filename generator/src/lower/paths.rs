@@ -1,0 +1,111 @@
+//! Path templates → axum routes.
+//!
+//! Every segment holding a parameter becomes a whole-segment capture named by its position
+//! (`{s2}`), so paths that differ only in parameter names (`/a/{id}`, `/a/{name}`) or in
+//! literal text around a parameter (`/{id}.json`, `{range}:append`) share one route, and
+//! the operation is picked by its literals at request time.
+
+use crate::ir::{Capture, Piece};
+
+/// A parsed path template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template {
+    pub axum_path: String,
+    pub captures: Vec<Capture>,
+    /// Parameter names in the order they appear.
+    pub params: Vec<String>,
+    /// Text after `?` or `#` in the path key, which is not part of the route.
+    pub dropped_suffix: Option<String>,
+}
+
+pub fn parse(path: &str) -> Template {
+    let (route_part, dropped_suffix) = match path.find(['?', '#']) {
+        Some(at) => (&path[..at], Some(path[at..].to_owned())),
+        None => (path, None),
+    };
+    let mut axum_path = String::new();
+    let mut captures = Vec::new();
+    let mut params = Vec::new();
+    let trimmed = route_part.strip_prefix('/').unwrap_or(route_part);
+    for (index, segment) in trimmed.split('/').enumerate() {
+        axum_path.push('/');
+        let pieces = split_pieces(segment);
+        if pieces.iter().any(|p| matches!(p, Piece::Param(_))) {
+            let key = format!("s{index}");
+            axum_path.push('{');
+            axum_path.push_str(&key);
+            axum_path.push('}');
+            for piece in &pieces {
+                if let Piece::Param(name) = piece {
+                    params.push(name.clone());
+                }
+            }
+            captures.push(Capture { key, pieces });
+        } else {
+            // matchit treats braces as syntax; literal braces are doubled.
+            axum_path.push_str(&segment.replace('{', "{{").replace('}', "}}"));
+        }
+    }
+    Template {
+        axum_path,
+        captures,
+        params,
+        dropped_suffix,
+    }
+}
+
+/// `{a}-{b}.json` → [a, "-", b, ".json"]. An unclosed `{` is literal text.
+fn split_pieces(segment: &str) -> Vec<Piece> {
+    let mut pieces = Vec::new();
+    let mut rest = segment;
+    while !rest.is_empty() {
+        match (rest.find('{'), rest.find('}')) {
+            (Some(open), Some(close)) if close > open + 1 => {
+                if open > 0 {
+                    pieces.push(Piece::Literal(rest[..open].to_owned()));
+                }
+                pieces.push(Piece::Param(rest[open + 1..close].to_owned()));
+                rest = &rest[close + 1..];
+            }
+            _ => {
+                pieces.push(Piece::Literal(rest.to_owned()));
+                break;
+            }
+        }
+    }
+    // Two parameters with nothing between them cannot be split; the second is dropped.
+    pieces.dedup_by(|b, a| matches!((a, b), (Piece::Param(_), Piece::Param(_))));
+    pieces
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates() {
+        let t = parse("/pets/{petId}");
+        assert_eq!(t.axum_path, "/pets/{s1}");
+        assert_eq!(t.params, ["petId"]);
+        assert!(t.captures[0].is_whole());
+
+        let t = parse("/v4/spreadsheets/{spreadsheetId}/values/{range}:append");
+        assert_eq!(t.axum_path, "/v4/spreadsheets/{s2}/values/{s4}");
+        assert_eq!(
+            t.captures[1].pieces,
+            [
+                Piece::Param("range".into()),
+                Piece::Literal(":append".into())
+            ]
+        );
+
+        let t = parse("/oauth2/token#refresh");
+        assert_eq!(t.axum_path, "/oauth2/token");
+        assert_eq!(t.dropped_suffix.as_deref(), Some("#refresh"));
+
+        assert_eq!(parse("/").axum_path, "/");
+        assert_eq!(parse("").axum_path, "/");
+        assert_eq!(parse("/a/{b/c").axum_path, "/a/{{b/c");
+        assert_eq!(parse("/x/{odd-name}").params, ["odd-name"]);
+    }
+}
