@@ -14,6 +14,7 @@ pub mod lower;
 pub mod naming;
 pub mod pointer;
 pub mod position;
+pub mod yaml;
 
 use std::path::Path;
 

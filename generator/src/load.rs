@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use crate::diag::{Diagnostic, Diagnostics, Severity};
 use crate::pointer;
+use crate::yaml;
 
 /// Index of a loaded document in [`Spec::docs`].
 pub type DocId = usize;
@@ -323,61 +324,14 @@ pub fn parse_document(text: &str) -> Result<Value, Diagnostic> {
             Err(_) => {}
         }
     }
-    let yaml: serde_norway::Value = serde_norway::from_str(text).map_err(|error| Diagnostic {
+    let value: yaml::JsonValue = serde_norway::from_str(text).map_err(|error| Diagnostic {
         severity: Severity::Fatal,
         file: String::new(),
         pointer: String::new(),
         line_col: error.location().map(|l| (l.line(), l.column())),
         message: format!("not valid YAML or JSON: {error}"),
     })?;
-    Ok(yaml_to_json(yaml))
-}
-
-/// YAML values as JSON values: keys become strings (`200:` is the key "200"), merge keys are
-/// applied, tags are dropped, and non-finite floats become null.
-fn yaml_to_json(mut yaml: serde_norway::Value) -> Value {
-    let _ = yaml.apply_merge();
-    convert(yaml)
-}
-
-fn convert(yaml: serde_norway::Value) -> Value {
-    use serde_norway::Value as Y;
-    match yaml {
-        Y::Null => Value::Null,
-        Y::Bool(b) => Value::Bool(b),
-        Y::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                Value::from(i)
-            } else if let Some(u) = n.as_u64() {
-                Value::from(u)
-            } else {
-                n.as_f64()
-                    .and_then(serde_json::Number::from_f64)
-                    .map_or(Value::Null, Value::Number)
-            }
-        }
-        Y::String(s) => Value::String(s),
-        Y::Sequence(items) => Value::Array(items.into_iter().map(convert).collect()),
-        Y::Mapping(map) => {
-            let mut object = serde_json::Map::with_capacity(map.len());
-            for (key, value) in map {
-                object.insert(key_string(key), convert(value));
-            }
-            Value::Object(object)
-        }
-        Y::Tagged(tagged) => convert(tagged.value),
-    }
-}
-
-fn key_string(key: serde_norway::Value) -> String {
-    use serde_norway::Value as Y;
-    match key {
-        Y::String(s) => s,
-        Y::Null => "null".to_owned(),
-        Y::Bool(b) => b.to_string(),
-        Y::Number(n) => n.to_string(),
-        other => serde_norway::to_string(&other)
-            .map(|s| s.trim().to_owned())
-            .unwrap_or_default(),
-    }
+    let mut value = value.0;
+    yaml::apply_merge_keys(&mut value);
+    Ok(value)
 }

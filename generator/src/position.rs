@@ -34,30 +34,40 @@ fn find_key(
     key: &str,
     parent_indent: Option<usize>,
 ) -> Option<(usize, usize)> {
-    let candidates = [format!("\"{key}\""), format!("'{key}'"), key.to_owned()];
-    let mut search = from;
-    while search < text.len() {
-        let (at, len) = candidates
-            .iter()
-            .filter_map(|candidate| {
-                text[search..]
-                    .find(candidate.as_str())
-                    .map(|i| (search + i, candidate.len()))
-            })
-            .min_by_key(|(at, _)| *at)?;
-        let after = text[at + len..].trim_start_matches([' ', '\t']);
+    if key.is_empty() {
+        return None;
+    }
+    let is_json = text.trim_start().starts_with('{');
+    // Every spelling (`key:`, `"key":`, `'key':`) contains the bare key: one pass over its
+    // occurrences keeps this linear in the text.
+    for (found, _) in text[from..].match_indices(key) {
+        let found = from + found;
+        let quote = text[..found]
+            .chars()
+            .next_back()
+            .filter(|c| *c == '"' || *c == '\'');
+        let (at, end) = match quote {
+            Some(q) if text[found + key.len()..].starts_with(q) => {
+                (found - 1, found + key.len() + 1)
+            }
+            Some(_) => continue,
+            None => (found, found + key.len()),
+        };
+        let after = text[end..].trim_start_matches([' ', '\t']);
+        if !after.starts_with(':') {
+            continue;
+        }
         let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
         let before = &text[line_start..at];
         let key_indent = before.len() - before.trim_start_matches([' ', '-']).len();
         let starts_key = before.trim_start_matches([' ', '-', '\t']).is_empty()
             || before.trim_end().ends_with(['{', ',']);
-        let deeper = parent_indent.is_none_or(|parent| {
-            key_indent > parent || before.contains('{') || text.trim_start().starts_with('{')
-        });
-        if after.starts_with(':') && starts_key && deeper {
+        let deeper = is_json
+            || before.contains('{')
+            || parent_indent.is_none_or(|parent| key_indent > parent);
+        if starts_key && deeper {
             return Some((at, key_indent));
         }
-        search = at + len;
     }
     None
 }

@@ -18,7 +18,12 @@ pub fn doc_attrs(text: Option<&str>) -> TokenStream {
 pub fn doc_lines(text: &str) -> Vec<String> {
     let mut lines = Vec::new();
     let mut in_fence = false;
-    for raw in text.replace("\r\n", "\n").replace('\r', "\n").lines() {
+    // Tabs become spaces (clippy's `tabs_in_doc_comments`).
+    let text = text
+        .replace("\r\n", "\n")
+        .replace('\r', "\n")
+        .replace('\t', "    ");
+    for raw in text.lines() {
         let trimmed_end = raw.trim_end();
         let trimmed = trimmed_end.trim_start();
         let line = if let Some(info) = trimmed

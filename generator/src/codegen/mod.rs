@@ -25,8 +25,10 @@ pub struct FileTokens {
 }
 
 /// Lints allowed on generated modules, each because spec text or spec shape decides it:
-/// doc text is the spec's markdown, variant names and sizes follow the spec's schemas.
+/// doc text is the spec's markdown, variant names and sizes follow the spec's schemas, and a
+/// service uses only part of its API surface (a handler need not build every response).
 const ALLOWED_LINTS: &[&str] = &[
+    "dead_code",
     "clippy::doc_lazy_continuation",
     "clippy::doc_overindented_list_items",
     "clippy::too_long_first_doc_paragraph",

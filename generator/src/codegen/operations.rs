@@ -110,13 +110,15 @@ fn extraction(api: &Api, op: &Operation, scope: Scope) -> TokenStream {
     let uses = |location: ParamLocation| op.params.iter().any(|p| p.location == location);
     let mut setup = Vec::new();
     if uses(ParamLocation::Query) {
-        setup.push(quote! { let query = ::specjet::extract::QueryParams::from_uri(&parts.uri); });
+        setup.push(
+            quote! { let req_query = ::specjet::extract::QueryParams::from_uri(&parts.uri); },
+        );
     }
     if uses(ParamLocation::Header) {
-        setup.push(quote! { let headers = ::specjet::extract::HeaderParams(&parts.headers); });
+        setup.push(quote! { let req_headers = ::specjet::extract::HeaderParams(&parts.headers); });
     }
     if uses(ParamLocation::Cookie) {
-        setup.push(quote! { let cookies = ::specjet::extract::CookieParams::from_headers(&parts.headers); });
+        setup.push(quote! { let req_cookies = ::specjet::extract::CookieParams::from_headers(&parts.headers); });
     }
     let idents: Vec<_> = op
         .params
@@ -156,15 +158,15 @@ fn extraction(api: &Api, op: &Operation, scope: Scope) -> TokenStream {
     };
     let uses_path = op.params.iter().any(|p| p.location == ParamLocation::Path);
     let path_arg = if uses_path {
-        quote! { path }
+        quote! { req_path }
     } else {
-        quote! { _path }
+        quote! { _req_path }
     };
     let (body_arg, body_read, body_field) = match &op.body {
-        None => (quote! { _body }, quote! {}, quote! {}),
+        None => (quote! { _req_body }, quote! {}, quote! {}),
         Some(body) => {
             let read = body_read(api, op, body, scope);
-            (quote! { body }, read, quote! { body, })
+            (quote! { req_body }, read, quote! { body, })
         }
     };
     quote! {
@@ -209,40 +211,40 @@ fn param_read(api: &Api, op: &Operation, param: &Param, scope: Scope) -> TokenSt
             };
             let key = &capture.key;
             return if capture.is_whole() {
-                quote! { path.get::<#ty>(#key, #wire) }
+                quote! { req_path.get::<#ty>(#key, #wire) }
             } else {
                 let pieces = capture.pieces.iter().map(|piece| match piece {
                     Piece::Literal(text) => quote! { ::specjet::extract::Piece::Literal(#text) },
                     Piece::Param(_) => quote! { ::specjet::extract::Piece::Param },
                 });
-                quote! { path.piece::<#ty>(#key, &[#(#pieces),*], #index, #wire) }
+                quote! { req_path.piece::<#ty>(#key, &[#(#pieces),*], #index, #wire) }
             };
         }
         ParamLocation::Query => match param.style {
-            ParamStyle::Scalar => quote! { query.scalar::<#ty>(#wire) },
-            ParamStyle::Exploded => quote! { query.exploded::<#ty>(#wire) },
+            ParamStyle::Scalar => quote! { req_query.scalar::<#ty>(#wire) },
+            ParamStyle::Exploded => quote! { req_query.exploded::<#ty>(#wire) },
             ParamStyle::Delimited(delimiter) => {
-                quote! { query.delimited::<#ty>(#wire, #delimiter) }
+                quote! { req_query.delimited::<#ty>(#wire, #delimiter) }
             }
-            ParamStyle::DeepObject => quote! { query.deep_object::<#ty>(#wire) },
+            ParamStyle::DeepObject => quote! { req_query.deep_object::<#ty>(#wire) },
             ParamStyle::FormObject => {
                 let required = param.required;
-                quote! { query.form_object::<#ty>(#wire, #required) }
+                quote! { req_query.form_object::<#ty>(#wire, #required) }
             }
-            ParamStyle::Json => quote! { query.json::<#ty>(#wire) },
+            ParamStyle::Json => quote! { req_query.json::<#ty>(#wire) },
         },
         ParamLocation::Header => match param.style {
-            ParamStyle::Json => quote! { headers.json::<#ty>(#wire) },
+            ParamStyle::Json => quote! { req_headers.json::<#ty>(#wire) },
             ParamStyle::Exploded | ParamStyle::Delimited(_) => {
-                quote! { headers.delimited::<#ty>(#wire) }
+                quote! { req_headers.delimited::<#ty>(#wire) }
             }
-            _ => quote! { headers.scalar::<#ty>(#wire) },
+            _ => quote! { req_headers.scalar::<#ty>(#wire) },
         },
         ParamLocation::Cookie => match param.style {
             ParamStyle::Exploded | ParamStyle::Delimited(_) => {
-                quote! { cookies.delimited::<#ty>(#wire) }
+                quote! { req_cookies.delimited::<#ty>(#wire) }
             }
-            _ => quote! { cookies.scalar::<#ty>(#wire) },
+            _ => quote! { req_cookies.scalar::<#ty>(#wire) },
         },
     };
     if param.required {
@@ -282,7 +284,7 @@ fn body_read(
     let parsed = if let Some(first) = body.contents.first() {
         let default = wrap(first, parse_content(api, first, scope));
         quote! {
-            match media_type.as_deref() {
+            match req_media_type.as_deref() {
                 ::std::option::Option::None => #default,
                 #(#arms)*
                 other => {
@@ -291,21 +293,21 @@ fn body_read(
             }
         }
     } else {
-        quote! { bytes }
+        quote! { req_bytes }
     };
     let needs_media = !body.contents.is_empty();
     let media = needs_media
-        .then(|| quote! { let media_type = ::specjet::extract::media_type(&parts.headers); });
+        .then(|| quote! { let req_media_type = ::specjet::extract::media_type(&parts.headers); });
     let finish = if body.required {
         quote! {
-            if bytes.is_empty() {
+            if req_bytes.is_empty() {
                 return ::std::result::Result::Err(::specjet::extract::missing_body());
             }
             let body = #parsed;
         }
     } else {
         quote! {
-            let body = if bytes.is_empty() {
+            let body = if req_bytes.is_empty() {
                 ::std::option::Option::None
             } else {
                 ::std::option::Option::Some(#parsed)
@@ -313,7 +315,7 @@ fn body_read(
         }
     };
     quote! {
-        let bytes = ::specjet::extract::read_body(body, ::specjet::extract::DEFAULT_BODY_LIMIT).await?;
+        let req_bytes = ::specjet::extract::read_body(req_body, ::specjet::extract::DEFAULT_BODY_LIMIT).await?;
         #media
         #finish
     }
@@ -323,17 +325,17 @@ fn parse_content(api: &Api, content: &Content, scope: Scope) -> TokenStream {
     match &content.kind {
         BodyKind::Json(ty) => {
             let ty = rust_type(api, ty, scope);
-            quote! { ::specjet::extract::json_body::<#ty>(&bytes)? }
+            quote! { ::specjet::extract::json_body::<#ty>(&req_bytes)? }
         }
         BodyKind::Form(ty) => {
             let ty = rust_type(api, ty, scope);
-            quote! { ::specjet::extract::form_body::<#ty>(&bytes)? }
+            quote! { ::specjet::extract::form_body::<#ty>(&req_bytes)? }
         }
         BodyKind::Multipart => {
-            quote! { ::specjet::MultipartForm::parse(&parts.headers, bytes).await? }
+            quote! { ::specjet::MultipartForm::parse(&parts.headers, req_bytes).await? }
         }
-        BodyKind::Text => quote! { ::specjet::extract::text_body(bytes)? },
-        BodyKind::Binary => quote! { bytes },
+        BodyKind::Text => quote! { ::specjet::extract::text_body(req_bytes)? },
+        BodyKind::Binary => quote! { req_bytes },
     }
 }
 

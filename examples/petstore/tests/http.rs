@@ -1,0 +1,222 @@
+//! End to end: start the built petstore binary on a free port of 127.0.0.1 and talk HTTP to it.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// The running service; killed when dropped.
+struct Service {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start() -> Service {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_petstore-example"))
+        .env("ADDR", "127.0.0.1:0")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the example binary starts");
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("the service prints its address");
+    let addr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+        .to_owned();
+    Service { child, addr }
+}
+
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+}
+
+/// One HTTP/1.1 request on a fresh connection.
+fn request(
+    service: &Service,
+    method: &str,
+    path: &str,
+    content_type: Option<&str>,
+    body: &str,
+) -> Reply {
+    let mut stream = TcpStream::connect(&service.addr).expect("connects");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        service.addr,
+        body.len()
+    );
+    if let Some(content_type) = content_type {
+        head.push_str(&format!("Content-Type: {content_type}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body.as_bytes()).unwrap();
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).expect("reads the response");
+    let (head, body) = raw.split_once("\r\n\r\n").expect("a complete response");
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    Reply {
+        status,
+        headers,
+        body: body.to_owned(),
+    }
+}
+
+fn get(service: &Service, path: &str) -> Reply {
+    request(service, "GET", path, None, "")
+}
+
+fn assert_problem(reply: &Reply, status: u16) -> serde_json::Value {
+    assert_eq!(reply.status, status, "{}", reply.body);
+    assert_eq!(
+        reply.header("content-type"),
+        Some("application/problem+json")
+    );
+    let problem = reply.json();
+    assert_eq!(problem["status"], status);
+    problem
+}
+
+#[test]
+fn petstore_over_http() {
+    let service = start();
+
+    // Happy path: create, read, list.
+    let created = request(
+        &service,
+        "POST",
+        "/pets",
+        Some("application/json"),
+        r#"{"name":"Rex","tag":"dog","status":"available"}"#,
+    );
+    assert_eq!(created.status, 201, "{}", created.body);
+    let pet = created.json();
+    assert_eq!(pet["name"], "Rex");
+    let id = pet["id"].as_i64().expect("an integer id");
+
+    let shown = get(&service, &format!("/pets/{id}"));
+    assert_eq!(shown.status, 200);
+    assert_eq!(shown.header("content-type"), Some("application/json"));
+    assert_eq!(shown.json(), pet);
+
+    request(
+        &service,
+        "POST",
+        "/pets",
+        Some("application/json"),
+        r#"{"name":"Tom","tag":"cat"}"#,
+    );
+    let listed = get(&service, "/pets?tag=dog&tag=fish&limit=10");
+    assert_eq!(listed.status, 200);
+    let names: Vec<_> = listed
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].clone())
+        .collect();
+    assert_eq!(names, ["Rex"]);
+    let by_status = get(&service, "/pets?status=available");
+    assert_eq!(by_status.json().as_array().unwrap().len(), 1);
+
+    // 404 from the handler, with the spec's error body.
+    let missing = get(&service, "/pets/999999");
+    assert_eq!(missing.status, 404);
+    assert_eq!(missing.json()["code"], 404);
+
+    // 400 for a bad path parameter, naming it.
+    let problem = assert_problem(&get(&service, "/pets/abc"), 400);
+    assert_eq!(problem["invalid-params"][0]["name"], "petId");
+    assert_eq!(problem["invalid-params"][0]["in"], "path");
+
+    // 400 for bad query parameters, all named at once.
+    let problem = assert_problem(&get(&service, "/pets?limit=ten&status=lost"), 400);
+    let named: Vec<_> = problem["invalid-params"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].clone())
+        .collect();
+    assert_eq!(names_sorted(named), ["limit", "status"]);
+
+    // Bodies: broken JSON 400, wrong shape 422 naming the field, wrong media type 415, none 400.
+    assert_problem(
+        &request(&service, "POST", "/pets", Some("application/json"), "{"),
+        400,
+    );
+    let problem = assert_problem(
+        &request(
+            &service,
+            "POST",
+            "/pets",
+            Some("application/json"),
+            r#"{"name":5}"#,
+        ),
+        422,
+    );
+    assert_eq!(problem["invalid-params"][0]["name"], "/name");
+    assert_problem(
+        &request(&service, "POST", "/pets", Some("text/plain"), "Rex"),
+        415,
+    );
+    assert_problem(
+        &request(&service, "POST", "/pets", Some("application/json"), ""),
+        400,
+    );
+
+    // Delete, then it is gone.
+    assert_eq!(
+        request(&service, "DELETE", &format!("/pets/{id}"), None, "").status,
+        204
+    );
+    assert_eq!(get(&service, &format!("/pets/{id}")).status, 404);
+
+    // Unknown paths and methods answer problems too.
+    assert_problem(&get(&service, "/nothing/here"), 404);
+    assert_problem(&request(&service, "PATCH", "/pets", None, ""), 405);
+}
+
+fn names_sorted(mut names: Vec<serde_json::Value>) -> Vec<serde_json::Value> {
+    names.sort_by_key(|n| n.to_string());
+    names
+}
