@@ -206,6 +206,11 @@ impl<'a> TypeBuilder<'a> {
                 return Ty::plain(TypeRef::Value);
             }
         };
+        // A chain of references that never reaches a schema (`A: {$ref: A}`) has no type.
+        if let Err(message) = self.spec.deref(&target) {
+            self.warn(location, format!("{message}; typed as a JSON value"));
+            return Ty::plain(TypeRef::Value);
+        }
         let nullable = self.spec.get(&target).is_some_and(is_nullable);
         if let Some(&id) = self.by_location.get(&target) {
             return Ty {

@@ -1,0 +1,54 @@
+//! Snapshots of the code generated for `specs/` and the OpenAPI Initiative examples. A change
+//! in generated code shows up here as a reviewable diff (`cargo insta review`); that the same
+//! code compiles warning-free is checked by the `tests/compile` crate.
+
+use std::path::Path;
+
+const SPECS: &[(&str, &str)] = &[
+    ("petstore", "../specs/petstore.yaml"),
+    ("oai_petstore", "../../shared/corpus/oai-petstore.yaml"),
+    (
+        "oai_petstore_expanded",
+        "../../shared/corpus/oai-petstore-expanded.yaml",
+    ),
+    ("oai_uspto", "../../shared/corpus/oai-uspto.yaml"),
+    (
+        "oai_api_with_examples",
+        "../../shared/corpus/oai-api-with-examples.yaml",
+    ),
+    (
+        "oai_link_example",
+        "../../shared/corpus/oai-link-example.yaml",
+    ),
+];
+
+fn generated_text(relative: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(relative);
+    let generated = specjet_generator::generate(&path).unwrap_or_else(|diagnostics| {
+        panic!("{relative} does not generate: {:?}", diagnostics.items())
+    });
+    generated
+        .files
+        .iter()
+        .map(|file| format!("// ===== {} =====\n{}", file.path, file.contents))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn generated_code() {
+    for (name, relative) in SPECS {
+        insta::assert_snapshot!(*name, generated_text(relative));
+    }
+}
+
+#[test]
+fn generation_is_deterministic() {
+    for (_, relative) in SPECS {
+        assert_eq!(
+            generated_text(relative),
+            generated_text(relative),
+            "{relative}"
+        );
+    }
+}
