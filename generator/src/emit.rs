@@ -35,7 +35,45 @@ fn header(spec_label: &str) -> String {
 fn format_tokens(tokens: proc_macro2::TokenStream) -> Result<String, String> {
     let file: syn::File = syn::parse2(tokens)
         .map_err(|error| format!("internal error: generated code does not parse: {error}"))?;
-    Ok(prettyplease::unparse(&file))
+    Ok(space_items(&prettyplease::unparse(&file)))
+}
+
+/// Puts a blank line between consecutive items (prettyplease packs them): before a line that
+/// starts an item or its docs when the line above, at the same indentation, ended one.
+fn space_items(code: &str) -> String {
+    const STARTS: &[&str] = &[
+        "///",
+        "#[",
+        "pub ",
+        "fn ",
+        "async fn ",
+        "impl ",
+        "impl<",
+        "mod ",
+        "type ",
+        "struct ",
+        "enum ",
+        "const ",
+    ];
+    let mut out = String::with_capacity(code.len() + code.len() / 16);
+    let mut previous: Option<&str> = None;
+    for line in code.lines() {
+        if let Some(above) = previous {
+            let indent = |l: &str| l.len() - l.trim_start().len();
+            let above_trimmed = above.trim();
+            let ends_item = above_trimmed == "}" || above_trimmed.ends_with(';');
+            let starts_item = STARTS
+                .iter()
+                .any(|start| line.trim_start().starts_with(start));
+            if ends_item && starts_item && indent(above) == indent(line) {
+                out.push('\n');
+            }
+        }
+        out.push_str(line);
+        out.push('\n');
+        previous = Some(line);
+    }
+    out
 }
 
 /// Renders every file of the module tree.

@@ -81,6 +81,18 @@ pub enum DefaultValue {
     Variant(String),
 }
 
+impl DefaultValue {
+    /// The value as the spec writes it.
+    pub fn display(&self) -> String {
+        match self {
+            DefaultValue::Bool(b) => b.to_string(),
+            DefaultValue::Int(i) => i.to_string(),
+            DefaultValue::Float(f) => f.to_string(),
+            DefaultValue::Str(s) | DefaultValue::Variant(s) => format!("{s:?}"),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EnumVariant {
     pub name: String,
@@ -260,6 +272,8 @@ pub struct Param {
     pub ty: TypeRef,
     pub required: bool,
     pub style: ParamStyle,
+    /// Used when an optional scalar parameter is absent.
+    pub default: Option<DefaultValue>,
     pub docs: Option<String>,
 }
 

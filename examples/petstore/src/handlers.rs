@@ -22,7 +22,6 @@ struct Store {
     pets: BTreeMap<i64, Pet>,
 }
 
-const DEFAULT_LIMIT: i32 = 20;
 const MAX_LIMIT: i32 = 100;
 
 fn not_found(id: i64) -> Error {
@@ -38,7 +37,7 @@ fn poisoned() -> Problem {
 
 impl Api for PetStore {
     async fn list_pets(&self, request: list_pets::Request) -> list_pets::Response {
-        let limit = request.limit.unwrap_or(DEFAULT_LIMIT);
+        let limit = request.limit;
         if !(1..=MAX_LIMIT).contains(&limit) {
             return Problem::new(StatusCode::BAD_REQUEST)
                 .with_detail(format!("`limit` must be between 1 and {MAX_LIMIT}"))

@@ -34,6 +34,10 @@ fn request(api: &Api, op: &Operation, scope: Scope) -> TokenStream {
     for param in &op.params {
         let ident = format_ident!("{}", param.field);
         let ty = param_type(api, param, scope);
+        let default = param
+            .default
+            .as_ref()
+            .map(|default| format!("`{}` when absent.", default.display()));
         let docs = doc_attrs(
             join_docs(&[
                 Some(&format!(
@@ -42,6 +46,7 @@ fn request(api: &Api, op: &Operation, scope: Scope) -> TokenStream {
                     param.location.as_str()
                 )),
                 param.docs.as_deref(),
+                default.as_deref(),
             ])
             .as_deref(),
         );
@@ -99,7 +104,7 @@ fn param_type(api: &Api, param: &Param, scope: Scope) -> TokenStream {
         ParamStyle::Exploded | ParamStyle::Delimited(_) => quote! { ::std::vec::Vec<#inner> },
         _ => inner,
     };
-    if param.required {
+    if param.required || param.default.is_some() {
         value
     } else {
         quote! { ::std::option::Option<#value> }
@@ -249,6 +254,9 @@ fn param_read(api: &Api, op: &Operation, param: &Param, scope: Scope) -> TokenSt
     };
     if param.required {
         quote! { ::specjet::extract::required(#read, #location, #wire) }
+    } else if let Some(default) = &param.default {
+        let value = super::types::default_expr(default, &ty);
+        quote! { #read.map(|value| value.unwrap_or_else(|| #value)) }
     } else {
         read
     }

@@ -270,7 +270,7 @@ fn structure(
     }
 }
 
-fn default_expr(default: &DefaultValue, ty: &TokenStream) -> TokenStream {
+pub(super) fn default_expr(default: &DefaultValue, ty: &TokenStream) -> TokenStream {
     match default {
         DefaultValue::Bool(b) => quote! { #b },
         DefaultValue::Int(i) => {

@@ -272,6 +272,12 @@ impl Lowering<'_> {
             let required =
                 place == ParamLocation::Path || param.get("required") == Some(&Value::Bool(true));
             let (ty, style) = self.param_type(&param_location, &param, name, place, module);
+            let default = match (required, style, param.pointer("/schema/default")) {
+                (false, ParamStyle::Scalar, Some(default)) => {
+                    self.types.default_value(default, &ty)
+                }
+                _ => None,
+            };
             params.push(Param {
                 wire: name.to_owned(),
                 field,
@@ -279,6 +285,7 @@ impl Lowering<'_> {
                 ty,
                 required,
                 style,
+                default,
                 docs: param
                     .get("description")
                     .and_then(Value::as_str)
@@ -301,6 +308,7 @@ impl Lowering<'_> {
                     ty: TypeRef::String,
                     required: true,
                     style: ParamStyle::Scalar,
+                    default: None,
                     docs: None,
                 });
             }

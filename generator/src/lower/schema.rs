@@ -469,7 +469,7 @@ impl<'a> TypeBuilder<'a> {
             .map(|(_, value)| value.clone())
     }
 
-    fn default_value(&self, default: &Value, ty: &TypeRef) -> Option<DefaultValue> {
+    pub fn default_value(&self, default: &Value, ty: &TypeRef) -> Option<DefaultValue> {
         match (ty, default) {
             (TypeRef::Bool, Value::Bool(b)) => Some(DefaultValue::Bool(*b)),
             (TypeRef::I32, Value::Number(n)) => n

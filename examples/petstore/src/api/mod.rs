@@ -14,6 +14,7 @@
     clippy::struct_field_names
 )]
 pub mod operations;
+
 #[allow(
     dead_code,
     clippy::doc_lazy_continuation,
@@ -27,6 +28,7 @@ pub mod operations;
     clippy::struct_field_names
 )]
 pub mod server;
+
 #[allow(
     dead_code,
     clippy::doc_lazy_continuation,
@@ -40,4 +42,5 @@ pub mod server;
     clippy::struct_field_names
 )]
 pub mod types;
+
 pub use server::{router, Api};

@@ -16,6 +16,7 @@ pub trait Api: ::std::clone::Clone + ::std::marker::Send + ::std::marker::Sync +
     ) -> impl ::std::future::Future<
         Output = super::operations::list_pets::Response,
     > + ::std::marker::Send;
+
     /// Create a pet
     ///
     /// `POST /pets` (`createPet`)
@@ -25,6 +26,7 @@ pub trait Api: ::std::clone::Clone + ::std::marker::Send + ::std::marker::Sync +
     ) -> impl ::std::future::Future<
         Output = super::operations::create_pet::Response,
     > + ::std::marker::Send;
+
     /// Info for a specific pet
     ///
     /// `GET /pets/{petId}` (`showPetById`)
@@ -34,6 +36,7 @@ pub trait Api: ::std::clone::Clone + ::std::marker::Send + ::std::marker::Sync +
     ) -> impl ::std::future::Future<
         Output = super::operations::show_pet_by_id::Response,
     > + ::std::marker::Send;
+
     /// Remove a pet
     ///
     /// `DELETE /pets/{petId}` (`deletePet`)
@@ -44,6 +47,7 @@ pub trait Api: ::std::clone::Clone + ::std::marker::Send + ::std::marker::Sync +
         Output = super::operations::delete_pet::Response,
     > + ::std::marker::Send;
 }
+
 /// The router serving every operation of `api`, with problem+json answers for unknown
 /// paths (404) and methods (405).
 pub fn router<A: Api>(api: A) -> ::specjet::axum::Router {
@@ -74,6 +78,7 @@ pub fn router<A: Api>(api: A) -> ::specjet::axum::Router {
         .method_not_allowed_fallback(::specjet::problem::method_not_allowed)
         .with_state(api)
 }
+
 async fn handle_list_pets<A: Api>(
     ::specjet::axum::extract::State(api): ::specjet::axum::extract::State<A>,
     request: ::specjet::axum::extract::Request,
@@ -91,6 +96,7 @@ async fn handle_list_pets<A: Api>(
         }
     }
 }
+
 async fn handle_create_pet<A: Api>(
     ::specjet::axum::extract::State(api): ::specjet::axum::extract::State<A>,
     request: ::specjet::axum::extract::Request,
@@ -109,6 +115,7 @@ async fn handle_create_pet<A: Api>(
         }
     }
 }
+
 async fn handle_show_pet_by_id<A: Api>(
     ::specjet::axum::extract::State(api): ::specjet::axum::extract::State<A>,
     request: ::specjet::axum::extract::Request,
@@ -133,6 +140,7 @@ async fn handle_show_pet_by_id<A: Api>(
         }
     }
 }
+
 async fn handle_delete_pet<A: Api>(
     ::specjet::axum::extract::State(api): ::specjet::axum::extract::State<A>,
     request: ::specjet::axum::extract::Request,

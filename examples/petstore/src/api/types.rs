@@ -21,6 +21,7 @@ pub enum PetStatus {
     #[serde(rename = "sold")]
     Sold,
 }
+
 impl PetStatus {
     /// The value as it is written on the wire.
     pub fn as_str(self) -> &'static str {
@@ -31,11 +32,13 @@ impl PetStatus {
         }
     }
 }
+
 impl ::std::fmt::Display for PetStatus {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+
 #[derive(
     ::std::fmt::Debug,
     ::std::clone::Clone,
@@ -52,6 +55,7 @@ pub struct NewPet {
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<PetStatus>,
 }
+
 /// A pet in the store.
 #[derive(
     ::std::fmt::Debug,
@@ -70,7 +74,9 @@ pub struct Pet {
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<PetStatus>,
 }
+
 pub type Pets = ::std::vec::Vec<Pet>;
+
 #[derive(
     ::std::fmt::Debug,
     ::std::clone::Clone,

@@ -10,6 +10,7 @@ pub struct Request {
     /// than the declared parameters.
     pub parts: ::specjet::http::request::Parts,
 }
+
 impl Request {
     /// Reads every parameter and the body, answering 400/413/415/422 problems that
     /// name what is wrong.
@@ -48,6 +49,7 @@ impl Request {
         ::std::result::Result::Ok(Self { body, parts })
     }
 }
+
 /// The responses of `createPet`: one variant per documented status, and `Problem` for any other error.
 #[derive(::std::fmt::Debug)]
 pub enum Response {
@@ -62,6 +64,7 @@ pub enum Response {
     /// An error the spec does not document, sent as `application/problem+json`.
     Problem(::specjet::Problem),
 }
+
 impl ::specjet::axum::response::IntoResponse for Response {
     fn into_response(self) -> ::specjet::axum::response::Response {
         match self {
@@ -85,6 +88,7 @@ impl ::specjet::axum::response::IntoResponse for Response {
         }
     }
 }
+
 impl ::std::convert::From<::specjet::Problem> for Response {
     fn from(problem: ::specjet::Problem) -> Self {
         Self::Problem(problem)

@@ -7,7 +7,9 @@ pub struct Request {
     /// `limit` (query parameter).
     ///
     /// How many pets to return at most (1 to 100).
-    pub limit: ::std::option::Option<i32>,
+    ///
+    /// `20` when absent.
+    pub limit: i32,
     /// `tag` (query parameter).
     ///
     /// Only pets with one of these tags.
@@ -18,6 +20,7 @@ pub struct Request {
     /// than the declared parameters.
     pub parts: ::specjet::http::request::Parts,
 }
+
 impl Request {
     /// Reads every parameter and the body, answering 400/413/415/422 problems that
     /// name what is wrong.
@@ -27,7 +30,9 @@ impl Request {
         _req_body: ::specjet::axum::body::Body,
     ) -> ::std::result::Result<Self, ::specjet::Problem> {
         let req_query = ::specjet::extract::QueryParams::from_uri(&parts.uri);
-        let limit = req_query.scalar::<i32>("limit");
+        let limit = req_query
+            .scalar::<i32>("limit")
+            .map(|value| value.unwrap_or_else(|| 20));
         let tag = req_query.exploded::<::std::string::String>("tag");
         let status = req_query.scalar::<super::super::types::PetStatus>("status");
         let (limit, tag, status) = match (limit, tag, status) {
@@ -45,6 +50,7 @@ impl Request {
         ::std::result::Result::Ok(Self { limit, tag, status, parts })
     }
 }
+
 /// The responses of `listPets`: one variant per documented status, and `Problem` for any other error.
 #[derive(::std::fmt::Debug)]
 pub enum Response {
@@ -69,6 +75,7 @@ pub enum Response {
     /// An error the spec does not document, sent as `application/problem+json`.
     Problem(::specjet::Problem),
 }
+
 impl ::specjet::axum::response::IntoResponse for Response {
     fn into_response(self) -> ::specjet::axum::response::Response {
         match self {
@@ -94,6 +101,7 @@ impl ::specjet::axum::response::IntoResponse for Response {
         }
     }
 }
+
 impl ::std::convert::From<::specjet::Problem> for Response {
     fn from(problem: ::specjet::Problem) -> Self {
         Self::Problem(problem)

@@ -2,6 +2,9 @@
 //! One module per operation: its request, its responses and its inline types.
 
 pub mod list_pets;
+
 pub mod create_pet;
+
 pub mod show_pet_by_id;
+
 pub mod delete_pet;

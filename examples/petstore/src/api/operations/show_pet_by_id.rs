@@ -12,6 +12,7 @@ pub struct Request {
     /// than the declared parameters.
     pub parts: ::specjet::http::request::Parts,
 }
+
 impl Request {
     /// Reads every parameter and the body, answering 400/413/415/422 problems that
     /// name what is wrong.
@@ -32,6 +33,7 @@ impl Request {
         ::std::result::Result::Ok(Self { pet_id, parts })
     }
 }
+
 /// The responses of `showPetById`: one variant per documented status, and `Problem` for any other error.
 #[derive(::std::fmt::Debug)]
 pub enum Response {
@@ -46,6 +48,7 @@ pub enum Response {
     /// An error the spec does not document, sent as `application/problem+json`.
     Problem(::specjet::Problem),
 }
+
 impl ::specjet::axum::response::IntoResponse for Response {
     fn into_response(self) -> ::specjet::axum::response::Response {
         match self {
@@ -69,6 +72,7 @@ impl ::specjet::axum::response::IntoResponse for Response {
         }
     }
 }
+
 impl ::std::convert::From<::specjet::Problem> for Response {
     fn from(problem: ::specjet::Problem) -> Self {
         Self::Problem(problem)
