@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 /// (module name, spec path relative to the workspace root).
 const SPECS: &[(&str, &str)] = &[
     ("petstore", "specs/petstore.yaml"),
+    ("features", "tests/compile/specs/features.yaml"),
     ("oai_petstore", "../shared/corpus/oai-petstore.yaml"),
     (
         "oai_petstore_expanded",

@@ -256,7 +256,11 @@ fn param_read(api: &Api, op: &Operation, param: &Param, scope: Scope) -> TokenSt
         quote! { ::specjet::extract::required(#read, #location, #wire) }
     } else if let Some(default) = &param.default {
         let value = super::types::default_expr(default, &ty);
-        quote! { #read.map(|value| value.unwrap_or_else(|| #value)) }
+        if matches!(default, crate::ir::DefaultValue::Str(_)) {
+            quote! { #read.map(|value| value.unwrap_or_else(|| #value)) }
+        } else {
+            quote! { #read.map(|value| value.unwrap_or(#value)) }
+        }
     } else {
         read
     }

@@ -42,8 +42,12 @@ pub fn parse(path: &str) -> Template {
             }
             captures.push(Capture { key, pieces });
         } else {
-            // matchit treats braces as syntax; literal braces are doubled.
-            axum_path.push_str(&segment.replace('{', "{{").replace('}', "}}"));
+            // Requests arrive percent-encoded, and matchit treats braces as syntax (doubled).
+            axum_path.push_str(
+                &encode_literal(segment)
+                    .replace('{', "{{")
+                    .replace('}', "}}"),
+            );
         }
     }
     Template {
@@ -52,6 +56,20 @@ pub fn parse(path: &str) -> Template {
         params,
         dropped_suffix,
     }
+}
+
+/// A literal segment as clients send it: bytes outside RFC 3986's `pchar` set are
+/// percent-encoded (`über` → `%C3%BCber`); existing `%XX` escapes stay as they are.
+fn encode_literal(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for byte in segment.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@%{}".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
 }
 
 /// `{a}-{b}.json` → [a, "-", b, ".json"]. An unclosed `{` is literal text.
@@ -107,5 +125,6 @@ mod tests {
         assert_eq!(parse("").axum_path, "/");
         assert_eq!(parse("/a/{b/c").axum_path, "/a/{{b/c");
         assert_eq!(parse("/x/{odd-name}").params, ["odd-name"]);
+        assert_eq!(parse("/über/a b/{x}").axum_path, "/%C3%BCber/a%20b/{s2}");
     }
 }

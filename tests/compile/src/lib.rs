@@ -15,6 +15,7 @@ macro_rules! generated {
 
 generated!(
     petstore,
+    features,
     oai_petstore,
     oai_petstore_expanded,
     oai_uspto,

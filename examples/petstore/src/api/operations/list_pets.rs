@@ -30,9 +30,7 @@ impl Request {
         _req_body: ::specjet::axum::body::Body,
     ) -> ::std::result::Result<Self, ::specjet::Problem> {
         let req_query = ::specjet::extract::QueryParams::from_uri(&parts.uri);
-        let limit = req_query
-            .scalar::<i32>("limit")
-            .map(|value| value.unwrap_or_else(|| 20));
+        let limit = req_query.scalar::<i32>("limit").map(|value| value.unwrap_or(20));
         let tag = req_query.exploded::<::std::string::String>("tag");
         let status = req_query.scalar::<super::super::types::PetStatus>("status");
         let (limit, tag, status) = match (limit, tag, status) {

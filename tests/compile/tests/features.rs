@@ -1,0 +1,391 @@
+//! Requests against the service generated from `specs/features.yaml`, in process: every
+//! parameter style, body media type and response shape the generator supports.
+
+use specjet::axum::body::{to_bytes, Body};
+use specjet::http::{header, Request, StatusCode};
+use specjet::serde_json::{self, json, Value};
+use specjet_compile_tests::features::operations::{
+    archive_item, echo, get_item_json, get_ufc_ber_ue4, shape, tree, upload,
+};
+use specjet_compile_tests::features::{router, types, Api};
+use tower::ServiceExt;
+
+#[derive(Clone)]
+struct Service;
+
+impl Api for Service {
+    async fn get_item_json(&self, request: get_item_json::Request) -> get_item_json::Response {
+        if request.item_id == 404 {
+            return get_item_json::Response::NotFound;
+        }
+        get_item_json::Response::Ok {
+            body: types::Option {
+                id: request.item_id,
+                match_: request.x_request_id,
+                _2fa: request.session.is_some(),
+                user_id: request.filter.as_ref().and_then(|f| f.name.clone()),
+                user_id2: request.ids.map(|ids| ids.iter().sum::<i64>().to_string()),
+                odata_type: request.type_.map(|t| t.as_str().to_owned()),
+                nickname: request.filter.and_then(|f| f.min).map(|_| None),
+                tags: None,
+                extra: None,
+                status: types::OptionStatus::Active,
+            },
+            x_rate_limit: 7,
+            next_page: Some("p2".to_owned()),
+        }
+    }
+
+    async fn archive_item(&self, request: archive_item::Request) -> archive_item::Response {
+        assert_eq!(request.item_id, "a:b");
+        archive_item::Response::NoContent
+    }
+
+    async fn upload(&self, request: upload::Request) -> upload::Response {
+        let parts: Vec<String> = request
+            .body
+            .parts
+            .iter()
+            .map(|part| {
+                format!(
+                    "{}={}",
+                    part.name.as_deref().unwrap_or("?"),
+                    part.data.len()
+                )
+            })
+            .collect();
+        upload::Response::Ok(parts.join(","))
+    }
+
+    async fn echo(&self, request: echo::Request) -> echo::Response {
+        let received = |kind: &str, text: Option<String>| {
+            echo::Response::Ok(echo::OkBody::Json(types::Received {
+                kind: kind.to_owned(),
+                text,
+            }))
+        };
+        match request.body {
+            Some(echo::Body::Json(result)) => received("json", result.ok.map(|ok| ok.to_string())),
+            Some(echo::Body::Form(form)) => {
+                received("form", Some(format!("{}:{:?}", form.self_, form.count)))
+            }
+            Some(echo::Body::Text(text)) => {
+                echo::Response::Ok(echo::OkBody::Xml(format!("<t>{text}</t>")))
+            }
+            Some(echo::Body::Binary(bytes)) => echo::Response::Status2xx {
+                status: 200 + bytes.len() as u16,
+            },
+            None => echo::Response::Default {
+                status: 418,
+                body: types::String {
+                    title: Some("empty".to_owned()),
+                },
+            },
+        }
+    }
+
+    async fn shape(&self, request: shape::Request) -> shape::Response {
+        shape::Response::Ok(match request.body {
+            types::Shape::Circle(circle) => std::f64::consts::PI * circle.radius * circle.radius,
+            types::Shape::Square(square) => square.side * square.side,
+        })
+    }
+
+    async fn tree(&self, request: tree::Request) -> tree::Response {
+        fn depth(node: &types::Node) -> i32 {
+            1 + node.children.iter().flatten().map(depth).max().unwrap_or(0)
+        }
+        tree::Response::Ok(depth(&request.body))
+    }
+
+    async fn get_ufc_ber_ue4(
+        &self,
+        request: get_ufc_ber_ue4::Request,
+    ) -> get_ufc_ber_ue4::Response {
+        assert_eq!(request.ue4, "ä");
+        get_ufc_ber_ue4::Response::Ok
+    }
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: specjet::http::HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    fn content_type(&self) -> &str {
+        self.headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    fn invalid_param(&self) -> String {
+        assert_eq!(
+            self.content_type(),
+            "application/problem+json",
+            "{}",
+            self.text()
+        );
+        self.json()["invalid-params"][0]["name"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned()
+    }
+}
+
+async fn send(request: Request<Body>) -> Reply {
+    let response = router(Service)
+        .oneshot(request)
+        .await
+        .expect("the router is infallible");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("a body")
+        .to_vec();
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn get(uri: &str) -> specjet::http::request::Builder {
+    Request::builder().method("GET").uri(uri)
+}
+
+fn with_body(method: &str, uri: &str, content_type: &str, body: impl Into<Body>) -> Request<Body> {
+    Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(header::CONTENT_TYPE, content_type)
+        .body(body.into())
+        .expect("a valid request")
+}
+
+#[tokio::test]
+async fn parameters_of_every_location_and_style() {
+    let reply = send(
+        get("/items/5.json?filter[name]=bob&filter[min]=2&ids=1,2,3&type=in-progress")
+            .header("x-request-id", "abc")
+            .header(header::COOKIE, "theme=dark; session=s1")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert_eq!(reply.headers["x-rate-limit"], "7");
+    assert_eq!(reply.headers["next-page"], "p2");
+    assert_eq!(
+        reply.json(),
+        json!({"id": 5, "match": "abc", "2fa": true, "userId": "bob", "user_id": "6",
+               "@odata.type": "in-progress", "nickname": null, "status": "active"})
+    );
+
+    let reply = send(
+        get("/items/5.json?type=%2B1")
+            .header("x-request-id", "x")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(reply.json()["@odata.type"], "+1");
+    assert!(
+        reply.json().get("nickname").is_none(),
+        "absent stays absent"
+    );
+
+    let missing_header = send(get("/items/5.json").body(Body::empty()).unwrap()).await;
+    assert_eq!(missing_header.status, StatusCode::BAD_REQUEST);
+    assert_eq!(missing_header.invalid_param(), "X-Request-Id");
+
+    let bad_enum = send(
+        get("/items/5.json?type=bogus")
+            .header("x-request-id", "x")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(bad_enum.status, StatusCode::BAD_REQUEST);
+    assert_eq!(bad_enum.invalid_param(), "type");
+
+    let bad_list = send(
+        get("/items/5.json?ids=1,x")
+            .header("x-request-id", "x")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(bad_list.invalid_param(), "ids");
+
+    let not_found = send(
+        get("/items/404.json")
+            .header("x-request-id", "x")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(not_found.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn literals_inside_segments_pick_the_operation() {
+    let archived = send(
+        Request::post("/items/a:b:archive")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(archived.status, StatusCode::NO_CONTENT);
+    // Same route shape, but neither `.json` nor `:archive`: no operation.
+    let neither = send(Request::post("/items/a").body(Body::empty()).unwrap()).await;
+    assert_eq!(neither.status, StatusCode::NOT_FOUND);
+    assert_eq!(neither.content_type(), "application/problem+json");
+    let unicode = send(get("/%C3%BCber/%C3%A4").body(Body::empty()).unwrap()).await;
+    assert_eq!(unicode.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn bodies_of_every_media_type() {
+    let json_reply = send(with_body(
+        "PUT",
+        "/echo",
+        "application/json",
+        r#"{"ok":true}"#,
+    ))
+    .await;
+    assert_eq!(json_reply.json(), json!({"kind": "json", "text": "true"}));
+
+    let unknown_member = send(with_body(
+        "PUT",
+        "/echo",
+        "application/json",
+        r#"{"ok":true,"x":1}"#,
+    ))
+    .await;
+    assert_eq!(
+        unknown_member.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "additionalProperties: false"
+    );
+
+    let form = send(with_body(
+        "PUT",
+        "/echo",
+        "application/x-www-form-urlencoded",
+        "self=me&count=2",
+    ))
+    .await;
+    assert_eq!(form.json(), json!({"kind": "form", "text": "me:Some(2)"}));
+    let bad_form = send(with_body(
+        "PUT",
+        "/echo",
+        "application/x-www-form-urlencoded",
+        "count=2",
+    ))
+    .await;
+    assert_eq!(bad_form.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    let text = send(with_body("PUT", "/echo", "text/plain; charset=utf-8", "hi")).await;
+    assert_eq!(text.content_type(), "application/xml");
+    assert_eq!(text.text(), "<t>hi</t>");
+
+    let binary = send(with_body(
+        "PUT",
+        "/echo",
+        "application/octet-stream",
+        vec![0u8, 1, 2],
+    ))
+    .await;
+    assert_eq!(binary.status.as_u16(), 203);
+
+    let empty = send(Request::put("/echo").body(Body::empty()).unwrap()).await;
+    assert_eq!(empty.status.as_u16(), 418);
+    assert_eq!(empty.content_type(), "application/problem+json");
+    assert_eq!(empty.json(), json!({"title": "empty"}));
+
+    let unsupported = send(with_body("PUT", "/echo", "image/png", "x")).await;
+    assert_eq!(unsupported.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+
+    let multipart = "--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a\"\r\n\r\nabc\r\n--B\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhello\r\n--B--\r\n";
+    let upload = send(with_body(
+        "POST",
+        "/upload",
+        "multipart/form-data; boundary=B",
+        multipart,
+    ))
+    .await;
+    assert_eq!(upload.text(), "file=3,note=5");
+    assert_eq!(upload.content_type(), "text/plain");
+}
+
+#[tokio::test]
+async fn discriminated_and_recursive_schemas() {
+    let circle = send(with_body(
+        "POST",
+        "/shapes",
+        "application/json",
+        r#"{"kind":"circle","radius":1}"#,
+    ))
+    .await;
+    assert!((circle.json().as_f64().unwrap() - std::f64::consts::PI).abs() < 1e-9);
+    let square = send(with_body(
+        "POST",
+        "/shapes",
+        "application/json",
+        r#"{"kind":"square","side":3}"#,
+    ))
+    .await;
+    assert_eq!(square.json(), json!(9.0));
+    let unknown = send(with_body(
+        "POST",
+        "/shapes",
+        "application/json",
+        r#"{"kind":"hexagon"}"#,
+    ))
+    .await;
+    assert_eq!(unknown.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(unknown.text().contains("hexagon"));
+
+    // The tag survives serialization even though the variant type declares it.
+    let shape = types::Shape::Square(types::Square {
+        kind: "square".into(),
+        side: 2.0,
+    });
+    assert_eq!(
+        serde_json::to_value(&shape).unwrap(),
+        json!({"kind": "square", "side": 2.0})
+    );
+
+    let tree = r#"{"name":"a","children":[{"name":"b","children":[{"name":"c"}]},{"name":"d"}]}"#;
+    let depth = send(with_body("POST", "/tree", "application/json", tree)).await;
+    assert_eq!(depth.json(), json!(3));
+}
+
+#[test]
+fn optional_nullable_members_tell_absent_from_null() {
+    let base = json!({"id": 1, "match": "m", "2fa": false});
+    let absent: types::Option = serde_json::from_value(base.clone()).unwrap();
+    assert_eq!(absent.nickname, None);
+    assert_eq!(
+        absent.status,
+        types::OptionStatus::Active,
+        "default applies"
+    );
+    let mut with_null = base;
+    with_null["nickname"] = Value::Null;
+    let null: types::Option = serde_json::from_value(with_null).unwrap();
+    assert_eq!(null.nickname, Some(None));
+}
