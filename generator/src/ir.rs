@@ -69,6 +69,9 @@ pub struct Field {
     pub nullable: bool,
     pub docs: Option<String>,
     pub default: Option<DefaultValue>,
+    /// Members of an object-shaped part (a union beside properties, an `allOf` part that is
+    /// not a plain object) spliced into this struct with `#[serde(flatten)]`.
+    pub flatten: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -259,6 +262,8 @@ pub enum ParamStyle {
     DeepObject,
     /// An object whose properties are top-level query keys.
     FormObject,
+    /// An object as one value of comma-separated keys and values (`R,100,G,200`).
+    DelimitedObject,
     /// A JSON document (`content: application/json`).
     Json,
 }

@@ -290,6 +290,31 @@ impl QueryParams {
         }
     }
 
+    /// An object sent as one value of alternating keys and values (`?color=R,100,G,200`,
+    /// style form without explode).
+    pub fn delimited_object<T: DeserializeOwned>(
+        &self,
+        name: &str,
+    ) -> Result<Option<T>, ParamError> {
+        let Some(raw) = self.values(name).next() else {
+            return Ok(None);
+        };
+        let items: Vec<&str> = raw.split(',').collect();
+        if items.len() % 2 != 0 {
+            return Err(ParamError::new(
+                "query",
+                name,
+                "expected comma-separated key,value pairs",
+            ));
+        }
+        let encoded = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(items.chunks(2).map(|pair| (pair[0], pair[1])))
+            .finish();
+        serde_html_form::from_str(&encoded)
+            .map(Some)
+            .map_err(|error| ParamError::new("query", name, error.to_string()))
+    }
+
     /// A parameter whose value is a JSON document (`content: application/json`).
     pub fn json<T: DeserializeOwned>(&self, name: &str) -> Result<Option<T>, ParamError> {
         self.values(name)
@@ -574,6 +599,21 @@ mod tests {
                 name: "x y".into()
             })
         );
+        #[derive(Deserialize, Debug, PartialEq)]
+        #[allow(non_snake_case)]
+        struct Color {
+            R: u8,
+            G: u8,
+        }
+        assert_eq!(
+            QueryParams::parse("color=R,100,G,200")
+                .delimited_object::<Color>("color")
+                .unwrap(),
+            Some(Color { R: 100, G: 200 })
+        );
+        assert!(QueryParams::parse("color=R,100,G")
+            .delimited_object::<Color>("color")
+            .is_err());
         let error = QueryParams::parse("limit=ten")
             .scalar::<i32>("limit")
             .unwrap_err();

@@ -237,6 +237,7 @@ fn param_read(api: &Api, op: &Operation, param: &Param, scope: Scope) -> TokenSt
                 quote! { req_query.form_object::<#ty>(#wire, #required) }
             }
             ParamStyle::Json => quote! { req_query.json::<#ty>(#wire) },
+            ParamStyle::DelimitedObject => quote! { req_query.delimited_object::<#ty>(#wire) },
         },
         ParamLocation::Header => match param.style {
             ParamStyle::Json => quote! { req_headers.json::<#ty>(#wire) },

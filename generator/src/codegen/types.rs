@@ -205,6 +205,13 @@ fn structure(
         .map(|field| {
             let ident = format_ident!("{}", field.name);
             let docs = doc_attrs(field.docs.as_deref());
+            if field.flatten {
+                let ty = rust_type(api, &field.ty, scope);
+                return quote! {
+                    #[serde(flatten)]
+                    pub #ident: #ty,
+                };
+            }
             let rename = (field.wire != field.name).then(|| {
                 let wire = &field.wire;
                 quote! { #[serde(rename = #wire)] }

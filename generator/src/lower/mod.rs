@@ -371,8 +371,7 @@ impl Lowering<'_> {
                 } else if explode != Some(false) {
                     (ty, ParamStyle::FormObject)
                 } else {
-                    self.warn(location, format!("object parameter `{name}` in form style without explode is read as one string"));
-                    (TypeRef::String, ParamStyle::Scalar)
+                    (ty, ParamStyle::DelimitedObject)
                 }
             }
             ParamShape::Object => {

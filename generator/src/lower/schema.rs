@@ -263,17 +263,19 @@ impl<'a> TypeBuilder<'a> {
                 return self.all_of(location, value, hint, module, existing);
             }
         }
+        let mut beside_properties = None;
         for keyword in ["oneOf", "anyOf"] {
             if let Some(Value::Array(variants)) = schema.get(keyword) {
                 if !variants.is_empty() {
                     if has_properties(value) {
-                        self.warn(
-                            location,
-                            format!("`{keyword}` beside `properties` is ignored; the properties are typed"),
-                        );
+                        // Properties shared by every variant, plus the variant: a struct
+                        // with the union flattened into it (unless the members only constrain).
+                        if self.union_has_types(location, keyword, variants.len()) {
+                            beside_properties = Some(keyword);
+                        }
                         break;
                     }
-                    return self.union(location, value, keyword, hint, module, existing);
+                    return self.union(location, value, keyword, hint, module, existing, location);
                 }
             }
         }
@@ -369,8 +371,21 @@ impl<'a> TypeBuilder<'a> {
         let id = self.claim(location, hint, module, existing, docs);
         let mut fields = FieldSet::new(&self.types[id].name, module);
         self.collect_properties(location, value, &mut fields);
+        if let Some(keyword) = beside_properties {
+            let union_hint = format!("{}Variant", fields.parent);
+            let key = location.child(keyword);
+            let ty = match self.union(location, value, keyword, &union_hint, module, None, &key) {
+                Shape::Defined => self
+                    .by_location
+                    .get(&key)
+                    .map_or(TypeRef::Value, |&id| TypeRef::Named(id)),
+                Shape::Type(ty) => ty.ty,
+            };
+            self.flatten_into(location, &mut fields, ty, "variant");
+        }
         let additional_ty = self.additional(location, value, &fields);
-        let deny_unknown = matches!(additional, Some(Value::Bool(false)));
+        let deny_unknown =
+            matches!(additional, Some(Value::Bool(false))) && !fields.has_flattened();
         self.types[id].kind = TypeKind::Struct {
             fields: fields.finish(),
             additional: additional_ty,
@@ -457,7 +472,105 @@ impl<'a> TypeBuilder<'a> {
                 nullable: ty.nullable,
                 docs,
                 default,
+                flatten: false,
             });
+        }
+    }
+
+    /// Adds a flattened member of type `ty`, when `ty` is object-shaped (a struct, a union or
+    /// a map); otherwise the part cannot be merged and is left out with a warning.
+    fn flatten_into(
+        &mut self,
+        location: &Location,
+        fields: &mut FieldSet,
+        ty: TypeRef,
+        wire: &str,
+    ) {
+        if !self.is_object_shaped(&ty) {
+            self.warn(
+                location,
+                "a part that is not an object cannot be merged into the object; it is left out",
+            );
+            return;
+        }
+        // serde gives a member to a named field before any flattened one, so members that the
+        // flattened part declares (a discriminator, most often) must be left to it.
+        let mut owned = HashSet::new();
+        self.member_names(&ty, &mut owned, 0);
+        fields
+            .fields
+            .retain(|f| f.flatten || !owned.contains(&f.wire));
+        fields.add(Field {
+            name: String::new(),
+            wire: wire.to_owned(),
+            ty,
+            required: true,
+            nullable: false,
+            docs: None,
+            default: None,
+            flatten: true,
+        });
+    }
+
+    fn union_has_types(&self, location: &Location, keyword: &str, count: usize) -> bool {
+        (0..count).any(|index| {
+            self.spec
+                .deref(&location.child(keyword).child(&index.to_string()))
+                .is_ok_and(|(_, member)| {
+                    !is_constraint_only(member) && type_names(member) != ["null"]
+                })
+        })
+    }
+
+    /// Wire names of the members an object-shaped type declares (through unions and flattened
+    /// parts).
+    fn member_names(&self, ty: &TypeRef, out: &mut HashSet<String>, depth: usize) {
+        if depth > 16 {
+            return;
+        }
+        match ty {
+            TypeRef::Box(inner) => self.member_names(inner, out, depth + 1),
+            TypeRef::Named(id) => match &self.types[*id].kind {
+                TypeKind::Struct { fields, .. } => {
+                    for field in fields {
+                        if field.flatten {
+                            self.member_names(&field.ty, out, depth + 1);
+                        } else {
+                            out.insert(field.wire.clone());
+                        }
+                    }
+                }
+                TypeKind::Union {
+                    variants,
+                    discriminator,
+                } => {
+                    out.extend(discriminator.iter().cloned());
+                    for variant in variants {
+                        self.member_names(&variant.ty, out, depth + 1);
+                    }
+                }
+                TypeKind::Alias(inner) | TypeKind::Newtype(inner) => {
+                    self.member_names(inner, out, depth + 1)
+                }
+                TypeKind::StringEnum { .. } | TypeKind::IntEnum { .. } => {}
+            },
+            _ => {}
+        }
+    }
+
+    fn is_object_shaped(&self, ty: &TypeRef) -> bool {
+        match ty {
+            TypeRef::Map(_) => true,
+            TypeRef::Box(inner) => self.is_object_shaped(inner),
+            TypeRef::Named(id) => match &self.types[*id].kind {
+                TypeKind::Struct { .. } => true,
+                TypeKind::Union { variants, .. } => {
+                    variants.iter().all(|v| self.is_object_shaped(&v.ty))
+                }
+                TypeKind::Alias(inner) | TypeKind::Newtype(inner) => self.is_object_shaped(inner),
+                TypeKind::StringEnum { .. } | TypeKind::IntEnum { .. } => false,
+            },
+            _ => false,
         }
     }
 
@@ -522,17 +635,24 @@ impl<'a> TypeBuilder<'a> {
         let mut objects = Vec::new();
         let mut others = Vec::new();
         self.merge_parts(location, value, &mut objects, &mut others);
-        if !others.is_empty() {
-            if objects.is_empty() && others.len() == 1 {
-                let ty = self.schema(&others[0], hint, module);
-                return Shape::Type(Ty {
-                    ty: ty.ty,
-                    nullable: nullable || ty.nullable,
-                });
-            }
+        if objects.is_empty() && others.len() == 1 {
+            let ty = self.schema(&others[0], hint, module);
+            return Shape::Type(Ty {
+                ty: ty.ty,
+                nullable: nullable || ty.nullable,
+            });
+        }
+        if objects.is_empty() && others.is_empty() {
+            // Only annotations (`allOf: [{}, {description}]`): any value, faithfully.
+            return Shape::Type(Ty {
+                ty: TypeRef::Value,
+                nullable,
+            });
+        }
+        if objects.is_empty() {
             self.warn(
                 location,
-                "`allOf` mixes objects with non-object schemas; typed as a JSON value",
+                "`allOf` of several non-object schemas; typed as a JSON value",
             );
             return Shape::Type(Ty {
                 ty: TypeRef::Value,
@@ -550,6 +670,12 @@ impl<'a> TypeBuilder<'a> {
             }
             deny_unknown |= matches!(part.get("additionalProperties"), Some(Value::Bool(false)));
         }
+        // Parts that are unions (or other object shapes) are flattened beside the properties.
+        for (index, other) in others.iter().enumerate() {
+            let part_hint = format!("{}Part{}", fields.parent, index + 1);
+            let ty = self.schema(other, &part_hint, module).ty;
+            self.flatten_into(other, &mut fields, ty, "part");
+        }
         // Parts list `required` members declared by other parts.
         let required: HashSet<String> = objects
             .iter()
@@ -562,11 +688,12 @@ impl<'a> TypeBuilder<'a> {
             .filter_map(|name| name.as_str().map(str::to_owned))
             .collect();
         fields.require(&required);
+        // An object assembled from parts cannot refuse members another part declares.
+        let deny_unknown = deny_unknown && objects.len() == 1 && !fields.has_flattened();
         self.types[id].kind = TypeKind::Struct {
             fields: fields.finish(),
             additional,
-            // An object assembled from parts cannot refuse members another part declares.
-            deny_unknown: deny_unknown && objects.len() == 1,
+            deny_unknown,
         };
         Shape::Defined
     }
@@ -615,6 +742,9 @@ impl<'a> TypeBuilder<'a> {
         self.merging.remove(location);
     }
 
+    /// `key` is where the union type is registered: the schema itself, or (for a union beside
+    /// properties) a location of its own so the struct and the union do not collide.
+    #[allow(clippy::too_many_arguments)]
     fn union(
         &mut self,
         location: &Location,
@@ -623,6 +753,7 @@ impl<'a> TypeBuilder<'a> {
         hint: &str,
         module: Module,
         existing: Option<TypeId>,
+        key: &Location,
     ) -> Shape {
         let entries = value
             .get(keyword)
@@ -643,6 +774,9 @@ impl<'a> TypeBuilder<'a> {
                     nullable = true;
                     continue;
                 }
+                if is_constraint_only(schema) {
+                    continue;
+                }
             }
             members.push((entry_location, resolved));
         }
@@ -659,7 +793,7 @@ impl<'a> TypeBuilder<'a> {
                 nullable: nullable || ty.nullable,
             });
         }
-        let id = self.claim(location, hint, module, existing, description(value));
+        let id = self.claim(key, hint, module, existing, description(value));
         let parent = self.types[id].name.clone();
         let mut names = Namespace::default();
         let mut variants = Vec::new();
@@ -926,7 +1060,11 @@ impl FieldSet {
     }
 
     fn add(&mut self, field: Field) {
-        match self.fields.iter_mut().find(|f| f.wire == field.wire) {
+        match self
+            .fields
+            .iter_mut()
+            .find(|f| f.wire == field.wire && !f.flatten && !field.flatten)
+        {
             Some(existing) => {
                 let required = existing.required || field.required;
                 *existing = field;
@@ -934,6 +1072,10 @@ impl FieldSet {
             }
             None => self.fields.push(field),
         }
+    }
+
+    fn has_flattened(&self) -> bool {
+        self.fields.iter().any(|f| f.flatten)
     }
 
     fn require(&mut self, names: &HashSet<String>) {
@@ -987,13 +1129,21 @@ fn has_properties(value: &Value) -> bool {
 }
 
 fn is_object_like(value: &Value) -> bool {
-    has_properties(value)
+    value.get("properties").is_some_and(Value::is_object)
         || type_names(value).iter().any(|t| t == "object")
         || value.get("additionalProperties").is_some()
         || (value.get("required").is_some()
             && value.get("oneOf").is_none()
             && value.get("anyOf").is_none()
             && value.get("enum").is_none())
+}
+
+/// A schema that only constrains (`{required: [id]}`, `{not: ...}`) and says nothing of the
+/// shape: as a union member it adds no type.
+fn is_constraint_only(value: &Value) -> bool {
+    value
+        .as_object()
+        .is_some_and(|o| !o.is_empty() && o.keys().all(|k| !is_type_keyword(k) && k != "nullable"))
 }
 
 fn is_type_keyword(key: &str) -> bool {

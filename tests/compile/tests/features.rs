@@ -389,3 +389,26 @@ fn optional_nullable_members_tell_absent_from_null() {
     let null: types::Option = serde_json::from_value(with_null).unwrap();
     assert_eq!(null.nickname, Some(None));
 }
+
+#[test]
+fn unions_flattened_beside_properties() {
+    // `properties` beside `oneOf`: the shared member and the variant's members in one object.
+    let pet: types::Pet =
+        serde_json::from_value(json!({"name": "disc", "kind": "circle", "radius": 2.0})).unwrap();
+    assert_eq!(pet.name, "disc");
+    assert!(matches!(pet.variant, types::PetVariant::Circle(ref c) if c.radius == 2.0));
+    assert_eq!(
+        serde_json::to_value(&pet).unwrap(),
+        json!({"name": "disc", "kind": "circle", "radius": 2.0})
+    );
+
+    // `allOf` of an object and a discriminated union that both declare `kind`: the union owns it.
+    let tagged: types::Tagged =
+        serde_json::from_value(json!({"kind": "square", "side": 1.5, "text": "t"})).unwrap();
+    assert_eq!(tagged.text.as_deref(), Some("t"));
+    assert!(matches!(tagged.part, types::Shape::Square(ref s) if s.side == 1.5));
+    assert_eq!(
+        serde_json::to_value(&tagged).unwrap(),
+        json!({"kind": "square", "side": 1.5, "text": "t"})
+    );
+}
