@@ -61,7 +61,8 @@ fn space_items(code: &str) -> String {
         if let Some(above) = previous {
             let indent = |l: &str| l.len() - l.trim_start().len();
             let above_trimmed = above.trim();
-            let ends_item = above_trimmed == "}" || above_trimmed.ends_with(';');
+            let ends_item = !above_trimmed.starts_with("//")
+                && (above_trimmed == "}" || above_trimmed.ends_with(';'));
             let starts_item = STARTS
                 .iter()
                 .any(|start| line.trim_start().starts_with(start));
@@ -223,4 +224,19 @@ pub fn check(dir: &Path, files: &[GeneratedFile]) -> Staleness {
         .filter(|f| !produced.contains(f.as_str()))
         .collect();
     report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::space_items;
+
+    #[test]
+    fn blank_lines_between_items_not_inside_docs() {
+        let code =
+            "pub struct A;\n/// import x;\n/// more\npub struct B {\n    a: i32,\n}\nimpl B {}\n";
+        assert_eq!(
+            space_items(code),
+            "pub struct A;\n\n/// import x;\n/// more\npub struct B {\n    a: i32,\n}\n\nimpl B {}\n"
+        );
+    }
 }

@@ -30,9 +30,39 @@ pub struct Analysis {
     pub diagnostics: Diagnostics,
 }
 
+/// Stack for the pipeline: documents nest as deep as their authors like, and loading,
+/// lowering and formatting recurse with them.
+const STACK_SIZE: usize = 512 * 1024 * 1024;
+
+/// Runs `work` on a thread with a large stack, so no document can overflow the caller's.
+fn on_large_stack<T: Send>(work: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|scope| {
+        let handle = std::thread::Builder::new()
+            .stack_size(STACK_SIZE)
+            .spawn_scoped(scope, work);
+        match handle {
+            Ok(handle) => match handle.join() {
+                Ok(result) => result,
+                Err(panic) => std::panic::resume_unwind(panic),
+            },
+            // The OS refused a thread: not an input problem, and nothing sensible remains.
+            Err(_) => unreachable_thread(),
+        }
+    })
+}
+
+#[cold]
+fn unreachable_thread() -> ! {
+    panic!("cannot start a thread for the generator")
+}
+
 /// Loads and lowers the document at `path`. `Err` holds the diagnostics when nothing can be
 /// generated (unreadable, unparseable, or not OpenAPI 3).
 pub fn analyze(path: &Path) -> Result<Analysis, Diagnostics> {
+    on_large_stack(|| analyze_here(path))
+}
+
+fn analyze_here(path: &Path) -> Result<Analysis, Diagnostics> {
     let mut diagnostics = Diagnostics::default();
     let Some(spec) = Spec::load(path, &mut diagnostics) else {
         return Err(diagnostics);
@@ -42,6 +72,10 @@ pub fn analyze(path: &Path) -> Result<Analysis, Diagnostics> {
 
 /// Like [`analyze`], for a document given as text (`name` labels diagnostics).
 pub fn analyze_text(name: &str, text: &str) -> Result<Analysis, Diagnostics> {
+    on_large_stack(|| analyze_text_here(name, text))
+}
+
+fn analyze_text_here(name: &str, text: &str) -> Result<Analysis, Diagnostics> {
     let mut diagnostics = Diagnostics::default();
     let Some(spec) = Spec::load_text(name, Path::new(name), text.to_owned(), &mut diagnostics)
     else {
@@ -125,13 +159,31 @@ fn check_version(spec: &Spec, diagnostics: &mut Diagnostics) {
 
 /// The generated files for the document at `path`, with the diagnostics of the run.
 pub fn generate(path: &Path) -> Result<emit::Generated, Diagnostics> {
-    let analysis = analyze(path)?;
-    emit::render(&analysis.api, &spec_label(path), analysis.diagnostics)
+    on_large_stack(|| {
+        let analysis = analyze_here(path)?;
+        emit::render(&analysis.api, &spec_label(path), analysis.diagnostics)
+    })
+}
+
+/// Like [`generate`], for a document given as text.
+pub fn generate_text(name: &str, text: &str) -> Result<emit::Generated, Diagnostics> {
+    on_large_stack(|| {
+        let analysis = analyze_text_here(name, text)?;
+        emit::render(
+            &analysis.api,
+            &spec_label(Path::new(name)),
+            analysis.diagnostics,
+        )
+    })
 }
 
 /// All generated modules in one formatted source (for `include!` and build scripts).
 pub fn generate_inline(path: &Path) -> Result<(String, Diagnostics), Diagnostics> {
-    let analysis = analyze(path)?;
+    on_large_stack(|| generate_inline_here(path))
+}
+
+fn generate_inline_here(path: &Path) -> Result<(String, Diagnostics), Diagnostics> {
+    let analysis = analyze_here(path)?;
     let mut diagnostics = analysis.diagnostics;
     match emit::render_inline(&analysis.api, &spec_label(path)) {
         Ok(text) => Ok((text, diagnostics)),

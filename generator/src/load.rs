@@ -309,7 +309,12 @@ fn collect_refs(value: &Value, at: &str, out: &mut Vec<(String, String)>) {
 pub fn parse_document(text: &str) -> Result<Value, Diagnostic> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     if text.trim_start().starts_with('{') {
-        match serde_json::from_str::<Value>(text) {
+        // No depth limit: the pipeline runs on a large stack (see `crate::on_large_stack`).
+        let mut deserializer = serde_json::Deserializer::from_str(text);
+        deserializer.disable_recursion_limit();
+        let parsed = serde::Deserialize::deserialize(&mut deserializer)
+            .and_then(|value: Value| deserializer.end().map(|()| value));
+        match parsed {
             Ok(value) => return Ok(value),
             Err(error) if error.is_syntax() || error.is_eof() => {
                 return Err(Diagnostic {

@@ -52,17 +52,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    // Deeply nested documents recurse deeply; give the work a large stack.
-    let worker = std::thread::Builder::new()
-        .stack_size(256 * 1024 * 1024)
-        .spawn(|| run(Cli::parse()));
-    match worker.map(|handle| handle.join()) {
-        Ok(Ok(code)) => code,
-        _ => {
-            eprintln!("error: internal failure");
-            ExitCode::from(2)
-        }
-    }
+    run(Cli::parse())
 }
 
 fn run(cli: Cli) -> ExitCode {

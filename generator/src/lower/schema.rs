@@ -19,7 +19,11 @@ use crate::naming::{field_name, type_name, Namespace};
 use crate::pointer;
 
 /// How deeply inline schemas may nest before the rest is typed as a JSON value.
-const MAX_DEPTH: usize = 96;
+const MAX_DEPTH: usize = 2048;
+/// How deeply arrays and maps may nest in one type expression (`Vec<Vec<...>>`).
+const MAX_CONTAINER_DEPTH: usize = 16;
+/// Longest generated type name; longer ones (names built from deep nesting) are cut.
+const MAX_NAME_LEN: usize = 64;
 
 /// A lowered schema: its type and whether `null` is allowed.
 #[derive(Debug, Clone)]
@@ -97,11 +101,9 @@ impl<'a> TypeBuilder<'a> {
         location: &Location,
         docs: Option<String>,
     ) -> TypeId {
-        let name = self
-            .namespaces
-            .entry(module)
-            .or_default()
-            .claim(&type_name(hint));
+        let mut base = type_name(hint);
+        base.truncate(MAX_NAME_LEN);
+        let name = self.namespaces.entry(module).or_default().claim(&base);
         self.types.push(TypeDef {
             name,
             module,
@@ -345,6 +347,13 @@ impl<'a> TypeBuilder<'a> {
                     .wrapped(),
                 None => TypeRef::Value,
             };
+            if container_depth(&items) >= MAX_CONTAINER_DEPTH {
+                self.warn(location, "arrays nested too deeply; typed as a JSON value");
+                return Shape::Type(Ty {
+                    ty: TypeRef::Value,
+                    nullable,
+                });
+            }
             return Shape::Type(Ty {
                 ty: TypeRef::Vec(Box::new(items)),
                 nullable,
@@ -363,6 +372,13 @@ impl<'a> TypeBuilder<'a> {
                     .wrapped(),
                 _ => TypeRef::Value,
             };
+            if container_depth(&values) >= MAX_CONTAINER_DEPTH {
+                self.warn(location, "maps nested too deeply; typed as a JSON value");
+                return Shape::Type(Ty {
+                    ty: TypeRef::Value,
+                    nullable,
+                });
+            }
             return Shape::Type(Ty {
                 ty: TypeRef::Map(Box::new(values)),
                 nullable,
@@ -1092,6 +1108,14 @@ impl FieldSet {
             field.name = namespace.claim(&field_name(&field.wire));
         }
         self.fields
+    }
+}
+
+fn container_depth(ty: &TypeRef) -> usize {
+    match ty {
+        TypeRef::Vec(inner) | TypeRef::Map(inner) => 1 + container_depth(inner),
+        TypeRef::Option(inner) | TypeRef::Box(inner) => container_depth(inner),
+        _ => 0,
     }
 }
 
