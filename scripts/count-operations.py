@@ -18,6 +18,7 @@ Loader.add_constructor("tag:yaml.org,2002:timestamp", lambda loader, node: loade
 
 
 def main(path):
+    sys.setrecursionlimit(100_000)  # adversarial documents nest a thousand levels deep
     with open(path, encoding="utf-8-sig") as handle:
         text = handle.read()
     try:

@@ -98,7 +98,12 @@ pub fn field_name(raw: &str) -> String {
         name = "empty".to_owned();
     }
     if name.starts_with(|c: char| c.is_ascii_digit()) {
-        name.insert(0, '_');
+        // `_2fa` reads well; `_1` is a name clippy rejects (only underscores and digits).
+        if name.chars().all(|c| c.is_ascii_digit() || c == '_') {
+            name.insert_str(0, "n_");
+        } else {
+            name.insert(0, '_');
+        }
     }
     if KEYWORDS.contains(&name.as_str()) {
         name.push('_');
@@ -123,13 +128,19 @@ impl Namespace {
         if self.taken.insert(base.to_owned()) {
             return base.to_owned();
         }
-        let separator = if base.ends_with(|c: char| c.is_ascii_digit()) {
+        // `Self_` + 2 is `Self2` (an underscore before a digit breaks camel case); a stem
+        // ending in a digit keeps it apart: `v1` + 2 is `v1_2`.
+        let stem = match base.trim_end_matches('_') {
+            "" => base,
+            trimmed => trimmed,
+        };
+        let separator = if stem.ends_with(|c: char| c.is_ascii_digit()) {
             "_"
         } else {
             ""
         };
         (2..)
-            .map(|n| format!("{base}{separator}{n}"))
+            .map(|n| format!("{stem}{separator}{n}"))
             .find(|candidate| self.taken.insert(candidate.clone()))
             .unwrap_or_else(|| base.to_owned())
     }
@@ -164,6 +175,8 @@ mod tests {
         assert_eq!(field_name("type"), "type_");
         assert_eq!(field_name("self"), "self_");
         assert_eq!(field_name("2fa"), "_2fa");
+        assert_eq!(field_name("1"), "n_1");
+        assert_eq!(field_name("200_1"), "n_200_1");
         assert_eq!(field_name("$"), "dollar");
         assert_eq!(field_name("@odata.type"), "odata_type");
         assert_eq!(field_name("X-Rate-Limit"), "x_rate_limit");
@@ -176,5 +189,7 @@ mod tests {
         assert_eq!(ns.claim("user_id"), "user_id2");
         assert_eq!(ns.claim("v1"), "v1");
         assert_eq!(ns.claim("v1"), "v1_2");
+        assert_eq!(ns.claim("Self_"), "Self_");
+        assert_eq!(ns.claim("Self_"), "Self2");
     }
 }

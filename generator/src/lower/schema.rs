@@ -18,8 +18,10 @@ use crate::load::{Location, Spec};
 use crate::naming::{field_name, type_name, Namespace};
 use crate::pointer;
 
-/// How deeply inline schemas may nest before the rest is typed as a JSON value.
-const MAX_DEPTH: usize = 2048;
+/// How deeply inline schemas may nest before the rest is typed as a JSON value. rustc checks
+/// auto traits (`Send`) through nested types only to a depth of 128, so a deeper chain of
+/// structs would not compile.
+const MAX_DEPTH: usize = 96;
 /// How deeply arrays and maps may nest in one type expression (`Vec<Vec<...>>`).
 const MAX_CONTAINER_DEPTH: usize = 16;
 /// Longest generated type name; longer ones (names built from deep nesting) are cut.
