@@ -9,13 +9,17 @@
 //!   errors that name the offending parameter or field;
 //! - [`respond`]: building responses from typed bodies and headers;
 //! - [`multipart`]: a fully read `multipart/form-data` body;
-//! - [`serve`]: binding, serving and graceful shutdown.
+//! - [`serve`]: binding, serving and graceful shutdown;
+//! - [`cache`]: response caching from `x-cache` annotations (in process and Redis);
+//! - [`Services`]: the shared state a generated router is built with.
 
+pub mod cache;
 pub mod extract;
 pub mod multipart;
 pub mod problem;
 pub mod respond;
 pub mod serve;
+mod services;
 
 #[doc(hidden)]
 pub mod __private;
@@ -30,3 +34,4 @@ pub use tokio;
 pub use multipart::{MultipartForm, Part};
 pub use problem::Problem;
 pub use serve::serve;
+pub use services::{ServiceSettings, Services};

@@ -1,0 +1,327 @@
+//! Response caching from the spec's `x-cache` annotations: an in-process tier (moka, bounded
+//! in bytes), a shared Redis tier, single-flight for cold keys, stale-while-revalidate,
+//! `ETag`/`If-None-Match` validation and tag-based invalidation.
+//!
+//! [`Cache`] is one `Clone` handle over shared state; [`Cache::layer`] gives the tower layer
+//! the generated router puts on each cached operation, [`Cache::invalidation`] the layer on
+//! each operation that invalidates others.
+
+mod entry;
+mod key;
+mod layer;
+mod redis_tier;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub use entry::{etag_for, Entry, Freshness};
+pub use key::CacheKey;
+pub use layer::{CacheLayer, CacheService, InvalidationLayer, InvalidationService};
+pub use redis_tier::{RedisTier, COMMAND_TIMEOUT};
+use tokio::sync::watch;
+
+/// Where entries are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// In process only.
+    Memory,
+    /// Redis only (every replica shares every entry).
+    Redis,
+    /// In process in front of Redis (the default when `REDIS_URL` is set).
+    Tiered,
+}
+
+/// Service-wide cache settings (`x-specjet.cache`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheSettings {
+    pub backend: Backend,
+    /// Bound of the in-process tier, in bytes of cached responses.
+    pub capacity_bytes: u64,
+    /// Prefix of every Redis key, so services can share a Redis.
+    pub key_prefix: String,
+}
+
+impl Default for CacheSettings {
+    fn default() -> Self {
+        CacheSettings {
+            backend: Backend::Tiered,
+            capacity_bytes: 64 * 1024 * 1024,
+            key_prefix: "specjet".to_owned(),
+        }
+    }
+}
+
+/// Whose answer an entry is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Shared by every caller.
+    Public,
+    /// Keyed by the caller's credentials (`Authorization`, `Cookie`).
+    Private,
+    /// Private when the operation is secured or the request carries credentials.
+    Auto,
+}
+
+/// The caching policy of one operation (`x-cache`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachePolicy {
+    pub ttl: Duration,
+    pub stale_while_revalidate: Duration,
+    pub scope: Scope,
+    /// Request headers that split the key (also sent as `Vary`).
+    pub vary: Vec<&'static str>,
+    /// Statuses worth storing.
+    pub statuses: Vec<u16>,
+}
+
+impl CachePolicy {
+    pub fn new(ttl: Duration) -> Self {
+        CachePolicy {
+            ttl,
+            stale_while_revalidate: Duration::ZERO,
+            scope: Scope::Auto,
+            vary: Vec::new(),
+            statuses: vec![200, 203, 204],
+        }
+    }
+}
+
+/// One cached operation: its id, policy, whether it is secured, and its path parameters as
+/// (name, route capture key) pairs, which tag its entries for invalidation.
+#[derive(Debug, Clone)]
+pub struct CacheRoute {
+    pub operation: &'static str,
+    pub policy: CachePolicy,
+    pub secured: bool,
+    pub params: &'static [(&'static str, &'static str)],
+}
+
+/// An operation whose entries a mutating operation drops, and the path parameters the two
+/// share, as (name, capture key in the mutating operation's route).
+#[derive(Debug, Clone)]
+pub struct InvalidationTarget {
+    pub operation: &'static str,
+    pub shared: &'static [(&'static str, &'static str)],
+}
+
+/// Counts per tier and outcome, for tests and metrics.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub memory_hits: AtomicU64,
+    pub redis_hits: AtomicU64,
+    pub stale_hits: AtomicU64,
+    pub misses: AtomicU64,
+    pub collapsed: AtomicU64,
+    pub not_modified: AtomicU64,
+    pub stored: AtomicU64,
+    pub invalidations: AtomicU64,
+}
+
+/// What the fetch of one key found.
+pub(crate) enum Found {
+    Memory(Arc<Entry>),
+    Redis(Arc<Entry>),
+}
+
+/// The cache: cheap to clone, every clone shares the same tiers.
+#[derive(Clone)]
+pub struct Cache {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    settings: CacheSettings,
+    memory: Option<moka::future::Cache<String, Arc<Entry>>>,
+    redis: Option<RedisTier>,
+    inflight: Mutex<HashMap<String, watch::Receiver<Flight>>>,
+    stats: Stats,
+}
+
+/// The state of a key being computed: pending, then the entry (or `None` when the response
+/// was not cacheable and every waiter must ask the handler itself).
+#[derive(Clone)]
+pub(crate) enum Flight {
+    Pending,
+    Done(Option<Arc<Entry>>),
+}
+
+struct Lifetime;
+
+impl moka::Expiry<String, Arc<Entry>> for Lifetime {
+    fn expire_after_create(
+        &self,
+        _key: &String,
+        value: &Arc<Entry>,
+        _now: std::time::Instant,
+    ) -> Option<Duration> {
+        Some(value.lifetime().saturating_sub(value.age()))
+    }
+}
+
+impl Cache {
+    /// A cache with these settings; the Redis tier is used when `redis_url` is given and the
+    /// backend is not `Memory`.
+    pub fn new(settings: CacheSettings, redis_url: Option<&str>) -> Cache {
+        let memory = (settings.backend != Backend::Redis).then(|| {
+            moka::future::Cache::builder()
+                .max_capacity(settings.capacity_bytes)
+                .weigher(|key: &String, entry: &Arc<Entry>| {
+                    u32::try_from(key.len() + entry.weight()).unwrap_or(u32::MAX)
+                })
+                .expire_after(Lifetime)
+                .support_invalidation_closures()
+                .build()
+        });
+        let inner = Arc::new_cyclic(|weak: &std::sync::Weak<Inner>| {
+            let redis = match (settings.backend, redis_url) {
+                (Backend::Memory, _) | (_, None) => None,
+                (_, Some(url)) => {
+                    let weak = weak.clone();
+                    RedisTier::start(url, &settings.key_prefix, move |tag| {
+                        if let Some(inner) = weak.upgrade() {
+                            Cache { inner }.forget_in_memory(&tag);
+                        }
+                    })
+                }
+            };
+            Inner {
+                settings,
+                memory,
+                redis,
+                inflight: Mutex::new(HashMap::new()),
+                stats: Stats::default(),
+            }
+        });
+        Cache { inner }
+    }
+
+    /// A cache from settings and the `REDIS_URL` environment variable.
+    pub fn from_env(settings: CacheSettings) -> Cache {
+        let url = std::env::var("REDIS_URL")
+            .ok()
+            .filter(|url| !url.is_empty());
+        Cache::new(settings, url.as_deref())
+    }
+
+    pub fn settings(&self) -> &CacheSettings {
+        &self.inner.settings
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.inner.stats
+    }
+
+    /// Whether the Redis tier has a connection.
+    pub fn redis_connected(&self) -> bool {
+        self.inner
+            .redis
+            .as_ref()
+            .is_some_and(RedisTier::is_connected)
+    }
+
+    /// The layer that caches one operation's responses.
+    pub fn layer(&self, route: CacheRoute) -> CacheLayer {
+        CacheLayer::new(self.clone(), route)
+    }
+
+    /// The layer that, after a successful response, drops the entries of `targets`.
+    pub fn invalidation(&self, targets: Vec<InvalidationTarget>) -> InvalidationLayer {
+        InvalidationLayer::new(self.clone(), targets)
+    }
+
+    pub(crate) async fn lookup(&self, key: &str) -> Option<Found> {
+        if let Some(memory) = &self.inner.memory {
+            if let Some(entry) = memory.get(key).await {
+                return Some(Found::Memory(entry));
+            }
+        }
+        let redis = self.inner.redis.as_ref()?;
+        let entry = Arc::new(redis.get(key).await?);
+        if entry.freshness() == Freshness::Expired {
+            return None;
+        }
+        if let Some(memory) = &self.inner.memory {
+            memory.insert(key.to_owned(), entry.clone()).await;
+        }
+        Some(Found::Redis(entry))
+    }
+
+    pub(crate) async fn store(&self, key: &str, entry: Arc<Entry>) {
+        self.inner.stats.stored.fetch_add(1, Ordering::Relaxed);
+        if let Some(memory) = &self.inner.memory {
+            memory.insert(key.to_owned(), entry.clone()).await;
+        }
+        if let Some(redis) = &self.inner.redis {
+            redis.set(key, &entry).await;
+        }
+    }
+
+    /// Drops every entry tagged `tag`, in both tiers and (through Redis) on every replica.
+    pub async fn invalidate(&self, tag: &str) {
+        self.inner
+            .stats
+            .invalidations
+            .fetch_add(1, Ordering::Relaxed);
+        self.forget_in_memory(tag);
+        if let Some(redis) = &self.inner.redis {
+            redis.invalidate(tag).await;
+        }
+    }
+
+    fn forget_in_memory(&self, tag: &str) {
+        if let Some(memory) = &self.inner.memory {
+            let tag = tag.to_owned();
+            // Fails only when closures are not enabled, which `new` always does.
+            let _ = memory.invalidate_entries_if(move |_, entry| entry.tags.contains(&tag));
+        }
+    }
+
+    /// Joins the computation of `key`: `Ok(guard)` when this caller computes it, `Err(rx)`
+    /// to wait for the caller that already does.
+    pub(crate) fn begin(&self, key: &str) -> Result<FlightGuard, watch::Receiver<Flight>> {
+        let mut inflight = self
+            .inner
+            .inflight
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(receiver) = inflight.get(key) {
+            return Err(receiver.clone());
+        }
+        let (sender, receiver) = watch::channel(Flight::Pending);
+        inflight.insert(key.to_owned(), receiver);
+        Ok(FlightGuard {
+            cache: self.clone(),
+            key: key.to_owned(),
+            sender: Some(sender),
+        })
+    }
+}
+
+/// Held by the caller computing a key; waiters are released when it finishes or is dropped
+/// (a cancelled request never leaves others waiting).
+pub(crate) struct FlightGuard {
+    cache: Cache,
+    key: String,
+    sender: Option<watch::Sender<Flight>>,
+}
+
+impl FlightGuard {
+    pub(crate) fn finish(mut self, entry: Option<Arc<Entry>>) {
+        if let Some(sender) = self.sender.take() {
+            let _ = sender.send(Flight::Done(entry));
+        }
+    }
+}
+
+impl Drop for FlightGuard {
+    fn drop(&mut self) {
+        if let Some(sender) = self.sender.take() {
+            let _ = sender.send(Flight::Done(None));
+        }
+        if let Ok(mut inflight) = self.cache.inner.inflight.lock() {
+            inflight.remove(&self.key);
+        }
+    }
+}

@@ -1,0 +1,556 @@
+//! The response cache on a real axum router: hits, single-flight, validators, scopes,
+//! stale-while-revalidate, invalidation, and the Redis tier (shared by two instances, killed
+//! and restarted). Redis tests use `REDIS_URL` (CI sets it) or a private `redis-server`.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::{to_bytes, Body};
+use axum::extract::Path;
+use axum::handler::Handler;
+use axum::routing::get;
+use axum::Router;
+use http::{header, Request, StatusCode};
+use specjet::cache::{
+    Backend, Cache, CachePolicy, CacheRoute, CacheSettings, InvalidationTarget, Scope,
+};
+use tower::ServiceExt;
+
+struct Reply {
+    status: StatusCode,
+    headers: http::HeaderMap,
+    body: String,
+}
+
+impl Reply {
+    fn cache_status(&self) -> &str {
+        self.headers
+            .get("cache-status")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+}
+
+async fn send(app: &Router, request: Request<Body>) -> Reply {
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = String::from_utf8(
+        to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap()
+            .to_vec(),
+    )
+    .unwrap();
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn get_req(uri: &str) -> Request<Body> {
+    Request::get(uri).body(Body::empty()).unwrap()
+}
+
+fn settings(prefix: &str) -> CacheSettings {
+    CacheSettings {
+        backend: Backend::Tiered,
+        capacity_bytes: 1024 * 1024,
+        key_prefix: prefix.to_owned(),
+    }
+}
+
+fn policy(ttl: Duration, swr: Duration) -> CachePolicy {
+    let mut policy = CachePolicy::new(ttl);
+    policy.stale_while_revalidate = swr;
+    policy
+}
+
+/// `GET /items/{id}` cached (the body says how often the handler ran), `POST /items/{id}`
+/// invalidating that item, `GET /missing/{id}` answering 404.
+fn app(cache: &Cache, calls: Arc<AtomicUsize>, policy: CachePolicy, delay: Duration) -> Router {
+    let route = CacheRoute {
+        operation: "getItem",
+        policy: policy.clone(),
+        secured: false,
+        params: &[("id", "id")],
+    };
+    let counter = calls.clone();
+    let read = move |Path(id): Path<String>| {
+        let counter = counter.clone();
+        async move {
+            let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
+            tokio::time::sleep(delay).await;
+            (
+                [(header::CONTENT_TYPE, "application/json")],
+                format!("{{\"id\":\"{id}\",\"call\":{n}}}"),
+            )
+        }
+    };
+    let write = |Path(_id): Path<String>| async { StatusCode::NO_CONTENT };
+    let missing = |Path(_id): Path<String>| async { StatusCode::NOT_FOUND };
+    let missing_route = CacheRoute {
+        operation: "missing",
+        policy,
+        secured: false,
+        params: &[],
+    };
+    Router::new()
+        .route(
+            "/items/{id}",
+            get(read.layer(cache.layer(route))).post(write.layer(cache.invalidation(vec![
+                InvalidationTarget {
+                    operation: "getItem",
+                    shared: &[("id", "id")],
+                },
+            ]))),
+        )
+        .route(
+            "/missing/{id}",
+            get(missing.layer(cache.layer(missing_route))),
+        )
+}
+
+fn memory_cache() -> Cache {
+    Cache::new(settings("test"), None)
+}
+
+#[tokio::test]
+async fn hits_validators_and_bypass_in_memory() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let cache = memory_cache();
+    let app = app(
+        &cache,
+        calls.clone(),
+        policy(Duration::from_secs(60), Duration::ZERO),
+        Duration::ZERO,
+    );
+
+    let first = send(&app, get_req("/items/1?b=2&a=1")).await;
+    assert_eq!(first.status, StatusCode::OK);
+    assert_eq!(first.cache_status(), "specjet; fwd=miss; stored");
+    assert_eq!(first.headers[header::CACHE_CONTROL], "public, max-age=60");
+    let etag = first.headers[header::ETAG].to_str().unwrap().to_owned();
+
+    // Same parameters in another order: the same entry.
+    let second = send(&app, get_req("/items/1?a=1&b=2")).await;
+    assert_eq!(second.body, first.body);
+    assert!(
+        second.cache_status().starts_with("specjet; hit"),
+        "{}",
+        second.cache_status()
+    );
+    assert_eq!(second.headers[header::CONTENT_TYPE], "application/json");
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+
+    // If-None-Match: 304 with validators and Vary, handler not run.
+    let revalidated = send(
+        &app,
+        Request::get("/items/1?a=1&b=2")
+            .header(header::IF_NONE_MATCH, &etag)
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(revalidated.status, StatusCode::NOT_MODIFIED);
+    assert!(revalidated.body.is_empty());
+    assert_eq!(revalidated.headers[header::ETAG], etag.as_str());
+    assert!(revalidated.headers.contains_key(header::VARY));
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+
+    // Cache-Control: no-cache from the client goes to the handler (and refreshes the entry).
+    let forced = send(
+        &app,
+        Request::get("/items/1?a=1&b=2")
+            .header(header::CACHE_CONTROL, "no-cache")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    assert!(forced.body.contains("\"call\":2"));
+    assert!(send(&app, get_req("/items/1?a=1&b=2"))
+        .await
+        .body
+        .contains("\"call\":2"));
+
+    // Content negotiation splits the key.
+    send(
+        &app,
+        Request::get("/items/1?a=1&b=2")
+            .header(header::ACCEPT_ENCODING, "gzip")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+
+    // Only successful statuses are stored.
+    for _ in 0..2 {
+        let missing = send(&app, get_req("/missing/1")).await;
+        assert_eq!(missing.status, StatusCode::NOT_FOUND);
+        assert_eq!(missing.cache_status(), "specjet; fwd=miss");
+    }
+    assert_eq!(cache.stats().stored.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn a_hundred_concurrent_requests_for_a_cold_key_run_the_handler_once() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let cache = memory_cache();
+    let app = app(
+        &cache,
+        calls.clone(),
+        policy(Duration::from_secs(60), Duration::ZERO),
+        Duration::from_millis(100),
+    );
+    let requests = (0..100).map(|_| {
+        let app = app.clone();
+        tokio::spawn(async move { send(&app, get_req("/items/cold")).await })
+    });
+    let replies: Vec<Reply> = futures_join(requests).await;
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert!(replies
+        .iter()
+        .all(|r| r.status == StatusCode::OK && r.body == replies[0].body));
+    assert!(replies
+        .iter()
+        .any(|r| r.cache_status().contains("collapsed")));
+}
+
+async fn futures_join(handles: impl Iterator<Item = tokio::task::JoinHandle<Reply>>) -> Vec<Reply> {
+    let mut out = Vec::new();
+    for handle in handles.collect::<Vec<_>>() {
+        out.push(handle.await.unwrap());
+    }
+    out
+}
+
+#[tokio::test]
+async fn private_scope_never_shares_one_callers_answer() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let cache = memory_cache();
+    let app = app(
+        &cache,
+        calls.clone(),
+        policy(Duration::from_secs(60), Duration::ZERO),
+        Duration::ZERO,
+    );
+    let as_user = |token: &str| {
+        Request::get("/items/me")
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .body(Body::empty())
+            .unwrap()
+    };
+    let alice = send(&app, as_user("alice")).await;
+    let bob = send(&app, as_user("bob")).await;
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        2,
+        "bob must not get alice's entry"
+    );
+    assert_ne!(alice.body, bob.body);
+    assert!(alice.headers[header::CACHE_CONTROL]
+        .to_str()
+        .unwrap()
+        .starts_with("private"));
+    let alice_again = send(&app, as_user("alice")).await;
+    assert_eq!(alice_again.body, alice.body);
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    // An anonymous caller gets neither.
+    send(&app, get_req("/items/me")).await;
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+    let _ = Scope::Public;
+}
+
+#[tokio::test]
+async fn stale_while_revalidate_answers_at_once_and_refreshes_once() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let cache = memory_cache();
+    let app = app(
+        &cache,
+        calls.clone(),
+        policy(Duration::from_millis(300), Duration::from_secs(30)),
+        Duration::from_millis(200),
+    );
+    send(&app, get_req("/items/s")).await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let started = Instant::now();
+    let replies = futures_join((0..5).map(|_| {
+        let app = app.clone();
+        tokio::spawn(async move { send(&app, get_req("/items/s")).await })
+    }))
+    .await;
+    assert!(
+        started.elapsed() < Duration::from_millis(150),
+        "stale answers do not wait for the handler"
+    );
+    assert!(replies
+        .iter()
+        .all(|r| r.cache_status().contains("fwd=stale") && r.body.contains("\"call\":1")));
+    // One background refresh, then fresh answers.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let reply = send(&app, get_req("/items/s")).await;
+        if reply.body.contains("\"call\":2") && !reply.cache_status().contains("stale") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never refreshed: {}",
+            reply.cache_status()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn mutations_invalidate_by_shared_path_parameter() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let cache = memory_cache();
+    let app = app(
+        &cache,
+        calls.clone(),
+        policy(Duration::from_secs(60), Duration::ZERO),
+        Duration::ZERO,
+    );
+    send(&app, get_req("/items/1")).await;
+    send(&app, get_req("/items/2")).await;
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    let posted = send(&app, Request::post("/items/1").body(Body::empty()).unwrap()).await;
+    assert_eq!(posted.status, StatusCode::NO_CONTENT);
+    send(&app, get_req("/items/1")).await;
+    assert_eq!(calls.load(Ordering::SeqCst), 3, "item 1 was dropped");
+    send(&app, get_req("/items/2")).await;
+    assert_eq!(calls.load(Ordering::SeqCst), 3, "item 2 was kept");
+}
+
+// ---- Redis ----
+
+fn redis_url() -> Option<String> {
+    let url = std::env::var("REDIS_URL").ok().filter(|u| !u.is_empty());
+    if url.is_none() {
+        eprintln!("skipped: REDIS_URL is not set");
+    }
+    url
+}
+
+fn unique_prefix(name: &str) -> String {
+    format!(
+        "specjet-test-{name}-{}-{}",
+        std::process::id(),
+        specjet::cache::etag_for(format!("{:?}", Instant::now()).as_bytes()).trim_matches('"')
+    )
+}
+
+async fn wait_connected(cache: &Cache) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !cache.redis_connected() {
+        assert!(Instant::now() < deadline, "no redis connection");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn two_instances_share_entries_and_invalidations_through_redis() {
+    let Some(url) = redis_url() else { return };
+    let prefix = unique_prefix("shared");
+    let calls = Arc::new(AtomicUsize::new(0));
+    let cache_a = Cache::new(settings(&prefix), Some(&url));
+    let cache_b = Cache::new(settings(&prefix), Some(&url));
+    wait_connected(&cache_a).await;
+    wait_connected(&cache_b).await;
+    let long = policy(Duration::from_secs(60), Duration::ZERO);
+    let a = app(&cache_a, calls.clone(), long.clone(), Duration::ZERO);
+    let b = app(&cache_b, calls.clone(), long, Duration::ZERO);
+
+    let stored = send(&a, get_req("/items/7")).await;
+    let shared = send(&b, get_req("/items/7")).await;
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "b answered from redis");
+    assert_eq!(shared.body, stored.body);
+    assert_eq!(shared.cache_status(), "specjet; hit; detail=redis");
+    assert_eq!(
+        send(&b, get_req("/items/7")).await.cache_status(),
+        "specjet; hit; detail=memory"
+    );
+
+    // An invalidation on a reaches b's memory tier too.
+    send(&a, Request::post("/items/7").body(Body::empty()).unwrap()).await;
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let reply = send(&b, get_req("/items/7")).await;
+        if reply.cache_status().contains("fwd=miss") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "b kept the invalidated entry");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn foreign_data_under_a_key_is_a_miss() {
+    let Some(url) = redis_url() else { return };
+    let prefix = unique_prefix("corrupt");
+    let client = redis::Client::open(url.as_str()).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    let _: () = redis::cmd("SET")
+        .arg(format!("{prefix}:e:getItem:GET:/items/9"))
+        .arg("not an entry")
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let cache = Cache::new(
+        CacheSettings {
+            backend: Backend::Redis,
+            ..settings(&prefix)
+        },
+        Some(&url),
+    );
+    wait_connected(&cache).await;
+    let app = app(
+        &cache,
+        calls.clone(),
+        policy(Duration::from_secs(60), Duration::ZERO),
+        Duration::ZERO,
+    );
+    let reply = send(&app, get_req("/items/9")).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    // The handler's answer replaced the foreign bytes.
+    assert_eq!(
+        send(&app, get_req("/items/9")).await.cache_status(),
+        "specjet; hit; detail=redis"
+    );
+}
+
+/// A private redis-server on a free port, killed on drop.
+struct PrivateRedis {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl PrivateRedis {
+    fn start(port: u16) -> Option<PrivateRedis> {
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .ok()?;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Some(PrivateRedis { child, port })
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test]
+async fn the_service_keeps_answering_while_redis_is_down_and_recovers() {
+    let port = free_port();
+    let Some(redis) = PrivateRedis::start(port) else {
+        eprintln!("skipped: redis-server is not installed");
+        return;
+    };
+    let prefix = unique_prefix("fault");
+    let calls = Arc::new(AtomicUsize::new(0));
+    let cache = Cache::new(settings(&prefix), Some(&redis.url()));
+    wait_connected(&cache).await;
+    let first = app(
+        &cache,
+        calls.clone(),
+        policy(Duration::from_secs(60), Duration::ZERO),
+        Duration::ZERO,
+    );
+    send(&first, get_req("/items/1")).await;
+
+    drop(redis); // killed
+    let started = Instant::now();
+    let cached = send(&first, get_req("/items/1")).await;
+    assert_eq!(cached.status, StatusCode::OK);
+    assert_eq!(cached.cache_status(), "specjet; hit; detail=memory");
+    for id in 2..6 {
+        let reply = send(&first, get_req(&format!("/items/{id}"))).await;
+        assert_eq!(reply.status, StatusCode::OK, "no 5xx while redis is down");
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "redis faults are bounded by the command timeout"
+    );
+    assert_eq!(
+        send(
+            &first,
+            Request::post("/items/1").body(Body::empty()).unwrap()
+        )
+        .await
+        .status,
+        StatusCode::NO_CONTENT
+    );
+
+    // Redis returns: entries stored by this instance reach a fresh instance again.
+    let _redis = PrivateRedis::start(port).expect("restarts on the same port");
+    let fresh = Cache::new(
+        settings(&prefix),
+        Some(&format!("redis://127.0.0.1:{port}")),
+    );
+    wait_connected(&fresh).await;
+    let other = app(
+        &fresh,
+        calls.clone(),
+        policy(Duration::from_secs(60), Duration::ZERO),
+        Duration::ZERO,
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut id = 100;
+    loop {
+        id += 1;
+        send(&first, get_req(&format!("/items/{id}"))).await;
+        if send(&other, get_req(&format!("/items/{id}")))
+            .await
+            .cache_status()
+            == "specjet; hit; detail=redis"
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the first instance never wrote to redis again"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
