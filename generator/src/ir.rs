@@ -13,6 +13,58 @@ pub struct Api {
     pub operations: Vec<Operation>,
     pub types: Vec<TypeDef>,
     pub routes: Vec<Route>,
+    /// The root `x-specjet` settings.
+    pub settings: ServiceSettings,
+}
+
+/// Service-wide settings (`x-specjet`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServiceSettings {
+    pub cache: CacheSettings,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum CacheBackend {
+    Memory,
+    Redis,
+    #[default]
+    Tiered,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheSettings {
+    pub backend: CacheBackend,
+    pub capacity_bytes: u64,
+    /// `None`: derived from the API title.
+    pub key_prefix: Option<String>,
+}
+
+impl Default for CacheSettings {
+    fn default() -> Self {
+        CacheSettings {
+            backend: CacheBackend::Tiered,
+            capacity_bytes: 64 << 20,
+            key_prefix: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheScope {
+    Public,
+    Private,
+}
+
+/// One operation's caching policy (`x-cache`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachePolicy {
+    pub ttl_ms: u64,
+    pub stale_while_revalidate_ms: u64,
+    /// `None`: private when the operation is secured or the request carries credentials.
+    pub scope: Option<CacheScope>,
+    /// Lower-case request header names.
+    pub vary: Vec<String>,
+    pub statuses: Vec<u16>,
 }
 
 /// Which generated module a type lives in.
@@ -207,6 +259,11 @@ pub struct Operation {
     pub route: usize,
     /// How this operation reads its path parameters from the route's captures.
     pub path_captures: Vec<Capture>,
+    /// Whether the operation requires credentials (`security`).
+    pub secured: bool,
+    pub cache: Option<CachePolicy>,
+    /// Operations (indices) whose cached entries this one drops when it succeeds.
+    pub invalidates: Vec<usize>,
 }
 
 /// One templated path segment: the route key it is captured under and how it splits.

@@ -193,3 +193,64 @@ fn help_documents_every_subcommand() {
         assert!(sub.contains("<SPEC>"), "{sub}");
     }
 }
+
+#[test]
+fn annotation_mistakes_are_errors_with_locations() {
+    let output = specjet(&["validate", &fixture("annotations.yaml")]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    let expect = [
+        ("unknown key `shards`", "/x-specjet/cache/shards"),
+        (
+            "`rate-limit` is not implemented yet",
+            "/x-specjet/rate-limit",
+        ),
+        (
+            "`10` has no unit; write a duration such as `10s`",
+            "/paths/~1a/get/x-cache-ttl",
+        ),
+        (
+            "`POST` operations are not cached",
+            "/paths/~1a/post/x-cache",
+        ),
+        (
+            "no operation has the operationId `nowhere`",
+            "/paths/~1a/post/x-cache-invalidates/1",
+        ),
+        (
+            "`getA` is not cached",
+            "/paths/~1a/post/x-cache-invalidates/0",
+        ),
+        (
+            "`scope` must be `public` or `private`",
+            "/paths/~1b/get/x-cache/scope",
+        ),
+        ("unknown key `colour`", "/paths/~1b/get/x-cache/colour"),
+    ];
+    for (message, pointer) in expect {
+        let line = stderr
+            .lines()
+            .find(|l| l.contains(message))
+            .unwrap_or_else(|| panic!("no `{message}` in:\n{stderr}"));
+        assert!(line.contains(&format!("#{pointer}:")), "{line}");
+    }
+}
+
+#[test]
+fn short_names_need_the_opt_in_and_long_names_never_do() {
+    let output = specjet(&["validate", &fixture("not-opted-in.yaml")]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("`x-cache-ttl` is read only in documents with a root `x-specjet` key"),
+        "{stderr}"
+    );
+    // Another tool's `x-rate-limit` is left alone entirely.
+    assert!(!stderr.contains("x-rate-limit"), "{stderr}");
+    let analysis = specjet_generator::analyze(Path::new(&fixture("not-opted-in.yaml"))).unwrap();
+    assert_eq!(analysis.api.operations[0].cache, None);
+    assert_eq!(
+        analysis.api.operations[1].cache.as_ref().map(|c| c.ttl_ms),
+        Some(300_000)
+    );
+}

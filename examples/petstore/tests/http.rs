@@ -21,6 +21,9 @@ impl Drop for Service {
 fn start() -> Service {
     let mut child = Command::new(env!("CARGO_BIN_EXE_petstore-example"))
         .env("ADDR", "127.0.0.1:0")
+        // In process only: a shared Redis could hold entries of an earlier run, whose ids
+        // this fresh in-memory store reuses.
+        .env_remove("REDIS_URL")
         .stdout(Stdio::piped())
         .spawn()
         .expect("the example binary starts");
@@ -64,6 +67,17 @@ fn request(
     content_type: Option<&str>,
     body: &str,
 ) -> Reply {
+    request_with(service, method, path, &[], content_type, body)
+}
+
+fn request_with(
+    service: &Service,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    content_type: Option<&str>,
+    body: &str,
+) -> Reply {
     let mut stream = TcpStream::connect(&service.addr).expect("connects");
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
@@ -75,6 +89,9 @@ fn request(
     );
     if let Some(content_type) = content_type {
         head.push_str(&format!("Content-Type: {content_type}\r\n"));
+    }
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
     }
     head.push_str("\r\n");
     stream.write_all(head.as_bytes()).unwrap();
@@ -138,13 +155,53 @@ fn petstore_over_http() {
     assert_eq!(shown.status, 200);
     assert_eq!(shown.header("content-type"), Some("application/json"));
     assert_eq!(shown.json(), pet);
+    // `x-cache` on showPetById: the second read is a hit, with validators.
+    assert_eq!(
+        shown.header("cache-status"),
+        Some("specjet; fwd=miss; stored")
+    );
+    let again = get(&service, &format!("/pets/{id}"));
+    assert!(
+        again
+            .header("cache-status")
+            .unwrap_or("")
+            .starts_with("specjet; hit"),
+        "{:?}",
+        again.headers
+    );
+    assert_eq!(again.json(), pet);
+    assert_eq!(
+        again.header("cache-control"),
+        Some("public, max-age=60, stale-while-revalidate=30")
+    );
+    let etag = again.header("etag").expect("an ETag").to_owned();
+    let not_modified = request_with(
+        &service,
+        "GET",
+        &format!("/pets/{id}"),
+        &[("If-None-Match", &etag)],
+        None,
+        "",
+    );
+    assert_eq!(not_modified.status, 304);
 
+    // listPets is cached; creating a pet invalidates it.
+    assert_eq!(get(&service, "/pets").json().as_array().unwrap().len(), 1);
+    assert!(get(&service, "/pets")
+        .header("cache-status")
+        .unwrap_or("")
+        .starts_with("specjet; hit"));
     request(
         &service,
         "POST",
         "/pets",
         Some("application/json"),
         r#"{"name":"Tom","tag":"cat"}"#,
+    );
+    assert_eq!(
+        get(&service, "/pets").json().as_array().unwrap().len(),
+        2,
+        "the list was invalidated"
     );
     let listed = get(&service, "/pets?tag=dog&tag=fish&limit=10");
     assert_eq!(listed.status, 200);

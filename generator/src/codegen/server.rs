@@ -1,10 +1,10 @@
 //! The `Api` trait and the router.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote};
 
 use super::{doc_attrs, join_docs};
-use crate::ir::{Api, Method, Operation};
+use crate::ir::{Api, CacheBackend, CacheScope, Method, Operation};
 
 pub fn module(api: &Api) -> TokenStream {
     let methods = api.operations.iter().map(trait_method);
@@ -26,25 +26,44 @@ pub fn module(api: &Api) -> TokenStream {
         for (method, ops) in &route.methods {
             let handler = format_ident!("handle_{}", api.operations[ops[0]].name);
             handlers.push(handler_fn(api, &handler, ops, route_has_params(api, ops)));
+            let endpoint = with_layers(api, quote! { #handler::<A> }, ops);
             let filter = method_filter(*method);
             method_router = Some(match method_router {
-                None => quote! { ::specjet::axum::routing::on(#filter, #handler::<A>) },
-                Some(router) => quote! { #router.on(#filter, #handler::<A>) },
+                None => quote! { ::specjet::axum::routing::on(#filter, #endpoint) },
+                Some(router) => quote! { #router.on(#filter, #endpoint) },
             });
         }
         if let Some(method_router) = method_router {
             routes.push(quote! { let router = router.route(#path, #method_router); });
         }
     }
+    let settings = settings_fn(api);
+    let uses_services = api
+        .operations
+        .iter()
+        .any(|op| op.cache.is_some() || !op.invalidates.is_empty());
+    let services_param = if uses_services {
+        quote! { services }
+    } else {
+        quote! { _services }
+    };
     quote! {
         #trait_docs
         pub trait Api: ::std::clone::Clone + ::std::marker::Send + ::std::marker::Sync + 'static {
             #(#methods)*
         }
 
-        /// The router serving every operation of `api`, with problem+json answers for unknown
-        /// paths (404) and methods (405).
+        #settings
+
+        /// The router serving every operation of `api`, with services configured from the
+        /// environment (`REDIS_URL` enables the shared cache tier).
         pub fn router<A: Api>(api: A) -> ::specjet::axum::Router {
+            router_with(api, &::specjet::Services::from_env(settings()))
+        }
+
+        /// The router serving every operation of `api` with the given services, with
+        /// problem+json answers for unknown paths (404) and methods (405).
+        pub fn router_with<A: Api>(api: A, #services_param: &::specjet::Services) -> ::specjet::axum::Router {
             let router = ::specjet::axum::Router::<A>::new();
             #(#routes)*
             router
@@ -55,6 +74,122 @@ pub fn module(api: &Api) -> TokenStream {
 
         #(#handlers)*
     }
+}
+
+/// `settings()`: the root `x-specjet` settings as runtime values.
+fn settings_fn(api: &Api) -> TokenStream {
+    let cache = &api.settings.cache;
+    let backend = match cache.backend {
+        CacheBackend::Memory => quote! { Memory },
+        CacheBackend::Redis => quote! { Redis },
+        CacheBackend::Tiered => quote! { Tiered },
+    };
+    let capacity = Literal::u64_unsuffixed(cache.capacity_bytes);
+    let prefix = cache.key_prefix.clone().unwrap_or_else(|| {
+        let name = crate::naming::field_name(&api.title);
+        if name == "empty" {
+            "specjet".to_owned()
+        } else {
+            name
+        }
+    });
+    quote! {
+        /// The service-wide settings the spec declares (`x-specjet`).
+        pub fn settings() -> ::specjet::ServiceSettings {
+            ::specjet::ServiceSettings {
+                cache: ::specjet::cache::CacheSettings {
+                    backend: ::specjet::cache::Backend::#backend,
+                    capacity_bytes: #capacity,
+                    key_prefix: ::std::string::String::from(#prefix),
+                },
+            }
+        }
+    }
+}
+
+/// The handler of a route method with the layers its operation's annotations ask for.
+fn with_layers(api: &Api, handler: TokenStream, ops: &[usize]) -> TokenStream {
+    // Layers apply to a whole route method; only a method served by one operation gets them.
+    let [index] = ops else {
+        return handler;
+    };
+    let op = &api.operations[*index];
+    let mut endpoint = handler;
+    if let Some(policy) = &op.cache {
+        let operation = &op.id;
+        let ttl = Literal::u64_unsuffixed(policy.ttl_ms);
+        let swr = Literal::u64_unsuffixed(policy.stale_while_revalidate_ms);
+        let scope = match policy.scope {
+            None => quote! { Auto },
+            Some(CacheScope::Public) => quote! { Public },
+            Some(CacheScope::Private) => quote! { Private },
+        };
+        let vary = &policy.vary;
+        let statuses = policy.statuses.iter().map(|s| Literal::u16_unsuffixed(*s));
+        let secured = op.secured;
+        let params = capture_pairs(op, None);
+        endpoint = quote! {
+            ::specjet::axum::handler::Handler::layer(
+                #endpoint,
+                services.cache().layer(::specjet::cache::CacheRoute {
+                    operation: #operation,
+                    policy: ::specjet::cache::CachePolicy {
+                        ttl: ::std::time::Duration::from_millis(#ttl),
+                        stale_while_revalidate: ::std::time::Duration::from_millis(#swr),
+                        scope: ::specjet::cache::Scope::#scope,
+                        vary: ::std::vec::Vec::from([#(#vary),*]),
+                        statuses: ::std::vec::Vec::from([#(#statuses),*]),
+                    },
+                    secured: #secured,
+                    params: &[#(#params),*],
+                }),
+            )
+        };
+    }
+    if !op.invalidates.is_empty() {
+        let targets = op.invalidates.iter().map(|&target| {
+            let target_op = &api.operations[target];
+            let operation = &target_op.id;
+            let shared = capture_pairs(op, Some(target_op));
+            quote! {
+                ::specjet::cache::InvalidationTarget {
+                    operation: #operation,
+                    shared: &[#(#shared),*],
+                }
+            }
+        });
+        endpoint = quote! {
+            ::specjet::axum::handler::Handler::layer(
+                #endpoint,
+                services.cache().invalidation(::std::vec::Vec::from([#(#targets),*])),
+            )
+        };
+    }
+    endpoint
+}
+
+/// `(parameter name, capture key)` for the whole-segment path parameters of `op`; with
+/// `shared_with`, only those the other operation also has.
+fn capture_pairs(op: &Operation, shared_with: Option<&Operation>) -> Vec<TokenStream> {
+    let whole = |op: &Operation| -> Vec<(String, String)> {
+        op.path_captures
+            .iter()
+            .filter_map(|capture| match capture.pieces.as_slice() {
+                [crate::ir::Piece::Param(name)] => Some((name.clone(), capture.key.clone())),
+                _ => None,
+            })
+            .collect()
+    };
+    let own = whole(op);
+    let other = shared_with.map(whole);
+    own.into_iter()
+        .filter(|(name, _)| {
+            other
+                .as_ref()
+                .is_none_or(|other| other.iter().any(|(n, _)| n == name))
+        })
+        .map(|(name, key)| quote! { (#name, #key) })
+        .collect()
 }
 
 fn trait_method(op: &Operation) -> TokenStream {

@@ -1,6 +1,7 @@
 //! Spec → IR: operations, parameters, bodies, responses and routes. Schemas are lowered by
 //! [`schema`], path templates by [`paths`].
 
+pub mod annotations;
 pub mod paths;
 pub mod recursion;
 pub mod schema;
@@ -16,6 +17,7 @@ use crate::ir::{
 };
 use crate::load::{Location, Spec};
 use crate::naming::{field_name, type_name, Namespace};
+use annotations::Annotations;
 use schema::TypeBuilder;
 
 /// Names the generated code uses inside every operation module.
@@ -35,23 +37,34 @@ pub fn lower(spec: &Spec, diags: &mut Diagnostics) -> Api {
             .and_then(Value::as_str)
             .map(str::to_owned)
     };
+    let mut annotations = Annotations::new(spec);
+    let settings = annotations.service_settings();
     let mut lowering = Lowering {
         spec,
         types,
         diags: Diagnostics::default(),
         operation_names: Namespace::with_reserved(&["types", "operations", "server"]),
         operations: Vec::new(),
+        annotations,
+        pending_invalidations: Vec::new(),
     };
     lowering.paths();
+    lowering.resolve_invalidations();
     let routes = lowering.routes();
     let Lowering {
         types,
         diags: own,
         operations,
+        annotations,
         ..
     } = lowering;
     let (types, type_diags) = types.finish();
-    for d in own.items().iter().chain(type_diags.items()) {
+    for d in own
+        .items()
+        .iter()
+        .chain(type_diags.items())
+        .chain(annotations.diags.items())
+    {
         diags.push_diagnostic(d.clone());
     }
     Api {
@@ -61,6 +74,7 @@ pub fn lower(spec: &Spec, diags: &mut Diagnostics) -> Api {
         operations,
         types,
         routes,
+        settings,
     }
 }
 
@@ -70,6 +84,9 @@ struct Lowering<'a> {
     diags: Diagnostics,
     operation_names: Namespace,
     operations: Vec<Operation>,
+    annotations: Annotations<'a>,
+    /// (invalidating operation, where, target operationId), resolved once all are known.
+    pending_invalidations: Vec<(usize, Location, String)>,
 }
 
 impl Lowering<'_> {
@@ -144,7 +161,7 @@ impl Lowering<'_> {
                     &path,
                     &template,
                     method,
-                    &item_location,
+                    (&item_location, &item),
                     &operation_location,
                 );
             }
@@ -156,9 +173,10 @@ impl Lowering<'_> {
         path: &str,
         template: &paths::Template,
         method: Method,
-        item_location: &Location,
+        item: (&Location, &Value),
         location: &Location,
     ) {
+        let item_location = item.0;
         let Some((location, operation)) = self.deref(location) else {
             return;
         };
@@ -190,6 +208,16 @@ impl Lowering<'_> {
                 .filter(|s| !s.is_empty())
                 .map(str::to_owned)
         };
+        let secured = is_secured(self.spec.root(), &operation);
+        let cache = self
+            .annotations
+            .cache_policy(method, item, (&location, &operation));
+        for (at, target) in self
+            .annotations
+            .invalidates(method, (&location, &operation))
+        {
+            self.pending_invalidations.push((index, at, target));
+        }
         self.operations.push(Operation {
             id,
             name,
@@ -203,6 +231,9 @@ impl Lowering<'_> {
             responses,
             route: usize::MAX,
             path_captures: template.captures.clone(),
+            secured,
+            cache,
+            invalidates: Vec::new(),
         });
     }
 
@@ -619,6 +650,27 @@ impl Lowering<'_> {
         out
     }
 
+    /// Resolves `x-cache-invalidates` operationIds now that every operation is known.
+    fn resolve_invalidations(&mut self) {
+        for (index, location, target) in std::mem::take(&mut self.pending_invalidations) {
+            match self.operations.iter().position(|op| op.id == target) {
+                None => self.annotations.error(
+                    &location,
+                    format!("no operation has the operationId `{target}`"),
+                ),
+                Some(found) if self.operations[found].cache.is_none() => self.annotations.warning(
+                    &location,
+                    format!("`{target}` is not cached; there is nothing to invalidate"),
+                ),
+                Some(found) => {
+                    if !self.operations[index].invalidates.contains(&found) {
+                        self.operations[index].invalidates.push(found);
+                    }
+                }
+            }
+        }
+    }
+
     /// Groups operations by route shape and method, and warns where one shadows another.
     fn routes(&mut self) -> Vec<Route> {
         let mut routes: Vec<Route> = Vec::new();
@@ -673,6 +725,21 @@ impl Lowering<'_> {
             }
         }
         routes
+    }
+}
+
+/// Whether an operation requires credentials: its own `security`, or the document's when it
+/// has none. An empty requirement (`{}`) in the list makes credentials optional.
+fn is_secured(root: &Value, operation: &Value) -> bool {
+    let requirements = operation.get("security").or_else(|| root.get("security"));
+    match requirements.and_then(Value::as_array) {
+        Some(list) => {
+            !list.is_empty()
+                && list
+                    .iter()
+                    .all(|r| r.as_object().is_some_and(|o| !o.is_empty()))
+        }
+        None => false,
     }
 }
 

@@ -48,29 +48,116 @@ pub trait Api: ::std::clone::Clone + ::std::marker::Send + ::std::marker::Sync +
     > + ::std::marker::Send;
 }
 
-/// The router serving every operation of `api`, with problem+json answers for unknown
-/// paths (404) and methods (405).
+/// The service-wide settings the spec declares (`x-specjet`).
+pub fn settings() -> ::specjet::ServiceSettings {
+    ::specjet::ServiceSettings {
+        cache: ::specjet::cache::CacheSettings {
+            backend: ::specjet::cache::Backend::Tiered,
+            capacity_bytes: 16777216,
+            key_prefix: ::std::string::String::from("petstore"),
+        },
+    }
+}
+
+/// The router serving every operation of `api`, with services configured from the
+/// environment (`REDIS_URL` enables the shared cache tier).
 pub fn router<A: Api>(api: A) -> ::specjet::axum::Router {
+    router_with(api, &::specjet::Services::from_env(settings()))
+}
+
+/// The router serving every operation of `api` with the given services, with
+/// problem+json answers for unknown paths (404) and methods (405).
+pub fn router_with<A: Api>(
+    api: A,
+    services: &::specjet::Services,
+) -> ::specjet::axum::Router {
     let router = ::specjet::axum::Router::<A>::new();
     let router = router
         .route(
             "/pets",
             ::specjet::axum::routing::on(
                     ::specjet::axum::routing::MethodFilter::GET,
-                    handle_list_pets::<A>,
+                    ::specjet::axum::handler::Handler::layer(
+                        handle_list_pets::<A>,
+                        services
+                            .cache()
+                            .layer(::specjet::cache::CacheRoute {
+                                operation: "listPets",
+                                policy: ::specjet::cache::CachePolicy {
+                                    ttl: ::std::time::Duration::from_millis(60000),
+                                    stale_while_revalidate: ::std::time::Duration::from_millis(
+                                        0,
+                                    ),
+                                    scope: ::specjet::cache::Scope::Auto,
+                                    vary: ::std::vec::Vec::from([]),
+                                    statuses: ::std::vec::Vec::from([200, 203, 204]),
+                                },
+                                secured: false,
+                                params: &[],
+                            }),
+                    ),
                 )
-                .on(::specjet::axum::routing::MethodFilter::POST, handle_create_pet::<A>),
+                .on(
+                    ::specjet::axum::routing::MethodFilter::POST,
+                    ::specjet::axum::handler::Handler::layer(
+                        handle_create_pet::<A>,
+                        services
+                            .cache()
+                            .invalidation(
+                                ::std::vec::Vec::from([
+                                    ::specjet::cache::InvalidationTarget {
+                                        operation: "listPets",
+                                        shared: &[],
+                                    },
+                                ]),
+                            ),
+                    ),
+                ),
         );
     let router = router
         .route(
             "/pets/{s1}",
             ::specjet::axum::routing::on(
                     ::specjet::axum::routing::MethodFilter::GET,
-                    handle_show_pet_by_id::<A>,
+                    ::specjet::axum::handler::Handler::layer(
+                        handle_show_pet_by_id::<A>,
+                        services
+                            .cache()
+                            .layer(::specjet::cache::CacheRoute {
+                                operation: "showPetById",
+                                policy: ::specjet::cache::CachePolicy {
+                                    ttl: ::std::time::Duration::from_millis(60000),
+                                    stale_while_revalidate: ::std::time::Duration::from_millis(
+                                        30000,
+                                    ),
+                                    scope: ::specjet::cache::Scope::Auto,
+                                    vary: ::std::vec::Vec::from([]),
+                                    statuses: ::std::vec::Vec::from([200, 203, 204]),
+                                },
+                                secured: false,
+                                params: &[("petId", "s1")],
+                            }),
+                    ),
                 )
                 .on(
                     ::specjet::axum::routing::MethodFilter::DELETE,
-                    handle_delete_pet::<A>,
+                    ::specjet::axum::handler::Handler::layer(
+                        handle_delete_pet::<A>,
+                        services
+                            .cache()
+                            .invalidation(
+                                ::std::vec::Vec::from([
+                                    ::specjet::cache::InvalidationTarget {
+                                        operation: "listPets",
+                                        shared: &[],
+                                    },
+                                    ::specjet::cache::InvalidationTarget {
+                                        operation: "showPetById",
+                                        shared: &[("petId", "s1")],
+                                    },
+                                ]),
+                            ),
+                    ),
                 ),
         );
     router

@@ -1,0 +1,453 @@
+//! specjet's `x-` annotations: the service-wide `x-specjet` root key and the per-operation
+//! caching keys.
+//!
+//! `x-specjet-<concern>` is always read, strictly. The short names (`x-cache`, `x-cache-ttl`,
+//! `x-cache-invalidates`) are read only in documents that opt in with a root `x-specjet` key:
+//! real specs use unprefixed `x-` names of their own, which must neither be misread nor
+//! rejected. In an opted-in document a bad value or an unknown key is an error with its
+//! location.
+
+use serde_json::Value;
+
+use crate::diag::{Diagnostics, Severity};
+use crate::ir::{CacheBackend, CachePolicy, CacheScope, CacheSettings, Method, ServiceSettings};
+use crate::load::{Location, Spec};
+
+/// Parses `500ms`, `30s`, `10m`, `1h`, `1d` into milliseconds.
+pub fn parse_duration(value: &Value) -> Result<u64, String> {
+    let text = match value {
+        Value::String(text) => text.trim(),
+        Value::Number(n) => {
+            return Err(format!(
+                "`{n}` has no unit; write a duration such as `{n}s` or `{n}ms`"
+            ))
+        }
+        other => return Err(format!("expected a duration such as `30s`, found {other}")),
+    };
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().map_err(|_| {
+        format!("`{text}` is not a duration; write e.g. `500ms`, `30s`, `10m`, `1h`, `1d`")
+    })?;
+    let factor = match unit.trim() {
+        "ms" => 1,
+        "s" => 1_000,
+        "m" | "min" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        "" => {
+            return Err(format!(
+                "`{text}` has no unit; write e.g. `{text}s` or `{text}ms`"
+            ))
+        }
+        other => {
+            return Err(format!(
+                "unknown duration unit `{other}` in `{text}`; use ms, s, m, h or d"
+            ))
+        }
+    };
+    number
+        .checked_mul(factor)
+        .ok_or_else(|| format!("`{text}` is too long a duration"))
+}
+
+/// Parses `1KiB`, `4MiB`, `1GiB` (also `kB`, `MB`, `GB`, `B`) into bytes.
+pub fn parse_size(value: &Value) -> Result<u64, String> {
+    let Value::String(text) = value else {
+        return Err(format!("expected a size such as `64MiB`, found {value}"));
+    };
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size; write e.g. `64MiB`"))?;
+    let factor: u64 = match unit.trim() {
+        "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        "kB" | "KB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        "" => return Err(format!("`{text}` has no unit; write e.g. `{text}MiB`")),
+        other => {
+            return Err(format!(
+                "unknown size unit `{other}`; use B, KiB, MiB or GiB"
+            ))
+        }
+    };
+    number
+        .checked_mul(factor)
+        .ok_or_else(|| format!("`{text}` is too large"))
+}
+
+/// Reads annotations and reports their problems.
+pub struct Annotations<'a> {
+    spec: &'a Spec,
+    pub opted_in: bool,
+    pub diags: Diagnostics,
+}
+
+/// Root `x-specjet` concerns that are part of the vocabulary but not implemented yet.
+const PLANNED_CONCERNS: &[&str] = &["rate-limit", "compression", "batch", "database", "redis"];
+
+impl<'a> Annotations<'a> {
+    pub fn new(spec: &'a Spec) -> Self {
+        Annotations {
+            spec,
+            opted_in: spec.root().get("x-specjet").is_some(),
+            diags: Diagnostics::default(),
+        }
+    }
+
+    fn report(&mut self, severity: Severity, location: &Location, message: impl Into<String>) {
+        let file = self.spec.doc_name(location.doc).to_owned();
+        self.diags.push(severity, &file, &location.pointer, message);
+    }
+
+    /// The root `x-specjet` settings.
+    pub fn service_settings(&mut self) -> ServiceSettings {
+        let mut settings = ServiceSettings::default();
+        let root = Location {
+            doc: 0,
+            pointer: "/x-specjet".to_owned(),
+        };
+        let Some(value) = self.spec.get(&root).cloned() else {
+            return settings;
+        };
+        let Value::Object(map) = value else {
+            if !value.is_null() {
+                self.report(
+                    Severity::Error,
+                    &root,
+                    "`x-specjet` must be an object (or `{}` to opt in)",
+                );
+            }
+            return settings;
+        };
+        for (key, value) in &map {
+            let location = root.child(key);
+            match key.as_str() {
+                "cache" => settings.cache = self.cache_settings(&location, value),
+                concern if PLANNED_CONCERNS.contains(&concern) => self.report(
+                    Severity::Warning,
+                    &location,
+                    format!("`{concern}` is not implemented yet; it is ignored"),
+                ),
+                other => self.report(
+                    Severity::Error,
+                    &location,
+                    format!("unknown key `{other}` in `x-specjet`"),
+                ),
+            }
+        }
+        settings
+    }
+
+    fn cache_settings(&mut self, location: &Location, value: &Value) -> CacheSettings {
+        let mut settings = CacheSettings::default();
+        let Value::Object(map) = value else {
+            self.report(Severity::Error, location, "`cache` must be an object");
+            return settings;
+        };
+        for (key, value) in map {
+            let at = location.child(key);
+            match key.as_str() {
+                "backend" => match value.as_str() {
+                    Some("memory") => settings.backend = CacheBackend::Memory,
+                    Some("redis") => settings.backend = CacheBackend::Redis,
+                    Some("tiered") => settings.backend = CacheBackend::Tiered,
+                    _ => self.report(
+                        Severity::Error,
+                        &at,
+                        "`backend` must be `memory`, `redis` or `tiered`",
+                    ),
+                },
+                "capacity" => match parse_size(value) {
+                    Ok(bytes) => settings.capacity_bytes = bytes,
+                    Err(message) => self.report(Severity::Error, &at, message),
+                },
+                "key-prefix" => match value.as_str() {
+                    Some(prefix) if !prefix.is_empty() => {
+                        settings.key_prefix = Some(prefix.to_owned())
+                    }
+                    _ => self.report(
+                        Severity::Error,
+                        &at,
+                        "`key-prefix` must be a non-empty string",
+                    ),
+                },
+                other => self.report(
+                    Severity::Error,
+                    &at,
+                    format!("unknown key `{other}` in `x-specjet.cache`"),
+                ),
+            }
+        }
+        settings
+    }
+
+    /// The value of a concern on an object: `x-specjet-<name>`, or the short `x-<name>` in
+    /// opted-in documents (in others the short name is ignored with a warning).
+    fn concern(
+        &mut self,
+        owner: &Location,
+        object: &Value,
+        name: &str,
+    ) -> Option<(Location, Value)> {
+        let long = format!("x-specjet-{name}");
+        if let Some(value) = object.get(&long) {
+            return Some((owner.child(&long), value.clone()));
+        }
+        let short = format!("x-{name}");
+        let value = object.get(&short)?;
+        if self.opted_in {
+            Some((owner.child(&short), value.clone()))
+        } else {
+            self.report(
+                Severity::Warning,
+                &owner.child(&short),
+                format!("`{short}` is read only in documents with a root `x-specjet` key (or write `{long}`); it is ignored"),
+            );
+            None
+        }
+    }
+
+    /// The caching policy of an operation: its own annotation, else its path item's.
+    pub fn cache_policy(
+        &mut self,
+        method: Method,
+        item: (&Location, &Value),
+        operation: (&Location, &Value),
+    ) -> Option<CachePolicy> {
+        let mut found = None;
+        for (owner, object) in [item, operation] {
+            // `x-cache-ttl: 10m` is `x-cache: 10m`, which is `x-cache: {ttl: 10m}`.
+            if let Some(annotation) = self.concern(owner, object, "cache-ttl") {
+                found = Some(annotation);
+            }
+            if let Some(annotation) = self.concern(owner, object, "cache") {
+                found = Some(annotation);
+            }
+        }
+        let (location, value) = found?;
+        let cacheable = matches!(method, Method::Get | Method::Head);
+        if !cacheable {
+            // A path-item annotation covers only the item's reads.
+            if location.pointer.starts_with(&operation.0.pointer) {
+                self.report(
+                    Severity::Error,
+                    &location,
+                    format!(
+                        "`{}` operations are not cached: only GET and HEAD responses are",
+                        method.as_str().to_uppercase()
+                    ),
+                );
+            }
+            return None;
+        }
+        self.parse_policy(&location, &value)
+    }
+
+    fn parse_policy(&mut self, location: &Location, value: &Value) -> Option<CachePolicy> {
+        let map = match value {
+            Value::String(_) | Value::Number(_) => match parse_duration(value) {
+                Ok(_) => [("ttl".to_owned(), value.clone())].into_iter().collect(),
+                Err(message) => {
+                    self.report(Severity::Error, location, message);
+                    return None;
+                }
+            },
+            Value::Object(map) => map.clone(),
+            _ => {
+                self.report(
+                    Severity::Error,
+                    location,
+                    "expected a duration (`10m`) or an object with `ttl`",
+                );
+                return None;
+            }
+        };
+        let mut policy = CachePolicy {
+            ttl_ms: 0,
+            stale_while_revalidate_ms: 0,
+            scope: None,
+            vary: Vec::new(),
+            statuses: vec![200, 203, 204],
+        };
+        let mut ok = true;
+        let mut has_ttl = false;
+        for (key, value) in &map {
+            let at = location.child(key);
+            let result: Result<(), String> = match key.as_str() {
+                "ttl" => parse_duration(value).map(|ms| {
+                    policy.ttl_ms = ms;
+                    has_ttl = true;
+                }),
+                "stale-while-revalidate" => {
+                    parse_duration(value).map(|ms| policy.stale_while_revalidate_ms = ms)
+                }
+                "scope" => match value.as_str() {
+                    Some("public") => Ok(policy.scope = Some(CacheScope::Public)),
+                    Some("private") => Ok(policy.scope = Some(CacheScope::Private)),
+                    _ => Err("`scope` must be `public` or `private`".to_owned()),
+                },
+                "vary" => match value.as_array() {
+                    Some(names) if names.iter().all(|n| n.as_str().is_some_and(is_header_name)) => {
+                        policy.vary = names
+                            .iter()
+                            .filter_map(Value::as_str)
+                            .map(str::to_ascii_lowercase)
+                            .collect();
+                        Ok(())
+                    }
+                    _ => Err("`vary` must be a list of header names".to_owned()),
+                },
+                "status" => match value.as_array() {
+                    Some(codes) => {
+                        let parsed: Option<Vec<u16>> = codes
+                            .iter()
+                            .map(|c| {
+                                c.as_u64()
+                                    .or_else(|| c.as_str()?.parse().ok())
+                                    .and_then(|c| u16::try_from(c).ok())
+                                    .filter(|c| (100..=599).contains(c))
+                            })
+                            .collect();
+                        match parsed {
+                            Some(codes) if !codes.is_empty() => Ok(policy.statuses = codes),
+                            _ => Err("`status` must be a list of status codes".to_owned()),
+                        }
+                    }
+                    None => Err("`status` must be a list of status codes".to_owned()),
+                },
+                "stale-if-error" | "tags" => {
+                    self.report(
+                        Severity::Warning,
+                        &at,
+                        format!("`{key}` is not implemented yet; it is ignored"),
+                    );
+                    Ok(())
+                }
+                other => Err(format!("unknown key `{other}` in a cache annotation")),
+            };
+            if let Err(message) = result {
+                self.report(Severity::Error, &at, message);
+                ok = false;
+            }
+        }
+        if !has_ttl {
+            self.report(
+                Severity::Error,
+                location,
+                "a cache annotation needs a `ttl`",
+            );
+            return None;
+        }
+        if policy.ttl_ms == 0 {
+            self.report(
+                Severity::Error,
+                &location.child("ttl"),
+                "`ttl` must be longer than zero",
+            );
+            return None;
+        }
+        ok.then_some(policy)
+    }
+
+    /// The operation ids an operation invalidates (checked against the API later).
+    pub fn invalidates(
+        &mut self,
+        method: Method,
+        operation: (&Location, &Value),
+    ) -> Vec<(Location, String)> {
+        let Some((location, value)) = self.concern(operation.0, operation.1, "cache-invalidates")
+        else {
+            return Vec::new();
+        };
+        if matches!(
+            method,
+            Method::Get | Method::Head | Method::Options | Method::Trace
+        ) {
+            self.report(Severity::Error, &location, "only operations that change state (POST, PUT, PATCH, DELETE) invalidate cached entries");
+            return Vec::new();
+        }
+        let ids = match &value {
+            Value::String(id) => vec![(location.clone(), id.clone())],
+            Value::Array(ids) => ids
+                .iter()
+                .enumerate()
+                .filter_map(|(index, id)| match id.as_str() {
+                    Some(id) => Some((location.child(&index.to_string()), id.to_owned())),
+                    None => {
+                        self.report(
+                            Severity::Error,
+                            &location.child(&index.to_string()),
+                            "expected an operationId",
+                        );
+                        None
+                    }
+                })
+                .collect(),
+            _ => {
+                self.report(
+                    Severity::Error,
+                    &location,
+                    "expected a list of operationIds",
+                );
+                Vec::new()
+            }
+        };
+        ids
+    }
+
+    pub fn error(&mut self, location: &Location, message: impl Into<String>) {
+        self.report(Severity::Error, location, message);
+    }
+
+    pub fn warning(&mut self, location: &Location, message: impl Into<String>) {
+        self.report(Severity::Warning, location, message);
+    }
+}
+
+fn is_header_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration(&json!("500ms")), Ok(500));
+        assert_eq!(parse_duration(&json!("30s")), Ok(30_000));
+        assert_eq!(parse_duration(&json!("10m")), Ok(600_000));
+        assert_eq!(parse_duration(&json!("1h")), Ok(3_600_000));
+        assert_eq!(parse_duration(&json!("1d")), Ok(86_400_000));
+        assert!(parse_duration(&json!(30)).unwrap_err().contains("`30s`"));
+        assert!(parse_duration(&json!("30"))
+            .unwrap_err()
+            .contains("no unit"));
+        assert!(parse_duration(&json!("3 weeks")).is_err());
+        assert!(parse_duration(&json!("99999999999999999999d")).is_err());
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size(&json!("1KiB")), Ok(1024));
+        assert_eq!(parse_size(&json!("4MiB")), Ok(4 << 20));
+        assert_eq!(parse_size(&json!("2MB")), Ok(2_000_000));
+        assert!(parse_size(&json!("4")).is_err());
+        assert!(parse_size(&json!(4)).is_err());
+    }
+}
