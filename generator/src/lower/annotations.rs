@@ -293,8 +293,14 @@ impl<'a> Annotations<'a> {
                     parse_duration(value).map(|ms| policy.stale_while_revalidate_ms = ms)
                 }
                 "scope" => match value.as_str() {
-                    Some("public") => Ok(policy.scope = Some(CacheScope::Public)),
-                    Some("private") => Ok(policy.scope = Some(CacheScope::Private)),
+                    Some("public") => {
+                        policy.scope = Some(CacheScope::Public);
+                        Ok(())
+                    }
+                    Some("private") => {
+                        policy.scope = Some(CacheScope::Private);
+                        Ok(())
+                    }
                     _ => Err("`scope` must be `public` or `private`".to_owned()),
                 },
                 "vary" => match value.as_array() {
@@ -320,7 +326,10 @@ impl<'a> Annotations<'a> {
                             })
                             .collect();
                         match parsed {
-                            Some(codes) if !codes.is_empty() => Ok(policy.statuses = codes),
+                            Some(codes) if !codes.is_empty() => {
+                                policy.statuses = codes;
+                                Ok(())
+                            }
                             _ => Err("`status` must be a list of status codes".to_owned()),
                         }
                     }
