@@ -3,11 +3,12 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue};
 use serde::{Deserialize, Serialize};
 
 /// A stored response: status, headers and body, with when it was stored and for how long it
 /// is fresh (and then stale-but-servable).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Entry {
     pub status: u16,
     pub headers: Vec<(String, String)>,
@@ -19,6 +20,10 @@ pub struct Entry {
     pub stale_while_revalidate: Duration,
     /// Invalidation tags (`op`, `op|param=value`).
     pub tags: Vec<String>,
+    /// `headers` parsed once, and the `ETag` header (weak when a content-coding applies), so
+    /// a hit copies ready headers instead of parsing text.
+    pub header_map: HeaderMap,
+    pub etag_header: HeaderValue,
 }
 
 /// How fresh an entry is now.
@@ -37,6 +42,73 @@ pub fn now_millis() -> u64 {
 }
 
 impl Entry {
+    /// An entry for a response; computes its validator and prepared headers.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: Bytes,
+        stored_at: u64,
+        ttl: Duration,
+        stale_while_revalidate: Duration,
+        tags: Vec<String>,
+    ) -> Entry {
+        let etag = etag_for(&body);
+        Entry::assemble(
+            status,
+            headers,
+            body,
+            etag,
+            stored_at,
+            ttl,
+            stale_while_revalidate,
+            tags,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn assemble(
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: Bytes,
+        etag: String,
+        stored_at: u64,
+        ttl: Duration,
+        stale_while_revalidate: Duration,
+        tags: Vec<String>,
+    ) -> Entry {
+        let mut header_map = HeaderMap::with_capacity(headers.len() + 6);
+        for (name, value) in &headers {
+            if let (Ok(name), Ok(value)) = (
+                HeaderName::try_from(name.as_str()),
+                HeaderValue::try_from(value.as_str()),
+            ) {
+                header_map.append(name, value);
+            }
+        }
+        // A strong validator does not survive a content-coding.
+        let encoded = header_map.contains_key(http::header::CONTENT_ENCODING);
+        let etag_text = if encoded {
+            format!("W/{etag}")
+        } else {
+            etag.clone()
+        };
+        let etag_header =
+            HeaderValue::try_from(etag_text).unwrap_or_else(|_| HeaderValue::from_static("\"0\""));
+        Entry {
+            status,
+            headers,
+            body,
+            etag,
+            stored_at,
+            ttl,
+            stale_while_revalidate,
+            tags,
+            header_map,
+            etag_header,
+        }
+    }
+
     pub fn age(&self) -> Duration {
         Duration::from_millis(now_millis().saturating_sub(self.stored_at))
     }
@@ -101,16 +173,16 @@ impl Entry {
         }
         let (meta, body) = rest.split_at(length);
         let meta: Meta = serde_json::from_slice(meta).ok()?;
-        Some(Entry {
-            status: meta.status,
-            headers: meta.headers,
-            body: Bytes::copy_from_slice(body),
-            etag: meta.etag,
-            stored_at: meta.stored_at,
-            ttl: Duration::from_millis(meta.ttl_ms),
-            stale_while_revalidate: Duration::from_millis(meta.swr_ms),
-            tags: meta.tags,
-        })
+        Some(Entry::assemble(
+            meta.status,
+            meta.headers,
+            Bytes::copy_from_slice(body),
+            meta.etag,
+            meta.stored_at,
+            Duration::from_millis(meta.ttl_ms),
+            Duration::from_millis(meta.swr_ms),
+            meta.tags,
+        ))
     }
 }
 
@@ -143,16 +215,15 @@ mod tests {
     use super::*;
 
     fn entry() -> Entry {
-        Entry {
-            status: 200,
-            headers: vec![("content-type".into(), "application/json".into())],
-            body: Bytes::from_static(b"[1,2]"),
-            etag: etag_for(b"[1,2]"),
-            stored_at: now_millis(),
-            ttl: Duration::from_secs(60),
-            stale_while_revalidate: Duration::from_secs(5),
-            tags: vec!["listPets".into()],
-        }
+        Entry::new(
+            200,
+            vec![("content-type".into(), "application/json".into())],
+            Bytes::from_static(b"[1,2]"),
+            now_millis(),
+            Duration::from_secs(60),
+            Duration::from_secs(5),
+            vec!["listPets".into()],
+        )
     }
 
     #[test]
@@ -163,6 +234,22 @@ mod tests {
         assert_eq!(Entry::decode(b"SJC1\x00\x00\x00\xffshort"), None);
         assert_eq!(Entry::decode(b"SJC1\x00\x00\x00\x02{]"), None);
         assert_eq!(Entry::decode(b""), None);
+    }
+
+    #[test]
+    fn weak_etag_under_a_content_coding() {
+        let plain = entry();
+        assert!(!plain.etag_header.to_str().unwrap().starts_with("W/"));
+        let gzip = Entry::new(
+            200,
+            vec![("content-encoding".into(), "gzip".into())],
+            Bytes::new(),
+            0,
+            Duration::ZERO,
+            Duration::ZERO,
+            vec![],
+        );
+        assert!(gzip.etag_header.to_str().unwrap().starts_with("W/\""));
     }
 
     #[test]

@@ -1,66 +1,70 @@
 //! Cache keys: method, path, normalized query, the `vary` headers, content negotiation and,
 //! for private entries, a digest of the caller's credentials.
 
-use http::request::Parts;
+use http::HeaderMap;
 use sha2::{Digest, Sha256};
 
 use super::{CacheRoute, Scope};
 
-/// A cache key and the tags its entry will carry.
+/// A cache key, and whether it is keyed by the caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CacheKey {
     pub key: String,
     pub private: bool,
-    pub tags: Vec<String>,
 }
 
 /// Headers that carry the caller's identity.
 const CREDENTIALS: [&str; 2] = ["authorization", "cookie"];
 
+/// Request headers that always split the key: the same URL answers differently per media
+/// type and content-coding.
+const NEGOTIATION: [&str; 2] = ["accept", "accept-encoding"];
+
+fn header_text(headers: &HeaderMap, name: &str) -> String {
+    let mut values = headers.get_all(name).iter().filter_map(|v| v.to_str().ok());
+    match (values.next(), values.next()) {
+        (None, _) => String::new(),
+        (Some(one), None) => one.to_owned(),
+        (Some(first), Some(second)) => [first, second]
+            .into_iter()
+            .chain(values)
+            .collect::<Vec<_>>()
+            .join(","),
+    }
+}
+
 impl CacheKey {
-    pub fn for_request(
-        route: &CacheRoute,
-        parts: &Parts,
-        captures: &[(String, String)],
-    ) -> CacheKey {
-        let mut key = format!("{}:{}:{}", route.operation, parts.method, parts.uri.path());
+    pub fn for_request<B>(route: &CacheRoute, request: &http::Request<B>) -> CacheKey {
+        let headers = request.headers();
+        let path = request.uri().path();
+        let mut key = String::with_capacity(route.operation.len() + path.len() + 32);
+        key.push_str(route.operation);
+        key.push(':');
+        key.push_str(request.method().as_str());
+        key.push(':');
+        key.push_str(path);
         // Parameter order does not matter: `?b=2&a=1` and `?a=1&b=2` are one entry.
-        let mut query: Vec<(String, String)> =
-            form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
+        if let Some(query) = request.uri().query().filter(|q| !q.is_empty()) {
+            let mut pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
                 .map(|(k, v)| (k.into_owned(), v.into_owned()))
                 .collect();
-        query.sort();
-        if !query.is_empty() {
+            pairs.sort();
             key.push('?');
             key.push_str(
                 &form_urlencoded::Serializer::new(String::new())
-                    .extend_pairs(query)
+                    .extend_pairs(pairs)
                     .finish(),
             );
         }
-        let header = |name: &str| {
-            parts
-                .headers
-                .get_all(name)
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .collect::<Vec<_>>()
-                .join(",")
-        };
-        for name in route
-            .policy
-            .vary
-            .iter()
-            .chain(["accept", "accept-encoding"].iter())
-        {
-            let value = header(name);
-            if !value.is_empty() {
-                key.push_str(&format!("|{}={}", name.to_ascii_lowercase(), value));
+        for name in route.policy.vary.iter().chain(NEGOTIATION.iter()) {
+            if headers.contains_key(*name) {
+                key.push('|');
+                key.push_str(name);
+                key.push('=');
+                key.push_str(&header_text(headers, name));
             }
         }
-        let has_credentials = CREDENTIALS
-            .iter()
-            .any(|name| parts.headers.contains_key(*name));
+        let has_credentials = CREDENTIALS.iter().any(|name| headers.contains_key(*name));
         let private = match route.policy.scope {
             Scope::Public => false,
             Scope::Private => true,
@@ -72,7 +76,7 @@ impl CacheKey {
             for name in CREDENTIALS {
                 digest.update(name.as_bytes());
                 digest.update([0]);
-                digest.update(header(name).as_bytes());
+                digest.update(header_text(headers, name).as_bytes());
                 digest.update([0]);
             }
             let digest = digest.finalize();
@@ -81,14 +85,20 @@ impl CacheKey {
                 key.push_str(&format!("{byte:02x}"));
             }
         }
-        let mut tags = vec![route.operation.to_owned()];
-        for (name, capture) in route.params {
-            if let Some((_, value)) = captures.iter().find(|(k, _)| k == capture) {
-                tags.push(tag(route.operation, name, value));
-            }
-        }
-        CacheKey { key, private, tags }
+        CacheKey { key, private }
     }
+}
+
+/// The invalidation tags of an entry: its operation, and its operation with each path
+/// parameter value.
+pub fn tags(route: &CacheRoute, captures: &[(String, String)]) -> Vec<String> {
+    let mut tags = vec![route.operation.to_owned()];
+    for (name, capture) in route.params {
+        if let Some((_, value)) = captures.iter().find(|(k, _)| k == capture) {
+            tags.push(tag(route.operation, name, value));
+        }
+    }
+    tags
 }
 
 /// The tag of an operation's entries with one path parameter value.
@@ -114,32 +124,27 @@ mod tests {
         }
     }
 
-    fn parts(uri: &str, headers: &[(&str, &str)]) -> Parts {
+    fn parts(uri: &str, headers: &[(&str, &str)]) -> http::Request<()> {
         let mut builder = http::Request::builder().uri(uri);
         for (k, v) in headers {
             builder = builder.header(*k, *v);
         }
-        builder.body(()).unwrap().into_parts().0
+        builder.body(()).unwrap()
     }
 
     #[test]
     fn query_order_does_not_matter_and_vary_splits() {
         let r = route(Scope::Auto, false);
-        let captures = vec![("s1".to_owned(), "7".to_owned())];
-        let a = CacheKey::for_request(&r, &parts("/pets/7?b=2&a=1", &[]), &captures);
-        let b = CacheKey::for_request(&r, &parts("/pets/7?a=1&b=2", &[]), &captures);
+        let a = CacheKey::for_request(&r, &parts("/pets/7?b=2&a=1", &[]));
+        let b = CacheKey::for_request(&r, &parts("/pets/7?a=1&b=2", &[]));
         assert_eq!(a.key, b.key);
-        assert_eq!(a.tags, ["getPet", "getPet|petId=7"]);
-        let fr = CacheKey::for_request(
-            &r,
-            &parts("/pets/7?a=1&b=2", &[("accept-language", "fr")]),
-            &captures,
-        );
+        let captures = vec![("s1".to_owned(), "7".to_owned())];
+        assert_eq!(tags(&r, &captures), ["getPet", "getPet|petId=7"]);
+        let fr = CacheKey::for_request(&r, &parts("/pets/7?a=1&b=2", &[("accept-language", "fr")]));
         assert_ne!(a.key, fr.key);
         let gzip = CacheKey::for_request(
             &r,
             &parts("/pets/7?a=1&b=2", &[("accept-encoding", "gzip")]),
-            &captures,
         );
         assert_ne!(a.key, gzip.key);
     }
@@ -147,27 +152,19 @@ mod tests {
     #[test]
     fn credentials_make_entries_private_and_never_appear_in_keys() {
         let r = route(Scope::Auto, false);
-        let alice = CacheKey::for_request(
-            &r,
-            &parts("/pets/7", &[("authorization", "Bearer alice")]),
-            &[],
-        );
-        let bob = CacheKey::for_request(
-            &r,
-            &parts("/pets/7", &[("authorization", "Bearer bob")]),
-            &[],
-        );
-        let anonymous = CacheKey::for_request(&r, &parts("/pets/7", &[]), &[]);
+        let alice =
+            CacheKey::for_request(&r, &parts("/pets/7", &[("authorization", "Bearer alice")]));
+        let bob = CacheKey::for_request(&r, &parts("/pets/7", &[("authorization", "Bearer bob")]));
+        let anonymous = CacheKey::for_request(&r, &parts("/pets/7", &[]));
         assert!(alice.private && bob.private && !anonymous.private);
         assert_ne!(alice.key, bob.key);
         assert!(!alice.key.contains("alice"));
         let public = CacheKey::for_request(
             &route(Scope::Public, true),
             &parts("/pets/7", &[("authorization", "x")]),
-            &[],
         );
         assert!(!public.private);
-        let secured = CacheKey::for_request(&route(Scope::Auto, true), &parts("/pets/7", &[]), &[]);
+        let secured = CacheKey::for_request(&route(Scope::Auto, true), &parts("/pets/7", &[]));
         assert!(secured.private);
     }
 }

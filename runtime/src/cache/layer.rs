@@ -13,8 +13,8 @@ use axum::response::Response;
 use http::{header, HeaderName, HeaderValue, Method, Request, StatusCode};
 use tower::{Layer, Service};
 
-use super::entry::{etag_for, now_millis, Entry, Freshness};
-use super::key::{tag, CacheKey};
+use super::entry::{now_millis, Entry, Freshness};
+use super::key::{tag, tags, CacheKey};
 use super::{Cache, CacheRoute, Flight, Found, InvalidationTarget};
 
 type BoxFuture = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
@@ -54,18 +54,59 @@ async fn captures(parts: &mut http::request::Parts) -> Vec<(String, String)> {
     }
 }
 
+/// A cached operation with the header values every response of it shares, built once.
+struct Prepared {
+    route: CacheRoute,
+    vary_public: HeaderValue,
+    vary_private: HeaderValue,
+}
+
+impl Prepared {
+    fn new(route: CacheRoute) -> Prepared {
+        let vary = |private: bool| {
+            let mut names: Vec<&str> = route.policy.vary.clone();
+            names.extend(["accept", "accept-encoding"]);
+            if private {
+                names.extend(["authorization", "cookie"]);
+            }
+            HeaderValue::try_from(names.join(", "))
+                .unwrap_or_else(|_| HeaderValue::from_static("accept, accept-encoding"))
+        };
+        Prepared {
+            vary_public: vary(false),
+            vary_private: vary(true),
+            route,
+        }
+    }
+}
+
+/// `Cache-Status` values (RFC 9211).
+mod status {
+    pub const HIT_MEMORY: &str = "specjet; hit; detail=memory";
+    pub const HIT_REDIS: &str = "specjet; hit; detail=redis";
+    pub const STALE_MEMORY: &str = "specjet; hit; fwd=stale; detail=memory";
+    pub const STALE_REDIS: &str = "specjet; hit; fwd=stale; detail=redis";
+    pub const MISS_STORED: &str = "specjet; fwd=miss; stored";
+    pub const MISS: &str = "specjet; fwd=miss";
+    pub const COLLAPSED: &str = "specjet; fwd=miss; collapsed";
+    pub const REQUEST_STORED: &str = "specjet; fwd=request; stored";
+    pub const REQUEST: &str = "specjet; fwd=request";
+    pub const REFRESH_STORED: &str = "specjet; fwd=stale; stored";
+    pub const REFRESH: &str = "specjet; fwd=stale";
+}
+
 /// Caches one operation's responses; see [`Cache::layer`].
 #[derive(Clone)]
 pub struct CacheLayer {
     cache: Cache,
-    route: Arc<CacheRoute>,
+    route: Arc<Prepared>,
 }
 
 impl CacheLayer {
     pub(crate) fn new(cache: Cache, route: CacheRoute) -> Self {
         CacheLayer {
             cache,
-            route: Arc::new(route),
+            route: Arc::new(Prepared::new(route)),
         }
     }
 }
@@ -86,7 +127,7 @@ impl<S> Layer<S> for CacheLayer {
 pub struct CacheService<S> {
     inner: S,
     cache: Cache,
-    route: Arc<CacheRoute>,
+    route: Arc<Prepared>,
 }
 
 impl<S> Service<Request<Body>> for CacheService<S>
@@ -111,12 +152,16 @@ where
 }
 
 /// Request directives of `Cache-Control` (and `Pragma: no-cache`).
+#[derive(Default)]
 struct Directives {
     no_cache: bool,
     no_store: bool,
 }
 
 fn directives(headers: &http::HeaderMap) -> Directives {
+    if !headers.contains_key(header::CACHE_CONTROL) && !headers.contains_key(header::PRAGMA) {
+        return Directives::default();
+    }
     let text: String = headers
         .get_all(header::CACHE_CONTROL)
         .iter()
@@ -127,17 +172,12 @@ fn directives(headers: &http::HeaderMap) -> Directives {
         .to_ascii_lowercase();
     let has = |directive: &str| text.split(',').any(|d| d.trim() == directive);
     Directives {
-        no_cache: has("no-cache") || text.split(',').any(|d| d.trim() == "max-age=0"),
+        no_cache: has("no-cache") || has("max-age=0"),
         no_store: has("no-store"),
     }
 }
 
-async fn serve<S>(
-    cache: Cache,
-    route: Arc<CacheRoute>,
-    inner: S,
-    request: Request<Body>,
-) -> Response
+async fn serve<S>(cache: Cache, route: Arc<Prepared>, inner: S, request: Request<Body>) -> Response
 where
     S: Service<Request<Body>, Response = Response, Error = Infallible> + Clone + Send + 'static,
     S::Future: Send + 'static,
@@ -145,16 +185,8 @@ where
     if !matches!(*request.method(), Method::GET | Method::HEAD) {
         return call(inner, request).await;
     }
-    let (mut parts, body) = request.into_parts();
-    let captured = captures(&mut parts).await;
-    let key = CacheKey::for_request(&route, &parts, &captured);
-    let directives = directives(&parts.headers);
-    let if_none_match = parts
-        .headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let request = Request::from_parts(parts, body);
+    let key = CacheKey::for_request(&route.route, &request);
+    let directives = directives(request.headers());
     let stats = cache.stats();
 
     if directives.no_cache {
@@ -166,38 +198,40 @@ where
             inner,
             request,
             !directives.no_store,
-            "fwd=request",
+            Forward::Request,
         )
         .await;
         return response;
     }
 
     if let Some(found) = cache.lookup(&key.key).await {
-        let (entry, tier) = match found {
-            Found::Memory(entry) => (entry, "memory"),
-            Found::Redis(entry) => (entry, "redis"),
+        let (entry, in_memory) = match found {
+            Found::Memory(entry) => (entry, true),
+            Found::Redis(entry) => (entry, false),
         };
         match entry.freshness() {
             Freshness::Fresh => {
-                let counter = if tier == "memory" {
+                let counter = if in_memory {
                     &stats.memory_hits
                 } else {
                     &stats.redis_hits
                 };
                 counter.fetch_add(1, Ordering::Relaxed);
-                if if_none_match
-                    .as_deref()
-                    .is_some_and(|tags| etag_matches(tags, &entry.etag))
-                {
+                let status = if in_memory {
+                    status::HIT_MEMORY
+                } else {
+                    status::HIT_REDIS
+                };
+                let revalidated = request
+                    .headers()
+                    .get(header::IF_NONE_MATCH)
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|tags| etag_matches(tags, &entry.etag));
+                if revalidated {
                     stats.not_modified.fetch_add(1, Ordering::Relaxed);
-                    return not_modified(
-                        &entry,
-                        &route,
-                        key.private,
-                        &format!("hit; detail={tier}"),
-                    );
+                    return not_modified(&entry, &route, key.private, status);
                 }
-                return respond(&entry, &route, key.private, &format!("hit; detail={tier}"));
+                return respond(&entry, &route, key.private, status);
             }
             Freshness::Stale => {
                 stats.stale_hits.fetch_add(1, Ordering::Relaxed);
@@ -206,16 +240,16 @@ where
                     let (cache, route, key) = (cache.clone(), route.clone(), key.clone());
                     tokio::spawn(async move {
                         let (_, entry) =
-                            fetch(&cache, &route, &key, inner, request, true, "fwd=stale").await;
+                            fetch(&cache, &route, &key, inner, request, true, Forward::Stale).await;
                         guard.finish(entry);
                     });
                 }
-                return respond(
-                    &entry,
-                    &route,
-                    key.private,
-                    &format!("hit; fwd=stale; detail={tier}"),
-                );
+                let status = if in_memory {
+                    status::STALE_MEMORY
+                } else {
+                    status::STALE_REDIS
+                };
+                return respond(&entry, &route, key.private, status);
             }
             Freshness::Expired => {}
         }
@@ -231,7 +265,7 @@ where
                 inner,
                 request,
                 !directives.no_store,
-                "fwd=miss",
+                Forward::Miss,
             )
             .await;
             guard.finish(entry);
@@ -251,7 +285,7 @@ where
             match entry {
                 Some(entry) => {
                     stats.collapsed.fetch_add(1, Ordering::Relaxed);
-                    respond(&entry, &route, key.private, "fwd=miss; collapsed")
+                    respond(&entry, &route, key.private, status::COLLAPSED)
                 }
                 None => call(inner, request).await,
             }
@@ -259,20 +293,43 @@ where
     }
 }
 
+/// Why the handler was asked.
+#[derive(Clone, Copy)]
+enum Forward {
+    Miss,
+    Request,
+    Stale,
+}
+
+impl Forward {
+    fn status(self, stored: bool) -> &'static str {
+        match (self, stored) {
+            (Forward::Miss, true) => status::MISS_STORED,
+            (Forward::Miss, false) => status::MISS,
+            (Forward::Request, true) => status::REQUEST_STORED,
+            (Forward::Request, false) => status::REQUEST,
+            (Forward::Stale, true) => status::REFRESH_STORED,
+            (Forward::Stale, false) => status::REFRESH,
+        }
+    }
+}
+
 /// Runs the handler and stores its response when it may be cached.
 async fn fetch<S>(
     cache: &Cache,
-    route: &CacheRoute,
+    route: &Prepared,
     key: &CacheKey,
     inner: S,
     request: Request<Body>,
     may_store: bool,
-    forward: &str,
+    forward: Forward,
 ) -> (Response, Option<Arc<Entry>>)
 where
     S: Service<Request<Body>, Response = Response, Error = Infallible>,
 {
-    let response = call(inner, request).await;
+    let (mut parts, body) = request.into_parts();
+    let captured = captures(&mut parts).await;
+    let response = call(inner, Request::from_parts(parts, body)).await;
     let status = response.status().as_u16();
     let response_forbids = response
         .headers()
@@ -281,12 +338,12 @@ where
         .filter_map(|v| v.to_str().ok())
         .any(|v| v.contains("no-store") || v.contains("private") && !key.private);
     if !may_store
-        || !route.policy.statuses.contains(&status)
+        || !route.route.policy.statuses.contains(&status)
         || response_forbids
         || response.headers().contains_key(header::SET_COOKIE)
     {
         let mut response = response;
-        set_cache_status(&mut response, forward);
+        set_cache_status(&mut response, forward.status(false));
         return (response, None);
     }
     let (parts, body) = response.into_parts();
@@ -306,18 +363,18 @@ where
             Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
         })
         .collect();
-    let entry = Arc::new(Entry {
+    let policy = &route.route.policy;
+    let entry = Arc::new(Entry::new(
         status,
         headers,
-        etag: etag_for(&body),
         body,
-        stored_at: now_millis(),
-        ttl: route.policy.ttl,
-        stale_while_revalidate: route.policy.stale_while_revalidate,
-        tags: key.tags.clone(),
-    });
+        now_millis(),
+        policy.ttl,
+        policy.stale_while_revalidate,
+        tags(&route.route, &captured),
+    ));
     cache.store(&key.key, entry.clone()).await;
-    let response = respond(&entry, route, key.private, &format!("{forward}; stored"));
+    let response = respond(&entry, route, key.private, forward.status(true));
     (response, Some(entry))
 }
 
@@ -328,74 +385,67 @@ fn etag_matches(if_none_match: &str, etag: &str) -> bool {
         .any(|candidate| candidate.trim() == "*" || weak(candidate) == weak(etag))
 }
 
-fn cache_headers(response: &mut Response, entry: &Entry, route: &CacheRoute, private: bool) {
-    let headers = response.headers_mut();
-    let encoded = entry.headers.iter().any(|(k, _)| k == "content-encoding");
-    // A strong validator does not survive a content-coding.
-    let etag = if encoded {
-        format!("W/{}", entry.etag)
+fn cache_headers(
+    headers: &mut http::HeaderMap,
+    entry: &Entry,
+    route: &Prepared,
+    private: bool,
+    status: &'static str,
+) {
+    let policy = &route.route.policy;
+    let age = entry.age();
+    // Whole seconds, consistent with `Age`: max-age + Age = the ttl.
+    let remaining = policy.ttl.as_secs().saturating_sub(age.as_secs());
+    let mut control = String::with_capacity(48);
+    control.push_str(if private {
+        "private, max-age="
     } else {
-        entry.etag.clone()
-    };
-    let remaining = route.policy.ttl.saturating_sub(entry.age()).as_secs();
-    let mut control = format!(
-        "{}, max-age={remaining}",
-        if private { "private" } else { "public" }
+        "public, max-age="
+    });
+    control.push_str(&remaining.to_string());
+    if !policy.stale_while_revalidate.is_zero() {
+        control.push_str(", stale-while-revalidate=");
+        control.push_str(&policy.stale_while_revalidate.as_secs().to_string());
+    }
+    headers.insert(header::ETAG, entry.etag_header.clone());
+    if let Ok(value) = HeaderValue::try_from(control) {
+        headers.insert(header::CACHE_CONTROL, value);
+    }
+    headers.insert(header::AGE, HeaderValue::from(age.as_secs()));
+    headers.insert(
+        header::VARY,
+        if private {
+            route.vary_private.clone()
+        } else {
+            route.vary_public.clone()
+        },
     );
-    if !route.policy.stale_while_revalidate.is_zero() {
-        control.push_str(&format!(
-            ", stale-while-revalidate={}",
-            route.policy.stale_while_revalidate.as_secs()
-        ));
-    }
-    let mut vary: Vec<&str> = route.policy.vary.clone();
-    vary.extend(["accept", "accept-encoding"]);
-    if private {
-        vary.extend(["authorization", "cookie"]);
-    }
-    let values = [
-        (header::ETAG, etag),
-        (header::CACHE_CONTROL, control),
-        (header::AGE, entry.age().as_secs().to_string()),
-        (header::VARY, vary.join(", ")),
-    ];
-    for (name, value) in values {
-        if let Ok(value) = HeaderValue::try_from(value) {
-            headers.insert(name, value);
-        }
-    }
+    headers.insert(
+        HeaderName::from_static("cache-status"),
+        HeaderValue::from_static(status),
+    );
 }
 
-fn set_cache_status(response: &mut Response, status: &str) {
-    if let Ok(value) = HeaderValue::try_from(format!("specjet; {status}")) {
-        response
-            .headers_mut()
-            .insert(HeaderName::from_static("cache-status"), value);
-    }
+fn set_cache_status(response: &mut Response, status: &'static str) {
+    response.headers_mut().insert(
+        HeaderName::from_static("cache-status"),
+        HeaderValue::from_static(status),
+    );
 }
 
-fn respond(entry: &Entry, route: &CacheRoute, private: bool, status: &str) -> Response {
+fn respond(entry: &Entry, route: &Prepared, private: bool, status: &'static str) -> Response {
     let mut response = Response::new(Body::from(entry.body.clone()));
     *response.status_mut() = StatusCode::from_u16(entry.status).unwrap_or(StatusCode::OK);
-    for (name, value) in &entry.headers {
-        if let (Ok(name), Ok(value)) = (
-            HeaderName::try_from(name.as_str()),
-            HeaderValue::try_from(value.as_str()),
-        ) {
-            response.headers_mut().append(name, value);
-        }
-    }
-    cache_headers(&mut response, entry, route, private);
-    set_cache_status(&mut response, status);
+    *response.headers_mut() = entry.header_map.clone();
+    cache_headers(response.headers_mut(), entry, route, private, status);
     response
 }
 
 /// 304: the validators and caching headers, `Vary` included, and no body.
-fn not_modified(entry: &Entry, route: &CacheRoute, private: bool, status: &str) -> Response {
+fn not_modified(entry: &Entry, route: &Prepared, private: bool, status: &'static str) -> Response {
     let mut response = Response::new(Body::empty());
     *response.status_mut() = StatusCode::NOT_MODIFIED;
-    cache_headers(&mut response, entry, route, private);
-    set_cache_status(&mut response, status);
+    cache_headers(response.headers_mut(), entry, route, private, status);
     response
 }
 

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub use entry::{etag_for, Entry, Freshness};
-pub use key::CacheKey;
+pub use key::{tags, CacheKey};
 pub use layer::{CacheLayer, CacheService, InvalidationLayer, InvalidationService};
 pub use redis_tier::{RedisTier, COMMAND_TIMEOUT};
 use tokio::sync::watch;
@@ -133,7 +133,7 @@ pub struct Cache {
 
 struct Inner {
     settings: CacheSettings,
-    memory: Option<moka::future::Cache<String, Arc<Entry>>>,
+    memory: Option<moka::sync::Cache<String, Arc<Entry>>>,
     redis: Option<RedisTier>,
     inflight: Mutex<HashMap<String, watch::Receiver<Flight>>>,
     stats: Stats,
@@ -165,7 +165,7 @@ impl Cache {
     /// backend is not `Memory`.
     pub fn new(settings: CacheSettings, redis_url: Option<&str>) -> Cache {
         let memory = (settings.backend != Backend::Redis).then(|| {
-            moka::future::Cache::builder()
+            moka::sync::Cache::builder()
                 .max_capacity(settings.capacity_bytes)
                 .weigher(|key: &String, entry: &Arc<Entry>| {
                     u32::try_from(key.len() + entry.weight()).unwrap_or(u32::MAX)
@@ -233,7 +233,7 @@ impl Cache {
 
     pub(crate) async fn lookup(&self, key: &str) -> Option<Found> {
         if let Some(memory) = &self.inner.memory {
-            if let Some(entry) = memory.get(key).await {
+            if let Some(entry) = memory.get(key) {
                 return Some(Found::Memory(entry));
             }
         }
@@ -243,7 +243,7 @@ impl Cache {
             return None;
         }
         if let Some(memory) = &self.inner.memory {
-            memory.insert(key.to_owned(), entry.clone()).await;
+            memory.insert(key.to_owned(), entry.clone());
         }
         Some(Found::Redis(entry))
     }
@@ -251,7 +251,7 @@ impl Cache {
     pub(crate) async fn store(&self, key: &str, entry: Arc<Entry>) {
         self.inner.stats.stored.fetch_add(1, Ordering::Relaxed);
         if let Some(memory) = &self.inner.memory {
-            memory.insert(key.to_owned(), entry.clone()).await;
+            memory.insert(key.to_owned(), entry.clone());
         }
         if let Some(redis) = &self.inner.redis {
             redis.set(key, &entry).await;
