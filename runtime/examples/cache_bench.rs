@@ -34,6 +34,8 @@ fn route(operation: &'static str) -> CacheRoute {
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
+    // Count as a generated service does.
+    specjet::metrics::handle();
     let memory = Cache::new(
         CacheSettings {
             backend: Backend::Memory,

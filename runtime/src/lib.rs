@@ -15,6 +15,7 @@
 
 pub mod cache;
 pub mod extract;
+pub mod metrics;
 pub mod multipart;
 pub mod problem;
 pub mod respond;

@@ -18,6 +18,8 @@ impl Services {
     /// Services configured from the environment: `REDIS_URL` enables the shared cache tier.
     /// Without it everything runs in process, with no servers at all.
     pub fn from_env(settings: ServiceSettings) -> Services {
+        // Count from the first request on, not from the first scrape.
+        crate::metrics::handle();
         Services {
             cache: Cache::from_env(settings.cache),
         }
@@ -25,6 +27,7 @@ impl Services {
 
     /// Services with an explicit Redis URL (or none).
     pub fn new(settings: ServiceSettings, redis_url: Option<&str>) -> Services {
+        crate::metrics::handle();
         Services {
             cache: Cache::new(settings.cache, redis_url),
         }

@@ -268,6 +268,20 @@ fn petstore_over_http() {
     );
     assert_eq!(get(&service, &format!("/pets/{id}")).status, 404);
 
+    // Cache outcomes per operation and tier are exported for Prometheus.
+    let metrics = get(&service, "/metrics");
+    assert_eq!(metrics.status, 200);
+    assert!(
+        metrics.body.contains(
+            r#"specjet_cache_requests_total{operation="showPetById",tier="memory",result="hit"}"#
+        ),
+        "{}",
+        metrics.body
+    );
+    assert!(metrics
+        .body
+        .contains(r#"specjet_cache_invalidations_total{operation="listPets"}"#));
+
     // Unknown paths and methods answer problems too.
     assert_problem(&get(&service, "/nothing/here"), 404);
     assert_problem(&request(&service, "PATCH", "/pets", None, ""), 405);

@@ -38,6 +38,12 @@ pub fn module(api: &Api) -> TokenStream {
         }
     }
     let settings = settings_fn(api);
+    // Prometheus metrics at /metrics, unless the API itself has that path.
+    let metrics_route = (!api.routes.iter().any(|route| route.axum_path == "/metrics")).then(|| {
+        quote! {
+            let router = router.route("/metrics", ::specjet::axum::routing::get(::specjet::metrics::render));
+        }
+    });
     let uses_services = api
         .operations
         .iter()
@@ -66,6 +72,7 @@ pub fn module(api: &Api) -> TokenStream {
         pub fn router_with<A: Api>(api: A, #services_param: &::specjet::Services) -> ::specjet::axum::Router {
             let router = ::specjet::axum::Router::<A>::new();
             #(#routes)*
+            #metrics_route
             router
                 .fallback(::specjet::problem::not_found)
                 .method_not_allowed_fallback(::specjet::problem::method_not_allowed)

@@ -16,6 +16,7 @@ use tower::{Layer, Service};
 use super::entry::{now_millis, Entry, Freshness};
 use super::key::{tag, tags, CacheKey};
 use super::{Cache, CacheRoute, Flight, Found, InvalidationTarget};
+use crate::metrics;
 
 type BoxFuture = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
 
@@ -59,6 +60,7 @@ struct Prepared {
     route: CacheRoute,
     vary_public: HeaderValue,
     vary_private: HeaderValue,
+    counters: metrics::CacheCounters,
 }
 
 impl Prepared {
@@ -75,6 +77,7 @@ impl Prepared {
         Prepared {
             vary_public: vary(false),
             vary_private: vary(true),
+            counters: metrics::CacheCounters::new(route.operation),
             route,
         }
     }
@@ -229,12 +232,30 @@ where
                     .is_some_and(|tags| etag_matches(tags, &entry.etag));
                 if revalidated {
                     stats.not_modified.fetch_add(1, Ordering::Relaxed);
+                    let counter = if in_memory {
+                        &route.counters.not_modified_memory
+                    } else {
+                        &route.counters.not_modified_redis
+                    };
+                    counter.increment(1);
                     return not_modified(&entry, &route, key.private, status);
                 }
+                let counter = if in_memory {
+                    &route.counters.hit_memory
+                } else {
+                    &route.counters.hit_redis
+                };
+                counter.increment(1);
                 return respond(&entry, &route, key.private, status);
             }
             Freshness::Stale => {
                 stats.stale_hits.fetch_add(1, Ordering::Relaxed);
+                let counter = if in_memory {
+                    &route.counters.stale_memory
+                } else {
+                    &route.counters.stale_redis
+                };
+                counter.increment(1);
                 // Serve the stale answer now; one background request refreshes it.
                 if let Ok(guard) = cache.begin(&key.key) {
                     let (cache, route, key) = (cache.clone(), route.clone(), key.clone());
@@ -256,6 +277,7 @@ where
     }
 
     stats.misses.fetch_add(1, Ordering::Relaxed);
+    route.counters.miss.increment(1);
     match cache.begin(&key.key) {
         Ok(guard) => {
             let (response, entry) = fetch(
@@ -285,6 +307,7 @@ where
             match entry {
                 Some(entry) => {
                     stats.collapsed.fetch_add(1, Ordering::Relaxed);
+                    route.counters.collapsed.increment(1);
                     respond(&entry, &route, key.private, status::COLLAPSED)
                 }
                 None => call(inner, request).await,
@@ -374,6 +397,7 @@ where
         tags(&route.route, &captured),
     ));
     cache.store(&key.key, entry.clone()).await;
+    route.counters.stored.increment(1);
     let response = respond(&entry, route, key.private, forward.status(true));
     (response, Some(entry))
 }
@@ -514,6 +538,7 @@ where
                             .find(|(k, _)| k == key)
                             .map(|(_, v)| tag(target.operation, name, v))
                     });
+                    metrics::cache_invalidated(target.operation);
                     // No shared parameter (or none captured): every entry of the operation.
                     cache
                         .invalidate(&value.unwrap_or_else(|| target.operation.to_owned()))

@@ -160,6 +160,8 @@ pub fn router_with<A: Api>(
                     ),
                 ),
         );
+    let router = router
+        .route("/metrics", ::specjet::axum::routing::get(::specjet::metrics::render));
     router
         .fallback(::specjet::problem::not_found)
         .method_not_allowed_fallback(::specjet::problem::method_not_allowed)

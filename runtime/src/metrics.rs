@@ -1,0 +1,66 @@
+//! Prometheus metrics: one process-wide recorder, rendered at `GET /metrics` by every
+//! generated router.
+
+use std::sync::OnceLock;
+
+use axum::response::{IntoResponse, Response};
+use http::{header, HeaderValue};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// Installs the Prometheus recorder once per process. `None` when another recorder was
+/// installed first (the application's own choice wins; its metrics still get ours).
+pub fn handle() -> Option<&'static PrometheusHandle> {
+    HANDLE
+        .get_or_init(|| PrometheusBuilder::new().install_recorder().ok())
+        .as_ref()
+}
+
+/// `GET /metrics`: the Prometheus text exposition of every metric of the process.
+pub async fn render() -> Response {
+    let body = handle().map(PrometheusHandle::render).unwrap_or_default();
+    let mut response = body.into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4"),
+    );
+    response
+}
+
+/// The counters of one cached operation, registered once so a hit pays no registry lookup.
+/// `specjet_cache_requests_total` is labelled by `tier` (`memory`, `redis`, `none`) and
+/// `result` (`hit`, `stale`, `miss`, `collapsed`, `not_modified`).
+pub(crate) struct CacheCounters {
+    pub hit_memory: metrics::Counter,
+    pub hit_redis: metrics::Counter,
+    pub stale_memory: metrics::Counter,
+    pub stale_redis: metrics::Counter,
+    pub not_modified_memory: metrics::Counter,
+    pub not_modified_redis: metrics::Counter,
+    pub miss: metrics::Counter,
+    pub collapsed: metrics::Counter,
+    pub stored: metrics::Counter,
+}
+
+impl CacheCounters {
+    pub(crate) fn new(operation: &'static str) -> CacheCounters {
+        let requests = |tier: &'static str, result: &'static str| metrics::counter!("specjet_cache_requests_total", "operation" => operation, "tier" => tier, "result" => result);
+        CacheCounters {
+            hit_memory: requests("memory", "hit"),
+            hit_redis: requests("redis", "hit"),
+            stale_memory: requests("memory", "stale"),
+            stale_redis: requests("redis", "stale"),
+            not_modified_memory: requests("memory", "not_modified"),
+            not_modified_redis: requests("redis", "not_modified"),
+            miss: requests("none", "miss"),
+            collapsed: requests("none", "collapsed"),
+            stored: metrics::counter!("specjet_cache_stored_total", "operation" => operation),
+        }
+    }
+}
+
+/// Counts an invalidation of an operation's entries.
+pub(crate) fn cache_invalidated(operation: &'static str) {
+    metrics::counter!("specjet_cache_invalidations_total", "operation" => operation).increment(1);
+}
