@@ -14,6 +14,8 @@ pub mod lower;
 pub mod naming;
 pub mod pointer;
 pub mod position;
+#[cfg(feature = "cli")]
+pub mod scaffold;
 pub mod yaml;
 
 use std::path::Path;

@@ -41,6 +41,23 @@ enum Command {
         #[arg(short, long)]
         output: PathBuf,
     },
+    /// Scaffold a service crate for SPEC in DIR: Cargo.toml, main.rs, handlers.rs (every
+    /// operation answering 501 until written), README, .gitignore and the generated module.
+    ///
+    /// `cargo run` in DIR serves at once. The crate depends on the runtime crate of the
+    /// checkout this binary was built from, unless --runtime-version names a published one.
+    Init {
+        /// The OpenAPI 3 document (YAML or JSON).
+        spec: PathBuf,
+        /// The directory of the new crate (created; must be empty unless --force).
+        dir: PathBuf,
+        /// Scaffold into a non-empty directory (an existing src/handlers.rs is kept).
+        #[arg(long)]
+        force: bool,
+        /// Depend on this published version of the runtime crate instead of a path.
+        #[arg(long)]
+        runtime_version: Option<String>,
+    },
     /// Print every problem in SPEC with its location; exit 1 when there are errors.
     ///
     /// Warnings mark parts that will be generated loosely (typed as JSON values, shadowed
@@ -64,6 +81,12 @@ fn run(cli: Cli) -> ExitCode {
         } => generate(&spec, &output, quiet),
         Command::Check { spec, output } => check(&spec, &output),
         Command::Validate { spec } => validate(&spec),
+        Command::Init {
+            spec,
+            dir,
+            force,
+            runtime_version,
+        } => init(&spec, &dir, force, runtime_version),
     }
 }
 
@@ -155,6 +178,28 @@ fn check(spec: &Path, output: &Path) -> ExitCode {
         output.display()
     );
     ExitCode::FAILURE
+}
+
+fn init(spec: &Path, dir: &Path, force: bool, runtime_version: Option<String>) -> ExitCode {
+    use specjet_generator::scaffold::{self, Runtime};
+    let runtime = runtime_version.map_or_else(Runtime::default_for_this_build, Runtime::Version);
+    match scaffold::init(spec, dir, force, &runtime) {
+        Ok(report) => {
+            for kept in &report.kept {
+                println!("kept {kept} (your code)");
+            }
+            println!(
+                "created {} ({}); run `cargo run` in it",
+                dir.display(),
+                report.written.join(", ")
+            );
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn validate(spec: &Path) -> ExitCode {

@@ -32,6 +32,9 @@ pub use serde;
 pub use serde_json;
 pub use tokio;
 
+#[cfg(feature = "macros")]
+pub use specjet_macros::{api, include_api};
+
 pub use multipart::{MultipartForm, Part};
 pub use problem::Problem;
 pub use serve::serve;

@@ -1,0 +1,254 @@
+//! `specjet init`: a complete service crate for a spec, from the askama templates in
+//! `templates/init/`: Cargo.toml, main.rs, handlers.rs (every operation answering 501),
+//! README and .gitignore, plus the generated module in `src/api`.
+
+use std::path::{Component, Path, PathBuf};
+
+use askama::Template;
+
+use crate::ir::Api;
+
+/// Where the scaffold takes the runtime crate from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Runtime {
+    /// The runtime crate of the checkout this binary was built from.
+    Path(PathBuf),
+    /// A published version.
+    Version(String),
+}
+
+impl Runtime {
+    /// The checkout's runtime crate when it is still there, else the published version of
+    /// this generator.
+    pub fn default_for_this_build() -> Runtime {
+        let checkout = Path::new(env!("CARGO_MANIFEST_DIR")).join("../runtime");
+        match checkout.canonicalize() {
+            Ok(path) if path.join("Cargo.toml").exists() => Runtime::Path(path),
+            _ => Runtime::Version(env!("CARGO_PKG_VERSION").to_owned()),
+        }
+    }
+
+    fn dependency(&self) -> String {
+        match self {
+            Runtime::Path(path) => {
+                format!("specjet = {{ path = {:?} }}", path.display().to_string())
+            }
+            Runtime::Version(version) => format!("specjet = \"{version}\""),
+        }
+    }
+}
+
+/// What `init` wrote.
+#[derive(Debug, Default)]
+pub struct InitReport {
+    pub written: Vec<String>,
+    /// Files that already held the user's code and were left alone.
+    pub kept: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "init/Cargo.toml.txt", escape = "none")]
+struct CargoToml<'a> {
+    package: &'a str,
+    runtime_dependency: String,
+}
+
+#[derive(Template)]
+#[template(path = "init/main.rs.txt", escape = "none")]
+struct MainRs<'a> {
+    title: &'a str,
+    spec_label: &'a str,
+}
+
+struct OperationView {
+    name: String,
+    id: String,
+    method: String,
+    path: String,
+}
+
+#[derive(Template)]
+#[template(path = "init/handlers.rs.txt", escape = "none")]
+struct HandlersRs<'a> {
+    title: &'a str,
+    spec_path: &'a str,
+    operations: Vec<OperationView>,
+}
+
+#[derive(Template)]
+#[template(path = "init/README.md.txt", escape = "none")]
+struct Readme<'a> {
+    package: &'a str,
+    title: &'a str,
+    spec_label: &'a str,
+    spec_path: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "init/gitignore.txt", escape = "none")]
+struct Gitignore;
+
+/// Scaffolds a service crate for `spec` in `dir`. Refuses a non-empty `dir` unless `force`;
+/// even then an existing `src/handlers.rs` (the user's code) is kept.
+pub fn init(spec: &Path, dir: &Path, force: bool, runtime: &Runtime) -> Result<InitReport, String> {
+    let non_empty = std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some());
+    if non_empty && !force {
+        return Err(format!(
+            "{} is not empty; pass --force to scaffold into it anyway",
+            dir.display()
+        ));
+    }
+    let generated = crate::generate(spec).map_err(|diagnostics| {
+        diagnostics
+            .items()
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n")
+    })?;
+    let api = &generated.api;
+    std::fs::create_dir_all(dir.join("src"))
+        .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let crate_dir = dir
+        .canonicalize()
+        .map_err(|e| format!("{}: {e}", dir.display()))?;
+    let spec_file = spec
+        .canonicalize()
+        .map_err(|e| format!("{}: {e}", spec.display()))?;
+    let spec_path = relative_path(&crate_dir, &spec_file);
+    let spec_label = crate::spec_label(spec);
+    let package = package_name(&crate_dir);
+    let title = api.title.as_str();
+
+    let files: Vec<(&str, String)> = vec![
+        (
+            "Cargo.toml",
+            render(&CargoToml {
+                package: &package,
+                runtime_dependency: runtime.dependency(),
+            })?,
+        ),
+        (".gitignore", render(&Gitignore)?),
+        (
+            "README.md",
+            render(&Readme {
+                package: &package,
+                title,
+                spec_label: &spec_label,
+                spec_path: &spec_path,
+            })?,
+        ),
+        (
+            "src/main.rs",
+            render(&MainRs {
+                title,
+                spec_label: &spec_label,
+            })?,
+        ),
+        (
+            "src/handlers.rs",
+            render(&HandlersRs {
+                title,
+                spec_path: &spec_path,
+                operations: operation_views(api),
+            })?,
+        ),
+    ];
+    let mut report = InitReport::default();
+    for (path, contents) in files {
+        let target = crate_dir.join(path);
+        if path == "src/handlers.rs" && target.exists() {
+            report.kept.push(path.to_owned());
+            continue;
+        }
+        std::fs::write(&target, contents)
+            .map_err(|e| format!("cannot write {}: {e}", target.display()))?;
+        report.written.push(path.to_owned());
+    }
+    crate::emit::write(&crate_dir.join("src/api"), &generated.files)
+        .map_err(|e| format!("cannot write src/api: {e}"))?;
+    report.written.push("src/api/".to_owned());
+    Ok(report)
+}
+
+fn render(template: &impl Template) -> Result<String, String> {
+    let mut text = template
+        .render()
+        .map_err(|e| format!("internal error: template: {e}"))?;
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    Ok(text)
+}
+
+fn operation_views(api: &Api) -> Vec<OperationView> {
+    api.operations
+        .iter()
+        .map(|op| OperationView {
+            name: op.name.clone(),
+            id: op.id.replace('\\', "\\\\").replace('"', "\\\""),
+            method: op.method.as_str().to_uppercase(),
+            path: op.path.replace('`', "'"),
+        })
+        .collect()
+}
+
+/// A cargo package name from a directory name (`My Service` → `my-service`).
+fn package_name(dir: &Path) -> String {
+    let raw = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut name: String = raw
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect::<String>()
+        .split('-')
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join("-");
+    if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
+        name.insert_str(0, "service-");
+    }
+    name.trim_end_matches('-').to_owned()
+}
+
+/// `to` relative to the directory `from`, with `/` separators (both absolute).
+fn relative_path(from: &Path, to: &Path) -> String {
+    let from: Vec<Component> = from.components().collect();
+    let to: Vec<Component> = to.components().collect();
+    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<String> =
+        std::iter::repeat_n("..".to_owned(), from.len() - common).collect();
+    parts.extend(
+        to[common..]
+            .iter()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned()),
+    );
+    parts.join("/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_paths() {
+        assert_eq!(package_name(Path::new("/x/My Service")), "my-service");
+        assert_eq!(package_name(Path::new("/x/9lives")), "service-9lives");
+        assert_eq!(
+            relative_path(Path::new("/a/b/svc"), Path::new("/a/specs/p.yaml")),
+            "../../specs/p.yaml"
+        );
+        assert_eq!(
+            relative_path(Path::new("/a/svc"), Path::new("/a/svc/openapi.yaml")),
+            "openapi.yaml"
+        );
+    }
+}

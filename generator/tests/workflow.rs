@@ -1,0 +1,155 @@
+//! The regeneration workflow as a user lives it: `specjet init` a crate, build and run it
+//! (every operation answers 501), change the spec, regenerate, and read the compiler errors
+//! that name the new operation and the handler that no longer fits.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+fn specjet(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_specjet"))
+        .args(args)
+        .output()
+        .expect("specjet runs")
+}
+
+/// The workspace's target directory, so the scaffolded crate reuses compiled dependencies.
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_TARGET_TMPDIR"))
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_default()
+        })
+}
+
+fn cargo_build(dir: &Path) -> std::process::Output {
+    Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "--offline"])
+        .current_dir(dir)
+        .env("CARGO_TARGET_DIR", target_dir())
+        .env_remove("RUSTFLAGS")
+        .output()
+        .expect("cargo runs")
+}
+
+fn http_get(addr: &str, path: &str) -> String {
+    let mut stream = std::net::TcpStream::connect(addr).expect("connects");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).unwrap();
+    reply
+}
+
+#[test]
+fn init_build_run_change_regenerate() {
+    let work = tempfile::tempdir().unwrap();
+    let spec = work.path().join("openapi.yaml");
+    let original = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../specs/petstore.yaml"),
+    )
+    .unwrap();
+    std::fs::write(&spec, &original).unwrap();
+    let dir = work.path().join("pets");
+    let (spec_arg, dir_arg) = (spec.display().to_string(), dir.display().to_string());
+
+    let init = specjet(&["init", &spec_arg, &dir_arg]);
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+    assert!(
+        specjet(&["init", &spec_arg, &dir_arg]).status.code() == Some(1),
+        "refuses a non-empty directory"
+    );
+
+    // A handler written against the spec as it is: petId is an integer.
+    let handlers = dir.join("src/handlers.rs");
+    let written = std::fs::read_to_string(&handlers).unwrap().replacen(
+        "_request: operations::show_pet_by_id::Request,\n    ) -> operations::show_pet_by_id::Response {\n        specjet::Problem::not_implemented(\"showPetById\").into()",
+        "request: operations::show_pet_by_id::Request,\n    ) -> operations::show_pet_by_id::Response {\n        let next: i64 = request.pet_id + 1;\n        specjet::Problem::not_implemented(&format!(\"showPetById {next}\")).into()",
+        1,
+    );
+    assert!(
+        written.contains("request.pet_id + 1"),
+        "the scaffold's handler shape changed"
+    );
+    std::fs::write(&handlers, written).unwrap();
+
+    let build = cargo_build(&dir);
+    assert!(
+        build.status.success(),
+        "{}",
+        String::from_utf8_lossy(&build.stderr)
+    );
+
+    // It serves at once: every operation answers 501 problem+json.
+    let mut child = Command::new(target_dir().join("debug/pets"))
+        .env("ADDR", "127.0.0.1:0")
+        .env_remove("REDIS_URL")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .trim_start_matches("listening on http://")
+        .to_owned();
+    let reply = http_get(&addr, "/pets");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(reply.starts_with("HTTP/1.1 501"), "{reply}");
+    assert!(
+        reply.contains("application/problem+json") && reply.contains("listPets"),
+        "{reply}"
+    );
+
+    // The spec changes: a new operation, and petId becomes a string.
+    let changed = original
+        .replace("        schema:\n          type: integer\n          format: int64\n    get:", "        schema:\n          type: string\n    get:")
+        .replace(
+            "components:\n",
+            "  /pets/{petId}/adopt:\n    post:\n      operationId: adoptPet\n      parameters:\n        - {name: petId, in: path, required: true, schema: {type: string}}\n      responses:\n        '204': {description: Adopted.}\ncomponents:\n",
+        );
+    assert_ne!(changed, original);
+    std::fs::write(&spec, changed).unwrap();
+    let regenerate = specjet(&[
+        "generate",
+        &spec_arg,
+        "-o",
+        &dir.join("src/api").display().to_string(),
+    ]);
+    assert!(
+        regenerate.status.success(),
+        "{}",
+        String::from_utf8_lossy(&regenerate.stderr)
+    );
+    assert!(
+        std::fs::read_to_string(&handlers)
+            .unwrap()
+            .contains("request.pet_id + 1"),
+        "generate never touches handlers.rs"
+    );
+
+    let broken = cargo_build(&dir);
+    assert!(!broken.status.success());
+    let errors = String::from_utf8_lossy(&broken.stderr);
+    assert!(
+        errors.contains("adoptPet") && errors.contains("adopt_pet"),
+        "the new operation is named:\n{errors}"
+    );
+    assert!(
+        errors.contains("src/handlers.rs") && errors.contains("request.pet_id + 1"),
+        "the changed handler is shown:\n{errors}"
+    );
+}

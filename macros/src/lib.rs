@@ -1,0 +1,239 @@
+//! specjet's proc macros, re-exported by the `specjet` runtime crate.
+//!
+//! - [`include_api!`](macro@include_api) expands, at compile time, the same module that
+//!   `specjet generate` writes, and makes cargo rebuild when the spec changes.
+//! - [`api`](macro@api) checks an `impl Api for ...` block against the spec: an operation the
+//!   spec does not have, a missing one, or a method whose request or response type is not the
+//!   operation's is a compile error on the user's code — all of them at once.
+//!
+//! Every problem of the spec itself is a compile error on the macro's argument, with the text
+//! `specjet validate` prints.
+
+use std::path::{Path, PathBuf};
+
+use proc_macro::TokenStream;
+use proc_macro2::TokenStream as TokenStream2;
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{parse_macro_input, ImplItem, ItemImpl, LitStr};
+
+/// `specjet::include_api!("openapi.yaml")`: the generated API module for a spec, the path
+/// relative to the crate's `Cargo.toml`.
+///
+/// ```ignore
+/// mod api {
+///     specjet::include_api!("openapi.yaml");
+/// }
+/// ```
+#[proc_macro]
+pub fn include_api(input: TokenStream) -> TokenStream {
+    let literal = parse_macro_input!(input as LitStr);
+    match expand_include(&literal) {
+        Ok(tokens) | Err(tokens) => tokens.into(),
+    }
+}
+
+/// `#[specjet::api("openapi.yaml")]` on `impl Api for MyService { ... }`: checks at compile
+/// time that every operation of the spec is implemented, no other method is, and each takes
+/// the operation's `Request` and returns its `Response`.
+#[proc_macro_attribute]
+pub fn api(args: TokenStream, item: TokenStream) -> TokenStream {
+    let literal = parse_macro_input!(args as LitStr);
+    let implementation = parse_macro_input!(item as ItemImpl);
+    let checks = match load(&literal) {
+        Ok(analysis) => check_impl(&analysis.api, &implementation),
+        Err(errors) => errors,
+    };
+    quote! {
+        #checks
+        #implementation
+    }
+    .into()
+}
+
+/// The spec's path: relative to the crate's manifest directory, or else to the directory of
+/// the file that invokes the macro.
+fn spec_path(literal: &LitStr) -> PathBuf {
+    let relative = literal.value();
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    let from_manifest = manifest.join(&relative);
+    if from_manifest.exists() {
+        return from_manifest;
+    }
+    proc_macro::Span::call_site()
+        .local_file()
+        .and_then(|file| Some(file.parent()?.join(&relative)))
+        .filter(|path| path.exists())
+        .unwrap_or(from_manifest)
+}
+
+/// Diagnostics as compile errors on the macro argument, one per problem.
+fn errors_at(literal: &LitStr, diagnostics: &specjet_generator::diag::Diagnostics) -> TokenStream2 {
+    let messages = diagnostics
+        .items()
+        .iter()
+        .filter(|d| d.severity != specjet_generator::diag::Severity::Warning)
+        .map(|d| shorten(&d.to_string()));
+    let errors =
+        messages.map(|message| quote_spanned! {literal.span()=> ::core::compile_error!(#message);});
+    quote! { #(#errors)* }
+}
+
+/// Diagnostics name files by their full path; inside a crate its file name is enough.
+fn shorten(message: &str) -> String {
+    // The compiler says `error:` itself.
+    let Some(rest) = message.strip_prefix("error: ") else {
+        return message.to_owned();
+    };
+    let (file, tail) = rest.split_at(rest.find([':', ' ']).unwrap_or(rest.len()));
+    let name = Path::new(file)
+        .file_name()
+        .map_or(file.into(), |n| n.to_string_lossy());
+    format!("{name}{tail}")
+}
+
+fn load(literal: &LitStr) -> Result<specjet_generator::Analysis, TokenStream2> {
+    let path = spec_path(literal);
+    let analysis = specjet_generator::analyze(&path)
+        .map_err(|diagnostics| errors_at(literal, &diagnostics))?;
+    if analysis.diagnostics.has_errors() {
+        return Err(errors_at(literal, &analysis.diagnostics));
+    }
+    Ok(analysis)
+}
+
+fn expand_include(literal: &LitStr) -> Result<TokenStream2, TokenStream2> {
+    let path = spec_path(literal);
+    let analysis = load(literal)?;
+    let code = specjet_generator::emit::render_inline(
+        &analysis.api,
+        &specjet_generator::spec_label(&path),
+    )
+    .map_err(|message| quote_spanned! {literal.span()=> ::core::compile_error!(#message);})?;
+    let tokens: TokenStream2 = code
+        .parse()
+        .map_err(|_| quote_spanned! {literal.span()=> ::core::compile_error!("internal error: the generated code does not parse");})?;
+    // Every file of the spec is read through `include_bytes!`, so cargo rebuilds on change.
+    let tracked = analysis.spec.docs.iter().map(|doc| {
+        let file = doc
+            .path
+            .canonicalize()
+            .unwrap_or_else(|_| doc.path.clone())
+            .display()
+            .to_string();
+        quote! { const _: &[u8] = ::core::include_bytes!(#file); }
+    });
+    Ok(quote! {
+        #(#tracked)*
+        #tokens
+    })
+}
+
+/// The compile errors of an `impl Api` block checked against the spec.
+fn check_impl(api: &specjet_generator::ir::Api, implementation: &ItemImpl) -> TokenStream2 {
+    let mut errors: Vec<syn::Error> = Vec::new();
+    let methods: Vec<&syn::ImplItemFn> = implementation
+        .items
+        .iter()
+        .filter_map(|item| match item {
+            ImplItem::Fn(method) => Some(method),
+            _ => None,
+        })
+        .collect();
+    let expected = |op: &specjet_generator::ir::Operation| {
+        format!(
+            "async fn {name}(&self, request: operations::{name}::Request) -> operations::{name}::Response",
+            name = op.name
+        )
+    };
+    for method in &methods {
+        let name = method.sig.ident.to_string();
+        let Some(op) = api.operations.iter().find(|op| op.name == name) else {
+            let known: Vec<&str> = api.operations.iter().map(|op| op.name.as_str()).collect();
+            errors.push(syn::Error::new(
+                method.sig.ident.span(),
+                format!(
+                    "`{name}` is not an operation of the spec; its operations are: {}",
+                    known.join(", ")
+                ),
+            ));
+            continue;
+        };
+        let argument = method.sig.inputs.iter().nth(1);
+        let request_ok = match argument {
+            Some(syn::FnArg::Typed(typed)) => ends_with(&typed.ty, &op.name, "Request"),
+            _ => false,
+        };
+        if !request_ok || method.sig.inputs.len() != 2 {
+            let span = argument.map_or(method.sig.span(), Spanned::span);
+            errors.push(syn::Error::new(
+                span,
+                format!(
+                    "operation `{}` takes its `Request`: expected `{}`",
+                    op.id,
+                    expected(op)
+                ),
+            ));
+        }
+        let response_ok = match &method.sig.output {
+            syn::ReturnType::Type(_, ty) => ends_with(ty, &op.name, "Response"),
+            syn::ReturnType::Default => false,
+        };
+        if !response_ok {
+            errors.push(syn::Error::new(
+                method.sig.output.span(),
+                format!(
+                    "operation `{}` returns its `Response`: expected `{}`",
+                    op.id,
+                    expected(op)
+                ),
+            ));
+        }
+    }
+    let missing: Vec<String> = api
+        .operations
+        .iter()
+        .filter(|op| !methods.iter().any(|m| m.sig.ident == op.name))
+        .map(|op| {
+            format!(
+                "`{}` ({} {}): {}",
+                op.id,
+                op.method.as_str().to_uppercase(),
+                op.path,
+                expected(op)
+            )
+        })
+        .collect();
+    if !missing.is_empty() {
+        errors.push(syn::Error::new(
+            implementation.self_ty.span(),
+            format!(
+                "missing operation{}:\n{}",
+                if missing.len() == 1 { "" } else { "s" },
+                missing.join("\n")
+            ),
+        ));
+    }
+    let errors = errors.into_iter().map(|e| e.to_compile_error());
+    quote! { #(#errors)* }
+}
+
+/// Whether a type path ends with `<operation>::<last>` (or is `<last>` imported alone).
+fn ends_with(ty: &syn::Type, operation: &str, last: &str) -> bool {
+    let syn::Type::Path(path) = ty else {
+        return false;
+    };
+    let segments: Vec<String> = path
+        .path
+        .segments
+        .iter()
+        .map(|s| s.ident.to_string())
+        .collect();
+    match segments.as_slice() {
+        [.., module, name] => module == operation && name == last,
+        [name] => name == last,
+        [] => false,
+    }
+}

@@ -1,0 +1,10 @@
+//! Compile-time behaviour of the macros: a passing crate, and checked-in compiler output for
+//! each kind of error (`TRYBUILD=overwrite cargo test -p specjet-macros` refreshes it).
+
+#[test]
+fn ui() {
+    let cases = trybuild::TestCases::new();
+    cases.pass("tests/ui/pass.rs");
+    cases.compile_fail("tests/ui/wrong_impl.rs");
+    cases.compile_fail("tests/ui/spec_errors.rs");
+}
