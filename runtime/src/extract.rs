@@ -300,7 +300,7 @@ impl QueryParams {
             return Ok(None);
         };
         let items: Vec<&str> = raw.split(',').collect();
-        if items.len() % 2 != 0 {
+        if !items.len().is_multiple_of(2) {
             return Err(ParamError::new(
                 "query",
                 name,
