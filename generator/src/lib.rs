@@ -16,6 +16,8 @@ pub mod pointer;
 pub mod position;
 #[cfg(feature = "cli")]
 pub mod scaffold;
+#[cfg(feature = "cli")]
+pub mod watch;
 pub mod yaml;
 
 use std::path::Path;

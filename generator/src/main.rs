@@ -58,6 +58,16 @@ enum Command {
         #[arg(long)]
         runtime_version: Option<String>,
     },
+    /// Regenerate into a directory on every save of SPEC (or of any file it references),
+    /// printing one line per run with the operations added (+), removed (-) and changed (~).
+    /// A broken spec prints its diagnostics; the watch goes on.
+    Watch {
+        /// The OpenAPI 3 document (YAML or JSON).
+        spec: PathBuf,
+        /// Output directory.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
     /// Print every problem in SPEC with its location; exit 1 when there are errors.
     ///
     /// Warnings mark parts that will be generated loosely (typed as JSON values, shadowed
@@ -81,6 +91,13 @@ fn run(cli: Cli) -> ExitCode {
         } => generate(&spec, &output, quiet),
         Command::Check { spec, output } => check(&spec, &output),
         Command::Validate { spec } => validate(&spec),
+        Command::Watch { spec, output } => match specjet_generator::watch::watch(&spec, &output) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(message) => {
+                eprintln!("error: {message}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Init {
             spec,
             dir,

@@ -254,3 +254,51 @@ fn short_names_need_the_opt_in_and_long_names_never_do() {
         Some(300_000)
     );
 }
+
+#[test]
+fn watch_regenerates_on_save_and_survives_a_broken_spec() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("api.yaml");
+    let original = std::fs::read_to_string(petstore()).unwrap();
+    std::fs::write(&spec, &original).unwrap();
+    let out = dir.path().join("api");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_specjet"))
+        .args([
+            "watch",
+            &spec.display().to_string(),
+            "-o",
+            &out.display().to_string(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (lines_tx, lines) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = lines_tx.send(line);
+        }
+    });
+    let next = |wanted: &str| -> String {
+        loop {
+            let line = lines
+                .recv_timeout(std::time::Duration::from_secs(20))
+                .unwrap_or_else(|_| panic!("no line with `{wanted}`"));
+            if line.contains(wanted) {
+                return line;
+            }
+        }
+    };
+    assert!(next("regenerated").contains("4 operations"));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    std::fs::write(&spec, "openapi: 3.0.0\npaths: [").unwrap();
+    next("not regenerated");
+    let added = original.replace("components:\n", "  /pets/{petId}/adopt:\n    post:\n      operationId: adoptPet\n      responses:\n        '204': {description: Adopted.}\ncomponents:\n");
+    std::fs::write(&spec, added).unwrap();
+    let line = next("regenerated");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(line.contains("5 operations: +adopt_pet"), "{line}");
+    assert!(out.join("operations/adopt_pet.rs").exists());
+}
