@@ -7,6 +7,7 @@
 
 pub mod codegen;
 pub mod diag;
+pub mod diff;
 pub mod emit;
 pub mod ir;
 pub mod load;

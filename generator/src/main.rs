@@ -68,6 +68,14 @@ enum Command {
         #[arg(short, long)]
         output: PathBuf,
     },
+    /// Operations and types added (+), removed (-) and changed (~) from OLD to NEW, each
+    /// marked [breaking] when it breaks existing clients; exit 1 when any does.
+    Diff {
+        /// The earlier version of the spec.
+        old: PathBuf,
+        /// The later version of the spec.
+        new: PathBuf,
+    },
     /// Print every problem in SPEC with its location; exit 1 when there are errors.
     ///
     /// Warnings mark parts that will be generated loosely (typed as JSON values, shadowed
@@ -91,6 +99,7 @@ fn run(cli: Cli) -> ExitCode {
         } => generate(&spec, &output, quiet),
         Command::Check { spec, output } => check(&spec, &output),
         Command::Validate { spec } => validate(&spec),
+        Command::Diff { old, new } => diff(&old, &new),
         Command::Watch { spec, output } => match specjet_generator::watch::watch(&spec, &output) {
             Ok(()) => ExitCode::SUCCESS,
             Err(message) => {
@@ -216,6 +225,34 @@ fn init(spec: &Path, dir: &Path, force: bool, runtime_version: Option<String>) -
             eprintln!("error: {message}");
             ExitCode::FAILURE
         }
+    }
+}
+
+fn diff(old: &Path, new: &Path) -> ExitCode {
+    let load = |path: &Path| {
+        specjet_generator::analyze(path).map_err(|diagnostics| {
+            print(&diagnostics, false);
+            ExitCode::from(2)
+        })
+    };
+    let (old_api, new_api) = match (load(old), load(new)) {
+        (Ok(old), Ok(new)) => (old.api, new.api),
+        (Err(code), _) | (_, Err(code)) => return code,
+    };
+    let changes = specjet_generator::diff::diff(&old_api, &new_api);
+    for change in &changes {
+        println!("{change}");
+    }
+    let breaking = changes.iter().filter(|c| c.breaking).count();
+    println!(
+        "{} change{}, {breaking} breaking",
+        changes.len(),
+        plural(changes.len())
+    );
+    if breaking > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
     }
 }
 

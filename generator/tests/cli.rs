@@ -302,3 +302,48 @@ fn watch_regenerates_on_save_and_survives_a_broken_spec() {
     assert!(line.contains("5 operations: +adopt_pet"), "{line}");
     assert!(out.join("operations/adopt_pet.rs").exists());
 }
+
+#[test]
+fn diff_names_changes_and_what_breaks_clients() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = std::fs::read_to_string(petstore()).unwrap();
+    let new = old
+        .replace("        schema:\n          type: integer\n          format: int64\n    get:", "        schema:\n          type: string\n    get:")
+        .replace("components:\n", "  /pets/{petId}/adopt:\n    post:\n      operationId: adoptPet\n      responses:\n        '204': {description: Adopted.}\ncomponents:\n")
+        .replace("        tag:\n          type: string\n", "        nickname:\n          type: string\n");
+    let (old_path, new_path) = (dir.path().join("old.yaml"), dir.path().join("new.yaml"));
+    std::fs::write(&old_path, &old).unwrap();
+    std::fs::write(&new_path, &new).unwrap();
+    let output = specjet(&[
+        "diff",
+        &old_path.display().to_string(),
+        &new_path.display().to_string(),
+    ]);
+    let stdout = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("+ operation `adoptPet`: POST /pets/{petId}/adopt\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "~ operation `showPetById`: path parameter `petId` type `i64` → `String` [breaking]"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("~ type `NewPet`: `nickname` added\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("~ type `NewPet`: `tag` removed [breaking]"),
+        "{stdout}"
+    );
+    let same = specjet(&[
+        "diff",
+        &old_path.display().to_string(),
+        &old_path.display().to_string(),
+    ]);
+    assert_eq!(same.status.code(), Some(0));
+    assert!(text(&same.stdout).contains("0 changes, 0 breaking"));
+}
