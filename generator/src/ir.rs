@@ -20,6 +20,8 @@ pub struct Api {
 /// Service-wide settings (`x-specjet`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ServiceSettings {
+    /// The document has a root `x-specjet` key.
+    pub opted_in: bool,
     pub cache: CacheSettings,
 }
 

@@ -28,6 +28,9 @@ use ir::Api;
 use load::Spec;
 use serde_json::Value;
 
+/// Re-exported for the proc macros, which hand annotation values to the parsers here.
+pub use serde_json;
+
 /// A loaded and lowered document with its problems (warnings and recoverable errors).
 pub struct Analysis {
     pub spec: Spec,

@@ -4,7 +4,9 @@
 //!   `specjet generate` writes, and makes cargo rebuild when the spec changes.
 //! - [`api`](macro@api) checks an `impl Api for ...` block against the spec: an operation the
 //!   spec does not have, a missing one, or a method whose request or response type is not the
-//!   operation's is a compile error on the user's code — all of them at once.
+//!   operation's is a compile error on the user's code — all of them at once. On its methods,
+//!   `#[cache(ttl = "30s", stale_while_revalidate = "10s", scope = "private", vary = [..])]`
+//!   and `#[no_cache]` set the operation's caching in code, which wins over the spec's.
 //!
 //! Every problem of the spec itself is a compile error on the macro's argument, with the text
 //! `specjet validate` prints.
@@ -39,9 +41,19 @@ pub fn include_api(input: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn api(args: TokenStream, item: TokenStream) -> TokenStream {
     let literal = parse_macro_input!(args as LitStr);
-    let implementation = parse_macro_input!(item as ItemImpl);
+    let mut implementation = parse_macro_input!(item as ItemImpl);
+    // Policy attributes are ours to read and remove: they are not attributes rustc knows.
+    let attributes = take_policy_attributes(&mut implementation);
     let checks = match load(&literal) {
-        Ok(analysis) => check_impl(&analysis.api, &implementation),
+        Ok(analysis) => {
+            let mut checks = check_impl(&analysis.api, &implementation);
+            match policy_override(&analysis.api, attributes) {
+                Ok(Some(method)) => implementation.items.push(method),
+                Ok(None) => {}
+                Err(errors) => checks.extend(errors),
+            }
+            checks
+        }
         Err(errors) => errors,
     };
     quote! {
@@ -49,6 +61,150 @@ pub fn api(args: TokenStream, item: TokenStream) -> TokenStream {
         #implementation
     }
     .into()
+}
+
+/// A handler's caching attribute: `#[cache(ttl = "30s", ...)]` or `#[no_cache]`.
+struct PolicyAttribute {
+    method: String,
+    attribute: syn::Attribute,
+}
+
+fn take_policy_attributes(implementation: &mut ItemImpl) -> Vec<PolicyAttribute> {
+    let mut found = Vec::new();
+    for item in &mut implementation.items {
+        if let ImplItem::Fn(method) = item {
+            let name = method.sig.ident.to_string();
+            method.attrs.retain(|attribute| {
+                let ours =
+                    attribute.path().is_ident("cache") || attribute.path().is_ident("no_cache");
+                if ours {
+                    found.push(PolicyAttribute {
+                        method: name.clone(),
+                        attribute: attribute.clone(),
+                    });
+                }
+                !ours
+            });
+        }
+    }
+    found
+}
+
+/// The `cache_override` method for the handlers' caching attributes (none without any), or
+/// the errors of those attributes.
+fn policy_override(
+    api: &specjet_generator::ir::Api,
+    attributes: Vec<PolicyAttribute>,
+) -> Result<Option<ImplItem>, TokenStream2> {
+    use specjet_generator::ir::Method;
+    let mut errors = Vec::new();
+    let mut arms = Vec::new();
+    for PolicyAttribute { method, attribute } in attributes {
+        let Some(op) = api.operations.iter().find(|op| op.name == method) else {
+            continue; // reported by the signature check
+        };
+        if !matches!(op.method, Method::Get | Method::Head) {
+            errors.push(syn::Error::new_spanned(
+                &attribute,
+                format!(
+                    "only GET and HEAD responses are cached; `{}` is {}",
+                    op.id,
+                    op.method.as_str().to_uppercase()
+                ),
+            ));
+            continue;
+        }
+        if op.cache.is_none() && !api.settings.opted_in {
+            errors.push(syn::Error::new_spanned(
+                &attribute,
+                format!("caching `{}` from code needs the spec to opt in with a root `x-specjet` key (or a cache annotation on the operation)", op.id),
+            ));
+            continue;
+        }
+        let id = &op.id;
+        if attribute.path().is_ident("no_cache") {
+            arms.push(quote! { #id => ::specjet::cache::PolicyOverride::Disabled, });
+            continue;
+        }
+        match parse_cache(&attribute) {
+            Ok(policy) => {
+                arms.push(quote! { #id => ::specjet::cache::PolicyOverride::Policy(#policy), })
+            }
+            Err(error) => errors.push(error),
+        }
+    }
+    if !errors.is_empty() {
+        let errors = errors.into_iter().map(|e| e.to_compile_error());
+        return Err(quote! { #(#errors)* });
+    }
+    if arms.is_empty() {
+        return Ok(None);
+    }
+    let method: syn::ImplItemFn = syn::parse_quote! {
+        fn cache_override(operation: &str) -> ::specjet::cache::PolicyOverride {
+            match operation {
+                #(#arms)*
+                _ => ::specjet::cache::PolicyOverride::Spec,
+            }
+        }
+    };
+    Ok(Some(ImplItem::Fn(method)))
+}
+
+/// `#[cache(ttl = "30s", stale_while_revalidate = "10s", scope = "private", vary = ["accept-language"])]`
+/// as a `CachePolicy` expression; the vocabulary and syntax of the spec's `x-cache`.
+fn parse_cache(attribute: &syn::Attribute) -> syn::Result<TokenStream2> {
+    use specjet_generator::lower::annotations::parse_duration;
+    let duration = |literal: &LitStr| {
+        parse_duration(&specjet_generator::serde_json::Value::String(
+            literal.value(),
+        ))
+        .map_err(|message| syn::Error::new(literal.span(), message))
+    };
+    let mut ttl = None;
+    let mut swr = 0u64;
+    let mut scope = quote! { Auto };
+    let mut vary: Vec<String> = Vec::new();
+    attribute.parse_nested_meta(|meta| {
+        if meta.path.is_ident("ttl") {
+            ttl = Some(duration(&meta.value()?.parse()?)?);
+        } else if meta.path.is_ident("stale_while_revalidate") {
+            swr = duration(&meta.value()?.parse()?)?;
+        } else if meta.path.is_ident("scope") {
+            let literal: LitStr = meta.value()?.parse()?;
+            scope = match literal.value().as_str() {
+                "public" => quote! { Public },
+                "private" => quote! { Private },
+                _ => return Err(syn::Error::new(literal.span(), "`scope` is \"public\" or \"private\"")),
+            };
+        } else if meta.path.is_ident("vary") {
+            let list: syn::ExprArray = meta.value()?.parse()?;
+            for element in list.elems {
+                match element {
+                    syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(name), .. }) => vary.push(name.value().to_ascii_lowercase()),
+                    other => return Err(syn::Error::new(other.span(), "`vary` lists header names as strings")),
+                }
+            }
+        } else {
+            return Err(meta.error("unknown cache argument; expected `ttl`, `stale_while_revalidate`, `scope` or `vary`"));
+        }
+        Ok(())
+    })?;
+    let ttl = ttl.ok_or_else(|| {
+        syn::Error::new_spanned(
+            attribute,
+            "`#[cache]` needs a `ttl`, e.g. `#[cache(ttl = \"30s\")]`",
+        )
+    })?;
+    Ok(quote! {
+        ::specjet::cache::CachePolicy {
+            ttl: ::std::time::Duration::from_millis(#ttl),
+            stale_while_revalidate: ::std::time::Duration::from_millis(#swr),
+            scope: ::specjet::cache::Scope::#scope,
+            vary: ::std::vec::Vec::from([#(#vary),*]),
+            statuses: ::std::vec::Vec::from([200, 203, 204]),
+        }
+    })
 }
 
 /// The spec's path: relative to the crate's manifest directory, or else to the directory of
@@ -150,6 +306,9 @@ fn check_impl(api: &specjet_generator::ir::Api, implementation: &ItemImpl) -> To
     };
     for method in &methods {
         let name = method.sig.ident.to_string();
+        if name == "cache_override" {
+            continue; // the trait's provided method, written by hand
+        }
         let Some(op) = api.operations.iter().find(|op| op.name == name) else {
             let known: Vec<&str> = api.operations.iter().map(|op| op.name.as_str()).collect();
             errors.push(syn::Error::new(

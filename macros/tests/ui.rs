@@ -7,4 +7,5 @@ fn ui() {
     cases.pass("tests/ui/pass.rs");
     cases.compile_fail("tests/ui/wrong_impl.rs");
     cases.compile_fail("tests/ui/spec_errors.rs");
+    cases.compile_fail("tests/ui/policy_errors.rs");
 }

@@ -22,20 +22,17 @@ pub fn module(api: &Api) -> TokenStream {
     let mut handlers = Vec::new();
     for route in &api.routes {
         let path = &route.axum_path;
-        let mut method_router: Option<TokenStream> = None;
+        let mut methods = Vec::new();
         for (method, ops) in &route.methods {
             let handler = format_ident!("handle_{}", api.operations[ops[0]].name);
             handlers.push(handler_fn(api, &handler, ops, route_has_params(api, ops)));
-            let endpoint = with_layers(api, quote! { #handler::<A> }, ops);
-            let filter = method_filter(*method);
-            method_router = Some(match method_router {
-                None => quote! { ::specjet::axum::routing::on(#filter, #endpoint) },
-                Some(router) => quote! { #router.on(#filter, #endpoint) },
-            });
+            methods.push(method_entry(api, *method, quote! { #handler::<A> }, ops));
         }
-        if let Some(method_router) = method_router {
-            routes.push(quote! { let router = router.route(#path, #method_router); });
-        }
+        routes.push(quote! {
+            let methods = ::specjet::axum::routing::MethodRouter::<A>::new();
+            #(#methods)*
+            let router = router.route(#path, methods);
+        });
     }
     let settings = settings_fn(api);
     // Prometheus metrics at /metrics, unless the API itself has that path.
@@ -57,6 +54,12 @@ pub fn module(api: &Api) -> TokenStream {
         #trait_docs
         pub trait Api: ::std::clone::Clone + ::std::marker::Send + ::std::marker::Sync + 'static {
             #(#methods)*
+
+            /// Caching set in code on a handler (`#[cache(...)]` or `#[no_cache]` under
+            /// `#[specjet::api]`), which wins over the spec's. Written by that macro.
+            fn cache_override(_operation: &str) -> ::specjet::cache::PolicyOverride {
+                ::specjet::cache::PolicyOverride::Spec
+            }
         }
 
         #settings
@@ -114,65 +117,95 @@ fn settings_fn(api: &Api) -> TokenStream {
     }
 }
 
-/// The handler of a route method with the layers its operation's annotations ask for.
-fn with_layers(api: &Api, handler: TokenStream, ops: &[usize]) -> TokenStream {
+/// Whether an operation's caching can be chosen at run time: a GET or HEAD operation with a
+/// cache annotation, or any in a document that opts in (code may then cache it).
+fn overridable(api: &Api, op: &Operation) -> bool {
+    matches!(op.method, Method::Get | Method::Head) && (op.cache.is_some() || api.settings.opted_in)
+}
+
+/// One method of a route: the handler with the layers its operation's annotations (and the
+/// code's cache attributes) ask for, added to `methods`.
+fn method_entry(api: &Api, method: Method, handler: TokenStream, ops: &[usize]) -> TokenStream {
+    let filter = method_filter(method);
     // Layers apply to a whole route method; only a method served by one operation gets them.
     let [index] = ops else {
-        return handler;
+        return quote! { let methods = methods.on(#filter, #handler); };
     };
     let op = &api.operations[*index];
-    let mut endpoint = handler;
-    if let Some(policy) = &op.cache {
+    if overridable(api, op) {
         let operation = &op.id;
-        let ttl = Literal::u64_unsuffixed(policy.ttl_ms);
-        let swr = Literal::u64_unsuffixed(policy.stale_while_revalidate_ms);
-        let scope = match policy.scope {
-            None => quote! { Auto },
-            Some(CacheScope::Public) => quote! { Public },
-            Some(CacheScope::Private) => quote! { Private },
+        let spec_policy = match &op.cache {
+            Some(policy) => {
+                let policy = policy_tokens(policy);
+                quote! { ::std::option::Option::Some(#policy) }
+            }
+            None => quote! { ::std::option::Option::None },
         };
-        let vary = &policy.vary;
-        let statuses = policy.statuses.iter().map(|s| Literal::u16_unsuffixed(*s));
         let secured = op.secured;
         let params = capture_pairs(op, None);
-        endpoint = quote! {
-            ::specjet::axum::handler::Handler::layer(
-                #endpoint,
-                services.cache().layer(::specjet::cache::CacheRoute {
-                    operation: #operation,
-                    policy: ::specjet::cache::CachePolicy {
-                        ttl: ::std::time::Duration::from_millis(#ttl),
-                        stale_while_revalidate: ::std::time::Duration::from_millis(#swr),
-                        scope: ::specjet::cache::Scope::#scope,
-                        vary: ::std::vec::Vec::from([#(#vary),*]),
-                        statuses: ::std::vec::Vec::from([#(#statuses),*]),
-                    },
-                    secured: #secured,
-                    params: &[#(#params),*],
-                }),
-            )
+        return quote! {
+            let methods = match ::specjet::cache::choose(A::cache_override(#operation), #spec_policy) {
+                ::std::option::Option::Some(policy) => methods.on(
+                    #filter,
+                    ::specjet::axum::handler::Handler::layer(
+                        #handler,
+                        services.cache().layer(::specjet::cache::CacheRoute {
+                            operation: #operation,
+                            policy,
+                            secured: #secured,
+                            params: &[#(#params),*],
+                        }),
+                    ),
+                ),
+                ::std::option::Option::None => methods.on(#filter, #handler),
+            };
         };
     }
-    if !op.invalidates.is_empty() {
-        let targets = op.invalidates.iter().map(|&target| {
-            let target_op = &api.operations[target];
-            let operation = &target_op.id;
-            let shared = capture_pairs(op, Some(target_op));
-            quote! {
-                ::specjet::cache::InvalidationTarget {
-                    operation: #operation,
-                    shared: &[#(#shared),*],
-                }
+    if op.invalidates.is_empty() {
+        return quote! { let methods = methods.on(#filter, #handler); };
+    }
+    let targets = op.invalidates.iter().map(|&target| {
+        let target_op = &api.operations[target];
+        let operation = &target_op.id;
+        let shared = capture_pairs(op, Some(target_op));
+        quote! {
+            ::specjet::cache::InvalidationTarget {
+                operation: #operation,
+                shared: &[#(#shared),*],
             }
-        });
-        endpoint = quote! {
+        }
+    });
+    quote! {
+        let methods = methods.on(
+            #filter,
             ::specjet::axum::handler::Handler::layer(
-                #endpoint,
+                #handler,
                 services.cache().invalidation(::std::vec::Vec::from([#(#targets),*])),
-            )
-        };
+            ),
+        );
     }
-    endpoint
+}
+
+/// A `specjet::cache::CachePolicy` literal.
+fn policy_tokens(policy: &crate::ir::CachePolicy) -> TokenStream {
+    let ttl = Literal::u64_unsuffixed(policy.ttl_ms);
+    let swr = Literal::u64_unsuffixed(policy.stale_while_revalidate_ms);
+    let scope = match policy.scope {
+        None => quote! { Auto },
+        Some(CacheScope::Public) => quote! { Public },
+        Some(CacheScope::Private) => quote! { Private },
+    };
+    let vary = &policy.vary;
+    let statuses = policy.statuses.iter().map(|s| Literal::u16_unsuffixed(*s));
+    quote! {
+        ::specjet::cache::CachePolicy {
+            ttl: ::std::time::Duration::from_millis(#ttl),
+            stale_while_revalidate: ::std::time::Duration::from_millis(#swr),
+            scope: ::specjet::cache::Scope::#scope,
+            vary: ::std::vec::Vec::from([#(#vary),*]),
+            statuses: ::std::vec::Vec::from([#(#statuses),*]),
+        }
+    }
 }
 
 /// `(parameter name, capture key)` for the whole-segment path parameters of `op`; with

@@ -112,7 +112,10 @@ impl<'a> Annotations<'a> {
 
     /// The root `x-specjet` settings.
     pub fn service_settings(&mut self) -> ServiceSettings {
-        let mut settings = ServiceSettings::default();
+        let mut settings = ServiceSettings {
+            opted_in: self.opted_in,
+            ..ServiceSettings::default()
+        };
         let root = Location {
             doc: 0,
             pointer: "/x-specjet".to_owned(),

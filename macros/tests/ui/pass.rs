@@ -1,4 +1,5 @@
-// include_api! expands the service module, and #[api] accepts a complete implementation.
+// include_api! expands the service module, and #[api] accepts a complete implementation
+// with caching set in code.
 mod api {
     specjet::include_api!("petstore.yaml");
 }
@@ -10,6 +11,7 @@ struct Store;
 
 #[specjet::api("petstore.yaml")]
 impl api::Api for Store {
+    #[cache(ttl = "5s", stale_while_revalidate = "1m", scope = "public", vary = ["Accept-Language"])]
     async fn list_pets(&self, _request: list_pets::Request) -> list_pets::Response {
         list_pets::Response::Ok { body: Vec::new(), x_next: None }
     }
@@ -18,6 +20,7 @@ impl api::Api for Store {
         specjet::Problem::not_implemented("createPet").into()
     }
 
+    #[no_cache]
     async fn show_pet_by_id(&self, _request: show_pet_by_id::Request) -> show_pet_by_id::Response {
         specjet::Problem::not_implemented("showPetById").into()
     }

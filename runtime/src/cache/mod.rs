@@ -88,6 +88,27 @@ impl CachePolicy {
     }
 }
 
+/// A caching policy set in code on a handler (`#[cache(...)]` or `#[no_cache]` under
+/// `#[specjet::api]`). Code wins over the spec.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PolicyOverride {
+    /// No attribute: the spec decides.
+    Spec,
+    /// `#[no_cache]`: not cached, whatever the spec says.
+    Disabled,
+    /// `#[cache(...)]`: this policy instead of the spec's.
+    Policy(CachePolicy),
+}
+
+/// The policy an operation is served with: the code's, else the spec's.
+pub fn choose(code: PolicyOverride, spec: Option<CachePolicy>) -> Option<CachePolicy> {
+    match code {
+        PolicyOverride::Spec => spec,
+        PolicyOverride::Disabled => None,
+        PolicyOverride::Policy(policy) => Some(policy),
+    }
+}
+
 /// One cached operation: its id, policy, whether it is secured, and its path parameters as
 /// (name, route capture key) pairs, which tag its entries for invalidation.
 #[derive(Debug, Clone)]

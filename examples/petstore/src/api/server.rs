@@ -46,6 +46,12 @@ pub trait Api: ::std::clone::Clone + ::std::marker::Send + ::std::marker::Sync +
     ) -> impl ::std::future::Future<
         Output = super::operations::delete_pet::Response,
     > + ::std::marker::Send;
+
+    /// Caching set in code on a handler (`#[cache(...)]` or `#[no_cache]` under
+    /// `#[specjet::api]`), which wins over the spec's. Written by that macro.
+    fn cache_override(_operation: &str) -> ::specjet::cache::PolicyOverride {
+        ::specjet::cache::PolicyOverride::Spec
+    }
 }
 
 /// The service-wide settings the spec declares (`x-specjet`).
@@ -72,10 +78,20 @@ pub fn router_with<A: Api>(
     services: &::specjet::Services,
 ) -> ::specjet::axum::Router {
     let router = ::specjet::axum::Router::<A>::new();
-    let router = router
-        .route(
-            "/pets",
-            ::specjet::axum::routing::on(
+    let methods = ::specjet::axum::routing::MethodRouter::<A>::new();
+    let methods = match ::specjet::cache::choose(
+        A::cache_override("listPets"),
+        ::std::option::Option::Some(::specjet::cache::CachePolicy {
+            ttl: ::std::time::Duration::from_millis(60000),
+            stale_while_revalidate: ::std::time::Duration::from_millis(0),
+            scope: ::specjet::cache::Scope::Auto,
+            vary: ::std::vec::Vec::from([]),
+            statuses: ::std::vec::Vec::from([200, 203, 204]),
+        }),
+    ) {
+        ::std::option::Option::Some(policy) => {
+            methods
+                .on(
                     ::specjet::axum::routing::MethodFilter::GET,
                     ::specjet::axum::handler::Handler::layer(
                         handle_list_pets::<A>,
@@ -83,41 +99,50 @@ pub fn router_with<A: Api>(
                             .cache()
                             .layer(::specjet::cache::CacheRoute {
                                 operation: "listPets",
-                                policy: ::specjet::cache::CachePolicy {
-                                    ttl: ::std::time::Duration::from_millis(60000),
-                                    stale_while_revalidate: ::std::time::Duration::from_millis(
-                                        0,
-                                    ),
-                                    scope: ::specjet::cache::Scope::Auto,
-                                    vary: ::std::vec::Vec::from([]),
-                                    statuses: ::std::vec::Vec::from([200, 203, 204]),
-                                },
+                                policy,
                                 secured: false,
                                 params: &[],
                             }),
                     ),
                 )
-                .on(
-                    ::specjet::axum::routing::MethodFilter::POST,
-                    ::specjet::axum::handler::Handler::layer(
-                        handle_create_pet::<A>,
-                        services
-                            .cache()
-                            .invalidation(
-                                ::std::vec::Vec::from([
-                                    ::specjet::cache::InvalidationTarget {
-                                        operation: "listPets",
-                                        shared: &[],
-                                    },
-                                ]),
-                            ),
+        }
+        ::std::option::Option::None => {
+            methods
+                .on(::specjet::axum::routing::MethodFilter::GET, handle_list_pets::<A>)
+        }
+    };
+    let methods = methods
+        .on(
+            ::specjet::axum::routing::MethodFilter::POST,
+            ::specjet::axum::handler::Handler::layer(
+                handle_create_pet::<A>,
+                services
+                    .cache()
+                    .invalidation(
+                        ::std::vec::Vec::from([
+                            ::specjet::cache::InvalidationTarget {
+                                operation: "listPets",
+                                shared: &[],
+                            },
+                        ]),
                     ),
-                ),
+            ),
         );
-    let router = router
-        .route(
-            "/pets/{s1}",
-            ::specjet::axum::routing::on(
+    let router = router.route("/pets", methods);
+    let methods = ::specjet::axum::routing::MethodRouter::<A>::new();
+    let methods = match ::specjet::cache::choose(
+        A::cache_override("showPetById"),
+        ::std::option::Option::Some(::specjet::cache::CachePolicy {
+            ttl: ::std::time::Duration::from_millis(60000),
+            stale_while_revalidate: ::std::time::Duration::from_millis(30000),
+            scope: ::specjet::cache::Scope::Auto,
+            vary: ::std::vec::Vec::from([]),
+            statuses: ::std::vec::Vec::from([200, 203, 204]),
+        }),
+    ) {
+        ::std::option::Option::Some(policy) => {
+            methods
+                .on(
                     ::specjet::axum::routing::MethodFilter::GET,
                     ::specjet::axum::handler::Handler::layer(
                         handle_show_pet_by_id::<A>,
@@ -125,41 +150,43 @@ pub fn router_with<A: Api>(
                             .cache()
                             .layer(::specjet::cache::CacheRoute {
                                 operation: "showPetById",
-                                policy: ::specjet::cache::CachePolicy {
-                                    ttl: ::std::time::Duration::from_millis(60000),
-                                    stale_while_revalidate: ::std::time::Duration::from_millis(
-                                        30000,
-                                    ),
-                                    scope: ::specjet::cache::Scope::Auto,
-                                    vary: ::std::vec::Vec::from([]),
-                                    statuses: ::std::vec::Vec::from([200, 203, 204]),
-                                },
+                                policy,
                                 secured: false,
                                 params: &[("petId", "s1")],
                             }),
                     ),
                 )
+        }
+        ::std::option::Option::None => {
+            methods
                 .on(
-                    ::specjet::axum::routing::MethodFilter::DELETE,
-                    ::specjet::axum::handler::Handler::layer(
-                        handle_delete_pet::<A>,
-                        services
-                            .cache()
-                            .invalidation(
-                                ::std::vec::Vec::from([
-                                    ::specjet::cache::InvalidationTarget {
-                                        operation: "listPets",
-                                        shared: &[],
-                                    },
-                                    ::specjet::cache::InvalidationTarget {
-                                        operation: "showPetById",
-                                        shared: &[("petId", "s1")],
-                                    },
-                                ]),
-                            ),
+                    ::specjet::axum::routing::MethodFilter::GET,
+                    handle_show_pet_by_id::<A>,
+                )
+        }
+    };
+    let methods = methods
+        .on(
+            ::specjet::axum::routing::MethodFilter::DELETE,
+            ::specjet::axum::handler::Handler::layer(
+                handle_delete_pet::<A>,
+                services
+                    .cache()
+                    .invalidation(
+                        ::std::vec::Vec::from([
+                            ::specjet::cache::InvalidationTarget {
+                                operation: "listPets",
+                                shared: &[],
+                            },
+                            ::specjet::cache::InvalidationTarget {
+                                operation: "showPetById",
+                                shared: &[("petId", "s1")],
+                            },
+                        ]),
                     ),
-                ),
+            ),
         );
+    let router = router.route("/pets/{s1}", methods);
     let router = router
         .route("/metrics", ::specjet::axum::routing::get(::specjet::metrics::render));
     router
