@@ -43,7 +43,16 @@ pub fn lower(spec: &Spec, diags: &mut Diagnostics) -> Api {
         spec,
         types,
         diags: Diagnostics::default(),
-        operation_names: Namespace::with_reserved(&["types", "operations", "server"]),
+        // Module names of the generated tree, and methods every `Api` already has
+        // (`Clone::clone`, the provided `cache_override`).
+        operation_names: Namespace::with_reserved(&[
+            "types",
+            "operations",
+            "server",
+            "clone",
+            "clone_from",
+            "cache_override",
+        ]),
         operations: Vec::new(),
         annotations,
         pending_invalidations: Vec::new(),
