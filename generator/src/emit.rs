@@ -26,6 +26,8 @@ pub struct Generated {
     pub api: Api,
     pub files: Vec<GeneratedFile>,
     pub diagnostics: Diagnostics,
+    /// Every file the spec was read from (the root and each file it references).
+    pub sources: Vec<PathBuf>,
 }
 
 fn header(spec_label: &str) -> String {
@@ -82,6 +84,7 @@ pub fn render(
     api: &Api,
     spec_label: &str,
     mut diagnostics: Diagnostics,
+    sources: Vec<PathBuf>,
 ) -> Result<Generated, Diagnostics> {
     let mut files = Vec::new();
     for file in codegen::files(api) {
@@ -115,6 +118,7 @@ pub fn render(
         api: api.clone(),
         files,
         diagnostics,
+        sources,
     })
 }
 

@@ -169,7 +169,12 @@ fn check_version(spec: &Spec, diagnostics: &mut Diagnostics) {
 pub fn generate(path: &Path) -> Result<emit::Generated, Diagnostics> {
     on_large_stack(|| {
         let analysis = analyze_here(path)?;
-        emit::render(&analysis.api, &spec_label(path), analysis.diagnostics)
+        emit::render(
+            &analysis.api,
+            &spec_label(path),
+            analysis.diagnostics,
+            analysis.spec.sources(),
+        )
     })
 }
 
@@ -181,6 +186,7 @@ pub fn generate_text(name: &str, text: &str) -> Result<emit::Generated, Diagnost
             &analysis.api,
             &spec_label(Path::new(name)),
             analysis.diagnostics,
+            analysis.spec.sources(),
         )
     })
 }

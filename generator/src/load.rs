@@ -175,6 +175,11 @@ impl Spec {
         }
     }
 
+    /// The path of every loaded document, the root first.
+    pub fn sources(&self) -> Vec<PathBuf> {
+        self.docs.iter().map(|doc| doc.path.clone()).collect()
+    }
+
     pub fn root(&self) -> &Value {
         &self.docs[0].value
     }

@@ -59,7 +59,7 @@ fn run_once(
 ) -> (Option<Snapshot>, Vec<PathBuf>) {
     match crate::generate(spec) {
         Ok(generated) => {
-            let files = watched_files(spec);
+            let files = canonical(&generated.sources);
             let current = snapshot(&generated.files);
             match emit::write(output, &generated.files) {
                 Ok(report) => println!(
@@ -79,17 +79,14 @@ fn run_once(
                 println!("{diagnostic}");
             }
             println!("not regenerated: the spec has errors; waiting for the next save");
-            (None, watched_files(spec))
+            // The spec does not load, so its references are unknown: watch it alone.
+            (None, canonical(&[spec.to_owned()]))
         }
     }
 }
 
-/// The spec and every file it references (just the spec when it does not load).
-fn watched_files(spec: &Path) -> Vec<PathBuf> {
-    let mut files = vec![spec.to_owned()];
-    if let Ok(analysis) = crate::analyze(spec) {
-        files.extend(analysis.spec.docs.iter().map(|doc| doc.path.clone()));
-    }
+/// Canonical paths, as the watcher reports them.
+fn canonical(files: &[PathBuf]) -> Vec<PathBuf> {
     files
         .iter()
         .map(|f| f.canonicalize().unwrap_or_else(|_| f.clone()))

@@ -154,6 +154,7 @@ fn policy_override(
 /// `#[cache(ttl = "30s", stale_while_revalidate = "10s", scope = "private", vary = ["accept-language"])]`
 /// as a `CachePolicy` expression; the vocabulary and syntax of the spec's `x-cache`.
 fn parse_cache(attribute: &syn::Attribute) -> syn::Result<TokenStream2> {
+    use specjet_generator::ir::CacheScope;
     use specjet_generator::lower::annotations::parse_duration;
     let duration = |literal: &LitStr| {
         parse_duration(&specjet_generator::serde_json::Value::String(
@@ -163,7 +164,7 @@ fn parse_cache(attribute: &syn::Attribute) -> syn::Result<TokenStream2> {
     };
     let mut ttl = None;
     let mut swr = 0u64;
-    let mut scope = quote! { Auto };
+    let mut scope = None;
     let mut vary: Vec<String> = Vec::new();
     attribute.parse_nested_meta(|meta| {
         if meta.path.is_ident("ttl") {
@@ -173,8 +174,8 @@ fn parse_cache(attribute: &syn::Attribute) -> syn::Result<TokenStream2> {
         } else if meta.path.is_ident("scope") {
             let literal: LitStr = meta.value()?.parse()?;
             scope = match literal.value().as_str() {
-                "public" => quote! { Public },
-                "private" => quote! { Private },
+                "public" => Some(CacheScope::Public),
+                "private" => Some(CacheScope::Private),
                 _ => return Err(syn::Error::new(literal.span(), "`scope` is \"public\" or \"private\"")),
             };
         } else if meta.path.is_ident("vary") {
@@ -196,15 +197,16 @@ fn parse_cache(attribute: &syn::Attribute) -> syn::Result<TokenStream2> {
             "`#[cache]` needs a `ttl`, e.g. `#[cache(ttl = \"30s\")]`",
         )
     })?;
-    Ok(quote! {
-        ::specjet::cache::CachePolicy {
-            ttl: ::std::time::Duration::from_millis(#ttl),
-            stale_while_revalidate: ::std::time::Duration::from_millis(#swr),
-            scope: ::specjet::cache::Scope::#scope,
-            vary: ::std::vec::Vec::from([#(#vary),*]),
-            statuses: ::std::vec::Vec::from([200, 203, 204]),
-        }
-    })
+    // The same policy literal the generated router writes for the spec's `x-cache`.
+    Ok(specjet_generator::codegen::server::policy_tokens(
+        &specjet_generator::ir::CachePolicy {
+            ttl_ms: ttl,
+            stale_while_revalidate_ms: swr,
+            scope,
+            vary,
+            statuses: vec![200, 203, 204],
+        },
+    ))
 }
 
 /// The spec's path: relative to the crate's manifest directory, or else to the directory of

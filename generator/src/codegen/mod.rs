@@ -9,7 +9,7 @@
 
 mod docs;
 mod operations;
-mod server;
+pub mod server;
 mod types;
 
 use proc_macro2::TokenStream;

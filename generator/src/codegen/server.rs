@@ -186,8 +186,8 @@ fn method_entry(api: &Api, method: Method, handler: TokenStream, ops: &[usize]) 
     }
 }
 
-/// A `specjet::cache::CachePolicy` literal.
-fn policy_tokens(policy: &crate::ir::CachePolicy) -> TokenStream {
+/// A `specjet::cache::CachePolicy` literal (also written by `#[cache]` in the macros).
+pub fn policy_tokens(policy: &crate::ir::CachePolicy) -> TokenStream {
     let ttl = Literal::u64_unsuffixed(policy.ttl_ms);
     let swr = Literal::u64_unsuffixed(policy.stale_while_revalidate_ms);
     let scope = match policy.scope {

@@ -13,6 +13,15 @@ use crate::diag::{Diagnostics, Severity};
 use crate::ir::{CacheBackend, CachePolicy, CacheScope, CacheSettings, Method, ServiceSettings};
 use crate::load::{Location, Spec};
 
+/// `30s` as (30, "s"); `None` without a leading number.
+fn number_and_unit(text: &str) -> Option<(u64, &str)> {
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    Some((number.parse().ok()?, unit.trim()))
+}
+
 /// Parses `500ms`, `30s`, `10m`, `1h`, `1d` into milliseconds.
 pub fn parse_duration(value: &Value) -> Result<u64, String> {
     let text = match value {
@@ -24,14 +33,10 @@ pub fn parse_duration(value: &Value) -> Result<u64, String> {
         }
         other => return Err(format!("expected a duration such as `30s`, found {other}")),
     };
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number.parse().map_err(|_| {
+    let (number, unit) = number_and_unit(text).ok_or_else(|| {
         format!("`{text}` is not a duration; write e.g. `500ms`, `30s`, `10m`, `1h`, `1d`")
     })?;
-    let factor = match unit.trim() {
+    let factor = match unit {
         "ms" => 1,
         "s" => 1_000,
         "m" | "min" => 60_000,
@@ -59,14 +64,9 @@ pub fn parse_size(value: &Value) -> Result<u64, String> {
         return Err(format!("expected a size such as `64MiB`, found {value}"));
     };
     let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` is not a size; write e.g. `64MiB`"))?;
-    let factor: u64 = match unit.trim() {
+    let (number, unit) = number_and_unit(text)
+        .ok_or_else(|| format!("`{text}` is not a size; write e.g. `64MiB`"))?;
+    let factor: u64 = match unit {
         "B" => 1,
         "KiB" => 1 << 10,
         "MiB" => 1 << 20,

@@ -349,17 +349,7 @@ impl<'a> TypeBuilder<'a> {
                     .wrapped(),
                 None => TypeRef::Value,
             };
-            if container_depth(&items) >= MAX_CONTAINER_DEPTH {
-                self.warn(location, "arrays nested too deeply; typed as a JSON value");
-                return Shape::Type(Ty {
-                    ty: TypeRef::Value,
-                    nullable,
-                });
-            }
-            return Shape::Type(Ty {
-                ty: TypeRef::Vec(Box::new(items)),
-                nullable,
-            });
+            return self.container(location, TypeRef::Vec(Box::new(items)), nullable);
         }
         // An object.
         let additional = schema.get("additionalProperties");
@@ -374,17 +364,7 @@ impl<'a> TypeBuilder<'a> {
                     .wrapped(),
                 _ => TypeRef::Value,
             };
-            if container_depth(&values) >= MAX_CONTAINER_DEPTH {
-                self.warn(location, "maps nested too deeply; typed as a JSON value");
-                return Shape::Type(Ty {
-                    ty: TypeRef::Value,
-                    nullable,
-                });
-            }
-            return Shape::Type(Ty {
-                ty: TypeRef::Map(Box::new(values)),
-                nullable,
-            });
+            return self.container(location, TypeRef::Map(Box::new(values)), nullable);
         }
         let id = self.claim(location, hint, module, existing, docs);
         let mut fields = FieldSet::new(&self.types[id].name, module);
@@ -410,6 +390,21 @@ impl<'a> TypeBuilder<'a> {
             deny_unknown,
         };
         Shape::Defined
+    }
+
+    /// An array or map type, or a JSON value (with a warning) when containers nest too deeply.
+    fn container(&mut self, location: &Location, ty: TypeRef, nullable: bool) -> Shape {
+        if container_depth(&ty) > MAX_CONTAINER_DEPTH {
+            self.warn(
+                location,
+                "arrays or maps nested too deeply; typed as a JSON value",
+            );
+            return Shape::Type(Ty {
+                ty: TypeRef::Value,
+                nullable,
+            });
+        }
+        Shape::Type(Ty { ty, nullable })
     }
 
     /// The type id for a schema that defines a named type: the component itself, or a new
