@@ -418,6 +418,15 @@ impl CookieParams {
     }
 }
 
+/// The request body limit: the service's (counted after decompression), else
+/// [`DEFAULT_BODY_LIMIT`].
+pub fn body_limit(parts: &http::request::Parts) -> usize {
+    parts
+        .extensions
+        .get::<crate::compression::BodyLimit>()
+        .map_or(DEFAULT_BODY_LIMIT, |limit| limit.0)
+}
+
 /// Reads the whole body, refusing more than `limit` bytes with 413.
 pub async fn read_body(body: axum::body::Body, limit: usize) -> Result<Bytes, Problem> {
     axum::body::to_bytes(body, limit).await.map_err(|_| {

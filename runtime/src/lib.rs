@@ -11,13 +11,20 @@
 //! - [`multipart`]: a fully read `multipart/form-data` body;
 //! - [`serve`]: binding, serving and graceful shutdown;
 //! - [`cache`]: response caching from `x-cache` annotations (in process and Redis);
+//! - [`rate_limit`]: rate limiting from `x-rate-limit` annotations (in process and Redis);
+//! - [`compression`]: response compression and bounded request decompression;
+//! - [`caller`]: who is calling (credentials digest, client IP through trusted proxies);
 //! - [`Services`]: the shared state a generated router is built with.
 
 pub mod cache;
+pub mod caller;
+pub mod compression;
 pub mod extract;
 pub mod metrics;
 pub mod multipart;
 pub mod problem;
+pub mod rate_limit;
+mod redis_conn;
 pub mod respond;
 pub mod serve;
 mod services;
@@ -37,5 +44,6 @@ pub use specjet_macros::{api, include_api};
 
 pub use multipart::{MultipartForm, Part};
 pub use problem::Problem;
+pub use redis_conn::{SharedRedis, COMMAND_TIMEOUT as REDIS_COMMAND_TIMEOUT};
 pub use serve::serve;
 pub use services::{ServiceSettings, Services};

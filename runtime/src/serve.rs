@@ -26,9 +26,13 @@ pub async fn serve(router: Router) -> std::io::Result<()> {
 pub async fn serve_on(addr: SocketAddr, router: Router) -> std::io::Result<()> {
     let listener = TcpListener::bind(addr).await?;
     println!("listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
+    // Connection info gives rate limits the client's address.
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
 }
 
 async fn shutdown_signal() {

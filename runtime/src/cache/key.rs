@@ -1,10 +1,8 @@
 //! Cache keys: method, path, normalized query, the `vary` headers, content negotiation and,
 //! for private entries, a digest of the caller's credentials.
 
-use http::HeaderMap;
-use sha2::{Digest, Sha256};
-
 use super::{CacheRoute, Scope};
+use crate::caller::{credentials_digest, has_credentials, header_text};
 
 /// A cache key, and whether it is keyed by the caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,25 +11,9 @@ pub struct CacheKey {
     pub private: bool,
 }
 
-/// Headers that carry the caller's identity.
-const CREDENTIALS: [&str; 2] = ["authorization", "cookie"];
-
 /// Request headers that always split the key: the same URL answers differently per media
 /// type and content-coding.
 const NEGOTIATION: [&str; 2] = ["accept", "accept-encoding"];
-
-fn header_text(headers: &HeaderMap, name: &str) -> String {
-    let mut values = headers.get_all(name).iter().filter_map(|v| v.to_str().ok());
-    match (values.next(), values.next()) {
-        (None, _) => String::new(),
-        (Some(one), None) => one.to_owned(),
-        (Some(first), Some(second)) => [first, second]
-            .into_iter()
-            .chain(values)
-            .collect::<Vec<_>>()
-            .join(","),
-    }
-}
 
 impl CacheKey {
     pub fn for_request<B>(route: &CacheRoute, request: &http::Request<B>) -> CacheKey {
@@ -64,26 +46,15 @@ impl CacheKey {
                 key.push_str(&header_text(headers, name));
             }
         }
-        let has_credentials = CREDENTIALS.iter().any(|name| headers.contains_key(*name));
         let private = match route.policy.scope {
             Scope::Public => false,
             Scope::Private => true,
-            Scope::Auto => route.secured || has_credentials,
+            Scope::Auto => route.secured || has_credentials(headers),
         };
         if private {
             // A digest, so no credential is ever written into a Redis key.
-            let mut digest = Sha256::new();
-            for name in CREDENTIALS {
-                digest.update(name.as_bytes());
-                digest.update([0]);
-                digest.update(header_text(headers, name).as_bytes());
-                digest.update([0]);
-            }
-            let digest = digest.finalize();
             key.push_str("|private=");
-            for byte in &digest[..16] {
-                key.push_str(&format!("{byte:02x}"));
-            }
+            key.push_str(&credentials_digest(headers));
         }
         CacheKey { key, private }
     }

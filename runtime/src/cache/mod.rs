@@ -16,11 +16,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+pub use crate::redis_conn::COMMAND_TIMEOUT;
 pub use entry::{etag_for, Entry, Freshness};
 pub use key::{tags, CacheKey};
 pub use layer::{CacheLayer, CacheService, InvalidationLayer, InvalidationService};
-pub use redis_tier::{RedisTier, COMMAND_TIMEOUT};
+pub use redis_tier::RedisTier;
 use tokio::sync::watch;
+
+use crate::redis_conn::SharedRedis;
 
 /// Where entries are kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -185,6 +188,11 @@ impl Cache {
     /// A cache with these settings; the Redis tier is used when `redis_url` is given and the
     /// backend is not `Memory`.
     pub fn new(settings: CacheSettings, redis_url: Option<&str>) -> Cache {
+        Cache::with_redis(settings, redis_url.and_then(SharedRedis::connect))
+    }
+
+    /// A cache over an existing Redis connection (or none).
+    pub fn with_redis(settings: CacheSettings, redis: Option<SharedRedis>) -> Cache {
         let memory = (settings.backend != Backend::Redis).then(|| {
             moka::sync::Cache::builder()
                 .max_capacity(settings.capacity_bytes)
@@ -196,11 +204,11 @@ impl Cache {
                 .build()
         });
         let inner = Arc::new_cyclic(|weak: &std::sync::Weak<Inner>| {
-            let redis = match (settings.backend, redis_url) {
+            let redis = match (settings.backend, redis) {
                 (Backend::Memory, _) | (_, None) => None,
-                (_, Some(url)) => {
+                (_, Some(redis)) => {
                     let weak = weak.clone();
-                    RedisTier::start(url, &settings.key_prefix, move |tag| {
+                    RedisTier::start(redis, &settings.key_prefix, move |tag| {
                         if let Some(inner) = weak.upgrade() {
                             Cache { inner }.forget_in_memory(&tag);
                         }
@@ -216,14 +224,6 @@ impl Cache {
             }
         });
         Cache { inner }
-    }
-
-    /// A cache from settings and the `REDIS_URL` environment variable.
-    pub fn from_env(settings: CacheSettings) -> Cache {
-        let url = std::env::var("REDIS_URL")
-            .ok()
-            .filter(|url| !url.is_empty());
-        Cache::new(settings, url.as_deref())
     }
 
     pub fn settings(&self) -> &CacheSettings {

@@ -4,68 +4,33 @@
 //! Redis is never allowed to fail a request: every command has a short timeout, any error is
 //! a miss (or a skipped store), and the connection is (re)established in the background.
 
-use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use redis::aio::ConnectionManager;
-
 use super::entry::Entry;
-
-/// How long one Redis command may take before the cache carries on without it.
-pub const COMMAND_TIMEOUT: Duration = Duration::from_millis(50);
-const RECONNECT_DELAY: Duration = Duration::from_millis(500);
+use crate::redis_conn::{SharedRedis, RECONNECT_DELAY};
 
 #[derive(Clone)]
 pub struct RedisTier {
-    connection: Arc<RwLock<Option<ConnectionManager>>>,
-    prefix: Arc<str>,
+    redis: SharedRedis,
+    prefix: std::sync::Arc<str>,
 }
 
 impl RedisTier {
-    /// Starts connecting to `url` in the background; `invalidated` is called with every tag
-    /// another replica (or this one) invalidates. `None` for an unusable URL or when no tokio
-    /// runtime is running.
+    /// Uses `redis` for entries; `invalidated` is called with every tag another replica (or
+    /// this one) invalidates. `None` when no tokio runtime is running.
     pub fn start(
-        url: &str,
+        redis: SharedRedis,
         prefix: &str,
         invalidated: impl Fn(String) + Send + Sync + 'static,
     ) -> Option<RedisTier> {
-        let client = match redis::Client::open(url) {
-            Ok(client) => client,
-            Err(error) => {
-                tracing::warn!(%error, "REDIS_URL is not usable; caching in process only");
-                return None;
-            }
-        };
         let runtime = tokio::runtime::Handle::try_current().ok()?;
+        let client = redis.client().clone();
+        let alive = redis.liveness();
         let tier = RedisTier {
-            connection: Arc::new(RwLock::new(None)),
+            redis,
             prefix: prefix.into(),
         };
-        let slot = Arc::downgrade(&tier.connection);
-        let connect_client = client.clone();
-        runtime.spawn(async move {
-            loop {
-                let Some(slot) = slot.upgrade() else {
-                    return;
-                };
-                let attempt = tokio::time::timeout(
-                    Duration::from_secs(2),
-                    connect_client.get_connection_manager(),
-                )
-                .await;
-                if let Ok(Ok(manager)) = attempt {
-                    if let Ok(mut guard) = slot.write() {
-                        *guard = Some(manager);
-                    }
-                    return;
-                }
-                drop(slot);
-                tokio::time::sleep(RECONNECT_DELAY).await;
-            }
-        });
         let channel = tier.channel();
-        let alive = Arc::downgrade(&tier.connection);
         runtime.spawn(async move {
             use futures_util::StreamExt;
             while alive.strong_count() > 0 {
@@ -90,13 +55,9 @@ impl RedisTier {
         Some(tier)
     }
 
-    fn connection(&self) -> Option<ConnectionManager> {
-        self.connection.read().ok().and_then(|guard| guard.clone())
-    }
-
     /// Whether a connection has been established (it may still fail per command).
     pub fn is_connected(&self) -> bool {
-        self.connection().is_some()
+        self.redis.is_connected()
     }
 
     fn key(&self, key: &str) -> String {
@@ -111,32 +72,12 @@ impl RedisTier {
         format!("{}:invalidate", self.prefix)
     }
 
-    async fn run<T: redis::FromRedisValue>(
-        &self,
-        command: impl FnOnce() -> redis::Pipeline,
-    ) -> Option<T> {
-        let mut connection = self.connection()?;
-        let pipeline = command();
-        match tokio::time::timeout(COMMAND_TIMEOUT, pipeline.query_async::<T>(&mut connection))
-            .await
-        {
-            Ok(Ok(value)) => Some(value),
-            Ok(Err(error)) => {
-                tracing::debug!(%error, "redis command failed");
-                None
-            }
-            Err(_) => {
-                tracing::debug!("redis command timed out");
-                None
-            }
-        }
-    }
-
     /// The entry under `key`; `None` on a miss, an error, a timeout or undecodable data.
     pub async fn get(&self, key: &str) -> Option<Entry> {
         let redis_key = self.key(key);
         let (bytes,): (Option<Vec<u8>>,) = self
-            .run(|| {
+            .redis
+            .query({
                 let mut pipe = redis::pipe();
                 pipe.cmd("GET").arg(redis_key);
                 pipe
@@ -152,7 +93,8 @@ impl RedisTier {
         let tag_keys: Vec<String> = entry.tags.iter().map(|tag| self.tag_key(tag)).collect();
         let encoded = entry.encode();
         let _: Option<()> = self
-            .run(|| {
+            .redis
+            .query({
                 let mut pipe = redis::pipe();
                 pipe.cmd("SET")
                     .arg(&redis_key)
@@ -177,7 +119,8 @@ impl RedisTier {
     pub async fn invalidate(&self, tag: &str) {
         let tag_key = self.tag_key(tag);
         let members: Option<(Vec<String>,)> = self
-            .run(|| {
+            .redis
+            .query({
                 let mut pipe = redis::pipe();
                 pipe.cmd("SMEMBERS").arg(&tag_key);
                 pipe
@@ -186,7 +129,8 @@ impl RedisTier {
         let members = members.map(|(m,)| m).unwrap_or_default();
         let channel = self.channel();
         let _: Option<()> = self
-            .run(|| {
+            .redis
+            .query({
                 let mut pipe = redis::pipe();
                 if !members.is_empty() {
                     pipe.cmd("DEL").arg(&members).ignore();

@@ -1,0 +1,219 @@
+//! Response compression (br, zstd, gzip by `Accept-Encoding`, above a minimum size) and
+//! request decompression whose output is bounded, from the spec's `x-specjet.compression`
+//! settings and per-operation `x-compress: false`.
+//!
+//! [`layer`] gives the one layer the generated router puts around every route. Operations
+//! that opt out are answered as if the client accepted no content-coding. A strong `ETag`
+//! never survives a content-coding: it is sent weak.
+
+use std::collections::HashSet;
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::body::Body;
+use axum::extract::MatchedPath;
+use axum::response::Response;
+use http::{header, HeaderValue, Method, Request};
+use tower::{Layer, Service};
+use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
+use tower_http::compression::{Compression, CompressionLayer};
+use tower_http::decompression::{RequestDecompression, RequestDecompressionLayer};
+
+/// Service-wide compression settings (`x-specjet.compression`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompressionSettings {
+    pub br: bool,
+    pub zstd: bool,
+    pub gzip: bool,
+    /// Responses smaller than this are sent as they are.
+    pub min_size: u16,
+    /// The largest request body accepted, counted after decompression.
+    pub max_request_size: usize,
+}
+
+impl Default for CompressionSettings {
+    fn default() -> Self {
+        CompressionSettings {
+            br: true,
+            zstd: true,
+            gzip: true,
+            min_size: 1024,
+            max_request_size: crate::extract::DEFAULT_BODY_LIMIT,
+        }
+    }
+}
+
+/// The limit on request bodies after decompression, read by [`crate::extract::body_limit`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyLimit(pub usize);
+
+/// An operation answered uncompressed (`x-compress: false` or `#[no_compress]`): its method
+/// and its route's path as given to axum.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Uncompressed {
+    pub method: Method,
+    pub path: &'static str,
+}
+
+type Chosen = tower_http::compression::predicate::And<
+    tower_http::compression::predicate::And<
+        tower_http::compression::predicate::And<
+            tower_http::compression::predicate::And<SizeAbove, NotForContentType>,
+            NotForContentType,
+        >,
+        NotForContentType,
+    >,
+    NotForContentType,
+>;
+
+/// The compression layer with these settings, leaving `uncompressed` operations alone.
+pub fn layer(settings: &CompressionSettings, uncompressed: Vec<Uncompressed>) -> CompressLayer {
+    // Already compressed or streamed media gain nothing.
+    let predicate: Chosen = SizeAbove::new(settings.min_size)
+        .and(NotForContentType::GRPC)
+        .and(NotForContentType::IMAGES)
+        .and(NotForContentType::SSE)
+        .and(NotForContentType::const_new("application/zip"));
+    CompressLayer {
+        compression: CompressionLayer::new()
+            .br(settings.br)
+            .zstd(settings.zstd)
+            .gzip(settings.gzip)
+            .compress_when(predicate),
+        decompression: RequestDecompressionLayer::new()
+            .br(settings.br)
+            .zstd(settings.zstd)
+            .gzip(settings.gzip),
+        limit: BodyLimit(settings.max_request_size),
+        uncompressed: Arc::new(uncompressed.into_iter().collect()),
+    }
+}
+
+/// See [`layer`].
+#[derive(Clone)]
+pub struct CompressLayer {
+    compression: CompressionLayer<Chosen>,
+    decompression: RequestDecompressionLayer,
+    limit: BodyLimit,
+    uncompressed: Arc<HashSet<Uncompressed>>,
+}
+
+impl<S> Layer<S> for CompressLayer {
+    type Service = CompressService<S>;
+
+    fn layer(&self, inner: S) -> CompressService<S> {
+        CompressService {
+            inner: self
+                .compression
+                .layer(self.decompression.layer(AxumBody { inner })),
+            limit: self.limit,
+            uncompressed: self.uncompressed.clone(),
+        }
+    }
+}
+
+type Inner<S> = Compression<RequestDecompression<AxumBody<S>>, Chosen>;
+
+#[derive(Clone)]
+pub struct CompressService<S> {
+    inner: Inner<S>,
+    limit: BodyLimit,
+    uncompressed: Arc<HashSet<Uncompressed>>,
+}
+
+type BoxFuture = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+impl<S> Service<Request<Body>> for CompressService<S>
+where
+    S: Service<Request<Body>, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = BoxFuture;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Service::<Request<Body>>::poll_ready(&mut self.inner, cx)
+    }
+
+    fn call(&mut self, mut request: Request<Body>) -> BoxFuture {
+        if self.is_uncompressed(&request) {
+            request.headers_mut().remove(header::ACCEPT_ENCODING);
+        }
+        request.extensions_mut().insert(self.limit);
+        let future = self.inner.call(request);
+        Box::pin(async move {
+            let response = match future.await {
+                Ok(response) => response,
+                Err(never) => match never {},
+            };
+            let mut response = response.map(Body::new);
+            weaken_etag(&mut response);
+            Ok(response)
+        })
+    }
+}
+
+impl<S> CompressService<S> {
+    fn is_uncompressed(&self, request: &Request<Body>) -> bool {
+        if self.uncompressed.is_empty() {
+            return false;
+        }
+        let Some(path) = request.extensions().get::<MatchedPath>() else {
+            return false;
+        };
+        let is = |method: &Method| {
+            self.uncompressed
+                .iter()
+                .any(|op| op.method == *method && op.path == path.as_str())
+        };
+        // axum answers HEAD with the GET handler.
+        is(request.method()) || (request.method() == Method::HEAD && is(&Method::GET))
+    }
+}
+
+/// A strong validator names exact bytes; once a content-coding changed them it is weak.
+fn weaken_etag(response: &mut Response) {
+    if !response.headers().contains_key(header::CONTENT_ENCODING) {
+        return;
+    }
+    let Some(etag) = response.headers().get(header::ETAG) else {
+        return;
+    };
+    if etag.as_bytes().starts_with(b"W/") {
+        return;
+    }
+    let mut weak = b"W/".to_vec();
+    weak.extend_from_slice(etag.as_bytes());
+    if let Ok(weak) = HeaderValue::from_bytes(&weak) {
+        response.headers_mut().insert(header::ETAG, weak);
+    }
+}
+
+/// Hands the route an axum `Body` whatever body type the layers above produced.
+#[derive(Clone)]
+pub struct AxumBody<S> {
+    inner: S,
+}
+
+impl<S, B> Service<Request<B>> for AxumBody<S>
+where
+    S: Service<Request<Body>>,
+    B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<B>) -> S::Future {
+        self.inner.call(request.map(Body::new))
+    }
+}

@@ -1,0 +1,402 @@
+//! The one tower layer that enforces every route's rate limit, found by method and matched
+//! path (it runs after routing, wrapped around each route by `Router::layer`).
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{FromRequestParts, MatchedPath, RawPathParams};
+use axum::response::{IntoResponse, Response};
+use http::{header, HeaderName, HeaderValue, Method, Request, StatusCode};
+use tower::{Layer, Service};
+
+use super::local::LocalBudget;
+use super::{Decision, KeyPart, RateLimitRoute, RateLimiter, Unavailable};
+use crate::caller::{credentials_digest, has_credentials, header_text, short_digest};
+use crate::problem::Problem;
+
+type BoxFuture = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+/// `RateLimit-Policy` (IETF httpapi draft): the quota of every window.
+pub const RATE_LIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
+/// `RateLimit`: what is left in the tightest window, and when it is whole again.
+pub const RATE_LIMIT: HeaderName = HeaderName::from_static("ratelimit");
+
+/// Key values longer than this are replaced by a digest, bounding the memory a key takes.
+const LONGEST_KEY_VALUE: usize = 64;
+
+/// A limited route with what every response of it shares, built once.
+struct Prepared {
+    route: RateLimitRoute,
+    local: Arc<LocalBudget>,
+    /// The name of each window in the headers.
+    window_names: Vec<String>,
+    policy_header: HeaderValue,
+    allowed: metrics::Counter,
+    limited: metrics::Counter,
+    unavailable: metrics::Counter,
+}
+
+impl Prepared {
+    fn new(limiter: &RateLimiter, route: RateLimitRoute) -> Prepared {
+        let policy = &route.policy;
+        let window_names: Vec<String> = (0..policy.windows.len())
+            .map(|index| match index {
+                0 => policy.name.to_owned(),
+                n => format!("{}.{n}", policy.name),
+            })
+            .collect();
+        let items: Vec<String> = policy
+            .windows
+            .iter()
+            .zip(&window_names)
+            .map(|(window, name)| {
+                format!(
+                    "{};q={};w={}",
+                    quoted(name),
+                    window.limit,
+                    whole_seconds(window.period)
+                )
+            })
+            .collect();
+        let policy_header = HeaderValue::from_str(&items.join(", "))
+            .unwrap_or_else(|_| HeaderValue::from_static("\"default\""));
+        let counter = |result: &'static str| metrics::counter!("specjet_rate_limit_requests_total", "operation" => route.operation, "result" => result);
+        Prepared {
+            local: limiter.local(policy),
+            window_names,
+            policy_header,
+            allowed: counter("allowed"),
+            limited: counter("limited"),
+            unavailable: counter("unavailable"),
+            route,
+        }
+    }
+}
+
+/// A structured-field string (RFC 8941): quoted, with `"` and `\` escaped and anything
+/// outside printable ASCII dropped.
+fn quoted(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars().filter(|c| (' '..='~').contains(c)) {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
+}
+
+/// Seconds, rounded up (a wait of 0.2 s is announced as 1 s, never as 0).
+fn whole_seconds(duration: Duration) -> u64 {
+    let seconds = duration.as_secs();
+    if duration.subsec_nanos() > 0 {
+        seconds + 1
+    } else {
+        seconds
+    }
+}
+
+/// Enforces the rate limits of the routes it was made with; see [`RateLimiter::layer`].
+#[derive(Clone)]
+pub struct RateLimitLayer {
+    limiter: RateLimiter,
+    routes: Arc<HashMap<(Method, &'static str), Arc<Prepared>>>,
+}
+
+impl RateLimitLayer {
+    pub(crate) fn new(limiter: RateLimiter, routes: Vec<RateLimitRoute>) -> Self {
+        let mut table = HashMap::new();
+        for route in routes {
+            let at = (route.method.clone(), route.path);
+            // The first operation of a route shape wins (operations sharing one are rare).
+            table
+                .entry(at)
+                .or_insert_with(|| Arc::new(Prepared::new(&limiter, route)));
+        }
+        RateLimitLayer {
+            limiter,
+            routes: Arc::new(table),
+        }
+    }
+
+    /// Whether any route is limited (an empty layer is not worth adding).
+    pub fn is_empty(&self) -> bool {
+        self.routes.is_empty()
+    }
+}
+
+impl<S> Layer<S> for RateLimitLayer {
+    type Service = RateLimitService<S>;
+
+    fn layer(&self, inner: S) -> RateLimitService<S> {
+        RateLimitService {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct RateLimitService<S> {
+    inner: S,
+    layer: RateLimitLayer,
+}
+
+impl<S> Service<Request<Body>> for RateLimitService<S>
+where
+    S: Service<Request<Body>, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = BoxFuture;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<Body>) -> BoxFuture {
+        let route = route_of(&self.layer.routes, &request);
+        let Some(route) = route else {
+            let future = self.inner.call(request);
+            return Box::pin(future);
+        };
+        // The clone that was made ready serves this request; a fresh clone waits for the next.
+        let ready = self.inner.clone();
+        let inner = std::mem::replace(&mut self.inner, ready);
+        let limiter = self.layer.limiter.clone();
+        Box::pin(async move { Ok(enforce(limiter, route, inner, request).await) })
+    }
+}
+
+fn route_of(
+    routes: &HashMap<(Method, &'static str), Arc<Prepared>>,
+    request: &Request<Body>,
+) -> Option<Arc<Prepared>> {
+    if routes.is_empty() {
+        return None;
+    }
+    let path = request.extensions().get::<MatchedPath>()?.as_str();
+    let method = request.method();
+    let found = |method: &Method| routes.get(&(method.clone(), path)).cloned();
+    // axum answers HEAD with the GET handler.
+    found(method).or_else(|| {
+        (method == Method::HEAD)
+            .then(|| found(&Method::GET))
+            .flatten()
+    })
+}
+
+async fn enforce<S>(
+    limiter: RateLimiter,
+    route: Arc<Prepared>,
+    mut inner: S,
+    request: Request<Body>,
+) -> Response
+where
+    S: Service<Request<Body>, Response = Response, Error = Infallible>,
+{
+    let (mut parts, body) = request.into_parts();
+    let key = key_of(&limiter, &route.route, &mut parts).await;
+    let request = Request::from_parts(parts, body);
+    let decision = match limiter.take(&route.route.policy, &route.local, &key).await {
+        Ok(decision) => decision,
+        Err(Unavailable::Backend) => {
+            route.unavailable.increment(1);
+            if limiter.settings().on_backend_error == super::OnBackendError::Deny {
+                return unavailable(&route);
+            }
+            return match inner.call(request).await {
+                Ok(response) => response,
+                Err(never) => match never {},
+            };
+        }
+    };
+    if !decision.allowed {
+        route.limited.increment(1);
+        return limited(&route, &decision);
+    }
+    route.allowed.increment(1);
+    let mut response = match inner.call(request).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    };
+    add_headers(&route, &decision, response.headers_mut());
+    response
+}
+
+/// The budget key of a request: its parts joined by `|`.
+async fn key_of(
+    limiter: &RateLimiter,
+    route: &RateLimitRoute,
+    parts: &mut http::request::Parts,
+) -> String {
+    let auto = [if route.secured {
+        KeyPart::Principal
+    } else {
+        KeyPart::Ip
+    }];
+    let key_parts: &[KeyPart] = if route.policy.key.is_empty() {
+        &auto
+    } else {
+        &route.policy.key
+    };
+    let mut key = String::new();
+    for (index, part) in key_parts.iter().enumerate() {
+        if index > 0 {
+            key.push('|');
+        }
+        let value = match part {
+            KeyPart::Global => "*".to_owned(),
+            KeyPart::Ip => ip_of(limiter, parts),
+            KeyPart::Principal if has_credentials(&parts.headers) => {
+                format!("p={}", credentials_digest(&parts.headers))
+            }
+            KeyPart::Principal => ip_of(limiter, parts),
+            KeyPart::Header(name) => bounded(&header_text(&parts.headers, name)),
+            KeyPart::Query(name) => {
+                let value = parts.uri.query().and_then(|query| {
+                    form_urlencoded::parse(query.as_bytes())
+                        .find(|(key, _)| key == name)
+                        .map(|(_, value)| value.into_owned())
+                });
+                bounded(&value.unwrap_or_default())
+            }
+            KeyPart::Path(name) => {
+                let capture = route
+                    .params
+                    .iter()
+                    .find(|(param, _)| param == name)
+                    .map(|(_, capture)| *capture);
+                let value = match (capture, RawPathParams::from_request_parts(parts, &()).await) {
+                    (Some(capture), Ok(params)) => params
+                        .iter()
+                        .find(|(key, _)| *key == capture)
+                        .map(|(_, value)| value.to_owned()),
+                    _ => None,
+                };
+                bounded(&value.unwrap_or_default())
+            }
+        };
+        key.push_str(&value);
+    }
+    key
+}
+
+fn ip_of(limiter: &RateLimiter, parts: &http::request::Parts) -> String {
+    match limiter
+        .inner
+        .client_ip
+        .of(&parts.headers, &parts.extensions)
+    {
+        Some(ip) => ip.to_string(),
+        // Served without connection info: every caller shares one budget.
+        None => "unknown".to_owned(),
+    }
+}
+
+fn bounded(value: &str) -> String {
+    if value.len() > LONGEST_KEY_VALUE {
+        short_digest(value)
+    } else {
+        value.replace('|', "%7C")
+    }
+}
+
+fn add_headers(route: &Prepared, decision: &Decision, headers: &mut http::HeaderMap) {
+    headers.insert(RATE_LIMIT_POLICY, route.policy_header.clone());
+    let name = route
+        .window_names
+        .get(decision.window)
+        .map(String::as_str)
+        .unwrap_or(route.route.policy.name);
+    let value = format!(
+        "{};r={};t={}",
+        quoted(name),
+        decision.remaining,
+        whole_seconds(decision.reset)
+    );
+    if let Ok(value) = HeaderValue::from_str(&value) {
+        headers.insert(RATE_LIMIT, value);
+    }
+}
+
+/// 429 Too Many Requests as problem+json, with `Retry-After` and the limit headers.
+fn limited(route: &Prepared, decision: &Decision) -> Response {
+    let retry = whole_seconds(decision.retry_after).max(1);
+    let detail = match route.route.policy.windows.get(decision.window) {
+        Some(window) => format!(
+            "rate limit `{}` exceeded ({} per {}); retry in {retry} s",
+            route.route.policy.name,
+            window.limit,
+            describe_period(window.period)
+        ),
+        None => format!(
+            "rate limit `{}` exceeded; retry in {retry} s",
+            route.route.policy.name
+        ),
+    };
+    let mut response = Problem::new(StatusCode::TOO_MANY_REQUESTS)
+        .with_detail(detail)
+        .into_response();
+    add_headers(route, decision, response.headers_mut());
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(retry));
+    response
+}
+
+/// 503 when the shared budget cannot be consulted and the service is set to deny.
+fn unavailable(route: &Prepared) -> Response {
+    let mut response = Problem::new(StatusCode::SERVICE_UNAVAILABLE)
+        .with_detail(format!(
+            "the budget of rate limit `{}` cannot be consulted; retry shortly",
+            route.route.policy.name
+        ))
+        .into_response();
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(1u64));
+    response
+}
+
+fn describe_period(period: Duration) -> String {
+    let ms = period.as_millis();
+    for (unit, size) in [
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("min", 60_000),
+        ("s", 1_000),
+    ] {
+        if ms >= size && ms % size == 0 {
+            return match ms / size {
+                1 => unit.to_owned(),
+                n => format!("{n}{unit}"),
+            };
+        }
+    }
+    format!("{ms}ms")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_values_follow_the_draft() {
+        assert_eq!(quoted("list\"Pets"), "\"list\\\"Pets\"");
+        assert_eq!(whole_seconds(Duration::from_millis(200)), 1);
+        assert_eq!(whole_seconds(Duration::from_secs(60)), 60);
+        assert_eq!(describe_period(Duration::from_secs(60)), "min");
+        assert_eq!(describe_period(Duration::from_secs(600)), "10min");
+        assert_eq!(describe_period(Duration::from_millis(1500)), "1500ms");
+    }
+}

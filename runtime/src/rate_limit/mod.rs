@@ -1,0 +1,256 @@
+//! Rate limiting from the spec's `x-rate-limit` annotations: GCRA in process (`governor`)
+//! or in Redis (one atomic script, so every replica shares one budget), keyed by client IP,
+//! principal, header, path or query parameter, with the IETF `RateLimit`/`RateLimit-Policy`
+//! headers, `Retry-After` and 429 problem+json answers.
+//!
+//! [`RateLimiter`] is one `Clone` handle over shared state (a limit is enforced however many
+//! clones serve requests). [`RateLimiter::layer`] gives the one layer the generated router
+//! puts around every route; it finds the route's policy by method and matched path.
+
+mod layer;
+mod local;
+mod redis_gcra;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub use layer::{RateLimitLayer, RateLimitService};
+
+use crate::caller::ClientIp;
+use crate::redis_conn::SharedRedis;
+
+/// Where budgets are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// In process: each replica has its own budget.
+    Memory,
+    /// In Redis when `REDIS_URL` is set (every replica shares one budget), else in process.
+    Redis,
+}
+
+/// What happens to a request when the Redis backend does not answer in time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnBackendError {
+    /// Enforce the limit in process meanwhile (the default).
+    Local,
+    /// Let the request through.
+    Allow,
+    /// Refuse it with 503.
+    Deny,
+}
+
+/// Service-wide rate-limit settings (`x-specjet.rate-limit`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateLimitSettings {
+    pub backend: Backend,
+    pub on_backend_error: OnBackendError,
+    /// Proxies (addresses or CIDR ranges) whose forwarding header names the client.
+    pub trusted_proxies: Vec<String>,
+    /// The forwarding header read from trusted proxies (default `X-Forwarded-For`).
+    pub client_ip_header: Option<String>,
+    /// Prefix of every Redis key, so services can share a Redis.
+    pub key_prefix: String,
+}
+
+impl Default for RateLimitSettings {
+    fn default() -> Self {
+        RateLimitSettings {
+            backend: Backend::Redis,
+            on_backend_error: OnBackendError::Local,
+            trusted_proxies: Vec::new(),
+            client_ip_header: None,
+            key_prefix: "specjet".to_owned(),
+        }
+    }
+}
+
+/// One window of a policy: `limit` units per `period`, with bursts of up to `burst` units.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub limit: u32,
+    pub period: Duration,
+    pub burst: u32,
+}
+
+impl Window {
+    /// `limit` per `period`, bursts of `limit`.
+    pub fn new(limit: u32, period: Duration) -> Window {
+        Window {
+            limit,
+            period,
+            burst: limit,
+        }
+    }
+
+    /// The time one unit takes to come back.
+    fn interval(&self) -> Duration {
+        (self.period / self.limit.max(1)).max(Duration::from_nanos(1))
+    }
+}
+
+/// What a budget is kept per.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyPart {
+    /// The client's IP address (through trusted proxies).
+    Ip,
+    /// The caller's credentials (`Authorization`, `Cookie`); the IP when there are none.
+    Principal,
+    /// One budget for everyone.
+    Global,
+    /// A request header's value.
+    Header(&'static str),
+    /// A path parameter's value.
+    Path(&'static str),
+    /// A query parameter's value.
+    Query(&'static str),
+}
+
+/// The rate limit of an operation (`x-rate-limit`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateLimitPolicy {
+    /// The policy's name: a root policy's, else the operation's id. Operations that use one
+    /// named policy share its budget.
+    pub name: &'static str,
+    /// Every window is enforced.
+    pub windows: Vec<Window>,
+    /// What the budget is kept per; empty means principal when secured, else IP.
+    pub key: Vec<KeyPart>,
+    /// Units one call costs.
+    pub cost: u32,
+}
+
+/// A rate limit set in code on a handler (`#[rate_limit(...)]` or `#[no_rate_limit]` under
+/// `#[specjet::api]`). Code wins over the spec.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PolicyOverride {
+    /// No attribute: the spec decides.
+    Spec,
+    /// `#[no_rate_limit]`: not limited, whatever the spec says.
+    Disabled,
+    /// `#[rate_limit(...)]`: this policy instead of the spec's.
+    Policy(RateLimitPolicy),
+}
+
+/// The policy an operation is served with: the code's, else the spec's.
+pub fn choose(code: PolicyOverride, spec: Option<RateLimitPolicy>) -> Option<RateLimitPolicy> {
+    match code {
+        PolicyOverride::Spec => spec,
+        PolicyOverride::Disabled => None,
+        PolicyOverride::Policy(policy) => Some(policy),
+    }
+}
+
+/// One limited operation: where it is routed, its policy, whether it is secured, and its
+/// path parameters as (name, route capture key) pairs.
+#[derive(Debug, Clone)]
+pub struct RateLimitRoute {
+    pub method: http::Method,
+    /// The route's path as given to axum (what `MatchedPath` reports).
+    pub path: &'static str,
+    pub operation: &'static str,
+    pub policy: RateLimitPolicy,
+    pub secured: bool,
+    pub params: &'static [(&'static str, &'static str)],
+}
+
+/// The outcome of taking units from a budget.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub allowed: bool,
+    /// The window that is closest to its limit (the one a refusal is about).
+    pub window: usize,
+    /// Units left in that window.
+    pub remaining: u64,
+    /// Until that window's budget is whole again.
+    pub reset: Duration,
+    /// Until the request would be allowed (zero when it is).
+    pub retry_after: Duration,
+}
+
+/// Why a budget could not be consulted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Unavailable {
+    /// Redis did not answer; the caller applies `on-backend-error`.
+    Backend,
+}
+
+/// The rate limiter: cheap to clone, every clone shares the same budgets.
+#[derive(Clone)]
+pub struct RateLimiter {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    settings: RateLimitSettings,
+    client_ip: ClientIp,
+    redis: Option<redis_gcra::RedisBudgets>,
+    /// In-process budgets per policy name (also the fallback while Redis is down).
+    local: Mutex<HashMap<&'static str, Arc<local::LocalBudget>>>,
+}
+
+impl RateLimiter {
+    /// A limiter with these settings; budgets live in Redis when `redis` is given and the
+    /// backend is `Redis`.
+    pub fn new(settings: RateLimitSettings, redis: Option<SharedRedis>) -> RateLimiter {
+        let client_ip = ClientIp::new(
+            &settings.trusted_proxies,
+            settings.client_ip_header.as_deref(),
+        );
+        let redis = match (settings.backend, redis) {
+            (Backend::Redis, Some(redis)) => {
+                Some(redis_gcra::RedisBudgets::new(redis, &settings.key_prefix))
+            }
+            _ => None,
+        };
+        RateLimiter {
+            inner: Arc::new(Inner {
+                settings,
+                client_ip,
+                redis,
+                local: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    pub fn settings(&self) -> &RateLimitSettings {
+        &self.inner.settings
+    }
+
+    /// The one layer that enforces every route's policy.
+    pub fn layer(&self, routes: Vec<RateLimitRoute>) -> RateLimitLayer {
+        RateLimitLayer::new(self.clone(), routes)
+    }
+
+    /// The in-process budget of a policy, made on first use.
+    fn local(&self, policy: &RateLimitPolicy) -> Arc<local::LocalBudget> {
+        let mut budgets = self
+            .inner
+            .local
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        budgets
+            .entry(policy.name)
+            .or_insert_with(|| Arc::new(local::LocalBudget::new(&policy.windows)))
+            .clone()
+    }
+
+    /// Takes `policy.cost` units from `key`'s budget in every window.
+    pub(crate) async fn take(
+        &self,
+        policy: &RateLimitPolicy,
+        local: &local::LocalBudget,
+        key: &str,
+    ) -> Result<Decision, Unavailable> {
+        match &self.inner.redis {
+            None => Ok(local.take(key, policy.cost)),
+            Some(redis) => match redis.take(policy, key).await {
+                Some(decision) => Ok(decision),
+                None => match self.inner.settings.on_backend_error {
+                    OnBackendError::Local => Ok(local.take(key, policy.cost)),
+                    OnBackendError::Allow | OnBackendError::Deny => Err(Unavailable::Backend),
+                },
+            },
+        }
+    }
+}

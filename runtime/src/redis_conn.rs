@@ -1,0 +1,108 @@
+//! The service's one Redis connection, shared by the cache and the rate limiter.
+//!
+//! Redis is never allowed to fail a request: the connection is (re)established in the
+//! background, every command has a short timeout, and a caller learns only that a command
+//! gave no answer, to carry on without it.
+
+use std::future::Future;
+use std::sync::{Arc, RwLock, Weak};
+use std::time::Duration;
+
+use redis::aio::ConnectionManager;
+
+/// How long one Redis command may take before the service carries on without it.
+pub const COMMAND_TIMEOUT: Duration = Duration::from_millis(50);
+/// The pause between attempts to (re)connect.
+pub(crate) const RECONNECT_DELAY: Duration = Duration::from_millis(500);
+
+/// A connection established in the background; cheap to clone.
+#[derive(Clone)]
+pub struct SharedRedis {
+    client: redis::Client,
+    connection: Arc<RwLock<Option<ConnectionManager>>>,
+}
+
+impl SharedRedis {
+    /// Starts connecting to `url`. `None` for an unusable URL (logged) or when no tokio runtime
+    /// is running.
+    pub fn connect(url: &str) -> Option<SharedRedis> {
+        let client = match redis::Client::open(url) {
+            Ok(client) => client,
+            Err(error) => {
+                tracing::warn!(%error, "REDIS_URL is not usable; running without Redis");
+                return None;
+            }
+        };
+        let runtime = tokio::runtime::Handle::try_current().ok()?;
+        let shared = SharedRedis {
+            client: client.clone(),
+            connection: Arc::new(RwLock::new(None)),
+        };
+        let slot = Arc::downgrade(&shared.connection);
+        runtime.spawn(async move {
+            loop {
+                let Some(slot) = slot.upgrade() else {
+                    return;
+                };
+                let attempt =
+                    tokio::time::timeout(Duration::from_secs(2), client.get_connection_manager())
+                        .await;
+                if let Ok(Ok(manager)) = attempt {
+                    if let Ok(mut guard) = slot.write() {
+                        *guard = Some(manager);
+                    }
+                    // The manager reconnects by itself from now on.
+                    return;
+                }
+                drop(slot);
+                tokio::time::sleep(RECONNECT_DELAY).await;
+            }
+        });
+        Some(shared)
+    }
+
+    pub fn client(&self) -> &redis::Client {
+        &self.client
+    }
+
+    /// Whether a connection has been established (it may still fail per command).
+    pub fn is_connected(&self) -> bool {
+        self.connection().is_some()
+    }
+
+    /// Alive while any clone of this connection is; background tasks stop when it is not.
+    pub(crate) fn liveness(&self) -> Weak<RwLock<Option<ConnectionManager>>> {
+        Arc::downgrade(&self.connection)
+    }
+
+    fn connection(&self) -> Option<ConnectionManager> {
+        self.connection.read().ok().and_then(|guard| guard.clone())
+    }
+
+    /// Runs `command` on the connection within [`COMMAND_TIMEOUT`]; `None` when there is no
+    /// connection yet, or on an error or a timeout.
+    pub async fn run<T, F, Fut>(&self, command: F) -> Option<T>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: Future<Output = redis::RedisResult<T>>,
+    {
+        let connection = self.connection()?;
+        match tokio::time::timeout(COMMAND_TIMEOUT, command(connection)).await {
+            Ok(Ok(value)) => Some(value),
+            Ok(Err(error)) => {
+                tracing::debug!(%error, "redis command failed");
+                None
+            }
+            Err(_) => {
+                tracing::debug!("redis command timed out");
+                None
+            }
+        }
+    }
+
+    /// Runs a pipeline; see [`SharedRedis::run`].
+    pub async fn query<T: redis::FromRedisValue>(&self, pipeline: redis::Pipeline) -> Option<T> {
+        self.run(|mut connection| async move { pipeline.query_async::<T>(&mut connection).await })
+            .await
+    }
+}
