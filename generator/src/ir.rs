@@ -23,6 +23,95 @@ pub struct ServiceSettings {
     /// The document has a root `x-specjet` key.
     pub opted_in: bool,
     pub cache: CacheSettings,
+    pub rate_limit: RateLimitSettings,
+    pub compression: CompressionSettings,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RateLimitBackend {
+    Memory,
+    /// Redis when `REDIS_URL` is set, else in process.
+    #[default]
+    Redis,
+}
+
+/// What a request meets when the Redis budget does not answer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum OnBackendError {
+    #[default]
+    Local,
+    Allow,
+    Deny,
+}
+
+/// Service-wide rate-limit settings (`x-specjet.rate-limit`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RateLimitSettings {
+    pub backend: RateLimitBackend,
+    pub on_backend_error: OnBackendError,
+    /// Addresses or CIDR ranges.
+    pub trusted_proxies: Vec<String>,
+    pub client_ip_header: Option<String>,
+    /// Named policies (`policies`), which operations `use` and share a budget of.
+    pub policies: std::collections::BTreeMap<String, RateLimitPolicy>,
+}
+
+/// One window of a rate limit: `limit` per `period_ms`, bursts of `burst`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateWindow {
+    pub limit: u32,
+    pub period_ms: u64,
+    pub burst: u32,
+}
+
+/// What a rate-limit budget is kept per.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RateKey {
+    Ip,
+    Principal,
+    Global,
+    Header(String),
+    Path(String),
+    Query(String),
+}
+
+/// One operation's rate limit (`x-rate-limit`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateLimitPolicy {
+    /// A root policy's name (its budget is shared), else the operation's id.
+    pub name: String,
+    pub windows: Vec<RateWindow>,
+    /// Empty: principal when secured, else IP.
+    pub key: Vec<RateKey>,
+    pub cost: u32,
+}
+
+/// Service-wide compression settings (`x-specjet.compression`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompressionSettings {
+    pub br: bool,
+    pub zstd: bool,
+    pub gzip: bool,
+    pub min_size: u16,
+    pub max_request_bytes: u64,
+}
+
+impl CompressionSettings {
+    pub fn enabled(&self) -> bool {
+        self.br || self.zstd || self.gzip
+    }
+}
+
+impl Default for CompressionSettings {
+    fn default() -> Self {
+        CompressionSettings {
+            br: true,
+            zstd: true,
+            gzip: true,
+            min_size: 1024,
+            max_request_bytes: 2 << 20,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -266,6 +355,9 @@ pub struct Operation {
     pub cache: Option<CachePolicy>,
     /// Operations (indices) whose cached entries this one drops when it succeeds.
     pub invalidates: Vec<usize>,
+    pub rate_limit: Option<RateLimitPolicy>,
+    /// Whether responses may be compressed (`x-compress`, default yes).
+    pub compress: bool,
 }
 
 /// One templated path segment: the route key it is captured under and how it splits.

@@ -202,8 +202,41 @@ fn annotation_mistakes_are_errors_with_locations() {
     let expect = [
         ("unknown key `shards`", "/x-specjet/cache/shards"),
         (
-            "`rate-limit` is not implemented yet",
-            "/x-specjet/rate-limit",
+            "`on-backend-error` must be `local`, `allow` or `deny`",
+            "/x-specjet/rate-limit/on-backend-error",
+        ),
+        (
+            "`proxy.local` is not an IP address or CIDR range",
+            "/x-specjet/rate-limit/trusted-proxies",
+        ),
+        (
+            "unknown algorithm \"lzma\"",
+            "/x-specjet/compression/algorithms",
+        ),
+        (
+            "`min-size` must be below 64KiB",
+            "/x-specjet/compression/min-size",
+        ),
+        ("`batch` is not implemented yet", "/x-specjet/batch"),
+        (
+            "`fortnight` in `100/fortnight` is not a period",
+            "/paths/~1a/get/x-rate-limit",
+        ),
+        (
+            "no rate-limit policy `premium`",
+            "/paths/~1a/post/x-rate-limit/use",
+        ),
+        (
+            "keyed by path parameter `userId`, which its path does not have",
+            "/paths/~1c~1{id}/get/x-rate-limit",
+        ),
+        (
+            "a call costs 10 units but the burst is 5",
+            "/paths/~1b/get/x-rate-limit/cost",
+        ),
+        (
+            "`x-compress` is `true` or `false`",
+            "/paths/~1c~1{id}/get/x-compress",
         ),
         (
             "`10` has no unit; write a duration such as `10s`",
@@ -245,10 +278,14 @@ fn short_names_need_the_opt_in_and_long_names_never_do() {
         stderr.contains("`x-cache-ttl` is read only in documents with a root `x-specjet` key"),
         "{stderr}"
     );
-    // Another tool's `x-rate-limit` is left alone entirely.
-    assert!(!stderr.contains("x-rate-limit"), "{stderr}");
+    // Another tool's `x-rate-limit` is ignored, with a warning saying so.
+    assert!(
+        stderr.contains("`x-rate-limit` is read only in documents with a root `x-specjet` key"),
+        "{stderr}"
+    );
     let analysis = specjet_generator::analyze(Path::new(&fixture("not-opted-in.yaml"))).unwrap();
     assert_eq!(analysis.api.operations[0].cache, None);
+    assert_eq!(analysis.api.operations[0].rate_limit, None);
     assert_eq!(
         analysis.api.operations[1].cache.as_ref().map(|c| c.ttl_ms),
         Some(300_000)

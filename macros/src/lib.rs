@@ -6,7 +6,10 @@
 //!   spec does not have, a missing one, or a method whose request or response type is not the
 //!   operation's is a compile error on the user's code — all of them at once. On its methods,
 //!   `#[cache(ttl = "30s", stale_while_revalidate = "10s", scope = "private", vary = [..])]`
-//!   and `#[no_cache]` set the operation's caching in code, which wins over the spec's.
+//!   and `#[no_cache]` set the operation's caching in code;
+//!   `#[rate_limit("10/s", key = "ip", burst = 20, cost = 1)]`, `#[rate_limit(policy = "name")]`
+//!   and `#[no_rate_limit]` its rate limit; `#[no_compress]` turns compression off for it.
+//!   Code wins over the spec.
 //!
 //! Every problem of the spec itself is a compile error on the macro's argument, with the text
 //! `specjet validate` prints.
@@ -47,9 +50,8 @@ pub fn api(args: TokenStream, item: TokenStream) -> TokenStream {
     let checks = match load(&literal) {
         Ok(analysis) => {
             let mut checks = check_impl(&analysis.api, &implementation);
-            match policy_override(&analysis.api, attributes) {
-                Ok(Some(method)) => implementation.items.push(method),
-                Ok(None) => {}
+            match policy_overrides(&analysis.api, attributes) {
+                Ok(methods) => implementation.items.extend(methods),
                 Err(errors) => checks.extend(errors),
             }
             checks
@@ -63,10 +65,25 @@ pub fn api(args: TokenStream, item: TokenStream) -> TokenStream {
     .into()
 }
 
-/// A handler's caching attribute: `#[cache(ttl = "30s", ...)]` or `#[no_cache]`.
+/// The handler attributes that set an operation's policies in code.
+const POLICY_ATTRIBUTES: [&str; 5] = [
+    "cache",
+    "no_cache",
+    "rate_limit",
+    "no_rate_limit",
+    "no_compress",
+];
+
+/// A handler's policy attribute, e.g. `#[cache(ttl = "30s")]` or `#[no_compress]`.
 struct PolicyAttribute {
     method: String,
     attribute: syn::Attribute,
+}
+
+impl PolicyAttribute {
+    fn is(&self, name: &str) -> bool {
+        self.attribute.path().is_ident(name)
+    }
 }
 
 fn take_policy_attributes(implementation: &mut ItemImpl) -> Vec<PolicyAttribute> {
@@ -75,8 +92,9 @@ fn take_policy_attributes(implementation: &mut ItemImpl) -> Vec<PolicyAttribute>
         if let ImplItem::Fn(method) = item {
             let name = method.sig.ident.to_string();
             method.attrs.retain(|attribute| {
-                let ours =
-                    attribute.path().is_ident("cache") || attribute.path().is_ident("no_cache");
+                let ours = POLICY_ATTRIBUTES
+                    .iter()
+                    .any(|known| attribute.path().is_ident(known));
                 if ours {
                     found.push(PolicyAttribute {
                         method: name.clone(),
@@ -90,22 +108,60 @@ fn take_policy_attributes(implementation: &mut ItemImpl) -> Vec<PolicyAttribute>
     found
 }
 
-/// The `cache_override` method for the handlers' caching attributes (none without any), or
-/// the errors of those attributes.
-fn policy_override(
+/// The provided `Api` methods the handlers' policy attributes override
+/// (`cache_override`, `rate_limit_override`, `compress_override`), or the errors of those
+/// attributes, all of them.
+fn policy_overrides(
     api: &specjet_generator::ir::Api,
     attributes: Vec<PolicyAttribute>,
-) -> Result<Option<ImplItem>, TokenStream2> {
+) -> Result<Vec<ImplItem>, TokenStream2> {
     use specjet_generator::ir::Method;
     let mut errors = Vec::new();
-    let mut arms = Vec::new();
-    for PolicyAttribute { method, attribute } in attributes {
-        let Some(op) = api.operations.iter().find(|op| op.name == method) else {
+    let mut cache_arms = Vec::new();
+    let mut limit_arms = Vec::new();
+    let mut compress_arms = Vec::new();
+    for attribute in attributes {
+        let Some(op) = api.operations.iter().find(|op| op.name == attribute.method) else {
             continue; // reported by the signature check
         };
+        let id = &op.id;
+        let spanned = &attribute.attribute;
+        if attribute.is("no_compress") {
+            match &spanned.meta {
+                syn::Meta::Path(_) => {
+                    compress_arms.push(quote! { #id => ::std::option::Option::Some(false), })
+                }
+                _ => errors.push(syn::Error::new_spanned(
+                    spanned,
+                    "`#[no_compress]` takes no arguments",
+                )),
+            }
+            continue;
+        }
+        if attribute.is("no_rate_limit") {
+            match &spanned.meta {
+                syn::Meta::Path(_) => limit_arms
+                    .push(quote! { #id => ::specjet::rate_limit::PolicyOverride::Disabled, }),
+                _ => errors.push(syn::Error::new_spanned(
+                    spanned,
+                    "`#[no_rate_limit]` takes no arguments",
+                )),
+            }
+            continue;
+        }
+        if attribute.is("rate_limit") {
+            match parse_rate_limit(api, op, spanned) {
+                Ok(policy) => limit_arms.push(
+                    quote! { #id => ::specjet::rate_limit::PolicyOverride::Policy(#policy), },
+                ),
+                Err(error) => errors.push(error),
+            }
+            continue;
+        }
+        // `cache` and `no_cache`.
         if !matches!(op.method, Method::Get | Method::Head) {
             errors.push(syn::Error::new_spanned(
-                &attribute,
+                spanned,
                 format!(
                     "only GET and HEAD responses are cached; `{}` is {}",
                     op.id,
@@ -116,20 +172,18 @@ fn policy_override(
         }
         if op.cache.is_none() && !api.settings.opted_in {
             errors.push(syn::Error::new_spanned(
-                &attribute,
+                spanned,
                 format!("caching `{}` from code needs the spec to opt in with a root `x-specjet` key (or a cache annotation on the operation)", op.id),
             ));
             continue;
         }
-        let id = &op.id;
-        if attribute.path().is_ident("no_cache") {
-            arms.push(quote! { #id => ::specjet::cache::PolicyOverride::Disabled, });
+        if attribute.is("no_cache") {
+            cache_arms.push(quote! { #id => ::specjet::cache::PolicyOverride::Disabled, });
             continue;
         }
-        match parse_cache(&attribute) {
-            Ok(policy) => {
-                arms.push(quote! { #id => ::specjet::cache::PolicyOverride::Policy(#policy), })
-            }
+        match parse_cache(spanned) {
+            Ok(policy) => cache_arms
+                .push(quote! { #id => ::specjet::cache::PolicyOverride::Policy(#policy), }),
             Err(error) => errors.push(error),
         }
     }
@@ -137,18 +191,186 @@ fn policy_override(
         let errors = errors.into_iter().map(|e| e.to_compile_error());
         return Err(quote! { #(#errors)* });
     }
-    if arms.is_empty() {
-        return Ok(None);
-    }
-    let method: syn::ImplItemFn = syn::parse_quote! {
-        fn cache_override(operation: &str) -> ::specjet::cache::PolicyOverride {
-            match operation {
-                #(#arms)*
-                _ => ::specjet::cache::PolicyOverride::Spec,
+    let mut methods: Vec<ImplItem> = Vec::new();
+    if !cache_arms.is_empty() {
+        methods.push(syn::parse_quote! {
+            fn cache_override(operation: &str) -> ::specjet::cache::PolicyOverride {
+                match operation {
+                    #(#cache_arms)*
+                    _ => ::specjet::cache::PolicyOverride::Spec,
+                }
             }
+        });
+    }
+    if !limit_arms.is_empty() {
+        methods.push(syn::parse_quote! {
+            fn rate_limit_override(operation: &str) -> ::specjet::rate_limit::PolicyOverride {
+                match operation {
+                    #(#limit_arms)*
+                    _ => ::specjet::rate_limit::PolicyOverride::Spec,
+                }
+            }
+        });
+    }
+    if !compress_arms.is_empty() {
+        methods.push(syn::parse_quote! {
+            fn compress_override(operation: &str) -> ::std::option::Option<bool> {
+                match operation {
+                    #(#compress_arms)*
+                    _ => ::std::option::Option::None,
+                }
+            }
+        });
+    }
+    Ok(methods)
+}
+
+/// One argument of `#[rate_limit(...)]`: a rate, or `name = value`.
+enum LimitArg {
+    Rate(LitStr),
+    Named(syn::Ident, syn::Expr),
+}
+
+impl syn::parse::Parse for LimitArg {
+    fn parse(input: syn::parse::ParseStream) -> syn::Result<Self> {
+        if input.peek(LitStr) {
+            return Ok(LimitArg::Rate(input.parse()?));
+        }
+        // `use` is a keyword; `policy = "..."` names a root policy.
+        let name: syn::Ident = input.parse()?;
+        input.parse::<syn::Token![=]>()?;
+        Ok(LimitArg::Named(name, input.parse()?))
+    }
+}
+
+/// `#[rate_limit("100/min", "10/s", key = "principal", burst = 20, cost = 2)]` or
+/// `#[rate_limit(policy = "standard")]` as a `RateLimitPolicy` expression; the vocabulary
+/// and syntax of the spec's `x-rate-limit`.
+fn parse_rate_limit(
+    api: &specjet_generator::ir::Api,
+    op: &specjet_generator::ir::Operation,
+    attribute: &syn::Attribute,
+) -> syn::Result<TokenStream2> {
+    use specjet_generator::ir::{ParamLocation, RateKey, RateLimitPolicy};
+    use specjet_generator::lower::annotations::{parse_key, parse_rate};
+    let args = attribute.parse_args_with(
+        syn::punctuated::Punctuated::<LimitArg, syn::Token![,]>::parse_terminated,
+    )?;
+    let string = |expr: &syn::Expr| -> syn::Result<LitStr> {
+        match expr {
+            syn::Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Str(text),
+                ..
+            }) => Ok(text.clone()),
+            other => Err(syn::Error::new_spanned(other, "expected a string")),
         }
     };
-    Ok(Some(ImplItem::Fn(method)))
+    let number = |expr: &syn::Expr, what: &str| -> syn::Result<u32> {
+        match expr {
+            syn::Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Int(n),
+                ..
+            }) => match n.base10_parse::<u32>() {
+                Ok(n) if n > 0 => Ok(n),
+                _ => Err(syn::Error::new(
+                    n.span(),
+                    format!("`{what}` is a whole number, at least 1"),
+                )),
+            },
+            other => Err(syn::Error::new_spanned(
+                other,
+                format!("`{what}` is a whole number, at least 1"),
+            )),
+        }
+    };
+    let mut policy = RateLimitPolicy {
+        name: op.id.clone(),
+        windows: Vec::new(),
+        key: Vec::new(),
+        cost: 1,
+    };
+    let mut burst = None;
+    let mut named = None;
+    for arg in args {
+        match arg {
+            LimitArg::Rate(rate) => policy
+                .windows
+                .push(parse_rate(&rate.value()).map_err(|message| syn::Error::new(rate.span(), message))?),
+            LimitArg::Named(name, value) => match name.to_string().as_str() {
+                "key" => {
+                    let sources: Vec<LitStr> = match &value {
+                        syn::Expr::Array(list) => list.elems.iter().map(string).collect::<syn::Result<_>>()?,
+                        other => vec![string(other)?],
+                    };
+                    for source in sources {
+                        let parsed = parse_key(&specjet_generator::serde_json::Value::String(source.value()))
+                            .map_err(|message| syn::Error::new(source.span(), message))?;
+                        for key in &parsed {
+                            if let RateKey::Path(param) = key {
+                                let known = op.params.iter().any(|p| p.location == ParamLocation::Path && &p.wire == param);
+                                if !known {
+                                    return Err(syn::Error::new(source.span(), format!("`{}` has no path parameter `{param}`", op.id)));
+                                }
+                            }
+                        }
+                        policy.key.extend(parsed);
+                    }
+                }
+                "burst" => burst = Some((number(&value, "burst")?, value)),
+                "cost" => policy.cost = number(&value, "cost")?,
+                "policy" => {
+                    let literal = string(&value)?;
+                    let found = api.settings.rate_limit.policies.get(&literal.value()).ok_or_else(|| {
+                        let known: Vec<&str> = api.settings.rate_limit.policies.keys().map(String::as_str).collect();
+                        syn::Error::new(literal.span(), format!(
+                            "no rate-limit policy `{}` in the spec's `x-specjet.rate-limit.policies` (known: {})",
+                            literal.value(),
+                            if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+                        ))
+                    })?;
+                    named = Some(found.clone());
+                }
+                _ => return Err(syn::Error::new(name.span(), "unknown rate_limit argument; expected a rate such as \"10/s\", `key`, `burst`, `cost` or `policy`")),
+            },
+        }
+    }
+    if let Some(named) = named {
+        if !policy.windows.is_empty() || !policy.key.is_empty() || burst.is_some() {
+            return Err(syn::Error::new_spanned(attribute, "`policy` takes its rates, key and burst from the spec; only `cost` can be set beside it"));
+        }
+        policy = RateLimitPolicy {
+            cost: policy.cost,
+            ..named
+        };
+    }
+    if policy.windows.is_empty() {
+        return Err(syn::Error::new_spanned(
+            attribute,
+            "`#[rate_limit]` needs a rate, e.g. `#[rate_limit(\"10/s\")]`, or `policy = \"name\"`",
+        ));
+    }
+    if let Some((burst, value)) = burst {
+        let [window] = policy.windows.as_mut_slice() else {
+            return Err(syn::Error::new_spanned(
+                value,
+                "`burst` applies to a single rate",
+            ));
+        };
+        window.burst = burst;
+    }
+    if let Some(window) = policy.windows.iter().find(|w| w.burst < policy.cost) {
+        return Err(syn::Error::new_spanned(
+            attribute,
+            format!(
+                "a call costs {} units but the burst is {}: it could never pass",
+                policy.cost, window.burst
+            ),
+        ));
+    }
+    // The same policy literal the generated router writes for the spec's `x-rate-limit`.
+    Ok(specjet_generator::codegen::server::rate_limit_tokens(
+        &policy,
+    ))
 }
 
 /// `#[cache(ttl = "30s", stale_while_revalidate = "10s", scope = "private", vary = ["accept-language"])]`
@@ -308,8 +530,8 @@ fn check_impl(api: &specjet_generator::ir::Api, implementation: &ItemImpl) -> To
     };
     for method in &methods {
         let name = method.sig.ident.to_string();
-        if name == "cache_override" {
-            continue; // the trait's provided method, written by hand
+        if ["cache_override", "rate_limit_override", "compress_override"].contains(&name.as_str()) {
+            continue; // the trait's provided methods, written by hand
         }
         let Some(op) = api.operations.iter().find(|op| op.name == name) else {
             let known: Vec<&str> = api.operations.iter().map(|op| op.name.as_str()).collect();

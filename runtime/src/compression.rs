@@ -6,7 +6,6 @@
 //! that opt out are answered as if the client accepted no content-coding. A strong `ETag`
 //! never survives a content-coding: it is sent weak.
 
-use std::collections::HashSet;
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
@@ -16,11 +15,13 @@ use std::task::{Context, Poll};
 use axum::body::Body;
 use axum::extract::MatchedPath;
 use axum::response::Response;
-use http::{header, HeaderValue, Method, Request};
+use http::{header, HeaderValue, Request};
 use tower::{Layer, Service};
 use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
 use tower_http::compression::{Compression, CompressionLayer};
 use tower_http::decompression::{RequestDecompression, RequestDecompressionLayer};
+
+use crate::OperationInfo;
 
 /// Service-wide compression settings (`x-specjet.compression`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,12 +51,16 @@ impl Default for CompressionSettings {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BodyLimit(pub usize);
 
-/// An operation answered uncompressed (`x-compress: false` or `#[no_compress]`): its method
-/// and its route's path as given to axum.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Uncompressed {
-    pub method: Method,
-    pub path: &'static str,
+/// The operations among `operations` whose responses are sent uncompressed: those for which
+/// `compress` says no (the generated router passes the code's choice, else the spec's).
+pub fn uncompressed(
+    operations: &'static [OperationInfo],
+    compress: impl Fn(&str) -> bool,
+) -> Vec<&'static OperationInfo> {
+    operations
+        .iter()
+        .filter(|operation| !compress(operation.id))
+        .collect()
 }
 
 type Chosen = tower_http::compression::predicate::And<
@@ -70,7 +75,10 @@ type Chosen = tower_http::compression::predicate::And<
 >;
 
 /// The compression layer with these settings, leaving `uncompressed` operations alone.
-pub fn layer(settings: &CompressionSettings, uncompressed: Vec<Uncompressed>) -> CompressLayer {
+pub fn layer(
+    settings: &CompressionSettings,
+    uncompressed: Vec<&'static OperationInfo>,
+) -> CompressLayer {
     // Already compressed or streamed media gain nothing.
     let predicate: Chosen = SizeAbove::new(settings.min_size)
         .and(NotForContentType::GRPC)
@@ -88,7 +96,11 @@ pub fn layer(settings: &CompressionSettings, uncompressed: Vec<Uncompressed>) ->
             .zstd(settings.zstd)
             .gzip(settings.gzip),
         limit: BodyLimit(settings.max_request_size),
-        uncompressed: Arc::new(uncompressed.into_iter().collect()),
+        active: settings.br
+            || settings.zstd
+            || settings.gzip
+            || settings.max_request_size != crate::extract::DEFAULT_BODY_LIMIT,
+        uncompressed: Arc::new(uncompressed),
     }
 }
 
@@ -98,7 +110,16 @@ pub struct CompressLayer {
     compression: CompressionLayer<Chosen>,
     decompression: RequestDecompressionLayer,
     limit: BodyLimit,
-    uncompressed: Arc<HashSet<Uncompressed>>,
+    uncompressed: Arc<Vec<&'static OperationInfo>>,
+    active: bool,
+}
+
+impl CompressLayer {
+    /// Whether the layer does anything: some algorithm is on, or the body limit differs
+    /// from the default.
+    pub fn is_active(&self) -> bool {
+        self.active
+    }
 }
 
 impl<S> Layer<S> for CompressLayer {
@@ -121,7 +142,7 @@ type Inner<S> = Compression<RequestDecompression<AxumBody<S>>, Chosen>;
 pub struct CompressService<S> {
     inner: Inner<S>,
     limit: BodyLimit,
-    uncompressed: Arc<HashSet<Uncompressed>>,
+    uncompressed: Arc<Vec<&'static OperationInfo>>,
 }
 
 type BoxFuture = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
@@ -165,13 +186,9 @@ impl<S> CompressService<S> {
         let Some(path) = request.extensions().get::<MatchedPath>() else {
             return false;
         };
-        let is = |method: &Method| {
-            self.uncompressed
-                .iter()
-                .any(|op| op.method == *method && op.path == path.as_str())
-        };
-        // axum answers HEAD with the GET handler.
-        is(request.method()) || (request.method() == Method::HEAD && is(&Method::GET))
+        self.uncompressed
+            .iter()
+            .any(|operation| operation.serves(request.method(), path.as_str()))
     }
 }
 

@@ -22,6 +22,7 @@ pub mod compression;
 pub mod extract;
 pub mod metrics;
 pub mod multipart;
+mod operation;
 pub mod problem;
 pub mod rate_limit;
 mod redis_conn;
@@ -43,6 +44,7 @@ pub use tokio;
 pub use specjet_macros::{api, include_api};
 
 pub use multipart::{MultipartForm, Part};
+pub use operation::OperationInfo;
 pub use problem::Problem;
 pub use redis_conn::{SharedRedis, COMMAND_TIMEOUT as REDIS_COMMAND_TIMEOUT};
 pub use serve::serve;

@@ -328,7 +328,7 @@ fn body_read(
         }
     };
     quote! {
-        let req_bytes = ::specjet::extract::read_body(req_body, ::specjet::extract::DEFAULT_BODY_LIMIT).await?;
+        let req_bytes = ::specjet::extract::read_body(req_body, ::specjet::extract::body_limit(&parts)).await?;
         #media
         #finish
     }

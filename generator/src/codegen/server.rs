@@ -4,7 +4,10 @@ use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote};
 
 use super::{doc_attrs, join_docs};
-use crate::ir::{Api, CacheBackend, CacheScope, Method, Operation};
+use crate::ir::{
+    Api, CacheBackend, CacheScope, Method, OnBackendError, Operation, RateKey, RateLimitBackend,
+    RateLimitPolicy,
+};
 
 pub fn module(api: &Api) -> TokenStream {
     let methods = api.operations.iter().map(trait_method);
@@ -41,15 +44,8 @@ pub fn module(api: &Api) -> TokenStream {
             let router = router.route("/metrics", ::specjet::axum::routing::get(::specjet::metrics::render));
         }
     });
-    let uses_services = api
-        .operations
-        .iter()
-        .any(|op| op.cache.is_some() || !op.invalidates.is_empty());
-    let services_param = if uses_services {
-        quote! { services }
-    } else {
-        quote! { _services }
-    };
+    let operations_table = operations_table(api);
+    let layers = shared_layers();
     quote! {
         #trait_docs
         pub trait Api: ::std::clone::Clone + ::std::marker::Send + ::std::marker::Sync + 'static {
@@ -60,7 +56,21 @@ pub fn module(api: &Api) -> TokenStream {
             fn cache_override(_operation: &str) -> ::specjet::cache::PolicyOverride {
                 ::specjet::cache::PolicyOverride::Spec
             }
+
+            /// A rate limit set in code on a handler (`#[rate_limit(...)]` or
+            /// `#[no_rate_limit]` under `#[specjet::api]`), which wins over the spec's.
+            fn rate_limit_override(_operation: &str) -> ::specjet::rate_limit::PolicyOverride {
+                ::specjet::rate_limit::PolicyOverride::Spec
+            }
+
+            /// Compression set in code on a handler (`#[no_compress]` under
+            /// `#[specjet::api]`), which wins over the spec's `x-compress`.
+            fn compress_override(_operation: &str) -> ::std::option::Option<bool> {
+                ::std::option::Option::None
+            }
         }
+
+        #operations_table
 
         #settings
 
@@ -72,9 +82,10 @@ pub fn module(api: &Api) -> TokenStream {
 
         /// The router serving every operation of `api` with the given services, with
         /// problem+json answers for unknown paths (404) and methods (405).
-        pub fn router_with<A: Api>(api: A, #services_param: &::specjet::Services) -> ::specjet::axum::Router {
+        pub fn router_with<A: Api>(api: A, services: &::specjet::Services) -> ::specjet::axum::Router {
             let router = ::specjet::axum::Router::<A>::new();
             #(#routes)*
+            #layers
             #metrics_route
             router
                 .fallback(::specjet::problem::not_found)
@@ -103,6 +114,25 @@ fn settings_fn(api: &Api) -> TokenStream {
             name
         }
     });
+    let limits = &api.settings.rate_limit;
+    let limit_backend = match limits.backend {
+        RateLimitBackend::Memory => quote! { Memory },
+        RateLimitBackend::Redis => quote! { Redis },
+    };
+    let on_error = match limits.on_backend_error {
+        OnBackendError::Local => quote! { Local },
+        OnBackendError::Allow => quote! { Allow },
+        OnBackendError::Deny => quote! { Deny },
+    };
+    let proxies = &limits.trusted_proxies;
+    let client_ip_header = match &limits.client_ip_header {
+        Some(name) => quote! { ::std::option::Option::Some(::std::string::String::from(#name)) },
+        None => quote! { ::std::option::Option::None },
+    };
+    let compression = &api.settings.compression;
+    let (br, zstd, gzip) = (compression.br, compression.zstd, compression.gzip);
+    let min_size = Literal::u16_unsuffixed(compression.min_size);
+    let max_request = Literal::u64_unsuffixed(compression.max_request_bytes);
     quote! {
         /// The service-wide settings the spec declares (`x-specjet`).
         pub fn settings() -> ::specjet::ServiceSettings {
@@ -112,7 +142,156 @@ fn settings_fn(api: &Api) -> TokenStream {
                     capacity_bytes: #capacity,
                     key_prefix: ::std::string::String::from(#prefix),
                 },
+                rate_limit: ::specjet::rate_limit::RateLimitSettings {
+                    backend: ::specjet::rate_limit::Backend::#limit_backend,
+                    on_backend_error: ::specjet::rate_limit::OnBackendError::#on_error,
+                    trusted_proxies: ::std::vec::Vec::from([#(::std::string::String::from(#proxies)),*]),
+                    client_ip_header: #client_ip_header,
+                    key_prefix: ::std::string::String::from(#prefix),
+                },
+                compression: ::specjet::compression::CompressionSettings {
+                    br: #br,
+                    zstd: #zstd,
+                    gzip: #gzip,
+                    min_size: #min_size,
+                    max_request_size: #max_request,
+                },
             }
+        }
+    }
+}
+
+/// `OPERATIONS`, and what the spec says of each operation's rate limit and compression.
+fn operations_table(api: &Api) -> TokenStream {
+    let entries = api.operations.iter().map(|op| {
+        let id = &op.id;
+        let method = format_ident!("{}", op.method.as_str().to_uppercase());
+        let path = &api.routes[op.route].axum_path;
+        let secured = op.secured;
+        let params = capture_pairs(op, None);
+        quote! {
+            ::specjet::OperationInfo {
+                id: #id,
+                method: ::specjet::http::Method::#method,
+                path: #path,
+                secured: #secured,
+                params: &[#(#params),*],
+            }
+        }
+    });
+    let limited: Vec<TokenStream> = api
+        .operations
+        .iter()
+        .filter_map(|op| {
+            let policy = rate_limit_tokens(op.rate_limit.as_ref()?);
+            let id = &op.id;
+            Some(quote! { #id => ::std::option::Option::Some(#policy), })
+        })
+        .collect();
+    let spec_rate_limit = if limited.is_empty() {
+        quote! {
+            fn spec_rate_limit(_operation: &str) -> ::std::option::Option<::specjet::rate_limit::RateLimitPolicy> {
+                ::std::option::Option::None
+            }
+        }
+    } else {
+        quote! {
+            fn spec_rate_limit(operation: &str) -> ::std::option::Option<::specjet::rate_limit::RateLimitPolicy> {
+                match operation {
+                    #(#limited)*
+                    _ => ::std::option::Option::None,
+                }
+            }
+        }
+    };
+    let uncompressed: Vec<&str> = api
+        .operations
+        .iter()
+        .filter(|op| !op.compress)
+        .map(|op| op.id.as_str())
+        .collect();
+    let spec_compress = if uncompressed.is_empty() {
+        quote! {
+            fn spec_compress(_operation: &str) -> bool {
+                true
+            }
+        }
+    } else {
+        quote! {
+            fn spec_compress(operation: &str) -> bool {
+                !matches!(operation, #(#uncompressed)|*)
+            }
+        }
+    };
+    quote! {
+        /// Every operation, for the layers that serve them all from one table.
+        static OPERATIONS: &[::specjet::OperationInfo] = &[#(#entries),*];
+
+        /// The rate limit the spec (`x-rate-limit`) gives an operation.
+        #spec_rate_limit
+
+        /// Whether the spec (`x-compress`) lets an operation's responses be compressed.
+        #spec_compress
+    }
+}
+
+/// The layers around every route: compression (inside) and rate limits (outside, so a
+/// refused request costs nothing more), each with the code's choices over the spec's.
+fn shared_layers() -> TokenStream {
+    quote! {
+        let compression = ::specjet::compression::layer(
+            &services.settings().compression,
+            ::specjet::compression::uncompressed(OPERATIONS, |operation| {
+                A::compress_override(operation).unwrap_or_else(|| spec_compress(operation))
+            }),
+        );
+        let router = if compression.is_active() {
+            router.layer(compression)
+        } else {
+            router
+        };
+        let limits = services.rate_limiter().layer(::specjet::rate_limit::routes(OPERATIONS, |operation| {
+            ::specjet::rate_limit::choose(A::rate_limit_override(operation), spec_rate_limit(operation))
+        }));
+        let router = if limits.is_empty() {
+            router
+        } else {
+            router.layer(limits)
+        };
+    }
+}
+
+/// A `specjet::rate_limit::RateLimitPolicy` literal (also written by `#[rate_limit]` in the
+/// macros).
+pub fn rate_limit_tokens(policy: &RateLimitPolicy) -> TokenStream {
+    let name = &policy.name;
+    let windows = policy.windows.iter().map(|window| {
+        let limit = Literal::u32_unsuffixed(window.limit);
+        let period = Literal::u64_unsuffixed(window.period_ms);
+        let burst = Literal::u32_unsuffixed(window.burst);
+        quote! {
+            ::specjet::rate_limit::Window {
+                limit: #limit,
+                period: ::std::time::Duration::from_millis(#period),
+                burst: #burst,
+            }
+        }
+    });
+    let key = policy.key.iter().map(|part| match part {
+        RateKey::Ip => quote! { ::specjet::rate_limit::KeyPart::Ip },
+        RateKey::Principal => quote! { ::specjet::rate_limit::KeyPart::Principal },
+        RateKey::Global => quote! { ::specjet::rate_limit::KeyPart::Global },
+        RateKey::Header(name) => quote! { ::specjet::rate_limit::KeyPart::Header(#name) },
+        RateKey::Path(name) => quote! { ::specjet::rate_limit::KeyPart::Path(#name) },
+        RateKey::Query(name) => quote! { ::specjet::rate_limit::KeyPart::Query(#name) },
+    });
+    let cost = Literal::u32_unsuffixed(policy.cost);
+    quote! {
+        ::specjet::rate_limit::RateLimitPolicy {
+            name: #name,
+            windows: ::std::vec::Vec::from([#(#windows),*]),
+            key: ::std::vec::Vec::from([#(#key),*]),
+            cost: #cost,
         }
     }
 }

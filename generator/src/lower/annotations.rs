@@ -1,5 +1,5 @@
 //! specjet's `x-` annotations: the service-wide `x-specjet` root key and the per-operation
-//! caching keys.
+//! caching keys (rate limits and compression are in [`limits`]).
 //!
 //! `x-specjet-<concern>` is always read, strictly. The short names (`x-cache`, `x-cache-ttl`,
 //! `x-cache-invalidates`) are read only in documents that opt in with a root `x-specjet` key:
@@ -7,10 +7,18 @@
 //! rejected. In an opted-in document a bad value or an unknown key is an error with its
 //! location.
 
+mod limits;
+
+use std::collections::BTreeMap;
+
 use serde_json::Value;
 
+pub use limits::{parse_key, parse_rate, LimitedOperation};
+
 use crate::diag::{Diagnostics, Severity};
-use crate::ir::{CacheBackend, CachePolicy, CacheScope, CacheSettings, Method, ServiceSettings};
+use crate::ir::{
+    CacheBackend, CachePolicy, CacheScope, CacheSettings, Method, RateLimitPolicy, ServiceSettings,
+};
 use crate::load::{Location, Spec};
 
 /// `30s` as (30, "s"); `None` without a leading number.
@@ -91,10 +99,12 @@ pub struct Annotations<'a> {
     spec: &'a Spec,
     pub opted_in: bool,
     pub diags: Diagnostics,
+    /// The named rate-limit policies of `x-specjet.rate-limit.policies`.
+    policies: BTreeMap<String, RateLimitPolicy>,
 }
 
 /// Root `x-specjet` concerns that are part of the vocabulary but not implemented yet.
-const PLANNED_CONCERNS: &[&str] = &["rate-limit", "compression", "batch", "database", "redis"];
+const PLANNED_CONCERNS: &[&str] = &["batch", "database", "redis"];
 
 impl<'a> Annotations<'a> {
     pub fn new(spec: &'a Spec) -> Self {
@@ -102,6 +112,7 @@ impl<'a> Annotations<'a> {
             spec,
             opted_in: spec.root().get("x-specjet").is_some(),
             diags: Diagnostics::default(),
+            policies: BTreeMap::new(),
         }
     }
 
@@ -137,6 +148,8 @@ impl<'a> Annotations<'a> {
             let location = root.child(key);
             match key.as_str() {
                 "cache" => settings.cache = self.cache_settings(&location, value),
+                "rate-limit" => settings.rate_limit = self.rate_limit_settings(&location, value),
+                "compression" => settings.compression = self.compression_settings(&location, value),
                 concern if PLANNED_CONCERNS.contains(&concern) => self.report(
                     Severity::Warning,
                     &location,

@@ -52,6 +52,8 @@ pub fn lower(spec: &Spec, diags: &mut Diagnostics) -> Api {
             "clone",
             "clone_from",
             "cache_override",
+            "rate_limit_override",
+            "compress_override",
         ]),
         operations: Vec::new(),
         annotations,
@@ -218,6 +220,25 @@ impl Lowering<'_> {
                 .map(str::to_owned)
         };
         let secured = is_secured(self.spec.root(), &operation);
+        let names_in = |location: ParamLocation| -> Vec<String> {
+            params
+                .iter()
+                .filter(|p| p.location == location)
+                .map(|p| p.wire.clone())
+                .collect()
+        };
+        let path_params = names_in(ParamLocation::Path);
+        let query_params = names_in(ParamLocation::Query);
+        let rate_limit = self.annotations.rate_limit(
+            &annotations::LimitedOperation {
+                id: &id,
+                path_params: &path_params,
+                query_params: &query_params,
+            },
+            item,
+            (&location, &operation),
+        );
+        let compress = self.annotations.compress(item, (&location, &operation));
         let cache = self
             .annotations
             .cache_policy(method, item, (&location, &operation));
@@ -243,6 +264,8 @@ impl Lowering<'_> {
             secured,
             cache,
             invalidates: Vec::new(),
+            rate_limit,
+            compress,
         });
     }
 

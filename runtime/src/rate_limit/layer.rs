@@ -66,7 +66,7 @@ impl Prepared {
             .collect();
         let policy_header = HeaderValue::from_str(&items.join(", "))
             .unwrap_or_else(|_| HeaderValue::from_static("\"default\""));
-        let counter = |result: &'static str| metrics::counter!("specjet_rate_limit_requests_total", "operation" => route.operation, "result" => result);
+        let counter = |result: &'static str| metrics::counter!("specjet_rate_limit_requests_total", "operation" => route.operation.id, "result" => result);
         Prepared {
             local: limiter.local(policy),
             window_names,
@@ -115,7 +115,7 @@ impl RateLimitLayer {
     pub(crate) fn new(limiter: RateLimiter, routes: Vec<RateLimitRoute>) -> Self {
         let mut table = HashMap::new();
         for route in routes {
-            let at = (route.method.clone(), route.path);
+            let at = (route.operation.method.clone(), route.operation.path);
             // The first operation of a route shape wins (operations sharing one are rare).
             table
                 .entry(at)
@@ -239,7 +239,7 @@ async fn key_of(
     route: &RateLimitRoute,
     parts: &mut http::request::Parts,
 ) -> String {
-    let auto = [if route.secured {
+    let auto = [if route.operation.secured {
         KeyPart::Principal
     } else {
         KeyPart::Ip
@@ -272,6 +272,7 @@ async fn key_of(
             }
             KeyPart::Path(name) => {
                 let capture = route
+                    .operation
                     .params
                     .iter()
                     .find(|(param, _)| param == name)

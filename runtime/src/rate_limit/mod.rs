@@ -19,6 +19,7 @@ pub use layer::{RateLimitLayer, RateLimitService};
 
 use crate::caller::ClientIp;
 use crate::redis_conn::SharedRedis;
+use crate::OperationInfo;
 
 /// Where budgets are kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,17 +142,25 @@ pub fn choose(code: PolicyOverride, spec: Option<RateLimitPolicy>) -> Option<Rat
     }
 }
 
-/// One limited operation: where it is routed, its policy, whether it is secured, and its
-/// path parameters as (name, route capture key) pairs.
+/// One limited operation and its policy.
 #[derive(Debug, Clone)]
 pub struct RateLimitRoute {
-    pub method: http::Method,
-    /// The route's path as given to axum (what `MatchedPath` reports).
-    pub path: &'static str,
-    pub operation: &'static str,
+    pub operation: &'static OperationInfo,
     pub policy: RateLimitPolicy,
-    pub secured: bool,
-    pub params: &'static [(&'static str, &'static str)],
+}
+
+/// The limited operations among `operations`, with the policy `policy_of` gives each (the
+/// generated router passes the code's choice, else the spec's).
+pub fn routes(
+    operations: &'static [OperationInfo],
+    policy_of: impl Fn(&str) -> Option<RateLimitPolicy>,
+) -> Vec<RateLimitRoute> {
+    operations
+        .iter()
+        .filter_map(|operation| {
+            policy_of(operation.id).map(|policy| RateLimitRoute { operation, policy })
+        })
+        .collect()
 }
 
 /// The outcome of taking units from a budget.

@@ -52,6 +52,62 @@ pub trait Api: ::std::clone::Clone + ::std::marker::Send + ::std::marker::Sync +
     fn cache_override(_operation: &str) -> ::specjet::cache::PolicyOverride {
         ::specjet::cache::PolicyOverride::Spec
     }
+
+    /// A rate limit set in code on a handler (`#[rate_limit(...)]` or
+    /// `#[no_rate_limit]` under `#[specjet::api]`), which wins over the spec's.
+    fn rate_limit_override(_operation: &str) -> ::specjet::rate_limit::PolicyOverride {
+        ::specjet::rate_limit::PolicyOverride::Spec
+    }
+
+    /// Compression set in code on a handler (`#[no_compress]` under
+    /// `#[specjet::api]`), which wins over the spec's `x-compress`.
+    fn compress_override(_operation: &str) -> ::std::option::Option<bool> {
+        ::std::option::Option::None
+    }
+}
+
+/// Every operation, for the layers that serve them all from one table.
+static OPERATIONS: &[::specjet::OperationInfo] = &[
+    ::specjet::OperationInfo {
+        id: "listPets",
+        method: ::specjet::http::Method::GET,
+        path: "/pets",
+        secured: false,
+        params: &[],
+    },
+    ::specjet::OperationInfo {
+        id: "createPet",
+        method: ::specjet::http::Method::POST,
+        path: "/pets",
+        secured: false,
+        params: &[],
+    },
+    ::specjet::OperationInfo {
+        id: "showPetById",
+        method: ::specjet::http::Method::GET,
+        path: "/pets/{s1}",
+        secured: false,
+        params: &[("petId", "s1")],
+    },
+    ::specjet::OperationInfo {
+        id: "deletePet",
+        method: ::specjet::http::Method::DELETE,
+        path: "/pets/{s1}",
+        secured: false,
+        params: &[("petId", "s1")],
+    },
+];
+
+/// The rate limit the spec (`x-rate-limit`) gives an operation.
+fn spec_rate_limit(
+    _operation: &str,
+) -> ::std::option::Option<::specjet::rate_limit::RateLimitPolicy> {
+    ::std::option::Option::None
+}
+
+/// Whether the spec (`x-compress`) lets an operation's responses be compressed.
+fn spec_compress(_operation: &str) -> bool {
+    true
 }
 
 /// The service-wide settings the spec declares (`x-specjet`).
@@ -61,6 +117,20 @@ pub fn settings() -> ::specjet::ServiceSettings {
             backend: ::specjet::cache::Backend::Tiered,
             capacity_bytes: 16777216,
             key_prefix: ::std::string::String::from("petstore"),
+        },
+        rate_limit: ::specjet::rate_limit::RateLimitSettings {
+            backend: ::specjet::rate_limit::Backend::Redis,
+            on_backend_error: ::specjet::rate_limit::OnBackendError::Local,
+            trusted_proxies: ::std::vec::Vec::from([]),
+            client_ip_header: ::std::option::Option::None,
+            key_prefix: ::std::string::String::from("petstore"),
+        },
+        compression: ::specjet::compression::CompressionSettings {
+            br: true,
+            zstd: true,
+            gzip: true,
+            min_size: 1024,
+            max_request_size: 2097152,
         },
     }
 }
@@ -187,6 +257,35 @@ pub fn router_with<A: Api>(
             ),
         );
     let router = router.route("/pets/{s1}", methods);
+    let compression = ::specjet::compression::layer(
+        &services.settings().compression,
+        ::specjet::compression::uncompressed(
+            OPERATIONS,
+            |operation| {
+                A::compress_override(operation)
+                    .unwrap_or_else(|| spec_compress(operation))
+            },
+        ),
+    );
+    let router = if compression.is_active() {
+        router.layer(compression)
+    } else {
+        router
+    };
+    let limits = services
+        .rate_limiter()
+        .layer(
+            ::specjet::rate_limit::routes(
+                OPERATIONS,
+                |operation| {
+                    ::specjet::rate_limit::choose(
+                        A::rate_limit_override(operation),
+                        spec_rate_limit(operation),
+                    )
+                },
+            ),
+        );
+    let router = if limits.is_empty() { router } else { router.layer(limits) };
     let router = router
         .route("/metrics", ::specjet::axum::routing::get(::specjet::metrics::render));
     router

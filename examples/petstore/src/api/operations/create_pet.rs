@@ -21,7 +21,7 @@ impl Request {
     ) -> ::std::result::Result<Self, ::specjet::Problem> {
         let req_bytes = ::specjet::extract::read_body(
                 req_body,
-                ::specjet::extract::DEFAULT_BODY_LIMIT,
+                ::specjet::extract::body_limit(&parts),
             )
             .await?;
         let req_media_type = ::specjet::extract::media_type(&parts.headers);

@@ -1,0 +1,686 @@
+//! The rate-limit and compression annotations: root `x-specjet.rate-limit` and
+//! `x-specjet.compression`, and per operation `x-rate-limit` and `x-compress` (the
+//! operation's beats its path item's, which beats the document root's).
+
+use serde_json::Value;
+
+use super::{is_header_name, parse_duration, parse_size, Annotations};
+use crate::diag::Severity;
+use crate::ir::{
+    CompressionSettings, OnBackendError, RateKey, RateLimitBackend, RateLimitPolicy,
+    RateLimitSettings, RateWindow,
+};
+use crate::load::Location;
+
+/// Parses a rate: `100/s`, `100/min`, `1000/h`, `100/10m`.
+pub fn parse_rate(text: &str) -> Result<RateWindow, String> {
+    let text = text.trim();
+    let hint = "write a rate such as `100/s`, `100/min`, `1000/h` or `100/10m`";
+    let (limit, period) = text
+        .split_once('/')
+        .ok_or_else(|| format!("`{text}` is not a rate; {hint}"))?;
+    let limit = parse_limit(limit.trim())?;
+    let period = period.trim();
+    // `/min` is one minute; `/10m` ten.
+    let period_text = if period.starts_with(|c: char| c.is_ascii_digit()) {
+        period.to_owned()
+    } else {
+        format!("1{period}")
+    };
+    let period_ms = parse_duration(&Value::String(period_text))
+        .map_err(|_| format!("`{period}` in `{text}` is not a period; {hint}"))?;
+    window(limit, period_ms, limit)
+}
+
+fn parse_limit(text: &str) -> Result<u32, String> {
+    match text.parse::<u32>() {
+        Ok(0) => Err("a limit must be at least 1".to_owned()),
+        Ok(limit) => Ok(limit),
+        Err(_) => Err(format!(
+            "`{text}` is not a limit (a whole number of requests)"
+        )),
+    }
+}
+
+fn window(limit: u32, period_ms: u64, burst: u32) -> Result<RateWindow, String> {
+    if period_ms == 0 {
+        return Err("a period must be longer than zero".to_owned());
+    }
+    Ok(RateWindow {
+        limit,
+        period_ms,
+        burst,
+    })
+}
+
+/// Parses a key source, or a list of them (a composite key): `ip`, `principal`, `global`,
+/// `header:<Name>`, `path:<param>`, `query:<param>`.
+pub fn parse_key(value: &Value) -> Result<Vec<RateKey>, String> {
+    let one = |text: &str| -> Result<RateKey, String> {
+        let text = text.trim();
+        match text.split_once(':') {
+            None => match text {
+                "ip" => Ok(RateKey::Ip),
+                "principal" => Ok(RateKey::Principal),
+                "global" => Ok(RateKey::Global),
+                other => Err(format!("unknown key source `{other}`; use `ip`, `principal`, `global`, `header:<Name>`, `path:<param>` or `query:<param>`")),
+            },
+            Some((kind, name)) => {
+                let name = name.trim();
+                if name.is_empty() {
+                    return Err(format!("`{text}` names no {kind}"));
+                }
+                match kind.trim() {
+                    "header" if is_header_name(name) => {
+                        Ok(RateKey::Header(name.to_ascii_lowercase()))
+                    }
+                    "header" => Err(format!("`{name}` is not a header name")),
+                    "path" => Ok(RateKey::Path(name.to_owned())),
+                    "query" => Ok(RateKey::Query(name.to_owned())),
+                    other => Err(format!("unknown key source `{other}:`; use `header:`, `path:` or `query:`")),
+                }
+            }
+        }
+    };
+    match value {
+        Value::String(text) => Ok(vec![one(text)?]),
+        Value::Array(items) if !items.is_empty() => items
+            .iter()
+            .map(|item| match item {
+                Value::String(text) => one(text),
+                other => Err(format!("expected a key source such as `ip`, found {other}")),
+            })
+            .collect(),
+        _ => Err(
+            "`key` is a key source (`ip`, `principal`, `header:X-Api-Key`, ...) or a list of them"
+                .to_owned(),
+        ),
+    }
+}
+
+/// The facts about an operation that its rate limit is checked against.
+pub struct LimitedOperation<'a> {
+    pub id: &'a str,
+    pub path_params: &'a [String],
+    pub query_params: &'a [String],
+}
+
+impl Annotations<'_> {
+    pub(super) fn rate_limit_settings(
+        &mut self,
+        location: &Location,
+        value: &Value,
+    ) -> RateLimitSettings {
+        let mut settings = RateLimitSettings::default();
+        let Value::Object(map) = value else {
+            self.report(Severity::Error, location, "`rate-limit` must be an object");
+            return settings;
+        };
+        // Named policies first: a policy may be defined after the keys that mention it.
+        if let Some(policies) = map.get("policies") {
+            let at = location.child("policies");
+            match policies {
+                Value::Object(policies) => {
+                    for (name, value) in policies {
+                        if let Some(policy) =
+                            self.parse_rate_limit(&at.child(name), value, name, false)
+                        {
+                            settings.policies.insert(name.clone(), policy.clone());
+                            self.policies.insert(name.clone(), policy);
+                        }
+                    }
+                }
+                _ => self.report(Severity::Error, &at, "`policies` maps names to rate limits"),
+            }
+        }
+        for (key, value) in map {
+            let at = location.child(key);
+            let result: Result<(), String> = match key.as_str() {
+                "policies" => Ok(()),
+                "backend" => match value.as_str() {
+                    Some("memory") => {
+                        settings.backend = RateLimitBackend::Memory;
+                        Ok(())
+                    }
+                    Some("redis") => {
+                        settings.backend = RateLimitBackend::Redis;
+                        Ok(())
+                    }
+                    _ => Err("`backend` must be `memory` or `redis`".to_owned()),
+                },
+                "on-backend-error" => match value.as_str() {
+                    Some("local") => {
+                        settings.on_backend_error = OnBackendError::Local;
+                        Ok(())
+                    }
+                    Some("allow") => {
+                        settings.on_backend_error = OnBackendError::Allow;
+                        Ok(())
+                    }
+                    Some("deny") => {
+                        settings.on_backend_error = OnBackendError::Deny;
+                        Ok(())
+                    }
+                    _ => Err("`on-backend-error` must be `local`, `allow` or `deny`".to_owned()),
+                },
+                "trusted-proxies" => match value.as_array() {
+                    Some(items) => items
+                        .iter()
+                        .map(|item| match item.as_str().map(str::trim) {
+                            Some(text) if is_ip_or_range(text) => {
+                                settings.trusted_proxies.push(text.to_owned());
+                                Ok(())
+                            }
+                            _ => Err(format!(
+                                "`{}` is not an IP address or CIDR range (e.g. `10.0.0.0/8`)",
+                                item.as_str()
+                                    .map_or_else(|| item.to_string(), str::to_owned)
+                            )),
+                        })
+                        .collect(),
+                    None => {
+                        Err("`trusted-proxies` is a list of addresses or CIDR ranges".to_owned())
+                    }
+                },
+                "client-ip-header" => match value.as_str() {
+                    Some(name) if is_header_name(name) => {
+                        settings.client_ip_header = Some(name.to_ascii_lowercase());
+                        Ok(())
+                    }
+                    _ => Err(
+                        "`client-ip-header` must be a header name such as `X-Forwarded-For`"
+                            .to_owned(),
+                    ),
+                },
+                other => Err(format!("unknown key `{other}` in `x-specjet.rate-limit`")),
+            };
+            if let Err(message) = result {
+                self.report(Severity::Error, &at, message);
+            }
+        }
+        settings
+    }
+
+    pub(super) fn compression_settings(
+        &mut self,
+        location: &Location,
+        value: &Value,
+    ) -> CompressionSettings {
+        let mut settings = CompressionSettings::default();
+        let map = match value {
+            Value::Bool(false) => {
+                return CompressionSettings {
+                    br: false,
+                    zstd: false,
+                    gzip: false,
+                    ..settings
+                }
+            }
+            Value::Bool(true) => return settings,
+            Value::Object(map) => map,
+            _ => {
+                self.report(
+                    Severity::Error,
+                    location,
+                    "`compression` must be an object (or `false` to turn it off)",
+                );
+                return settings;
+            }
+        };
+        for (key, value) in map {
+            let at = location.child(key);
+            let result: Result<(), String> = match key.as_str() {
+                "algorithms" => match value.as_array() {
+                    Some(items) => {
+                        settings.br = false;
+                        settings.zstd = false;
+                        settings.gzip = false;
+                        items
+                            .iter()
+                            .map(|item| match item.as_str() {
+                                Some("br") => {
+                                    settings.br = true;
+                                    Ok(())
+                                }
+                                Some("zstd") => {
+                                    settings.zstd = true;
+                                    Ok(())
+                                }
+                                Some("gzip") => {
+                                    settings.gzip = true;
+                                    Ok(())
+                                }
+                                _ => Err(format!(
+                                    "unknown algorithm {item}; use `br`, `zstd` or `gzip`"
+                                )),
+                            })
+                            .collect()
+                    }
+                    None => Err("`algorithms` is a list of `br`, `zstd` and `gzip`".to_owned()),
+                },
+                "min-size" => parse_size(value).and_then(|bytes| {
+                    settings.min_size = u16::try_from(bytes)
+                        .map_err(|_| "`min-size` must be below 64KiB".to_owned())?;
+                    Ok(())
+                }),
+                "max-request-size" => parse_size(value).and_then(|bytes| {
+                    if bytes == 0 || usize::try_from(bytes).is_err() {
+                        return Err("`max-request-size` must be above zero".to_owned());
+                    }
+                    settings.max_request_bytes = bytes;
+                    Ok(())
+                }),
+                other => Err(format!("unknown key `{other}` in `x-specjet.compression`")),
+            };
+            if let Err(message) = result {
+                self.report(Severity::Error, &at, message);
+            }
+        }
+        settings
+    }
+
+    /// The rate limit of an operation: its own annotation, else its path item's, else the
+    /// document's. `false` turns an inherited one off.
+    pub fn rate_limit(
+        &mut self,
+        operation: &LimitedOperation<'_>,
+        item: (&Location, &Value),
+        own: (&Location, &Value),
+    ) -> Option<RateLimitPolicy> {
+        let root_location = Location {
+            doc: 0,
+            pointer: String::new(),
+        };
+        let root = self.spec.root().clone();
+        let mut found = None;
+        for (owner, object) in [(&root_location, &root), item, own] {
+            if let Some(annotation) = self.concern(owner, object, "rate-limit") {
+                found = Some(annotation);
+            }
+        }
+        let (location, value) = found?;
+        if value == Value::Bool(false) {
+            return None;
+        }
+        let policy = self.parse_rate_limit(&location, &value, operation.id, true)?;
+        self.check_key_sources(&location, &policy, operation);
+        Some(policy)
+    }
+
+    /// Path and query key sources must name parameters the operation has.
+    fn check_key_sources(
+        &mut self,
+        location: &Location,
+        policy: &RateLimitPolicy,
+        operation: &LimitedOperation<'_>,
+    ) {
+        for key in &policy.key {
+            match key {
+                RateKey::Path(name) if !operation.path_params.contains(name) => self.report(
+                    Severity::Error,
+                    location,
+                    format!(
+                        "the rate limit of `{}` is keyed by path parameter `{name}`, which its path does not have",
+                        operation.id
+                    ),
+                ),
+                RateKey::Query(name) if !operation.query_params.contains(name) => self.report(
+                    Severity::Warning,
+                    location,
+                    format!(
+                        "the rate limit of `{}` is keyed by query parameter `{name}`, which it does not declare",
+                        operation.id
+                    ),
+                ),
+                _ => {}
+            }
+        }
+    }
+
+    /// One rate limit: `100/min`, a list of windows, or an object (`limit`/`per`/`burst`,
+    /// or `windows`; `key`, `cost`; `use` for a named policy).
+    fn parse_rate_limit(
+        &mut self,
+        location: &Location,
+        value: &Value,
+        name: &str,
+        may_use: bool,
+    ) -> Option<RateLimitPolicy> {
+        let mut policy = RateLimitPolicy {
+            name: name.to_owned(),
+            windows: Vec::new(),
+            key: Vec::new(),
+            cost: 1,
+        };
+        match value {
+            Value::String(text) => match parse_rate(text) {
+                Ok(window) => {
+                    policy.windows.push(window);
+                    return Some(policy);
+                }
+                Err(message) => {
+                    self.report(Severity::Error, location, message);
+                    return None;
+                }
+            },
+            Value::Array(_) => {
+                policy.windows = self.windows(location, value)?;
+                return Some(policy);
+            }
+            Value::Object(_) => {}
+            _ => {
+                self.report(
+                    Severity::Error,
+                    location,
+                    "expected a rate (`100/min`), a list of rates, or an object with `limit` and `per`",
+                );
+                return None;
+            }
+        }
+        let Value::Object(map) = value else {
+            return None;
+        };
+        if let Some(used) = map.get("use") {
+            return self.use_policy(location, map, used, may_use);
+        }
+        let mut ok = true;
+        let mut limit = None;
+        let mut per = None;
+        let mut burst = None;
+        for (key, value) in map {
+            let at = location.child(key);
+            let result: Result<(), String> = match key.as_str() {
+                "limit" => match value.as_u64().map(|n| parse_limit(&n.to_string())) {
+                    Some(Ok(n)) => {
+                        limit = Some(n);
+                        Ok(())
+                    }
+                    Some(Err(message)) => Err(message),
+                    None => Err("`limit` is a whole number of requests".to_owned()),
+                },
+                "per" => parse_duration(value).map(|ms| per = Some(ms)),
+                "burst" => match value.as_u64().and_then(|n| u32::try_from(n).ok()) {
+                    Some(n) if n > 0 => {
+                        burst = Some(n);
+                        Ok(())
+                    }
+                    _ => Err("`burst` is a whole number of requests, at least 1".to_owned()),
+                },
+                "windows" => match self.windows(&at, value) {
+                    Some(windows) => {
+                        policy.windows = windows;
+                        Ok(())
+                    }
+                    None => {
+                        ok = false;
+                        Ok(())
+                    }
+                },
+                "key" => parse_key(value).map(|key| policy.key = key),
+                "cost" => match value.as_u64().and_then(|n| u32::try_from(n).ok()) {
+                    Some(n) if n > 0 => {
+                        policy.cost = n;
+                        Ok(())
+                    }
+                    _ => Err("`cost` is a whole number of units, at least 1".to_owned()),
+                },
+                "adaptive" => {
+                    self.report(
+                        Severity::Warning,
+                        &at,
+                        "`adaptive` is not implemented yet; it is ignored",
+                    );
+                    Ok(())
+                }
+                other => Err(format!("unknown key `{other}` in a rate limit")),
+            };
+            if let Err(message) = result {
+                self.report(Severity::Error, &at, message);
+                ok = false;
+            }
+        }
+        match (limit, per) {
+            (Some(limit), Some(per)) => match window(limit, per, burst.unwrap_or(limit)) {
+                Ok(window) => policy.windows.insert(0, window),
+                Err(message) => {
+                    self.report(Severity::Error, &location.child("per"), message);
+                    ok = false;
+                }
+            },
+            (None, None) if burst.is_none() => {}
+            _ => {
+                self.report(
+                    Severity::Error,
+                    location,
+                    "a rate limit needs both `limit` and `per` (e.g. `limit: 100`, `per: 1m`)",
+                );
+                ok = false;
+            }
+        }
+        if ok && policy.windows.is_empty() {
+            self.report(
+                Severity::Error,
+                location,
+                "a rate limit needs `limit` and `per`, `windows`, or `use`",
+            );
+            ok = false;
+        }
+        if let Some(window) = policy.windows.iter().find(|w| w.burst < policy.cost) {
+            self.report(
+                Severity::Error,
+                &location.child("cost"),
+                format!(
+                    "a call costs {} units but the burst is {}: it could never pass",
+                    policy.cost, window.burst
+                ),
+            );
+            ok = false;
+        }
+        ok.then_some(policy)
+    }
+
+    /// `use: standard` (with an optional `cost`): a named root policy and its shared budget.
+    fn use_policy(
+        &mut self,
+        location: &Location,
+        map: &serde_json::Map<String, Value>,
+        used: &Value,
+        may_use: bool,
+    ) -> Option<RateLimitPolicy> {
+        let at = location.child("use");
+        if !may_use {
+            self.report(Severity::Error, &at, "a named policy cannot `use` another");
+            return None;
+        }
+        let Some(name) = used.as_str() else {
+            self.report(
+                Severity::Error,
+                &at,
+                "`use` names a policy of `x-specjet.rate-limit.policies`",
+            );
+            return None;
+        };
+        let Some(mut policy) = self.policies.get(name).cloned() else {
+            let known: Vec<&str> = self.policies.keys().map(String::as_str).collect();
+            let known = if known.is_empty() {
+                "none is defined".to_owned()
+            } else {
+                format!("known: {}", known.join(", "))
+            };
+            self.report(
+                Severity::Error,
+                &at,
+                format!(
+                    "no rate-limit policy `{name}` in `x-specjet.rate-limit.policies` ({known})"
+                ),
+            );
+            return None;
+        };
+        for (key, value) in map {
+            match key.as_str() {
+                "use" => {}
+                "cost" => match value.as_u64().and_then(|n| u32::try_from(n).ok()) {
+                    Some(n) if n > 0 && policy.windows.iter().all(|w| w.burst >= n) => {
+                        policy.cost = n
+                    }
+                    _ => self.report(
+                        Severity::Error,
+                        &location.child(key),
+                        "`cost` is a whole number of units, at least 1 and at most the burst",
+                    ),
+                },
+                other => self.report(
+                    Severity::Error,
+                    &location.child(key),
+                    format!("`{other}` cannot be set beside `use` (only `cost` can); change the policy itself"),
+                ),
+            }
+        }
+        Some(policy)
+    }
+
+    /// A list of windows: rates, or objects with `limit`, `per` and `burst`.
+    fn windows(&mut self, location: &Location, value: &Value) -> Option<Vec<RateWindow>> {
+        let Value::Array(items) = value else {
+            self.report(Severity::Error, location, "expected a list of rates");
+            return None;
+        };
+        if items.is_empty() {
+            self.report(Severity::Error, location, "the list of rates is empty");
+            return None;
+        }
+        let mut windows = Vec::new();
+        for (index, item) in items.iter().enumerate() {
+            let at = location.child(&index.to_string());
+            let parsed = match item {
+                Value::String(text) => parse_rate(text),
+                Value::Object(map) => {
+                    let limit = map
+                        .get("limit")
+                        .and_then(Value::as_u64)
+                        .ok_or_else(|| "a window needs a whole-number `limit`".to_owned())
+                        .and_then(|n| parse_limit(&n.to_string()));
+                    let per = map
+                        .get("per")
+                        .ok_or_else(|| "a window needs `per`".to_owned())
+                        .and_then(parse_duration);
+                    let unknown = map
+                        .keys()
+                        .find(|k| !["limit", "per", "burst"].contains(&k.as_str()));
+                    match (limit, per, unknown) {
+                        (_, _, Some(key)) => Err(format!("unknown key `{key}` in a window (`key` and `cost` go beside `windows`)")),
+                        (Ok(limit), Ok(per), None) => {
+                            let burst = match map.get("burst") {
+                                None => Ok(limit),
+                                Some(b) => b
+                                    .as_u64()
+                                    .and_then(|n| u32::try_from(n).ok())
+                                    .filter(|n| *n > 0)
+                                    .ok_or_else(|| "`burst` is a whole number, at least 1".to_owned()),
+                            };
+                            burst.and_then(|burst| window(limit, per, burst))
+                        }
+                        (Err(message), _, None) | (_, Err(message), None) => Err(message),
+                    }
+                }
+                other => Err(format!("expected a rate such as `100/min`, found {other}")),
+            };
+            match parsed {
+                Ok(window) => windows.push(window),
+                Err(message) => {
+                    self.report(Severity::Error, &at, message);
+                    return None;
+                }
+            }
+        }
+        Some(windows)
+    }
+
+    /// Whether an operation's responses may be compressed (`x-compress`, default yes).
+    pub fn compress(&mut self, item: (&Location, &Value), own: (&Location, &Value)) -> bool {
+        let root_location = Location {
+            doc: 0,
+            pointer: String::new(),
+        };
+        let root = self.spec.root().clone();
+        let mut compress = true;
+        for (owner, object) in [(&root_location, &root), item, own] {
+            if let Some((location, value)) = self.concern(owner, object, "compress") {
+                match value {
+                    Value::Bool(on) => compress = on,
+                    _ => self.report(
+                        Severity::Error,
+                        &location,
+                        "`x-compress` is `true` or `false`",
+                    ),
+                }
+            }
+        }
+        compress
+    }
+}
+
+fn is_ip_or_range(text: &str) -> bool {
+    let (address, prefix) = match text.split_once('/') {
+        Some((address, prefix)) => (address, Some(prefix)),
+        None => (text, None),
+    };
+    let Ok(address) = address.parse::<std::net::IpAddr>() else {
+        return false;
+    };
+    let longest = if address.is_ipv4() { 32 } else { 128 };
+    prefix.is_none_or(|prefix| prefix.parse::<u8>().is_ok_and(|bits| bits <= longest))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn rates() {
+        let rate = |text| parse_rate(text).map(|w| (w.limit, w.period_ms, w.burst));
+        assert_eq!(rate("100/s"), Ok((100, 1_000, 100)));
+        assert_eq!(rate("100/min"), Ok((100, 60_000, 100)));
+        assert_eq!(rate("1000/h"), Ok((1000, 3_600_000, 1000)));
+        assert_eq!(rate("100/10m"), Ok((100, 600_000, 100)));
+        assert_eq!(rate(" 5 / d "), Ok((5, 86_400_000, 5)));
+        assert!(rate("0/s").unwrap_err().contains("at least 1"));
+        assert!(rate("100").unwrap_err().contains("`100/s`"));
+        assert!(rate("100/fortnight").unwrap_err().contains("not a period"));
+        assert!(rate("lots/s").is_err());
+        assert!(rate("100/0s").is_err());
+    }
+
+    #[test]
+    fn keys() {
+        assert_eq!(parse_key(&json!("ip")), Ok(vec![RateKey::Ip]));
+        assert_eq!(
+            parse_key(&json!([
+                "principal",
+                "header:X-Api-Key",
+                "path:id",
+                "query:q"
+            ])),
+            Ok(vec![
+                RateKey::Principal,
+                RateKey::Header("x-api-key".to_owned()),
+                RateKey::Path("id".to_owned()),
+                RateKey::Query("q".to_owned()),
+            ])
+        );
+        assert!(parse_key(&json!("user")).is_err());
+        assert!(parse_key(&json!("header:")).is_err());
+        assert!(parse_key(&json!("cookie:sid")).is_err());
+        assert!(parse_key(&json!([])).is_err());
+    }
+
+    #[test]
+    fn proxies() {
+        assert!(is_ip_or_range("10.0.0.0/8"));
+        assert!(is_ip_or_range("192.0.2.1"));
+        assert!(is_ip_or_range("2001:db8::/32"));
+        assert!(!is_ip_or_range("10.0.0.0/33"));
+        assert!(!is_ip_or_range("localhost"));
+    }
+}
