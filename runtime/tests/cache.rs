@@ -17,6 +17,9 @@ use specjet::cache::{
 };
 use tower::ServiceExt;
 
+mod support;
+use support::{free_port, redis_url, unique_prefix, PrivateRedis};
+
 struct Reply {
     status: StatusCode,
     headers: http::HeaderMap,
@@ -330,22 +333,6 @@ async fn mutations_invalidate_by_shared_path_parameter() {
 
 // ---- Redis ----
 
-fn redis_url() -> Option<String> {
-    let url = std::env::var("REDIS_URL").ok().filter(|u| !u.is_empty());
-    if url.is_none() {
-        eprintln!("skipped: REDIS_URL is not set");
-    }
-    url
-}
-
-fn unique_prefix(name: &str) -> String {
-    format!(
-        "specjet-test-{name}-{}-{}",
-        std::process::id(),
-        specjet::cache::etag_for(format!("{:?}", Instant::now()).as_bytes()).trim_matches('"')
-    )
-}
-
 async fn wait_connected(cache: &Cache) {
     let deadline = Instant::now() + Duration::from_secs(5);
     while !cache.redis_connected() {
@@ -426,58 +413,6 @@ async fn foreign_data_under_a_key_is_a_miss() {
         send(&app, get_req("/items/9")).await.cache_status(),
         "specjet; hit; detail=redis"
     );
-}
-
-/// A private redis-server on a free port, killed on drop.
-struct PrivateRedis {
-    child: std::process::Child,
-    port: u16,
-}
-
-impl PrivateRedis {
-    fn start(port: u16) -> Option<PrivateRedis> {
-        let child = std::process::Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .ok()?;
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if Instant::now() > deadline {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Some(PrivateRedis { child, port })
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for PrivateRedis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[tokio::test]

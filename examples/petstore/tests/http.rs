@@ -96,8 +96,10 @@ fn request_with(
     head.push_str("\r\n");
     stream.write_all(head.as_bytes()).unwrap();
     stream.write_all(body.as_bytes()).unwrap();
-    let mut raw = String::new();
-    stream.read_to_string(&mut raw).expect("reads the response");
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).expect("reads the response");
+    // Compressed bodies are not text; they are only looked at for their headers.
+    let raw = String::from_utf8_lossy(&raw);
     let (head, body) = raw.split_once("\r\n\r\n").expect("a complete response");
     let mut lines = head.lines();
     let status = lines
@@ -290,4 +292,111 @@ fn petstore_over_http() {
 fn names_sorted(mut names: Vec<serde_json::Value>) -> Vec<serde_json::Value> {
     names.sort_by_key(|n| n.to_string());
     names
+}
+
+#[test]
+fn rate_limits_and_compression_over_http() {
+    let service = start();
+    let client = |ip: &'static str| [("X-Forwarded-For", ip)];
+    let new_pet = r#"{"name":"Rex, the very good dog of the neighbourhood","tag":"dog"}"#;
+    let post_from = |ip: &'static str| {
+        request_with(
+            &service,
+            "POST",
+            "/pets",
+            &client(ip),
+            Some("application/json"),
+            new_pet,
+        )
+    };
+    // `writes` allows bursts of 10 per client (the loopback proxy is trusted to name it).
+    for remaining in (0..10).rev() {
+        let reply = post_from("198.51.100.7");
+        assert_eq!(reply.status, 201, "{}", reply.body);
+        assert_eq!(
+            reply.header("ratelimit-policy"),
+            Some("\"writes\";q=30;w=60")
+        );
+        let state = reply.header("ratelimit").unwrap();
+        assert!(
+            state.starts_with(&format!("\"writes\";r={remaining};t=")),
+            "{state}"
+        );
+    }
+    let refused = post_from("198.51.100.7");
+    let problem = assert_problem(&refused, 429);
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("rate limit `writes` exceeded"),
+        "{problem}"
+    );
+    let retry: u64 = refused.header("retry-after").unwrap().parse().unwrap();
+    assert!(
+        (1..=2).contains(&retry),
+        "one unit comes back every 2 s: {retry}"
+    );
+    assert!(refused
+        .header("ratelimit")
+        .unwrap()
+        .starts_with("\"writes\";r=0;"));
+    // deletePet uses the same policy: the same budget.
+    let delete = request_with(
+        &service,
+        "DELETE",
+        "/pets/1",
+        &client("198.51.100.7"),
+        None,
+        "",
+    );
+    assert_problem(&delete, 429);
+    // Another client, and the proxy itself, have budgets of their own.
+    assert_eq!(post_from("198.51.100.8").status, 201);
+    assert_eq!(
+        request(&service, "POST", "/pets", Some("application/json"), new_pet).status,
+        201
+    );
+
+    // listPets has two windows, both announced.
+    let list = request_with(
+        &service,
+        "GET",
+        "/pets?limit=100",
+        &[("Accept-Encoding", "gzip")],
+        None,
+        "",
+    );
+    assert_eq!(list.status, 200);
+    assert_eq!(
+        list.header("ratelimit-policy"),
+        Some("\"listPets\";q=100;w=1, \"listPets.1\";q=3000;w=60")
+    );
+    // Twelve pets are above the 512-byte minimum: compressed, and said to vary by it.
+    assert_eq!(list.header("content-encoding"), Some("gzip"));
+    assert!(list
+        .header("vary")
+        .is_some_and(|vary| vary.contains("accept-encoding")));
+    // One pet is below it: sent as it is.
+    let small = request_with(
+        &service,
+        "GET",
+        "/pets?limit=1",
+        &[("Accept-Encoding", "gzip")],
+        None,
+        "",
+    );
+    assert_eq!(small.status, 200);
+    assert_eq!(small.header("content-encoding"), None);
+    // Bodies are bounded after decompression: 64KiB in this spec.
+    let large = format!(r#"{{"name":"{}"}}"#, "x".repeat(70 * 1024));
+    let too_large = request_with(
+        &service,
+        "POST",
+        "/pets",
+        &client("198.51.100.9"),
+        Some("application/json"),
+        &large,
+    );
+    assert_problem(&too_large, 413);
 }

@@ -226,6 +226,14 @@ impl RateLimiter {
         &self.inner.settings
     }
 
+    /// Whether budgets are kept in Redis and a connection has been established.
+    pub fn redis_connected(&self) -> bool {
+        self.inner
+            .redis
+            .as_ref()
+            .is_some_and(redis_gcra::RedisBudgets::is_connected)
+    }
+
     /// The one layer that enforces every route's policy.
     pub fn layer(&self, routes: Vec<RateLimitRoute>) -> RateLimitLayer {
         RateLimitLayer::new(self.clone(), routes)

@@ -64,6 +64,10 @@ impl RedisBudgets {
         }
     }
 
+    pub(crate) fn is_connected(&self) -> bool {
+        self.redis.is_connected()
+    }
+
     /// Takes `policy.cost` units from `key` in every window; `None` when Redis did not
     /// answer in time.
     pub(crate) async fn take(&self, policy: &RateLimitPolicy, key: &str) -> Option<Decision> {

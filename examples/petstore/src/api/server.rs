@@ -100,9 +100,58 @@ static OPERATIONS: &[::specjet::OperationInfo] = &[
 
 /// The rate limit the spec (`x-rate-limit`) gives an operation.
 fn spec_rate_limit(
-    _operation: &str,
+    operation: &str,
 ) -> ::std::option::Option<::specjet::rate_limit::RateLimitPolicy> {
-    ::std::option::Option::None
+    match operation {
+        "listPets" => {
+            ::std::option::Option::Some(::specjet::rate_limit::RateLimitPolicy {
+                name: "listPets",
+                windows: ::std::vec::Vec::from([
+                    ::specjet::rate_limit::Window {
+                        limit: 100,
+                        period: ::std::time::Duration::from_millis(1000),
+                        burst: 100,
+                    },
+                    ::specjet::rate_limit::Window {
+                        limit: 3000,
+                        period: ::std::time::Duration::from_millis(60000),
+                        burst: 3000,
+                    },
+                ]),
+                key: ::std::vec::Vec::from([]),
+                cost: 1,
+            })
+        }
+        "createPet" => {
+            ::std::option::Option::Some(::specjet::rate_limit::RateLimitPolicy {
+                name: "writes",
+                windows: ::std::vec::Vec::from([
+                    ::specjet::rate_limit::Window {
+                        limit: 30,
+                        period: ::std::time::Duration::from_millis(60000),
+                        burst: 10,
+                    },
+                ]),
+                key: ::std::vec::Vec::from([::specjet::rate_limit::KeyPart::Ip]),
+                cost: 1,
+            })
+        }
+        "deletePet" => {
+            ::std::option::Option::Some(::specjet::rate_limit::RateLimitPolicy {
+                name: "writes",
+                windows: ::std::vec::Vec::from([
+                    ::specjet::rate_limit::Window {
+                        limit: 30,
+                        period: ::std::time::Duration::from_millis(60000),
+                        burst: 10,
+                    },
+                ]),
+                key: ::std::vec::Vec::from([::specjet::rate_limit::KeyPart::Ip]),
+                cost: 1,
+            })
+        }
+        _ => ::std::option::Option::None,
+    }
 }
 
 /// Whether the spec (`x-compress`) lets an operation's responses be compressed.
@@ -121,7 +170,10 @@ pub fn settings() -> ::specjet::ServiceSettings {
         rate_limit: ::specjet::rate_limit::RateLimitSettings {
             backend: ::specjet::rate_limit::Backend::Redis,
             on_backend_error: ::specjet::rate_limit::OnBackendError::Local,
-            trusted_proxies: ::std::vec::Vec::from([]),
+            trusted_proxies: ::std::vec::Vec::from([
+                ::std::string::String::from("127.0.0.1"),
+                ::std::string::String::from("::1"),
+            ]),
             client_ip_header: ::std::option::Option::None,
             key_prefix: ::std::string::String::from("petstore"),
         },
@@ -129,8 +181,8 @@ pub fn settings() -> ::specjet::ServiceSettings {
             br: true,
             zstd: true,
             gzip: true,
-            min_size: 1024,
-            max_request_size: 2097152,
+            min_size: 512,
+            max_request_size: 65536,
         },
     }
 }
