@@ -120,12 +120,25 @@ fn policy_overrides(
     let mut cache_arms = Vec::new();
     let mut limit_arms = Vec::new();
     let mut compress_arms = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for attribute in attributes {
         let Some(op) = api.operations.iter().find(|op| op.name == attribute.method) else {
             continue; // reported by the signature check
         };
         let id = &op.id;
         let spanned = &attribute.attribute;
+        let concern = match spanned.path().get_ident().map(|i| i.to_string()).as_deref() {
+            Some("cache" | "no_cache") => "caching",
+            Some("rate_limit" | "no_rate_limit") => "rate limit",
+            _ => "compression",
+        };
+        if !seen.insert((attribute.method.clone(), concern)) {
+            errors.push(syn::Error::new_spanned(
+                spanned,
+                format!("`{}` already has its {concern} set; one attribute per concern (several rates go in one `#[rate_limit]`)", attribute.method),
+            ));
+            continue;
+        }
         if attribute.is("no_compress") {
             match &spanned.meta {
                 syn::Meta::Path(_) => {

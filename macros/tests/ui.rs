@@ -8,4 +8,5 @@ fn ui() {
     cases.compile_fail("tests/ui/wrong_impl.rs");
     cases.compile_fail("tests/ui/spec_errors.rs");
     cases.compile_fail("tests/ui/policy_errors.rs");
+    cases.compile_fail("tests/ui/limit_errors.rs");
 }

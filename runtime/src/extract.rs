@@ -427,12 +427,18 @@ pub fn body_limit(parts: &http::request::Parts) -> usize {
         .map_or(DEFAULT_BODY_LIMIT, |limit| limit.0)
 }
 
-/// Reads the whole body, refusing more than `limit` bytes with 413.
+/// Reads the whole body, refusing more than `limit` bytes with 413 and a body that cannot
+/// be read (cut off, or a corrupt content-coding) with 400.
 pub async fn read_body(body: axum::body::Body, limit: usize) -> Result<Bytes, Problem> {
-    axum::body::to_bytes(body, limit).await.map_err(|_| {
-        Problem::new(StatusCode::PAYLOAD_TOO_LARGE).with_detail(format!(
-            "the request body is larger than {limit} bytes or was cut off"
-        ))
+    axum::body::to_bytes(body, limit).await.map_err(|error| {
+        let error = error.into_inner();
+        if error.is::<http_body_util::LengthLimitError>() {
+            Problem::new(StatusCode::PAYLOAD_TOO_LARGE)
+                .with_detail(format!("the request body is larger than {limit} bytes"))
+        } else {
+            Problem::new(StatusCode::BAD_REQUEST)
+                .with_detail(format!("the request body could not be read: {error}"))
+        }
     })
 }
 

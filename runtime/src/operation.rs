@@ -12,7 +12,7 @@ pub struct OperationInfo {
     pub path: &'static str,
     /// Whether the operation requires credentials (`security`).
     pub secured: bool,
-    /// Path parameters as (name, route capture key) pairs.
+    /// Path parameters as (name, capture key of the segment that holds it) pairs.
     pub params: &'static [(&'static str, &'static str)],
 }
 

@@ -168,7 +168,17 @@ fn operations_table(api: &Api) -> TokenStream {
         let method = format_ident!("{}", op.method.as_str().to_uppercase());
         let path = &api.routes[op.route].axum_path;
         let secured = op.secured;
-        let params = capture_pairs(op, None);
+        // Every parameter with the segment it is captured in (with its literal affixes, which
+        // tell values apart just as well).
+        let params = op.path_captures.iter().flat_map(|capture| {
+            capture.pieces.iter().filter_map(move |piece| match piece {
+                crate::ir::Piece::Param(name) => {
+                    let key = &capture.key;
+                    Some(quote! { (#name, #key) })
+                }
+                crate::ir::Piece::Literal(_) => None,
+            })
+        });
         quote! {
             ::specjet::OperationInfo {
                 id: #id,

@@ -377,7 +377,7 @@ fn describe_period(period: Duration) -> String {
         ("min", 60_000),
         ("s", 1_000),
     ] {
-        if ms >= size && ms % size == 0 {
+        if ms >= size && ms.is_multiple_of(size) {
             return match ms / size {
                 1 => unit.to_owned(),
                 n => format!("{n}{unit}"),

@@ -7,7 +7,8 @@ use specjet::serde_json::{self, json, Value};
 use specjet_compile_tests::features::operations::{
     archive_item, echo, get_item_json, get_ufc_ber_ue4, shape, tree, upload,
 };
-use specjet_compile_tests::features::{router, types, Api};
+use specjet_compile_tests::features::server::{router_with, settings};
+use specjet_compile_tests::features::{types, Api};
 use tower::ServiceExt;
 
 #[derive(Clone)]
@@ -144,8 +145,18 @@ impl Reply {
     }
 }
 
+/// One service, in process (no Redis, whatever the environment says).
+fn service() -> specjet::axum::Router {
+    router_with(Service, &specjet::Services::new(settings(), None))
+}
+
 async fn send(request: Request<Body>) -> Reply {
-    let response = router(Service)
+    send_to(&service(), request).await
+}
+
+async fn send_to(service: &specjet::axum::Router, request: Request<Body>) -> Reply {
+    let response = service
+        .clone()
         .oneshot(request)
         .await
         .expect("the router is infallible");
@@ -411,4 +422,27 @@ fn unions_flattened_beside_properties() {
         serde_json::to_value(&tagged).unwrap(),
         json!({"kind": "square", "side": 1.5, "text": "t"})
     );
+}
+
+#[tokio::test]
+async fn rate_limits_keyed_by_header_query_and_path() {
+    let service = service();
+    let status = |request_id: &str, uri: &str| {
+        let request = get(uri)
+            .header("x-request-id", request_id)
+            .body(Body::empty())
+            .unwrap();
+        let service = service.clone();
+        async move { send_to(&service, request).await.status }
+    };
+    assert_eq!(status("a", "/items/5.json?type=1st").await, StatusCode::OK);
+    assert_eq!(status("a", "/items/5.json?type=1st").await, StatusCode::OK);
+    assert_eq!(
+        status("a", "/items/5.json?type=1st").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // Any part of the key that differs is another budget.
+    assert_eq!(status("b", "/items/5.json?type=1st").await, StatusCode::OK);
+    assert_eq!(status("a", "/items/5.json?type=%2B1").await, StatusCode::OK);
+    assert_eq!(status("a", "/items/6.json?type=1st").await, StatusCode::OK);
 }

@@ -164,20 +164,21 @@ impl Annotations<'_> {
                     _ => Err("`on-backend-error` must be `local`, `allow` or `deny`".to_owned()),
                 },
                 "trusted-proxies" => match value.as_array() {
-                    Some(items) => items
-                        .iter()
-                        .map(|item| match item.as_str().map(str::trim) {
-                            Some(text) if is_ip_or_range(text) => {
-                                settings.trusted_proxies.push(text.to_owned());
-                                Ok(())
-                            }
-                            _ => Err(format!(
-                                "`{}` is not an IP address or CIDR range (e.g. `10.0.0.0/8`)",
-                                item.as_str()
-                                    .map_or_else(|| item.to_string(), str::to_owned)
-                            )),
-                        })
-                        .collect(),
+                    Some(items) => {
+                        items
+                            .iter()
+                            .try_for_each(|item| match item.as_str().map(str::trim) {
+                                Some(text) if is_ip_or_range(text) => {
+                                    settings.trusted_proxies.push(text.to_owned());
+                                    Ok(())
+                                }
+                                _ => Err(format!(
+                                    "`{}` is not an IP address or CIDR range (e.g. `10.0.0.0/8`)",
+                                    item.as_str()
+                                        .map_or_else(|| item.to_string(), str::to_owned)
+                                )),
+                            })
+                    }
                     None => {
                         Err("`trusted-proxies` is a list of addresses or CIDR ranges".to_owned())
                     }
@@ -235,26 +236,23 @@ impl Annotations<'_> {
                         settings.br = false;
                         settings.zstd = false;
                         settings.gzip = false;
-                        items
-                            .iter()
-                            .map(|item| match item.as_str() {
-                                Some("br") => {
-                                    settings.br = true;
-                                    Ok(())
-                                }
-                                Some("zstd") => {
-                                    settings.zstd = true;
-                                    Ok(())
-                                }
-                                Some("gzip") => {
-                                    settings.gzip = true;
-                                    Ok(())
-                                }
-                                _ => Err(format!(
-                                    "unknown algorithm {item}; use `br`, `zstd` or `gzip`"
-                                )),
-                            })
-                            .collect()
+                        items.iter().try_for_each(|item| match item.as_str() {
+                            Some("br") => {
+                                settings.br = true;
+                                Ok(())
+                            }
+                            Some("zstd") => {
+                                settings.zstd = true;
+                                Ok(())
+                            }
+                            Some("gzip") => {
+                                settings.gzip = true;
+                                Ok(())
+                            }
+                            _ => Err(format!(
+                                "unknown algorithm {item}; use `br`, `zstd` or `gzip`"
+                            )),
+                        })
                     }
                     None => Err("`algorithms` is a list of `br`, `zstd` and `gzip`".to_owned()),
                 },
