@@ -14,7 +14,7 @@ use std::task::{Context, Poll};
 
 use axum::body::Body;
 use axum::extract::MatchedPath;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use http::{header, HeaderValue, Request};
 use tower::{Layer, Service};
 use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
@@ -96,6 +96,14 @@ pub fn layer(
             .zstd(settings.zstd)
             .gzip(settings.gzip),
         limit: BodyLimit(settings.max_request_size),
+        codings: [
+            (settings.br, "br"),
+            (settings.zstd, "zstd"),
+            (settings.gzip, "gzip"),
+        ]
+        .into_iter()
+        .filter_map(|(on, name)| on.then_some(name))
+        .collect(),
         active: settings.br
             || settings.zstd
             || settings.gzip
@@ -112,6 +120,8 @@ pub struct CompressLayer {
     limit: BodyLimit,
     uncompressed: Arc<Vec<&'static OperationInfo>>,
     active: bool,
+    /// The request codings understood, e.g. `["br", "gzip"]`.
+    codings: Arc<[&'static str]>,
 }
 
 impl CompressLayer {
@@ -132,6 +142,7 @@ impl<S> Layer<S> for CompressLayer {
                 .layer(self.decompression.layer(AxumBody { inner })),
             limit: self.limit,
             uncompressed: self.uncompressed.clone(),
+            codings: self.codings.clone(),
         }
     }
 }
@@ -143,6 +154,7 @@ pub struct CompressService<S> {
     inner: Inner<S>,
     limit: BodyLimit,
     uncompressed: Arc<Vec<&'static OperationInfo>>,
+    codings: Arc<[&'static str]>,
 }
 
 type BoxFuture = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
@@ -161,6 +173,9 @@ where
     }
 
     fn call(&mut self, mut request: Request<Body>) -> BoxFuture {
+        if let Some(problem) = self.unknown_coding(&request) {
+            return Box::pin(async move { Ok(problem) });
+        }
         if self.is_uncompressed(&request) {
             request.headers_mut().remove(header::ACCEPT_ENCODING);
         }
@@ -179,6 +194,33 @@ where
 }
 
 impl<S> CompressService<S> {
+    /// 415 as a problem for a request body in a coding the service does not speak (it would
+    /// otherwise reach the handler as garbage).
+    fn unknown_coding(&self, request: &Request<Body>) -> Option<Response> {
+        let header = request.headers().get(header::CONTENT_ENCODING)?;
+        let text = header.to_str().unwrap_or("?");
+        let unknown = text
+            .split(',')
+            .map(|coding| coding.trim().to_ascii_lowercase())
+            .find(|coding| coding != "identity" && !self.codings.contains(&coding.as_str()))?;
+        let accepted = if self.codings.is_empty() {
+            "none".to_owned()
+        } else {
+            self.codings.join(", ")
+        };
+        let mut response = crate::problem::Problem::new(http::StatusCode::UNSUPPORTED_MEDIA_TYPE)
+            .with_detail(format!(
+                "request bodies in Content-Encoding `{unknown}` are not accepted (accepted: {accepted})"
+            ))
+            .into_response();
+        if let Ok(value) = HeaderValue::from_str(&self.codings.join(", ")) {
+            response
+                .headers_mut()
+                .insert(header::ACCEPT_ENCODING, value);
+        }
+        Some(response)
+    }
+
     fn is_uncompressed(&self, request: &Request<Body>) -> bool {
         if self.uncompressed.is_empty() {
             return false;

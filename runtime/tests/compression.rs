@@ -181,9 +181,13 @@ async fn request_bodies_are_decompressed_and_bounded_after_decompression() {
     assert!(bomb.len() < 64 * 1024);
     let (status, body) = post_gzip(&router, bomb, "gzip").await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
-    // A coding the service does not speak is refused, not passed on as garbage.
-    let (status, _) = post_gzip(&router, b"whatever".to_vec(), "lzma").await;
+    // A coding the service does not speak is refused as a problem, not passed on as garbage.
+    let (status, body) = post_gzip(&router, b"whatever".to_vec(), "lzma").await;
     assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert!(
+        body.contains("Content-Encoding `lzma` are not accepted (accepted: br, zstd, gzip)"),
+        "{body}"
+    );
     // A corrupt gzip body is a bad request, said as such.
     let (status, body) = post_gzip(&router, b"not gzip at all".to_vec(), "gzip").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);

@@ -300,7 +300,13 @@ fn ip_of(limiter: &RateLimiter, parts: &http::request::Parts) -> String {
     {
         Some(ip) => ip.to_string(),
         // Served without connection info: every caller shares one budget.
-        None => "unknown".to_owned(),
+        None => {
+            static WARNED: std::sync::Once = std::sync::Once::new();
+            WARNED.call_once(|| {
+                tracing::warn!("rate limits keyed by IP see no client address: serve with `specjet::serve` or `into_make_service_with_connect_info::<SocketAddr>()`; until then all clients share one budget");
+            });
+            "unknown".to_owned()
+        }
     }
 }
 

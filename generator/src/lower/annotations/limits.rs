@@ -105,7 +105,7 @@ pub struct LimitedOperation<'a> {
     pub query_params: &'a [String],
 }
 
-impl Annotations<'_> {
+impl<'a> Annotations<'a> {
     pub(super) fn rate_limit_settings(
         &mut self,
         location: &Location,
@@ -289,9 +289,11 @@ impl Annotations<'_> {
             doc: 0,
             pointer: String::new(),
         };
-        let root = self.spec.root().clone();
+        // Borrowed from the spec, not from `self`: no copy of the document per operation.
+        let spec: &'a crate::load::Spec = self.spec;
+        let root = spec.root();
         let mut found = None;
-        for (owner, object) in [(&root_location, &root), item, own] {
+        for (owner, object) in [(&root_location, root), item, own] {
             if let Some(annotation) = self.concern(owner, object, "rate-limit") {
                 found = Some(annotation);
             }
@@ -600,9 +602,11 @@ impl Annotations<'_> {
             doc: 0,
             pointer: String::new(),
         };
-        let root = self.spec.root().clone();
+        // Borrowed from the spec, not from `self`: no copy of the document per operation.
+        let spec: &'a crate::load::Spec = self.spec;
+        let root = spec.root();
         let mut compress = true;
-        for (owner, object) in [(&root_location, &root), item, own] {
+        for (owner, object) in [(&root_location, root), item, own] {
             if let Some((location, value)) = self.concern(owner, object, "compress") {
                 match value {
                     Value::Bool(on) => compress = on,
