@@ -75,7 +75,7 @@ pub fn module(api: &Api) -> TokenStream {
         #settings
 
         /// The router serving every operation of `api`, with services configured from the
-        /// environment (`REDIS_URL` enables the shared cache tier).
+        /// environment (`REDIS_URL` enables the shared cache tier and shared rate-limit budgets).
         pub fn router<A: Api>(api: A) -> ::specjet::axum::Router {
             router_with(api, &::specjet::Services::from_env(settings()))
         }
