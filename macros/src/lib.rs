@@ -265,7 +265,7 @@ fn parse_rate_limit(
     attribute: &syn::Attribute,
 ) -> syn::Result<TokenStream2> {
     use specjet_generator::ir::{ParamLocation, RateKey, RateLimitPolicy};
-    use specjet_generator::lower::annotations::{parse_key, parse_rate};
+    use specjet_generator::lower::annotations::{check_cost, parse_key, parse_rate};
     let args = attribute.parse_args_with(
         syn::punctuated::Punctuated::<LimitArg, syn::Token![,]>::parse_terminated,
     )?;
@@ -371,15 +371,7 @@ fn parse_rate_limit(
         };
         window.burst = burst;
     }
-    if let Some(window) = policy.windows.iter().find(|w| w.burst < policy.cost) {
-        return Err(syn::Error::new_spanned(
-            attribute,
-            format!(
-                "a call costs {} units but the burst is {}: it could never pass",
-                policy.cost, window.burst
-            ),
-        ));
-    }
+    check_cost(&policy).map_err(|message| syn::Error::new_spanned(attribute, message))?;
     // The same policy literal the generated router writes for the spec's `x-rate-limit`.
     Ok(specjet_generator::codegen::server::rate_limit_tokens(
         &policy,

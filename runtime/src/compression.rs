@@ -13,7 +13,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::body::Body;
-use axum::extract::MatchedPath;
 use axum::response::{IntoResponse, Response};
 use http::{header, HeaderValue, Request};
 use tower::{Layer, Service};
@@ -21,6 +20,7 @@ use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove
 use tower_http::compression::{Compression, CompressionLayer};
 use tower_http::decompression::{RequestDecompression, RequestDecompressionLayer};
 
+use crate::operation::ByRoute;
 use crate::OperationInfo;
 
 /// Service-wide compression settings (`x-specjet.compression`).
@@ -108,7 +108,9 @@ pub fn layer(
             || settings.zstd
             || settings.gzip
             || settings.max_request_size != crate::extract::DEFAULT_BODY_LIMIT,
-        uncompressed: Arc::new(uncompressed),
+        uncompressed: Arc::new(ByRoute::new(
+            uncompressed.into_iter().map(|operation| (operation, ())),
+        )),
     }
 }
 
@@ -118,7 +120,7 @@ pub struct CompressLayer {
     compression: CompressionLayer<Chosen>,
     decompression: RequestDecompressionLayer,
     limit: BodyLimit,
-    uncompressed: Arc<Vec<&'static OperationInfo>>,
+    uncompressed: Arc<ByRoute<()>>,
     active: bool,
     /// The request codings understood, e.g. `["br", "gzip"]`.
     codings: Arc<[&'static str]>,
@@ -153,7 +155,7 @@ type Inner<S> = Compression<RequestDecompression<AxumBody<S>>, Chosen>;
 pub struct CompressService<S> {
     inner: Inner<S>,
     limit: BodyLimit,
-    uncompressed: Arc<Vec<&'static OperationInfo>>,
+    uncompressed: Arc<ByRoute<()>>,
     codings: Arc<[&'static str]>,
 }
 
@@ -222,15 +224,7 @@ impl<S> CompressService<S> {
     }
 
     fn is_uncompressed(&self, request: &Request<Body>) -> bool {
-        if self.uncompressed.is_empty() {
-            return false;
-        }
-        let Some(path) = request.extensions().get::<MatchedPath>() else {
-            return false;
-        };
-        self.uncompressed
-            .iter()
-            .any(|operation| operation.serves(request.method(), path.as_str()))
+        self.uncompressed.get(request).is_some()
     }
 }
 

@@ -29,6 +29,7 @@ mod redis_conn;
 pub mod respond;
 pub mod serve;
 mod services;
+mod tower_util;
 
 #[doc(hidden)]
 pub mod __private;

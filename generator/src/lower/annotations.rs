@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-pub use limits::{parse_key, parse_rate, LimitedOperation};
+pub use limits::{check_cost, parse_key, parse_rate, LimitedOperation};
 
 use crate::diag::{Diagnostics, Severity};
 use crate::ir::{

@@ -17,6 +17,7 @@ use super::entry::{now_millis, Entry, Freshness};
 use super::key::{tag, tags, CacheKey};
 use super::{Cache, CacheRoute, Flight, Found, InvalidationTarget};
 use crate::metrics;
+use crate::tower_util::call;
 
 type BoxFuture = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
 
@@ -31,19 +32,6 @@ const NOT_STORED: [&str; 8] = [
     "cache-status",
     "vary",
 ];
-
-async fn call<S>(mut inner: S, request: Request<Body>) -> Response
-where
-    S: Service<Request<Body>, Response = Response, Error = Infallible>,
-{
-    match std::future::poll_fn(|cx| inner.poll_ready(cx)).await {
-        Ok(()) => match inner.call(request).await {
-            Ok(response) => response,
-            Err(never) => match never {},
-        },
-        Err(never) => match never {},
-    }
-}
 
 async fn captures(parts: &mut http::request::Parts) -> Vec<(String, String)> {
     match RawPathParams::from_request_parts(parts, &()).await {

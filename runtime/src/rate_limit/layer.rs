@@ -1,7 +1,6 @@
 //! The one tower layer that enforces every route's rate limit, found by method and matched
 //! path (it runs after routing, wrapped around each route by `Router::layer`).
 
-use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
@@ -10,15 +9,17 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{FromRequestParts, MatchedPath, RawPathParams};
+use axum::extract::{FromRequestParts, RawPathParams};
 use axum::response::{IntoResponse, Response};
-use http::{header, HeaderName, HeaderValue, Method, Request, StatusCode};
+use http::{header, HeaderName, HeaderValue, Request, StatusCode};
 use tower::{Layer, Service};
 
 use super::local::LocalBudget;
 use super::{Decision, KeyPart, RateLimitRoute, RateLimiter, Unavailable};
 use crate::caller::{credentials_digest, has_credentials, header_text, short_digest};
+use crate::operation::ByRoute;
 use crate::problem::Problem;
+use crate::tower_util::call;
 
 type BoxFuture = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
 
@@ -108,19 +109,15 @@ fn whole_seconds(duration: Duration) -> u64 {
 #[derive(Clone)]
 pub struct RateLimitLayer {
     limiter: RateLimiter,
-    routes: Arc<HashMap<(Method, &'static str), Arc<Prepared>>>,
+    routes: Arc<ByRoute<Arc<Prepared>>>,
 }
 
 impl RateLimitLayer {
     pub(crate) fn new(limiter: RateLimiter, routes: Vec<RateLimitRoute>) -> Self {
-        let mut table = HashMap::new();
-        for route in routes {
-            let at = (route.operation.method.clone(), route.operation.path);
-            // The first operation of a route shape wins (operations sharing one are rare).
-            table
-                .entry(at)
-                .or_insert_with(|| Arc::new(Prepared::new(&limiter, route)));
-        }
+        let table = ByRoute::new(routes.into_iter().map(|route| {
+            let operation = route.operation;
+            (operation, Arc::new(Prepared::new(&limiter, route)))
+        }));
         RateLimitLayer {
             limiter,
             routes: Arc::new(table),
@@ -164,7 +161,7 @@ where
     }
 
     fn call(&mut self, request: Request<Body>) -> BoxFuture {
-        let route = route_of(&self.layer.routes, &request);
+        let route = self.layer.routes.get(&request).cloned();
         let Some(route) = route else {
             let future = self.inner.call(request);
             return Box::pin(future);
@@ -177,28 +174,10 @@ where
     }
 }
 
-fn route_of(
-    routes: &HashMap<(Method, &'static str), Arc<Prepared>>,
-    request: &Request<Body>,
-) -> Option<Arc<Prepared>> {
-    if routes.is_empty() {
-        return None;
-    }
-    let path = request.extensions().get::<MatchedPath>()?.as_str();
-    let method = request.method();
-    let found = |method: &Method| routes.get(&(method.clone(), path)).cloned();
-    // axum answers HEAD with the GET handler.
-    found(method).or_else(|| {
-        (method == Method::HEAD)
-            .then(|| found(&Method::GET))
-            .flatten()
-    })
-}
-
 async fn enforce<S>(
     limiter: RateLimiter,
     route: Arc<Prepared>,
-    mut inner: S,
+    inner: S,
     request: Request<Body>,
 ) -> Response
 where
@@ -214,10 +193,7 @@ where
             if limiter.settings().on_backend_error == super::OnBackendError::Deny {
                 return unavailable(&route);
             }
-            return match inner.call(request).await {
-                Ok(response) => response,
-                Err(never) => match never {},
-            };
+            return call(inner, request).await;
         }
     };
     if !decision.allowed {
@@ -225,10 +201,7 @@ where
         return limited(&route, &decision);
     }
     route.allowed.increment(1);
-    let mut response = match inner.call(request).await {
-        Ok(response) => response,
-        Err(never) => match never {},
-    };
+    let mut response = call(inner, request).await;
     add_headers(&route, &decision, response.headers_mut());
     response
 }

@@ -285,19 +285,7 @@ impl<'a> Annotations<'a> {
         item: (&Location, &Value),
         own: (&Location, &Value),
     ) -> Option<RateLimitPolicy> {
-        let root_location = Location {
-            doc: 0,
-            pointer: String::new(),
-        };
-        // Borrowed from the spec, not from `self`: no copy of the document per operation.
-        let spec: &'a crate::load::Spec = self.spec;
-        let root = spec.root();
-        let mut found = None;
-        for (owner, object) in [(&root_location, root), item, own] {
-            if let Some(annotation) = self.concern(owner, object, "rate-limit") {
-                found = Some(annotation);
-            }
-        }
+        let found = self.at_every_level("rate-limit", item, own).pop();
         let (location, value) = found?;
         if value == Value::Bool(false) {
             return None;
@@ -399,13 +387,7 @@ impl<'a> Annotations<'a> {
                     None => Err("`limit` is a whole number of requests".to_owned()),
                 },
                 "per" => parse_duration(value).map(|ms| per = Some(ms)),
-                "burst" => match value.as_u64().and_then(|n| u32::try_from(n).ok()) {
-                    Some(n) if n > 0 => {
-                        burst = Some(n);
-                        Ok(())
-                    }
-                    _ => Err("`burst` is a whole number of requests, at least 1".to_owned()),
-                },
+                "burst" => count(value, "burst").map(|n| burst = Some(n)),
                 "windows" => match self.windows(&at, value) {
                     Some(windows) => {
                         policy.windows = windows;
@@ -417,13 +399,7 @@ impl<'a> Annotations<'a> {
                     }
                 },
                 "key" => parse_key(value).map(|key| policy.key = key),
-                "cost" => match value.as_u64().and_then(|n| u32::try_from(n).ok()) {
-                    Some(n) if n > 0 => {
-                        policy.cost = n;
-                        Ok(())
-                    }
-                    _ => Err("`cost` is a whole number of units, at least 1".to_owned()),
-                },
+                "cost" => count(value, "cost").map(|n| policy.cost = n),
                 "adaptive" => {
                     self.report(
                         Severity::Warning,
@@ -465,15 +441,8 @@ impl<'a> Annotations<'a> {
             );
             ok = false;
         }
-        if let Some(window) = policy.windows.iter().find(|w| w.burst < policy.cost) {
-            self.report(
-                Severity::Error,
-                &location.child("cost"),
-                format!(
-                    "a call costs {} units but the burst is {}: it could never pass",
-                    policy.cost, window.burst
-                ),
-            );
+        if let Err(message) = check_cost(&policy) {
+            self.report(Severity::Error, &location.child("cost"), message);
             ok = false;
         }
         ok.then_some(policy)
@@ -519,16 +488,19 @@ impl<'a> Annotations<'a> {
         for (key, value) in map {
             match key.as_str() {
                 "use" => {}
-                "cost" => match value.as_u64().and_then(|n| u32::try_from(n).ok()) {
-                    Some(n) if n > 0 && policy.windows.iter().all(|w| w.burst >= n) => {
-                        policy.cost = n
+                "cost" => {
+                    let checked = count(value, "cost").and_then(|cost| {
+                        let priced = RateLimitPolicy {
+                            cost,
+                            ..policy.clone()
+                        };
+                        check_cost(&priced).map(|()| cost)
+                    });
+                    match checked {
+                        Ok(cost) => policy.cost = cost,
+                        Err(message) => self.report(Severity::Error, &location.child(key), message),
                     }
-                    _ => self.report(
-                        Severity::Error,
-                        &location.child(key),
-                        "`cost` is a whole number of units, at least 1 and at most the burst",
-                    ),
-                },
+                }
                 other => self.report(
                     Severity::Error,
                     &location.child(key),
@@ -570,14 +542,7 @@ impl<'a> Annotations<'a> {
                     match (limit, per, unknown) {
                         (_, _, Some(key)) => Err(format!("unknown key `{key}` in a window (`key` and `cost` go beside `windows`)")),
                         (Ok(limit), Ok(per), None) => {
-                            let burst = match map.get("burst") {
-                                None => Ok(limit),
-                                Some(b) => b
-                                    .as_u64()
-                                    .and_then(|n| u32::try_from(n).ok())
-                                    .filter(|n| *n > 0)
-                                    .ok_or_else(|| "`burst` is a whole number, at least 1".to_owned()),
-                            };
+                            let burst = map.get("burst").map_or(Ok(limit), |b| count(b, "burst"));
                             burst.and_then(|burst| window(limit, per, burst))
                         }
                         (Err(message), _, None) | (_, Err(message), None) => Err(message),
@@ -596,29 +561,60 @@ impl<'a> Annotations<'a> {
         Some(windows)
     }
 
-    /// Whether an operation's responses may be compressed (`x-compress`, default yes).
-    pub fn compress(&mut self, item: (&Location, &Value), own: (&Location, &Value)) -> bool {
+    /// A concern's annotations on the document root, the path item and the operation, in
+    /// that order (the last one found wins).
+    fn at_every_level(
+        &mut self,
+        name: &str,
+        item: (&Location, &Value),
+        own: (&Location, &Value),
+    ) -> Vec<(Location, Value)> {
         let root_location = Location {
             doc: 0,
             pointer: String::new(),
         };
         // Borrowed from the spec, not from `self`: no copy of the document per operation.
         let spec: &'a crate::load::Spec = self.spec;
-        let root = spec.root();
+        [(&root_location, spec.root()), item, own]
+            .into_iter()
+            .filter_map(|(owner, object)| self.concern(owner, object, name))
+            .collect()
+    }
+
+    /// Whether an operation's responses may be compressed (`x-compress`, default yes).
+    pub fn compress(&mut self, item: (&Location, &Value), own: (&Location, &Value)) -> bool {
         let mut compress = true;
-        for (owner, object) in [(&root_location, root), item, own] {
-            if let Some((location, value)) = self.concern(owner, object, "compress") {
-                match value {
-                    Value::Bool(on) => compress = on,
-                    _ => self.report(
-                        Severity::Error,
-                        &location,
-                        "`x-compress` is `true` or `false`",
-                    ),
-                }
+        for (location, value) in self.at_every_level("compress", item, own) {
+            match value {
+                Value::Bool(on) => compress = on,
+                _ => self.report(
+                    Severity::Error,
+                    &location,
+                    "`x-compress` is `true` or `false`",
+                ),
             }
         }
         compress
+    }
+}
+
+/// A whole number of at least 1 (a burst, a cost).
+fn count(value: &Value, what: &str) -> Result<u32, String> {
+    value
+        .as_u64()
+        .and_then(|n| u32::try_from(n).ok())
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("`{what}` is a whole number, at least 1"))
+}
+
+/// A call costing more than a window's burst could never pass.
+pub fn check_cost(policy: &RateLimitPolicy) -> Result<(), String> {
+    match policy.windows.iter().find(|w| w.burst < policy.cost) {
+        Some(window) => Err(format!(
+            "a call costs {} units but the burst is {}: it could never pass",
+            policy.cost, window.burst
+        )),
+        None => Ok(()),
     }
 }
 
