@@ -68,7 +68,9 @@ fn space_items(code: &str) -> String {
             let starts_item = STARTS
                 .iter()
                 .any(|start| line.trim_start().starts_with(start));
-            if ends_item && starts_item && indent(above) == indent(line) {
+            // A top-level item always stands apart, even after a multi-line statement.
+            let same_level = indent(above) == indent(line) || indent(line) == 0;
+            if ends_item && starts_item && same_level {
                 out.push('\n');
             }
         }

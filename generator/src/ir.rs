@@ -17,6 +17,22 @@ pub struct Api {
     pub settings: ServiceSettings,
 }
 
+impl Api {
+    /// The rate limit an operation is served with, a named policy resolved.
+    pub fn rate_limit_of(&self, op: &Operation) -> Option<RateLimitPolicy> {
+        match op.policies.rate_limit.as_ref()? {
+            RateLimitUse::Own(policy) => Some(policy.clone()),
+            RateLimitUse::Named { name, cost } => {
+                let policy = self.settings.rate_limit.policies.get(name)?;
+                Some(RateLimitPolicy {
+                    cost: *cost,
+                    ..policy.clone()
+                })
+            }
+        }
+    }
+}
+
 /// Service-wide settings (`x-specjet`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ServiceSettings {
@@ -75,7 +91,16 @@ pub enum RateKey {
     Query(String),
 }
 
-/// One operation's rate limit (`x-rate-limit`).
+/// An operation's rate limit: its own, or a root policy's (whose budget it shares), referenced
+/// by name and stored once in [`RateLimitSettings::policies`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RateLimitUse {
+    Own(RateLimitPolicy),
+    /// `use: <name>`, with the cost of one call (the policy's unless set beside `use`).
+    Named { name: String, cost: u32 },
+}
+
+/// A rate limit (`x-rate-limit`, or a named root policy).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RateLimitPolicy {
     /// A root policy's name (its budget is shared), else the operation's id.
@@ -145,6 +170,9 @@ pub enum CacheScope {
     Public,
     Private,
 }
+
+/// The statuses cached when a policy names none (`status`).
+pub const DEFAULT_CACHE_STATUSES: [u16; 3] = [200, 203, 204];
 
 /// One operation's caching policy (`x-cache`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -352,12 +380,42 @@ pub struct Operation {
     pub path_captures: Vec<Capture>,
     /// Whether the operation requires credentials (`security`).
     pub secured: bool,
+    /// How the operation is served: every `x-` annotation of it, in one value.
+    pub policies: Policies,
+}
+
+/// Everything the annotations say of how one operation is served. A new per-operation
+/// annotation (a timeout, a batch group, fan-out) is one more field here, parsed by the
+/// vocabulary and written into the operations table by codegen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policies {
+    /// `x-cache` (GET and HEAD only).
     pub cache: Option<CachePolicy>,
-    /// Operations (indices) whose cached entries this one drops when it succeeds.
+    /// `x-cache-invalidates`: operations (indices) whose cached entries this one drops when it
+    /// succeeds.
     pub invalidates: Vec<usize>,
-    pub rate_limit: Option<RateLimitPolicy>,
-    /// Whether responses may be compressed (`x-compress`, default yes).
+    /// `x-rate-limit`.
+    pub rate_limit: Option<RateLimitUse>,
+    /// `x-compress`: whether responses may be compressed (default yes).
     pub compress: bool,
+}
+
+impl Default for Policies {
+    fn default() -> Self {
+        Policies {
+            cache: None,
+            invalidates: Vec::new(),
+            rate_limit: None,
+            compress: true,
+        }
+    }
+}
+
+impl Operation {
+    /// The operation's variant of the generated `OperationId` enum.
+    pub fn id_variant(&self) -> String {
+        crate::naming::type_name(&self.name)
+    }
 }
 
 /// One templated path segment: the route key it is captured under and how it splits.

@@ -5,7 +5,8 @@
 //! into Rust tokens, and [`emit`] formats them into files. Every problem in the document
 //! becomes a [`diag::Diagnostic`] with its location; nothing in here panics on input.
 
-pub mod codegen;
+pub mod attributes;
+pub(crate) mod codegen;
 pub mod diag;
 pub mod diff;
 pub mod emit;

@@ -9,7 +9,9 @@
 //!   and `#[no_cache]` set the operation's caching in code;
 //!   `#[rate_limit("10/s", key = "ip", burst = 20, cost = 1)]`, `#[rate_limit(policy = "name")]`
 //!   and `#[no_rate_limit]` its rate limit; `#[no_compress]` turns compression off for it.
-//!   Code wins over the spec.
+//!   Code wins over the spec. An attribute's arguments are the spec annotation's keys (`_` for
+//!   `-`), parsed by the spec's own parser: the same values pass and fail, with the same
+//!   messages, shown on the argument at fault.
 //!
 //! Every problem of the spec itself is a compile error on the macro's argument, with the text
 //! `specjet validate` prints.
@@ -50,7 +52,7 @@ pub fn api(args: TokenStream, item: TokenStream) -> TokenStream {
     let checks = match load(&literal) {
         Ok(analysis) => {
             let mut checks = check_impl(&analysis.api, &implementation);
-            match policy_overrides(&analysis.api, attributes) {
+            match policy_overrides(&analysis.api, &implementation, attributes) {
                 Ok(methods) => implementation.items.extend(methods),
                 Err(errors) => checks.extend(errors),
             }
@@ -80,12 +82,6 @@ struct PolicyAttribute {
     attribute: syn::Attribute,
 }
 
-impl PolicyAttribute {
-    fn is(&self, name: &str) -> bool {
-        self.attribute.path().is_ident(name)
-    }
-}
-
 fn take_policy_attributes(implementation: &mut ItemImpl) -> Vec<PolicyAttribute> {
     let mut found = Vec::new();
     for item in &mut implementation.items {
@@ -108,332 +104,248 @@ fn take_policy_attributes(implementation: &mut ItemImpl) -> Vec<PolicyAttribute>
     found
 }
 
-/// The provided `Api` methods the handlers' policy attributes override
-/// (`cache_override`, `rate_limit_override`, `compress_override`), or the errors of those
-/// attributes, all of them.
+/// The `policies` method of `Api` that the handlers' policy attributes write (code wins over
+/// the spec), or the errors of those attributes, all of them.
 fn policy_overrides(
     api: &specjet_generator::ir::Api,
+    implementation: &ItemImpl,
     attributes: Vec<PolicyAttribute>,
 ) -> Result<Vec<ImplItem>, TokenStream2> {
-    use specjet_generator::ir::Method;
+    use specjet_generator::attributes::Concern;
     let mut errors = Vec::new();
-    let mut cache_arms = Vec::new();
-    let mut limit_arms = Vec::new();
-    let mut compress_arms = Vec::new();
+    // Per operation (in spec order), the fields its attributes set.
+    let mut fields: std::collections::BTreeMap<usize, Vec<TokenStream2>> = Default::default();
     let mut seen = std::collections::HashSet::new();
     for attribute in attributes {
-        let Some(op) = api.operations.iter().find(|op| op.name == attribute.method) else {
+        let Some(index) = api.operations.iter().position(|op| op.name == attribute.method) else {
             continue; // reported by the signature check
         };
-        let id = &op.id;
+        let op = &api.operations[index];
         let spanned = &attribute.attribute;
-        let concern = match spanned.path().get_ident().map(|i| i.to_string()).as_deref() {
-            Some("cache" | "no_cache") => "caching",
-            Some("rate_limit" | "no_rate_limit") => "rate limit",
-            _ => "compression",
+        let name = spanned.path().get_ident().map(|i| i.to_string()).unwrap_or_default();
+        let (concern, what) = match name.as_str() {
+            "cache" | "no_cache" => (Concern::Cache, "caching"),
+            "rate_limit" | "no_rate_limit" => (Concern::RateLimit, "rate limit"),
+            _ => (Concern::Compress, "compression"),
         };
-        if !seen.insert((attribute.method.clone(), concern)) {
+        if !seen.insert((attribute.method.clone(), what)) {
             errors.push(syn::Error::new_spanned(
                 spanned,
-                format!("`{}` already has its {concern} set; one attribute per concern (several rates go in one `#[rate_limit]`)", attribute.method),
+                format!("`{}` already has its {what} set; one attribute per concern (several rates go in one `#[rate_limit]`)", attribute.method),
             ));
             continue;
         }
-        if attribute.is("no_compress") {
+        let value = if name.starts_with("no_") {
             match &spanned.meta {
-                syn::Meta::Path(_) => {
-                    compress_arms.push(quote! { #id => ::std::option::Option::Some(false), })
+                syn::Meta::Path(_) => AttributeValue::off(spanned),
+                _ => {
+                    errors.push(syn::Error::new_spanned(
+                        spanned,
+                        format!("`#[{name}]` takes no arguments"),
+                    ));
+                    continue;
                 }
-                _ => errors.push(syn::Error::new_spanned(
-                    spanned,
-                    "`#[no_compress]` takes no arguments",
-                )),
             }
-            continue;
-        }
-        if attribute.is("no_rate_limit") {
-            match &spanned.meta {
-                syn::Meta::Path(_) => limit_arms
-                    .push(quote! { #id => ::specjet::rate_limit::PolicyOverride::Disabled, }),
-                _ => errors.push(syn::Error::new_spanned(
-                    spanned,
-                    "`#[no_rate_limit]` takes no arguments",
-                )),
+        } else {
+            match AttributeValue::parse(spanned, concern == Concern::RateLimit) {
+                Ok(value) => value,
+                Err(error) => {
+                    errors.push(error);
+                    continue;
+                }
             }
-            continue;
-        }
-        if attribute.is("rate_limit") {
-            match parse_rate_limit(api, op, spanned) {
-                Ok(policy) => limit_arms.push(
-                    quote! { #id => ::specjet::rate_limit::PolicyOverride::Policy(#policy), },
-                ),
-                Err(error) => errors.push(error),
-            }
-            continue;
-        }
-        // `cache` and `no_cache`.
-        if !matches!(op.method, Method::Get | Method::Head) {
-            errors.push(syn::Error::new_spanned(
-                spanned,
-                format!(
-                    "only GET and HEAD responses are cached; `{}` is {}",
-                    op.id,
-                    op.method.as_str().to_uppercase()
-                ),
-            ));
-            continue;
-        }
-        if op.cache.is_none() && !api.settings.opted_in {
-            errors.push(syn::Error::new_spanned(
-                spanned,
-                format!("caching `{}` from code needs the spec to opt in with a root `x-specjet` key (or a cache annotation on the operation)", op.id),
-            ));
-            continue;
-        }
-        if attribute.is("no_cache") {
-            cache_arms.push(quote! { #id => ::specjet::cache::PolicyOverride::Disabled, });
-            continue;
-        }
-        match parse_cache(spanned) {
-            Ok(policy) => cache_arms
-                .push(quote! { #id => ::specjet::cache::PolicyOverride::Policy(#policy), }),
-            Err(error) => errors.push(error),
+        };
+        // The spec's own parser, on the value the spec's annotation would hold.
+        match specjet_generator::attributes::policy_field(api, op, concern, &value.json) {
+            Ok(field) => fields.entry(index).or_default().push(field),
+            Err(problems) => errors.extend(
+                problems
+                    .into_iter()
+                    .map(|problem| syn::Error::new(value.span_of(&problem.pointer), problem.message)),
+            ),
         }
     }
     if !errors.is_empty() {
         let errors = errors.into_iter().map(|e| e.to_compile_error());
         return Err(quote! { #(#errors)* });
     }
-    let mut methods: Vec<ImplItem> = Vec::new();
-    if !cache_arms.is_empty() {
-        methods.push(syn::parse_quote! {
-            fn cache_override(operation: &str) -> ::specjet::cache::PolicyOverride {
-                match operation {
-                    #(#cache_arms)*
-                    _ => ::specjet::cache::PolicyOverride::Spec,
-                }
-            }
-        });
+    if fields.is_empty() {
+        return Ok(Vec::new());
     }
-    if !limit_arms.is_empty() {
-        methods.push(syn::parse_quote! {
-            fn rate_limit_override(operation: &str) -> ::specjet::rate_limit::PolicyOverride {
-                match operation {
-                    #(#limit_arms)*
-                    _ => ::specjet::rate_limit::PolicyOverride::Spec,
-                }
+    let id_type = operation_id_path(implementation);
+    let covers_all = fields.len() == api.operations.len();
+    let arms = fields.into_iter().map(|(index, fields)| {
+        let variant = quote::format_ident!("{}", api.operations[index].id_variant());
+        quote! { #id_type::#variant => ::specjet::Policies { #(#fields,)* ..spec }, }
+    });
+    let rest = (!covers_all).then(|| quote! { _ => spec, });
+    Ok(vec![syn::parse_quote! {
+        fn policies(operation: #id_type, spec: ::specjet::Policies) -> ::specjet::Policies {
+            match operation {
+                #(#arms)*
+                #rest
             }
-        });
-    }
-    if !compress_arms.is_empty() {
-        methods.push(syn::parse_quote! {
-            fn compress_override(operation: &str) -> ::std::option::Option<bool> {
-                match operation {
-                    #(#compress_arms)*
-                    _ => ::std::option::Option::None,
-                }
-            }
-        });
-    }
-    Ok(methods)
+        }
+    }])
 }
 
-/// One argument of `#[rate_limit(...)]`: a rate, or `name = value`.
-enum LimitArg {
-    Rate(LitStr),
+/// The generated `OperationId` beside the implemented trait: `api::Api` gives
+/// `api::OperationId` (a bare `Api` needs `OperationId` imported too).
+fn operation_id_path(implementation: &ItemImpl) -> TokenStream2 {
+    match &implementation.trait_ {
+        Some((_, path, _)) => {
+            let mut path = path.clone();
+            if let Some(last) = path.segments.last_mut() {
+                last.ident = syn::Ident::new("OperationId", last.ident.span());
+                last.arguments = syn::PathArguments::None;
+            }
+            quote! { #path }
+        }
+        None => quote! { OperationId },
+    }
+}
+
+/// A policy attribute's arguments as the value of the spec's annotation (`ttl = "30s"` is
+/// `{"ttl": "30s"}`, names with `_` written with `-`), with the span of each part so that
+/// a problem the parser locates by JSON pointer lands on the argument it is about.
+struct AttributeValue {
+    json: specjet_generator::serde_json::Value,
+    whole: proc_macro2::Span,
+    /// JSON pointer → span.
+    spans: Vec<(String, proc_macro2::Span)>,
+}
+
+/// One argument: a positional rate (`"10/s"`), or `name = value`.
+enum Argument {
+    Positional(syn::Expr),
     Named(syn::Ident, syn::Expr),
 }
 
-impl syn::parse::Parse for LimitArg {
+impl syn::parse::Parse for Argument {
     fn parse(input: syn::parse::ParseStream) -> syn::Result<Self> {
-        if input.peek(LitStr) {
-            return Ok(LimitArg::Rate(input.parse()?));
+        use syn::ext::IdentExt;
+        if input.peek(syn::Ident::peek_any) && input.peek2(syn::Token![=]) {
+            // `use` is a keyword, and still the spec's name for a named policy.
+            let name = syn::Ident::parse_any(input)?;
+            input.parse::<syn::Token![=]>()?;
+            return Ok(Argument::Named(name, input.parse()?));
         }
-        // `use` is a keyword; `policy = "..."` names a root policy.
-        let name: syn::Ident = input.parse()?;
-        input.parse::<syn::Token![=]>()?;
-        Ok(LimitArg::Named(name, input.parse()?))
+        Ok(Argument::Positional(input.parse()?))
     }
 }
 
-/// `#[rate_limit("100/min", "10/s", key = "principal", burst = 20, cost = 2)]` or
-/// `#[rate_limit(policy = "standard")]` as a `RateLimitPolicy` expression; the vocabulary
-/// and syntax of the spec's `x-rate-limit`.
-fn parse_rate_limit(
-    api: &specjet_generator::ir::Api,
-    op: &specjet_generator::ir::Operation,
-    attribute: &syn::Attribute,
-) -> syn::Result<TokenStream2> {
-    use specjet_generator::ir::{ParamLocation, RateKey, RateLimitPolicy};
-    use specjet_generator::lower::annotations::{check_cost, parse_key, parse_rate};
-    let args = attribute.parse_args_with(
-        syn::punctuated::Punctuated::<LimitArg, syn::Token![,]>::parse_terminated,
-    )?;
-    let string = |expr: &syn::Expr| -> syn::Result<LitStr> {
-        match expr {
-            syn::Expr::Lit(syn::ExprLit {
-                lit: syn::Lit::Str(text),
-                ..
-            }) => Ok(text.clone()),
-            other => Err(syn::Error::new_spanned(other, "expected a string")),
+impl AttributeValue {
+    fn off(attribute: &syn::Attribute) -> AttributeValue {
+        AttributeValue {
+            json: specjet_generator::serde_json::Value::Bool(false),
+            whole: attribute.span(),
+            spans: Vec::new(),
         }
-    };
-    let number = |expr: &syn::Expr, what: &str| -> syn::Result<u32> {
-        match expr {
-            syn::Expr::Lit(syn::ExprLit {
-                lit: syn::Lit::Int(n),
-                ..
-            }) => match n.base10_parse::<u32>() {
-                Ok(n) if n > 0 => Ok(n),
-                _ => Err(syn::Error::new(
-                    n.span(),
-                    format!("`{what}` is a whole number, at least 1"),
-                )),
-            },
-            other => Err(syn::Error::new_spanned(
-                other,
-                format!("`{what}` is a whole number, at least 1"),
-            )),
-        }
-    };
-    let mut policy = RateLimitPolicy {
-        name: op.id.clone(),
-        windows: Vec::new(),
-        key: Vec::new(),
-        cost: 1,
-    };
-    let mut burst = None;
-    let mut named = None;
-    for arg in args {
-        match arg {
-            LimitArg::Rate(rate) => policy
-                .windows
-                .push(parse_rate(&rate.value()).map_err(|message| syn::Error::new(rate.span(), message))?),
-            LimitArg::Named(name, value) => match name.to_string().as_str() {
-                "key" => {
-                    let sources: Vec<LitStr> = match &value {
-                        syn::Expr::Array(list) => list.elems.iter().map(string).collect::<syn::Result<_>>()?,
-                        other => vec![string(other)?],
+    }
+
+    /// `rates`: positional arguments are rates (`#[rate_limit("10/s", "1000/h")]`), the
+    /// spec's `rate`.
+    fn parse(attribute: &syn::Attribute, rates: bool) -> syn::Result<AttributeValue> {
+        use specjet_generator::serde_json::{Map, Value};
+        let mut value = AttributeValue {
+            json: Value::Null,
+            whole: attribute.span(),
+            spans: Vec::new(),
+        };
+        let arguments = match &attribute.meta {
+            syn::Meta::Path(_) => Default::default(),
+            _ => attribute.parse_args_with(
+                syn::punctuated::Punctuated::<Argument, syn::Token![,]>::parse_terminated,
+            )?,
+        };
+        let mut map = Map::new();
+        let mut positional = Vec::new();
+        for argument in arguments {
+            match argument {
+                Argument::Positional(expr) if rates => {
+                    let pointer = format!("/rate/{}", positional.len());
+                    positional.push(value.json_of(&expr, &pointer)?);
+                }
+                Argument::Positional(expr) => {
+                    return Err(syn::Error::new_spanned(expr, "expected `name = value`"));
+                }
+                Argument::Named(name, expr) => {
+                    let key = match name.to_string().as_str() {
+                        "policy" => "use".to_owned(),
+                        other => other.replace('_', "-"),
                     };
-                    for source in sources {
-                        let parsed = parse_key(&specjet_generator::serde_json::Value::String(source.value()))
-                            .map_err(|message| syn::Error::new(source.span(), message))?;
-                        for key in &parsed {
-                            if let RateKey::Path(param) = key {
-                                let known = op.params.iter().any(|p| p.location == ParamLocation::Path && &p.wire == param);
-                                if !known {
-                                    return Err(syn::Error::new(source.span(), format!("`{}` has no path parameter `{param}`", op.id)));
-                                }
-                            }
-                        }
-                        policy.key.extend(parsed);
-                    }
-                }
-                "burst" => burst = Some((number(&value, "burst")?, value)),
-                "cost" => policy.cost = number(&value, "cost")?,
-                "policy" => {
-                    let literal = string(&value)?;
-                    let found = api.settings.rate_limit.policies.get(&literal.value()).ok_or_else(|| {
-                        let known: Vec<&str> = api.settings.rate_limit.policies.keys().map(String::as_str).collect();
-                        syn::Error::new(literal.span(), format!(
-                            "no rate-limit policy `{}` in the spec's `x-specjet.rate-limit.policies` (known: {})",
-                            literal.value(),
-                            if known.is_empty() { "none".to_owned() } else { known.join(", ") }
-                        ))
-                    })?;
-                    named = Some(found.clone());
-                }
-                _ => return Err(syn::Error::new(name.span(), "unknown rate_limit argument; expected a rate such as \"10/s\", `key`, `burst`, `cost` or `policy`")),
-            },
-        }
-    }
-    if let Some(named) = named {
-        if !policy.windows.is_empty() || !policy.key.is_empty() || burst.is_some() {
-            return Err(syn::Error::new_spanned(attribute, "`policy` takes its rates, key and burst from the spec; only `cost` can be set beside it"));
-        }
-        policy = RateLimitPolicy {
-            cost: policy.cost,
-            ..named
-        };
-    }
-    if policy.windows.is_empty() {
-        return Err(syn::Error::new_spanned(
-            attribute,
-            "`#[rate_limit]` needs a rate, e.g. `#[rate_limit(\"10/s\")]`, or `policy = \"name\"`",
-        ));
-    }
-    if let Some((burst, value)) = burst {
-        let [window] = policy.windows.as_mut_slice() else {
-            return Err(syn::Error::new_spanned(
-                value,
-                "`burst` applies to a single rate",
-            ));
-        };
-        window.burst = burst;
-    }
-    check_cost(&policy).map_err(|message| syn::Error::new_spanned(attribute, message))?;
-    // The same policy literal the generated router writes for the spec's `x-rate-limit`.
-    Ok(specjet_generator::codegen::server::rate_limit_tokens(
-        &policy,
-    ))
-}
-
-/// `#[cache(ttl = "30s", stale_while_revalidate = "10s", scope = "private", vary = ["accept-language"])]`
-/// as a `CachePolicy` expression; the vocabulary and syntax of the spec's `x-cache`.
-fn parse_cache(attribute: &syn::Attribute) -> syn::Result<TokenStream2> {
-    use specjet_generator::ir::CacheScope;
-    use specjet_generator::lower::annotations::parse_duration;
-    let duration = |literal: &LitStr| {
-        parse_duration(&specjet_generator::serde_json::Value::String(
-            literal.value(),
-        ))
-        .map_err(|message| syn::Error::new(literal.span(), message))
-    };
-    let mut ttl = None;
-    let mut swr = 0u64;
-    let mut scope = None;
-    let mut vary: Vec<String> = Vec::new();
-    attribute.parse_nested_meta(|meta| {
-        if meta.path.is_ident("ttl") {
-            ttl = Some(duration(&meta.value()?.parse()?)?);
-        } else if meta.path.is_ident("stale_while_revalidate") {
-            swr = duration(&meta.value()?.parse()?)?;
-        } else if meta.path.is_ident("scope") {
-            let literal: LitStr = meta.value()?.parse()?;
-            scope = match literal.value().as_str() {
-                "public" => Some(CacheScope::Public),
-                "private" => Some(CacheScope::Private),
-                _ => return Err(syn::Error::new(literal.span(), "`scope` is \"public\" or \"private\"")),
-            };
-        } else if meta.path.is_ident("vary") {
-            let list: syn::ExprArray = meta.value()?.parse()?;
-            for element in list.elems {
-                match element {
-                    syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(name), .. }) => vary.push(name.value().to_ascii_lowercase()),
-                    other => return Err(syn::Error::new(other.span(), "`vary` lists header names as strings")),
+                    let pointer = format!("/{key}");
+                    let json = value.json_of(&expr, &pointer)?;
+                    map.insert(key, json);
                 }
             }
-        } else {
-            return Err(meta.error("unknown cache argument; expected `ttl`, `stale_while_revalidate`, `scope` or `vary`"));
         }
-        Ok(())
-    })?;
-    let ttl = ttl.ok_or_else(|| {
-        syn::Error::new_spanned(
-            attribute,
-            "`#[cache]` needs a `ttl`, e.g. `#[cache(ttl = \"30s\")]`",
-        )
-    })?;
-    // The same policy literal the generated router writes for the spec's `x-cache`.
-    Ok(specjet_generator::codegen::server::policy_tokens(
-        &specjet_generator::ir::CachePolicy {
-            ttl_ms: ttl,
-            stale_while_revalidate_ms: swr,
-            scope,
-            vary,
-            statuses: vec![200, 203, 204],
-        },
-    ))
+        match positional.len() {
+            0 => {}
+            1 => {
+                if let Some((_, span)) = value.spans.iter().find(|(p, _)| p == "/rate/0").cloned() {
+                    value.spans.push(("/rate".to_owned(), span));
+                }
+                map.insert("rate".to_owned(), positional.remove(0));
+            }
+            _ => {
+                map.insert("rate".to_owned(), Value::Array(positional));
+            }
+        }
+        value.json = Value::Object(map);
+        Ok(value)
+    }
+
+    /// The JSON of a literal argument (a string, number, boolean or list of them), its span
+    /// recorded under `pointer`.
+    fn json_of(
+        &mut self,
+        expr: &syn::Expr,
+        pointer: &str,
+    ) -> syn::Result<specjet_generator::serde_json::Value> {
+        use specjet_generator::serde_json::Value;
+        self.spans.push((pointer.to_owned(), expr.span()));
+        match expr {
+            syn::Expr::Lit(syn::ExprLit { lit, .. }) => match lit {
+                syn::Lit::Str(text) => Ok(Value::String(text.value())),
+                syn::Lit::Bool(on) => Ok(Value::Bool(on.value)),
+                syn::Lit::Int(number) => number
+                    .base10_parse::<u64>()
+                    .map(Value::from)
+                    .map_err(|_| syn::Error::new(number.span(), "expected a whole number")),
+                other => Err(syn::Error::new(
+                    other.span(),
+                    "expected a string, a whole number or a boolean",
+                )),
+            },
+            syn::Expr::Array(list) => list
+                .elems
+                .iter()
+                .enumerate()
+                .map(|(index, element)| self.json_of(element, &format!("{pointer}/{index}")))
+                .collect::<syn::Result<Vec<_>>>()
+                .map(Value::Array),
+            other => Err(syn::Error::new_spanned(
+                other,
+                "expected a literal (a string such as \"30s\", a number, a boolean) or a list of them",
+            )),
+        }
+    }
+
+    /// Where a problem at `pointer` is shown: the argument it is about (or the closest
+    /// enclosing one), else the whole attribute.
+    fn span_of(&self, pointer: &str) -> proc_macro2::Span {
+        let mut pointer = pointer;
+        loop {
+            if let Some((_, span)) = self.spans.iter().find(|(p, _)| p == pointer) {
+                return *span;
+            }
+            match pointer.rfind('/') {
+                Some(cut) => pointer = &pointer[..cut],
+                None => return self.whole,
+            }
+        }
+    }
 }
 
 /// The spec's path: relative to the crate's manifest directory, or else to the directory of
@@ -535,8 +447,8 @@ fn check_impl(api: &specjet_generator::ir::Api, implementation: &ItemImpl) -> To
     };
     for method in &methods {
         let name = method.sig.ident.to_string();
-        if ["cache_override", "rate_limit_override", "compress_override"].contains(&name.as_str()) {
-            continue; // the trait's provided methods, written by hand
+        if name == "policies" {
+            continue; // the trait's provided policy hook, written by hand
         }
         let Some(op) = api.operations.iter().find(|op| op.name == name) else {
             let known: Vec<&str> = api.operations.iter().map(|op| op.name.as_str()).collect();

@@ -1,8 +1,66 @@
 //! Helpers that only generated code calls; not a stable API.
 
+use axum::body::Body;
 use serde::de::{Deserialize, DeserializeOwned, Deserializer, Error as _};
 use serde::ser::{Error as _, Serialize, Serializer};
 use serde_json::Value;
+
+/// The axum handler of one operation inside a generated `router_with<A: Api>`: the extracted
+/// `Request` (its rejection is a problem answer) handed to the operation's `Api` method.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! __operation_handler {
+    ($operation:ident) => {
+        |$crate::axum::extract::State(api): $crate::axum::extract::State<A>,
+         request: $operation::Request| async move { A::$operation(&api, request).await }
+    };
+}
+
+/// The end of every generated `router_with`: the operations' policies served
+/// ([`crate::Services::apply`]), Prometheus metrics at `/metrics` (unless the API has that
+/// path itself) and problem+json answers for unknown paths (404) and methods (405).
+pub fn finish<S>(
+    router: axum::Router<S>,
+    services: &crate::Services,
+    operations: &[(&'static crate::OperationInfo, crate::Policies)],
+    metrics_route: bool,
+) -> axum::Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    let router = services.apply(router, operations);
+    let router = if metrics_route {
+        router.route("/metrics", axum::routing::get(crate::metrics::render))
+    } else {
+        router
+    };
+    router
+        .fallback(crate::problem::not_found)
+        .method_not_allowed_fallback(crate::problem::method_not_allowed)
+}
+
+/// A request as generated `Request::read` takes it: its parts, the path captures of the
+/// matched route (none when `has_params` is false) and its body.
+pub async fn split(
+    request: axum::extract::Request,
+    has_params: bool,
+) -> Result<(http::request::Parts, crate::extract::PathParams, Body), crate::Problem> {
+    let (mut parts, body) = request.into_parts();
+    let path = if has_params {
+        crate::extract::PathParams::from_parts(&mut parts).await?
+    } else {
+        crate::extract::PathParams::default()
+    };
+    Ok((parts, path, body))
+}
+
+/// The HTTP parts of a request built in code (`Request::new`): its method, the URI `/`, no
+/// headers and no extensions; `with_parts` replaces them when a handler needs more.
+pub fn synthetic_parts(method: http::Method) -> http::request::Parts {
+    let mut request = http::Request::new(());
+    *request.method_mut() = method;
+    request.into_parts().0
+}
 
 /// `Option<Option<T>>` fields that tell an absent member (`None`) from an explicit `null`
 /// (`Some(None)`): use with `#[serde(default, with = "...")]`.

@@ -23,13 +23,13 @@ pub mod extract;
 pub mod metrics;
 pub mod multipart;
 mod operation;
+mod pipeline;
 pub mod problem;
 pub mod rate_limit;
 mod redis_conn;
 pub mod respond;
 pub mod serve;
 mod services;
-mod tower_util;
 
 #[doc(hidden)]
 pub mod __private;
@@ -45,7 +45,7 @@ pub use tokio;
 pub use specjet_macros::{api, include_api};
 
 pub use multipart::{MultipartForm, Part};
-pub use operation::OperationInfo;
+pub use operation::{OperationInfo, Policies};
 pub use problem::Problem;
 pub use redis_conn::{SharedRedis, COMMAND_TIMEOUT as REDIS_COMMAND_TIMEOUT};
 pub use serve::serve;

@@ -1,10 +1,45 @@
-//! What a generated router knows of each operation, for the layers that serve them all from
-//! one table (rate limits, compression): they find a request's operation by method and
-//! matched path.
+//! What a generated router knows of each operation: its route and its policies, in one table
+//! that every layer serves from (each finds a request's operation by method and matched path).
 
 use std::collections::HashMap;
 
 use axum::extract::MatchedPath;
+
+use crate::cache::{CachePolicy, InvalidationTarget};
+use crate::rate_limit::RateLimitPolicy;
+
+/// Everything the spec (or the code, which wins) says of how one operation is served.
+///
+/// Every field is plain data that can be written in a `const`, so a generated table states
+/// each operation's policies once and a named policy is one constant shared by reference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policies {
+    /// Response caching (`x-cache`); only GET and HEAD operations have one.
+    pub cache: Option<CachePolicy>,
+    /// Cached operations whose entries this one drops when it succeeds
+    /// (`x-cache-invalidates`).
+    pub invalidates: &'static [InvalidationTarget],
+    /// The rate limit (`x-rate-limit`).
+    pub rate_limit: Option<RateLimitPolicy>,
+    /// Whether responses may be compressed (`x-compress`).
+    pub compress: bool,
+}
+
+impl Policies {
+    /// No caching, no invalidation, no limit; compressed like every response.
+    pub const NONE: Policies = Policies {
+        cache: None,
+        invalidates: &[],
+        rate_limit: None,
+        compress: true,
+    };
+}
+
+impl Default for Policies {
+    fn default() -> Self {
+        Policies::NONE
+    }
+}
 
 /// One operation of the API.
 #[derive(Debug, Clone)]
@@ -18,26 +53,57 @@ pub struct OperationInfo {
     pub secured: bool,
     /// Path parameters as (name, capture key of the segment that holds it) pairs.
     pub params: &'static [(&'static str, &'static str)],
+    /// What the spec says of how the operation is served.
+    pub policies: Policies,
+}
+
+impl OperationInfo {
+    /// The table entry of one operation, with no policies (generated tables are written
+    /// with it and [`OperationInfo::with_policies`]).
+    pub const fn new(
+        id: &'static str,
+        method: http::Method,
+        path: &'static str,
+        secured: bool,
+        params: &'static [(&'static str, &'static str)],
+    ) -> OperationInfo {
+        OperationInfo {
+            id,
+            method,
+            path,
+            secured,
+            params,
+            policies: Policies::NONE,
+        }
+    }
+
+    /// The same entry with these policies.
+    pub const fn with_policies(mut self, policies: Policies) -> OperationInfo {
+        self.policies = policies;
+        self
+    }
 }
 
 /// Values per operation, found from a request by method and matched path (the layers run after
 /// routing, so axum has put `MatchedPath` in the request).
 #[derive(Debug)]
 pub(crate) struct ByRoute<T> {
-    table: HashMap<(http::Method, &'static str), T>,
+    /// Per route path, the values of its methods (a handful at most).
+    table: HashMap<&'static str, Vec<(http::Method, T)>>,
 }
 
 impl<T> ByRoute<T> {
-    /// The table of `entries`; the first entry of a route wins (operations sharing one route
-    /// shape are rare).
+    /// The table of `entries`; the first entry of a route and method wins (operations sharing
+    /// one route shape are rare).
     pub(crate) fn new(
         entries: impl IntoIterator<Item = (&'static OperationInfo, T)>,
     ) -> ByRoute<T> {
-        let mut table = HashMap::new();
+        let mut table: HashMap<&'static str, Vec<(http::Method, T)>> = HashMap::new();
         for (operation, value) in entries {
-            table
-                .entry((operation.method.clone(), operation.path))
-                .or_insert(value);
+            let methods = table.entry(operation.path).or_default();
+            if !methods.iter().any(|(method, _)| *method == operation.method) {
+                methods.push((operation.method.clone(), value));
+            }
         }
         ByRoute { table }
     }
@@ -47,13 +113,19 @@ impl<T> ByRoute<T> {
     }
 
     /// The value of the request's operation (axum answers HEAD with the GET handler).
-    pub(crate) fn get<'a, B>(&'a self, request: &'a http::Request<B>) -> Option<&'a T> {
+    pub(crate) fn get<B>(&self, request: &http::Request<B>) -> Option<&T> {
         if self.table.is_empty() {
             return None;
         }
         let path = request.extensions().get::<MatchedPath>()?.as_str();
+        let methods = self.table.get(path)?;
+        let found = |wanted: &http::Method| {
+            methods
+                .iter()
+                .find(|(method, _)| method == wanted)
+                .map(|(_, value)| value)
+        };
         let method = request.method();
-        let found = |method: &http::Method| self.table.get(&(method.clone(), path));
         found(method).or_else(|| {
             (method == http::Method::HEAD)
                 .then(|| found(&http::Method::GET))

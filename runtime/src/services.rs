@@ -3,19 +3,35 @@
 
 use crate::cache::{Cache, CacheSettings};
 use crate::compression::CompressionSettings;
+use crate::operation::{OperationInfo, Policies};
+use crate::pipeline::Pipeline;
 use crate::rate_limit::{RateLimitSettings, RateLimiter};
 use crate::redis_conn::SharedRedis;
 
 /// Service-wide settings from the spec's root `x-specjet` annotation.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ServiceSettings {
+    /// `x-specjet.cache`.
     pub cache: CacheSettings,
+    /// `x-specjet.rate-limit`.
     pub rate_limit: RateLimitSettings,
+    /// `x-specjet.compression`.
     pub compression: CompressionSettings,
 }
 
+impl ServiceSettings {
+    /// The default settings, with `prefix` before every Redis key (of the cache and of the
+    /// rate-limit budgets), so that services can share a Redis.
+    pub fn named(prefix: &str) -> ServiceSettings {
+        let mut settings = ServiceSettings::default();
+        settings.cache.key_prefix = prefix.to_owned();
+        settings.rate_limit.key_prefix = prefix.to_owned();
+        settings
+    }
+}
+
 /// Connections, caches and budgets shared by every route; cheap to clone.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct Services {
     settings: ServiceSettings,
     cache: Cache,
@@ -45,15 +61,53 @@ impl Services {
         }
     }
 
+    /// The service-wide settings these services were made with.
     pub fn settings(&self) -> &ServiceSettings {
         &self.settings
     }
 
+    /// The response cache (both tiers).
     pub fn cache(&self) -> &Cache {
         &self.cache
     }
 
+    /// The rate limiter (every budget).
     pub fn rate_limiter(&self) -> &RateLimiter {
         &self.rate_limiter
+    }
+
+    /// `router` with every operation's policies served: the policy layer (rate limit, then
+    /// caching or invalidation) around each route, and compression around that.
+    ///
+    /// `operations` pairs each operation with the policies to serve it with (the generated
+    /// router passes the code's choice over the spec's). Both layers run after routing and
+    /// find a request's operation by method and matched path; a router none of whose
+    /// operations has a policy gets no layer at all.
+    pub fn apply<S>(
+        &self,
+        router: axum::Router<S>,
+        operations: &[(&'static OperationInfo, Policies)],
+    ) -> axum::Router<S>
+    where
+        S: Clone + Send + Sync + 'static,
+    {
+        let router = match Pipeline::new(self, operations) {
+            Some(pipeline) => router.layer(axum::middleware::from_fn_with_state(
+                pipeline,
+                crate::pipeline::run,
+            )),
+            None => router,
+        };
+        let uncompressed = operations
+            .iter()
+            .filter(|(_, policies)| !policies.compress)
+            .map(|&(operation, _)| operation)
+            .collect();
+        let compression = crate::compression::layer(&self.settings.compression, uncompressed);
+        if compression.is_active() {
+            router.layer(compression)
+        } else {
+            router
+        }
     }
 }

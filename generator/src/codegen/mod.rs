@@ -9,7 +9,7 @@
 
 mod docs;
 mod operations;
-pub mod server;
+pub(crate) mod server;
 mod types;
 
 use proc_macro2::TokenStream;
@@ -26,7 +26,9 @@ pub struct FileTokens {
 
 /// Lints allowed on generated modules, each because spec text or spec shape decides it:
 /// doc text is the spec's markdown, variant names and sizes follow the spec's schemas, and a
-/// service uses only part of its API surface (a handler need not build every response).
+/// service uses only part of its API surface (a handler need not build every response, a
+/// binary need not name every re-export); constructors take as many arguments as an operation
+/// has required values; deprecated operations are still served.
 const ALLOWED_LINTS: &[&str] = &[
     "dead_code",
     "clippy::doc_lazy_continuation",
@@ -38,20 +40,29 @@ const ALLOWED_LINTS: &[&str] = &[
     "clippy::type_complexity",
     "clippy::too_many_lines",
     "clippy::struct_field_names",
+    "clippy::new_without_default",
+    "clippy::too_many_arguments",
+    "deprecated",
+    "unused_imports",
 ];
 
-pub fn allow_attrs() -> TokenStream {
-    let lints: Vec<TokenStream> = ALLOWED_LINTS
+fn lints() -> Vec<TokenStream> {
+    ALLOWED_LINTS
         .iter()
         .map(|lint| lint.parse().unwrap_or_default())
-        .collect();
+        .collect()
+}
+
+/// The allowed lints on one inline module.
+fn allow_attrs() -> TokenStream {
+    let lints = lints();
     quote! { #[allow(#(#lints),*)] }
 }
 
 /// Every file of the generated module, as tokens.
 pub fn files(api: &Api) -> Vec<FileTokens> {
     let mut files = Vec::new();
-    let allow = allow_attrs();
+    let lints = lints();
     let title = &api.title;
     let version = &api.version;
     let root_doc = format!("{title} {version}").trim().to_owned();
@@ -59,14 +70,13 @@ pub fn files(api: &Api) -> Vec<FileTokens> {
         path: "mod.rs".to_owned(),
         doc: root_doc,
         tokens: quote! {
-            #allow
+            #![allow(#(#lints),*)]
+
             pub mod operations;
-            #allow
             pub mod server;
-            #allow
             pub mod types;
 
-            pub use server::{router, Api};
+            pub use server::{router, router_with, Api, OperationId};
         },
     });
     files.push(FileTokens {
@@ -117,7 +127,8 @@ pub fn inline(api: &Api) -> TokenStream {
         pub mod server { #server }
         #allow
         pub mod types { #types }
-        pub use server::{router, Api};
+        #allow
+        pub use server::{router, router_with, Api, OperationId};
     }
 }
 
@@ -185,4 +196,4 @@ pub fn rust_type(api: &Api, ty: &TypeRef, scope: Scope) -> TokenStream {
     }
 }
 
-pub use docs::{doc_attrs, doc_lines, join as join_docs};
+pub use docs::{doc_attrs, join as join_docs};

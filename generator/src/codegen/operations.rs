@@ -31,9 +31,21 @@ fn request(api: &Api, op: &Operation, scope: Scope) -> TokenStream {
         op.path
     )));
     let mut fields = Vec::new();
+    // `Request::new`: required values as arguments, the rest at their defaults.
+    let mut arguments = Vec::new();
+    let mut initial = Vec::new();
     for param in &op.params {
         let ident = format_ident!("{}", param.field);
         let ty = param_type(api, param, scope);
+        if param.required {
+            arguments.push(quote! { #ident: #ty });
+            initial.push(quote! { #ident });
+        } else if let Some(default) = &param.default {
+            let value = super::types::default_expr(default, &rust_type(api, &param.ty, scope));
+            initial.push(quote! { #ident: #value });
+        } else {
+            initial.push(quote! { #ident: ::std::option::Option::None });
+        }
         let default = param
             .default
             .as_ref()
@@ -72,8 +84,11 @@ fn request(api: &Api, op: &Operation, scope: Scope) -> TokenStream {
             },
         };
         let ty = if body.required {
+            arguments.push(quote! { body: #ty });
+            initial.push(quote! { body });
             ty
         } else {
+            initial.push(quote! { body: ::std::option::Option::None });
             quote! { ::std::option::Option<#ty> }
         };
         let docs =
@@ -81,6 +96,8 @@ fn request(api: &Api, op: &Operation, scope: Scope) -> TokenStream {
         fields.push(quote! { #docs pub body: #ty, });
     }
     let extraction = extraction(api, op, scope);
+    let method = format_ident!("{}", op.method.as_str().to_uppercase());
+    let has_params = !op.path_captures.is_empty();
     quote! {
         #docs
         #[derive(::std::fmt::Debug)]
@@ -89,6 +106,38 @@ fn request(api: &Api, op: &Operation, scope: Scope) -> TokenStream {
             /// Method, URI, headers and extensions of the request, for handlers that need more
             /// than the declared parameters.
             pub parts: ::specjet::http::request::Parts,
+        }
+
+        impl Request {
+            /// A request built in code (a test, a composite operation, a batch): the required
+            /// values, every optional one at its default. Set the others on the result; the
+            /// HTTP `parts` carry only the method until [`Request::with_parts`] gives real ones.
+            pub fn new(#(#arguments),*) -> Self {
+                Self {
+                    #(#initial,)*
+                    parts: ::specjet::__private::synthetic_parts(::specjet::http::Method::#method),
+                }
+            }
+
+            /// The same request with these HTTP parts (headers, URI, extensions).
+            pub fn with_parts(mut self, parts: ::specjet::http::request::Parts) -> Self {
+                self.parts = parts;
+                self
+            }
+        }
+
+        /// Reading the request from HTTP, as the router does: a handler of your own can take
+        /// it as an axum extractor.
+        impl<S: ::std::marker::Send + ::std::marker::Sync> ::specjet::axum::extract::FromRequest<S> for Request {
+            type Rejection = ::specjet::Problem;
+
+            async fn from_request(
+                request: ::specjet::axum::extract::Request,
+                _state: &S,
+            ) -> ::std::result::Result<Self, ::specjet::Problem> {
+                let (parts, path, body) = ::specjet::__private::split(request, #has_params).await?;
+                Self::read(parts, &path, body).await
+            }
         }
 
         #body_enum
@@ -178,7 +227,7 @@ fn extraction(api: &Api, op: &Operation, scope: Scope) -> TokenStream {
         impl Request {
             /// Reads every parameter and the body, answering 400/413/415/422 problems that
             /// name what is wrong.
-            pub async fn from_request(
+            pub async fn read(
                 parts: ::specjet::http::request::Parts,
                 #path_arg: &::specjet::extract::PathParams,
                 #body_arg: ::specjet::axum::body::Body,

@@ -1,15 +1,18 @@
-//! The `Api` trait and the router.
+//! `server.rs`: the `Api` trait, the `OperationId` enum, the operations table (each
+//! operation's route and policies, named policies once) and the router that serves it.
 
-use proc_macro2::{Literal, TokenStream};
+use std::collections::BTreeSet;
+
+use proc_macro2::{Ident, Literal, TokenStream};
 use quote::{format_ident, quote};
 
 use super::{doc_attrs, join_docs};
 use crate::ir::{
-    Api, CacheBackend, CacheScope, Method, OnBackendError, Operation, RateKey, RateLimitBackend,
-    RateLimitPolicy,
+    Api, CacheBackend, CachePolicy, CacheScope, OnBackendError, Operation, Piece, RateKey,
+    RateLimitBackend, RateLimitPolicy, RateLimitUse,
 };
 
-pub fn module(api: &Api) -> TokenStream {
+pub(crate) fn module(api: &Api) -> TokenStream {
     let methods = api.operations.iter().map(trait_method);
     let trait_docs = doc_attrs(
         join_docs(&[
@@ -21,92 +24,564 @@ pub fn module(api: &Api) -> TokenStream {
         ])
         .as_deref(),
     );
-    let mut routes = Vec::new();
-    let mut handlers = Vec::new();
-    for route in &api.routes {
-        let path = &route.axum_path;
-        let mut methods = Vec::new();
-        for (method, ops) in &route.methods {
-            let handler = format_ident!("handle_{}", api.operations[ops[0]].name);
-            handlers.push(handler_fn(api, &handler, ops, route_has_params(api, ops)));
-            methods.push(method_entry(api, *method, quote! { #handler::<A> }, ops));
-        }
-        routes.push(quote! {
-            let methods = ::specjet::axum::routing::MethodRouter::<A>::new();
-            #(#methods)*
-            let router = router.route(#path, methods);
-        });
-    }
+    let mut modules: Vec<&str> = api.operations.iter().map(|op| op.name.as_str()).collect();
+    modules.sort_unstable();
+    let mut imports = Imports {
+        modules: modules.into_iter().map(|name| format_ident!("{}", name)).collect(),
+        ..Imports::default()
+    };
+    let operation_ids = operation_ids(api);
+    let table = operations_table(api, &mut imports);
+    let routes = routes(api, &mut imports);
+    let handlers = handlers(api);
+    imports.state = !handlers.is_empty();
     let settings = settings_fn(api);
     // Prometheus metrics at /metrics, unless the API itself has that path.
-    let metrics_route = (!api.routes.iter().any(|route| route.axum_path == "/metrics")).then(|| {
-        quote! {
-            let router = router.route("/metrics", ::specjet::axum::routing::get(::specjet::metrics::render));
-        }
-    });
-    let operations_table = operations_table(api);
-    let layers = shared_layers();
+    let metrics_route = !api.routes.iter().any(|route| route.axum_path == "/metrics");
+    let imports = imports.tokens();
     quote! {
+        #imports
+
         #trait_docs
         pub trait Api: ::std::clone::Clone + ::std::marker::Send + ::std::marker::Sync + 'static {
             #(#methods)*
 
-            /// Caching set in code on a handler (`#[cache(...)]` or `#[no_cache]` under
-            /// `#[specjet::api]`), which wins over the spec's. Written by that macro.
-            fn cache_override(_operation: &str) -> ::specjet::cache::PolicyOverride {
-                ::specjet::cache::PolicyOverride::Spec
-            }
-
-            /// A rate limit set in code on a handler (`#[rate_limit(...)]` or
-            /// `#[no_rate_limit]` under `#[specjet::api]`), which wins over the spec's.
-            fn rate_limit_override(_operation: &str) -> ::specjet::rate_limit::PolicyOverride {
-                ::specjet::rate_limit::PolicyOverride::Spec
-            }
-
-            /// Compression set in code on a handler (`#[no_compress]` under
-            /// `#[specjet::api]`), which wins over the spec's `x-compress`.
-            fn compress_override(_operation: &str) -> ::std::option::Option<bool> {
-                ::std::option::Option::None
+            /// The policies `operation` is served with: the spec's (`spec`) unless code sets
+            /// its own. `#[specjet::api]` writes this method from the handlers' attributes
+            /// (`#[cache]`, `#[rate_limit]`, `#[no_compress]`, ...): code wins over the spec.
+            fn policies(_operation: OperationId, spec: Policies) -> Policies {
+                spec
             }
         }
 
-        #operations_table
+        #operation_ids
+
+        #table
 
         #settings
 
         /// The router serving every operation of `api`, with services configured from the
         /// environment (`REDIS_URL` enables the shared cache tier and shared rate-limit budgets).
-        pub fn router<A: Api>(api: A) -> ::specjet::axum::Router {
-            router_with(api, &::specjet::Services::from_env(settings()))
+        pub fn router<A: Api>(api: A) -> Router {
+            router_with(api, &Services::from_env(settings()))
         }
 
-        /// The router serving every operation of `api` with the given services, with
-        /// problem+json answers for unknown paths (404) and methods (405).
-        pub fn router_with<A: Api>(api: A, services: &::specjet::Services) -> ::specjet::axum::Router {
-            let router = ::specjet::axum::Router::<A>::new();
-            #(#routes)*
-            #layers
-            #metrics_route
-            router
-                .fallback(::specjet::problem::not_found)
-                .method_not_allowed_fallback(::specjet::problem::method_not_allowed)
-                .with_state(api)
+        /// The router serving every operation of `api` with the given services: each
+        /// operation's policies, `/metrics`, and problem+json answers for unknown paths (404)
+        /// and methods (405). Send it a request without a socket with
+        /// `tower::ServiceExt::oneshot`: every layer applies.
+        pub fn router_with<A: Api>(api: A, services: &Services) -> Router {
+            let router = Router::new()
+                #(#routes)*;
+            let operations = OperationId::ALL.map(|id| (id.info(), A::policies(id, id.info().policies)));
+            ::specjet::__private::finish(router, services, &operations, #metrics_route).with_state(api)
         }
 
         #(#handlers)*
     }
 }
 
-/// `settings()`: the root `x-specjet` settings as runtime values.
-fn settings_fn(api: &Api) -> TokenStream {
-    let cache = &api.settings.cache;
-    let backend = match cache.backend {
-        CacheBackend::Memory => quote! { Memory },
-        CacheBackend::Redis => quote! { Redis },
-        CacheBackend::Tiered => quote! { Tiered },
+/// The runtime names `server.rs` imports, collected while generating so that only used ones
+/// are imported (an unused import is a warning in the user's crate). With `full_paths`, names
+/// are written as full paths instead (code that lands in the user's crate).
+#[derive(Default)]
+struct Imports {
+    full_paths: bool,
+    routing: BTreeSet<&'static str>,
+    cache: BTreeSet<&'static str>,
+    rate_limit: BTreeSet<&'static str>,
+    duration: bool,
+    /// The operation modules, sorted.
+    modules: Vec<Ident>,
+    /// Whether a handler is written out (routes shared by several operations).
+    state: bool,
+}
+
+impl Imports {
+    fn cache(&mut self, name: &'static str) -> TokenStream {
+        let ident = format_ident!("{}", name);
+        if self.full_paths {
+            return quote! { ::specjet::cache::#ident };
+        }
+        self.cache.insert(name);
+        quote! { #ident }
+    }
+
+    fn rate_limit(&mut self, name: &'static str) -> TokenStream {
+        let ident = format_ident!("{}", name);
+        if self.full_paths {
+            return quote! { ::specjet::rate_limit::#ident };
+        }
+        self.rate_limit.insert(name);
+        quote! { #ident }
+    }
+
+    fn duration(&mut self) -> TokenStream {
+        if self.full_paths {
+            return quote! { ::std::time::Duration };
+        }
+        self.duration = true;
+        quote! { Duration }
+    }
+
+    fn tokens(&self) -> TokenStream {
+        let group = |path: TokenStream, names: &BTreeSet<&'static str>| {
+            let names: Vec<Ident> = names.iter().map(|name| format_ident!("{}", name)).collect();
+            match names.as_slice() {
+                [] => quote! {},
+                [name] => quote! { use #path::#name; },
+                names => quote! { use #path::{#(#names),*}; },
+            }
+        };
+        let routing = group(quote! { ::specjet::axum::routing }, &self.routing);
+        let cache = group(quote! { ::specjet::cache }, &self.cache);
+        let rate_limit = group(quote! { ::specjet::rate_limit }, &self.rate_limit);
+        let duration = self.duration.then(|| quote! { use ::std::time::Duration; });
+        let state = self.state.then(|| quote! { use ::specjet::axum::extract::State; });
+        let method = (!self.modules.is_empty()).then(|| quote! { use ::specjet::http::Method; });
+        let future = (!self.modules.is_empty()).then(|| quote! { use ::std::future::Future; });
+        let modules = &self.modules;
+        let operations = match modules.as_slice() {
+            [] => quote! {},
+            [module] => quote! { use super::operations::#module; },
+            modules => quote! { use super::operations::{#(#modules),*}; },
+        };
+        quote! {
+            #state
+            #routing
+            use ::specjet::axum::Router;
+            #cache
+            #method
+            #rate_limit
+            use ::specjet::{OperationInfo, Policies, Services};
+            #future
+            #duration
+
+            #operations
+        }
+    }
+}
+
+/// The variant of `OperationId` naming an operation.
+fn variant(op: &Operation) -> Ident {
+    format_ident!("{}", op.id_variant())
+}
+
+/// `OperationId`: every operation as a value, for the policy hook and for code that names an
+/// operation (a typed call, a metric) without a string.
+fn operation_ids(api: &Api) -> TokenStream {
+    let count = Literal::usize_unsuffixed(api.operations.len());
+    let variants = api.operations.iter().map(|op| {
+        let variant = variant(op);
+        let docs = doc_attrs(Some(&format!(
+            "`{}` (`{} {}`)",
+            op.id,
+            op.method.as_str().to_uppercase(),
+            op.path
+        )));
+        quote! { #docs #variant, }
+    });
+    let all = api.operations.iter().map(variant);
+    // Variants are numbered in table order; an enum without variants has no number.
+    let index = if api.operations.is_empty() {
+        quote! { match self {} }
+    } else {
+        quote! { self as usize }
     };
-    let capacity = Literal::u64_unsuffixed(cache.capacity_bytes);
-    let prefix = cache.key_prefix.clone().unwrap_or_else(|| {
+    quote! {
+        /// Every operation of the API, by its `operationId`.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum OperationId {
+            #(#variants)*
+        }
+
+        impl OperationId {
+            /// Every operation, in the spec's order.
+            pub const ALL: [OperationId; #count] = [#(Self::#all),*];
+
+            /// The operation's entry in the operations table: its route and the spec's policies.
+            pub fn info(self) -> &'static OperationInfo {
+                &OPERATIONS[#index]
+            }
+
+            /// The spec's `operationId`.
+            pub fn as_str(self) -> &'static str {
+                self.info().id
+            }
+        }
+    }
+}
+
+/// `OPERATIONS`, and one constant per named rate-limit policy that operations use.
+fn operations_table(api: &Api, imports: &mut Imports) -> TokenStream {
+    let count = Literal::usize_unsuffixed(api.operations.len());
+    let mut named = Vec::new();
+    let used: BTreeSet<&str> = api
+        .operations
+        .iter()
+        .filter_map(|op| match &op.policies.rate_limit {
+            Some(RateLimitUse::Named { name, .. }) => Some(name.as_str()),
+            _ => None,
+        })
+        .collect();
+    for name in used {
+        if let Some(policy) = api.settings.rate_limit.policies.get(name) {
+            let constant = policy_constant(name);
+            let literal = rate_limit_literal(policy, imports);
+            let docs = doc_attrs(Some(&format!(
+                "The rate-limit policy `{name}` (`x-specjet.rate-limit.policies`); operations that use it share its budget."
+            )));
+            let ty = imports.rate_limit("RateLimitPolicy");
+            named.push(quote! { #docs const #constant: #ty = #literal; });
+        }
+    }
+    let entries: Vec<TokenStream> = api
+        .operations
+        .iter()
+        .map(|op| operation_entry(api, op, imports))
+        .collect();
+    quote! {
+        #(#named)*
+
+        /// Every operation: its route and what the spec says of how it is served.
+        static OPERATIONS: [OperationInfo; #count] = [#(#entries),*];
+    }
+}
+
+fn policy_constant(name: &str) -> Ident {
+    let mut constant: String = crate::naming::field_name(name).to_ascii_uppercase();
+    constant.insert_str(0, "POLICY_");
+    format_ident!("{}", constant)
+}
+
+fn operation_entry(api: &Api, op: &Operation, imports: &mut Imports) -> TokenStream {
+    let id = &op.id;
+    let method = format_ident!("{}", op.method.as_str().to_uppercase());
+    let path = &api.routes[op.route].axum_path;
+    let secured = op.secured;
+    // Every parameter with the segment it is captured in (with its literal affixes, which
+    // tell values apart just as well).
+    let params = op.path_captures.iter().flat_map(|capture| {
+        capture.pieces.iter().filter_map(move |piece| match piece {
+            Piece::Param(name) => {
+                let key = &capture.key;
+                Some(quote! { (#name, #key) })
+            }
+            Piece::Literal(_) => None,
+        })
+    });
+    let policies = &op.policies;
+    let mut fields = Vec::new();
+    if let Some(cache) = &policies.cache {
+        let literal = cache_literal(cache, imports);
+        fields.push(quote! { cache: Some(#literal), });
+    }
+    if !policies.invalidates.is_empty() {
+        let target_type = imports.cache("InvalidationTarget");
+        let targets = policies.invalidates.iter().map(|&target| {
+            let target_op = &api.operations[target];
+            let operation = &target_op.id;
+            let shared = shared_params(op, target_op);
+            quote! { #target_type::new(#operation, &[#(#shared),*]) }
+        });
+        fields.push(quote! { invalidates: &[#(#targets),*], });
+    }
+    match &policies.rate_limit {
+        Some(RateLimitUse::Own(policy)) => {
+            let literal = rate_limit_literal(policy, imports);
+            fields.push(quote! { rate_limit: Some(#literal), });
+        }
+        Some(RateLimitUse::Named { name, cost }) => {
+            let constant = policy_constant(name);
+            let own_cost = api
+                .settings
+                .rate_limit
+                .policies
+                .get(name)
+                .map(|policy| policy.cost);
+            if own_cost == Some(*cost) {
+                fields.push(quote! { rate_limit: Some(#constant), });
+            } else {
+                let cost = Literal::u32_unsuffixed(*cost);
+                fields.push(quote! { rate_limit: Some(#constant.costing(#cost)), });
+            }
+        }
+        None => {}
+    }
+    if !policies.compress {
+        fields.push(quote! { compress: false, });
+    }
+    let entry = quote! { OperationInfo::new(#id, Method::#method, #path, #secured, &[#(#params),*]) };
+    if fields.is_empty() {
+        entry
+    } else {
+        quote! { #entry.with_policies(Policies { #(#fields)* ..Policies::NONE }) }
+    }
+}
+
+/// `(parameter name, capture key)` for the whole-segment path parameters of `op` that
+/// `target` also has: an invalidation drops only the entries with the same values.
+fn shared_params(op: &Operation, target: &Operation) -> Vec<TokenStream> {
+    let whole = |op: &Operation| -> Vec<(String, String)> {
+        op.path_captures
+            .iter()
+            .filter_map(|capture| match capture.pieces.as_slice() {
+                [Piece::Param(name)] => Some((name.clone(), capture.key.clone())),
+                _ => None,
+            })
+            .collect()
+    };
+    let other = whole(target);
+    whole(op)
+        .into_iter()
+        .filter(|(name, _)| other.iter().any(|(n, _)| n == name))
+        .map(|(name, key)| quote! { (#name, #key) })
+        .collect()
+}
+
+/// A `Duration` expression, in the largest whole unit.
+fn duration(ms: u64, imports: &mut Imports) -> TokenStream {
+    let ty = imports.duration();
+    if ms == 0 {
+        quote! { #ty::ZERO }
+    } else if ms.is_multiple_of(1000) {
+        let secs = Literal::u64_unsuffixed(ms / 1000);
+        quote! { #ty::from_secs(#secs) }
+    } else {
+        let ms = Literal::u64_unsuffixed(ms);
+        quote! { #ty::from_millis(#ms) }
+    }
+}
+
+/// A `CachePolicy` expression, naming only what differs from `CachePolicy::new(ttl)`.
+fn cache_literal(policy: &CachePolicy, imports: &mut Imports) -> TokenStream {
+    let ty = imports.cache("CachePolicy");
+    let ttl = duration(policy.ttl_ms, imports);
+    let mut fields = Vec::new();
+    if policy.stale_while_revalidate_ms > 0 {
+        let swr = duration(policy.stale_while_revalidate_ms, imports);
+        fields.push(quote! { stale_while_revalidate: #swr, });
+    }
+    if let Some(scope) = policy.scope {
+        let scope_type = imports.cache("Scope");
+        let scope = match scope {
+            CacheScope::Public => quote! { Public },
+            CacheScope::Private => quote! { Private },
+        };
+        fields.push(quote! { scope: #scope_type::#scope, });
+    }
+    if !policy.vary.is_empty() {
+        let vary = &policy.vary;
+        fields.push(quote! { vary: &[#(#vary),*], });
+    }
+    if policy.statuses != crate::ir::DEFAULT_CACHE_STATUSES {
+        let statuses = policy.statuses.iter().map(|s| Literal::u16_unsuffixed(*s));
+        fields.push(quote! { statuses: &[#(#statuses),*], });
+    }
+    if fields.is_empty() {
+        quote! { #ty::new(#ttl) }
+    } else {
+        quote! { #ty { #(#fields)* ..#ty::new(#ttl) } }
+    }
+}
+
+/// A `RateLimitPolicy` expression.
+fn rate_limit_literal(policy: &RateLimitPolicy, imports: &mut Imports) -> TokenStream {
+    let ty = imports.rate_limit("RateLimitPolicy");
+    let name = &policy.name;
+    let windows: Vec<TokenStream> = policy
+        .windows
+        .iter()
+        .map(|window| {
+            let window_type = imports.rate_limit("Window");
+            let limit = Literal::u32_unsuffixed(window.limit);
+            let period = duration(window.period_ms, imports);
+            if window.burst == window.limit {
+                quote! { #window_type::new(#limit, #period) }
+            } else {
+                let burst = Literal::u32_unsuffixed(window.burst);
+                quote! { #window_type::new(#limit, #period).with_burst(#burst) }
+            }
+        })
+        .collect();
+    let key: Vec<TokenStream> = policy
+        .key
+        .iter()
+        .map(|part| {
+            let key = imports.rate_limit("KeyPart");
+            match part {
+                RateKey::Ip => quote! { #key::Ip },
+                RateKey::Principal => quote! { #key::Principal },
+                RateKey::Global => quote! { #key::Global },
+                RateKey::Header(name) => quote! { #key::Header(#name) },
+                RateKey::Path(name) => quote! { #key::Path(#name) },
+                RateKey::Query(name) => quote! { #key::Query(#name) },
+            }
+        })
+        .collect();
+    let mut policy_tokens = quote! { #ty::new(#name, &[#(#windows),*]) };
+    if !key.is_empty() {
+        policy_tokens = quote! { #policy_tokens.keyed_by(&[#(#key),*]) };
+    }
+    if policy.cost != 1 {
+        let cost = Literal::u32_unsuffixed(policy.cost);
+        policy_tokens = quote! { #policy_tokens.costing(#cost) };
+    }
+    policy_tokens
+}
+
+/// The policy field an attribute macro sets in the `policies` hook, as a full-path
+/// expression (the user's crate imports nothing of ours).
+pub(crate) fn override_field(field: &str, value: OverrideValue<'_>) -> TokenStream {
+    let field = format_ident!("{}", field);
+    let mut full_paths = Imports {
+        full_paths: true,
+        ..Imports::default()
+    };
+    let value = match value {
+        OverrideValue::Off => quote! { ::std::option::Option::None },
+        OverrideValue::Compress(on) => quote! { #on },
+        OverrideValue::Cache(policy) => {
+            let literal = cache_literal(policy, &mut full_paths);
+            quote! { ::std::option::Option::Some(#literal) }
+        }
+        OverrideValue::RateLimit(policy) => {
+            let literal = rate_limit_literal(policy, &mut full_paths);
+            quote! { ::std::option::Option::Some(#literal) }
+        }
+    };
+    quote! { #field: #value }
+}
+
+/// What an attribute sets one policy field to.
+pub(crate) enum OverrideValue<'a> {
+    Off,
+    Compress(bool),
+    Cache(&'a CachePolicy),
+    RateLimit(&'a RateLimitPolicy),
+}
+
+/// `.route(path, get(handler).post(handler))`, one per route.
+fn routes(api: &Api, imports: &mut Imports) -> Vec<TokenStream> {
+    api.routes
+        .iter()
+        .map(|route| {
+            let path = &route.axum_path;
+            let mut chain = Vec::new();
+            for (index, (method, ops)) in route.methods.iter().enumerate() {
+                let handler = match ops.as_slice() {
+                    [single] => {
+                        let name = format_ident!("{}", api.operations[*single].name);
+                        quote! { ::specjet::__operation_handler!(#name) }
+                    }
+                    _ => {
+                        let name = handler_name(api, ops);
+                        quote! { #name::<A> }
+                    }
+                };
+                let verb = method.as_str();
+                let verb_ident = format_ident!("{}", verb);
+                if index == 0 {
+                    imports.routing.insert(verb);
+                    chain.push(quote! { #verb_ident(#handler) });
+                } else {
+                    chain.push(quote! { .#verb_ident(#handler) });
+                }
+            }
+            quote! { .route(#path, #(#chain)*) }
+        })
+        .collect()
+}
+
+fn handler_name(api: &Api, ops: &[usize]) -> Ident {
+    format_ident!("handle_{}", api.operations[ops[0]].name)
+}
+
+/// The handlers of route methods several operations share (paths that differ only in literal
+/// affixes); every other operation is served by `specjet::__operation_handler!`.
+fn handlers(api: &Api) -> Vec<TokenStream> {
+    let mut out = Vec::new();
+    for route in &api.routes {
+        for (_, ops) in &route.methods {
+            if ops.len() > 1 {
+                out.push(shared_handler(api, &handler_name(api, ops), ops));
+            }
+        }
+    }
+    out
+}
+
+/// The handler of a route method several operations share: reads the path captures and
+/// calls the first operation whose literal affixes match.
+fn shared_handler(api: &Api, handler: &Ident, ops: &[usize]) -> TokenStream {
+    let mut branches = Vec::new();
+    let mut exhaustive = false;
+    for &index in ops {
+        let op = &api.operations[index];
+        let name = format_ident!("{}", op.name);
+        let call = quote! {
+            match #name::Request::read(parts, &path, body).await {
+                ::std::result::Result::Ok(request) => {
+                    ::specjet::axum::response::IntoResponse::into_response(A::#name(&api, request).await)
+                }
+                ::std::result::Result::Err(problem) => ::specjet::axum::response::IntoResponse::into_response(problem),
+            }
+        };
+        let conditions: Vec<TokenStream> = op
+            .path_captures
+            .iter()
+            .filter(|capture| !capture.is_whole())
+            .map(|capture| {
+                let key = &capture.key;
+                let pieces = capture.pieces.iter().map(|piece| match piece {
+                    Piece::Literal(text) => quote! { ::specjet::extract::Piece::Literal(#text) },
+                    Piece::Param(_) => quote! { ::specjet::extract::Piece::Param },
+                });
+                quote! { path.segment(#key, &[#(#pieces),*]).is_some() }
+            })
+            .collect();
+        if conditions.is_empty() {
+            branches.push(call);
+            exhaustive = true;
+            break;
+        }
+        branches.push(quote! {
+            if #(#conditions)&&* {
+                return #call;
+            }
+        });
+    }
+    let fallback = (!exhaustive).then(|| {
+        quote! {
+            ::specjet::axum::response::IntoResponse::into_response(::specjet::problem::not_found(parts.uri).await)
+        }
+    });
+    let has_params = ops
+        .iter()
+        .any(|&op| !api.operations[op].path_captures.is_empty());
+    quote! {
+        async fn #handler<A: Api>(
+            State(api): State<A>,
+            request: ::specjet::axum::extract::Request,
+        ) -> ::specjet::axum::response::Response {
+            let (parts, path, body) = match ::specjet::__private::split(request, #has_params).await {
+                ::std::result::Result::Ok(split) => split,
+                ::std::result::Result::Err(problem) => {
+                    return ::specjet::axum::response::IntoResponse::into_response(problem);
+                }
+            };
+            #(#branches)*
+            #fallback
+        }
+    }
+}
+
+/// `settings()`: the root `x-specjet` settings as runtime values, naming only what differs
+/// from the defaults.
+fn settings_fn(api: &Api) -> TokenStream {
+    let defaults = crate::ir::ServiceSettings::default();
+    let settings = &api.settings;
+    let prefix = settings.cache.key_prefix.clone().unwrap_or_else(|| {
         let name = crate::naming::field_name(&api.title);
         if name == "empty" {
             "specjet".to_owned()
@@ -114,311 +589,80 @@ fn settings_fn(api: &Api) -> TokenStream {
             name
         }
     });
-    let limits = &api.settings.rate_limit;
-    let limit_backend = match limits.backend {
-        RateLimitBackend::Memory => quote! { Memory },
-        RateLimitBackend::Redis => quote! { Redis },
+    let mut changes = Vec::new();
+    let cache = &settings.cache;
+    if cache.backend != defaults.cache.backend {
+        let backend = match cache.backend {
+            CacheBackend::Memory => quote! { Memory },
+            CacheBackend::Redis => quote! { Redis },
+            CacheBackend::Tiered => quote! { Tiered },
+        };
+        changes.push(quote! { settings.cache.backend = ::specjet::cache::Backend::#backend; });
+    }
+    if cache.capacity_bytes != defaults.cache.capacity_bytes {
+        let capacity = Literal::u64_unsuffixed(cache.capacity_bytes);
+        changes.push(quote! { settings.cache.capacity_bytes = #capacity; });
+    }
+    let limits = &settings.rate_limit;
+    if limits.backend != defaults.rate_limit.backend {
+        let backend = match limits.backend {
+            RateLimitBackend::Memory => quote! { Memory },
+            RateLimitBackend::Redis => quote! { Redis },
+        };
+        changes.push(quote! { settings.rate_limit.backend = ::specjet::rate_limit::Backend::#backend; });
+    }
+    if limits.on_backend_error != defaults.rate_limit.on_backend_error {
+        let on_error = match limits.on_backend_error {
+            OnBackendError::Local => quote! { Local },
+            OnBackendError::Allow => quote! { Allow },
+            OnBackendError::Deny => quote! { Deny },
+        };
+        changes.push(quote! { settings.rate_limit.on_backend_error = ::specjet::rate_limit::OnBackendError::#on_error; });
+    }
+    if !limits.trusted_proxies.is_empty() {
+        let proxies = &limits.trusted_proxies;
+        changes.push(quote! {
+            settings.rate_limit.trusted_proxies = [#(#proxies),*].map(::std::string::String::from).to_vec();
+        });
+    }
+    if let Some(name) = &limits.client_ip_header {
+        changes.push(quote! { settings.rate_limit.client_ip_header = ::std::option::Option::Some(::std::string::String::from(#name)); });
+    }
+    let compression = &settings.compression;
+    let defaults = &defaults.compression;
+    for (on, default, name) in [
+        (compression.br, defaults.br, "br"),
+        (compression.zstd, defaults.zstd, "zstd"),
+        (compression.gzip, defaults.gzip, "gzip"),
+    ] {
+        if on != default {
+            let field = format_ident!("{}", name);
+            changes.push(quote! { settings.compression.#field = #on; });
+        }
+    }
+    if compression.min_size != defaults.min_size {
+        let min_size = Literal::u16_unsuffixed(compression.min_size);
+        changes.push(quote! { settings.compression.min_size = #min_size; });
+    }
+    if compression.max_request_bytes != defaults.max_request_bytes {
+        let max_request = Literal::u64_unsuffixed(compression.max_request_bytes);
+        changes.push(quote! { settings.compression.max_request_size = #max_request; });
+    }
+    let body = if changes.is_empty() {
+        quote! { ::specjet::ServiceSettings::named(#prefix) }
+    } else {
+        quote! {
+            let mut settings = ::specjet::ServiceSettings::named(#prefix);
+            #(#changes)*
+            settings
+        }
     };
-    let on_error = match limits.on_backend_error {
-        OnBackendError::Local => quote! { Local },
-        OnBackendError::Allow => quote! { Allow },
-        OnBackendError::Deny => quote! { Deny },
-    };
-    let proxies = &limits.trusted_proxies;
-    let client_ip_header = match &limits.client_ip_header {
-        Some(name) => quote! { ::std::option::Option::Some(::std::string::String::from(#name)) },
-        None => quote! { ::std::option::Option::None },
-    };
-    let compression = &api.settings.compression;
-    let (br, zstd, gzip) = (compression.br, compression.zstd, compression.gzip);
-    let min_size = Literal::u16_unsuffixed(compression.min_size);
-    let max_request = Literal::u64_unsuffixed(compression.max_request_bytes);
     quote! {
         /// The service-wide settings the spec declares (`x-specjet`).
         pub fn settings() -> ::specjet::ServiceSettings {
-            ::specjet::ServiceSettings {
-                cache: ::specjet::cache::CacheSettings {
-                    backend: ::specjet::cache::Backend::#backend,
-                    capacity_bytes: #capacity,
-                    key_prefix: ::std::string::String::from(#prefix),
-                },
-                rate_limit: ::specjet::rate_limit::RateLimitSettings {
-                    backend: ::specjet::rate_limit::Backend::#limit_backend,
-                    on_backend_error: ::specjet::rate_limit::OnBackendError::#on_error,
-                    trusted_proxies: ::std::vec::Vec::from([#(::std::string::String::from(#proxies)),*]),
-                    client_ip_header: #client_ip_header,
-                    key_prefix: ::std::string::String::from(#prefix),
-                },
-                compression: ::specjet::compression::CompressionSettings {
-                    br: #br,
-                    zstd: #zstd,
-                    gzip: #gzip,
-                    min_size: #min_size,
-                    max_request_size: #max_request,
-                },
-            }
+            #body
         }
     }
-}
-
-/// `OPERATIONS`, and what the spec says of each operation's rate limit and compression.
-fn operations_table(api: &Api) -> TokenStream {
-    let entries = api.operations.iter().map(|op| {
-        let id = &op.id;
-        let method = format_ident!("{}", op.method.as_str().to_uppercase());
-        let path = &api.routes[op.route].axum_path;
-        let secured = op.secured;
-        // Every parameter with the segment it is captured in (with its literal affixes, which
-        // tell values apart just as well).
-        let params = op.path_captures.iter().flat_map(|capture| {
-            capture.pieces.iter().filter_map(move |piece| match piece {
-                crate::ir::Piece::Param(name) => {
-                    let key = &capture.key;
-                    Some(quote! { (#name, #key) })
-                }
-                crate::ir::Piece::Literal(_) => None,
-            })
-        });
-        quote! {
-            ::specjet::OperationInfo {
-                id: #id,
-                method: ::specjet::http::Method::#method,
-                path: #path,
-                secured: #secured,
-                params: &[#(#params),*],
-            }
-        }
-    });
-    let limited: Vec<TokenStream> = api
-        .operations
-        .iter()
-        .filter_map(|op| {
-            let policy = rate_limit_tokens(op.rate_limit.as_ref()?);
-            let id = &op.id;
-            Some(quote! { #id => ::std::option::Option::Some(#policy), })
-        })
-        .collect();
-    let spec_rate_limit = if limited.is_empty() {
-        quote! {
-            fn spec_rate_limit(_operation: &str) -> ::std::option::Option<::specjet::rate_limit::RateLimitPolicy> {
-                ::std::option::Option::None
-            }
-        }
-    } else {
-        quote! {
-            fn spec_rate_limit(operation: &str) -> ::std::option::Option<::specjet::rate_limit::RateLimitPolicy> {
-                match operation {
-                    #(#limited)*
-                    _ => ::std::option::Option::None,
-                }
-            }
-        }
-    };
-    let uncompressed: Vec<&str> = api
-        .operations
-        .iter()
-        .filter(|op| !op.compress)
-        .map(|op| op.id.as_str())
-        .collect();
-    let spec_compress = if uncompressed.is_empty() {
-        quote! {
-            fn spec_compress(_operation: &str) -> bool {
-                true
-            }
-        }
-    } else {
-        quote! {
-            fn spec_compress(operation: &str) -> bool {
-                !matches!(operation, #(#uncompressed)|*)
-            }
-        }
-    };
-    quote! {
-        /// Every operation, for the layers that serve them all from one table.
-        static OPERATIONS: &[::specjet::OperationInfo] = &[#(#entries),*];
-
-        /// The rate limit the spec (`x-rate-limit`) gives an operation.
-        #spec_rate_limit
-
-        /// Whether the spec (`x-compress`) lets an operation's responses be compressed.
-        #spec_compress
-    }
-}
-
-/// The layers around every route: compression (inside) and rate limits (outside, so a
-/// refused request costs nothing more), each with the code's choices over the spec's.
-fn shared_layers() -> TokenStream {
-    quote! {
-        let compression = ::specjet::compression::layer(
-            &services.settings().compression,
-            ::specjet::compression::uncompressed(OPERATIONS, |operation| {
-                A::compress_override(operation).unwrap_or_else(|| spec_compress(operation))
-            }),
-        );
-        let router = if compression.is_active() {
-            router.layer(compression)
-        } else {
-            router
-        };
-        let limits = services.rate_limiter().layer(::specjet::rate_limit::routes(OPERATIONS, |operation| {
-            ::specjet::rate_limit::choose(A::rate_limit_override(operation), spec_rate_limit(operation))
-        }));
-        let router = if limits.is_empty() {
-            router
-        } else {
-            router.layer(limits)
-        };
-    }
-}
-
-/// A `specjet::rate_limit::RateLimitPolicy` literal (also written by `#[rate_limit]` in the
-/// macros).
-pub fn rate_limit_tokens(policy: &RateLimitPolicy) -> TokenStream {
-    let name = &policy.name;
-    let windows = policy.windows.iter().map(|window| {
-        let limit = Literal::u32_unsuffixed(window.limit);
-        let period = Literal::u64_unsuffixed(window.period_ms);
-        let burst = Literal::u32_unsuffixed(window.burst);
-        quote! {
-            ::specjet::rate_limit::Window {
-                limit: #limit,
-                period: ::std::time::Duration::from_millis(#period),
-                burst: #burst,
-            }
-        }
-    });
-    let key = policy.key.iter().map(|part| match part {
-        RateKey::Ip => quote! { ::specjet::rate_limit::KeyPart::Ip },
-        RateKey::Principal => quote! { ::specjet::rate_limit::KeyPart::Principal },
-        RateKey::Global => quote! { ::specjet::rate_limit::KeyPart::Global },
-        RateKey::Header(name) => quote! { ::specjet::rate_limit::KeyPart::Header(#name) },
-        RateKey::Path(name) => quote! { ::specjet::rate_limit::KeyPart::Path(#name) },
-        RateKey::Query(name) => quote! { ::specjet::rate_limit::KeyPart::Query(#name) },
-    });
-    let cost = Literal::u32_unsuffixed(policy.cost);
-    quote! {
-        ::specjet::rate_limit::RateLimitPolicy {
-            name: #name,
-            windows: ::std::vec::Vec::from([#(#windows),*]),
-            key: ::std::vec::Vec::from([#(#key),*]),
-            cost: #cost,
-        }
-    }
-}
-
-/// Whether an operation's caching can be chosen at run time: a GET or HEAD operation with a
-/// cache annotation, or any in a document that opts in (code may then cache it).
-fn overridable(api: &Api, op: &Operation) -> bool {
-    matches!(op.method, Method::Get | Method::Head) && (op.cache.is_some() || api.settings.opted_in)
-}
-
-/// One method of a route: the handler with the layers its operation's annotations (and the
-/// code's cache attributes) ask for, added to `methods`.
-fn method_entry(api: &Api, method: Method, handler: TokenStream, ops: &[usize]) -> TokenStream {
-    let filter = method_filter(method);
-    // Layers apply to a whole route method; only a method served by one operation gets them.
-    let [index] = ops else {
-        return quote! { let methods = methods.on(#filter, #handler); };
-    };
-    let op = &api.operations[*index];
-    if overridable(api, op) {
-        let operation = &op.id;
-        let spec_policy = match &op.cache {
-            Some(policy) => {
-                let policy = policy_tokens(policy);
-                quote! { ::std::option::Option::Some(#policy) }
-            }
-            None => quote! { ::std::option::Option::None },
-        };
-        let secured = op.secured;
-        let params = capture_pairs(op, None);
-        return quote! {
-            let methods = match ::specjet::cache::choose(A::cache_override(#operation), #spec_policy) {
-                ::std::option::Option::Some(policy) => methods.on(
-                    #filter,
-                    ::specjet::axum::handler::Handler::layer(
-                        #handler,
-                        services.cache().layer(::specjet::cache::CacheRoute {
-                            operation: #operation,
-                            policy,
-                            secured: #secured,
-                            params: &[#(#params),*],
-                        }),
-                    ),
-                ),
-                ::std::option::Option::None => methods.on(#filter, #handler),
-            };
-        };
-    }
-    if op.invalidates.is_empty() {
-        return quote! { let methods = methods.on(#filter, #handler); };
-    }
-    let targets = op.invalidates.iter().map(|&target| {
-        let target_op = &api.operations[target];
-        let operation = &target_op.id;
-        let shared = capture_pairs(op, Some(target_op));
-        quote! {
-            ::specjet::cache::InvalidationTarget {
-                operation: #operation,
-                shared: &[#(#shared),*],
-            }
-        }
-    });
-    quote! {
-        let methods = methods.on(
-            #filter,
-            ::specjet::axum::handler::Handler::layer(
-                #handler,
-                services.cache().invalidation(::std::vec::Vec::from([#(#targets),*])),
-            ),
-        );
-    }
-}
-
-/// A `specjet::cache::CachePolicy` literal (also written by `#[cache]` in the macros).
-pub fn policy_tokens(policy: &crate::ir::CachePolicy) -> TokenStream {
-    let ttl = Literal::u64_unsuffixed(policy.ttl_ms);
-    let swr = Literal::u64_unsuffixed(policy.stale_while_revalidate_ms);
-    let scope = match policy.scope {
-        None => quote! { Auto },
-        Some(CacheScope::Public) => quote! { Public },
-        Some(CacheScope::Private) => quote! { Private },
-    };
-    let vary = &policy.vary;
-    let statuses = policy.statuses.iter().map(|s| Literal::u16_unsuffixed(*s));
-    quote! {
-        ::specjet::cache::CachePolicy {
-            ttl: ::std::time::Duration::from_millis(#ttl),
-            stale_while_revalidate: ::std::time::Duration::from_millis(#swr),
-            scope: ::specjet::cache::Scope::#scope,
-            vary: ::std::vec::Vec::from([#(#vary),*]),
-            statuses: ::std::vec::Vec::from([#(#statuses),*]),
-        }
-    }
-}
-
-/// `(parameter name, capture key)` for the whole-segment path parameters of `op`; with
-/// `shared_with`, only those the other operation also has.
-fn capture_pairs(op: &Operation, shared_with: Option<&Operation>) -> Vec<TokenStream> {
-    let whole = |op: &Operation| -> Vec<(String, String)> {
-        op.path_captures
-            .iter()
-            .filter_map(|capture| match capture.pieces.as_slice() {
-                [crate::ir::Piece::Param(name)] => Some((name.clone(), capture.key.clone())),
-                _ => None,
-            })
-            .collect()
-    };
-    let own = whole(op);
-    let other = shared_with.map(whole);
-    own.into_iter()
-        .filter(|(name, _)| {
-            other
-                .as_ref()
-                .is_none_or(|other| other.iter().any(|(n, _)| n == name))
-        })
-        .map(|(name, key)| quote! { (#name, #key) })
-        .collect()
 }
 
 fn trait_method(op: &Operation) -> TokenStream {
@@ -442,107 +686,6 @@ fn trait_method(op: &Operation) -> TokenStream {
     quote! {
         #docs
         #deprecated
-        fn #name(
-            &self,
-            request: super::operations::#module::Request,
-        ) -> impl ::std::future::Future<Output = super::operations::#module::Response> + ::std::marker::Send;
+        fn #name(&self, request: #module::Request) -> impl Future<Output = #module::Response> + Send;
     }
-}
-
-fn route_has_params(api: &Api, ops: &[usize]) -> bool {
-    ops.iter()
-        .any(|&op| !api.operations[op].path_captures.is_empty())
-}
-
-/// The handler of one method of one route: reads the path captures, picks the operation whose
-/// literal affixes match (several only for paths that share a shape), extracts its request and
-/// calls the trait method.
-fn handler_fn(
-    api: &Api,
-    handler: &proc_macro2::Ident,
-    ops: &[usize],
-    has_params: bool,
-) -> TokenStream {
-    let path = if has_params {
-        quote! {
-            let path = match ::specjet::extract::PathParams::from_parts(&mut parts).await {
-                ::std::result::Result::Ok(path) => path,
-                ::std::result::Result::Err(problem) => {
-                    return ::specjet::axum::response::IntoResponse::into_response(problem);
-                }
-            };
-        }
-    } else {
-        quote! { let path = ::specjet::extract::PathParams::default(); }
-    };
-    let mut branches = Vec::new();
-    let mut exhaustive = false;
-    for &index in ops {
-        let op = &api.operations[index];
-        let call = call_operation(op);
-        let conditions: Vec<TokenStream> = op
-            .path_captures
-            .iter()
-            .filter(|capture| !capture.is_whole())
-            .map(|capture| {
-                let key = &capture.key;
-                let pieces = capture.pieces.iter().map(|piece| match piece {
-                    crate::ir::Piece::Literal(text) => {
-                        quote! { ::specjet::extract::Piece::Literal(#text) }
-                    }
-                    crate::ir::Piece::Param(_) => quote! { ::specjet::extract::Piece::Param },
-                });
-                quote! { path.segment(#key, &[#(#pieces),*]).is_some() }
-            })
-            .collect();
-        if conditions.is_empty() {
-            branches.push(call);
-            exhaustive = true;
-            break;
-        }
-        branches.push(quote! {
-            if #(#conditions)&&* {
-                return #call;
-            }
-        });
-    }
-    let fallback = (!exhaustive).then(|| {
-        quote! {
-            ::specjet::axum::response::IntoResponse::into_response(::specjet::problem::not_found(parts.uri).await)
-        }
-    });
-    let mutable = has_params.then(|| quote! { mut });
-    let allow_deprecated = ops
-        .iter()
-        .any(|&op| api.operations[op].deprecated)
-        .then(|| quote! { #[allow(deprecated)] });
-    quote! {
-        #allow_deprecated
-        async fn #handler<A: Api>(
-            ::specjet::axum::extract::State(api): ::specjet::axum::extract::State<A>,
-            request: ::specjet::axum::extract::Request,
-        ) -> ::specjet::axum::response::Response {
-            let (#mutable parts, body) = request.into_parts();
-            #path
-            #(#branches)*
-            #fallback
-        }
-    }
-}
-
-fn call_operation(op: &Operation) -> TokenStream {
-    let name = format_ident!("{}", op.name);
-    quote! {
-        match super::operations::#name::Request::from_request(parts, &path, body).await {
-            ::std::result::Result::Ok(request) => {
-                ::specjet::axum::response::IntoResponse::into_response(A::#name(&api, request).await)
-            }
-            ::std::result::Result::Err(problem) => ::specjet::axum::response::IntoResponse::into_response(problem),
-        }
-    }
-}
-
-fn method_filter(method: Method) -> TokenStream {
-    let name = format_ident!("{}", method.as_str().to_uppercase());
-    quote! { ::specjet::axum::routing::MethodFilter::#name }
 }

@@ -13,13 +13,47 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-pub use limits::{check_cost, parse_key, parse_rate, LimitedOperation};
+pub(crate) use limits::OperationFacts;
 
 use crate::diag::{Diagnostics, Severity};
 use crate::ir::{
     CacheBackend, CachePolicy, CacheScope, CacheSettings, Method, RateLimitPolicy, ServiceSettings,
 };
 use crate::load::{Location, Spec};
+
+/// The one parser of every per-operation annotation value (`x-cache`, `x-rate-limit`,
+/// `x-compress`): the spec loader hands it what it finds in the document, the attribute
+/// macros hand it their arguments in the same shape, so both accept and reject alike, with
+/// the same messages.
+#[derive(Debug)]
+pub(crate) struct Vocabulary {
+    /// The problems found, located by JSON pointer (for attributes, relative to the
+    /// attribute: `/ttl` is its `ttl` argument).
+    pub(crate) diags: Diagnostics,
+    /// The file name of each document, for the diagnostics.
+    doc_names: Vec<String>,
+    /// The named rate-limit policies of `x-specjet.rate-limit.policies`.
+    pub(crate) policies: BTreeMap<String, RateLimitPolicy>,
+}
+
+impl Vocabulary {
+    pub(crate) fn new(doc_names: Vec<String>, policies: BTreeMap<String, RateLimitPolicy>) -> Self {
+        Vocabulary {
+            diags: Diagnostics::default(),
+            doc_names,
+            policies,
+        }
+    }
+
+    fn report(&mut self, severity: Severity, location: &Location, message: impl Into<String>) {
+        let file = self
+            .doc_names
+            .get(location.doc)
+            .map_or("", String::as_str)
+            .to_owned();
+        self.diags.push(severity, &file, &location.pointer, message);
+    }
+}
 
 /// `30s` as (30, "s"); `None` without a leading number.
 fn number_and_unit(text: &str) -> Option<(u64, &str)> {
@@ -94,31 +128,31 @@ pub fn parse_size(value: &Value) -> Result<u64, String> {
         .ok_or_else(|| format!("`{text}` is too large"))
 }
 
-/// Reads annotations and reports their problems.
-pub struct Annotations<'a> {
+/// Finds annotations in the document (at the right level, under the right name) and reports
+/// their problems; their values are parsed by the [`Vocabulary`].
+pub(crate) struct Annotations<'a> {
     spec: &'a Spec,
-    pub opted_in: bool,
-    pub diags: Diagnostics,
-    /// The named rate-limit policies of `x-specjet.rate-limit.policies`.
-    policies: BTreeMap<String, RateLimitPolicy>,
+    pub(crate) opted_in: bool,
+    pub(crate) vocab: Vocabulary,
 }
 
 /// Root `x-specjet` concerns that are part of the vocabulary but not implemented yet.
 const PLANNED_CONCERNS: &[&str] = &["batch", "database", "redis"];
 
 impl<'a> Annotations<'a> {
-    pub fn new(spec: &'a Spec) -> Self {
+    pub(crate) fn new(spec: &'a Spec) -> Self {
+        let doc_names = (0..spec.docs.len())
+            .map(|doc| spec.doc_name(doc).to_owned())
+            .collect();
         Annotations {
             spec,
             opted_in: spec.root().get("x-specjet").is_some(),
-            diags: Diagnostics::default(),
-            policies: BTreeMap::new(),
+            vocab: Vocabulary::new(doc_names, BTreeMap::new()),
         }
     }
 
     fn report(&mut self, severity: Severity, location: &Location, message: impl Into<String>) {
-        let file = self.spec.doc_name(location.doc).to_owned();
-        self.diags.push(severity, &file, &location.pointer, message);
+        self.vocab.report(severity, location, message);
     }
 
     /// The root `x-specjet` settings.
@@ -252,13 +286,86 @@ impl<'a> Annotations<'a> {
             }
         }
         let (location, value) = found?;
-        let cacheable = matches!(method, Method::Get | Method::Head);
-        if !cacheable {
-            // A path-item annotation covers only the item's reads.
-            if location.pointer.starts_with(&operation.0.pointer) {
+        // A path-item annotation covers only the item's reads.
+        let on_operation = location.pointer.starts_with(&operation.0.pointer);
+        self.vocab.cache(method, on_operation, &location, &value)
+    }
+
+    /// The operation ids an operation invalidates (checked against the API later).
+    pub fn invalidates(
+        &mut self,
+        method: Method,
+        operation: (&Location, &Value),
+    ) -> Vec<(Location, String)> {
+        let Some((location, value)) = self.concern(operation.0, operation.1, "cache-invalidates")
+        else {
+            return Vec::new();
+        };
+        if matches!(
+            method,
+            Method::Get | Method::Head | Method::Options | Method::Trace
+        ) {
+            self.report(Severity::Error, &location, "only operations that change state (POST, PUT, PATCH, DELETE) invalidate cached entries");
+            return Vec::new();
+        }
+        let ids = match &value {
+            Value::String(id) => vec![(location.clone(), id.clone())],
+            Value::Array(ids) => ids
+                .iter()
+                .enumerate()
+                .filter_map(|(index, id)| match id.as_str() {
+                    Some(id) => Some((location.child(&index.to_string()), id.to_owned())),
+                    None => {
+                        self.report(
+                            Severity::Error,
+                            &location.child(&index.to_string()),
+                            "expected an operationId",
+                        );
+                        None
+                    }
+                })
+                .collect(),
+            _ => {
                 self.report(
                     Severity::Error,
                     &location,
+                    "expected a list of operationIds",
+                );
+                Vec::new()
+            }
+        };
+        ids
+    }
+
+    pub fn error(&mut self, location: &Location, message: impl Into<String>) {
+        self.report(Severity::Error, location, message);
+    }
+
+    pub fn warning(&mut self, location: &Location, message: impl Into<String>) {
+        self.report(Severity::Warning, location, message);
+    }
+}
+
+
+impl Vocabulary {
+    /// An operation's caching policy (`x-cache`, `x-cache-ttl`, `#[cache]`): a duration, an
+    /// object with `ttl` and the rest, or `false` for none. Only GET and HEAD are cached; an
+    /// annotation elsewhere is an error when it is the operation's own (`on_operation`).
+    pub(crate) fn cache(
+        &mut self,
+        method: Method,
+        on_operation: bool,
+        location: &Location,
+        value: &Value,
+    ) -> Option<CachePolicy> {
+        if *value == Value::Bool(false) {
+            return None;
+        }
+        if !matches!(method, Method::Get | Method::Head) {
+            if on_operation {
+                self.report(
+                    Severity::Error,
+                    location,
                     format!(
                         "`{}` operations are not cached: only GET and HEAD responses are",
                         method.as_str().to_uppercase()
@@ -267,10 +374,6 @@ impl<'a> Annotations<'a> {
             }
             return None;
         }
-        self.parse_policy(&location, &value)
-    }
-
-    fn parse_policy(&mut self, location: &Location, value: &Value) -> Option<CachePolicy> {
         let map = match value {
             Value::String(_) | Value::Number(_) => match parse_duration(value) {
                 Ok(_) => [("ttl".to_owned(), value.clone())].into_iter().collect(),
@@ -284,7 +387,7 @@ impl<'a> Annotations<'a> {
                 self.report(
                     Severity::Error,
                     location,
-                    "expected a duration (`10m`) or an object with `ttl`",
+                    "expected a duration (`10m`), an object with `ttl`, or `false`",
                 );
                 return None;
             }
@@ -294,7 +397,7 @@ impl<'a> Annotations<'a> {
             stale_while_revalidate_ms: 0,
             scope: None,
             vary: Vec::new(),
-            statuses: vec![200, 203, 204],
+            statuses: crate::ir::DEFAULT_CACHE_STATUSES.to_vec(),
         };
         let mut ok = true;
         let mut has_ttl = false;
@@ -385,59 +488,6 @@ impl<'a> Annotations<'a> {
         ok.then_some(policy)
     }
 
-    /// The operation ids an operation invalidates (checked against the API later).
-    pub fn invalidates(
-        &mut self,
-        method: Method,
-        operation: (&Location, &Value),
-    ) -> Vec<(Location, String)> {
-        let Some((location, value)) = self.concern(operation.0, operation.1, "cache-invalidates")
-        else {
-            return Vec::new();
-        };
-        if matches!(
-            method,
-            Method::Get | Method::Head | Method::Options | Method::Trace
-        ) {
-            self.report(Severity::Error, &location, "only operations that change state (POST, PUT, PATCH, DELETE) invalidate cached entries");
-            return Vec::new();
-        }
-        let ids = match &value {
-            Value::String(id) => vec![(location.clone(), id.clone())],
-            Value::Array(ids) => ids
-                .iter()
-                .enumerate()
-                .filter_map(|(index, id)| match id.as_str() {
-                    Some(id) => Some((location.child(&index.to_string()), id.to_owned())),
-                    None => {
-                        self.report(
-                            Severity::Error,
-                            &location.child(&index.to_string()),
-                            "expected an operationId",
-                        );
-                        None
-                    }
-                })
-                .collect(),
-            _ => {
-                self.report(
-                    Severity::Error,
-                    &location,
-                    "expected a list of operationIds",
-                );
-                Vec::new()
-            }
-        };
-        ids
-    }
-
-    pub fn error(&mut self, location: &Location, message: impl Into<String>) {
-        self.report(Severity::Error, location, message);
-    }
-
-    pub fn warning(&mut self, location: &Location, message: impl Into<String>) {
-        self.report(Severity::Warning, location, message);
-    }
 }
 
 fn is_header_name(name: &str) -> bool {

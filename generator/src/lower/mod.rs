@@ -1,10 +1,10 @@
 //! Spec → IR: operations, parameters, bodies, responses and routes. Schemas are lowered by
 //! [`schema`], path templates by [`paths`].
 
-pub mod annotations;
-pub mod paths;
-pub mod recursion;
-pub mod schema;
+pub(crate) mod annotations;
+pub(crate) mod paths;
+pub(crate) mod recursion;
+pub(crate) mod schema;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -44,16 +44,14 @@ pub fn lower(spec: &Spec, diags: &mut Diagnostics) -> Api {
         types,
         diags: Diagnostics::default(),
         // Module names of the generated tree, and methods every `Api` already has
-        // (`Clone::clone`, the provided `cache_override`).
+        // (`Clone::clone`, the provided `policies`).
         operation_names: Namespace::with_reserved(&[
             "types",
             "operations",
             "server",
             "clone",
             "clone_from",
-            "cache_override",
-            "rate_limit_override",
-            "compress_override",
+            "policies",
         ]),
         operations: Vec::new(),
         annotations,
@@ -74,7 +72,7 @@ pub fn lower(spec: &Spec, diags: &mut Diagnostics) -> Api {
         .items()
         .iter()
         .chain(type_diags.items())
-        .chain(annotations.diags.items())
+        .chain(annotations.vocab.diags.items())
     {
         diags.push_diagnostic(d.clone());
     }
@@ -229,19 +227,21 @@ impl Lowering<'_> {
         };
         let path_params = names_in(ParamLocation::Path);
         let query_params = names_in(ParamLocation::Query);
-        let rate_limit = self.annotations.rate_limit(
-            &annotations::LimitedOperation {
-                id: &id,
-                path_params: &path_params,
-                query_params: &query_params,
-            },
-            item,
-            (&location, &operation),
-        );
-        let compress = self.annotations.compress(item, (&location, &operation));
-        let cache = self
-            .annotations
-            .cache_policy(method, item, (&location, &operation));
+        let own = (&location, &operation);
+        let policies = crate::ir::Policies {
+            cache: self.annotations.cache_policy(method, item, own),
+            invalidates: Vec::new(),
+            rate_limit: self.annotations.rate_limit(
+                &annotations::OperationFacts {
+                    id: &id,
+                    path_params: &path_params,
+                    query_params: &query_params,
+                },
+                item,
+                own,
+            ),
+            compress: self.annotations.compress(item, own),
+        };
         for (at, target) in self
             .annotations
             .invalidates(method, (&location, &operation))
@@ -262,10 +262,7 @@ impl Lowering<'_> {
             route: usize::MAX,
             path_captures: template.captures.clone(),
             secured,
-            cache,
-            invalidates: Vec::new(),
-            rate_limit,
-            compress,
+            policies,
         });
     }
 
@@ -690,13 +687,14 @@ impl Lowering<'_> {
                     &location,
                     format!("no operation has the operationId `{target}`"),
                 ),
-                Some(found) if self.operations[found].cache.is_none() => self.annotations.warning(
+                Some(found) if self.operations[found].policies.cache.is_none() => self.annotations.warning(
                     &location,
                     format!("`{target}` is not cached; there is nothing to invalidate"),
                 ),
                 Some(found) => {
-                    if !self.operations[index].invalidates.contains(&found) {
-                        self.operations[index].invalidates.push(found);
+                    let invalidates = &mut self.operations[index].policies.invalidates;
+                    if !invalidates.contains(&found) {
+                        invalidates.push(found);
                     }
                 }
             }

@@ -1,25 +1,19 @@
-//! The tower layers the generated router puts on cached and on invalidating operations.
+//! Serving a cached operation (lookup, single-flight, stale-while-revalidate, validators) and
+//! an invalidating one, as steps of the policy layer (`crate::pipeline`).
 
-use std::convert::Infallible;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use axum::body::Body;
 use axum::extract::{FromRequestParts, RawPathParams};
+use axum::middleware::Next;
 use axum::response::Response;
 use http::{header, HeaderName, HeaderValue, Method, Request, StatusCode};
-use tower::{Layer, Service};
 
 use super::entry::{now_millis, Entry, Freshness};
 use super::key::{tag, tags, CacheKey};
 use super::{Cache, CacheRoute, Flight, Found, InvalidationTarget};
 use crate::metrics;
-use crate::tower_util::call;
-
-type BoxFuture = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
 
 /// Response headers that describe a connection or the cache itself, never stored.
 const NOT_STORED: [&str; 8] = [
@@ -44,7 +38,7 @@ async fn captures(parts: &mut http::request::Parts) -> Vec<(String, String)> {
 }
 
 /// A cached operation with the header values every response of it shares, built once.
-struct Prepared {
+pub(crate) struct Prepared {
     route: CacheRoute,
     vary_public: HeaderValue,
     vary_private: HeaderValue,
@@ -52,9 +46,9 @@ struct Prepared {
 }
 
 impl Prepared {
-    fn new(route: CacheRoute) -> Prepared {
+    pub(crate) fn new(route: CacheRoute) -> Prepared {
         let vary = |private: bool| {
-            let mut names: Vec<&str> = route.policy.vary.clone();
+            let mut names: Vec<&str> = route.policy.vary.to_vec();
             names.extend(["accept", "accept-encoding"]);
             if private {
                 names.extend(["authorization", "cookie"]);
@@ -86,62 +80,6 @@ mod status {
     pub const REFRESH: &str = "specjet; fwd=stale";
 }
 
-/// Caches one operation's responses; see [`Cache::layer`].
-#[derive(Clone)]
-pub struct CacheLayer {
-    cache: Cache,
-    route: Arc<Prepared>,
-}
-
-impl CacheLayer {
-    pub(crate) fn new(cache: Cache, route: CacheRoute) -> Self {
-        CacheLayer {
-            cache,
-            route: Arc::new(Prepared::new(route)),
-        }
-    }
-}
-
-impl<S> Layer<S> for CacheLayer {
-    type Service = CacheService<S>;
-
-    fn layer(&self, inner: S) -> CacheService<S> {
-        CacheService {
-            inner,
-            cache: self.cache.clone(),
-            route: self.route.clone(),
-        }
-    }
-}
-
-#[derive(Clone)]
-pub struct CacheService<S> {
-    inner: S,
-    cache: Cache,
-    route: Arc<Prepared>,
-}
-
-impl<S> Service<Request<Body>> for CacheService<S>
-where
-    S: Service<Request<Body>, Response = Response, Error = Infallible> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-{
-    type Response = Response;
-    type Error = Infallible;
-    type Future = BoxFuture;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, request: Request<Body>) -> BoxFuture {
-        let inner = self.inner.clone();
-        let cache = self.cache.clone();
-        let route = self.route.clone();
-        Box::pin(async move { Ok(serve(cache, route, inner, request).await) })
-    }
-}
-
 /// Request directives of `Cache-Control` (and `Pragma: no-cache`).
 #[derive(Default)]
 struct Directives {
@@ -168,13 +106,16 @@ fn directives(headers: &http::HeaderMap) -> Directives {
     }
 }
 
-async fn serve<S>(cache: Cache, route: Arc<Prepared>, inner: S, request: Request<Body>) -> Response
-where
-    S: Service<Request<Body>, Response = Response, Error = Infallible> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-{
+/// Answers a request of a cached operation: from the cache when it can, else from the
+/// handler (`next`), storing what may be stored.
+pub(crate) async fn serve(
+    cache: &Cache,
+    route: &Arc<Prepared>,
+    request: Request<Body>,
+    next: Next,
+) -> Response {
     if !matches!(*request.method(), Method::GET | Method::HEAD) {
-        return call(inner, request).await;
+        return next.run(request).await;
     }
     let key = CacheKey::for_request(&route.route, &request);
     let directives = directives(request.headers());
@@ -183,10 +124,10 @@ where
     if directives.no_cache {
         // The client asks for a fresh answer: skip the read, still store what comes back.
         let (response, _) = fetch(
-            &cache,
-            &route,
+            cache,
+            route,
             &key,
-            inner,
+            next,
             request,
             !directives.no_store,
             Forward::Request,
@@ -226,7 +167,7 @@ where
                         &route.counters.not_modified_redis
                     };
                     counter.increment(1);
-                    return not_modified(&entry, &route, key.private, status);
+                    return not_modified(&entry, route, key.private, status);
                 }
                 let counter = if in_memory {
                     &route.counters.hit_memory
@@ -234,7 +175,7 @@ where
                     &route.counters.hit_redis
                 };
                 counter.increment(1);
-                return respond(&entry, &route, key.private, status);
+                return respond(&entry, route, key.private, status);
             }
             Freshness::Stale => {
                 stats.stale_hits.fetch_add(1, Ordering::Relaxed);
@@ -249,7 +190,7 @@ where
                     let (cache, route, key) = (cache.clone(), route.clone(), key.clone());
                     tokio::spawn(async move {
                         let (_, entry) =
-                            fetch(&cache, &route, &key, inner, request, true, Forward::Stale).await;
+                            fetch(&cache, &route, &key, next, request, true, Forward::Stale).await;
                         guard.finish(entry);
                     });
                 }
@@ -258,7 +199,7 @@ where
                 } else {
                     status::STALE_REDIS
                 };
-                return respond(&entry, &route, key.private, status);
+                return respond(&entry, route, key.private, status);
             }
             Freshness::Expired => {}
         }
@@ -269,10 +210,10 @@ where
     match cache.begin(&key.key) {
         Ok(guard) => {
             let (response, entry) = fetch(
-                &cache,
-                &route,
+                cache,
+                route,
                 &key,
-                inner,
+                next,
                 request,
                 !directives.no_store,
                 Forward::Miss,
@@ -296,9 +237,9 @@ where
                 Some(entry) => {
                     stats.collapsed.fetch_add(1, Ordering::Relaxed);
                     route.counters.collapsed.increment(1);
-                    respond(&entry, &route, key.private, status::COLLAPSED)
+                    respond(&entry, route, key.private, status::COLLAPSED)
                 }
-                None => call(inner, request).await,
+                None => next.run(request).await,
             }
         }
     }
@@ -326,21 +267,18 @@ impl Forward {
 }
 
 /// Runs the handler and stores its response when it may be cached.
-async fn fetch<S>(
+async fn fetch(
     cache: &Cache,
     route: &Prepared,
     key: &CacheKey,
-    inner: S,
+    next: Next,
     request: Request<Body>,
     may_store: bool,
     forward: Forward,
-) -> (Response, Option<Arc<Entry>>)
-where
-    S: Service<Request<Body>, Response = Response, Error = Infallible>,
-{
+) -> (Response, Option<Arc<Entry>>) {
     let (mut parts, body) = request.into_parts();
     let captured = captures(&mut parts).await;
-    let response = call(inner, Request::from_parts(parts, body)).await;
+    let response = next.run(Request::from_parts(parts, body)).await;
     let status = response.status().as_u16();
     let response_forbids = response
         .headers()
@@ -461,79 +399,31 @@ fn not_modified(entry: &Entry, route: &Prepared, private: bool, status: &'static
     response
 }
 
-/// Drops the entries of other operations after a successful response; see
-/// [`Cache::invalidation`].
-#[derive(Clone)]
-pub struct InvalidationLayer {
-    cache: Cache,
-    targets: Arc<Vec<InvalidationTarget>>,
-}
-
-impl InvalidationLayer {
-    pub(crate) fn new(cache: Cache, targets: Vec<InvalidationTarget>) -> Self {
-        InvalidationLayer {
-            cache,
-            targets: Arc::new(targets),
+/// Runs the handler of a mutating operation and, when it succeeds, drops the entries of
+/// `targets` (in both tiers and, through Redis, on every replica).
+pub(crate) async fn invalidate_after(
+    cache: &Cache,
+    targets: &[InvalidationTarget],
+    request: Request<Body>,
+    next: Next,
+) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let captures = captures(&mut parts).await;
+    let response = next.run(Request::from_parts(parts, body)).await;
+    if response.status().is_success() {
+        for target in targets {
+            let value = target.shared.first().and_then(|(name, key)| {
+                captures
+                    .iter()
+                    .find(|(k, _)| k == key)
+                    .map(|(_, v)| tag(target.operation, name, v))
+            });
+            metrics::cache_invalidated(target.operation);
+            // No shared parameter (or none captured): every entry of the operation.
+            cache
+                .invalidate(&value.unwrap_or_else(|| target.operation.to_owned()))
+                .await;
         }
     }
-}
-
-impl<S> Layer<S> for InvalidationLayer {
-    type Service = InvalidationService<S>;
-
-    fn layer(&self, inner: S) -> InvalidationService<S> {
-        InvalidationService {
-            inner,
-            cache: self.cache.clone(),
-            targets: self.targets.clone(),
-        }
-    }
-}
-
-#[derive(Clone)]
-pub struct InvalidationService<S> {
-    inner: S,
-    cache: Cache,
-    targets: Arc<Vec<InvalidationTarget>>,
-}
-
-impl<S> Service<Request<Body>> for InvalidationService<S>
-where
-    S: Service<Request<Body>, Response = Response, Error = Infallible> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-{
-    type Response = Response;
-    type Error = Infallible;
-    type Future = BoxFuture;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, request: Request<Body>) -> BoxFuture {
-        let inner = self.inner.clone();
-        let cache = self.cache.clone();
-        let targets = self.targets.clone();
-        Box::pin(async move {
-            let (mut parts, body) = request.into_parts();
-            let captures = captures(&mut parts).await;
-            let response = call(inner, Request::from_parts(parts, body)).await;
-            if response.status().is_success() {
-                for target in targets.iter() {
-                    let value = target.shared.first().and_then(|(name, key)| {
-                        captures
-                            .iter()
-                            .find(|(k, _)| k == key)
-                            .map(|(_, v)| tag(target.operation, name, v))
-                    });
-                    metrics::cache_invalidated(target.operation);
-                    // No shared parameter (or none captured): every entry of the operation.
-                    cache
-                        .invalidate(&value.unwrap_or_else(|| target.operation.to_owned()))
-                        .await;
-                }
-            }
-            Ok(response)
-        })
-    }
+    response
 }

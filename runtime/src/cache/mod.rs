@@ -2,9 +2,9 @@
 //! in bytes), a shared Redis tier, single-flight for cold keys, stale-while-revalidate,
 //! `ETag`/`If-None-Match` validation and tag-based invalidation.
 //!
-//! [`Cache`] is one `Clone` handle over shared state; [`Cache::layer`] gives the tower layer
-//! the generated router puts on each cached operation, [`Cache::invalidation`] the layer on
-//! each operation that invalidates others.
+//! [`Cache`] is one `Clone` handle over shared state. The generated router serves each
+//! operation's [`CachePolicy`] and [`InvalidationTarget`]s from its operations table, through
+//! the one policy layer of [`crate::Services::apply`].
 
 mod entry;
 mod key;
@@ -16,11 +16,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-pub use crate::redis_conn::COMMAND_TIMEOUT;
-pub use entry::{etag_for, Entry, Freshness};
-pub use key::{tags, CacheKey};
-pub use layer::{CacheLayer, CacheService, InvalidationLayer, InvalidationService};
-pub use redis_tier::RedisTier;
+pub use entry::etag_for;
+use entry::{Entry, Freshness};
+pub(crate) use layer::{invalidate_after, serve, Prepared};
+use redis_tier::RedisTier;
 use tokio::sync::watch;
 
 use crate::redis_conn::SharedRedis;
@@ -68,66 +67,59 @@ pub enum Scope {
 }
 
 /// The caching policy of one operation (`x-cache`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CachePolicy {
     pub ttl: Duration,
     pub stale_while_revalidate: Duration,
     pub scope: Scope,
-    /// Request headers that split the key (also sent as `Vary`).
-    pub vary: Vec<&'static str>,
+    /// Request headers that split the key (also sent as `Vary`), lower case.
+    pub vary: &'static [&'static str],
     /// Statuses worth storing.
-    pub statuses: Vec<u16>,
+    pub statuses: &'static [u16],
 }
 
 impl CachePolicy {
-    pub fn new(ttl: Duration) -> Self {
+    /// `ttl`, no stale window, scope chosen per request, statuses 200, 203 and 204.
+    pub const fn new(ttl: Duration) -> Self {
         CachePolicy {
             ttl,
             stale_while_revalidate: Duration::ZERO,
             scope: Scope::Auto,
-            vary: Vec::new(),
-            statuses: vec![200, 203, 204],
+            vary: &[],
+            statuses: &[200, 203, 204],
         }
-    }
-}
-
-/// A caching policy set in code on a handler (`#[cache(...)]` or `#[no_cache]` under
-/// `#[specjet::api]`). Code wins over the spec.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PolicyOverride {
-    /// No attribute: the spec decides.
-    Spec,
-    /// `#[no_cache]`: not cached, whatever the spec says.
-    Disabled,
-    /// `#[cache(...)]`: this policy instead of the spec's.
-    Policy(CachePolicy),
-}
-
-/// The policy an operation is served with: the code's, else the spec's.
-pub fn choose(code: PolicyOverride, spec: Option<CachePolicy>) -> Option<CachePolicy> {
-    match code {
-        PolicyOverride::Spec => spec,
-        PolicyOverride::Disabled => None,
-        PolicyOverride::Policy(policy) => Some(policy),
     }
 }
 
 /// One cached operation: its id, policy, whether it is secured, and its path parameters as
 /// (name, route capture key) pairs, which tag its entries for invalidation.
 #[derive(Debug, Clone)]
-pub struct CacheRoute {
-    pub operation: &'static str,
-    pub policy: CachePolicy,
-    pub secured: bool,
-    pub params: &'static [(&'static str, &'static str)],
+pub(crate) struct CacheRoute {
+    pub(crate) operation: &'static str,
+    pub(crate) policy: CachePolicy,
+    pub(crate) secured: bool,
+    pub(crate) params: &'static [(&'static str, &'static str)],
 }
 
 /// An operation whose entries a mutating operation drops, and the path parameters the two
 /// share, as (name, capture key in the mutating operation's route).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InvalidationTarget {
+    /// The cached operation's id.
     pub operation: &'static str,
+    /// The path parameters both share: (name, capture key in the mutating operation's route).
     pub shared: &'static [(&'static str, &'static str)],
+}
+
+impl InvalidationTarget {
+    /// Drops `operation`'s entries whose `shared` parameters have this request's values (all
+    /// of its entries when none is shared).
+    pub const fn new(
+        operation: &'static str,
+        shared: &'static [(&'static str, &'static str)],
+    ) -> InvalidationTarget {
+        InvalidationTarget { operation, shared }
+    }
 }
 
 /// Counts per tier and outcome, for tests and metrics.
@@ -153,6 +145,15 @@ pub(crate) enum Found {
 #[derive(Clone)]
 pub struct Cache {
     inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Cache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cache")
+            .field("settings", &self.inner.settings)
+            .field("redis", &self.inner.redis.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 struct Inner {
@@ -240,16 +241,6 @@ impl Cache {
             .redis
             .as_ref()
             .is_some_and(RedisTier::is_connected)
-    }
-
-    /// The layer that caches one operation's responses.
-    pub fn layer(&self, route: CacheRoute) -> CacheLayer {
-        CacheLayer::new(self.clone(), route)
-    }
-
-    /// The layer that, after a successful response, drops the entries of `targets`.
-    pub fn invalidation(&self, targets: Vec<InvalidationTarget>) -> InvalidationLayer {
-        InvalidationLayer::new(self.clone(), targets)
     }
 
     pub(crate) async fn lookup(&self, key: &str) -> Option<Found> {

@@ -1,27 +1,18 @@
-//! The one tower layer that enforces every route's rate limit, found by method and matched
-//! path (it runs after routing, wrapped around each route by `Router::layer`).
+//! Enforcing one operation's rate limit, as a step of the policy layer (`crate::pipeline`):
+//! the budget key of a request, the decision, the headers and the 429/503 answers.
 
-use std::convert::Infallible;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use axum::body::Body;
 use axum::extract::{FromRequestParts, RawPathParams};
 use axum::response::{IntoResponse, Response};
-use http::{header, HeaderName, HeaderValue, Request, StatusCode};
-use tower::{Layer, Service};
+use http::{header, HeaderName, HeaderValue, StatusCode};
 
 use super::local::LocalBudget;
-use super::{Decision, KeyPart, RateLimitRoute, RateLimiter, Unavailable};
+use super::{Decision, KeyPart, RateLimitPolicy, RateLimiter, Unavailable};
 use crate::caller::{credentials_digest, has_credentials, header_text, short_digest};
-use crate::operation::ByRoute;
+use crate::operation::OperationInfo;
 use crate::problem::Problem;
-use crate::tower_util::call;
-
-type BoxFuture = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
 
 /// `RateLimit-Policy` (IETF httpapi draft): the quota of every window.
 pub const RATE_LIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
@@ -31,9 +22,10 @@ pub const RATE_LIMIT: HeaderName = HeaderName::from_static("ratelimit");
 /// Key values longer than this are replaced by a digest, bounding the memory a key takes.
 const LONGEST_KEY_VALUE: usize = 64;
 
-/// A limited route with what every response of it shares, built once.
-struct Prepared {
-    route: RateLimitRoute,
+/// A limited operation with what every response of it shares, built once.
+pub(crate) struct Prepared {
+    operation: &'static OperationInfo,
+    policy: RateLimitPolicy,
     local: Arc<LocalBudget>,
     /// The name of each window in the headers.
     window_names: Vec<String>,
@@ -44,8 +36,12 @@ struct Prepared {
 }
 
 impl Prepared {
-    fn new(limiter: &RateLimiter, route: RateLimitRoute) -> Prepared {
-        let policy = &route.policy;
+    pub(crate) fn new(
+        limiter: &RateLimiter,
+        operation: &'static OperationInfo,
+        policy: RateLimitPolicy,
+    ) -> Prepared {
+        let policy = &policy;
         let window_names: Vec<String> = (0..policy.windows.len())
             .map(|index| match index {
                 0 => policy.name.to_owned(),
@@ -67,7 +63,7 @@ impl Prepared {
             .collect();
         let policy_header = HeaderValue::from_str(&items.join(", "))
             .unwrap_or_else(|_| HeaderValue::from_static("\"default\""));
-        let counter = |result: &'static str| metrics::counter!("specjet_rate_limit_requests_total", "operation" => route.operation.id, "result" => result);
+        let counter = |result: &'static str| metrics::counter!("specjet_rate_limit_requests_total", "operation" => operation.id, "result" => result);
         Prepared {
             local: limiter.local(policy),
             window_names,
@@ -75,8 +71,41 @@ impl Prepared {
             allowed: counter("allowed"),
             limited: counter("limited"),
             unavailable: counter("unavailable"),
-            route,
+            operation,
+            policy: *policy,
         }
+    }
+
+    /// Takes the request's units from its budget: `Ok(Some(decision))` lets it through (the
+    /// decision's headers go on the answer), `Ok(None)` lets it through unmetered (the shared
+    /// budget did not answer and the service allows), `Err` is the answer instead (429, 503).
+    pub(crate) async fn admit(
+        &self,
+        limiter: &RateLimiter,
+        parts: &mut http::request::Parts,
+    ) -> Result<Option<Decision>, Response> {
+        let key = key_of(limiter, self, parts).await;
+        let decision = match limiter.take(&self.policy, &self.local, &key).await {
+            Ok(decision) => decision,
+            Err(Unavailable::Backend) => {
+                self.unavailable.increment(1);
+                if limiter.settings().on_backend_error == super::OnBackendError::Deny {
+                    return Err(unavailable(self));
+                }
+                return Ok(None);
+            }
+        };
+        if !decision.allowed {
+            self.limited.increment(1);
+            return Err(limited(self, &decision));
+        }
+        self.allowed.increment(1);
+        Ok(Some(decision))
+    }
+
+    /// The `RateLimit` and `RateLimit-Policy` headers of an admitted request's answer.
+    pub(crate) fn annotate(&self, decision: &Decision, headers: &mut http::HeaderMap) {
+        add_headers(self, decision, headers);
     }
 }
 
@@ -105,111 +134,10 @@ fn whole_seconds(duration: Duration) -> u64 {
     }
 }
 
-/// Enforces the rate limits of the routes it was made with; see [`RateLimiter::layer`].
-#[derive(Clone)]
-pub struct RateLimitLayer {
-    limiter: RateLimiter,
-    routes: Arc<ByRoute<Arc<Prepared>>>,
-}
-
-impl RateLimitLayer {
-    pub(crate) fn new(limiter: RateLimiter, routes: Vec<RateLimitRoute>) -> Self {
-        let table = ByRoute::new(routes.into_iter().map(|route| {
-            let operation = route.operation;
-            (operation, Arc::new(Prepared::new(&limiter, route)))
-        }));
-        RateLimitLayer {
-            limiter,
-            routes: Arc::new(table),
-        }
-    }
-
-    /// Whether any route is limited (an empty layer is not worth adding).
-    pub fn is_empty(&self) -> bool {
-        self.routes.is_empty()
-    }
-}
-
-impl<S> Layer<S> for RateLimitLayer {
-    type Service = RateLimitService<S>;
-
-    fn layer(&self, inner: S) -> RateLimitService<S> {
-        RateLimitService {
-            inner,
-            layer: self.clone(),
-        }
-    }
-}
-
-#[derive(Clone)]
-pub struct RateLimitService<S> {
-    inner: S,
-    layer: RateLimitLayer,
-}
-
-impl<S> Service<Request<Body>> for RateLimitService<S>
-where
-    S: Service<Request<Body>, Response = Response, Error = Infallible> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-{
-    type Response = Response;
-    type Error = Infallible;
-    type Future = BoxFuture;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: Request<Body>) -> BoxFuture {
-        let route = self.layer.routes.get(&request).cloned();
-        let Some(route) = route else {
-            let future = self.inner.call(request);
-            return Box::pin(future);
-        };
-        // The clone that was made ready serves this request; a fresh clone waits for the next.
-        let ready = self.inner.clone();
-        let inner = std::mem::replace(&mut self.inner, ready);
-        let limiter = self.layer.limiter.clone();
-        Box::pin(async move { Ok(enforce(limiter, route, inner, request).await) })
-    }
-}
-
-async fn enforce<S>(
-    limiter: RateLimiter,
-    route: Arc<Prepared>,
-    inner: S,
-    request: Request<Body>,
-) -> Response
-where
-    S: Service<Request<Body>, Response = Response, Error = Infallible>,
-{
-    let (mut parts, body) = request.into_parts();
-    let key = key_of(&limiter, &route.route, &mut parts).await;
-    let request = Request::from_parts(parts, body);
-    let decision = match limiter.take(&route.route.policy, &route.local, &key).await {
-        Ok(decision) => decision,
-        Err(Unavailable::Backend) => {
-            route.unavailable.increment(1);
-            if limiter.settings().on_backend_error == super::OnBackendError::Deny {
-                return unavailable(&route);
-            }
-            return call(inner, request).await;
-        }
-    };
-    if !decision.allowed {
-        route.limited.increment(1);
-        return limited(&route, &decision);
-    }
-    route.allowed.increment(1);
-    let mut response = call(inner, request).await;
-    add_headers(&route, &decision, response.headers_mut());
-    response
-}
-
 /// The budget key of a request: its parts joined by `|`.
 async fn key_of(
     limiter: &RateLimiter,
-    route: &RateLimitRoute,
+    route: &Prepared,
     parts: &mut http::request::Parts,
 ) -> String {
     let auto = [if route.operation.secured {
@@ -297,7 +225,7 @@ fn add_headers(route: &Prepared, decision: &Decision, headers: &mut http::Header
         .window_names
         .get(decision.window)
         .map(String::as_str)
-        .unwrap_or(route.route.policy.name);
+        .unwrap_or(route.policy.name);
     let value = format!(
         "{};r={};t={}",
         quoted(name),
@@ -312,16 +240,16 @@ fn add_headers(route: &Prepared, decision: &Decision, headers: &mut http::Header
 /// 429 Too Many Requests as problem+json, with `Retry-After` and the limit headers.
 fn limited(route: &Prepared, decision: &Decision) -> Response {
     let retry = whole_seconds(decision.retry_after).max(1);
-    let detail = match route.route.policy.windows.get(decision.window) {
+    let detail = match route.policy.windows.get(decision.window) {
         Some(window) => format!(
             "rate limit `{}` exceeded ({} per {}); retry in {retry} s",
-            route.route.policy.name,
+            route.policy.name,
             window.limit,
             describe_period(window.period)
         ),
         None => format!(
             "rate limit `{}` exceeded; retry in {retry} s",
-            route.route.policy.name
+            route.policy.name
         ),
     };
     let mut response = Problem::new(StatusCode::TOO_MANY_REQUESTS)
@@ -339,7 +267,7 @@ fn unavailable(route: &Prepared) -> Response {
     let mut response = Problem::new(StatusCode::SERVICE_UNAVAILABLE)
         .with_detail(format!(
             "the budget of rate limit `{}` cannot be consulted; retry shortly",
-            route.route.policy.name
+            route.policy.name
         ))
         .into_response();
     response

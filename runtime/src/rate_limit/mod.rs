@@ -4,8 +4,8 @@
 //! headers, `Retry-After` and 429 problem+json answers.
 //!
 //! [`RateLimiter`] is one `Clone` handle over shared state (a limit is enforced however many
-//! clones serve requests). [`RateLimiter::layer`] gives the one layer the generated router
-//! puts around every route; it finds the route's policy by method and matched path.
+//! clones serve requests). The generated router serves each operation's [`RateLimitPolicy`]
+//! from its operations table, through the one policy layer of [`crate::Services::apply`].
 
 mod layer;
 mod local;
@@ -15,11 +15,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-pub use layer::{RateLimitLayer, RateLimitService};
+pub use layer::{RATE_LIMIT, RATE_LIMIT_POLICY};
+pub(crate) use layer::Prepared;
 
 use crate::caller::ClientIp;
 use crate::redis_conn::SharedRedis;
-use crate::OperationInfo;
 
 /// Where budgets are kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,12 +76,17 @@ pub struct Window {
 
 impl Window {
     /// `limit` per `period`, bursts of `limit`.
-    pub fn new(limit: u32, period: Duration) -> Window {
+    pub const fn new(limit: u32, period: Duration) -> Window {
         Window {
             limit,
             period,
             burst: limit,
         }
+    }
+
+    /// The same window with bursts of `burst` units.
+    pub const fn with_burst(self, burst: u32) -> Window {
+        Window { burst, ..self }
     }
 
     /// The time one unit takes to come back.
@@ -108,59 +113,40 @@ pub enum KeyPart {
 }
 
 /// The rate limit of an operation (`x-rate-limit`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimitPolicy {
     /// The policy's name: a root policy's, else the operation's id. Operations that use one
     /// named policy share its budget.
     pub name: &'static str,
     /// Every window is enforced.
-    pub windows: Vec<Window>,
+    pub windows: &'static [Window],
     /// What the budget is kept per; empty means principal when secured, else IP.
-    pub key: Vec<KeyPart>,
+    pub key: &'static [KeyPart],
     /// Units one call costs.
     pub cost: u32,
 }
 
-/// A rate limit set in code on a handler (`#[rate_limit(...)]` or `#[no_rate_limit]` under
-/// `#[specjet::api]`). Code wins over the spec.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PolicyOverride {
-    /// No attribute: the spec decides.
-    Spec,
-    /// `#[no_rate_limit]`: not limited, whatever the spec says.
-    Disabled,
-    /// `#[rate_limit(...)]`: this policy instead of the spec's.
-    Policy(RateLimitPolicy),
-}
-
-/// The policy an operation is served with: the code's, else the spec's.
-pub fn choose(code: PolicyOverride, spec: Option<RateLimitPolicy>) -> Option<RateLimitPolicy> {
-    match code {
-        PolicyOverride::Spec => spec,
-        PolicyOverride::Disabled => None,
-        PolicyOverride::Policy(policy) => Some(policy),
+impl RateLimitPolicy {
+    /// The policy `name` enforcing every one of `windows`, keyed by the caller (principal when
+    /// the operation is secured, else IP), one unit a call.
+    pub const fn new(name: &'static str, windows: &'static [Window]) -> RateLimitPolicy {
+        RateLimitPolicy {
+            name,
+            windows,
+            key: &[],
+            cost: 1,
+        }
     }
-}
 
-/// One limited operation and its policy.
-#[derive(Debug, Clone)]
-pub struct RateLimitRoute {
-    pub operation: &'static OperationInfo,
-    pub policy: RateLimitPolicy,
-}
+    /// The same policy with budgets kept per `key`.
+    pub const fn keyed_by(self, key: &'static [KeyPart]) -> RateLimitPolicy {
+        RateLimitPolicy { key, ..self }
+    }
 
-/// The limited operations among `operations`, with the policy `policy_of` gives each (the
-/// generated router passes the code's choice, else the spec's).
-pub fn routes(
-    operations: &'static [OperationInfo],
-    policy_of: impl Fn(&str) -> Option<RateLimitPolicy>,
-) -> Vec<RateLimitRoute> {
-    operations
-        .iter()
-        .filter_map(|operation| {
-            policy_of(operation.id).map(|policy| RateLimitRoute { operation, policy })
-        })
-        .collect()
+    /// The same policy with calls costing `cost` units.
+    pub const fn costing(self, cost: u32) -> RateLimitPolicy {
+        RateLimitPolicy { cost, ..self }
+    }
 }
 
 /// The outcome of taking units from a budget.
@@ -188,6 +174,15 @@ pub(crate) enum Unavailable {
 #[derive(Clone)]
 pub struct RateLimiter {
     inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for RateLimiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RateLimiter")
+            .field("settings", &self.inner.settings)
+            .field("redis", &self.inner.redis.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 struct Inner {
@@ -234,11 +229,6 @@ impl RateLimiter {
             .is_some_and(redis_gcra::RedisBudgets::is_connected)
     }
 
-    /// The one layer that enforces every route's policy.
-    pub fn layer(&self, routes: Vec<RateLimitRoute>) -> RateLimitLayer {
-        RateLimitLayer::new(self.clone(), routes)
-    }
-
     /// The in-process budget of a policy, made on first use.
     fn local(&self, policy: &RateLimitPolicy) -> Arc<local::LocalBudget> {
         let mut budgets = self
@@ -248,7 +238,7 @@ impl RateLimiter {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         budgets
             .entry(policy.name)
-            .or_insert_with(|| Arc::new(local::LocalBudget::new(&policy.windows)))
+            .or_insert_with(|| Arc::new(local::LocalBudget::new(policy.windows)))
             .clone()
     }
 

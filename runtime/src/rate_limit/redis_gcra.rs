@@ -72,7 +72,7 @@ impl RedisBudgets {
     /// answer in time.
     pub(crate) async fn take(&self, policy: &RateLimitPolicy, key: &str) -> Option<Decision> {
         let mut invocation = self.script.prepare_invoke();
-        for window in &policy.windows {
+        for window in policy.windows {
             // The braces keep every window of one key in one cluster slot.
             invocation.key(format!(
                 "{}:rl:{{{}:{key}}}:{}/{}",
@@ -83,7 +83,7 @@ impl RedisBudgets {
             ));
         }
         invocation.arg(policy.cost.max(1));
-        for window in &policy.windows {
+        for window in policy.windows {
             invocation
                 .arg(
                     u64::try_from(window.interval().as_micros())

@@ -4,11 +4,11 @@
 
 use serde_json::Value;
 
-use super::{is_header_name, parse_duration, parse_size, Annotations};
+use super::{is_header_name, parse_duration, parse_size, Annotations, Vocabulary};
 use crate::diag::Severity;
 use crate::ir::{
     CompressionSettings, OnBackendError, RateKey, RateLimitBackend, RateLimitPolicy,
-    RateLimitSettings, RateWindow,
+    RateLimitSettings, RateLimitUse, RateWindow,
 };
 use crate::load::Location;
 
@@ -98,11 +98,12 @@ pub fn parse_key(value: &Value) -> Result<Vec<RateKey>, String> {
     }
 }
 
-/// The facts about an operation that its rate limit is checked against.
-pub struct LimitedOperation<'a> {
-    pub id: &'a str,
-    pub path_params: &'a [String],
-    pub query_params: &'a [String],
+/// The facts about an operation that its annotations are checked against.
+#[derive(Debug)]
+pub(crate) struct OperationFacts<'a> {
+    pub(crate) id: &'a str,
+    pub(crate) path_params: &'a [String],
+    pub(crate) query_params: &'a [String],
 }
 
 impl<'a> Annotations<'a> {
@@ -122,11 +123,11 @@ impl<'a> Annotations<'a> {
             match policies {
                 Value::Object(policies) => {
                     for (name, value) in policies {
-                        if let Some(policy) =
-                            self.parse_rate_limit(&at.child(name), value, name, false)
+                        if let Some(RateLimitUse::Own(policy)) =
+                            self.vocab.parse_rate_limit(&at.child(name), value, name, false)
                         {
                             settings.policies.insert(name.clone(), policy.clone());
-                            self.policies.insert(name.clone(), policy);
+                            self.vocab.policies.insert(name.clone(), policy);
                         }
                     }
                 }
@@ -279,20 +280,84 @@ impl<'a> Annotations<'a> {
 
     /// The rate limit of an operation: its own annotation, else its path item's, else the
     /// document's. `false` turns an inherited one off.
-    pub fn rate_limit(
+    pub(crate) fn rate_limit(
         &mut self,
-        operation: &LimitedOperation<'_>,
+        operation: &OperationFacts<'_>,
         item: (&Location, &Value),
         own: (&Location, &Value),
-    ) -> Option<RateLimitPolicy> {
+    ) -> Option<RateLimitUse> {
         let found = self.at_every_level("rate-limit", item, own).pop();
         let (location, value) = found?;
-        if value == Value::Bool(false) {
+        self.vocab.rate_limit(operation, &location, &value)
+    }
+
+    /// Whether an operation's responses may be compressed (`x-compress`, default yes).
+    pub(crate) fn compress(&mut self, item: (&Location, &Value), own: (&Location, &Value)) -> bool {
+        let mut compress = true;
+        for (location, value) in self.at_every_level("compress", item, own) {
+            if let Some(on) = self.vocab.compress(&location, &value) {
+                compress = on;
+            }
+        }
+        compress
+    }
+
+    /// A concern's annotations on the document root, the path item and the operation, in
+    /// that order (the last one found wins).
+    fn at_every_level(
+        &mut self,
+        name: &str,
+        item: (&Location, &Value),
+        own: (&Location, &Value),
+    ) -> Vec<(Location, Value)> {
+        let root_location = Location {
+            doc: 0,
+            pointer: String::new(),
+        };
+        // Borrowed from the spec, not from `self`: no copy of the document per operation.
+        let spec: &'a crate::load::Spec = self.spec;
+        [(&root_location, spec.root()), item, own]
+            .into_iter()
+            .filter_map(|(owner, object)| self.concern(owner, object, name))
+            .collect()
+    }
+}
+
+impl Vocabulary {
+    /// An operation's rate limit (`x-rate-limit`, `#[rate_limit]`): a rate, a list of them, an
+    /// object, or `false` for none; checked against the operation's parameters.
+    pub(crate) fn rate_limit(
+        &mut self,
+        operation: &OperationFacts<'_>,
+        location: &Location,
+        value: &Value,
+    ) -> Option<RateLimitUse> {
+        if *value == Value::Bool(false) {
             return None;
         }
-        let policy = self.parse_rate_limit(&location, &value, operation.id, true)?;
-        self.check_key_sources(&location, &policy, operation);
-        Some(policy)
+        let used = self.parse_rate_limit(location, value, operation.id, true)?;
+        let policy = match &used {
+            RateLimitUse::Own(policy) => policy,
+            RateLimitUse::Named { name, .. } => self.policies.get(name)?,
+        };
+        let policy = policy.clone();
+        self.check_key_sources(location, &policy, operation);
+        Some(used)
+    }
+
+    /// `x-compress` (`#[no_compress]` is `false`): `true` or `false`.
+    pub(crate) fn compress(&mut self, location: &Location, value: &Value) -> Option<bool> {
+        match value {
+            Value::Bool(on) => Some(*on),
+            _ => {
+                self.report(
+                    Severity::Error,
+                    location,
+                    "`x-compress` is `true` or `false`",
+                );
+                None
+            }
+        }
     }
 
     /// Path and query key sources must name parameters the operation has.
@@ -300,7 +365,7 @@ impl<'a> Annotations<'a> {
         &mut self,
         location: &Location,
         policy: &RateLimitPolicy,
-        operation: &LimitedOperation<'_>,
+        operation: &OperationFacts<'_>,
     ) {
         for key in &policy.key {
             match key {
@@ -326,14 +391,15 @@ impl<'a> Annotations<'a> {
     }
 
     /// One rate limit: `100/min`, a list of windows, or an object (`limit`/`per`/`burst`,
-    /// or `windows`; `key`, `cost`; `use` for a named policy).
-    fn parse_rate_limit(
+    /// `rate` (with `burst` when it is one rate), or `windows`; `key`, `cost`; `use` for a
+    /// named policy).
+    pub(crate) fn parse_rate_limit(
         &mut self,
         location: &Location,
         value: &Value,
         name: &str,
         may_use: bool,
-    ) -> Option<RateLimitPolicy> {
+    ) -> Option<RateLimitUse> {
         let mut policy = RateLimitPolicy {
             name: name.to_owned(),
             windows: Vec::new(),
@@ -344,7 +410,7 @@ impl<'a> Annotations<'a> {
             Value::String(text) => match parse_rate(text) {
                 Ok(window) => {
                     policy.windows.push(window);
-                    return Some(policy);
+                    return Some(RateLimitUse::Own(policy));
                 }
                 Err(message) => {
                     self.report(Severity::Error, location, message);
@@ -353,7 +419,7 @@ impl<'a> Annotations<'a> {
             },
             Value::Array(_) => {
                 policy.windows = self.windows(location, value)?;
-                return Some(policy);
+                return Some(RateLimitUse::Own(policy));
             }
             Value::Object(_) => {}
             _ => {
@@ -375,6 +441,7 @@ impl<'a> Annotations<'a> {
         let mut limit = None;
         let mut per = None;
         let mut burst = None;
+        let mut rated: Option<Vec<RateWindow>> = None;
         for (key, value) in map {
             let at = location.child(key);
             let result: Result<(), String> = match key.as_str() {
@@ -388,6 +455,27 @@ impl<'a> Annotations<'a> {
                 },
                 "per" => parse_duration(value).map(|ms| per = Some(ms)),
                 "burst" => count(value, "burst").map(|n| burst = Some(n)),
+                "rate" => {
+                    let rates = match value {
+                        Value::Array(items) if !items.is_empty() => items.clone(),
+                        Value::String(_) => vec![value.clone()],
+                        _ => Vec::new(),
+                    };
+                    let parsed: Result<Vec<RateWindow>, String> = if rates.is_empty() {
+                        Err("`rate` is a rate such as `100/min`, or a list of them".to_owned())
+                    } else {
+                        rates
+                            .iter()
+                            .map(|rate| match rate {
+                                Value::String(text) => parse_rate(text),
+                                other => Err(format!(
+                                    "expected a rate such as `100/min`, found {other}"
+                                )),
+                            })
+                            .collect()
+                    };
+                    parsed.map(|windows| rated = Some(windows))
+                }
                 "windows" => match self.windows(&at, value) {
                     Some(windows) => {
                         policy.windows = windows;
@@ -415,6 +503,22 @@ impl<'a> Annotations<'a> {
                 ok = false;
             }
         }
+        if let Some(mut windows) = rated {
+            if let Some(burst) = burst.take() {
+                match windows.as_mut_slice() {
+                    [window] => window.burst = burst,
+                    _ => {
+                        self.report(
+                            Severity::Error,
+                            &location.child("burst"),
+                            "`burst` applies to a single rate",
+                        );
+                        ok = false;
+                    }
+                }
+            }
+            policy.windows.extend(windows);
+        }
         match (limit, per) {
             (Some(limit), Some(per)) => match window(limit, per, burst.unwrap_or(limit)) {
                 Ok(window) => policy.windows.insert(0, window),
@@ -437,7 +541,7 @@ impl<'a> Annotations<'a> {
             self.report(
                 Severity::Error,
                 location,
-                "a rate limit needs `limit` and `per`, `windows`, or `use`",
+                "a rate limit needs `limit` and `per`, `rate`, `windows`, or `use`",
             );
             ok = false;
         }
@@ -445,7 +549,7 @@ impl<'a> Annotations<'a> {
             self.report(Severity::Error, &location.child("cost"), message);
             ok = false;
         }
-        ok.then_some(policy)
+        ok.then_some(RateLimitUse::Own(policy))
     }
 
     /// `use: standard` (with an optional `cost`): a named root policy and its shared budget.
@@ -455,7 +559,7 @@ impl<'a> Annotations<'a> {
         map: &serde_json::Map<String, Value>,
         used: &Value,
         may_use: bool,
-    ) -> Option<RateLimitPolicy> {
+    ) -> Option<RateLimitUse> {
         let at = location.child("use");
         if !may_use {
             self.report(Severity::Error, &at, "a named policy cannot `use` another");
@@ -508,7 +612,10 @@ impl<'a> Annotations<'a> {
                 ),
             }
         }
-        Some(policy)
+        Some(RateLimitUse::Named {
+            name: name.to_owned(),
+            cost: policy.cost,
+        })
     }
 
     /// A list of windows: rates, or objects with `limit`, `per` and `burst`.
@@ -561,41 +668,6 @@ impl<'a> Annotations<'a> {
         Some(windows)
     }
 
-    /// A concern's annotations on the document root, the path item and the operation, in
-    /// that order (the last one found wins).
-    fn at_every_level(
-        &mut self,
-        name: &str,
-        item: (&Location, &Value),
-        own: (&Location, &Value),
-    ) -> Vec<(Location, Value)> {
-        let root_location = Location {
-            doc: 0,
-            pointer: String::new(),
-        };
-        // Borrowed from the spec, not from `self`: no copy of the document per operation.
-        let spec: &'a crate::load::Spec = self.spec;
-        [(&root_location, spec.root()), item, own]
-            .into_iter()
-            .filter_map(|(owner, object)| self.concern(owner, object, name))
-            .collect()
-    }
-
-    /// Whether an operation's responses may be compressed (`x-compress`, default yes).
-    pub fn compress(&mut self, item: (&Location, &Value), own: (&Location, &Value)) -> bool {
-        let mut compress = true;
-        for (location, value) in self.at_every_level("compress", item, own) {
-            match value {
-                Value::Bool(on) => compress = on,
-                _ => self.report(
-                    Severity::Error,
-                    &location,
-                    "`x-compress` is `true` or `false`",
-                ),
-            }
-        }
-        compress
-    }
 }
 
 /// A whole number of at least 1 (a burst, a cost).

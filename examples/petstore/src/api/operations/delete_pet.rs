@@ -14,9 +14,43 @@ pub struct Request {
 }
 
 impl Request {
+    /// A request built in code (a test, a composite operation, a batch): the required
+    /// values, every optional one at its default. Set the others on the result; the
+    /// HTTP `parts` carry only the method until [`Request::with_parts`] gives real ones.
+    pub fn new(pet_id: i64) -> Self {
+        Self {
+            pet_id,
+            parts: ::specjet::__private::synthetic_parts(::specjet::http::Method::DELETE),
+        }
+    }
+
+    /// The same request with these HTTP parts (headers, URI, extensions).
+    pub fn with_parts(mut self, parts: ::specjet::http::request::Parts) -> Self {
+        self.parts = parts;
+        self
+    }
+}
+
+/// Reading the request from HTTP, as the router does: a handler of your own can take
+/// it as an axum extractor.
+impl<
+    S: ::std::marker::Send + ::std::marker::Sync,
+> ::specjet::axum::extract::FromRequest<S> for Request {
+    type Rejection = ::specjet::Problem;
+
+    async fn from_request(
+        request: ::specjet::axum::extract::Request,
+        _state: &S,
+    ) -> ::std::result::Result<Self, ::specjet::Problem> {
+        let (parts, path, body) = ::specjet::__private::split(request, true).await?;
+        Self::read(parts, &path, body).await
+    }
+}
+
+impl Request {
     /// Reads every parameter and the body, answering 400/413/415/422 problems that
     /// name what is wrong.
-    pub async fn from_request(
+    pub async fn read(
         parts: ::specjet::http::request::Parts,
         req_path: &::specjet::extract::PathParams,
         _req_body: ::specjet::axum::body::Body,

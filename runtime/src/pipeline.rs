@@ -1,0 +1,92 @@
+//! The policy layer: one middleware, driven by the operations table, that serves every
+//! operation's rate limit, caching and invalidation in that order (a refused request costs
+//! nothing more; a cached answer still pays its rate limit).
+//!
+//! It runs after routing (`Router::layer`), so it finds the request's operation by method and
+//! matched path in one lookup, then runs only the steps that operation has.
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+
+use crate::cache::{self, CacheRoute, InvalidationTarget};
+use crate::operation::{ByRoute, OperationInfo, Policies};
+use crate::rate_limit;
+use crate::Services;
+
+/// What one operation's steps need, prepared once when the router is built.
+struct Steps {
+    limit: Option<rate_limit::Prepared>,
+    cache: Option<Arc<cache::Prepared>>,
+    invalidates: &'static [InvalidationTarget],
+}
+
+/// The layer's state: the services and the steps of every operation that has any.
+#[derive(Clone)]
+pub(crate) struct Pipeline {
+    services: Services,
+    steps: Arc<ByRoute<Steps>>,
+}
+
+impl Pipeline {
+    /// The pipeline of `operations` served with their (resolved) policies; `None` when no
+    /// operation has a step, so the router needs no layer at all.
+    pub(crate) fn new(
+        services: &Services,
+        operations: &[(&'static OperationInfo, Policies)],
+    ) -> Option<Pipeline> {
+        let steps = operations.iter().filter_map(|&(operation, policies)| {
+            let steps = Steps {
+                limit: policies.rate_limit.map(|policy| {
+                    rate_limit::Prepared::new(services.rate_limiter(), operation, policy)
+                }),
+                cache: policies.cache.map(|policy| {
+                    Arc::new(cache::Prepared::new(CacheRoute {
+                        operation: operation.id,
+                        policy,
+                        secured: operation.secured,
+                        params: operation.params,
+                    }))
+                }),
+                invalidates: policies.invalidates,
+            };
+            let any = steps.limit.is_some() || steps.cache.is_some() || !steps.invalidates.is_empty();
+            any.then_some((operation, steps))
+        });
+        let steps = ByRoute::new(steps);
+        (!steps.is_empty()).then(|| Pipeline {
+            services: services.clone(),
+            steps: Arc::new(steps),
+        })
+    }
+}
+
+/// The middleware (`axum::middleware::from_fn_with_state`).
+pub(crate) async fn run(State(pipeline): State<Pipeline>, request: Request, next: Next) -> Response {
+    let Some(steps) = pipeline.steps.get(&request) else {
+        return next.run(request).await;
+    };
+    let (mut parts, body) = request.into_parts();
+    let decision = match &steps.limit {
+        Some(limit) => match limit.admit(pipeline.services.rate_limiter(), &mut parts).await {
+            Ok(decision) => decision,
+            Err(refused) => return refused,
+        },
+        None => None,
+    };
+    let request = Request::from_parts(parts, body);
+    let cache = pipeline.services.cache();
+    let mut response = match &steps.cache {
+        Some(route) => cache::serve(cache, route, request, next).await,
+        None if !steps.invalidates.is_empty() => {
+            cache::invalidate_after(cache, steps.invalidates, request, next).await
+        }
+        None => next.run(request).await,
+    };
+    if let (Some(limit), Some(decision)) = (&steps.limit, &decision) {
+        limit.annotate(decision, response.headers_mut());
+    }
+    response
+}
