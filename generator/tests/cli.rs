@@ -284,10 +284,10 @@ fn short_names_need_the_opt_in_and_long_names_never_do() {
         "{stderr}"
     );
     let analysis = specjet_generator::analyze(Path::new(&fixture("not-opted-in.yaml"))).unwrap();
-    assert_eq!(analysis.api.operations[0].cache, None);
-    assert_eq!(analysis.api.operations[0].rate_limit, None);
+    assert_eq!(analysis.api.operations[0].policies.cache, None);
+    assert_eq!(analysis.api.operations[0].policies.rate_limit, None);
     assert_eq!(
-        analysis.api.operations[1].cache.as_ref().map(|c| c.ttl_ms),
+        analysis.api.operations[1].policies.cache.as_ref().map(|c| c.ttl_ms),
         Some(300_000)
     );
 }

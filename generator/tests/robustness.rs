@@ -25,8 +25,8 @@ impl Rng {
 const BASES: &[&str] = &[
     "../specs/petstore.yaml",
     "../tests/compile/specs/features.yaml",
-    "../../shared/corpus/oai-petstore-expanded.yaml",
-    "../../shared/corpus/oai-link-example.yaml",
+    "tests/fixtures/oai/oai-petstore-expanded.yaml",
+    "tests/fixtures/oai/oai-link-example.yaml",
     "../../shared/corpus/api2pdf-api.yaml",
     "../../shared/corpus/canada-holidays.yaml",
 ];

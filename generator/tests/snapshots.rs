@@ -1,4 +1,5 @@
-//! Snapshots of the code generated for `specs/` and the OpenAPI Initiative examples. A change
+//! Snapshots of the code generated for `specs/` and the OpenAPI Initiative examples (copied
+//! into `tests/fixtures/oai`, so the snapshots depend on nothing outside the repository). A change
 //! in generated code shows up here as a reviewable diff (`cargo insta review`); that the same
 //! code compiles warning-free is checked by the `tests/compile` crate.
 
@@ -6,19 +7,19 @@ use std::path::Path;
 
 const SPECS: &[(&str, &str)] = &[
     ("petstore", "../specs/petstore.yaml"),
-    ("oai_petstore", "../../shared/corpus/oai-petstore.yaml"),
+    ("oai_petstore", "tests/fixtures/oai/oai-petstore.yaml"),
     (
         "oai_petstore_expanded",
-        "../../shared/corpus/oai-petstore-expanded.yaml",
+        "tests/fixtures/oai/oai-petstore-expanded.yaml",
     ),
-    ("oai_uspto", "../../shared/corpus/oai-uspto.yaml"),
+    ("oai_uspto", "tests/fixtures/oai/oai-uspto.yaml"),
     (
         "oai_api_with_examples",
-        "../../shared/corpus/oai-api-with-examples.yaml",
+        "tests/fixtures/oai/oai-api-with-examples.yaml",
     ),
     (
         "oai_link_example",
-        "../../shared/corpus/oai-link-example.yaml",
+        "tests/fixtures/oai/oai-link-example.yaml",
     ),
 ];
 

@@ -122,11 +122,10 @@ fn policy_overrides(
         };
         let op = &api.operations[index];
         let spanned = &attribute.attribute;
-        let name = spanned.path().get_ident().map(|i| i.to_string()).unwrap_or_default();
-        let (concern, what) = match name.as_str() {
-            "cache" | "no_cache" => (Concern::Cache, "caching"),
-            "rate_limit" | "no_rate_limit" => (Concern::RateLimit, "rate limit"),
-            _ => (Concern::Compress, "compression"),
+        let what = match concern_of(spanned).0 {
+            Concern::Cache => "caching",
+            Concern::RateLimit => "rate limit",
+            Concern::Compress => "compression",
         };
         if !seen.insert((attribute.method.clone(), what)) {
             errors.push(syn::Error::new_spanned(
@@ -135,34 +134,9 @@ fn policy_overrides(
             ));
             continue;
         }
-        let value = if name.starts_with("no_") {
-            match &spanned.meta {
-                syn::Meta::Path(_) => AttributeValue::off(spanned),
-                _ => {
-                    errors.push(syn::Error::new_spanned(
-                        spanned,
-                        format!("`#[{name}]` takes no arguments"),
-                    ));
-                    continue;
-                }
-            }
-        } else {
-            match AttributeValue::parse(spanned, concern == Concern::RateLimit) {
-                Ok(value) => value,
-                Err(error) => {
-                    errors.push(error);
-                    continue;
-                }
-            }
-        };
-        // The spec's own parser, on the value the spec's annotation would hold.
-        match specjet_generator::attributes::policy_field(api, op, concern, &value.json) {
+        match attribute_field(api, op, spanned) {
             Ok(field) => fields.entry(index).or_default().push(field),
-            Err(problems) => errors.extend(
-                problems
-                    .into_iter()
-                    .map(|problem| syn::Error::new(value.span_of(&problem.pointer), problem.message)),
-            ),
+            Err(problems) => errors.extend(problems),
         }
     }
     if !errors.is_empty() {
@@ -189,6 +163,53 @@ fn policy_overrides(
     }])
 }
 
+/// The concern of a policy attribute, and whether it turns the policy off (`#[no_...]`).
+fn concern_of(attribute: &syn::Attribute) -> (specjet_generator::attributes::Concern, bool) {
+    use specjet_generator::attributes::Concern;
+    let name = attribute
+        .path()
+        .get_ident()
+        .map(|i| i.to_string())
+        .unwrap_or_default();
+    let concern = match name.trim_start_matches("no_") {
+        "cache" => Concern::Cache,
+        "rate_limit" => Concern::RateLimit,
+        _ => Concern::Compress,
+    };
+    (concern, name.starts_with("no_"))
+}
+
+/// The field of the `policies` hook one attribute on `op`'s handler sets, or its errors: its
+/// arguments turned into the spec annotation's value and parsed by the spec's own parser.
+fn attribute_field(
+    api: &specjet_generator::ir::Api,
+    op: &specjet_generator::ir::Operation,
+    attribute: &syn::Attribute,
+) -> Result<TokenStream2, Vec<syn::Error>> {
+    use specjet_generator::attributes::Concern;
+    let (concern, off) = concern_of(attribute);
+    let value = if off {
+        match &attribute.meta {
+            syn::Meta::Path(_) => AttributeValue::off(attribute),
+            _ => {
+                let name = attribute.path().get_ident().map(|i| i.to_string()).unwrap_or_default();
+                return Err(vec![syn::Error::new_spanned(
+                    attribute,
+                    format!("`#[{name}]` takes no arguments"),
+                )]);
+            }
+        }
+    } else {
+        AttributeValue::parse(attribute, concern == Concern::RateLimit).map_err(|e| vec![e])?
+    };
+    specjet_generator::attributes::policy_field(api, op, concern, &value.json).map_err(|problems| {
+        problems
+            .into_iter()
+            .map(|problem| value.error_at(&problem.pointer, problem.message))
+            .collect()
+    })
+}
+
 /// The generated `OperationId` beside the implemented trait: `api::Api` gives
 /// `api::OperationId` (a bare `Api` needs `OperationId` imported too).
 fn operation_id_path(implementation: &ItemImpl) -> TokenStream2 {
@@ -210,7 +231,7 @@ fn operation_id_path(implementation: &ItemImpl) -> TokenStream2 {
 /// a problem the parser locates by JSON pointer lands on the argument it is about.
 struct AttributeValue {
     json: specjet_generator::serde_json::Value,
-    whole: proc_macro2::Span,
+    whole: syn::Attribute,
     /// JSON pointer → span.
     spans: Vec<(String, proc_macro2::Span)>,
 }
@@ -238,7 +259,7 @@ impl AttributeValue {
     fn off(attribute: &syn::Attribute) -> AttributeValue {
         AttributeValue {
             json: specjet_generator::serde_json::Value::Bool(false),
-            whole: attribute.span(),
+            whole: attribute.clone(),
             spans: Vec::new(),
         }
     }
@@ -249,7 +270,7 @@ impl AttributeValue {
         use specjet_generator::serde_json::{Map, Value};
         let mut value = AttributeValue {
             json: Value::Null,
-            whole: attribute.span(),
+            whole: attribute.clone(),
             spans: Vec::new(),
         };
         let arguments = match &attribute.meta {
@@ -332,17 +353,17 @@ impl AttributeValue {
         }
     }
 
-    /// Where a problem at `pointer` is shown: the argument it is about (or the closest
-    /// enclosing one), else the whole attribute.
-    fn span_of(&self, pointer: &str) -> proc_macro2::Span {
+    /// The error for a problem at `pointer`, shown on the argument it is about (or the
+    /// closest enclosing one), else on the whole attribute.
+    fn error_at(&self, pointer: &str, message: String) -> syn::Error {
         let mut pointer = pointer;
         loop {
             if let Some((_, span)) = self.spans.iter().find(|(p, _)| p == pointer) {
-                return *span;
+                return syn::Error::new(*span, message);
             }
             match pointer.rfind('/') {
                 Some(cut) => pointer = &pointer[..cut],
-                None => return self.whole,
+                None => return syn::Error::new_spanned(&self.whole, message),
             }
         }
     }
@@ -535,5 +556,146 @@ fn ends_with(ty: &syn::Type, operation: &str, last: &str) -> bool {
         [.., module, name] => module == operation && name == last,
         [name] => name == last,
         [] => false,
+    }
+}
+
+/// Parity: every problem the spec's annotation reports, the handler attribute with the same
+/// arguments reports too, with the same message (one parser serves both).
+#[cfg(test)]
+mod parity {
+    use super::attribute_field;
+
+    /// A small API whose `getPet` and `createPet` carry `annotation` (on `getPet` unless the
+    /// annotation targets `createPet`), with a named rate-limit policy `writes`.
+    fn spec(get_pet: &str, create_pet: &str) -> String {
+        format!(
+            r#"
+openapi: 3.0.3
+info: {{title: Parity, version: "1"}}
+x-specjet:
+  rate-limit:
+    policies:
+      writes: {{limit: 10, per: 1m}}
+paths:
+  /pets:
+    post:
+      operationId: createPet
+      {create_pet}
+      responses: {{"201": {{description: created}}}}
+  /pets/{{petId}}:
+    get:
+      operationId: getPet
+      {get_pet}
+      parameters:
+        - {{name: petId, in: path, required: true, schema: {{type: integer}}}}
+      responses: {{"200": {{description: ok}}}}
+"#
+        )
+    }
+
+    /// The messages of the errors `analyze` reports for a document.
+    fn spec_errors(text: &str) -> Vec<String> {
+        let analysis = match specjet_generator::analyze_text("parity.yaml", text) {
+            Ok(analysis) => analysis.diagnostics,
+            Err(diagnostics) => diagnostics,
+        };
+        let mut messages: Vec<String> = analysis
+            .items()
+            .iter()
+            .filter(|d| d.severity >= specjet_generator::diag::Severity::Error)
+            .map(|d| d.message.clone())
+            .collect();
+        messages.sort();
+        messages
+    }
+
+    /// The messages of the errors an attribute on `operation`'s handler gives.
+    fn attribute_errors(operation: &str, attribute: syn::Attribute) -> Vec<String> {
+        let analysis = specjet_generator::analyze_text("parity.yaml", &spec("", ""))
+            .unwrap_or_else(|_| panic!("the base document loads"));
+        assert!(!analysis.diagnostics.has_errors(), "{:?}", analysis.diagnostics);
+        let op = analysis
+            .api
+            .operations
+            .iter()
+            .find(|op| op.id == operation)
+            .unwrap_or_else(|| panic!("no operation {operation}"));
+        let mut messages: Vec<String> = match attribute_field(&analysis.api, op, &attribute) {
+            Ok(_) => Vec::new(),
+            Err(errors) => errors.iter().map(ToString::to_string).collect(),
+        };
+        messages.sort();
+        messages
+    }
+
+    /// Each case: the operation, the spec annotation (YAML), the attribute.
+    fn cases() -> Vec<(&'static str, &'static str, syn::Attribute)> {
+        use syn::parse_quote;
+        vec![
+            ("getPet", "x-cache: {ttl: '5'}", parse_quote!(#[cache(ttl = "5")])),
+            ("getPet", "x-cache: {ttl: 0s}", parse_quote!(#[cache(ttl = "0s")])),
+            ("getPet", "x-cache: {ttl: 3 weeks}", parse_quote!(#[cache(ttl = "3 weeks")])),
+            ("getPet", "x-cache: {ttl: 5s, colour: blue}", parse_quote!(#[cache(ttl = "5s", colour = "blue")])),
+            ("getPet", "x-cache: {ttl: 5s, scope: shared}", parse_quote!(#[cache(ttl = "5s", scope = "shared")])),
+            ("getPet", "x-cache: {ttl: 5s, vary: [bad header]}", parse_quote!(#[cache(ttl = "5s", vary = ["bad header"])])),
+            ("getPet", "x-cache: {ttl: 5s, status: [99]}", parse_quote!(#[cache(ttl = "5s", status = [99])])),
+            ("getPet", "x-cache: {ttl: 5s, stale-while-revalidate: '10'}", parse_quote!(#[cache(ttl = "5s", stale_while_revalidate = "10")])),
+            ("getPet", "x-cache: {scope: public}", parse_quote!(#[cache(scope = "public")])),
+            ("createPet", "x-cache: {ttl: 5s}", parse_quote!(#[cache(ttl = "5s")])),
+            ("getPet", "x-rate-limit: {rate: 10/fortnight}", parse_quote!(#[rate_limit("10/fortnight")])),
+            ("getPet", "x-rate-limit: {rate: 0/s}", parse_quote!(#[rate_limit("0/s")])),
+            ("getPet", "x-rate-limit: {rate: 10/s, key: user}", parse_quote!(#[rate_limit("10/s", key = "user")])),
+            ("getPet", "x-rate-limit: {rate: 10/s, key: 'header:'}", parse_quote!(#[rate_limit("10/s", key = "header:")])),
+            ("createPet", "x-rate-limit: {rate: 10/s, key: 'path:petId'}", parse_quote!(#[rate_limit("10/s", key = "path:petId")])),
+            ("getPet", "x-rate-limit: {use: premium}", parse_quote!(#[rate_limit(policy = "premium")])),
+            ("getPet", "x-rate-limit: {use: writes, burst: 3}", parse_quote!(#[rate_limit(policy = "writes", burst = 3)])),
+            ("getPet", "x-rate-limit: {rate: 10/s, burst: 2, cost: 3}", parse_quote!(#[rate_limit("10/s", burst = 2, cost = 3)])),
+            ("getPet", "x-rate-limit: {rate: [10/s, 100/min], burst: 5}", parse_quote!(#[rate_limit("10/s", "100/min", burst = 5)])),
+            ("getPet", "x-rate-limit: {rate: 2/s, colour: blue}", parse_quote!(#[rate_limit("2/s", colour = "blue")])),
+            ("getPet", "x-rate-limit: {key: ip}", parse_quote!(#[rate_limit(key = "ip")])),
+            ("getPet", "x-rate-limit: {rate: 2/s, cost: 0}", parse_quote!(#[rate_limit("2/s", cost = 0)])),
+        ]
+    }
+
+    #[test]
+    fn every_spec_error_has_an_attribute_twin_with_the_same_message() {
+        for (operation, annotation, attribute) in cases() {
+            let text = if operation == "getPet" {
+                spec(annotation, "")
+            } else {
+                spec("", annotation)
+            };
+            let from_spec = spec_errors(&text);
+            assert!(!from_spec.is_empty(), "`{annotation}` is accepted by the spec");
+            assert_eq!(
+                from_spec,
+                attribute_errors(operation, attribute),
+                "`{annotation}` on {operation}"
+            );
+        }
+    }
+
+    #[test]
+    fn what_the_spec_accepts_the_attribute_accepts() {
+        use syn::parse_quote;
+        let accepted: Vec<(&str, &str, syn::Attribute)> = vec![
+            ("getPet", "x-cache: {ttl: 5s, scope: private, vary: [Accept-Language], status: [200, 404]}",
+                parse_quote!(#[cache(ttl = "5s", scope = "private", vary = ["Accept-Language"], status = [200, 404])])),
+            ("getPet", "x-rate-limit: {rate: 10/s, burst: 20, key: [principal, 'path:petId'], cost: 2}",
+                parse_quote!(#[rate_limit("10/s", burst = 20, key = ["principal", "path:petId"], cost = 2)])),
+            ("createPet", "x-rate-limit: {use: writes, cost: 2}", parse_quote!(#[rate_limit(policy = "writes", cost = 2)])),
+            ("getPet", "x-cache: false", parse_quote!(#[no_cache])),
+            ("getPet", "x-rate-limit: false", parse_quote!(#[no_rate_limit])),
+            ("getPet", "x-compress: false", parse_quote!(#[no_compress])),
+        ];
+        for (operation, annotation, attribute) in accepted {
+            let text = if operation == "getPet" {
+                spec(annotation, "")
+            } else {
+                spec("", annotation)
+            };
+            assert_eq!(spec_errors(&text), Vec::<String>::new(), "{annotation}");
+            assert_eq!(attribute_errors(operation, attribute), Vec::<String>::new(), "{annotation}");
+        }
     }
 }

@@ -10,10 +10,12 @@
 use std::time::Duration;
 
 use axum::extract::Path;
-use axum::handler::Handler;
 use axum::routing::get;
 use axum::Router;
-use specjet::cache::{Backend, Cache, CachePolicy, CacheRoute, CacheSettings};
+use http::Method;
+use specjet::cache::{Backend, Cache, CachePolicy, CacheSettings};
+use specjet::rate_limit::RateLimiter;
+use specjet::{OperationInfo, Policies, ServiceSettings, Services};
 
 const BODY: &str =
     r#"{"id":1,"name":"Rex","tag":"dog","status":"available","owner":{"id":7,"name":"Ada"}}"#;
@@ -23,13 +25,24 @@ async fn slow(Path(_id): Path<String>) -> ([(http::HeaderName, &'static str); 1]
     ([(http::header::CONTENT_TYPE, "application/json")], BODY)
 }
 
-fn route(operation: &'static str) -> CacheRoute {
-    CacheRoute {
-        operation,
-        policy: CachePolicy::new(Duration::from_secs(600)),
-        secured: false,
-        params: &[("id", "id")],
-    }
+static MEMORY: OperationInfo =
+    OperationInfo::new("memory", Method::GET, "/memory/{id}", false, &[("id", "id")]);
+static REDIS: OperationInfo =
+    OperationInfo::new("redis", Method::GET, "/redis/{id}", false, &[("id", "id")]);
+
+const CACHED: Policies = Policies {
+    cache: Some(CachePolicy::new(Duration::from_secs(600))),
+    ..Policies::NONE
+};
+
+/// `router` with `operation` cached as a generated router caches it, in `cache`.
+fn cached(router: Router, cache: Cache, operation: &'static OperationInfo) -> Router {
+    let mut settings = ServiceSettings::default();
+    settings.compression.br = false;
+    settings.compression.zstd = false;
+    settings.compression.gzip = false;
+    let limiter = RateLimiter::new(settings.rate_limit.clone(), None);
+    Services::from_parts(settings, cache, limiter).apply(router, &[(operation, CACHED)])
 }
 
 #[tokio::main]
@@ -54,11 +67,16 @@ async fn main() -> std::io::Result<()> {
     );
     let app = Router::new()
         .route("/slow/{id}", get(slow))
-        .route(
-            "/memory/{id}",
-            get(slow.layer(memory.layer(route("memory")))),
-        )
-        .route("/redis/{id}", get(slow.layer(redis.layer(route("redis")))))
+        .merge(cached(
+            Router::new().route("/memory/{id}", get(slow)),
+            memory,
+            &MEMORY,
+        ))
+        .merge(cached(
+            Router::new().route("/redis/{id}", get(slow)),
+            redis,
+            &REDIS,
+        ))
         .route(
             "/static",
             get(|| async { ([(http::header::CONTENT_TYPE, "application/json")], BODY) }),

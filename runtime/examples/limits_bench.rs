@@ -17,38 +17,36 @@ use axum::routing::get;
 use axum::Router;
 use http::Method;
 use specjet::compression::CompressionSettings;
-use specjet::rate_limit::{
-    KeyPart, RateLimitPolicy, RateLimitRoute, RateLimitSettings, RateLimiter, Window,
-};
-use specjet::OperationInfo;
+use specjet::cache::{Cache, CacheSettings};
+use specjet::rate_limit::{KeyPart, RateLimitPolicy, RateLimitSettings, RateLimiter, Window};
+use specjet::{OperationInfo, Policies, ServiceSettings, Services};
 
 const BODY: &str =
     r#"{"id":1,"name":"Rex","tag":"dog","status":"available","owner":{"id":7,"name":"Ada"}}"#;
 
 fn operation(id: &'static str, path: &'static str) -> &'static OperationInfo {
-    Box::leak(Box::new(OperationInfo {
-        id,
-        method: Method::GET,
-        path,
-        secured: false,
-        params: &[],
-    }))
+    Box::leak(Box::new(OperationInfo::new(id, Method::GET, path, false, &[])))
 }
 
+/// `router` with `operation` limited per IP to `window`, as a generated router limits it.
 fn limited(
+    router: Router,
     limiter: &RateLimiter,
     operation: &'static OperationInfo,
     window: Window,
-) -> specjet::rate_limit::RateLimitLayer {
-    limiter.layer(vec![RateLimitRoute {
-        operation,
-        policy: RateLimitPolicy {
-            name: operation.id,
-            windows: vec![window],
-            key: vec![KeyPart::Ip],
-            cost: 1,
-        },
-    }])
+) -> Router {
+    let mut settings = ServiceSettings::default();
+    settings.compression.br = false;
+    settings.compression.zstd = false;
+    settings.compression.gzip = false;
+    let cache = Cache::new(CacheSettings::default(), None);
+    let services = Services::from_parts(settings, cache, limiter.clone());
+    let windows = vec![window].leak();
+    let policies = Policies {
+        rate_limit: Some(RateLimitPolicy::new(operation.id, windows).keyed_by(&[KeyPart::Ip])),
+        ..Policies::NONE
+    };
+    services.apply(router, &[(operation, policies)])
 }
 
 fn json(body: String) -> ([(http::HeaderName, &'static str); 1], String) {
@@ -74,29 +72,24 @@ async fn main() -> std::io::Result<()> {
     let app = Router::new()
         .route("/plain", get(handler))
         .route("/big-raw", get(move || async move { json(raw) }))
-        .merge(
-            Router::new()
-                .route("/limited/memory", get(handler))
-                .layer(limited(
-                    &memory,
-                    operation("memory", "/limited/memory"),
-                    plenty,
-                )),
-        )
-        .merge(
-            Router::new()
-                .route("/limited/redis", get(handler))
-                .layer(limited(
-                    &redis,
-                    operation("redis", "/limited/redis"),
-                    plenty,
-                )),
-        )
-        .merge(Router::new().route("/refused", get(handler)).layer(limited(
+        .merge(limited(
+            Router::new().route("/limited/memory", get(handler)),
+            &memory,
+            operation("memory", "/limited/memory"),
+            plenty,
+        ))
+        .merge(limited(
+            Router::new().route("/limited/redis", get(handler)),
+            &redis,
+            operation("redis", "/limited/redis"),
+            plenty,
+        ))
+        .merge(limited(
+            Router::new().route("/refused", get(handler)),
             &memory,
             operation("refused", "/refused"),
             Window::new(1, Duration::from_secs(3600)),
-        )))
+        ))
         .merge(
             Router::new()
                 .route("/big", get(move || async move { json(big) }))

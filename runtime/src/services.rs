@@ -61,6 +61,17 @@ impl Services {
         }
     }
 
+    /// Services over a cache and a rate limiter made by hand (to share them between routers,
+    /// or to give each its own Redis).
+    pub fn from_parts(settings: ServiceSettings, cache: Cache, rate_limiter: RateLimiter) -> Services {
+        crate::metrics::handle();
+        Services {
+            settings,
+            cache,
+            rate_limiter,
+        }
+    }
+
     /// The service-wide settings these services were made with.
     pub fn settings(&self) -> &ServiceSettings {
         &self.settings

@@ -8,13 +8,12 @@ use std::time::{Duration, Instant};
 
 use axum::body::{to_bytes, Body};
 use axum::extract::Path;
-use axum::handler::Handler;
 use axum::routing::get;
 use axum::Router;
-use http::{header, Request, StatusCode};
-use specjet::cache::{
-    Backend, Cache, CachePolicy, CacheRoute, CacheSettings, InvalidationTarget, Scope,
-};
+use http::{header, Method, Request, StatusCode};
+use specjet::cache::{Backend, Cache, CachePolicy, CacheSettings, InvalidationTarget, Scope};
+use specjet::rate_limit::RateLimiter;
+use specjet::{OperationInfo, Policies, ServiceSettings, Services};
 use tower::ServiceExt;
 
 mod support;
@@ -71,15 +70,17 @@ fn policy(ttl: Duration, swr: Duration) -> CachePolicy {
     policy
 }
 
+static GET_ITEM: OperationInfo =
+    OperationInfo::new("getItem", Method::GET, "/items/{id}", false, &[("id", "id")]);
+static POST_ITEM: OperationInfo =
+    OperationInfo::new("postItem", Method::POST, "/items/{id}", false, &[("id", "id")]);
+static MISSING: OperationInfo =
+    OperationInfo::new("missing", Method::GET, "/missing/{id}", false, &[]);
+
 /// `GET /items/{id}` cached (the body says how often the handler ran), `POST /items/{id}`
-/// invalidating that item, `GET /missing/{id}` answering 404.
+/// invalidating that item, `GET /missing/{id}` answering 404: served as a generated router
+/// serves them, from an operations table.
 fn app(cache: &Cache, calls: Arc<AtomicUsize>, policy: CachePolicy, delay: Duration) -> Router {
-    let route = CacheRoute {
-        operation: "getItem",
-        policy: policy.clone(),
-        secured: false,
-        params: &[("id", "id")],
-    };
     let counter = calls.clone();
     let read = move |Path(id): Path<String>| {
         let counter = counter.clone();
@@ -94,26 +95,31 @@ fn app(cache: &Cache, calls: Arc<AtomicUsize>, policy: CachePolicy, delay: Durat
     };
     let write = |Path(_id): Path<String>| async { StatusCode::NO_CONTENT };
     let missing = |Path(_id): Path<String>| async { StatusCode::NOT_FOUND };
-    let missing_route = CacheRoute {
-        operation: "missing",
-        policy,
-        secured: false,
-        params: &[],
+    let router = Router::new()
+        .route("/items/{id}", get(read).post(write))
+        .route("/missing/{id}", get(missing));
+    let mut settings = ServiceSettings::default();
+    settings.compression.br = false;
+    settings.compression.zstd = false;
+    settings.compression.gzip = false;
+    let limiter = RateLimiter::new(settings.rate_limit.clone(), None);
+    let services = Services::from_parts(settings, cache.clone(), limiter);
+    let cached = Policies {
+        cache: Some(policy),
+        ..Policies::NONE
     };
-    Router::new()
-        .route(
-            "/items/{id}",
-            get(read.layer(cache.layer(route))).post(write.layer(cache.invalidation(vec![
-                InvalidationTarget {
-                    operation: "getItem",
-                    shared: &[("id", "id")],
-                },
-            ]))),
-        )
-        .route(
-            "/missing/{id}",
-            get(missing.layer(cache.layer(missing_route))),
-        )
+    const INVALIDATING: Policies = Policies {
+        invalidates: &[InvalidationTarget::new("getItem", &[("id", "id")])],
+        ..Policies::NONE
+    };
+    services.apply(
+        router,
+        &[
+            (&GET_ITEM, cached),
+            (&POST_ITEM, INVALIDATING),
+            (&MISSING, cached),
+        ],
+    )
 }
 
 fn memory_cache() -> Cache {

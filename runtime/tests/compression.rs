@@ -15,13 +15,7 @@ use specjet::compression::{layer, CompressionSettings};
 use specjet::OperationInfo;
 use tower::ServiceExt;
 
-static SECRET: OperationInfo = OperationInfo {
-    id: "getSecret",
-    method: Method::GET,
-    path: "/secret",
-    secured: true,
-    params: &[],
-};
+static SECRET: OperationInfo = OperationInfo::new("getSecret", Method::GET, "/secret", true, &[]);
 
 fn big() -> String {
     format!(

@@ -13,23 +13,18 @@ use axum::extract::ConnectInfo;
 use axum::routing::get;
 use axum::Router;
 use http::{Method, Request, StatusCode};
+use specjet::cache::{Cache, CacheSettings};
 use specjet::rate_limit::{
-    Backend, KeyPart, OnBackendError, RateLimitPolicy, RateLimitRoute, RateLimitSettings,
-    RateLimiter, Window,
+    Backend, KeyPart, OnBackendError, RateLimitPolicy, RateLimitSettings, RateLimiter, Window,
 };
-use specjet::OperationInfo;
+use specjet::{OperationInfo, Policies, ServiceSettings, Services};
 use tower::ServiceExt;
 
 mod support;
 use support::{free_port, redis_url, unique_prefix, PrivateRedis};
 
-static GET_ITEM: OperationInfo = OperationInfo {
-    id: "getItem",
-    method: Method::GET,
-    path: "/items/{id}",
-    secured: false,
-    params: &[("id", "id")],
-};
+static GET_ITEM: OperationInfo =
+    OperationInfo::new("getItem", Method::GET, "/items/{id}", false, &[("id", "id")]);
 
 fn settings(prefix: &str) -> RateLimitSettings {
     RateLimitSettings {
@@ -39,12 +34,9 @@ fn settings(prefix: &str) -> RateLimitSettings {
 }
 
 fn policy(limit: u32, period: Duration, key: Vec<KeyPart>) -> RateLimitPolicy {
-    RateLimitPolicy {
-        name: "items",
-        windows: vec![Window::new(limit, period)],
-        key,
-        cost: 1,
-    }
+    // Policies are `'static` tables in generated code; a test makes a few at run time.
+    let windows = vec![Window::new(limit, period)].leak();
+    RateLimitPolicy::new("items", windows).keyed_by(key.leak())
 }
 
 /// `GET /items/{id}` under `policy`, counting the calls that reach the handler.
@@ -56,12 +48,20 @@ fn app(limiter: &RateLimiter, policy: RateLimitPolicy, calls: Arc<AtomicUsize>) 
             "item"
         }
     };
-    Router::new()
-        .route("/items/{id}", get(handler))
-        .layer(limiter.layer(vec![RateLimitRoute {
-            operation: &GET_ITEM,
-            policy,
-        }]))
+    let mut settings = ServiceSettings::default();
+    settings.compression.br = false;
+    settings.compression.zstd = false;
+    settings.compression.gzip = false;
+    let cache = Cache::new(CacheSettings::default(), None);
+    let services = Services::from_parts(settings, cache, limiter.clone());
+    let policies = Policies {
+        rate_limit: Some(policy),
+        ..Policies::NONE
+    };
+    services.apply(
+        Router::new().route("/items/{id}", get(handler)),
+        &[(&GET_ITEM, policies)],
+    )
 }
 
 struct Reply {

@@ -1,5 +1,5 @@
 //! Generates the modules that this crate compiles with warnings denied: every spec in
-//! `specs/` and the OpenAPI Initiative examples of the shared corpus.
+//! `specs/` and the OpenAPI Initiative examples (`generator/tests/fixtures/oai`).
 
 use std::path::{Path, PathBuf};
 
@@ -7,20 +7,20 @@ use std::path::{Path, PathBuf};
 const SPECS: &[(&str, &str)] = &[
     ("petstore", "specs/petstore.yaml"),
     ("features", "tests/compile/specs/features.yaml"),
-    ("oai_petstore", "../shared/corpus/oai-petstore.yaml"),
+    ("oai_petstore", "generator/tests/fixtures/oai/oai-petstore.yaml"),
     (
         "oai_petstore_expanded",
-        "../shared/corpus/oai-petstore-expanded.yaml",
+        "generator/tests/fixtures/oai/oai-petstore-expanded.yaml",
     ),
-    ("oai_uspto", "../shared/corpus/oai-uspto.yaml"),
+    ("oai_uspto", "generator/tests/fixtures/oai/oai-uspto.yaml"),
     (
         "oai_api_with_examples",
-        "../shared/corpus/oai-api-with-examples.yaml",
+        "generator/tests/fixtures/oai/oai-api-with-examples.yaml",
     ),
-    ("oai_link_example", "../shared/corpus/oai-link-example.yaml"),
+    ("oai_link_example", "generator/tests/fixtures/oai/oai-link-example.yaml"),
     (
         "oai_callback_example",
-        "../shared/corpus/oai-callback-example.yaml",
+        "generator/tests/fixtures/oai/oai-callback-example.yaml",
     ),
 ];
 

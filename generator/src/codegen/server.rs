@@ -441,13 +441,14 @@ pub(crate) fn override_field(field: &str, value: OverrideValue<'_>) -> TokenStre
     let value = match value {
         OverrideValue::Off => quote! { ::std::option::Option::None },
         OverrideValue::Compress(on) => quote! { #on },
+        // In a `const`, where slices of `const fn` results live for the whole program.
         OverrideValue::Cache(policy) => {
             let literal = cache_literal(policy, &mut full_paths);
-            quote! { ::std::option::Option::Some(#literal) }
+            quote! { ::std::option::Option::Some({ const POLICY: ::specjet::cache::CachePolicy = #literal; POLICY }) }
         }
         OverrideValue::RateLimit(policy) => {
             let literal = rate_limit_literal(policy, &mut full_paths);
-            quote! { ::std::option::Option::Some(#literal) }
+            quote! { ::std::option::Option::Some({ const POLICY: ::specjet::rate_limit::RateLimitPolicy = #literal; POLICY }) }
         }
     };
     quote! { #field: #value }
@@ -469,12 +470,12 @@ fn routes(api: &Api, imports: &mut Imports) -> Vec<TokenStream> {
             let path = &route.axum_path;
             let mut chain = Vec::new();
             for (index, (method, ops)) in route.methods.iter().enumerate() {
-                let handler = match ops.as_slice() {
-                    [single] => {
-                        let name = format_ident!("{}", api.operations[*single].name);
+                let handler = match direct(api, ops) {
+                    Some(op) => {
+                        let name = format_ident!("{}", op.name);
                         quote! { ::specjet::__operation_handler!(#name) }
                     }
-                    _ => {
+                    None => {
                         let name = handler_name(api, ops);
                         quote! { #name::<A> }
                     }
@@ -497,23 +498,36 @@ fn handler_name(api: &Api, ops: &[usize]) -> Ident {
     format_ident!("handle_{}", api.operations[ops[0]].name)
 }
 
-/// The handlers of route methods several operations share (paths that differ only in literal
-/// affixes); every other operation is served by `specjet::__operation_handler!`.
+/// The one operation a route method serves whatever the path holds, when it has one: every
+/// templated segment is a whole parameter. Others check their segments' literal affixes.
+fn direct<'a>(api: &'a Api, ops: &[usize]) -> Option<&'a Operation> {
+    match ops {
+        [single] => {
+            let op = &api.operations[*single];
+            op.path_captures.iter().all(|c| c.is_whole()).then_some(op)
+        }
+        _ => None,
+    }
+}
+
+/// The handlers of route methods whose operation depends on literal affixes in a segment
+/// (`{id}.json`, `{range}:append`); every other operation is served by
+/// `specjet::__operation_handler!`.
 fn handlers(api: &Api) -> Vec<TokenStream> {
     let mut out = Vec::new();
     for route in &api.routes {
         for (_, ops) in &route.methods {
-            if ops.len() > 1 {
-                out.push(shared_handler(api, &handler_name(api, ops), ops));
+            if direct(api, ops).is_none() {
+                out.push(affix_handler(api, &handler_name(api, ops), ops));
             }
         }
     }
     out
 }
 
-/// The handler of a route method several operations share: reads the path captures and
-/// calls the first operation whose literal affixes match.
-fn shared_handler(api: &Api, handler: &Ident, ops: &[usize]) -> TokenStream {
+/// The handler of a route method with literal affixes in its segments: reads the path
+/// captures and calls the first operation whose affixes match (404 when none does).
+fn affix_handler(api: &Api, handler: &Ident, ops: &[usize]) -> TokenStream {
     let mut branches = Vec::new();
     let mut exhaustive = false;
     for &index in ops {

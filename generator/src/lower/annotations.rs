@@ -400,14 +400,12 @@ impl Vocabulary {
             statuses: crate::ir::DEFAULT_CACHE_STATUSES.to_vec(),
         };
         let mut ok = true;
-        let mut has_ttl = false;
+        // A `ttl` that does not parse is reported as such, not as missing.
+        let has_ttl = map.contains_key("ttl");
         for (key, value) in &map {
             let at = location.child(key);
             let result: Result<(), String> = match key.as_str() {
-                "ttl" => parse_duration(value).map(|ms| {
-                    policy.ttl_ms = ms;
-                    has_ttl = true;
-                }),
+                "ttl" => parse_duration(value).map(|ms| policy.ttl_ms = ms),
                 "stale-while-revalidate" => {
                     parse_duration(value).map(|ms| policy.stale_while_revalidate_ms = ms)
                 }
@@ -477,7 +475,7 @@ impl Vocabulary {
             );
             return None;
         }
-        if policy.ttl_ms == 0 {
+        if ok && policy.ttl_ms == 0 {
             self.report(
                 Severity::Error,
                 &location.child("ttl"),

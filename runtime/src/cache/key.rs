@@ -86,7 +86,7 @@ mod tests {
     fn route(scope: Scope, secured: bool) -> CacheRoute {
         let mut policy = CachePolicy::new(Duration::from_secs(1));
         policy.scope = scope;
-        policy.vary = vec!["accept-language"];
+        policy.vary = &["accept-language"];
         CacheRoute {
             operation: "getPet",
             policy,

@@ -341,7 +341,11 @@ impl Vocabulary {
             RateLimitUse::Named { name, .. } => self.policies.get(name)?,
         };
         let policy = policy.clone();
-        self.check_key_sources(location, &policy, operation);
+        let key_location = match value.get("key") {
+            Some(_) => location.child("key"),
+            None => location.clone(),
+        };
+        self.check_key_sources(&key_location, &policy, operation);
         Some(used)
     }
 
