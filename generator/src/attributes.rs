@@ -55,7 +55,10 @@ pub fn policy_field(
             .map(|p| p.wire.clone())
             .collect()
     };
-    let (path_params, query_params) = (names_in(ParamLocation::Path), names_in(ParamLocation::Query));
+    let (path_params, query_params) = (
+        names_in(ParamLocation::Path),
+        names_in(ParamLocation::Query),
+    );
     let facts = OperationFacts {
         id: &operation.id,
         path_params: &path_params,
@@ -64,7 +67,9 @@ pub fn policy_field(
     let tokens = match concern {
         Concern::Cache => {
             let policy = vocab.cache(operation.method, true, &at, value);
-            let value = policy.as_ref().map_or(OverrideValue::Off, OverrideValue::Cache);
+            let value = policy
+                .as_ref()
+                .map_or(OverrideValue::Off, OverrideValue::Cache);
             override_field("cache", value)
         }
         Concern::RateLimit => {
@@ -72,10 +77,13 @@ pub fn policy_field(
             let policy = match used {
                 Some(RateLimitUse::Own(policy)) => Some(policy),
                 Some(RateLimitUse::Named { name, cost }) => {
-                    vocab.policies.get(&name).map(|policy| crate::ir::RateLimitPolicy {
-                        cost,
-                        ..policy.clone()
-                    })
+                    vocab
+                        .policies
+                        .get(&name)
+                        .map(|policy| crate::ir::RateLimitPolicy {
+                            cost,
+                            ..policy.clone()
+                        })
                 }
                 None => None,
             };

@@ -97,7 +97,10 @@ pub enum RateKey {
 pub enum RateLimitUse {
     Own(RateLimitPolicy),
     /// `use: <name>`, with the cost of one call (the policy's unless set beside `use`).
-    Named { name: String, cost: u32 },
+    Named {
+        name: String,
+        cost: u32,
+    },
 }
 
 /// A rate limit (`x-rate-limit`, or a named root policy).

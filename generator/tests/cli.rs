@@ -287,7 +287,11 @@ fn short_names_need_the_opt_in_and_long_names_never_do() {
     assert_eq!(analysis.api.operations[0].policies.cache, None);
     assert_eq!(analysis.api.operations[0].policies.rate_limit, None);
     assert_eq!(
-        analysis.api.operations[1].policies.cache.as_ref().map(|c| c.ttl_ms),
+        analysis.api.operations[1]
+            .policies
+            .cache
+            .as_ref()
+            .map(|c| c.ttl_ms),
         Some(300_000)
     );
 }

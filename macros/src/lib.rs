@@ -117,7 +117,11 @@ fn policy_overrides(
     let mut fields: std::collections::BTreeMap<usize, Vec<TokenStream2>> = Default::default();
     let mut seen = std::collections::HashSet::new();
     for attribute in attributes {
-        let Some(index) = api.operations.iter().position(|op| op.name == attribute.method) else {
+        let Some(index) = api
+            .operations
+            .iter()
+            .position(|op| op.name == attribute.method)
+        else {
             continue; // reported by the signature check
         };
         let op = &api.operations[index];
@@ -192,7 +196,11 @@ fn attribute_field(
         match &attribute.meta {
             syn::Meta::Path(_) => AttributeValue::off(attribute),
             _ => {
-                let name = attribute.path().get_ident().map(|i| i.to_string()).unwrap_or_default();
+                let name = attribute
+                    .path()
+                    .get_ident()
+                    .map(|i| i.to_string())
+                    .unwrap_or_default();
                 return Err(vec![syn::Error::new_spanned(
                     attribute,
                     format!("`#[{name}]` takes no arguments"),
@@ -613,7 +621,11 @@ paths:
     fn attribute_errors(operation: &str, attribute: syn::Attribute) -> Vec<String> {
         let analysis = specjet_generator::analyze_text("parity.yaml", &spec("", ""))
             .unwrap_or_else(|_| panic!("the base document loads"));
-        assert!(!analysis.diagnostics.has_errors(), "{:?}", analysis.diagnostics);
+        assert!(
+            !analysis.diagnostics.has_errors(),
+            "{:?}",
+            analysis.diagnostics
+        );
         let op = analysis
             .api
             .operations
@@ -632,28 +644,116 @@ paths:
     fn cases() -> Vec<(&'static str, &'static str, syn::Attribute)> {
         use syn::parse_quote;
         vec![
-            ("getPet", "x-cache: {ttl: '5'}", parse_quote!(#[cache(ttl = "5")])),
-            ("getPet", "x-cache: {ttl: 0s}", parse_quote!(#[cache(ttl = "0s")])),
-            ("getPet", "x-cache: {ttl: 3 weeks}", parse_quote!(#[cache(ttl = "3 weeks")])),
-            ("getPet", "x-cache: {ttl: 5s, colour: blue}", parse_quote!(#[cache(ttl = "5s", colour = "blue")])),
-            ("getPet", "x-cache: {ttl: 5s, scope: shared}", parse_quote!(#[cache(ttl = "5s", scope = "shared")])),
-            ("getPet", "x-cache: {ttl: 5s, vary: [bad header]}", parse_quote!(#[cache(ttl = "5s", vary = ["bad header"])])),
-            ("getPet", "x-cache: {ttl: 5s, status: [99]}", parse_quote!(#[cache(ttl = "5s", status = [99])])),
-            ("getPet", "x-cache: {ttl: 5s, stale-while-revalidate: '10'}", parse_quote!(#[cache(ttl = "5s", stale_while_revalidate = "10")])),
-            ("getPet", "x-cache: {scope: public}", parse_quote!(#[cache(scope = "public")])),
-            ("createPet", "x-cache: {ttl: 5s}", parse_quote!(#[cache(ttl = "5s")])),
-            ("getPet", "x-rate-limit: {rate: 10/fortnight}", parse_quote!(#[rate_limit("10/fortnight")])),
-            ("getPet", "x-rate-limit: {rate: 0/s}", parse_quote!(#[rate_limit("0/s")])),
-            ("getPet", "x-rate-limit: {rate: 10/s, key: user}", parse_quote!(#[rate_limit("10/s", key = "user")])),
-            ("getPet", "x-rate-limit: {rate: 10/s, key: 'header:'}", parse_quote!(#[rate_limit("10/s", key = "header:")])),
-            ("createPet", "x-rate-limit: {rate: 10/s, key: 'path:petId'}", parse_quote!(#[rate_limit("10/s", key = "path:petId")])),
-            ("getPet", "x-rate-limit: {use: premium}", parse_quote!(#[rate_limit(policy = "premium")])),
-            ("getPet", "x-rate-limit: {use: writes, burst: 3}", parse_quote!(#[rate_limit(policy = "writes", burst = 3)])),
-            ("getPet", "x-rate-limit: {rate: 10/s, burst: 2, cost: 3}", parse_quote!(#[rate_limit("10/s", burst = 2, cost = 3)])),
-            ("getPet", "x-rate-limit: {rate: [10/s, 100/min], burst: 5}", parse_quote!(#[rate_limit("10/s", "100/min", burst = 5)])),
-            ("getPet", "x-rate-limit: {rate: 2/s, colour: blue}", parse_quote!(#[rate_limit("2/s", colour = "blue")])),
-            ("getPet", "x-rate-limit: {key: ip}", parse_quote!(#[rate_limit(key = "ip")])),
-            ("getPet", "x-rate-limit: {rate: 2/s, cost: 0}", parse_quote!(#[rate_limit("2/s", cost = 0)])),
+            (
+                "getPet",
+                "x-cache: {ttl: '5'}",
+                parse_quote!(#[cache(ttl = "5")]),
+            ),
+            (
+                "getPet",
+                "x-cache: {ttl: 0s}",
+                parse_quote!(#[cache(ttl = "0s")]),
+            ),
+            (
+                "getPet",
+                "x-cache: {ttl: 3 weeks}",
+                parse_quote!(#[cache(ttl = "3 weeks")]),
+            ),
+            (
+                "getPet",
+                "x-cache: {ttl: 5s, colour: blue}",
+                parse_quote!(#[cache(ttl = "5s", colour = "blue")]),
+            ),
+            (
+                "getPet",
+                "x-cache: {ttl: 5s, scope: shared}",
+                parse_quote!(#[cache(ttl = "5s", scope = "shared")]),
+            ),
+            (
+                "getPet",
+                "x-cache: {ttl: 5s, vary: [bad header]}",
+                parse_quote!(#[cache(ttl = "5s", vary = ["bad header"])]),
+            ),
+            (
+                "getPet",
+                "x-cache: {ttl: 5s, status: [99]}",
+                parse_quote!(#[cache(ttl = "5s", status = [99])]),
+            ),
+            (
+                "getPet",
+                "x-cache: {ttl: 5s, stale-while-revalidate: '10'}",
+                parse_quote!(#[cache(ttl = "5s", stale_while_revalidate = "10")]),
+            ),
+            (
+                "getPet",
+                "x-cache: {scope: public}",
+                parse_quote!(#[cache(scope = "public")]),
+            ),
+            (
+                "createPet",
+                "x-cache: {ttl: 5s}",
+                parse_quote!(#[cache(ttl = "5s")]),
+            ),
+            (
+                "getPet",
+                "x-rate-limit: {rate: 10/fortnight}",
+                parse_quote!(#[rate_limit("10/fortnight")]),
+            ),
+            (
+                "getPet",
+                "x-rate-limit: {rate: 0/s}",
+                parse_quote!(#[rate_limit("0/s")]),
+            ),
+            (
+                "getPet",
+                "x-rate-limit: {rate: 10/s, key: user}",
+                parse_quote!(#[rate_limit("10/s", key = "user")]),
+            ),
+            (
+                "getPet",
+                "x-rate-limit: {rate: 10/s, key: 'header:'}",
+                parse_quote!(#[rate_limit("10/s", key = "header:")]),
+            ),
+            (
+                "createPet",
+                "x-rate-limit: {rate: 10/s, key: 'path:petId'}",
+                parse_quote!(#[rate_limit("10/s", key = "path:petId")]),
+            ),
+            (
+                "getPet",
+                "x-rate-limit: {use: premium}",
+                parse_quote!(#[rate_limit(policy = "premium")]),
+            ),
+            (
+                "getPet",
+                "x-rate-limit: {use: writes, burst: 3}",
+                parse_quote!(#[rate_limit(policy = "writes", burst = 3)]),
+            ),
+            (
+                "getPet",
+                "x-rate-limit: {rate: 10/s, burst: 2, cost: 3}",
+                parse_quote!(#[rate_limit("10/s", burst = 2, cost = 3)]),
+            ),
+            (
+                "getPet",
+                "x-rate-limit: {rate: [10/s, 100/min], burst: 5}",
+                parse_quote!(#[rate_limit("10/s", "100/min", burst = 5)]),
+            ),
+            (
+                "getPet",
+                "x-rate-limit: {rate: 2/s, colour: blue}",
+                parse_quote!(#[rate_limit("2/s", colour = "blue")]),
+            ),
+            (
+                "getPet",
+                "x-rate-limit: {key: ip}",
+                parse_quote!(#[rate_limit(key = "ip")]),
+            ),
+            (
+                "getPet",
+                "x-rate-limit: {rate: 2/s, cost: 0}",
+                parse_quote!(#[rate_limit("2/s", cost = 0)]),
+            ),
         ]
     }
 
@@ -666,7 +766,10 @@ paths:
                 spec("", annotation)
             };
             let from_spec = spec_errors(&text);
-            assert!(!from_spec.is_empty(), "`{annotation}` is accepted by the spec");
+            assert!(
+                !from_spec.is_empty(),
+                "`{annotation}` is accepted by the spec"
+            );
             assert_eq!(
                 from_spec,
                 attribute_errors(operation, attribute),
@@ -679,13 +782,27 @@ paths:
     fn what_the_spec_accepts_the_attribute_accepts() {
         use syn::parse_quote;
         let accepted: Vec<(&str, &str, syn::Attribute)> = vec![
-            ("getPet", "x-cache: {ttl: 5s, scope: private, vary: [Accept-Language], status: [200, 404]}",
-                parse_quote!(#[cache(ttl = "5s", scope = "private", vary = ["Accept-Language"], status = [200, 404])])),
-            ("getPet", "x-rate-limit: {rate: 10/s, burst: 20, key: [principal, 'path:petId'], cost: 2}",
-                parse_quote!(#[rate_limit("10/s", burst = 20, key = ["principal", "path:petId"], cost = 2)])),
-            ("createPet", "x-rate-limit: {use: writes, cost: 2}", parse_quote!(#[rate_limit(policy = "writes", cost = 2)])),
+            (
+                "getPet",
+                "x-cache: {ttl: 5s, scope: private, vary: [Accept-Language], status: [200, 404]}",
+                parse_quote!(#[cache(ttl = "5s", scope = "private", vary = ["Accept-Language"], status = [200, 404])]),
+            ),
+            (
+                "getPet",
+                "x-rate-limit: {rate: 10/s, burst: 20, key: [principal, 'path:petId'], cost: 2}",
+                parse_quote!(#[rate_limit("10/s", burst = 20, key = ["principal", "path:petId"], cost = 2)]),
+            ),
+            (
+                "createPet",
+                "x-rate-limit: {use: writes, cost: 2}",
+                parse_quote!(#[rate_limit(policy = "writes", cost = 2)]),
+            ),
             ("getPet", "x-cache: false", parse_quote!(#[no_cache])),
-            ("getPet", "x-rate-limit: false", parse_quote!(#[no_rate_limit])),
+            (
+                "getPet",
+                "x-rate-limit: false",
+                parse_quote!(#[no_rate_limit]),
+            ),
             ("getPet", "x-compress: false", parse_quote!(#[no_compress])),
         ];
         for (operation, annotation, attribute) in accepted {
@@ -695,7 +812,11 @@ paths:
                 spec("", annotation)
             };
             assert_eq!(spec_errors(&text), Vec::<String>::new(), "{annotation}");
-            assert_eq!(attribute_errors(operation, attribute), Vec::<String>::new(), "{annotation}");
+            assert_eq!(
+                attribute_errors(operation, attribute),
+                Vec::<String>::new(),
+                "{annotation}"
+            );
         }
     }
 }

@@ -16,8 +16,8 @@ use std::time::Duration;
 use axum::routing::get;
 use axum::Router;
 use http::Method;
-use specjet::compression::CompressionSettings;
 use specjet::cache::{Cache, CacheSettings};
+use specjet::compression::CompressionSettings;
 use specjet::rate_limit::{KeyPart, RateLimitPolicy, RateLimitSettings, RateLimiter, Window};
 use specjet::{OperationInfo, Policies, ServiceSettings, Services};
 
@@ -25,7 +25,13 @@ const BODY: &str =
     r#"{"id":1,"name":"Rex","tag":"dog","status":"available","owner":{"id":7,"name":"Ada"}}"#;
 
 fn operation(id: &'static str, path: &'static str) -> &'static OperationInfo {
-    Box::leak(Box::new(OperationInfo::new(id, Method::GET, path, false, &[])))
+    Box::leak(Box::new(OperationInfo::new(
+        id,
+        Method::GET,
+        path,
+        false,
+        &[],
+    )))
 }
 
 /// `router` with `operation` limited per IP to `window`, as a generated router limits it.

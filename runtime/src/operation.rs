@@ -101,7 +101,10 @@ impl<T> ByRoute<T> {
         let mut table: HashMap<&'static str, Vec<(http::Method, T)>> = HashMap::new();
         for (operation, value) in entries {
             let methods = table.entry(operation.path).or_default();
-            if !methods.iter().any(|(method, _)| *method == operation.method) {
+            if !methods
+                .iter()
+                .any(|(method, _)| *method == operation.method)
+            {
                 methods.push((operation.method.clone(), value));
             }
         }

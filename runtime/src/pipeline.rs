@@ -52,7 +52,8 @@ impl Pipeline {
                 }),
                 invalidates: policies.invalidates,
             };
-            let any = steps.limit.is_some() || steps.cache.is_some() || !steps.invalidates.is_empty();
+            let any =
+                steps.limit.is_some() || steps.cache.is_some() || !steps.invalidates.is_empty();
             any.then_some((operation, steps))
         });
         let steps = ByRoute::new(steps);
@@ -64,13 +65,20 @@ impl Pipeline {
 }
 
 /// The middleware (`axum::middleware::from_fn_with_state`).
-pub(crate) async fn run(State(pipeline): State<Pipeline>, request: Request, next: Next) -> Response {
+pub(crate) async fn run(
+    State(pipeline): State<Pipeline>,
+    request: Request,
+    next: Next,
+) -> Response {
     let Some(steps) = pipeline.steps.get(&request) else {
         return next.run(request).await;
     };
     let (mut parts, body) = request.into_parts();
     let decision = match &steps.limit {
-        Some(limit) => match limit.admit(pipeline.services.rate_limiter(), &mut parts).await {
+        Some(limit) => match limit
+            .admit(pipeline.services.rate_limiter(), &mut parts)
+            .await
+        {
             Ok(decision) => decision,
             Err(refused) => return refused,
         },

@@ -63,7 +63,11 @@ impl Services {
 
     /// Services over a cache and a rate limiter made by hand (to share them between routers,
     /// or to give each its own Redis).
-    pub fn from_parts(settings: ServiceSettings, cache: Cache, rate_limiter: RateLimiter) -> Services {
+    pub fn from_parts(
+        settings: ServiceSettings,
+        cache: Cache,
+        rate_limiter: RateLimiter,
+    ) -> Services {
         crate::metrics::handle();
         Services {
             settings,

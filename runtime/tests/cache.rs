@@ -70,10 +70,20 @@ fn policy(ttl: Duration, swr: Duration) -> CachePolicy {
     policy
 }
 
-static GET_ITEM: OperationInfo =
-    OperationInfo::new("getItem", Method::GET, "/items/{id}", false, &[("id", "id")]);
-static POST_ITEM: OperationInfo =
-    OperationInfo::new("postItem", Method::POST, "/items/{id}", false, &[("id", "id")]);
+static GET_ITEM: OperationInfo = OperationInfo::new(
+    "getItem",
+    Method::GET,
+    "/items/{id}",
+    false,
+    &[("id", "id")],
+);
+static POST_ITEM: OperationInfo = OperationInfo::new(
+    "postItem",
+    Method::POST,
+    "/items/{id}",
+    false,
+    &[("id", "id")],
+);
 static MISSING: OperationInfo =
     OperationInfo::new("missing", Method::GET, "/missing/{id}", false, &[]);
 
@@ -357,7 +367,7 @@ async fn two_instances_share_entries_and_invalidations_through_redis() {
     wait_connected(&cache_a).await;
     wait_connected(&cache_b).await;
     let long = policy(Duration::from_secs(60), Duration::ZERO);
-    let a = app(&cache_a, calls.clone(), long.clone(), Duration::ZERO);
+    let a = app(&cache_a, calls.clone(), long, Duration::ZERO);
     let b = app(&cache_b, calls.clone(), long, Duration::ZERO);
 
     let stored = send(&a, get_req("/items/7")).await;

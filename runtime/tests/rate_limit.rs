@@ -23,8 +23,13 @@ use tower::ServiceExt;
 mod support;
 use support::{free_port, redis_url, unique_prefix, PrivateRedis};
 
-static GET_ITEM: OperationInfo =
-    OperationInfo::new("getItem", Method::GET, "/items/{id}", false, &[("id", "id")]);
+static GET_ITEM: OperationInfo = OperationInfo::new(
+    "getItem",
+    Method::GET,
+    "/items/{id}",
+    false,
+    &[("id", "id")],
+);
 
 fn settings(prefix: &str) -> RateLimitSettings {
     RateLimitSettings {

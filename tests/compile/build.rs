@@ -7,7 +7,10 @@ use std::path::{Path, PathBuf};
 const SPECS: &[(&str, &str)] = &[
     ("petstore", "specs/petstore.yaml"),
     ("features", "tests/compile/specs/features.yaml"),
-    ("oai_petstore", "generator/tests/fixtures/oai/oai-petstore.yaml"),
+    (
+        "oai_petstore",
+        "generator/tests/fixtures/oai/oai-petstore.yaml",
+    ),
     (
         "oai_petstore_expanded",
         "generator/tests/fixtures/oai/oai-petstore-expanded.yaml",
@@ -17,7 +20,10 @@ const SPECS: &[(&str, &str)] = &[
         "oai_api_with_examples",
         "generator/tests/fixtures/oai/oai-api-with-examples.yaml",
     ),
-    ("oai_link_example", "generator/tests/fixtures/oai/oai-link-example.yaml"),
+    (
+        "oai_link_example",
+        "generator/tests/fixtures/oai/oai-link-example.yaml",
+    ),
     (
         "oai_callback_example",
         "generator/tests/fixtures/oai/oai-callback-example.yaml",

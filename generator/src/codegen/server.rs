@@ -27,7 +27,10 @@ pub(crate) fn module(api: &Api) -> TokenStream {
     let mut modules: Vec<&str> = api.operations.iter().map(|op| op.name.as_str()).collect();
     modules.sort_unstable();
     let mut imports = Imports {
-        modules: modules.into_iter().map(|name| format_ident!("{}", name)).collect(),
+        modules: modules
+            .into_iter()
+            .map(|name| format_ident!("{}", name))
+            .collect(),
         ..Imports::default()
     };
     let operation_ids = operation_ids(api);
@@ -137,7 +140,9 @@ impl Imports {
         let cache = group(quote! { ::specjet::cache }, &self.cache);
         let rate_limit = group(quote! { ::specjet::rate_limit }, &self.rate_limit);
         let duration = self.duration.then(|| quote! { use ::std::time::Duration; });
-        let state = self.state.then(|| quote! { use ::specjet::axum::extract::State; });
+        let state = self
+            .state
+            .then(|| quote! { use ::specjet::axum::extract::State; });
         let method = (!self.modules.is_empty()).then(|| quote! { use ::specjet::http::Method; });
         let future = (!self.modules.is_empty()).then(|| quote! { use ::std::future::Future; });
         let modules = &self.modules;
@@ -311,7 +316,8 @@ fn operation_entry(api: &Api, op: &Operation, imports: &mut Imports) -> TokenStr
     if !policies.compress {
         fields.push(quote! { compress: false, });
     }
-    let entry = quote! { OperationInfo::new(#id, Method::#method, #path, #secured, &[#(#params),*]) };
+    let entry =
+        quote! { OperationInfo::new(#id, Method::#method, #path, #secured, &[#(#params),*]) };
     if fields.is_empty() {
         entry
     } else {
@@ -623,7 +629,9 @@ fn settings_fn(api: &Api) -> TokenStream {
             RateLimitBackend::Memory => quote! { Memory },
             RateLimitBackend::Redis => quote! { Redis },
         };
-        changes.push(quote! { settings.rate_limit.backend = ::specjet::rate_limit::Backend::#backend; });
+        changes.push(
+            quote! { settings.rate_limit.backend = ::specjet::rate_limit::Backend::#backend; },
+        );
     }
     if limits.on_backend_error != defaults.rate_limit.on_backend_error {
         let on_error = match limits.on_backend_error {

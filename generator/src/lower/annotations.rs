@@ -346,7 +346,6 @@ impl<'a> Annotations<'a> {
     }
 }
 
-
 impl Vocabulary {
     /// An operation's caching policy (`x-cache`, `x-cache-ttl`, `#[cache]`): a duration, an
     /// object with `ttl` and the rest, or `false` for none. Only GET and HEAD are cached; an
@@ -485,7 +484,6 @@ impl Vocabulary {
         }
         ok.then_some(policy)
     }
-
 }
 
 fn is_header_name(name: &str) -> bool {

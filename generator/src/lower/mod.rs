@@ -687,10 +687,12 @@ impl Lowering<'_> {
                     &location,
                     format!("no operation has the operationId `{target}`"),
                 ),
-                Some(found) if self.operations[found].policies.cache.is_none() => self.annotations.warning(
-                    &location,
-                    format!("`{target}` is not cached; there is nothing to invalidate"),
-                ),
+                Some(found) if self.operations[found].policies.cache.is_none() => {
+                    self.annotations.warning(
+                        &location,
+                        format!("`{target}` is not cached; there is nothing to invalidate"),
+                    )
+                }
                 Some(found) => {
                     let invalidates = &mut self.operations[index].policies.invalidates;
                     if !invalidates.contains(&found) {

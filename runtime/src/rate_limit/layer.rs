@@ -148,7 +148,7 @@ async fn key_of(
     let key_parts: &[KeyPart] = if route.policy.key.is_empty() {
         &auto
     } else {
-        &route.policy.key
+        route.policy.key
     };
     let mut key = String::new();
     for (index, part) in key_parts.iter().enumerate() {

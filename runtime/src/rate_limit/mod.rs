@@ -15,8 +15,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-pub use layer::{RATE_LIMIT, RATE_LIMIT_POLICY};
 pub(crate) use layer::Prepared;
+pub use layer::{RATE_LIMIT, RATE_LIMIT_POLICY};
 
 use crate::caller::ClientIp;
 use crate::redis_conn::SharedRedis;

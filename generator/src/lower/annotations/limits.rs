@@ -124,7 +124,8 @@ impl<'a> Annotations<'a> {
                 Value::Object(policies) => {
                     for (name, value) in policies {
                         if let Some(RateLimitUse::Own(policy)) =
-                            self.vocab.parse_rate_limit(&at.child(name), value, name, false)
+                            self.vocab
+                                .parse_rate_limit(&at.child(name), value, name, false)
                         {
                             settings.policies.insert(name.clone(), policy.clone());
                             self.vocab.policies.insert(name.clone(), policy);
@@ -472,9 +473,9 @@ impl Vocabulary {
                             .iter()
                             .map(|rate| match rate {
                                 Value::String(text) => parse_rate(text),
-                                other => Err(format!(
-                                    "expected a rate such as `100/min`, found {other}"
-                                )),
+                                other => {
+                                    Err(format!("expected a rate such as `100/min`, found {other}"))
+                                }
                             })
                             .collect()
                     };
@@ -671,7 +672,6 @@ impl Vocabulary {
         }
         Some(windows)
     }
-
 }
 
 /// A whole number of at least 1 (a burst, a cost).
