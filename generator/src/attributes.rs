@@ -61,6 +61,7 @@ pub fn policy_field(
     );
     let facts = OperationFacts {
         id: &operation.id,
+        method: operation.method,
         path_params: &path_params,
         query_params: &query_params,
     };

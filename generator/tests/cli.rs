@@ -228,7 +228,7 @@ fn annotation_mistakes_are_errors_with_locations() {
         ),
         (
             "keyed by path parameter `userId`, which its path does not have",
-            "/paths/~1c~1{id}/get/x-rate-limit",
+            "/paths/~1c~1{id}/get/x-rate-limit/key",
         ),
         (
             "a call costs 10 units but the burst is 5",
@@ -294,6 +294,67 @@ fn short_names_need_the_opt_in_and_long_names_never_do() {
             .map(|c| c.ttl_ms),
         Some(300_000)
     );
+}
+
+#[test]
+fn policies_are_one_value_per_operation_and_named_policies_are_referenced() {
+    let text = r#"
+openapi: 3.0.3
+info: {title: Policies, version: "1"}
+x-specjet:
+  rate-limit:
+    policies:
+      writes: {limit: 30, per: 1m, burst: 10}
+paths:
+  /pets/{id}:
+    x-cache-ttl: 5m
+    parameters:
+      - {name: id, in: path, required: true, schema: {type: integer}}
+    get:
+      operationId: getPet
+      responses: {"200": {description: ok}}
+    head:
+      operationId: headPet
+      x-cache: false
+      responses: {"200": {description: ok}}
+    put:
+      operationId: putPet
+      x-rate-limit: {use: writes, cost: 2}
+      x-compress: false
+      x-cache-invalidates: [getPet]
+      responses: {"204": {description: done}}
+"#;
+    let analysis = specjet_generator::analyze_text("policies.yaml", text).unwrap();
+    assert!(
+        !analysis.diagnostics.has_errors(),
+        "{:?}",
+        analysis.diagnostics
+    );
+    let [get, head, put] = analysis.api.operations.as_slice() else {
+        panic!("three operations");
+    };
+    // The path item's cache reaches its GET; `x-cache: false` turns it off for HEAD.
+    assert_eq!(get.policies.cache.as_ref().map(|c| c.ttl_ms), Some(300_000));
+    assert_eq!(head.policies.cache, None);
+    // The named policy is referenced, not copied; resolving it gives the cost set beside `use`.
+    assert_eq!(
+        put.policies.rate_limit,
+        Some(specjet_generator::ir::RateLimitUse::Named {
+            name: "writes".to_owned(),
+            cost: 2
+        })
+    );
+    let resolved = analysis.api.rate_limit_of(put).unwrap();
+    assert_eq!(
+        (
+            resolved.name.as_str(),
+            resolved.cost,
+            resolved.windows[0].burst
+        ),
+        ("writes", 2, 10)
+    );
+    assert!(!put.policies.compress);
+    assert_eq!(put.policies.invalidates, vec![0]);
 }
 
 #[test]

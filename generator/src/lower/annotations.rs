@@ -17,7 +17,8 @@ pub(crate) use limits::OperationFacts;
 
 use crate::diag::{Diagnostics, Severity};
 use crate::ir::{
-    CacheBackend, CachePolicy, CacheScope, CacheSettings, Method, RateLimitPolicy, ServiceSettings,
+    CacheBackend, CachePolicy, CacheScope, CacheSettings, Method, Policies, RateLimitPolicy,
+    ServiceSettings,
 };
 use crate::load::{Location, Spec};
 
@@ -265,6 +266,22 @@ impl<'a> Annotations<'a> {
                 format!("`{short}` is read only in documents with a root `x-specjet` key (or write `{long}`); it is ignored"),
             );
             None
+        }
+    }
+
+    /// Every policy of an operation, from its annotations (invalidation targets are resolved
+    /// once every operation is known).
+    pub(crate) fn policies(
+        &mut self,
+        operation: &OperationFacts<'_>,
+        item: (&Location, &Value),
+        own: (&Location, &Value),
+    ) -> Policies {
+        Policies {
+            cache: self.cache_policy(operation.method, item, own),
+            invalidates: Vec::new(),
+            rate_limit: self.rate_limit(operation, item, own),
+            compress: self.compress(item, own),
         }
     }
 

@@ -227,21 +227,15 @@ impl Lowering<'_> {
         };
         let path_params = names_in(ParamLocation::Path);
         let query_params = names_in(ParamLocation::Query);
-        let own = (&location, &operation);
-        let policies = crate::ir::Policies {
-            cache: self.annotations.cache_policy(method, item, own),
-            invalidates: Vec::new(),
-            rate_limit: self.annotations.rate_limit(
-                &annotations::OperationFacts {
-                    id: &id,
-                    path_params: &path_params,
-                    query_params: &query_params,
-                },
-                item,
-                own,
-            ),
-            compress: self.annotations.compress(item, own),
+        let facts = annotations::OperationFacts {
+            id: &id,
+            method,
+            path_params: &path_params,
+            query_params: &query_params,
         };
+        let policies = self
+            .annotations
+            .policies(&facts, item, (&location, &operation));
         for (at, target) in self
             .annotations
             .invalidates(method, (&location, &operation))

@@ -7,7 +7,7 @@ use serde_json::Value;
 use super::{is_header_name, parse_duration, parse_size, Annotations, Vocabulary};
 use crate::diag::Severity;
 use crate::ir::{
-    CompressionSettings, OnBackendError, RateKey, RateLimitBackend, RateLimitPolicy,
+    CompressionSettings, Method, OnBackendError, RateKey, RateLimitBackend, RateLimitPolicy,
     RateLimitSettings, RateLimitUse, RateWindow,
 };
 use crate::load::Location;
@@ -102,6 +102,7 @@ pub fn parse_key(value: &Value) -> Result<Vec<RateKey>, String> {
 #[derive(Debug)]
 pub(crate) struct OperationFacts<'a> {
     pub(crate) id: &'a str,
+    pub(crate) method: Method,
     pub(crate) path_params: &'a [String],
     pub(crate) query_params: &'a [String],
 }
