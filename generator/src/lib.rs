@@ -6,21 +6,21 @@
 //! becomes a [`diag::Diagnostic`] with its location; nothing in here panics on input.
 
 pub mod attributes;
-pub(crate) mod codegen;
+mod codegen;
 pub mod diag;
 pub mod diff;
 pub mod emit;
 pub mod ir;
 pub mod load;
-pub mod lower;
-pub mod naming;
-pub mod pointer;
-pub mod position;
+mod lower;
+mod naming;
+mod pointer;
+mod position;
 #[cfg(feature = "cli")]
 pub mod scaffold;
 #[cfg(feature = "cli")]
 pub mod watch;
-pub mod yaml;
+mod yaml;
 
 use std::path::Path;
 
