@@ -27,7 +27,9 @@ pub enum Concern {
 /// argument, empty for the whole attribute) and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttributeError {
+    /// Where in the attribute's value the problem is.
     pub pointer: String,
+    /// What is wrong, worded as for the spec's annotation.
     pub message: String,
 }
 

@@ -16,10 +16,15 @@ pub enum Severity {
 /// One problem, located by file, JSON pointer and, where the loader knows it, line:column.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
+    /// How bad it is.
     pub severity: Severity,
+    /// The document's name as the loader knows it (see [`crate::load::Document::name`]).
     pub file: String,
+    /// A JSON pointer into the document; empty for the whole document.
     pub pointer: String,
+    /// Line and column (1-based), when known.
     pub line_col: Option<(usize, usize)>,
+    /// What is wrong.
     pub message: String,
 }
 
@@ -47,6 +52,7 @@ pub struct Diagnostics {
 }
 
 impl Diagnostics {
+    /// Adds a problem at `pointer` in `file` (its line:column is found later).
     pub fn push(
         &mut self,
         severity: Severity,
@@ -63,26 +69,32 @@ impl Diagnostics {
         });
     }
 
+    /// Adds a problem already built (one the parser located itself).
     pub fn push_diagnostic(&mut self, diagnostic: Diagnostic) {
         self.items.push(diagnostic);
     }
 
+    /// Every problem, in the order found.
     pub fn items(&self) -> &[Diagnostic] {
         &self.items
     }
 
+    /// Every problem, to fill in what is learned later (line:column).
     pub fn items_mut(&mut self) -> &mut [Diagnostic] {
         &mut self.items
     }
 
+    /// How many problems have exactly this severity.
     pub fn count(&self, severity: Severity) -> usize {
         self.items.iter().filter(|d| d.severity == severity).count()
     }
 
+    /// Whether any problem is an error or fatal.
     pub fn has_errors(&self) -> bool {
         self.items.iter().any(|d| d.severity >= Severity::Error)
     }
 
+    /// Whether any problem is fatal: nothing can be generated.
     pub fn has_fatal(&self) -> bool {
         self.items.iter().any(|d| d.severity == Severity::Fatal)
     }

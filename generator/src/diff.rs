@@ -9,9 +9,13 @@ use crate::ir::{Api, BodyKind, Operation, StatusSpec, TypeKind};
 /// One difference.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
+    /// `+` added, `-` removed, `~` changed.
     pub sign: char,
+    /// What changed: an operation (by id) or a type (by name).
     pub subject: String,
+    /// How it changed; may be empty.
     pub detail: String,
+    /// Whether existing clients may break.
     pub breaking: bool,
 }
 

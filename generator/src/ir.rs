@@ -7,11 +7,17 @@ pub type TypeId = usize;
 /// The whole API.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Api {
+    /// `info.title`.
     pub title: String,
+    /// `info.version`.
     pub version: String,
+    /// `info.description`.
     pub description: Option<String>,
+    /// Every operation, in document order.
     pub operations: Vec<Operation>,
+    /// Every named type; a [`TypeId`] indexes it.
     pub types: Vec<TypeDef>,
+    /// The axum routes the operations are served on.
     pub routes: Vec<Route>,
     /// The root `x-specjet` settings.
     pub settings: ServiceSettings,
@@ -38,13 +44,18 @@ impl Api {
 pub struct ServiceSettings {
     /// The document has a root `x-specjet` key.
     pub opted_in: bool,
+    /// `x-specjet.cache`.
     pub cache: CacheSettings,
+    /// `x-specjet.rate-limit`.
     pub rate_limit: RateLimitSettings,
+    /// `x-specjet.compression`.
     pub compression: CompressionSettings,
 }
 
+/// Where rate-limit budgets are kept (`x-specjet.rate-limit.backend`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum RateLimitBackend {
+    /// In process: each replica has its own budget.
     Memory,
     /// Redis when `REDIS_URL` is set, else in process.
     #[default]
@@ -54,19 +65,26 @@ pub enum RateLimitBackend {
 /// What a request meets when the Redis budget does not answer.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum OnBackendError {
+    /// Enforce the limit in process meanwhile.
     #[default]
     Local,
+    /// Let the request through.
     Allow,
+    /// Refuse it with 503.
     Deny,
 }
 
 /// Service-wide rate-limit settings (`x-specjet.rate-limit`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RateLimitSettings {
+    /// Where budgets are kept.
     pub backend: RateLimitBackend,
+    /// What a request meets when Redis does not answer.
     pub on_backend_error: OnBackendError,
     /// Addresses or CIDR ranges.
     pub trusted_proxies: Vec<String>,
+    /// The forwarding header read from trusted proxies, lower-case (`None`: the runtime's
+    /// default, `X-Forwarded-For`).
     pub client_ip_header: Option<String>,
     /// Named policies (`policies`), which operations `use` and share a budget of.
     pub policies: std::collections::BTreeMap<String, RateLimitPolicy>,
@@ -75,19 +93,28 @@ pub struct RateLimitSettings {
 /// One window of a rate limit: `limit` per `period_ms`, bursts of `burst`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateWindow {
+    /// Units allowed per period.
     pub limit: u32,
+    /// The period, in milliseconds.
     pub period_ms: u64,
+    /// Units that may be taken at once.
     pub burst: u32,
 }
 
 /// What a rate-limit budget is kept per.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RateKey {
+    /// The client's IP address (`ip`).
     Ip,
+    /// The caller's credentials (`principal`).
     Principal,
+    /// One budget for everyone (`global`).
     Global,
+    /// A request header's value (`header:<Name>`).
     Header(String),
+    /// A path parameter's value (`path:<param>`).
     Path(String),
+    /// A query parameter's value (`query:<param>`).
     Query(String),
 }
 
@@ -95,10 +122,13 @@ pub enum RateKey {
 /// by name and stored once in [`RateLimitSettings::policies`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RateLimitUse {
+    /// The operation's own limit.
     Own(RateLimitPolicy),
     /// `use: <name>`, with the cost of one call (the policy's unless set beside `use`).
     Named {
+        /// The root policy's name.
         name: String,
+        /// Units one call costs.
         cost: u32,
     },
 }
@@ -108,23 +138,31 @@ pub enum RateLimitUse {
 pub struct RateLimitPolicy {
     /// A root policy's name (its budget is shared), else the operation's id.
     pub name: String,
+    /// Every window is enforced.
     pub windows: Vec<RateWindow>,
     /// Empty: principal when secured, else IP.
     pub key: Vec<RateKey>,
+    /// Units one call costs.
     pub cost: u32,
 }
 
 /// Service-wide compression settings (`x-specjet.compression`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CompressionSettings {
+    /// Brotli is offered.
     pub br: bool,
+    /// Zstandard is offered.
     pub zstd: bool,
+    /// Gzip is offered.
     pub gzip: bool,
+    /// Responses smaller than this many bytes are sent as they are.
     pub min_size: u16,
+    /// The largest request body accepted, counted after decompression.
     pub max_request_bytes: u64,
 }
 
 impl CompressionSettings {
+    /// Whether any coding is offered.
     pub fn enabled(&self) -> bool {
         self.br || self.zstd || self.gzip
     }
@@ -142,17 +180,24 @@ impl Default for CompressionSettings {
     }
 }
 
+/// Where cached responses are kept (`x-specjet.cache.backend`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum CacheBackend {
+    /// In process only.
     Memory,
+    /// Redis only (every replica shares every entry).
     Redis,
+    /// In process in front of Redis.
     #[default]
     Tiered,
 }
 
+/// Service-wide cache settings (`x-specjet.cache`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CacheSettings {
+    /// Where entries are kept.
     pub backend: CacheBackend,
+    /// Bound of the in-process tier, in bytes of cached responses.
     pub capacity_bytes: u64,
     /// `None`: derived from the API title.
     pub key_prefix: Option<String>,
@@ -168,9 +213,12 @@ impl Default for CacheSettings {
     }
 }
 
+/// Whose answer a cached entry is (`scope`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CacheScope {
+    /// Shared by every caller.
     Public,
+    /// Keyed by the caller's credentials.
     Private,
 }
 
@@ -180,12 +228,16 @@ pub const DEFAULT_CACHE_STATUSES: [u16; 3] = [200, 203, 204];
 /// One operation's caching policy (`x-cache`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CachePolicy {
+    /// How long an entry is fresh, in milliseconds.
     pub ttl_ms: u64,
+    /// How long after that a stale entry may still be served while it is refreshed, in
+    /// milliseconds.
     pub stale_while_revalidate_ms: u64,
     /// `None`: private when the operation is secured or the request carries credentials.
     pub scope: Option<CacheScope>,
     /// Lower-case request header names.
     pub vary: Vec<String>,
+    /// The response statuses that are stored.
     pub statuses: Vec<u16>,
 }
 
@@ -201,18 +253,24 @@ pub enum Module {
 /// A named Rust type.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TypeDef {
+    /// The Rust name, unique in its module.
     pub name: String,
+    /// The module it is generated in.
     pub module: Module,
+    /// The schema's description (else its title).
     pub docs: Option<String>,
     /// Where in the spec it comes from (for diagnostics and comments).
     pub origin: String,
+    /// What the type is.
     pub kind: TypeKind,
 }
 
+/// The shape of a named type.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TypeKind {
     /// An object.
     Struct {
+        /// The properties, and the parts flattened into the struct.
         fields: Vec<Field>,
         /// `additionalProperties` beside named properties: a flattened map.
         additional: Option<TypeRef>,
@@ -220,12 +278,20 @@ pub enum TypeKind {
         deny_unknown: bool,
     },
     /// A string enum.
-    StringEnum { variants: Vec<EnumVariant> },
+    StringEnum {
+        /// The allowed values.
+        variants: Vec<EnumVariant>,
+    },
     /// An integer enum.
-    IntEnum { variants: Vec<IntVariant> },
+    IntEnum {
+        /// The allowed values.
+        variants: Vec<IntVariant>,
+    },
     /// `oneOf`/`anyOf`: tagged by a discriminator property, or tried in order.
     Union {
+        /// The alternatives, in spec order.
         variants: Vec<UnionVariant>,
+        /// The discriminator's property name.
         discriminator: Option<String>,
     },
     /// `pub type Name = ...;`
@@ -234,25 +300,38 @@ pub enum TypeKind {
     Newtype(TypeRef),
 }
 
+/// A field of a struct: one property of an object schema.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Field {
+    /// The Rust field name.
     pub name: String,
+    /// The property name in JSON.
     pub wire: String,
+    /// The value's type (`Option` is added by codegen from `required` and `nullable`).
     pub ty: TypeRef,
+    /// Listed in the schema's `required` (and neither `readOnly` nor `writeOnly`).
     pub required: bool,
+    /// `null` is allowed.
     pub nullable: bool,
+    /// The property's description or title (else the referenced schema's).
     pub docs: Option<String>,
+    /// Used when an optional property is absent.
     pub default: Option<DefaultValue>,
     /// Members of an object-shaped part (a union beside properties, an `allOf` part that is
     /// not a plain object) spliced into this struct with `#[serde(flatten)]`.
     pub flatten: bool,
 }
 
+/// A schema's `default`, checked against the field's type.
 #[derive(Debug, Clone, PartialEq)]
 pub enum DefaultValue {
+    /// A boolean.
     Bool(bool),
+    /// An integer.
     Int(i64),
+    /// A number.
     Float(f64),
+    /// A string.
     Str(String),
     /// A variant of a string enum.
     Variant(String),
@@ -270,22 +349,32 @@ impl DefaultValue {
     }
 }
 
+/// One value of a string enum.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EnumVariant {
+    /// The Rust variant name.
     pub name: String,
+    /// The string in JSON.
     pub wire: String,
+    /// Doc text for the variant (lowering sets none yet).
     pub docs: Option<String>,
 }
 
+/// One value of an integer enum.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IntVariant {
+    /// The Rust variant name.
     pub name: String,
+    /// The integer in JSON.
     pub value: i64,
 }
 
+/// One alternative of a union.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UnionVariant {
+    /// The Rust variant name.
     pub name: String,
+    /// The alternative's type.
     pub ty: TypeRef,
     /// The discriminator values that select this variant.
     pub tags: Vec<String>,
@@ -294,30 +383,45 @@ pub struct UnionVariant {
 /// A Rust type expression.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum TypeRef {
+    /// `bool`.
     Bool,
+    /// `i32`.
     I32,
+    /// `i64`.
     I64,
+    /// `u32`.
     U32,
+    /// `u64`.
     U64,
+    /// `f32`.
     F32,
+    /// `f64`.
     F64,
+    /// `String`.
     String,
+    /// Raw bytes (`bytes::Bytes`).
     Bytes,
     /// Any JSON value.
     Value,
+    /// An array.
     Vec(Box<TypeRef>),
     /// A map from strings.
     Map(Box<TypeRef>),
+    /// An optional value.
     Option(Box<TypeRef>),
+    /// A boxed value, where a type would otherwise contain itself.
     Box(Box<TypeRef>),
+    /// A type of [`Api::types`].
     Named(TypeId),
 }
 
 impl TypeRef {
+    /// `Option<inner>`.
     pub fn option(inner: TypeRef) -> TypeRef {
         TypeRef::Option(Box::new(inner))
     }
 
+    /// Whether this is an `Option`.
     pub fn is_option(&self) -> bool {
         matches!(self, TypeRef::Option(_))
     }
@@ -326,17 +430,26 @@ impl TypeRef {
 /// HTTP methods an operation can have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Method {
+    /// `GET`.
     Get,
+    /// `PUT`.
     Put,
+    /// `POST`.
     Post,
+    /// `DELETE`.
     Delete,
+    /// `OPTIONS`.
     Options,
+    /// `HEAD`.
     Head,
+    /// `PATCH`.
     Patch,
+    /// `TRACE`.
     Trace,
 }
 
 impl Method {
+    /// Every method, in the order the OpenAPI path item object lists them.
     pub const ALL: [Method; 8] = [
         Method::Get,
         Method::Put,
@@ -348,6 +461,7 @@ impl Method {
         Method::Trace,
     ];
 
+    /// The path item key: `get`, `put`, ...
     pub fn as_str(self) -> &'static str {
         match self {
             Method::Get => "get",
@@ -362,20 +476,28 @@ impl Method {
     }
 }
 
+/// One operation: a method on a path.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Operation {
     /// `operationId`, or one made from method and path.
     pub id: String,
     /// The trait method and module name.
     pub name: String,
+    /// The HTTP method.
     pub method: Method,
     /// The path as written in the spec.
     pub path: String,
+    /// `summary`.
     pub summary: Option<String>,
+    /// `description`.
     pub description: Option<String>,
+    /// `deprecated: true`.
     pub deprecated: bool,
+    /// Parameters of the operation and its path item.
     pub params: Vec<Param>,
+    /// `requestBody`.
     pub body: Option<RequestBody>,
+    /// One per status key, ordered by status.
     pub responses: Vec<Response>,
     /// Index into [`Api::routes`].
     pub route: usize,
@@ -424,12 +546,16 @@ impl Operation {
 /// One templated path segment: the route key it is captured under and how it splits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Capture {
+    /// The route key the segment is captured under.
     pub key: String,
+    /// What the segment is made of, in order.
     pub pieces: Vec<Piece>,
 }
 
+/// A part of a templated path segment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Piece {
+    /// Fixed text around parameters (`v` in `v{version}`).
     Literal(String),
     /// A path parameter, by its wire name.
     Param(String),
@@ -442,15 +568,21 @@ impl Capture {
     }
 }
 
+/// Where a parameter is read from (`in`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ParamLocation {
+    /// A path segment.
     Path,
+    /// The query string.
     Query,
+    /// A request header.
     Header,
+    /// A cookie.
     Cookie,
 }
 
 impl ParamLocation {
+    /// The spec's name for it: `path`, `query`, `header`, `cookie`.
     pub fn as_str(self) -> &'static str {
         match self {
             ParamLocation::Path => "path",
@@ -480,73 +612,106 @@ pub enum ParamStyle {
     Json,
 }
 
+/// One parameter of an operation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Param {
+    /// The name in the request.
     pub wire: String,
+    /// The field of the generated `Request`.
     pub field: String,
+    /// Where it is read from.
     pub location: ParamLocation,
     /// The element type for arrays; the value type otherwise (never `Option`).
     pub ty: TypeRef,
+    /// Path parameters always are; others when the spec says `required: true`.
     pub required: bool,
+    /// How the value is written.
     pub style: ParamStyle,
     /// Used when an optional scalar parameter is absent.
     pub default: Option<DefaultValue>,
+    /// The parameter's description.
     pub docs: Option<String>,
 }
 
+/// An operation's `requestBody`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RequestBody {
+    /// `required: true`.
     pub required: bool,
     /// The enum over media types, when there are several.
     pub media_enum: Option<String>,
+    /// The body's description.
     pub docs: Option<String>,
+    /// One per media type, in spec order.
     pub contents: Vec<Content>,
 }
 
 /// One media type of a body.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Content {
+    /// The media type as written in the spec.
     pub media_type: String,
     /// Variant name when a body has several media types.
     pub variant: String,
+    /// How the body is read and written.
     pub kind: BodyKind,
 }
 
+/// How a body of one media type is read and written.
 #[derive(Debug, Clone, PartialEq)]
 pub enum BodyKind {
+    /// JSON (`application/json`, `*+json`), as this type.
     Json(TypeRef),
+    /// `application/x-www-form-urlencoded`, as this type.
     Form(TypeRef),
+    /// `multipart/*`, as a `MultipartForm`.
     Multipart,
+    /// Text, as a `String`.
     Text,
+    /// Anything else, as raw bytes.
     Binary,
 }
 
 /// Which statuses a response covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum StatusSpec {
+    /// One status code.
     Code(u16),
     /// `2XX`: the class digit.
     Range(u8),
+    /// `default`: any status not listed.
     Default,
 }
 
+/// One response of an operation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Response {
+    /// The statuses it covers.
     pub status: StatusSpec,
+    /// Its variant of the operation's `Response` enum.
     pub variant: String,
+    /// The response's description.
     pub docs: Option<String>,
     /// The enum over media types, when there are several.
     pub media_enum: Option<String>,
+    /// One per media type, in spec order; empty when there is no body.
     pub contents: Vec<Content>,
+    /// The headers it declares (`Content-Type` excepted).
     pub headers: Vec<ResponseHeader>,
 }
 
+/// A header a response declares.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ResponseHeader {
+    /// The header name, lower-case.
     pub wire: String,
+    /// The field of the response variant.
     pub field: String,
+    /// The value's type.
     pub ty: TypeRef,
+    /// `required: true`.
     pub required: bool,
+    /// The header's description.
     pub docs: Option<String>,
 }
 
@@ -554,6 +719,8 @@ pub struct ResponseHeader {
 /// several only when their paths differ in literal affixes or only in parameter names).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Route {
+    /// The path as axum matches it.
     pub axum_path: String,
+    /// Per method, the operations (indices into [`Api::operations`]) served there.
     pub methods: Vec<(Method, Vec<usize>)>,
 }

@@ -33,9 +33,13 @@ use serde_json::Value;
 pub use serde_json;
 
 /// A loaded and lowered document with its problems (warnings and recoverable errors).
+#[derive(Debug)]
 pub struct Analysis {
+    /// The document and every file it references.
     pub spec: Spec,
+    /// The API lowered from it.
     pub api: Api,
+    /// Its problems, located by line:column where found.
     pub diagnostics: Diagnostics,
 }
 

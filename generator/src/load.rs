@@ -18,14 +18,18 @@ pub type DocId = usize;
 pub struct Document {
     /// The path as the user gave it (root) or as reached from the referencing file.
     pub name: String,
+    /// Where it was read from; relative references resolve against it.
     pub path: PathBuf,
+    /// The file's text, kept to find line:column for diagnostics.
     pub text: String,
+    /// The parsed document.
     pub value: Value,
 }
 
 /// The root document and every document it references.
 #[derive(Debug)]
 pub struct Spec {
+    /// Every loaded document, the root first.
     pub docs: Vec<Document>,
     by_path: HashMap<PathBuf, DocId>,
 }
@@ -33,11 +37,14 @@ pub struct Spec {
 /// A place in the spec: a document and a JSON pointer into it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Location {
+    /// The document.
     pub doc: DocId,
+    /// A JSON pointer into it; empty for the whole document.
     pub pointer: String,
 }
 
 impl Location {
+    /// The location of `segment` (a key or an index) inside this one.
     pub fn child(&self, segment: &str) -> Location {
         Location {
             doc: self.doc,
@@ -180,10 +187,12 @@ impl Spec {
         self.docs.iter().map(|doc| doc.path.clone()).collect()
     }
 
+    /// The root document's value.
     pub fn root(&self) -> &Value {
         &self.docs[0].value
     }
 
+    /// The name of document `doc`, as diagnostics show it.
     pub fn doc_name(&self, doc: DocId) -> &str {
         &self.docs[doc].name
     }

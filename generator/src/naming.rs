@@ -77,7 +77,7 @@ fn words(raw: &str) -> String {
 }
 
 /// `PascalCase` type or variant name; never empty, never starts with a digit.
-pub fn type_name(raw: &str) -> String {
+pub(crate) fn type_name(raw: &str) -> String {
     let mut name = words(raw).to_pascal_case();
     if name.is_empty() {
         name = "Empty".to_owned();
@@ -92,7 +92,7 @@ pub fn type_name(raw: &str) -> String {
 }
 
 /// `snake_case` field, function or module name; never empty, never a keyword.
-pub fn field_name(raw: &str) -> String {
+pub(crate) fn field_name(raw: &str) -> String {
     let mut name = words(raw).to_snake_case();
     if name.is_empty() {
         name = "empty".to_owned();
@@ -113,18 +113,18 @@ pub fn field_name(raw: &str) -> String {
 
 /// A set of names in one scope; `claim` returns a unique name, adding `2`, `3`, ... on clashes.
 #[derive(Debug, Default, Clone)]
-pub struct Namespace {
+pub(crate) struct Namespace {
     taken: HashSet<String>,
 }
 
 impl Namespace {
-    pub fn with_reserved(reserved: &[&str]) -> Self {
+    pub(crate) fn with_reserved(reserved: &[&str]) -> Self {
         Namespace {
             taken: reserved.iter().map(|s| (*s).to_owned()).collect(),
         }
     }
 
-    pub fn claim(&mut self, base: &str) -> String {
+    pub(crate) fn claim(&mut self, base: &str) -> String {
         if self.taken.insert(base.to_owned()) {
             return base.to_owned();
         }
@@ -143,10 +143,6 @@ impl Namespace {
             .map(|n| format!("{stem}{separator}{n}"))
             .find(|candidate| self.taken.insert(candidate.clone()))
             .unwrap_or_else(|| base.to_owned())
-    }
-
-    pub fn contains(&self, name: &str) -> bool {
-        self.taken.contains(name)
     }
 }
 

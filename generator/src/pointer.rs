@@ -3,35 +3,35 @@
 use serde_json::Value;
 
 /// Escapes one segment (`~` → `~0`, `/` → `~1`).
-pub fn escape(segment: &str) -> String {
+pub(crate) fn escape(segment: &str) -> String {
     segment.replace('~', "~0").replace('/', "~1")
 }
 
-pub fn unescape(segment: &str) -> String {
+pub(crate) fn unescape(segment: &str) -> String {
     segment.replace("~1", "/").replace("~0", "~")
 }
 
 /// `pointer` with one more segment.
-pub fn push(pointer: &str, segment: &str) -> String {
+pub(crate) fn push(pointer: &str, segment: &str) -> String {
     format!("{pointer}/{}", escape(segment))
 }
 
 /// The pointer of a `$ref` fragment (`/components/schemas/Pet`), percent-decoded.
-pub fn from_fragment(fragment: &str) -> String {
+pub(crate) fn from_fragment(fragment: &str) -> String {
     crate::load::percent_decode(fragment)
 }
 
 /// The segments of a pointer, unescaped.
-pub fn segments(pointer: &str) -> impl Iterator<Item = String> + '_ {
+pub(crate) fn segments(pointer: &str) -> impl Iterator<Item = String> + '_ {
     pointer.split('/').skip(1).map(unescape)
 }
 
 /// The last segment, unescaped.
-pub fn last(pointer: &str) -> Option<String> {
+pub(crate) fn last(pointer: &str) -> Option<String> {
     pointer.rsplit_once('/').map(|(_, last)| unescape(last))
 }
 
-pub fn get<'a>(value: &'a Value, pointer: &str) -> Option<&'a Value> {
+pub(crate) fn get<'a>(value: &'a Value, pointer: &str) -> Option<&'a Value> {
     if pointer.is_empty() {
         return Some(value);
     }

@@ -8,7 +8,7 @@
 use crate::pointer;
 
 /// 1-based line and column of the last key of `pointer` that can be found.
-pub fn find(text: &str, pointer_text: &str) -> Option<(usize, usize)> {
+pub(crate) fn find(text: &str, pointer_text: &str) -> Option<(usize, usize)> {
     let mut offset = 0;
     let mut indent: Option<usize> = None;
     let mut found = None;

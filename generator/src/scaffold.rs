@@ -41,6 +41,7 @@ impl Runtime {
 /// What `init` wrote.
 #[derive(Debug, Default)]
 pub struct InitReport {
+    /// Files written, relative to the crate directory (`src/api/` for the generated module).
     pub written: Vec<String>,
     /// Files that already held the user's code and were left alone.
     pub kept: Vec<String>,

@@ -11,7 +11,7 @@ use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 
 /// A JSON value read from YAML.
-pub struct JsonValue(pub Value);
+pub(crate) struct JsonValue(pub Value);
 
 impl<'de> Deserialize<'de> for JsonValue {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -111,7 +111,7 @@ fn key_text(key: Value) -> String {
 
 /// Applies YAML merge keys (`<<: *base`, `<<: [*a, *b]`): merged members never override the
 /// mapping's own.
-pub fn apply_merge_keys(value: &mut Value) {
+pub(crate) fn apply_merge_keys(value: &mut Value) {
     let mut stack = vec![value];
     while let Some(value) = stack.pop() {
         match value {

@@ -26,8 +26,11 @@ use crate::OperationInfo;
 /// Service-wide compression settings (`x-specjet.compression`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CompressionSettings {
+    /// Brotli, for responses and request bodies.
     pub br: bool,
+    /// Zstandard, for responses and request bodies.
     pub zstd: bool,
+    /// Gzip, for responses and request bodies.
     pub gzip: bool,
     /// Responses smaller than this are sent as they are.
     pub min_size: u16,
@@ -126,6 +129,16 @@ pub struct CompressLayer {
     codings: Arc<[&'static str]>,
 }
 
+impl std::fmt::Debug for CompressLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompressLayer")
+            .field("codings", &self.codings)
+            .field("limit", &self.limit)
+            .field("active", &self.active)
+            .finish_non_exhaustive()
+    }
+}
+
 impl CompressLayer {
     /// Whether the layer does anything: some algorithm is on, or the body limit differs
     /// from the default.
@@ -151,12 +164,23 @@ impl<S> Layer<S> for CompressLayer {
 
 type Inner<S> = Compression<RequestDecompression<AxumBody<S>>, Chosen>;
 
+/// The service [`CompressLayer`] wraps a route in: refuses request bodies in unknown codings,
+/// bounds decompressed bodies, compresses responses and weakens their `ETag`.
 #[derive(Clone)]
 pub struct CompressService<S> {
     inner: Inner<S>,
     limit: BodyLimit,
     uncompressed: Arc<ByRoute<()>>,
     codings: Arc<[&'static str]>,
+}
+
+impl<S> std::fmt::Debug for CompressService<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompressService")
+            .field("codings", &self.codings)
+            .field("limit", &self.limit)
+            .finish_non_exhaustive()
+    }
 }
 
 type BoxFuture = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
@@ -247,7 +271,7 @@ fn weaken_etag(response: &mut Response) {
 }
 
 /// Hands the route an axum `Body` whatever body type the layers above produced.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct AxumBody<S> {
     inner: S,
 }

@@ -16,12 +16,16 @@ pub const DEFAULT_BODY_LIMIT: usize = 2 * 1024 * 1024;
 /// One parameter that could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParamError {
+    /// Where the parameter is: `path`, `query`, `header`, `cookie` or `body`.
     pub location: &'static str,
+    /// The parameter's name as the client sends it.
     pub name: String,
+    /// What is wrong with it.
     pub reason: String,
 }
 
 impl ParamError {
+    /// The error of parameter `name` in `location`.
     pub fn new(location: &'static str, name: &str, reason: impl Into<String>) -> Self {
         ParamError {
             location,
@@ -72,7 +76,9 @@ pub fn parse_plain<T: DeserializeOwned>(
 /// One literal or parameter of a path segment such as `{id}.json` or `{range}:append`.
 #[derive(Debug, Clone, Copy)]
 pub enum Piece {
+    /// Text that must match exactly.
     Literal(&'static str),
+    /// A parameter's value.
     Param,
 }
 
@@ -191,10 +197,12 @@ pub struct QueryParams {
 }
 
 impl QueryParams {
+    /// The query string of `uri` (empty when it has none).
     pub fn from_uri(uri: &http::Uri) -> Self {
         QueryParams::parse(uri.query().unwrap_or(""))
     }
 
+    /// Decodes a query string (without the `?`).
     pub fn parse(query: &str) -> Self {
         QueryParams {
             pairs: form_urlencoded::parse(query.as_bytes())
@@ -343,6 +351,7 @@ impl HeaderParams<'_> {
             .transpose()
     }
 
+    /// A single value (`X-Limit: 10`), surrounding whitespace trimmed.
     pub fn scalar<T: DeserializeOwned>(&self, name: &str) -> Result<Option<T>, ParamError> {
         self.raw(name)?
             .map(|raw| parse_plain(raw.trim(), "header", name))
@@ -362,6 +371,7 @@ impl HeaderParams<'_> {
             .transpose()
     }
 
+    /// A header whose value is a JSON document (`content: application/json`).
     pub fn json<T: DeserializeOwned>(&self, name: &str) -> Result<Option<T>, ParamError> {
         self.raw(name)?
             .map(|raw| {
@@ -379,6 +389,7 @@ pub struct CookieParams {
 }
 
 impl CookieParams {
+    /// The `name=value` pairs of every `Cookie` header in `headers`.
     pub fn from_headers(headers: &HeaderMap) -> Self {
         let pairs = headers
             .get_all(header::COOKIE)
@@ -396,6 +407,7 @@ impl CookieParams {
         CookieParams { pairs }
     }
 
+    /// A single value (`Cookie: session=abc`); the first wins when repeated.
     pub fn scalar<T: DeserializeOwned>(&self, name: &str) -> Result<Option<T>, ParamError> {
         self.pairs
             .iter()
@@ -404,6 +416,7 @@ impl CookieParams {
             .transpose()
     }
 
+    /// A comma-separated list (`Cookie: ids=1,2,3`).
     pub fn delimited<T: DeserializeOwned>(&self, name: &str) -> Result<Option<Vec<T>>, ParamError> {
         self.pairs
             .iter()

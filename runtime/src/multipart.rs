@@ -8,15 +8,20 @@ use crate::problem::Problem;
 /// One part of a multipart body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Part {
+    /// The form field's name (`Content-Disposition: form-data; name=...`).
     pub name: Option<String>,
+    /// The uploaded file's name, when the part is a file.
     pub file_name: Option<String>,
+    /// The part's own `Content-Type`.
     pub content_type: Option<String>,
+    /// The part's content.
     pub data: Bytes,
 }
 
 /// A multipart body: its parts in order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MultipartForm {
+    /// Every part, in the order of the body.
     pub parts: Vec<Part>,
 }
 

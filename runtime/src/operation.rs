@@ -46,6 +46,7 @@ impl Default for Policies {
 pub struct OperationInfo {
     /// The spec's `operationId`.
     pub id: &'static str,
+    /// The HTTP method it is served on.
     pub method: http::Method,
     /// The route's path as given to axum (what `MatchedPath` reports).
     pub path: &'static str,

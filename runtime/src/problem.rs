@@ -11,9 +11,12 @@ pub const CONTENT_TYPE: &str = "application/problem+json";
 /// parameter name, or a JSON pointer into the body) and why it was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InvalidParam {
+    /// `path`, `query`, `header`, `cookie` or `body`.
     #[serde(rename = "in")]
     pub location: String,
+    /// The parameter's name, or a JSON pointer into the body.
     pub name: String,
+    /// Why it was rejected.
     pub reason: String,
 }
 
@@ -23,11 +26,15 @@ pub struct Problem {
     /// A URI reference naming the problem type; `about:blank` when the status says it all.
     #[serde(rename = "type", default = "about_blank")]
     pub type_uri: String,
+    /// A short summary of the problem type (the status's reason phrase by default).
     pub title: String,
+    /// The HTTP status code.
     pub status: u16,
     // Boxed strings keep `Result<T, Problem>` small (clippy's `result_large_err`).
+    /// A human-readable explanation of this occurrence.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<Box<str>>,
+    /// A URI reference naming this occurrence.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instance: Option<Box<str>>,
     /// The inputs that made the request invalid, each named.

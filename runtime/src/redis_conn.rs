@@ -22,6 +22,15 @@ pub struct SharedRedis {
     connection: Arc<RwLock<Option<ConnectionManager>>>,
 }
 
+// The client is left out: its connection info may hold a password.
+impl std::fmt::Debug for SharedRedis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedRedis")
+            .field("connected", &self.is_connected())
+            .finish_non_exhaustive()
+    }
+}
+
 impl SharedRedis {
     /// Starts connecting to `url`. `None` for an unusable URL (logged) or when no tokio runtime
     /// is running.
@@ -61,6 +70,7 @@ impl SharedRedis {
         Some(shared)
     }
 
+    /// The client, for connections of their own (pub/sub cannot share the managed one).
     pub fn client(&self) -> &redis::Client {
         &self.client
     }

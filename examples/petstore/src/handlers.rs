@@ -24,6 +24,14 @@ struct Store {
 
 const MAX_LIMIT: i32 = 100;
 
+impl PetStore {
+    /// The pet with this id, if there is one.
+    pub fn find(&self, id: i64) -> Result<Option<Pet>, Problem> {
+        let store = self.pets.read().map_err(|_| poisoned())?;
+        Ok(store.pets.get(&id).cloned())
+    }
+}
+
 fn not_found(id: i64) -> Error {
     Error {
         code: 404,
@@ -84,12 +92,10 @@ impl Api for PetStore {
     }
 
     async fn show_pet_by_id(&self, request: show_pet_by_id::Request) -> show_pet_by_id::Response {
-        let Ok(store) = self.pets.read() else {
-            return poisoned().into();
-        };
-        match store.pets.get(&request.pet_id) {
-            Some(pet) => show_pet_by_id::Response::Ok(pet.clone()),
-            None => show_pet_by_id::Response::NotFound(not_found(request.pet_id)),
+        match self.find(request.pet_id) {
+            Ok(Some(pet)) => show_pet_by_id::Response::Ok(pet),
+            Ok(None) => show_pet_by_id::Response::NotFound(not_found(request.pet_id)),
+            Err(problem) => problem.into(),
         }
     }
 

@@ -5,7 +5,7 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 /// `#[doc]` attributes for `text` (one per line), or nothing when there is no text.
-pub fn doc_attrs(text: Option<&str>) -> TokenStream {
+pub(crate) fn doc_attrs(text: Option<&str>) -> TokenStream {
     let Some(text) = text else {
         return TokenStream::new();
     };
@@ -15,7 +15,7 @@ pub fn doc_attrs(text: Option<&str>) -> TokenStream {
 
 /// Lines of doc text as rustdoc will read them: trailing blanks dropped, code that rustdoc
 /// would compile as a doctest (unlabelled fences, indented blocks) turned into plain text.
-pub fn doc_lines(text: &str) -> Vec<String> {
+pub(super) fn doc_lines(text: &str) -> Vec<String> {
     let mut lines = Vec::new();
     let mut in_fence = false;
     // Tabs become spaces (clippy's `tabs_in_doc_comments`).
@@ -68,7 +68,7 @@ pub fn doc_lines(text: &str) -> Vec<String> {
 }
 
 /// Joins summary and description into one doc text.
-pub fn join(parts: &[Option<&str>]) -> Option<String> {
+pub(crate) fn join(parts: &[Option<&str>]) -> Option<String> {
     let parts: Vec<&str> = parts
         .iter()
         .flatten()

@@ -18,7 +18,7 @@ use quote::{format_ident, quote};
 use crate::ir::{Api, Module, TypeRef};
 
 /// One generated file: its path relative to the output directory and its tokens.
-pub struct FileTokens {
+pub(crate) struct FileTokens {
     pub path: String,
     pub doc: String,
     pub tokens: TokenStream,
@@ -60,7 +60,7 @@ fn allow_attrs() -> TokenStream {
 }
 
 /// Every file of the generated module, as tokens.
-pub fn files(api: &Api) -> Vec<FileTokens> {
+pub(crate) fn files(api: &Api) -> Vec<FileTokens> {
     let mut files = Vec::new();
     let lints = lints();
     let title = &api.title;
@@ -111,7 +111,7 @@ pub fn files(api: &Api) -> Vec<FileTokens> {
 }
 
 /// All modules inline in one token stream (for `include!` and build scripts).
-pub fn inline(api: &Api) -> TokenStream {
+pub(crate) fn inline(api: &Api) -> TokenStream {
     let allow = allow_attrs();
     let types = types::module(api, Module::Types);
     let server = server::module(api);
@@ -134,14 +134,14 @@ pub fn inline(api: &Api) -> TokenStream {
 
 /// Where generated code refers to a type from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope {
+pub(crate) enum Scope {
     Module(Module),
     Server,
 }
 
 /// The Rust type for `ty` as written in `scope`. Every std and library type is a full path,
 /// so a schema named `Option`, `String` or `Result` cannot change what the code means.
-pub fn rust_type(api: &Api, ty: &TypeRef, scope: Scope) -> TokenStream {
+pub(crate) fn rust_type(api: &Api, ty: &TypeRef, scope: Scope) -> TokenStream {
     match ty {
         TypeRef::Bool => quote! { bool },
         TypeRef::I32 => quote! { i32 },
@@ -196,4 +196,4 @@ pub fn rust_type(api: &Api, ty: &TypeRef, scope: Scope) -> TokenStream {
     }
 }
 
-pub use docs::{doc_attrs, join as join_docs};
+pub(crate) use docs::{doc_attrs, join as join_docs};

@@ -10,7 +10,7 @@ use crate::ir::{
     StatusSpec,
 };
 
-pub fn module(api: &Api, index: usize) -> TokenStream {
+pub(super) fn module(api: &Api, index: usize) -> TokenStream {
     let op = &api.operations[index];
     let scope = Scope::Module(Module::Operation(index));
     let request = request(api, op, scope);

@@ -8,7 +8,7 @@ use crate::ir::{Api, DefaultValue, Field, Module, TypeDef, TypeKind, TypeRef};
 use crate::naming::Namespace;
 
 /// Every type that lives in `module`.
-pub fn module(api: &Api, module: Module) -> TokenStream {
+pub(super) fn module(api: &Api, module: Module) -> TokenStream {
     let mut defaults = Namespace::default();
     let items = api
         .types

@@ -66,7 +66,7 @@ fn number_and_unit(text: &str) -> Option<(u64, &str)> {
 }
 
 /// Parses `500ms`, `30s`, `10m`, `1h`, `1d` into milliseconds.
-pub fn parse_duration(value: &Value) -> Result<u64, String> {
+pub(crate) fn parse_duration(value: &Value) -> Result<u64, String> {
     let text = match value {
         Value::String(text) => text.trim(),
         Value::Number(n) => {
@@ -102,7 +102,7 @@ pub fn parse_duration(value: &Value) -> Result<u64, String> {
 }
 
 /// Parses `1KiB`, `4MiB`, `1GiB` (also `kB`, `MB`, `GB`, `B`) into bytes.
-pub fn parse_size(value: &Value) -> Result<u64, String> {
+pub(crate) fn parse_size(value: &Value) -> Result<u64, String> {
     let Value::String(text) = value else {
         return Err(format!("expected a size such as `64MiB`, found {value}"));
     };
@@ -157,7 +157,7 @@ impl<'a> Annotations<'a> {
     }
 
     /// The root `x-specjet` settings.
-    pub fn service_settings(&mut self) -> ServiceSettings {
+    pub(crate) fn service_settings(&mut self) -> ServiceSettings {
         let mut settings = ServiceSettings {
             opted_in: self.opted_in,
             ..ServiceSettings::default()
@@ -286,7 +286,7 @@ impl<'a> Annotations<'a> {
     }
 
     /// The caching policy of an operation: its own annotation, else its path item's.
-    pub fn cache_policy(
+    pub(crate) fn cache_policy(
         &mut self,
         method: Method,
         item: (&Location, &Value),
@@ -309,7 +309,7 @@ impl<'a> Annotations<'a> {
     }
 
     /// The operation ids an operation invalidates (checked against the API later).
-    pub fn invalidates(
+    pub(crate) fn invalidates(
         &mut self,
         method: Method,
         operation: (&Location, &Value),
@@ -354,11 +354,11 @@ impl<'a> Annotations<'a> {
         ids
     }
 
-    pub fn error(&mut self, location: &Location, message: impl Into<String>) {
+    pub(crate) fn error(&mut self, location: &Location, message: impl Into<String>) {
         self.report(Severity::Error, location, message);
     }
 
-    pub fn warning(&mut self, location: &Location, message: impl Into<String>) {
+    pub(crate) fn warning(&mut self, location: &Location, message: impl Into<String>) {
         self.report(Severity::Warning, location, message);
     }
 }

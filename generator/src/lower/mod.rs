@@ -26,7 +26,7 @@ const OPERATION_RESERVED: &[&str] = &["Request", "Response"];
 const REQUEST_RESERVED: &[&str] = &["body", "parts"];
 
 /// Lowers a loaded spec. Problems are added to `diags`.
-pub fn lower(spec: &Spec, diags: &mut Diagnostics) -> Api {
+pub(crate) fn lower(spec: &Spec, diags: &mut Diagnostics) -> Api {
     let root = spec.root();
     let mut types = TypeBuilder::new(spec);
     types.define_components();
@@ -876,7 +876,7 @@ fn media_variant(essence: &str) -> String {
     }
 }
 
-pub fn is_json_media(essence: &str) -> bool {
+pub(crate) fn is_json_media(essence: &str) -> bool {
     let essence = essence
         .split(';')
         .next()
@@ -886,7 +886,7 @@ pub fn is_json_media(essence: &str) -> bool {
     essence == "application/json" || essence == "text/json" || essence.ends_with("+json")
 }
 
-pub fn is_text_media(essence: &str) -> bool {
+pub(crate) fn is_text_media(essence: &str) -> bool {
     essence.starts_with("text/")
         || essence.ends_with("+xml")
         || matches!(

@@ -9,7 +9,7 @@ use crate::ir::{Capture, Piece};
 
 /// A parsed path template.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Template {
+pub(crate) struct Template {
     pub axum_path: String,
     pub captures: Vec<Capture>,
     /// Parameter names in the order they appear.
@@ -18,7 +18,7 @@ pub struct Template {
     pub dropped_suffix: Option<String>,
 }
 
-pub fn parse(path: &str) -> Template {
+pub(crate) fn parse(path: &str) -> Template {
     let (route_part, dropped_suffix) = match path.find(['?', '#']) {
         Some(at) => (&path[..at], Some(path[at..].to_owned())),
         None => (path, None),

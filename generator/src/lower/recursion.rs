@@ -3,7 +3,7 @@
 
 use crate::ir::{TypeDef, TypeId, TypeKind, TypeRef};
 
-pub fn break_cycles(types: &mut [TypeDef]) {
+pub(crate) fn break_cycles(types: &mut [TypeDef]) {
     alias_cycles_to_newtypes(types);
     box_direct_cycles(types);
 }
@@ -122,7 +122,7 @@ fn cyclic_nodes(edges: &[Vec<usize>], scc: &[usize]) -> Vec<bool> {
 
 /// Tarjan's strongly connected components, iterative (graphs of real specs are deep).
 /// Returns the component number of every node.
-pub fn strongly_connected(edges: &[Vec<usize>]) -> Vec<usize> {
+pub(crate) fn strongly_connected(edges: &[Vec<usize>]) -> Vec<usize> {
     const UNVISITED: usize = usize::MAX;
     let n = edges.len();
     let mut index = vec![UNVISITED; n];

@@ -29,7 +29,7 @@ const MAX_NAME_LEN: usize = 64;
 
 /// A lowered schema: its type and whether `null` is allowed.
 #[derive(Debug, Clone)]
-pub struct Ty {
+pub(crate) struct Ty {
     pub ty: TypeRef,
     pub nullable: bool,
 }
@@ -43,7 +43,7 @@ impl Ty {
     }
 
     /// The type with `Option` when null is allowed (array items, map values).
-    pub fn wrapped(self) -> TypeRef {
+    pub(crate) fn wrapped(self) -> TypeRef {
         if self.nullable && !matches!(self.ty, TypeRef::Value | TypeRef::Option(_)) {
             TypeRef::option(self.ty)
         } else {
@@ -53,7 +53,7 @@ impl Ty {
 }
 
 /// Builds the types of one API.
-pub struct TypeBuilder<'a> {
+pub(crate) struct TypeBuilder<'a> {
     spec: &'a Spec,
     pub types: Vec<TypeDef>,
     pub diags: Diagnostics,
@@ -65,7 +65,7 @@ pub struct TypeBuilder<'a> {
 }
 
 impl<'a> TypeBuilder<'a> {
-    pub fn new(spec: &'a Spec) -> Self {
+    pub(crate) fn new(spec: &'a Spec) -> Self {
         TypeBuilder {
             spec,
             types: Vec::new(),
@@ -84,7 +84,7 @@ impl<'a> TypeBuilder<'a> {
     }
 
     /// Reserves a name in a module (for names the generator itself uses there).
-    pub fn reserve(&mut self, module: Module, names: &[&str]) {
+    pub(crate) fn reserve(&mut self, module: Module, names: &[&str]) {
         let namespace = self.namespaces.entry(module).or_default();
         for name in names {
             namespace.claim(name);
@@ -92,7 +92,7 @@ impl<'a> TypeBuilder<'a> {
     }
 
     /// Claims a unique type name in a module for a type the generator itself defines.
-    pub fn claim_name(&mut self, module: Module, base: &str) -> String {
+    pub(crate) fn claim_name(&mut self, module: Module, base: &str) -> String {
         self.namespaces.entry(module).or_default().claim(base)
     }
 
@@ -118,7 +118,7 @@ impl<'a> TypeBuilder<'a> {
 
     /// Names every component schema first, so they keep their own names whatever inline type
     /// is met before them; then defines them in document order.
-    pub fn define_components(&mut self) {
+    pub(crate) fn define_components(&mut self) {
         let root = Location {
             doc: 0,
             pointer: "/components/schemas".to_owned(),
@@ -162,7 +162,7 @@ impl<'a> TypeBuilder<'a> {
     }
 
     /// The type of the schema at `location`, used where `hint` names it.
-    pub fn schema(&mut self, location: &Location, hint: &str, module: Module) -> Ty {
+    pub(crate) fn schema(&mut self, location: &Location, hint: &str, module: Module) -> Ty {
         let Some(value) = self.spec.get(location) else {
             self.warn(location, "schema not found; typed as a JSON value");
             return Ty::plain(TypeRef::Value);
@@ -595,7 +595,7 @@ impl<'a> TypeBuilder<'a> {
             .map(|(_, value)| value.clone())
     }
 
-    pub fn default_value(&self, default: &Value, ty: &TypeRef) -> Option<DefaultValue> {
+    pub(crate) fn default_value(&self, default: &Value, ty: &TypeRef) -> Option<DefaultValue> {
         match (ty, default) {
             (TypeRef::Bool, Value::Bool(b)) => Some(DefaultValue::Bool(*b)),
             (TypeRef::I32, Value::Number(n)) => n
@@ -1043,7 +1043,7 @@ impl<'a> TypeBuilder<'a> {
 
     /// Finishes the type graph: aliases that refer to themselves become newtypes, and fields
     /// that make a type contain itself are boxed.
-    pub fn finish(mut self) -> (Vec<TypeDef>, Diagnostics) {
+    pub(crate) fn finish(mut self) -> (Vec<TypeDef>, Diagnostics) {
         crate::lower::recursion::break_cycles(&mut self.types);
         (self.types, self.diags)
     }
@@ -1138,7 +1138,7 @@ fn type_names(value: &Value) -> Vec<String> {
     }
 }
 
-pub fn is_nullable(value: &Value) -> bool {
+pub(crate) fn is_nullable(value: &Value) -> bool {
     value.get("nullable") == Some(&Value::Bool(true))
         || type_names(value).iter().any(|t| t == "null")
 }

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 /// A stored response: status, headers and body, with when it was stored and for how long it
 /// is fresh (and then stale-but-servable).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Entry {
+pub(crate) struct Entry {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Bytes,
@@ -28,14 +28,14 @@ pub struct Entry {
 
 /// How fresh an entry is now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Freshness {
+pub(crate) enum Freshness {
     Fresh,
     /// Past its ttl, inside the stale-while-revalidate window.
     Stale,
     Expired,
 }
 
-pub fn now_millis() -> u64 {
+pub(super) fn now_millis() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
@@ -44,7 +44,7 @@ pub fn now_millis() -> u64 {
 impl Entry {
     /// An entry for a response; computes its validator and prepared headers.
     #[allow(clippy::too_many_arguments)]
-    pub fn new(
+    pub(crate) fn new(
         status: u16,
         headers: Vec<(String, String)>,
         body: Bytes,
@@ -109,11 +109,11 @@ impl Entry {
         }
     }
 
-    pub fn age(&self) -> Duration {
+    pub(crate) fn age(&self) -> Duration {
         Duration::from_millis(now_millis().saturating_sub(self.stored_at))
     }
 
-    pub fn freshness(&self) -> Freshness {
+    pub(crate) fn freshness(&self) -> Freshness {
         let age = self.age();
         if age <= self.ttl {
             Freshness::Fresh
@@ -125,12 +125,12 @@ impl Entry {
     }
 
     /// How long the entry should be kept at all.
-    pub fn lifetime(&self) -> Duration {
+    pub(crate) fn lifetime(&self) -> Duration {
         self.ttl + self.stale_while_revalidate
     }
 
     /// Approximate memory use, for the size bound of the in-process tier.
-    pub fn weight(&self) -> usize {
+    pub(crate) fn weight(&self) -> usize {
         self.body.len()
             + self.etag.len()
             + self
@@ -143,7 +143,7 @@ impl Entry {
     }
 
     /// `SJC1`, the metadata length (4 bytes, big endian), metadata JSON, then the raw body.
-    pub fn encode(&self) -> Vec<u8> {
+    pub(crate) fn encode(&self) -> Vec<u8> {
         let meta = Meta {
             status: self.status,
             headers: self.headers.clone(),
@@ -164,7 +164,7 @@ impl Entry {
 
     /// The entry encoded by [`Entry::encode`]; `None` for anything else (foreign or corrupt
     /// data under a key is a miss, never an error).
-    pub fn decode(bytes: &[u8]) -> Option<Entry> {
+    pub(crate) fn decode(bytes: &[u8]) -> Option<Entry> {
         let rest = bytes.strip_prefix(MAGIC)?;
         let (length, rest) = rest.split_first_chunk::<4>()?;
         let length = u32::from_be_bytes(*length) as usize;

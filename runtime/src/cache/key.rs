@@ -6,7 +6,7 @@ use crate::caller::{credentials_digest, has_credentials, header_text};
 
 /// A cache key, and whether it is keyed by the caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CacheKey {
+pub(super) struct CacheKey {
     pub key: String,
     pub private: bool,
 }
@@ -16,7 +16,7 @@ pub struct CacheKey {
 const NEGOTIATION: [&str; 2] = ["accept", "accept-encoding"];
 
 impl CacheKey {
-    pub fn for_request<B>(route: &CacheRoute, request: &http::Request<B>) -> CacheKey {
+    pub(super) fn for_request<B>(route: &CacheRoute, request: &http::Request<B>) -> CacheKey {
         let headers = request.headers();
         let path = request.uri().path();
         let mut key = String::with_capacity(route.operation.len() + path.len() + 32);
@@ -62,7 +62,7 @@ impl CacheKey {
 
 /// The invalidation tags of an entry: its operation, and its operation with each path
 /// parameter value.
-pub fn tags(route: &CacheRoute, captures: &[(String, String)]) -> Vec<String> {
+pub(super) fn tags(route: &CacheRoute, captures: &[(String, String)]) -> Vec<String> {
     let mut tags = vec![route.operation.to_owned()];
     for (name, capture) in route.params {
         if let Some((_, value)) = captures.iter().find(|(k, _)| k == capture) {
@@ -73,7 +73,7 @@ pub fn tags(route: &CacheRoute, captures: &[(String, String)]) -> Vec<String> {
 }
 
 /// The tag of an operation's entries with one path parameter value.
-pub fn tag(operation: &str, param: &str, value: &str) -> String {
+pub(super) fn tag(operation: &str, param: &str, value: &str) -> String {
     format!("{operation}|{param}={value}")
 }
 

@@ -67,17 +67,17 @@ impl Prepared {
 
 /// `Cache-Status` values (RFC 9211).
 mod status {
-    pub const HIT_MEMORY: &str = "specjet; hit; detail=memory";
-    pub const HIT_REDIS: &str = "specjet; hit; detail=redis";
-    pub const STALE_MEMORY: &str = "specjet; hit; fwd=stale; detail=memory";
-    pub const STALE_REDIS: &str = "specjet; hit; fwd=stale; detail=redis";
-    pub const MISS_STORED: &str = "specjet; fwd=miss; stored";
-    pub const MISS: &str = "specjet; fwd=miss";
-    pub const COLLAPSED: &str = "specjet; fwd=miss; collapsed";
-    pub const REQUEST_STORED: &str = "specjet; fwd=request; stored";
-    pub const REQUEST: &str = "specjet; fwd=request";
-    pub const REFRESH_STORED: &str = "specjet; fwd=stale; stored";
-    pub const REFRESH: &str = "specjet; fwd=stale";
+    pub(super) const HIT_MEMORY: &str = "specjet; hit; detail=memory";
+    pub(super) const HIT_REDIS: &str = "specjet; hit; detail=redis";
+    pub(super) const STALE_MEMORY: &str = "specjet; hit; fwd=stale; detail=memory";
+    pub(super) const STALE_REDIS: &str = "specjet; hit; fwd=stale; detail=redis";
+    pub(super) const MISS_STORED: &str = "specjet; fwd=miss; stored";
+    pub(super) const MISS: &str = "specjet; fwd=miss";
+    pub(super) const COLLAPSED: &str = "specjet; fwd=miss; collapsed";
+    pub(super) const REQUEST_STORED: &str = "specjet; fwd=request; stored";
+    pub(super) const REQUEST: &str = "specjet; fwd=request";
+    pub(super) const REFRESH_STORED: &str = "specjet; fwd=stale; stored";
+    pub(super) const REFRESH: &str = "specjet; fwd=stale";
 }
 
 /// Request directives of `Cache-Control` (and `Pragma: no-cache`).

@@ -38,6 +38,7 @@ pub enum Backend {
 /// Service-wide cache settings (`x-specjet.cache`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CacheSettings {
+    /// Where entries are kept.
     pub backend: Backend,
     /// Bound of the in-process tier, in bytes of cached responses.
     pub capacity_bytes: u64,
@@ -69,8 +70,11 @@ pub enum Scope {
 /// The caching policy of one operation (`x-cache`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CachePolicy {
+    /// How long an entry is fresh.
     pub ttl: Duration,
+    /// How long after that a stale entry is still served while one request refreshes it.
     pub stale_while_revalidate: Duration,
+    /// Whose answer an entry is.
     pub scope: Scope,
     /// Request headers that split the key (also sent as `Vary`), lower case.
     pub vary: &'static [&'static str],
@@ -125,13 +129,21 @@ impl InvalidationTarget {
 /// Counts per tier and outcome, for tests and metrics.
 #[derive(Debug, Default)]
 pub struct Stats {
+    /// Fresh entries found in process (304s included).
     pub memory_hits: AtomicU64,
+    /// Fresh entries found in Redis (304s included).
     pub redis_hits: AtomicU64,
+    /// Stale entries served while a refresh runs.
     pub stale_hits: AtomicU64,
+    /// Requests that found no usable entry (collapsed ones included).
     pub misses: AtomicU64,
+    /// Misses answered with the entry another request for the same key computed.
     pub collapsed: AtomicU64,
+    /// Fresh hits answered 304 because `If-None-Match` matched.
     pub not_modified: AtomicU64,
+    /// Entries written.
     pub stored: AtomicU64,
+    /// Tags invalidated.
     pub invalidations: AtomicU64,
 }
 
@@ -227,10 +239,12 @@ impl Cache {
         Cache { inner }
     }
 
+    /// The settings the cache was made with.
     pub fn settings(&self) -> &CacheSettings {
         &self.inner.settings
     }
 
+    /// The counters of every clone of this cache.
     pub fn stats(&self) -> &Stats {
         &self.inner.stats
     }

@@ -10,7 +10,7 @@ use super::entry::Entry;
 use crate::redis_conn::{SharedRedis, RECONNECT_DELAY};
 
 #[derive(Clone)]
-pub struct RedisTier {
+pub(super) struct RedisTier {
     redis: SharedRedis,
     prefix: std::sync::Arc<str>,
 }
@@ -18,7 +18,7 @@ pub struct RedisTier {
 impl RedisTier {
     /// Uses `redis` for entries; `invalidated` is called with every tag another replica (or
     /// this one) invalidates. `None` when no tokio runtime is running.
-    pub fn start(
+    pub(super) fn start(
         redis: SharedRedis,
         prefix: &str,
         invalidated: impl Fn(String) + Send + Sync + 'static,
@@ -56,7 +56,7 @@ impl RedisTier {
     }
 
     /// Whether a connection has been established (it may still fail per command).
-    pub fn is_connected(&self) -> bool {
+    pub(super) fn is_connected(&self) -> bool {
         self.redis.is_connected()
     }
 
@@ -73,7 +73,7 @@ impl RedisTier {
     }
 
     /// The entry under `key`; `None` on a miss, an error, a timeout or undecodable data.
-    pub async fn get(&self, key: &str) -> Option<Entry> {
+    pub(super) async fn get(&self, key: &str) -> Option<Entry> {
         let redis_key = self.key(key);
         let (bytes,): (Option<Vec<u8>>,) = self
             .redis
@@ -87,7 +87,7 @@ impl RedisTier {
     }
 
     /// Stores `entry` for its lifetime and indexes it under its tags.
-    pub async fn set(&self, key: &str, entry: &Entry) {
+    pub(super) async fn set(&self, key: &str, entry: &Entry) {
         let redis_key = self.key(key);
         let millis = entry.lifetime().as_millis().max(1) as u64;
         let tag_keys: Vec<String> = entry.tags.iter().map(|tag| self.tag_key(tag)).collect();
@@ -116,7 +116,7 @@ impl RedisTier {
     }
 
     /// Deletes every entry tagged `tag` and tells every replica to drop it from memory.
-    pub async fn invalidate(&self, tag: &str) {
+    pub(super) async fn invalidate(&self, tag: &str) {
         let tag_key = self.tag_key(tag);
         let members: Option<(Vec<String>,)> = self
             .redis

@@ -44,7 +44,9 @@ pub enum OnBackendError {
 /// Service-wide rate-limit settings (`x-specjet.rate-limit`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RateLimitSettings {
+    /// Where budgets are kept.
     pub backend: Backend,
+    /// What a request meets when Redis does not answer in time.
     pub on_backend_error: OnBackendError,
     /// Proxies (addresses or CIDR ranges) whose forwarding header names the client.
     pub trusted_proxies: Vec<String>,
@@ -69,8 +71,11 @@ impl Default for RateLimitSettings {
 /// One window of a policy: `limit` units per `period`, with bursts of up to `burst` units.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Window {
+    /// Units allowed per `period`.
     pub limit: u32,
+    /// The period `limit` is counted over.
     pub period: Duration,
+    /// Units that may be taken at once.
     pub burst: u32,
 }
 
@@ -152,6 +157,7 @@ impl RateLimitPolicy {
 /// The outcome of taking units from a budget.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
+    /// Whether the call may go ahead: every window had the units.
     pub allowed: bool,
     /// The window that is closest to its limit (the one a refusal is about).
     pub window: usize,
@@ -217,6 +223,7 @@ impl RateLimiter {
         }
     }
 
+    /// The settings the limiter was made with.
     pub fn settings(&self) -> &RateLimitSettings {
         &self.inner.settings
     }

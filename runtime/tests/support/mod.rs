@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-pub fn redis_url() -> Option<String> {
+pub(crate) fn redis_url() -> Option<String> {
     let url = std::env::var("REDIS_URL").ok().filter(|u| !u.is_empty());
     if url.is_none() {
         eprintln!("skipped: REDIS_URL is not set");
@@ -12,7 +12,7 @@ pub fn redis_url() -> Option<String> {
     url
 }
 
-pub fn unique_prefix(name: &str) -> String {
+pub(crate) fn unique_prefix(name: &str) -> String {
     format!(
         "specjet-test-{name}-{}-{}",
         std::process::id(),
@@ -21,13 +21,13 @@ pub fn unique_prefix(name: &str) -> String {
 }
 
 /// A private redis-server on a free port, killed on drop.
-pub struct PrivateRedis {
+pub(crate) struct PrivateRedis {
     child: std::process::Child,
     port: u16,
 }
 
 impl PrivateRedis {
-    pub fn start(port: u16) -> Option<PrivateRedis> {
+    pub(crate) fn start(port: u16) -> Option<PrivateRedis> {
         let child = std::process::Command::new("redis-server")
             .args([
                 "--port",
@@ -52,7 +52,7 @@ impl PrivateRedis {
         Some(PrivateRedis { child, port })
     }
 
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
     }
 }
@@ -64,7 +64,7 @@ impl Drop for PrivateRedis {
     }
 }
 
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

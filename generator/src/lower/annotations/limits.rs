@@ -13,7 +13,7 @@ use crate::ir::{
 use crate::load::Location;
 
 /// Parses a rate: `100/s`, `100/min`, `1000/h`, `100/10m`.
-pub fn parse_rate(text: &str) -> Result<RateWindow, String> {
+pub(super) fn parse_rate(text: &str) -> Result<RateWindow, String> {
     let text = text.trim();
     let hint = "write a rate such as `100/s`, `100/min`, `1000/h` or `100/10m`";
     let (limit, period) = text
@@ -55,7 +55,7 @@ fn window(limit: u32, period_ms: u64, burst: u32) -> Result<RateWindow, String> 
 
 /// Parses a key source, or a list of them (a composite key): `ip`, `principal`, `global`,
 /// `header:<Name>`, `path:<param>`, `query:<param>`.
-pub fn parse_key(value: &Value) -> Result<Vec<RateKey>, String> {
+pub(super) fn parse_key(value: &Value) -> Result<Vec<RateKey>, String> {
     let one = |text: &str| -> Result<RateKey, String> {
         let text = text.trim();
         match text.split_once(':') {
@@ -685,7 +685,7 @@ fn count(value: &Value, what: &str) -> Result<u32, String> {
 }
 
 /// A call costing more than a window's burst could never pass.
-pub fn check_cost(policy: &RateLimitPolicy) -> Result<(), String> {
+pub(super) fn check_cost(policy: &RateLimitPolicy) -> Result<(), String> {
     match policy.windows.iter().find(|w| w.burst < policy.cost) {
         Some(window) => Err(format!(
             "a call costs {} units but the burst is {}: it could never pass",
