@@ -14,6 +14,7 @@ use std::task::{Context, Poll};
 
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
+use futures_util::future::{Either, FutureExt, Map};
 use http::{header, HeaderValue, Request};
 use tower::{Layer, Service};
 use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
@@ -111,6 +112,7 @@ pub fn layer(
             || settings.zstd
             || settings.gzip
             || settings.max_request_size != crate::extract::DEFAULT_BODY_LIMIT,
+        compresses: settings.br || settings.zstd || settings.gzip,
         uncompressed: Arc::new(ByRoute::new(
             uncompressed.into_iter().map(|operation| (operation, ())),
         )),
@@ -125,6 +127,7 @@ pub struct CompressLayer {
     limit: BodyLimit,
     uncompressed: Arc<ByRoute<()>>,
     active: bool,
+    compresses: bool,
     /// The request codings understood, e.g. `["br", "gzip"]`.
     codings: Arc<[&'static str]>,
 }
@@ -147,17 +150,19 @@ impl CompressLayer {
     }
 }
 
-impl<S> Layer<S> for CompressLayer {
+impl<S: Clone> Layer<S> for CompressLayer {
     type Service = CompressService<S>;
 
     fn layer(&self, inner: S) -> CompressService<S> {
         CompressService {
+            plain: inner.clone(),
             inner: self
                 .compression
                 .layer(self.decompression.layer(AxumBody { inner })),
             limit: self.limit,
             uncompressed: self.uncompressed.clone(),
             codings: self.codings.clone(),
+            compresses: self.compresses,
         }
     }
 }
@@ -169,9 +174,15 @@ type Inner<S> = Compression<RequestDecompression<AxumBody<S>>, Chosen>;
 #[derive(Clone)]
 pub struct CompressService<S> {
     inner: Inner<S>,
+    /// The route itself, for requests with nothing to negotiate or decode: no
+    /// `Accept-Encoding` and no `Content-Encoding` (most API clients), which skip
+    /// tower-http's body wrappers.
+    plain: S,
     limit: BodyLimit,
     uncompressed: Arc<ByRoute<()>>,
     codings: Arc<[&'static str]>,
+    /// Whether any algorithm is on (then answers vary by `Accept-Encoding`).
+    compresses: bool,
 }
 
 impl<S> std::fmt::Debug for CompressService<S> {
@@ -185,6 +196,13 @@ impl<S> std::fmt::Debug for CompressService<S> {
 
 type BoxFuture = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
 
+/// What a response of the route itself goes through: nothing, or `Vary: Accept-Encoding`.
+type Finish = fn(Result<Response, Infallible>) -> Result<Response, Infallible>;
+
+/// The future of [`CompressService`]: the route's own (nothing to negotiate or decode), or
+/// tower-http's compression and decompression around it.
+pub type CompressFuture<F> = Either<Map<F, Finish>, BoxFuture>;
+
 impl<S> Service<Request<Body>> for CompressService<S>
 where
     S: Service<Request<Body>, Response = Response, Error = Infallible> + Clone + Send + 'static,
@@ -192,22 +210,39 @@ where
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = BoxFuture;
+    type Future = CompressFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Service::<Request<Body>>::poll_ready(&mut self.inner, cx)
+        match Service::<Request<Body>>::poll_ready(&mut self.inner, cx) {
+            Poll::Ready(Ok(())) => self.plain.poll_ready(cx),
+            pending_or_error => pending_or_error,
+        }
     }
 
-    fn call(&mut self, mut request: Request<Body>) -> BoxFuture {
+    fn call(&mut self, mut request: Request<Body>) -> Self::Future {
         if let Some(problem) = self.unknown_coding(&request) {
-            return Box::pin(async move { Ok(problem) });
+            return Either::Right(Box::pin(async move { Ok(problem) }));
         }
-        if self.is_uncompressed(&request) {
+        let uncompressed = self.is_uncompressed(&request);
+        if uncompressed {
             request.headers_mut().remove(header::ACCEPT_ENCODING);
         }
         request.extensions_mut().insert(self.limit);
+        let headers = request.headers();
+        if !headers.contains_key(header::ACCEPT_ENCODING)
+            && !headers.contains_key(header::CONTENT_ENCODING)
+        {
+            // Identity both ways: the route answers as it is. The answer still varies by
+            // `Accept-Encoding` where another client would get it compressed.
+            let finish: Finish = if self.compresses && !uncompressed {
+                vary_by_encoding
+            } else {
+                |response| response
+            };
+            return Either::Left(self.plain.call(request).map(finish));
+        }
         let future = self.inner.call(request);
-        Box::pin(async move {
+        Either::Right(Box::pin(async move {
             let response = match future.await {
                 Ok(response) => response,
                 Err(never) => match never {},
@@ -215,8 +250,31 @@ where
             let mut response = response.map(Body::new);
             weaken_etag(&mut response);
             Ok(response)
-        })
+        }))
     }
+}
+
+/// Adds `Vary: Accept-Encoding` unless the answer already varies by it.
+fn vary_by_encoding(response: Result<Response, Infallible>) -> Result<Response, Infallible> {
+    response.map(|mut response| {
+        let varies = response
+            .headers()
+            .get_all(header::VARY)
+            .iter()
+            .any(|value| {
+                value.to_str().is_ok_and(|v| {
+                    v.split(',').any(|name| {
+                        name.trim().eq_ignore_ascii_case("accept-encoding") || name.trim() == "*"
+                    })
+                })
+            });
+        if !varies {
+            response
+                .headers_mut()
+                .append(header::VARY, HeaderValue::from_static("accept-encoding"));
+        }
+        response
+    })
 }
 
 impl<S> CompressService<S> {

@@ -23,11 +23,16 @@ struct Steps {
     invalidates: &'static [InvalidationTarget],
 }
 
-/// The layer's state: the services and the steps of every operation that has any.
+/// The layer's state: the services and the steps of every operation that has any, behind one
+/// `Arc` (the middleware clones its state for every request).
 #[derive(Clone)]
 pub(crate) struct Pipeline {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
     services: Services,
-    steps: Arc<ByRoute<Steps>>,
+    steps: ByRoute<Steps>,
 }
 
 impl Pipeline {
@@ -58,8 +63,10 @@ impl Pipeline {
         });
         let steps = ByRoute::new(steps);
         (!steps.is_empty()).then(|| Pipeline {
-            services: services.clone(),
-            steps: Arc::new(steps),
+            shared: Arc::new(Shared {
+                services: services.clone(),
+                steps,
+            }),
         })
     }
 }
@@ -70,22 +77,20 @@ pub(crate) async fn run(
     request: Request,
     next: Next,
 ) -> Response {
-    let Some(steps) = pipeline.steps.get(&request) else {
+    let Shared { services, steps } = &*pipeline.shared;
+    let Some(steps) = steps.get(&request) else {
         return next.run(request).await;
     };
     let (mut parts, body) = request.into_parts();
     let decision = match &steps.limit {
-        Some(limit) => match limit
-            .admit(pipeline.services.rate_limiter(), &mut parts)
-            .await
-        {
+        Some(limit) => match limit.admit(services.rate_limiter(), &mut parts).await {
             Ok(decision) => decision,
             Err(refused) => return refused,
         },
         None => None,
     };
     let request = Request::from_parts(parts, body);
-    let cache = pipeline.services.cache();
+    let cache = services.cache();
     let mut response = match &steps.cache {
         Some(route) => cache::serve(cache, route, request, next).await,
         None if !steps.invalidates.is_empty() => {

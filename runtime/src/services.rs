@@ -33,7 +33,8 @@ impl ServiceSettings {
 /// Connections, caches and budgets shared by every route; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Services {
-    settings: ServiceSettings,
+    /// Shared, so that a clone (one per request in a layer's state) copies no settings.
+    settings: std::sync::Arc<ServiceSettings>,
     cache: Cache,
     rate_limiter: RateLimiter,
 }
@@ -57,7 +58,7 @@ impl Services {
         Services {
             cache: Cache::with_redis(settings.cache.clone(), redis.clone()),
             rate_limiter: RateLimiter::new(settings.rate_limit.clone(), redis),
-            settings,
+            settings: std::sync::Arc::new(settings),
         }
     }
 
@@ -70,7 +71,7 @@ impl Services {
     ) -> Services {
         crate::metrics::handle();
         Services {
-            settings,
+            settings: std::sync::Arc::new(settings),
             cache,
             rate_limiter,
         }

@@ -120,6 +120,15 @@ async fn responses_are_compressed_by_accept_encoding_above_the_minimum() {
     let (headers, body) = get_with(&router, "/small", "gzip").await;
     assert!(headers.get(header::CONTENT_ENCODING).is_none());
     assert_eq!(body, b"tiny");
+    // No Accept-Encoding at all: the route's own answer, which still says it varies by it
+    // (a shared cache must not give it to a client that accepts gzip, nor the reverse).
+    let request = http::Request::get("/big").body(Body::empty()).unwrap();
+    let response = router.clone().oneshot(request).await.unwrap();
+    assert!(response.headers().get(header::CONTENT_ENCODING).is_none());
+    assert_eq!(response.headers()[header::VARY], "accept-encoding");
+    assert_eq!(response.headers()[header::ETAG], "\"v1\"");
+    let body = to_bytes(response.into_body(), usize::MAX).await.unwrap();
+    assert_eq!(body, big().into_bytes());
 }
 
 #[tokio::test]

@@ -27,6 +27,10 @@ async fn raw_show_pet(State(store): State<PetStore>, Path(id): Path<i64>) -> Res
     }
 }
 
+// The service's allocator, as in `main.rs`: both routes below allocate through it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let store = PetStore::default();

@@ -3,6 +3,10 @@
 
 use petstore_example::{api, handlers};
 
+// glibc's allocator serializes threads on a lock under load; mimalloc does not.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     specjet::serve(api::router(handlers::PetStore::default())).await
