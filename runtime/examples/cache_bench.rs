@@ -42,10 +42,10 @@ const CACHED: Policies = Policies {
 
 /// `router` with `operation` cached as a generated router caches it, in `cache`.
 fn cached(router: Router, cache: Cache, operation: &'static OperationInfo) -> Router {
-    let mut settings = ServiceSettings::default();
-    settings.compression.br = false;
-    settings.compression.zstd = false;
-    settings.compression.gzip = false;
+    let settings = ServiceSettings {
+        compression: specjet::compression::CompressionSettings::off(),
+        ..ServiceSettings::default()
+    };
     let limiter = RateLimiter::new(settings.rate_limit.clone(), None);
     Services::from_parts(settings, cache, limiter).apply(router, &[(operation, CACHED)])
 }

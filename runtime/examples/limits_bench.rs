@@ -41,10 +41,10 @@ fn limited(
     operation: &'static OperationInfo,
     window: Window,
 ) -> Router {
-    let mut settings = ServiceSettings::default();
-    settings.compression.br = false;
-    settings.compression.zstd = false;
-    settings.compression.gzip = false;
+    let settings = ServiceSettings {
+        compression: specjet::compression::CompressionSettings::off(),
+        ..ServiceSettings::default()
+    };
     let cache = Cache::new(CacheSettings::default(), None);
     let services = Services::from_parts(settings, cache, limiter.clone());
     let windows = vec![window].leak();

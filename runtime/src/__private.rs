@@ -54,6 +54,22 @@ pub async fn split(
     Ok((parts, path, body))
 }
 
+/// A generated `Request`'s `FromRequest`: the request split as `read` takes it, then read.
+/// One generic function instead of an `async` body per operation keeps generated crates
+/// quick to check.
+pub async fn from_request<T, F, Fut>(
+    request: axum::extract::Request,
+    has_params: bool,
+    read: F,
+) -> Result<T, crate::Problem>
+where
+    F: FnOnce(http::request::Parts, crate::extract::PathParams, Body) -> Fut,
+    Fut: std::future::Future<Output = Result<T, crate::Problem>>,
+{
+    let (parts, path, body) = split(request, has_params).await?;
+    read(parts, path, body).await
+}
+
 /// The HTTP parts of a request built in code (`Request::new`): its method, the URI `/`, no
 /// headers and no extensions; `with_parts` replaces them when a handler needs more.
 pub fn synthetic_parts(method: http::Method) -> http::request::Parts {

@@ -51,6 +51,18 @@ impl Default for CompressionSettings {
     }
 }
 
+impl CompressionSettings {
+    /// No compression either way (the request body limit stays the default).
+    pub fn off() -> Self {
+        CompressionSettings {
+            br: false,
+            zstd: false,
+            gzip: false,
+            ..CompressionSettings::default()
+        }
+    }
+}
+
 /// The limit on request bodies after decompression, read by [`crate::extract::body_limit`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BodyLimit(pub usize);

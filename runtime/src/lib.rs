@@ -44,6 +44,17 @@ pub use tokio;
 #[cfg(feature = "macros")]
 pub use specjet_macros::{api, include_api};
 
+/// The allocator a generated service declares as its `#[global_allocator]`: under load,
+/// glibc's allocator makes the runtime's threads wait on its locks (7% of a profiled
+/// request), mimalloc does not (BENCHMARKS.md, "Overhead of the generated layers").
+#[cfg(feature = "allocator")]
+pub type Allocator = mimalloc::MiMalloc;
+
+/// The value of [`Allocator`] to declare: `#[global_allocator] static ALLOCATOR:
+/// specjet::Allocator = specjet::ALLOCATOR;`.
+#[cfg(feature = "allocator")]
+pub const ALLOCATOR: Allocator = mimalloc::MiMalloc;
+
 pub use multipart::{MultipartForm, Part};
 pub use operation::{OperationInfo, Policies};
 pub use problem::Problem;

@@ -108,10 +108,10 @@ fn app(cache: &Cache, calls: Arc<AtomicUsize>, policy: CachePolicy, delay: Durat
     let router = Router::new()
         .route("/items/{id}", get(read).post(write))
         .route("/missing/{id}", get(missing));
-    let mut settings = ServiceSettings::default();
-    settings.compression.br = false;
-    settings.compression.zstd = false;
-    settings.compression.gzip = false;
+    let settings = ServiceSettings {
+        compression: specjet::compression::CompressionSettings::off(),
+        ..ServiceSettings::default()
+    };
     let limiter = RateLimiter::new(settings.rate_limit.clone(), None);
     let services = Services::from_parts(settings, cache.clone(), limiter);
     let cached = Policies {

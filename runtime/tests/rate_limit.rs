@@ -53,10 +53,10 @@ fn app(limiter: &RateLimiter, policy: RateLimitPolicy, calls: Arc<AtomicUsize>) 
             "item"
         }
     };
-    let mut settings = ServiceSettings::default();
-    settings.compression.br = false;
-    settings.compression.zstd = false;
-    settings.compression.gzip = false;
+    let settings = ServiceSettings {
+        compression: specjet::compression::CompressionSettings::off(),
+        ..ServiceSettings::default()
+    };
     let cache = Cache::new(CacheSettings::default(), None);
     let services = Services::from_parts(settings, cache, limiter.clone());
     let policies = Policies {

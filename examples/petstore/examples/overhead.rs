@@ -29,7 +29,7 @@ async fn raw_show_pet(State(store): State<PetStore>, Path(id): Path<i64>) -> Res
 
 // The service's allocator, as in `main.rs`: both routes below allocate through it.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: specjet::Allocator = specjet::ALLOCATOR;
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {

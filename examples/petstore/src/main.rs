@@ -5,7 +5,7 @@ use petstore_example::{api, handlers};
 
 // glibc's allocator serializes threads on a lock under load; mimalloc does not.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: specjet::Allocator = specjet::ALLOCATOR;
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {

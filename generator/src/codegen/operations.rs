@@ -131,12 +131,11 @@ fn request(api: &Api, op: &Operation, scope: Scope) -> TokenStream {
         impl<S: ::std::marker::Send + ::std::marker::Sync> ::specjet::axum::extract::FromRequest<S> for Request {
             type Rejection = ::specjet::Problem;
 
-            async fn from_request(
+            fn from_request(
                 request: ::specjet::axum::extract::Request,
                 _state: &S,
-            ) -> ::std::result::Result<Self, ::specjet::Problem> {
-                let (parts, path, body) = ::specjet::__private::split(request, #has_params).await?;
-                Self::read(parts, &path, body).await
+            ) -> impl ::std::future::Future<Output = ::std::result::Result<Self, ::specjet::Problem>> + ::std::marker::Send {
+                ::specjet::__private::from_request(request, #has_params, Self::read)
             }
         }
 
@@ -229,7 +228,7 @@ fn extraction(api: &Api, op: &Operation, scope: Scope) -> TokenStream {
             /// name what is wrong.
             pub async fn read(
                 parts: ::specjet::http::request::Parts,
-                #path_arg: &::specjet::extract::PathParams,
+                #path_arg: ::specjet::extract::PathParams,
                 #body_arg: ::specjet::axum::body::Body,
             ) -> ::std::result::Result<Self, ::specjet::Problem> {
                 #(#setup)*

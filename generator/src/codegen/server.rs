@@ -540,7 +540,7 @@ fn affix_handler(api: &Api, handler: &Ident, ops: &[usize]) -> TokenStream {
         let op = &api.operations[index];
         let name = format_ident!("{}", op.name);
         let call = quote! {
-            match #name::Request::read(parts, &path, body).await {
+            match #name::Request::read(parts, path, body).await {
                 ::std::result::Result::Ok(request) => {
                     ::specjet::axum::response::IntoResponse::into_response(A::#name(&api, request).await)
                 }

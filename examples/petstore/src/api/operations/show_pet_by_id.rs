@@ -38,12 +38,13 @@ impl<
 > ::specjet::axum::extract::FromRequest<S> for Request {
     type Rejection = ::specjet::Problem;
 
-    async fn from_request(
+    fn from_request(
         request: ::specjet::axum::extract::Request,
         _state: &S,
-    ) -> ::std::result::Result<Self, ::specjet::Problem> {
-        let (parts, path, body) = ::specjet::__private::split(request, true).await?;
-        Self::read(parts, &path, body).await
+    ) -> impl ::std::future::Future<
+        Output = ::std::result::Result<Self, ::specjet::Problem>,
+    > + ::std::marker::Send {
+        ::specjet::__private::from_request(request, true, Self::read)
     }
 }
 
@@ -52,7 +53,7 @@ impl Request {
     /// name what is wrong.
     pub async fn read(
         parts: ::specjet::http::request::Parts,
-        req_path: &::specjet::extract::PathParams,
+        req_path: ::specjet::extract::PathParams,
         _req_body: ::specjet::axum::body::Body,
     ) -> ::std::result::Result<Self, ::specjet::Problem> {
         let pet_id = req_path.get::<i64>("s1", "petId");
