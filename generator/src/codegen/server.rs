@@ -76,7 +76,10 @@ pub(crate) fn module(api: &Api) -> TokenStream {
         pub fn router_with<A: Api>(api: A, services: &Services) -> Router {
             let router = Router::new()
                 #(#routes)*;
-            let operations = OperationId::ALL.map(|id| (id.info(), A::policies(id, id.info().policies)));
+            let operations: ::std::vec::Vec<_> = OperationId::ALL
+                .iter()
+                .map(|&id| (id.info(), A::policies(id, id.info().policies)))
+                .collect();
             ::specjet::__private::finish(router, services, &operations, #metrics_route).with_state(api)
         }
 

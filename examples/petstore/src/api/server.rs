@@ -184,7 +184,9 @@ pub fn router_with<A: Api>(api: A, services: &Services) -> Router {
             get(::specjet::__operation_handler!(show_pet_by_id))
                 .delete(::specjet::__operation_handler!(delete_pet)),
         );
-    let operations = OperationId::ALL
-        .map(|id| (id.info(), A::policies(id, id.info().policies)));
+    let operations: ::std::vec::Vec<_> = OperationId::ALL
+        .iter()
+        .map(|&id| (id.info(), A::policies(id, id.info().policies)))
+        .collect();
     ::specjet::__private::finish(router, services, &operations, true).with_state(api)
 }
