@@ -42,12 +42,29 @@ impl Pipeline {
         services: &Services,
         operations: &[(&'static OperationInfo, Policies)],
     ) -> Option<Pipeline> {
+        // Operations that share a route and method (told apart by literal affixes inside a
+        // segment, after this layer has run) are not cached: an entry could not be told to
+        // belong to one of them. Their route's limit is the first one's.
+        let shared_route = |operation: &OperationInfo| {
+            operations
+                .iter()
+                .filter(|(other, _)| {
+                    other.method == operation.method && other.path == operation.path
+                })
+                .count()
+                > 1
+        };
         let steps = operations.iter().filter_map(|&(operation, policies)| {
+            let (cache, invalidates) = if shared_route(operation) {
+                (None, &[][..])
+            } else {
+                (policies.cache, policies.invalidates)
+            };
             let steps = Steps {
                 limit: policies.rate_limit.map(|policy| {
                     rate_limit::Prepared::new(services.rate_limiter(), operation, policy)
                 }),
-                cache: policies.cache.map(|policy| {
+                cache: cache.map(|policy| {
                     Arc::new(cache::Prepared::new(CacheRoute {
                         operation: operation.id,
                         policy,
@@ -55,7 +72,7 @@ impl Pipeline {
                         params: operation.params,
                     }))
                 }),
-                invalidates: policies.invalidates,
+                invalidates,
             };
             let any =
                 steps.limit.is_some() || steps.cache.is_some() || !steps.invalidates.is_empty();

@@ -505,3 +505,50 @@ async fn the_service_keeps_answering_while_redis_is_down_and_recovers() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+static JSON_ITEM: OperationInfo = OperationInfo::new(
+    "getJson",
+    Method::GET,
+    "/files/{s1}",
+    false,
+    &[("name", "s1")],
+);
+static META_ITEM: OperationInfo = OperationInfo::new(
+    "getMeta",
+    Method::GET,
+    "/files/{s1}",
+    false,
+    &[("name", "s1")],
+);
+
+#[tokio::test]
+async fn operations_sharing_a_route_are_never_cached_for_each_other() {
+    // `/files/{name}.json` and `/files/{name}:meta` share one axum route and method; the
+    // handler tells them apart after the layers ran, so neither's policy may cache the route.
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    let handler = move || {
+        let counter = counter.clone();
+        async move { format!("call {}", counter.fetch_add(1, Ordering::SeqCst) + 1) }
+    };
+    let services = Services::from_parts(
+        ServiceSettings::default(),
+        memory_cache(),
+        RateLimiter::new(Default::default(), None),
+    );
+    let cached = Policies {
+        cache: Some(CachePolicy::new(Duration::from_secs(60))),
+        ..Policies::NONE
+    };
+    let app = services.apply(
+        Router::new().route("/files/{s1}", get(handler)),
+        &[(&JSON_ITEM, cached), (&META_ITEM, Policies::NONE)],
+    );
+    let first = send(&app, get_req("/files/a:meta")).await;
+    let second = send(&app, get_req("/files/a:meta")).await;
+    assert_eq!(
+        (first.body.as_str(), second.body.as_str()),
+        ("call 1", "call 2")
+    );
+    assert!(second.headers.get("cache-status").is_none());
+}
