@@ -1,9 +1,13 @@
 //! specjet's generator: an OpenAPI document in, a typed axum service module out.
 //!
 //! The pipeline has one direction: [`load`] reads the document and every file it references,
-//! [`lower`] turns it into the [`ir`] (plain data, no OpenAPI types), [`codegen`] turns the IR
-//! into Rust tokens, and [`emit`] formats them into files. Every problem in the document
+//! lowering turns it into the [`ir`] (plain data, no OpenAPI types), code generation turns the
+//! IR into Rust tokens, and [`emit`] formats them into files. Every problem in the document
 //! becomes a [`diag::Diagnostic`] with its location; nothing in here panics on input.
+//!
+//! The CLI and the macros use this facade: [`analyze`], [`generate`] and their variants,
+//! [`emit`] for files on disk, and [`attributes`] for handler attributes, which the spec's own
+//! annotation parser reads. ARCHITECTURE.md draws the whole pipeline.
 
 pub mod attributes;
 mod codegen;

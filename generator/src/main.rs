@@ -69,7 +69,7 @@ enum Command {
         output: PathBuf,
     },
     /// Operations and types added (+), removed (-) and changed (~) from OLD to NEW, each
-    /// marked [breaking] when it breaks existing clients; exit 1 when any does.
+    /// marked `[breaking]` when it breaks existing clients; exit 1 when any does.
     Diff {
         /// The earlier version of the spec.
         old: PathBuf,

@@ -5,20 +5,24 @@
 //! needs a single dependency. Everything here is tested once and kept thin in generated code:
 //!
 //! - [`problem`]: RFC 9457 `application/problem+json` errors;
-//! - [`extract`]: typed path, query, header and cookie parameters and request bodies, with
-//!   errors that name the offending parameter or field;
-//! - [`respond`]: building responses from typed bodies and headers;
 //! - [`multipart`]: a fully read `multipart/form-data` body;
-//! - [`serve`]: binding, serving and graceful shutdown;
+//! - [`serve()`]: binding, serving and graceful shutdown;
 //! - [`cache`]: response caching from `x-cache` annotations (in process and Redis);
 //! - [`rate_limit`]: rate limiting from `x-rate-limit` annotations (in process and Redis);
 //! - [`compression`]: response compression and bounded request decompression;
 //! - [`caller`]: who is calling (credentials digest, client IP through trusted proxies);
-//! - [`Services`]: the shared state a generated router is built with.
+//! - [`Services`]: the shared state a generated router is built with, and
+//!   [`Services::apply`], which serves every operation's [`Policies`] from its table.
+//!
+//! What only generated code calls is hidden from these docs and not a stable API: reading
+//! parameters and bodies (`extract`, with errors that name the offending parameter or field),
+//! writing responses (`respond`), and the router's glue (`__private`,
+//! `__operation_handler!`).
 
 pub mod cache;
 pub mod caller;
 pub mod compression;
+#[doc(hidden)] // what generated `Request::read` calls; not a stable API
 pub mod extract;
 pub mod metrics;
 pub mod multipart;
@@ -27,6 +31,7 @@ mod pipeline;
 pub mod problem;
 pub mod rate_limit;
 mod redis_conn;
+#[doc(hidden)] // what generated `IntoResponse` impls call; not a stable API
 pub mod respond;
 pub mod serve;
 mod services;
