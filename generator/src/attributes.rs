@@ -21,6 +21,8 @@ pub enum Concern {
     RateLimit,
     /// `x-compress`: `#[no_compress]` (`false`).
     Compress,
+    /// `x-timeout`: `#[timeout("5s")]`.
+    Timeout,
 }
 
 /// A problem of an attribute: where in its value (a JSON pointer: `/ttl` is the `ttl`
@@ -98,6 +100,13 @@ pub fn policy_field(
         Concern::Compress => {
             let on = vocab.compress(&at, value);
             override_field("compress", OverrideValue::Compress(on.unwrap_or(true)))
+        }
+        Concern::Timeout => {
+            let ms = vocab.timeout(&at, value);
+            override_field(
+                "timeout",
+                OverrideValue::Timeout(ms.unwrap_or(crate::ir::DEFAULT_TIMEOUT_MS)),
+            )
         }
     };
     let errors: Vec<AttributeError> = vocab

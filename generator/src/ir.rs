@@ -523,7 +523,12 @@ pub struct Policies {
     pub rate_limit: Option<RateLimitUse>,
     /// `x-compress`: whether responses may be compressed (default yes).
     pub compress: bool,
+    /// `x-timeout`: how long the handler may take before the answer is 504 (default 30 s).
+    pub timeout_ms: u64,
 }
+
+/// How long a handler may take when no `x-timeout` says otherwise.
+pub const DEFAULT_TIMEOUT_MS: u64 = 30_000;
 
 impl Default for Policies {
     fn default() -> Self {
@@ -532,6 +537,7 @@ impl Default for Policies {
             invalidates: Vec::new(),
             rate_limit: None,
             compress: true,
+            timeout_ms: DEFAULT_TIMEOUT_MS,
         }
     }
 }

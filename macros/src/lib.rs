@@ -68,12 +68,13 @@ pub fn api(args: TokenStream, item: TokenStream) -> TokenStream {
 }
 
 /// The handler attributes that set an operation's policies in code.
-const POLICY_ATTRIBUTES: [&str; 5] = [
+const POLICY_ATTRIBUTES: [&str; 6] = [
     "cache",
     "no_cache",
     "rate_limit",
     "no_rate_limit",
     "no_compress",
+    "timeout",
 ];
 
 /// A handler's policy attribute, e.g. `#[cache(ttl = "30s")]` or `#[no_compress]`.
@@ -130,6 +131,7 @@ fn policy_overrides(
             Concern::Cache => "caching",
             Concern::RateLimit => "rate limit",
             Concern::Compress => "compression",
+            Concern::Timeout => "timeout",
         };
         if !seen.insert((attribute.method.clone(), what)) {
             errors.push(syn::Error::new_spanned(
@@ -178,6 +180,7 @@ fn concern_of(attribute: &syn::Attribute) -> (specjet_generator::attributes::Con
     let concern = match name.trim_start_matches("no_") {
         "cache" => Concern::Cache,
         "rate_limit" => Concern::RateLimit,
+        "timeout" => Concern::Timeout,
         _ => Concern::Compress,
     };
     (concern, name.starts_with("no_"))
@@ -190,7 +193,6 @@ fn attribute_field(
     op: &specjet_generator::ir::Operation,
     attribute: &syn::Attribute,
 ) -> Result<TokenStream2, Vec<syn::Error>> {
-    use specjet_generator::attributes::Concern;
     let (concern, off) = concern_of(attribute);
     let value = if off {
         match &attribute.meta {
@@ -208,7 +210,7 @@ fn attribute_field(
             }
         }
     } else {
-        AttributeValue::parse(attribute, concern == Concern::RateLimit).map_err(|e| vec![e])?
+        AttributeValue::parse(attribute, concern).map_err(|e| vec![e])?
     };
     specjet_generator::attributes::policy_field(api, op, concern, &value.json).map_err(|problems| {
         problems
@@ -272,9 +274,14 @@ impl AttributeValue {
         }
     }
 
-    /// `rates`: positional arguments are rates (`#[rate_limit("10/s", "1000/h")]`), the
-    /// spec's `rate`.
-    fn parse(attribute: &syn::Attribute, rates: bool) -> syn::Result<AttributeValue> {
+    /// Positional arguments are rates for a rate limit (`#[rate_limit("10/s", "1000/h")]`,
+    /// the spec's `rate`), and the whole value for a timeout (`#[timeout("5s")]`).
+    fn parse(
+        attribute: &syn::Attribute,
+        concern: specjet_generator::attributes::Concern,
+    ) -> syn::Result<AttributeValue> {
+        use specjet_generator::attributes::Concern;
+        let rates = concern == Concern::RateLimit;
         use specjet_generator::serde_json::{Map, Value};
         let mut value = AttributeValue {
             json: Value::Null,
@@ -291,8 +298,13 @@ impl AttributeValue {
         let mut positional = Vec::new();
         for argument in arguments {
             match argument {
-                Argument::Positional(expr) if rates => {
-                    let pointer = format!("/rate/{}", positional.len());
+                Argument::Positional(expr) if rates || concern == Concern::Timeout => {
+                    // A timeout's value is the whole annotation: its problems are at the root.
+                    let pointer = if rates {
+                        format!("/rate/{}", positional.len())
+                    } else {
+                        String::new()
+                    };
                     positional.push(value.json_of(&expr, &pointer)?);
                 }
                 Argument::Positional(expr) => {
@@ -308,6 +320,18 @@ impl AttributeValue {
                     map.insert(key, json);
                 }
             }
+        }
+        if concern == Concern::Timeout {
+            return match (positional.as_slice(), map.is_empty()) {
+                ([single], true) => {
+                    value.json = single.clone();
+                    Ok(value)
+                }
+                _ => Err(syn::Error::new_spanned(
+                    attribute,
+                    "`#[timeout]` takes one duration, e.g. `#[timeout(\"5s\")]`",
+                )),
+            };
         }
         match positional.len() {
             0 => {}
@@ -804,6 +828,7 @@ paths:
                 parse_quote!(#[no_rate_limit]),
             ),
             ("getPet", "x-compress: false", parse_quote!(#[no_compress])),
+            ("getPet", "x-timeout: 2s", parse_quote!(#[timeout("2s")])),
         ];
         for (operation, annotation, attribute) in accepted {
             let text = if operation == "getPet" {

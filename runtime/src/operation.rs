@@ -23,15 +23,19 @@ pub struct Policies {
     pub rate_limit: Option<RateLimitPolicy>,
     /// Whether responses may be compressed (`x-compress`).
     pub compress: bool,
+    /// How long the handler may take (`x-timeout`): past it, it is dropped and the answer
+    /// is 504. `None`: unbounded.
+    pub timeout: Option<std::time::Duration>,
 }
 
 impl Policies {
-    /// No caching, no invalidation, no limit; compressed like every response.
+    /// No caching, no invalidation, no limit, no timeout; compressed like every response.
     pub const NONE: Policies = Policies {
         cache: None,
         invalidates: &[],
         rate_limit: None,
         compress: true,
+        timeout: None,
     };
 }
 

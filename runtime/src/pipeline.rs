@@ -1,15 +1,17 @@
 //! The policy layer: one middleware, driven by the operations table, that serves every
 //! operation's rate limit, caching and invalidation in that order (a refused request costs
-//! nothing more; a cached answer still pays its rate limit).
+//! nothing more; a cached answer still pays its rate limit), all of it bounded by the
+//! operation's timeout.
 //!
 //! It runs after routing (`Router::layer`), so it finds the request's operation by method and
 //! matched path in one lookup, then runs only the steps that operation has.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::{Request, State};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 
 use crate::cache::{self, CacheRoute, InvalidationTarget};
 use crate::operation::{ByRoute, OperationInfo, Policies};
@@ -18,9 +20,11 @@ use crate::Services;
 
 /// What one operation's steps need, prepared once when the router is built.
 struct Steps {
+    operation: &'static str,
     limit: Option<rate_limit::Prepared>,
     cache: Option<Arc<cache::Prepared>>,
     invalidates: &'static [InvalidationTarget],
+    timeout: Option<Duration>,
 }
 
 /// The layer's state: the services and the steps of every operation that has any, behind one
@@ -61,6 +65,8 @@ impl Pipeline {
                 (policies.cache, policies.invalidates)
             };
             let steps = Steps {
+                operation: operation.id,
+                timeout: policies.timeout,
                 limit: policies.rate_limit.map(|policy| {
                     rate_limit::Prepared::new(services.rate_limiter(), operation, policy)
                 }),
@@ -74,8 +80,10 @@ impl Pipeline {
                 }),
                 invalidates,
             };
-            let any =
-                steps.limit.is_some() || steps.cache.is_some() || !steps.invalidates.is_empty();
+            let any = steps.limit.is_some()
+                || steps.cache.is_some()
+                || !steps.invalidates.is_empty()
+                || steps.timeout.is_some();
             any.then_some((operation, steps))
         });
         let steps = ByRoute::new(steps);
@@ -108,15 +116,35 @@ pub(crate) async fn run(
     };
     let request = Request::from_parts(parts, body);
     let cache = services.cache();
-    let mut response = match &steps.cache {
-        Some(route) => cache::serve(cache, route, request, next).await,
-        None if !steps.invalidates.is_empty() => {
-            cache::invalidate_after(cache, steps.invalidates, request, next).await
+    let served = async {
+        match &steps.cache {
+            Some(route) => cache::serve(cache, route, request, next).await,
+            None if !steps.invalidates.is_empty() => {
+                cache::invalidate_after(cache, steps.invalidates, request, next).await
+            }
+            None => next.run(request).await,
         }
-        None => next.run(request).await,
+    };
+    let mut response = match steps.timeout {
+        Some(limit) => match tokio::time::timeout(limit, served).await {
+            Ok(response) => response,
+            // The handler's future is dropped here: its work stops at its next await.
+            Err(_) => timed_out(steps.operation, limit),
+        },
+        None => served.await,
     };
     if let (Some(limit), Some(decision)) = (&steps.limit, &decision) {
         limit.annotate(decision, response.headers_mut());
     }
     response
+}
+
+/// 504 as problem+json: the operation took longer than its `x-timeout`.
+fn timed_out(operation: &str, limit: Duration) -> Response {
+    crate::problem::Problem::new(http::StatusCode::GATEWAY_TIMEOUT)
+        .with_detail(format!(
+            "`{operation}` took longer than its timeout of {} ms",
+            limit.as_millis()
+        ))
+        .into_response()
 }

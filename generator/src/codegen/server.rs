@@ -319,6 +319,8 @@ fn operation_entry(api: &Api, op: &Operation, imports: &mut Imports) -> TokenStr
     if !policies.compress {
         fields.push(quote! { compress: false, });
     }
+    let timeout = duration(policies.timeout_ms, imports);
+    fields.push(quote! { timeout: Some(#timeout), });
     let entry =
         quote! { OperationInfo::new(#id, Method::#method, #path, #secured, &[#(#params),*]) };
     if fields.is_empty() {
@@ -450,6 +452,10 @@ pub(crate) fn override_field(field: &str, value: OverrideValue<'_>) -> TokenStre
     let value = match value {
         OverrideValue::Off => quote! { ::std::option::Option::None },
         OverrideValue::Compress(on) => quote! { #on },
+        OverrideValue::Timeout(ms) => {
+            let limit = duration(ms, &mut full_paths);
+            quote! { ::std::option::Option::Some(#limit) }
+        }
         // In a `const`, where slices of `const fn` results live for the whole program.
         OverrideValue::Cache(policy) => {
             let literal = cache_literal(policy, &mut full_paths);
@@ -467,6 +473,8 @@ pub(crate) fn override_field(field: &str, value: OverrideValue<'_>) -> TokenStre
 pub(crate) enum OverrideValue<'a> {
     Off,
     Compress(bool),
+    /// Milliseconds.
+    Timeout(u64),
     Cache(&'a CachePolicy),
     RateLimit(&'a RateLimitPolicy),
 }

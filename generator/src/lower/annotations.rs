@@ -282,7 +282,20 @@ impl<'a> Annotations<'a> {
             invalidates: Vec::new(),
             rate_limit: self.rate_limit(operation, item, own),
             compress: self.compress(item, own),
+            timeout_ms: self.timeout(item, own),
         }
+    }
+
+    /// How long an operation's handler may take (`x-timeout`): the operation's, else its path
+    /// item's, else the document's, else [`crate::ir::DEFAULT_TIMEOUT_MS`].
+    fn timeout(&mut self, item: (&Location, &Value), own: (&Location, &Value)) -> u64 {
+        let mut timeout = crate::ir::DEFAULT_TIMEOUT_MS;
+        for (location, value) in self.at_every_level("timeout", item, own) {
+            if let Some(ms) = self.vocab.timeout(&location, &value) {
+                timeout = ms;
+            }
+        }
+        timeout
     }
 
     /// The caching policy of an operation: its own annotation, else its path item's.
@@ -364,6 +377,25 @@ impl<'a> Annotations<'a> {
 }
 
 impl Vocabulary {
+    /// An operation's timeout (`x-timeout`, `#[timeout]`): a duration above zero.
+    pub(crate) fn timeout(&mut self, location: &Location, value: &Value) -> Option<u64> {
+        match parse_duration(value) {
+            Ok(0) => {
+                self.report(
+                    Severity::Error,
+                    location,
+                    "a timeout must be longer than zero",
+                );
+                None
+            }
+            Ok(ms) => Some(ms),
+            Err(message) => {
+                self.report(Severity::Error, location, message);
+                None
+            }
+        }
+    }
+
     /// An operation's caching policy (`x-cache`, `x-cache-ttl`, `#[cache]`): a duration, an
     /// object with `ttl` and the rest, or `false` for none. Only GET and HEAD are cached; an
     /// annotation elsewhere is an error when it is the operation's own (`on_operation`).

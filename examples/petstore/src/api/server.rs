@@ -111,12 +111,14 @@ static OPERATIONS: [OperationInfo; 4] = [
                     ],
                 ),
             ),
+            timeout: Some(Duration::from_secs(30)),
             ..Policies::NONE
         }),
     OperationInfo::new("createPet", Method::POST, "/pets", false, &[])
         .with_policies(Policies {
             invalidates: &[InvalidationTarget::new("listPets", &[])],
             rate_limit: Some(POLICY_WRITES),
+            timeout: Some(Duration::from_secs(30)),
             ..Policies::NONE
         }),
     OperationInfo::new(
@@ -131,6 +133,7 @@ static OPERATIONS: [OperationInfo; 4] = [
                 stale_while_revalidate: Duration::from_secs(30),
                 ..CachePolicy::new(Duration::from_secs(60))
             }),
+            timeout: Some(Duration::from_secs(30)),
             ..Policies::NONE
         }),
     OperationInfo::new(
@@ -146,6 +149,7 @@ static OPERATIONS: [OperationInfo; 4] = [
                 InvalidationTarget::new("showPetById", &[("petId", "s1")]),
             ],
             rate_limit: Some(POLICY_WRITES),
+            timeout: Some(Duration::from_secs(30)),
             ..Policies::NONE
         }),
 ];

@@ -306,7 +306,7 @@ impl<'a> Annotations<'a> {
 
     /// A concern's annotations on the document root, the path item and the operation, in
     /// that order (the last one found wins).
-    fn at_every_level(
+    pub(super) fn at_every_level(
         &mut self,
         name: &str,
         item: (&Location, &Value),
