@@ -17,23 +17,33 @@ macro_rules! __operation_handler {
 }
 
 /// The end of every generated `router_with`: the operations' policies served
-/// ([`crate::Services::apply`]), Prometheus metrics at `/metrics` (unless the API has that
-/// path itself) and problem+json answers for unknown paths (404) and methods (405).
+/// ([`crate::Services::apply`]), the service's own endpoints outside caching and limits
+/// (`/metrics`, `/healthz`, `/readyz`, except those in `taken`, which the API serves itself)
+/// and problem+json answers for unknown paths (404) and methods (405).
 pub fn finish<S>(
     router: axum::Router<S>,
     services: &crate::Services,
     operations: &[(&'static crate::OperationInfo, crate::Policies)],
-    metrics_route: bool,
+    taken: &[&str],
 ) -> axum::Router<S>
 where
     S: Clone + Send + Sync + 'static,
 {
-    let router = services.apply(router, operations);
-    let router = if metrics_route {
-        router.route("/metrics", axum::routing::get(crate::metrics::render))
-    } else {
-        router
-    };
+    let mut router = services.apply(router, operations);
+    for path in ["/metrics", "/healthz", "/readyz"] {
+        if taken.contains(&path) {
+            continue;
+        }
+        router = match path {
+            "/metrics" => router.route(path, axum::routing::get(crate::metrics::render)),
+            "/healthz" => router.route(path, axum::routing::get(crate::health::healthz)),
+            "/readyz" => router.route_service(
+                path,
+                axum::routing::get(crate::health::readyz).with_state(services.clone()),
+            ),
+            _ => router,
+        };
+    }
     router
         .fallback(crate::problem::not_found)
         .method_not_allowed_fallback(crate::problem::method_not_allowed)

@@ -10,6 +10,7 @@
 //! - [`cache`]: response caching from `x-cache` annotations (in process and Redis);
 //! - [`rate_limit`]: rate limiting from `x-rate-limit` annotations (in process and Redis);
 //! - [`compression`]: response compression and bounded request decompression;
+//! - [`health`]: `/healthz` and `/readyz`;
 //! - [`caller`]: who is calling (credentials digest, client IP through trusted proxies);
 //! - [`Services`]: the shared state a generated router is built with, and
 //!   [`Services::apply`], which serves every operation's [`Policies`] from its table.
@@ -24,6 +25,7 @@ pub mod caller;
 pub mod compression;
 #[doc(hidden)] // what generated `Request::read` calls; not a stable API
 pub mod extract;
+pub mod health;
 pub mod metrics;
 pub mod multipart;
 mod operation;

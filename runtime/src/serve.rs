@@ -56,4 +56,6 @@ async fn shutdown_signal() {
         () = ctrl_c => {}
         () = terminate => {}
     }
+    // Readiness answers 503 from now on, so a load balancer stops sending new requests.
+    crate::health::start_draining();
 }

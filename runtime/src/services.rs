@@ -92,6 +92,20 @@ impl Services {
         &self.rate_limiter
     }
 
+    /// Why the service should not get traffic now, if it should not: a Redis it was
+    /// configured with (shared cache tier or shared rate-limit budgets) has no connection.
+    pub fn unready(&self) -> Option<String> {
+        let cache = &self.cache;
+        if cache.uses_redis() && !cache.redis_connected() {
+            return Some("the cache's Redis tier has no connection".to_owned());
+        }
+        let limiter = &self.rate_limiter;
+        if limiter.uses_redis() && !limiter.redis_connected() {
+            return Some("the rate limiter's Redis has no connection".to_owned());
+        }
+        None
+    }
+
     /// `router` with every operation's policies served: the policy layer (rate limit, then
     /// caching or invalidation) around each route, and compression around that.
     ///

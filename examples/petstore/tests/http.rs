@@ -284,6 +284,13 @@ fn petstore_over_http() {
         .body
         .contains(r#"specjet_cache_invalidations_total{operation="listPets"}"#));
 
+    // Probes: alive, and ready (no Redis configured, not draining).
+    let health = get(&service, "/healthz");
+    assert_eq!((health.status, health.body.as_str()), (200, "ok"));
+    let ready = get(&service, "/readyz");
+    assert_eq!((ready.status, ready.body.as_str()), (200, "ready"));
+    assert_eq!(ready.header("cache-control"), Some("no-store"));
+
     // Unknown paths and methods answer problems too.
     assert_problem(&get(&service, "/nothing/here"), 404);
     assert_problem(&request(&service, "PATCH", "/pets", None, ""), 405);

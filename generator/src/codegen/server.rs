@@ -39,8 +39,12 @@ pub(crate) fn module(api: &Api) -> TokenStream {
     let handlers = handlers(api);
     imports.state = !handlers.is_empty();
     let settings = settings_fn(api);
-    // Prometheus metrics at /metrics, unless the API itself has that path.
-    let metrics_route = !api.routes.iter().any(|route| route.axum_path == "/metrics");
+    // The runtime's own endpoints (`/metrics`, `/healthz`, `/readyz`) that the API serves
+    // itself, and which the runtime leaves to it.
+    let taken: Vec<&str> = ["/metrics", "/healthz", "/readyz"]
+        .into_iter()
+        .filter(|path| api.routes.iter().any(|route| route.axum_path == *path))
+        .collect();
     let imports = imports.tokens();
     quote! {
         #imports
@@ -70,8 +74,8 @@ pub(crate) fn module(api: &Api) -> TokenStream {
         }
 
         /// The router serving every operation of `api` with the given services: each
-        /// operation's policies, `/metrics`, and problem+json answers for unknown paths (404)
-        /// and methods (405). Send it a request without a socket with
+        /// operation's policies, `/metrics`, `/healthz`, `/readyz`, and problem+json answers
+        /// for unknown paths (404) and methods (405). Send it a request without a socket with
         /// `tower::ServiceExt::oneshot`: every layer applies.
         pub fn router_with<A: Api>(api: A, services: &Services) -> Router {
             let router = Router::new()
@@ -80,7 +84,7 @@ pub(crate) fn module(api: &Api) -> TokenStream {
                 .iter()
                 .map(|&id| (id.info(), A::policies(id, id.info().policies)))
                 .collect();
-            ::specjet::__private::finish(router, services, &operations, #metrics_route).with_state(api)
+            ::specjet::__private::finish(router, services, &operations, &[#(#taken),*]).with_state(api)
         }
 
         #(#handlers)*

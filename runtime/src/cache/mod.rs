@@ -249,6 +249,11 @@ impl Cache {
         &self.inner.stats
     }
 
+    /// Whether entries go to a Redis tier (one was given and the backend is not `Memory`).
+    pub fn uses_redis(&self) -> bool {
+        self.inner.redis.is_some()
+    }
+
     /// Whether the Redis tier has a connection.
     pub fn redis_connected(&self) -> bool {
         self.inner

@@ -228,6 +228,11 @@ impl RateLimiter {
         &self.inner.settings
     }
 
+    /// Whether budgets are kept in Redis (one was given and the backend is `Redis`).
+    pub fn uses_redis(&self) -> bool {
+        self.inner.redis.is_some()
+    }
+
     /// Whether budgets are kept in Redis and a connection has been established.
     pub fn redis_connected(&self) -> bool {
         self.inner

@@ -173,8 +173,8 @@ pub fn router<A: Api>(api: A) -> Router {
 }
 
 /// The router serving every operation of `api` with the given services: each
-/// operation's policies, `/metrics`, and problem+json answers for unknown paths (404)
-/// and methods (405). Send it a request without a socket with
+/// operation's policies, `/metrics`, `/healthz`, `/readyz`, and problem+json answers
+/// for unknown paths (404) and methods (405). Send it a request without a socket with
 /// `tower::ServiceExt::oneshot`: every layer applies.
 pub fn router_with<A: Api>(api: A, services: &Services) -> Router {
     let router = Router::new()
@@ -192,5 +192,5 @@ pub fn router_with<A: Api>(api: A, services: &Services) -> Router {
         .iter()
         .map(|&id| (id.info(), A::policies(id, id.info().policies)))
         .collect();
-    ::specjet::__private::finish(router, services, &operations, true).with_state(api)
+    ::specjet::__private::finish(router, services, &operations, &[]).with_state(api)
 }
