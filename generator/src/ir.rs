@@ -50,6 +50,8 @@ pub struct ServiceSettings {
     pub rate_limit: RateLimitSettings,
     /// `x-specjet.compression`.
     pub compression: CompressionSettings,
+    /// `x-specjet.max-in-flight`: requests handled at once; above it, 503 at once.
+    pub max_in_flight: Option<u64>,
 }
 
 /// Where rate-limit budgets are kept (`x-specjet.rate-limit.backend`).

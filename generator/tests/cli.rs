@@ -358,6 +358,30 @@ paths:
 }
 
 #[test]
+fn max_in_flight_is_a_positive_count() {
+    let spec = |value: &str| {
+        format!(
+            "openapi: 3.0.3\ninfo: {{title: Shed, version: '1'}}\nx-specjet:\n  max-in-flight: {value}\npaths: {{}}\n"
+        )
+    };
+    let analysis = specjet_generator::analyze_text("shed.yaml", &spec("64")).unwrap();
+    assert!(!analysis.diagnostics.has_errors());
+    assert_eq!(analysis.api.settings.max_in_flight, Some(64));
+    for bad in ["0", "lots", "-3"] {
+        let analysis = specjet_generator::analyze_text("shed.yaml", &spec(bad)).unwrap();
+        let errors: Vec<_> = analysis
+            .diagnostics
+            .items()
+            .iter()
+            .filter(|d| d.severity >= specjet_generator::diag::Severity::Error)
+            .collect();
+        assert_eq!(errors.len(), 1, "{bad}: {errors:?}");
+        assert_eq!(errors[0].pointer, "/x-specjet/max-in-flight");
+        assert_eq!(analysis.api.settings.max_in_flight, None);
+    }
+}
+
+#[test]
 fn watch_regenerates_on_save_and_survives_a_broken_spec() {
     use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir().unwrap();

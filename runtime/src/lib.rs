@@ -37,6 +37,7 @@ mod redis_conn;
 pub mod respond;
 pub mod serve;
 mod services;
+mod shed;
 
 #[doc(hidden)]
 pub mod __private;

@@ -17,6 +17,9 @@ pub struct ServiceSettings {
     pub rate_limit: RateLimitSettings,
     /// `x-specjet.compression`.
     pub compression: CompressionSettings,
+    /// `x-specjet.max-in-flight`: requests handled at once; above it, the answer is 503 at
+    /// once instead of a queue (`None`: no bound).
+    pub max_in_flight: Option<usize>,
 }
 
 impl ServiceSettings {
@@ -107,7 +110,8 @@ impl Services {
     }
 
     /// `router` with every operation's policies served: the policy layer (rate limit, then
-    /// caching or invalidation) around each route, and compression around that.
+    /// caching or invalidation, within the timeout) around each route, compression around
+    /// that, and load shedding (`max-in-flight`) outermost.
     ///
     /// `operations` pairs each operation with the policies to serve it with (the generated
     /// router passes the code's choice over the spec's). Both layers run after routing and
@@ -134,10 +138,17 @@ impl Services {
             .map(|&(operation, _)| operation)
             .collect();
         let compression = crate::compression::layer(&self.settings.compression, uncompressed);
-        if compression.is_active() {
+        let router = if compression.is_active() {
             router.layer(compression)
         } else {
             router
+        };
+        match self.settings.max_in_flight {
+            Some(limit) => router.layer(axum::middleware::from_fn_with_state(
+                crate::shed::InFlight::new(limit),
+                crate::shed::shed,
+            )),
+            None => router,
         }
     }
 }

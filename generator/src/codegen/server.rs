@@ -685,6 +685,10 @@ fn settings_fn(api: &Api) -> TokenStream {
         let max_request = Literal::u64_unsuffixed(compression.max_request_bytes);
         changes.push(quote! { settings.compression.max_request_size = #max_request; });
     }
+    if let Some(limit) = settings.max_in_flight {
+        let limit = Literal::u64_unsuffixed(limit);
+        changes.push(quote! { settings.max_in_flight = ::std::option::Option::Some(#limit); });
+    }
     let body = if changes.is_empty() {
         quote! { ::specjet::ServiceSettings::named(#prefix) }
     } else {

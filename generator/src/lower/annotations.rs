@@ -185,6 +185,14 @@ impl<'a> Annotations<'a> {
                 "cache" => settings.cache = self.cache_settings(&location, value),
                 "rate-limit" => settings.rate_limit = self.rate_limit_settings(&location, value),
                 "compression" => settings.compression = self.compression_settings(&location, value),
+                "max-in-flight" => match value.as_u64().filter(|n| *n > 0) {
+                    Some(limit) => settings.max_in_flight = Some(limit),
+                    None => self.report(
+                        Severity::Error,
+                        &location,
+                        "`max-in-flight` is a whole number of requests, at least 1",
+                    ),
+                },
                 concern if PLANNED_CONCERNS.contains(&concern) => self.report(
                     Severity::Warning,
                     &location,

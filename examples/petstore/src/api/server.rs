@@ -163,6 +163,7 @@ pub fn settings() -> ::specjet::ServiceSettings {
         .to_vec();
     settings.compression.min_size = 512;
     settings.compression.max_request_size = 65536;
+    settings.max_in_flight = ::std::option::Option::Some(1024);
     settings
 }
 
