@@ -72,13 +72,22 @@ fn init_build_run_change_regenerate() {
 
     // A handler written against the spec as it is: petId is an integer.
     let handlers = dir.join("src/handlers.rs");
-    let written = std::fs::read_to_string(&handlers).unwrap().replacen(
-        "_request: operations::show_pet_by_id::Request,\n    ) -> operations::show_pet_by_id::Response {\n        specjet::Problem::not_implemented(\"showPetById\").into()",
-        "request: operations::show_pet_by_id::Request,\n    ) -> operations::show_pet_by_id::Response {\n        let next: i64 = request.pet_id + 1;\n        specjet::Problem::not_implemented(&format!(\"showPetById {next}\")).into()",
-        1,
-    );
+    // With a handler attribute too: the scaffold's impl names the trait so that the
+    // attribute's policy hook finds `OperationId`.
+    let written = std::fs::read_to_string(&handlers)
+        .unwrap()
+        .replacen(
+            "_request: operations::show_pet_by_id::Request,\n    ) -> operations::show_pet_by_id::Response {\n        specjet::Problem::not_implemented(\"showPetById\").into()",
+            "request: operations::show_pet_by_id::Request,\n    ) -> operations::show_pet_by_id::Response {\n        let next: i64 = request.pet_id + 1;\n        specjet::Problem::not_implemented(&format!(\"showPetById {next}\")).into()",
+            1,
+        )
+        .replacen(
+            "    async fn show_pet_by_id(",
+            "    #[timeout(\"5s\")]\n    async fn show_pet_by_id(",
+            1,
+        );
     assert!(
-        written.contains("request.pet_id + 1"),
+        written.contains("request.pet_id + 1") && written.contains("#[timeout(\"5s\")]"),
         "the scaffold's handler shape changed"
     );
     std::fs::write(&handlers, written).unwrap();
