@@ -40,6 +40,8 @@ pub struct Services {
     settings: std::sync::Arc<ServiceSettings>,
     cache: Cache,
     rate_limiter: RateLimiter,
+    /// The one Redis connection (`REDIS_URL`) the cache and the limiter share.
+    redis: Option<SharedRedis>,
 }
 
 impl Services {
@@ -60,8 +62,9 @@ impl Services {
         let redis = redis_url.and_then(SharedRedis::connect);
         Services {
             cache: Cache::with_redis(settings.cache.clone(), redis.clone()),
-            rate_limiter: RateLimiter::new(settings.rate_limit.clone(), redis),
+            rate_limiter: RateLimiter::new(settings.rate_limit.clone(), redis.clone()),
             settings: std::sync::Arc::new(settings),
+            redis,
         }
     }
 
@@ -77,6 +80,7 @@ impl Services {
             settings: std::sync::Arc::new(settings),
             cache,
             rate_limiter,
+            redis: None,
         }
     }
 
@@ -88,6 +92,13 @@ impl Services {
     /// The response cache (both tiers).
     pub fn cache(&self) -> &Cache {
         &self.cache
+    }
+
+    /// The shared Redis connection, for handlers that keep data of their own in Redis
+    /// (`redis.run(|mut connection| async move { ... })`, bounded by a short timeout);
+    /// `None` without `REDIS_URL`.
+    pub fn redis(&self) -> Option<&SharedRedis> {
+        self.redis.as_ref()
     }
 
     /// The rate limiter (every budget).

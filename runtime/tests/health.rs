@@ -62,3 +62,40 @@ async fn readiness_follows_redis_and_draining_while_health_stays() {
     assert!(body.contains("draining"), "{body}");
     assert_eq!(get(&in_process, "/healthz").await.0, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn handlers_reach_the_shared_redis() {
+    assert!(Services::new(ServiceSettings::default(), None)
+        .redis()
+        .is_none());
+    let Some(url) = redis_url() else {
+        eprintln!("skipped: REDIS_URL is not set");
+        return;
+    };
+    let services = Services::new(ServiceSettings::default(), Some(&url));
+    let redis = services.redis().expect("a Redis was configured");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !redis.is_connected() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let key = format!("specjet-test:handler:{}", std::process::id());
+    let stored: Option<String> = redis
+        .run(|mut connection| {
+            let key = key.clone();
+            async move {
+                redis::cmd("SET")
+                    .arg(&key)
+                    .arg("hello")
+                    .arg("EX")
+                    .arg(60)
+                    .query_async::<()>(&mut connection)
+                    .await?;
+                redis::cmd("GET")
+                    .arg(&key)
+                    .query_async(&mut connection)
+                    .await
+            }
+        })
+        .await;
+    assert_eq!(stored.as_deref(), Some("hello"));
+}
