@@ -6,6 +6,7 @@
 //! It runs after routing (`Router::layer`), so it finds the request's operation by method and
 //! matched path in one lookup, then runs only the steps that operation has.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -49,15 +50,14 @@ impl Pipeline {
         // Operations that share a route and method (told apart by literal affixes inside a
         // segment, after this layer has run) are not cached: an entry could not be told to
         // belong to one of them. Their route's limit is the first one's.
-        let shared_route = |operation: &OperationInfo| {
-            operations
-                .iter()
-                .filter(|(other, _)| {
-                    other.method == operation.method && other.path == operation.path
-                })
-                .count()
-                > 1
-        };
+        let mut per_route: HashMap<(&http::Method, &str), usize> = HashMap::new();
+        for (operation, _) in operations {
+            *per_route
+                .entry((&operation.method, operation.path))
+                .or_default() += 1;
+        }
+        let shared_route =
+            |operation: &OperationInfo| per_route[&(&operation.method, operation.path)] > 1;
         let steps = operations.iter().filter_map(|&(operation, policies)| {
             let (cache, invalidates) = if shared_route(operation) {
                 (None, &[][..])

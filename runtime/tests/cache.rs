@@ -12,12 +12,11 @@ use axum::routing::get;
 use axum::Router;
 use http::{header, Method, Request, StatusCode};
 use specjet::cache::{Backend, Cache, CachePolicy, CacheSettings, InvalidationTarget, Scope};
-use specjet::rate_limit::RateLimiter;
-use specjet::{OperationInfo, Policies, ServiceSettings, Services};
+use specjet::{OperationInfo, Policies};
 use tower::ServiceExt;
 
 mod support;
-use support::{free_port, redis_url, unique_prefix, PrivateRedis};
+use support::{free_port, redis_url, services, unique_prefix, PrivateRedis};
 
 struct Reply {
     status: StatusCode,
@@ -108,12 +107,7 @@ fn app(cache: &Cache, calls: Arc<AtomicUsize>, policy: CachePolicy, delay: Durat
     let router = Router::new()
         .route("/items/{id}", get(read).post(write))
         .route("/missing/{id}", get(missing));
-    let settings = ServiceSettings {
-        compression: specjet::compression::CompressionSettings::off(),
-        ..ServiceSettings::default()
-    };
-    let limiter = RateLimiter::new(settings.rate_limit.clone(), None);
-    let services = Services::from_parts(settings, cache.clone(), limiter);
+    let services = services(Some(cache.clone()), None);
     let cached = Policies {
         cache: Some(policy),
         ..Policies::NONE
@@ -531,11 +525,7 @@ async fn operations_sharing_a_route_are_never_cached_for_each_other() {
         let counter = counter.clone();
         async move { format!("call {}", counter.fetch_add(1, Ordering::SeqCst) + 1) }
     };
-    let services = Services::from_parts(
-        ServiceSettings::default(),
-        memory_cache(),
-        RateLimiter::new(Default::default(), None),
-    );
+    let services = services(Some(memory_cache()), None);
     let cached = Policies {
         cache: Some(CachePolicy::new(Duration::from_secs(60))),
         ..Policies::NONE

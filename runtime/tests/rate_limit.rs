@@ -13,15 +13,14 @@ use axum::extract::ConnectInfo;
 use axum::routing::get;
 use axum::Router;
 use http::{Method, Request, StatusCode};
-use specjet::cache::{Cache, CacheSettings};
 use specjet::rate_limit::{
     Backend, KeyPart, OnBackendError, RateLimitPolicy, RateLimitSettings, RateLimiter, Window,
 };
-use specjet::{OperationInfo, Policies, ServiceSettings, Services};
+use specjet::{OperationInfo, Policies};
 use tower::ServiceExt;
 
 mod support;
-use support::{free_port, redis_url, unique_prefix, PrivateRedis};
+use support::{free_port, redis_url, services, unique_prefix, PrivateRedis};
 
 static GET_ITEM: OperationInfo = OperationInfo::new(
     "getItem",
@@ -53,12 +52,7 @@ fn app(limiter: &RateLimiter, policy: RateLimitPolicy, calls: Arc<AtomicUsize>) 
             "item"
         }
     };
-    let settings = ServiceSettings {
-        compression: specjet::compression::CompressionSettings::off(),
-        ..ServiceSettings::default()
-    };
-    let cache = Cache::new(CacheSettings::default(), None);
-    let services = Services::from_parts(settings, cache, limiter.clone());
+    let services = services(None, Some(limiter.clone()));
     let policies = Policies {
         rate_limit: Some(policy),
         ..Policies::NONE

@@ -9,11 +9,11 @@ use axum::body::{to_bytes, Body};
 use axum::routing::get;
 use axum::Router;
 use http::{header, Method, Request, StatusCode};
-use specjet::cache::{Cache, CacheSettings};
-use specjet::compression::CompressionSettings;
-use specjet::rate_limit::RateLimiter;
-use specjet::{OperationInfo, Policies, ServiceSettings, Services};
+use specjet::{OperationInfo, Policies};
 use tower::ServiceExt;
+
+mod support;
+use support::services;
 
 static SLOW: OperationInfo = OperationInfo::new("slow", Method::GET, "/slow", false, &[]);
 static QUICK: OperationInfo = OperationInfo::new("quick", Method::GET, "/quick", false, &[]);
@@ -42,15 +42,7 @@ async fn a_handler_past_its_timeout_is_dropped_and_answered_504() {
             "late"
         }
     };
-    let settings = ServiceSettings {
-        compression: CompressionSettings::off(),
-        ..ServiceSettings::default()
-    };
-    let services = Services::from_parts(
-        settings.clone(),
-        Cache::new(CacheSettings::default(), None),
-        RateLimiter::new(settings.rate_limit.clone(), None),
-    );
+    let services = services(None, None);
     let bounded = |ms| Policies {
         timeout: Some(Duration::from_millis(ms)),
         ..Policies::NONE
