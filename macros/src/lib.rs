@@ -778,6 +778,13 @@ paths:
                 "x-rate-limit: {rate: 2/s, cost: 0}",
                 parse_quote!(#[rate_limit("2/s", cost = 0)]),
             ),
+            ("getPet", "x-timeout: '5'", parse_quote!(#[timeout("5")])),
+            ("getPet", "x-timeout: 0s", parse_quote!(#[timeout("0s")])),
+            (
+                "getPet",
+                "x-timeout: soon",
+                parse_quote!(#[timeout("soon")]),
+            ),
         ]
     }
 
