@@ -52,6 +52,55 @@ pub struct ServiceSettings {
     pub compression: CompressionSettings,
     /// `x-specjet.max-in-flight`: requests handled at once; above it, 503 at once.
     pub max_in_flight: Option<u64>,
+    /// `x-specjet.database`: the service has a database pool (`None`: it has none).
+    pub database: Option<DatabaseSettings>,
+}
+
+/// `x-specjet.database`; a `None` takes the runtime's default.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DatabaseSettings {
+    /// `max-connections`.
+    pub max_connections: Option<u32>,
+    /// `min-connections`: opened at start and kept.
+    pub min_connections: Option<u32>,
+    /// `acquire-timeout`, in milliseconds: past it a request answers 503.
+    pub acquire_timeout_ms: Option<u64>,
+    /// `idle-timeout`, in milliseconds.
+    pub idle_timeout_ms: Option<u64>,
+    /// `max-lifetime`, in milliseconds.
+    pub max_lifetime_ms: Option<u64>,
+    /// `statement-timeout`, in milliseconds (Postgres).
+    pub statement_timeout_ms: Option<u64>,
+    /// `connect-timeout`, in milliseconds: how long the start waits for the database.
+    pub connect_timeout_ms: Option<u64>,
+    /// `sqlite-file`: the embedded database used without `DATABASE_URL`.
+    pub sqlite_file: Option<String>,
+    /// The migrations of the `migrations` folder, in version order.
+    pub migrations: Vec<Migration>,
+}
+
+/// A database server the pool can talk to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Postgres (`DATABASE_URL=postgres://...`).
+    Postgres,
+    /// SQLite (the embedded default).
+    Sqlite,
+}
+
+/// One file of the migrations folder, `<version>_<description>.sql`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Migration {
+    /// The number before the first `_`.
+    pub version: i64,
+    /// The rest of the name, `_` read as spaces.
+    pub description: String,
+    /// The file's SQL.
+    pub sql: String,
+    /// The one database it runs on (`.postgres.sql`, `.sqlite.sql`), or `None` for both.
+    pub backend: Option<Backend>,
+    /// Where it was read from (a change regenerates).
+    pub path: std::path::PathBuf,
 }
 
 /// Where rate-limit budgets are kept (`x-specjet.rate-limit.backend`).

@@ -26,7 +26,7 @@ pub mod scaffold;
 pub mod watch;
 mod yaml;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use diag::{Diagnostics, Severity};
 use ir::Api;
@@ -45,6 +45,18 @@ pub struct Analysis {
     pub api: Api,
     /// Its problems, located by line:column where found.
     pub diagnostics: Diagnostics,
+}
+
+impl Analysis {
+    /// Every file the generated code is made from: the document, each file it references,
+    /// and the database migrations it embeds. A change to any of them regenerates.
+    pub fn sources(&self) -> Vec<PathBuf> {
+        let mut sources = self.spec.sources();
+        if let Some(database) = &self.api.settings.database {
+            sources.extend(database.migrations.iter().map(|m| m.path.clone()));
+        }
+        sources
+    }
 }
 
 /// Stack for the pipeline: documents nest as deep as their authors like, and loading,
@@ -178,11 +190,12 @@ fn check_version(spec: &Spec, diagnostics: &mut Diagnostics) {
 pub fn generate(path: &Path) -> Result<emit::Generated, Diagnostics> {
     on_large_stack(|| {
         let analysis = analyze_here(path)?;
+        let sources = analysis.sources();
         emit::render(
             &analysis.api,
             &spec_label(path),
             analysis.diagnostics,
-            analysis.spec.sources(),
+            sources,
         )
     })
 }
@@ -191,11 +204,12 @@ pub fn generate(path: &Path) -> Result<emit::Generated, Diagnostics> {
 pub fn generate_text(name: &str, text: &str) -> Result<emit::Generated, Diagnostics> {
     on_large_stack(|| {
         let analysis = analyze_text_here(name, text)?;
+        let sources = analysis.sources();
         emit::render(
             &analysis.api,
             &spec_label(Path::new(name)),
             analysis.diagnostics,
-            analysis.spec.sources(),
+            sources,
         )
     })
 }

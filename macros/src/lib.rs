@@ -465,14 +465,9 @@ fn expand_include(literal: &LitStr) -> Result<TokenStream2, TokenStream2> {
     let tokens: TokenStream2 = code
         .parse()
         .map_err(|_| quote_spanned! {literal.span()=> ::core::compile_error!("internal error: the generated code does not parse");})?;
-    // Every file of the spec is read through `include_bytes!`, so cargo rebuilds on change.
-    let tracked = analysis.spec.docs.iter().map(|doc| {
-        let file = doc
-            .path
-            .canonicalize()
-            .unwrap_or_else(|_| doc.path.clone())
-            .display()
-            .to_string();
+    // Every file the code is made from is read through `include_bytes!`, so cargo rebuilds on change.
+    let tracked = analysis.sources().into_iter().map(|path| {
+        let file = path.canonicalize().unwrap_or(path).display().to_string();
         quote! { const _: &[u8] = ::core::include_bytes!(#file); }
     });
     Ok(quote! {

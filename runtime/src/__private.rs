@@ -154,6 +154,28 @@ pub fn serialize_tagged<T: Serialize, S: Serializer>(
     json.serialize(serializer)
 }
 
+/// What a generated module whose spec declares `x-specjet.database` invokes: nothing with the
+/// `database` feature, a compile error that says what to do without it.
+#[cfg(feature = "database")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __requires_database {
+    () => {};
+}
+
+/// See the other definition.
+#[cfg(not(feature = "database"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __requires_database {
+    () => {
+        ::core::compile_error!(
+            "this spec declares `x-specjet.database`: enable specjet's `database` feature \
+             (`specjet = { version = \"...\", features = [\"database\"] }`)"
+        );
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use serde::{Deserialize, Serialize};
@@ -183,3 +205,4 @@ mod tests {
         assert_eq!(serde_json::to_string(&absent).unwrap(), "{}");
     }
 }
+

@@ -34,19 +34,14 @@ pub async fn readyz(State(services): State<Services>) -> Response {
     let reason = if is_draining() {
         Some("shutting down: in-flight requests are draining".to_owned())
     } else {
-        services.unready()
+        services.unready().await
     };
     let response = match reason {
         None => (StatusCode::OK, "ready").into_response(),
-        Some(reason) => {
-            let mut response = Problem::new(StatusCode::SERVICE_UNAVAILABLE)
-                .with_detail(reason)
-                .into_response();
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(1u64));
-            response
-        }
+        Some(reason) => Problem::new(StatusCode::SERVICE_UNAVAILABLE)
+            .with_detail(reason)
+            .with_retry_after(1)
+            .into_response(),
     };
     no_store(response)
 }

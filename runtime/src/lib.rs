@@ -11,6 +11,7 @@
 //! - [`rate_limit`]: rate limiting from `x-rate-limit` annotations (in process and Redis);
 //! - [`compression`]: response compression and bounded request decompression;
 //! - [`health`]: `/healthz` and `/readyz`;
+//! - `database` (feature `database`): the sqlx pool `x-specjet.database` declares;
 //! - [`caller`]: who is calling (credentials digest, client IP through trusted proxies);
 //! - [`Services`]: the shared state a generated router is built with, and
 //!   [`Services::apply`], which serves every operation's [`Policies`] from its table.
@@ -23,6 +24,8 @@
 pub mod cache;
 pub mod caller;
 pub mod compression;
+#[cfg(feature = "database")]
+pub mod database;
 #[doc(hidden)] // what generated `Request::read` calls; not a stable API
 pub mod extract;
 pub mod health;
@@ -38,6 +41,7 @@ pub mod respond;
 pub mod serve;
 mod services;
 mod shed;
+mod start;
 
 #[doc(hidden)]
 pub mod __private;
@@ -69,3 +73,6 @@ pub use problem::Problem;
 pub use redis_conn::{SharedRedis, COMMAND_TIMEOUT as REDIS_COMMAND_TIMEOUT};
 pub use serve::serve;
 pub use services::{ServiceSettings, Services};
+pub use start::StartError;
+#[cfg(feature = "database")]
+pub use {database::Database, sqlx};

@@ -1,7 +1,7 @@
 //! Prometheus metrics: one process-wide recorder, rendered at `GET /metrics` by every
 //! generated router.
 
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use axum::response::{IntoResponse, Response};
 use http::{header, HeaderValue};
@@ -17,8 +17,31 @@ pub fn handle() -> Option<&'static PrometheusHandle> {
         .as_ref()
 }
 
+type Sampler = Box<dyn Fn() + Send + Sync>;
+
+/// Gauges sampled at every scrape (pool sizes), by name: registering a name again replaces it.
+static SAMPLERS: Mutex<Vec<(&'static str, Sampler)>> = Mutex::new(Vec::new());
+
+/// Runs `sample` before every rendering of `/metrics`, to set gauges that describe a state
+/// (a pool's size) rather than count events.
+#[cfg_attr(not(feature = "database"), allow(dead_code))]
+pub(crate) fn on_render(name: &'static str, sample: impl Fn() + Send + Sync + 'static) {
+    let mut samplers = SAMPLERS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    samplers.retain(|(other, _)| *other != name);
+    samplers.push((name, Box::new(sample)));
+}
+
 /// `GET /metrics`: the Prometheus text exposition of every metric of the process.
 pub async fn render() -> Response {
+    for (_, sample) in SAMPLERS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .iter()
+    {
+        sample();
+    }
     let body = handle().map(PrometheusHandle::render).unwrap_or_default();
     let mut response = body.into_response();
     response.headers_mut().insert(

@@ -44,6 +44,9 @@ pub struct Problem {
         skip_serializing_if = "Vec::is_empty"
     )]
     pub invalid_params: Vec<InvalidParam>,
+    /// Seconds after which a retry may succeed, sent as `Retry-After` (not in the body).
+    #[serde(skip)]
+    pub retry_after: Option<u32>,
 }
 
 fn about_blank() -> String {
@@ -60,12 +63,19 @@ impl Problem {
             detail: None,
             instance: None,
             invalid_params: Vec::new(),
+            retry_after: None,
         }
     }
 
     /// Adds a human-readable explanation of this occurrence.
     pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
         self.detail = Some(detail.into().into_boxed_str());
+        self
+    }
+
+    /// Tells the client when to retry (`Retry-After`, in seconds).
+    pub fn with_retry_after(mut self, seconds: u32) -> Self {
+        self.retry_after = Some(seconds);
         self
     }
 
@@ -116,6 +126,11 @@ impl IntoResponse for Problem {
         response
             .headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         response
     }
 }

@@ -20,6 +20,9 @@ pub struct ServiceSettings {
     /// `x-specjet.max-in-flight`: requests handled at once; above it, the answer is 503 at
     /// once instead of a queue (`None`: no bound).
     pub max_in_flight: Option<usize>,
+    /// `x-specjet.database`: the pool [`Services::start`] opens (`None`: no database).
+    #[cfg(feature = "database")]
+    pub database: Option<crate::database::DatabaseSettings>,
 }
 
 impl ServiceSettings {
@@ -42,9 +45,30 @@ pub struct Services {
     rate_limiter: RateLimiter,
     /// The one Redis connection (`REDIS_URL`) the cache and the limiter share.
     redis: Option<SharedRedis>,
+    #[cfg(feature = "database")]
+    database: Option<crate::database::Database>,
 }
 
 impl Services {
+    /// Services configured from the environment, with every connection the settings declare
+    /// open: the database pool (`x-specjet.database`, `DATABASE_URL`) connected, warmed and
+    /// migrated. A database that cannot be reached, or a migration that fails, is an error
+    /// that says why; `main` prints it and exits non-zero.
+    pub async fn start(settings: ServiceSettings) -> Result<Services, crate::StartError> {
+        #[cfg(feature = "database")]
+        let database = match &settings.database {
+            Some(database) => Some(crate::database::Database::connect(database, None).await?),
+            None => None,
+        };
+        let services = Services::from_env(settings);
+        #[cfg(feature = "database")]
+        let services = match database {
+            Some(database) => services.with_database(database),
+            None => services,
+        };
+        Ok(services)
+    }
+
     /// Services configured from the environment: `REDIS_URL` enables the shared cache tier
     /// and shared rate-limit budgets. Without it everything runs in process, with no servers
     /// at all.
@@ -65,6 +89,8 @@ impl Services {
             rate_limiter: RateLimiter::new(settings.rate_limit.clone(), redis.clone()),
             settings: std::sync::Arc::new(settings),
             redis,
+            #[cfg(feature = "database")]
+            database: None,
         }
     }
 
@@ -81,6 +107,8 @@ impl Services {
             cache,
             rate_limiter,
             redis: None,
+            #[cfg(feature = "database")]
+            database: None,
         }
     }
 
@@ -101,14 +129,34 @@ impl Services {
         self.redis.as_ref()
     }
 
+    /// These services with `database` as their pool (readiness then checks it).
+    #[cfg(feature = "database")]
+    pub fn with_database(mut self, database: crate::database::Database) -> Services {
+        self.database = Some(database);
+        self
+    }
+
+    /// The database pool, when the settings declare one (and [`Services::start`] opened it).
+    #[cfg(feature = "database")]
+    pub fn database(&self) -> Option<&crate::database::Database> {
+        self.database.as_ref()
+    }
+
     /// The rate limiter (every budget).
     pub fn rate_limiter(&self) -> &RateLimiter {
         &self.rate_limiter
     }
 
     /// Why the service should not get traffic now, if it should not: a Redis it was
-    /// configured with (shared cache tier or shared rate-limit budgets) has no connection.
-    pub fn unready(&self) -> Option<String> {
+    /// configured with (shared cache tier or shared rate-limit budgets) has no connection, or
+    /// its database does not answer.
+    pub async fn unready(&self) -> Option<String> {
+        #[cfg(feature = "database")]
+        if let Some(database) = &self.database {
+            if let Some(reason) = database.unready().await {
+                return Some(reason);
+            }
+        }
         let cache = &self.cache;
         if cache.uses_redis() && !cache.redis_connected() {
             return Some("the cache's Redis tier has no connection".to_owned());

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use http::{header, HeaderValue, StatusCode};
+use http::StatusCode;
 use tokio::sync::Semaphore;
 
 use crate::problem::Problem;
@@ -34,16 +34,13 @@ pub(crate) async fn shed(
     next: Next,
 ) -> Response {
     let Ok(_permit) = in_flight.permits.clone().try_acquire_owned() else {
-        let mut response = Problem::new(StatusCode::SERVICE_UNAVAILABLE)
+        return Problem::new(StatusCode::SERVICE_UNAVAILABLE)
             .with_detail(format!(
                 "the service is handling its limit of {} requests; retry shortly",
                 in_flight.limit
             ))
+            .with_retry_after(1)
             .into_response();
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(1u64));
-        return response;
     };
     next.run(request).await
 }

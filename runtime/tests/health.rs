@@ -49,7 +49,7 @@ async fn readiness_follows_redis_and_draining_while_health_stays() {
         let services = Services::new(ServiceSettings::default(), Some(&url));
         let connected = app(&services);
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-        while services.unready().is_some() && std::time::Instant::now() < deadline {
+        while services.unready().await.is_some() && std::time::Instant::now() < deadline {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
         assert_eq!(get(&connected, "/readyz").await.0, StatusCode::OK);

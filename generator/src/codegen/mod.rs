@@ -76,7 +76,7 @@ pub(crate) fn files(api: &Api) -> Vec<FileTokens> {
             pub mod server;
             pub mod types;
 
-            pub use server::{router, router_with, Api, OperationId};
+            pub use server::{router, router_with, services, settings, Api, OperationId};
         },
     });
     files.push(FileTokens {
@@ -128,7 +128,7 @@ pub(crate) fn inline(api: &Api) -> TokenStream {
         #allow
         pub mod types { #types }
         #allow
-        pub use server::{router, router_with, Api, OperationId};
+        pub use server::{router, router_with, services, settings, Api, OperationId};
     }
 }
 

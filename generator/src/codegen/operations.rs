@@ -494,6 +494,14 @@ fn response(api: &Api, op: &Operation, scope: Scope) -> TokenStream {
             }
         }
 
+        /// Lets a handler write its logic as a function returning `Result<Response, Problem>`
+        /// (using `?` on any error that converts into a `Problem`) and answer with `.into()`.
+        impl ::std::convert::From<::std::result::Result<Response, ::specjet::Problem>> for Response {
+            fn from(result: ::std::result::Result<Response, ::specjet::Problem>) -> Self {
+                result.unwrap_or_else(Self::Problem)
+            }
+        }
+
         #(#media_enums)*
     }
 }

@@ -1,6 +1,8 @@
 //! `server.rs`: the `Api` trait, the `OperationId` enum, the operations table (each
 //! operation's route and policies, named policies once) and the router that serves it.
 
+mod database;
+
 use std::collections::BTreeSet;
 
 use proc_macro2::{Ident, Literal, TokenStream};
@@ -38,7 +40,7 @@ pub(crate) fn module(api: &Api) -> TokenStream {
     let routes = routes(api, &mut imports);
     let handlers = handlers(api);
     imports.state = !handlers.is_empty();
-    let settings = settings_fn(api);
+    let settings = settings_fn(api, &mut imports);
     // The runtime's own endpoints (`/metrics`, `/healthz`, `/readyz`) that the API serves
     // itself, and which the runtime leaves to it.
     let taken: Vec<&str> = ["/metrics", "/healthz", "/readyz"]
@@ -613,7 +615,7 @@ fn affix_handler(api: &Api, handler: &Ident, ops: &[usize]) -> TokenStream {
 
 /// `settings()`: the root `x-specjet` settings as runtime values, naming only what differs
 /// from the defaults.
-fn settings_fn(api: &Api) -> TokenStream {
+fn settings_fn(api: &Api, imports: &mut Imports) -> TokenStream {
     let defaults = crate::ir::ServiceSettings::default();
     let settings = &api.settings;
     let prefix = settings.cache.key_prefix.clone().unwrap_or_else(|| {
@@ -689,6 +691,12 @@ fn settings_fn(api: &Api) -> TokenStream {
         let limit = Literal::u64_unsuffixed(limit);
         changes.push(quote! { settings.max_in_flight = ::std::option::Option::Some(#limit); });
     }
+    let mut items = TokenStream::new();
+    if let Some(database) = &settings.database {
+        let (change, needs) = database::settings(database, &prefix, imports);
+        changes.push(change);
+        items = needs;
+    }
     let body = if changes.is_empty() {
         quote! { ::specjet::ServiceSettings::named(#prefix) }
     } else {
@@ -699,9 +707,19 @@ fn settings_fn(api: &Api) -> TokenStream {
         }
     };
     quote! {
+        #items
+
         /// The service-wide settings the spec declares (`x-specjet`).
         pub fn settings() -> ::specjet::ServiceSettings {
             #body
+        }
+
+        /// The services the settings declare, configured from the environment and started:
+        /// `REDIS_URL` enables the shared cache tier and shared rate-limit budgets, and a
+        /// declared database is connected (`DATABASE_URL`, else an embedded SQLite file),
+        /// warmed and migrated. The error says what could not start.
+        pub async fn services() -> ::std::result::Result<Services, ::specjet::StartError> {
+            Services::start(settings()).await
         }
     }
 }

@@ -7,6 +7,7 @@
 //! rejected. In an opted-in document a bad value or an unknown key is an error with its
 //! location.
 
+mod database;
 mod limits;
 
 use std::collections::BTreeMap;
@@ -138,7 +139,7 @@ pub(crate) struct Annotations<'a> {
 }
 
 /// Root `x-specjet` concerns that are part of the vocabulary but not implemented yet.
-const PLANNED_CONCERNS: &[&str] = &["batch", "database", "redis"];
+const PLANNED_CONCERNS: &[&str] = &["batch", "redis"];
 
 impl<'a> Annotations<'a> {
     pub(crate) fn new(spec: &'a Spec) -> Self {
@@ -193,6 +194,7 @@ impl<'a> Annotations<'a> {
                         "`max-in-flight` is a whole number of requests, at least 1",
                     ),
                 },
+                "database" => settings.database = Some(self.database_settings(&location, value)),
                 concern if PLANNED_CONCERNS.contains(&concern) => self.report(
                     Severity::Warning,
                     &location,

@@ -23,4 +23,4 @@ pub mod server;
 
 pub mod types;
 
-pub use server::{router, router_with, Api, OperationId};
+pub use server::{router, router_with, services, settings, Api, OperationId};

@@ -167,6 +167,14 @@ pub fn settings() -> ::specjet::ServiceSettings {
     settings
 }
 
+/// The services the settings declare, configured from the environment and started:
+/// `REDIS_URL` enables the shared cache tier and shared rate-limit budgets, and a
+/// declared database is connected (`DATABASE_URL`, else an embedded SQLite file),
+/// warmed and migrated. The error says what could not start.
+pub async fn services() -> ::std::result::Result<Services, ::specjet::StartError> {
+    Services::start(settings()).await
+}
+
 /// The router serving every operation of `api`, with services configured from the
 /// environment (`REDIS_URL` enables the shared cache tier and shared rate-limit budgets).
 pub fn router<A: Api>(api: A) -> Router {

@@ -1,0 +1,101 @@
+//! `x-specjet.database` in `settings()`: the pool settings that differ from the runtime's
+//! defaults, and the migrations embedded as statics (a deployed binary needs no folder).
+
+use proc_macro2::{Literal, TokenStream};
+use quote::{quote, ToTokens};
+
+use super::{duration, Imports};
+use crate::ir::{Backend, DatabaseSettings};
+
+/// The statement of `settings()` that sets `settings.database`, and the items it needs at
+/// module level (the feature check, the migrations).
+pub(super) fn settings(
+    database: &DatabaseSettings,
+    prefix: &str,
+    imports: &mut Imports,
+) -> (TokenStream, TokenStream) {
+    let mut changes = Vec::new();
+    for (value, field) in [
+        (database.max_connections, quote! { max_connections }),
+        (database.min_connections, quote! { min_connections }),
+    ] {
+        if let Some(value) = value {
+            let value = Literal::u32_unsuffixed(value);
+            changes.push(quote! { database.#field = #value; });
+        }
+    }
+    if let Some(ms) = database.acquire_timeout_ms {
+        let value = duration(ms, imports);
+        changes.push(quote! { database.acquire_timeout = #value; });
+    }
+    if let Some(ms) = database.connect_timeout_ms {
+        let value = duration(ms, imports);
+        changes.push(quote! { database.connect_timeout = #value; });
+    }
+    for (value, field) in [
+        (database.idle_timeout_ms, quote! { idle_timeout }),
+        (database.max_lifetime_ms, quote! { max_lifetime }),
+        (database.statement_timeout_ms, quote! { statement_timeout }),
+    ] {
+        if let Some(ms) = value {
+            let value = duration(ms, imports);
+            changes.push(quote! { database.#field = ::std::option::Option::Some(#value); });
+        }
+    }
+    if let Some(file) = &database.sqlite_file {
+        changes.push(quote! { database.sqlite_file = ::std::string::String::from(#file); });
+    }
+    let migrations = (!database.migrations.is_empty()).then(|| {
+        changes.push(quote! { database.migrations = MIGRATIONS; });
+        let migrations = database.migrations.iter().map(|migration| {
+            let version = Literal::i64_unsuffixed(migration.version);
+            let description = &migration.description;
+            let sql = raw_string(&migration.sql);
+            let backend = match migration.backend {
+                None => quote! { ::std::option::Option::None },
+                Some(Backend::Postgres) => {
+                    quote! { ::std::option::Option::Some(::specjet::database::Backend::Postgres) }
+                }
+                Some(Backend::Sqlite) => {
+                    quote! { ::std::option::Option::Some(::specjet::database::Backend::Sqlite) }
+                }
+            };
+            quote! {
+                ::specjet::database::Migration {
+                    version: #version,
+                    description: #description,
+                    sql: #sql,
+                    only: #backend,
+                }
+            }
+        });
+        quote! {
+            /// The migrations of the spec's `x-specjet.database.migrations` folder, run in
+            /// order at start.
+            static MIGRATIONS: &[::specjet::database::Migration] = &[#(#migrations),*];
+        }
+    });
+    let statement = quote! {
+        settings.database = ::std::option::Option::Some({
+            let mut database = ::specjet::database::DatabaseSettings::named(#prefix);
+            #(#changes)*
+            database
+        });
+    };
+    let items = quote! {
+        ::specjet::__requires_database!();
+        #migrations
+    };
+    (statement, items)
+}
+
+/// `sql` as a raw string literal, so that the generated file shows it as written.
+fn raw_string(sql: &str) -> TokenStream {
+    let mut hashes = String::from("#");
+    while sql.contains(&format!("\"{hashes}")) {
+        hashes.push('#');
+    }
+    format!("r{hashes}\"{sql}\"{hashes}")
+        .parse()
+        .unwrap_or_else(|_| Literal::string(sql).into_token_stream())
+}

@@ -1,0 +1,169 @@
+//! The root `x-specjet.database` annotation: the pool's sizes and timeouts, the embedded
+//! SQLite file, and the migrations folder (read now, so the generated code embeds them and a
+//! deployed binary needs no folder beside it).
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use super::{parse_duration, Annotations};
+use crate::diag::Severity;
+use crate::ir::{Backend, DatabaseSettings, Migration};
+use crate::load::Location;
+
+impl Annotations<'_> {
+    pub(super) fn database_settings(
+        &mut self,
+        location: &Location,
+        value: &Value,
+    ) -> DatabaseSettings {
+        let mut settings = DatabaseSettings::default();
+        let map = match value {
+            Value::Object(map) => map,
+            // `database: {}` and `database: true` both ask for the defaults.
+            Value::Bool(true) | Value::Null => return settings,
+            _ => {
+                self.report(
+                    Severity::Error,
+                    location,
+                    "`database` must be an object of pool settings (or `{}` for the defaults)",
+                );
+                return settings;
+            }
+        };
+        for (key, value) in map {
+            let at = location.child(key);
+            let result = match key.as_str() {
+                "max-connections" => connections(value).map(|n| settings.max_connections = Some(n)),
+                "min-connections" => connections(value).map(|n| settings.min_connections = Some(n)),
+                "acquire-timeout" => {
+                    positive(value).map(|ms| settings.acquire_timeout_ms = Some(ms))
+                }
+                "idle-timeout" => positive(value).map(|ms| settings.idle_timeout_ms = Some(ms)),
+                "max-lifetime" => positive(value).map(|ms| settings.max_lifetime_ms = Some(ms)),
+                "statement-timeout" => {
+                    positive(value).map(|ms| settings.statement_timeout_ms = Some(ms))
+                }
+                "connect-timeout" => {
+                    positive(value).map(|ms| settings.connect_timeout_ms = Some(ms))
+                }
+                "sqlite-file" => match value.as_str() {
+                    Some(file) if !file.trim().is_empty() && !file.contains('?') => {
+                        settings.sqlite_file = Some(file.to_owned());
+                        Ok(())
+                    }
+                    _ => Err("`sqlite-file` is a file name such as `shop.sqlite3`".to_owned()),
+                },
+                "migrations" => match value.as_str() {
+                    Some(folder) => {
+                        let base = self.spec.docs[location.doc].path.parent();
+                        let folder = base.unwrap_or(Path::new("")).join(folder);
+                        read_migrations(&folder).map(|found| settings.migrations = found)
+                    }
+                    None => Err(
+                        "`migrations` is a folder, relative to this document, of sqlx migrations"
+                            .to_owned(),
+                    ),
+                },
+                other => Err(format!("unknown key `{other}` in `x-specjet.database`")),
+            };
+            if let Err(message) = result {
+                self.report(Severity::Error, &at, message);
+            }
+        }
+        if let (Some(min), Some(max)) = (settings.min_connections, settings.max_connections) {
+            if min > max {
+                self.report(
+                    Severity::Error,
+                    &location.child("min-connections"),
+                    format!("`min-connections` ({min}) is above `max-connections` ({max})"),
+                );
+            }
+        }
+        settings
+    }
+}
+
+fn connections(value: &Value) -> Result<u32, String> {
+    value
+        .as_u64()
+        .and_then(|n| u32::try_from(n).ok())
+        .filter(|n| (1..=10_000).contains(n))
+        .ok_or_else(|| format!("expected a number of connections from 1 to 10000, found {value}"))
+}
+
+fn positive(value: &Value) -> Result<u64, String> {
+    match parse_duration(value)? {
+        0 => Err("the duration must be above zero".to_owned()),
+        ms => Ok(ms),
+    }
+}
+
+/// The `<version>_<description>.sql` files of `folder`, in version order (sqlx's naming; a
+/// reversible `.up.sql` / `.down.sql` pair is not supported: migrations only go forward).
+/// `<version>_<description>.postgres.sql` and `.sqlite.sql` run on that database only, for
+/// the DDL the two spell differently (an auto-increment key).
+fn read_migrations(folder: &Path) -> Result<Vec<Migration>, String> {
+    let entries = std::fs::read_dir(folder).map_err(|error| {
+        format!(
+            "cannot read the migrations folder `{}`: {error}",
+            folder.display()
+        )
+    })?;
+    let mut migrations: Vec<Migration> = Vec::new();
+    for entry in entries {
+        let path = entry.map_err(|error| error.to_string())?.path();
+        let Some(name) = path.file_name().and_then(|name| name.to_str()) else {
+            continue;
+        };
+        let Some(stem) = name.strip_suffix(".sql") else {
+            continue;
+        };
+        let (stem, backend) = match stem.rsplit_once('.') {
+            Some((stem, "postgres")) => (stem, Some(Backend::Postgres)),
+            Some((stem, "sqlite")) => (stem, Some(Backend::Sqlite)),
+            _ => (stem, None),
+        };
+        if stem.ends_with(".up") || stem.ends_with(".down") {
+            return Err(format!(
+                "migration `{name}`: reversible migrations are not supported; write `<version>_<description>.sql`"
+            ));
+        }
+        let parsed = stem
+            .split_once('_')
+            .and_then(|(version, description)| Some((version.parse::<i64>().ok()?, description)))
+            .filter(|(version, description)| *version > 0 && !description.is_empty());
+        let Some((version, description)) = parsed else {
+            return Err(format!(
+                "migration `{name}` is not named `<version>_<description>.sql` (e.g. `1_create_products.sql`)"
+            ));
+        };
+        let clash = |m: &&Migration| {
+            m.version == version
+                && (m.backend.is_none() || backend.is_none() || m.backend == backend)
+        };
+        if let Some(other) = migrations.iter().find(clash) {
+            return Err(format!(
+                "migrations `{}` and `{name}` have the same version {version}",
+                other.path.file_name().unwrap_or_default().to_string_lossy()
+            ));
+        }
+        let sql = std::fs::read_to_string(&path)
+            .map_err(|error| format!("cannot read migration `{name}`: {error}"))?;
+        migrations.push(Migration {
+            version,
+            description: description.replace('_', " "),
+            sql,
+            backend,
+            path,
+        });
+    }
+    if migrations.is_empty() {
+        return Err(format!(
+            "the migrations folder `{}` has no `<version>_<description>.sql` file",
+            folder.display()
+        ));
+    }
+    migrations.sort_by_key(|migration| migration.version);
+    Ok(migrations)
+}
