@@ -205,4 +205,3 @@ mod tests {
         assert_eq!(serde_json::to_string(&absent).unwrap(), "{}");
     }
 }
-

@@ -137,6 +137,8 @@ impl Database {
         url: Option<&str>,
     ) -> Result<Database, StartError> {
         install_drivers();
+        // Record from the first acquire on, not from the first scrape.
+        crate::metrics::handle();
         let settings = settings.with_env_overrides()?;
         let env_url = std::env::var("DATABASE_URL")
             .ok()

@@ -1,6 +1,7 @@
 //! Serving a generated router: bind, announce, serve, drain on shutdown.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use axum::Router;
 use tokio::net::TcpListener;
@@ -9,7 +10,7 @@ use tokio::net::TcpListener;
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
 
 /// Serves `router` on the address in `ADDR` (default 127.0.0.1:8080) until Ctrl-C or SIGTERM,
-/// then lets in-flight requests finish. Prints `listening on http://<addr>` once bound, so a
+/// then lets in-flight requests finish (within `SHUTDOWN_TIMEOUT`, see [`serve_on`]). Prints `listening on http://<addr>` once bound, so a
 /// caller that asked for port 0 learns the real port.
 pub async fn serve(router: Router) -> std::io::Result<()> {
     let addr = std::env::var("ADDR").unwrap_or_else(|_| DEFAULT_ADDR.to_owned());
@@ -22,17 +23,54 @@ pub async fn serve(router: Router) -> std::io::Result<()> {
     serve_on(addr, router).await
 }
 
-/// Serves `router` on `addr`; see [`serve`].
+/// How long in-flight requests may take to finish after a shutdown signal when
+/// `SHUTDOWN_TIMEOUT` is not set.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Serves `router` on `addr`; see [`serve`]. On Ctrl-C or SIGTERM the listener closes at
+/// once (no new connection is accepted), `/readyz` answers 503, and in-flight requests get
+/// `SHUTDOWN_TIMEOUT` (`250ms`, `30s`, ...; default 30 s) to finish; then it returns.
 pub async fn serve_on(addr: SocketAddr, router: Router) -> std::io::Result<()> {
+    let shutdown_timeout = shutdown_timeout()?;
     let listener = TcpListener::bind(addr).await?;
     println!("listening on http://{}", listener.local_addr()?);
+    let (signalled, mut on_signal) = tokio::sync::watch::channel(false);
+    let shutdown = async move {
+        shutdown_signal().await;
+        // The receiver lives until `serve_on` returns; a send cannot fail before that.
+        let _ = signalled.send(true);
+    };
     // Connection info gives rate limits the client's address.
-    axum::serve(
+    let server = axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
+    .with_graceful_shutdown(shutdown);
+    let drain_limit = async move {
+        if on_signal.wait_for(|signalled| *signalled).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+        tokio::time::sleep(shutdown_timeout).await;
+    };
+    tokio::select! {
+        result = std::future::IntoFuture::into_future(server) => result,
+        () = drain_limit => {
+            tracing::warn!(?shutdown_timeout, "in-flight requests did not finish within SHUTDOWN_TIMEOUT; exiting");
+            Ok(())
+        }
+    }
+}
+
+fn shutdown_timeout() -> std::io::Result<Duration> {
+    match std::env::var("SHUTDOWN_TIMEOUT") {
+        Ok(text) if !text.is_empty() => crate::start::parse_duration(&text).ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("SHUTDOWN_TIMEOUT `{text}` is not a duration such as `30s` or `500ms`"),
+            )
+        }),
+        _ => Ok(DEFAULT_SHUTDOWN_TIMEOUT),
+    }
 }
 
 async fn shutdown_signal() {

@@ -1,128 +1,14 @@
 //! End to end: start the built petstore binary on a free port of 127.0.0.1 and talk HTTP to it.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+#[path = "../../support/running.rs"]
+mod running;
 
-/// The running service; killed when dropped.
-struct Service {
-    child: Child,
-    addr: String,
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use running::{get, request, request_with, Reply, Service};
 
 fn start() -> Service {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_petstore-example"))
-        .env("ADDR", "127.0.0.1:0")
-        // In process only: a shared Redis could hold entries of an earlier run, whose ids
-        // this fresh in-memory store reuses.
-        .env_remove("REDIS_URL")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("the example binary starts");
-    let stdout = child.stdout.take().expect("stdout is piped");
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("the service prints its address");
-    let addr = line
-        .trim()
-        .strip_prefix("listening on http://")
-        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
-        .to_owned();
-    Service { child, addr }
-}
-
-struct Reply {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
-    }
-}
-
-/// One HTTP/1.1 request on a fresh connection.
-fn request(
-    service: &Service,
-    method: &str,
-    path: &str,
-    content_type: Option<&str>,
-    body: &str,
-) -> Reply {
-    request_with(service, method, path, &[], content_type, body)
-}
-
-fn request_with(
-    service: &Service,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    content_type: Option<&str>,
-    body: &str,
-) -> Reply {
-    let mut stream = TcpStream::connect(&service.addr).expect("connects");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        service.addr,
-        body.len()
-    );
-    if let Some(content_type) = content_type {
-        head.push_str(&format!("Content-Type: {content_type}\r\n"));
-    }
-    for (name, value) in headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).unwrap();
-    stream.write_all(body.as_bytes()).unwrap();
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).expect("reads the response");
-    // Compressed bodies are not text; they are only looked at for their headers.
-    let raw = String::from_utf8_lossy(&raw);
-    let (head, body) = raw.split_once("\r\n\r\n").expect("a complete response");
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-        .collect();
-    Reply {
-        status,
-        headers,
-        body: body.to_owned(),
-    }
-}
-
-fn get(service: &Service, path: &str) -> Reply {
-    request(service, "GET", path, None, "")
+    // In process only: a shared Redis could hold entries of an earlier run, whose ids this
+    // fresh in-memory store reuses.
+    Service::start(env!("CARGO_BIN_EXE_petstore-example"), &[], &["REDIS_URL"])
 }
 
 fn assert_problem(reply: &Reply, status: u16) -> serde_json::Value {

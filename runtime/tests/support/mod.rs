@@ -2,6 +2,8 @@
 //! shared Redis of `REDIS_URL`, and private `redis-server`s that a test may kill.
 #![allow(dead_code)] // each test file uses its own share
 
+pub(crate) mod postgres;
+
 use std::time::{Duration, Instant};
 
 use specjet::cache::{Cache, CacheSettings};
