@@ -86,21 +86,45 @@ pub fn request_with(
     content_type: Option<&str>,
     body: &str,
 ) -> Reply {
-    let mut stream = TcpStream::connect(&service.addr).expect("connects");
+    let mut head_extra = String::new();
+    for (name, value) in headers {
+        head_extra.push_str(&format!("{name}: {value}\r\n"));
+    }
+    exchange(&service.addr, method, path, &head_extra, content_type, body)
+}
+
+/// One HTTP/1.1 request to `addr` on a fresh connection (from any thread).
+pub fn request_to(
+    addr: &str,
+    method: &str,
+    path: &str,
+    content_type: Option<&str>,
+    body: &str,
+) -> Reply {
+    exchange(addr, method, path, "", content_type, body)
+}
+
+fn exchange(
+    addr: &str,
+    method: &str,
+    path: &str,
+    extra_headers: &str,
+    content_type: Option<&str>,
+    body: &str,
+) -> Reply {
+    let mut stream = TcpStream::connect(addr).expect("connects");
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
     let mut head = format!(
         "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        service.addr,
+        addr,
         body.len()
     );
     if let Some(content_type) = content_type {
         head.push_str(&format!("Content-Type: {content_type}\r\n"));
     }
-    for (name, value) in headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
+    head.push_str(extra_headers);
     head.push_str("\r\n");
     stream.write_all(head.as_bytes()).unwrap();
     stream.write_all(body.as_bytes()).unwrap();
