@@ -28,12 +28,22 @@ impl Runtime {
         }
     }
 
-    fn dependency(&self) -> String {
+    /// The `specjet` line of Cargo.toml, with the runtime's `database` feature when the spec
+    /// declares a database.
+    fn dependency(&self, database: bool) -> String {
+        let features = if database {
+            ", features = [\"database\"]"
+        } else {
+            ""
+        };
         match self {
-            Runtime::Path(path) => {
-                format!("specjet = {{ path = {:?} }}", path.display().to_string())
+            Runtime::Path(path) => format!(
+                "specjet = {{ path = {:?}{features} }}",
+                path.display().to_string()
+            ),
+            Runtime::Version(version) => {
+                format!("specjet = {{ version = \"{version}\"{features} }}")
             }
-            Runtime::Version(version) => format!("specjet = \"{version}\""),
         }
     }
 }
@@ -58,7 +68,9 @@ struct CargoToml<'a> {
 #[template(path = "init/main.rs.txt", escape = "none")]
 struct MainRs<'a> {
     title: &'a str,
+    package: &'a str,
     spec_label: &'a str,
+    database: bool,
 }
 
 struct OperationView {
@@ -73,6 +85,7 @@ struct OperationView {
 struct HandlersRs<'a> {
     title: &'a str,
     spec_path: &'a str,
+    database: bool,
     operations: Vec<OperationView>,
 }
 
@@ -120,13 +133,14 @@ pub fn init(spec: &Path, dir: &Path, force: bool, runtime: &Runtime) -> Result<I
     let spec_label = crate::spec_label(spec);
     let package = package_name(&crate_dir);
     let title = api.title.as_str();
+    let database = api.settings.database.is_some();
 
     let files: Vec<(&str, String)> = vec![
         (
             "Cargo.toml",
             render(&CargoToml {
                 package: &package,
-                runtime_dependency: runtime.dependency(),
+                runtime_dependency: runtime.dependency(database),
             })?,
         ),
         (".gitignore", render(&Gitignore)?),
@@ -143,7 +157,9 @@ pub fn init(spec: &Path, dir: &Path, force: bool, runtime: &Runtime) -> Result<I
             "src/main.rs",
             render(&MainRs {
                 title,
+                package: &package,
                 spec_label: &spec_label,
+                database,
             })?,
         ),
         (
@@ -151,6 +167,7 @@ pub fn init(spec: &Path, dir: &Path, force: bool, runtime: &Runtime) -> Result<I
             render(&HandlersRs {
                 title,
                 spec_path: &spec_path,
+                database,
                 operations: operation_views(api),
             })?,
         ),

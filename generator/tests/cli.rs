@@ -473,3 +473,122 @@ fn diff_names_changes_and_what_breaks_clients() {
     assert_eq!(same.status.code(), Some(0));
     assert!(text(&same.stdout).contains("0 changes, 0 breaking"));
 }
+
+/// `x-specjet.database`: sizes and durations in the spec's syntax, the migrations read from a
+/// folder beside the document; every bad value is an error at its own pointer.
+#[test]
+fn database_settings_and_migrations_are_read_and_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("api.yaml");
+    let write = |database: &str| {
+        std::fs::write(
+            &spec,
+            format!("openapi: 3.0.3\ninfo: {{title: Db, version: '1'}}\nx-specjet:\n  database: {database}\npaths: {{}}\n"),
+        )
+        .unwrap();
+        specjet_generator::analyze(&spec).unwrap()
+    };
+    let migrations = dir.path().join("migrations");
+    std::fs::create_dir(&migrations).unwrap();
+    std::fs::write(
+        migrations.join("2_add_index.sql"),
+        "CREATE INDEX i ON t (a);",
+    )
+    .unwrap();
+    std::fs::write(
+        migrations.join("1_create.postgres.sql"),
+        "CREATE TABLE t (a BIGINT);",
+    )
+    .unwrap();
+    std::fs::write(
+        migrations.join("1_create.sqlite.sql"),
+        "CREATE TABLE t (a INTEGER);",
+    )
+    .unwrap();
+    std::fs::write(migrations.join("notes.txt"), "not a migration").unwrap();
+
+    let analysis = write(
+        "{max-connections: 5, min-connections: 2, acquire-timeout: 250ms, statement-timeout: 5s, migrations: migrations}",
+    );
+    assert!(
+        !analysis.diagnostics.has_errors(),
+        "{:?}",
+        analysis.diagnostics.items()
+    );
+    let database = analysis.api.settings.database.clone().expect("declared");
+    assert_eq!(
+        (database.max_connections, database.min_connections),
+        (Some(5), Some(2))
+    );
+    assert_eq!(database.acquire_timeout_ms, Some(250));
+    assert_eq!(database.statement_timeout_ms, Some(5000));
+    let order: Vec<_> = database
+        .migrations
+        .iter()
+        .map(|m| (m.version, m.description.as_str(), m.backend))
+        .collect();
+    assert_eq!(order.len(), 3);
+    assert_eq!(order[2], (2, "add index", None), "in version order");
+    assert!(order[..2]
+        .iter()
+        .all(|(version, _, backend)| *version == 1 && backend.is_some()));
+    assert!(
+        analysis
+            .sources()
+            .iter()
+            .any(|path| path.ends_with("2_add_index.sql")),
+        "a migration's change regenerates"
+    );
+    assert!(
+        write("{}").api.settings.database.is_some(),
+        "`{{}}` asks for the defaults"
+    );
+
+    let error_at = |database: &str| {
+        let analysis = write(database);
+        let errors: Vec<_> = analysis
+            .diagnostics
+            .items()
+            .iter()
+            .filter(|d| d.severity >= specjet_generator::diag::Severity::Error)
+            .map(|d| (d.pointer.clone(), d.message.clone()))
+            .collect();
+        assert_eq!(errors.len(), 1, "{database}: {errors:?}");
+        errors.into_iter().next().unwrap()
+    };
+    assert_eq!(
+        error_at("{max-connections: 0}").0,
+        "/x-specjet/database/max-connections"
+    );
+    assert_eq!(
+        error_at("{acquire-timeout: 5}").0,
+        "/x-specjet/database/acquire-timeout"
+    );
+    assert_eq!(
+        error_at("{idle-timeout: 0s}").0,
+        "/x-specjet/database/idle-timeout"
+    );
+    assert_eq!(error_at("{pool: 3}").0, "/x-specjet/database/pool");
+    assert_eq!(
+        error_at("{min-connections: 9, max-connections: 3}").0,
+        "/x-specjet/database/min-connections"
+    );
+    assert_eq!(error_at("42").0, "/x-specjet/database");
+    let (pointer, message) = error_at("{migrations: nowhere}");
+    assert_eq!(pointer, "/x-specjet/database/migrations");
+    assert!(
+        message.contains("cannot read the migrations folder"),
+        "{message}"
+    );
+
+    std::fs::write(migrations.join("create_more.sql"), "SELECT 1;").unwrap();
+    let (_, message) = error_at("{migrations: migrations}");
+    assert!(
+        message.contains("`create_more.sql` is not named `<version>_<description>.sql`"),
+        "{message}"
+    );
+    std::fs::remove_file(migrations.join("create_more.sql")).unwrap();
+    std::fs::write(migrations.join("2_again.sql"), "SELECT 1;").unwrap();
+    let (_, message) = error_at("{migrations: migrations}");
+    assert!(message.contains("the same version 2"), "{message}");
+}

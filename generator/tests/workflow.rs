@@ -162,3 +162,89 @@ fn init_build_run_change_regenerate() {
         "the changed handler is shown:\n{errors}"
     );
 }
+
+/// A spec with `x-specjet.database`: `init` writes a crate with the runtime's `database`
+/// feature whose `main` starts the services first; it runs on an embedded SQLite file with
+/// no environment at all, and a database it cannot reach ends the start with exit code 1.
+#[test]
+fn init_a_database_service_that_starts_anywhere() {
+    let work = tempfile::tempdir().unwrap();
+    let specs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../specs");
+    let spec = work.path().join("shop.yaml");
+    std::fs::copy(specs.join("shop.yaml"), &spec).unwrap();
+    std::fs::create_dir(work.path().join("shop-migrations")).unwrap();
+    for entry in std::fs::read_dir(specs.join("shop-migrations")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(
+            &path,
+            work.path()
+                .join("shop-migrations")
+                .join(path.file_name().unwrap()),
+        )
+        .unwrap();
+    }
+    let dir = work.path().join("store");
+    let init = specjet(&[
+        "init",
+        &spec.display().to_string(),
+        &dir.display().to_string(),
+    ]);
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+    let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+    assert!(manifest.contains("features = [\"database\"]"), "{manifest}");
+    let build = cargo_build(&dir);
+    assert!(
+        build.status.success(),
+        "{}",
+        String::from_utf8_lossy(&build.stderr)
+    );
+
+    // No DATABASE_URL: an SQLite file in the working directory, migrated at start.
+    let run_dir = work.path().join("run");
+    std::fs::create_dir(&run_dir).unwrap();
+    let mut child = Command::new(target_dir().join("debug/store"))
+        .current_dir(&run_dir)
+        .env("ADDR", "127.0.0.1:0")
+        .env_remove("DATABASE_URL")
+        .env_remove("REDIS_URL")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .trim_start_matches("listening on http://")
+        .to_owned();
+    let ready = http_get(&addr, "/readyz");
+    let products = http_get(&addr, "/products");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(ready.starts_with("HTTP/1.1 200"), "{ready}");
+    assert!(products.starts_with("HTTP/1.1 501"), "{products}");
+    assert!(
+        run_dir.join("shop.sqlite3").exists(),
+        "the embedded database file"
+    );
+
+    // A database it cannot reach: a message and exit code 1, after a bounded wait.
+    let unreachable = Command::new(target_dir().join("debug/store"))
+        .current_dir(&run_dir)
+        .env("ADDR", "127.0.0.1:0")
+        .env("DATABASE_URL", "postgres://postgres@127.0.0.1:1/shop")
+        .env("DATABASE_CONNECT_TIMEOUT", "300ms")
+        .output()
+        .unwrap();
+    assert_eq!(unreachable.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&unreachable.stderr);
+    assert!(
+        stderr.contains("cannot start: cannot connect to the database at `postgres://postgres@127.0.0.1:1/shop`"),
+        "{stderr}"
+    );
+}

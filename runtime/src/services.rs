@@ -142,6 +142,18 @@ impl Services {
         self.database.as_ref()
     }
 
+    /// The database pool, or an error that says how to start the services with one (for
+    /// handlers' state, built once at start).
+    #[cfg(feature = "database")]
+    pub fn require_database(&self) -> Result<&crate::database::Database, crate::StartError> {
+        self.database.as_ref().ok_or_else(|| {
+            crate::StartError::new(
+                "the services have no database: start them with the generated `services()`, \
+                 which opens the pool `x-specjet.database` declares",
+            )
+        })
+    }
+
     /// The rate limiter (every budget).
     pub fn rate_limiter(&self) -> &RateLimiter {
         &self.rate_limiter

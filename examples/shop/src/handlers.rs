@@ -17,10 +17,10 @@ pub struct Shop {
 }
 
 impl Shop {
-    /// The shop over the services' database; `None` when they were started without one.
-    pub fn new(services: &specjet::Services) -> Option<Shop> {
-        let database = services.database()?.clone();
-        Some(Shop { database })
+    /// The shop over the services' database.
+    pub fn new(services: &specjet::Services) -> Result<Shop, specjet::StartError> {
+        let database = services.require_database()?.clone();
+        Ok(Shop { database })
     }
 }
 
