@@ -54,6 +54,23 @@ pub struct ServiceSettings {
     pub max_in_flight: Option<u64>,
     /// `x-specjet.database`: the service has a database pool (`None`: it has none).
     pub database: Option<DatabaseSettings>,
+    /// `x-specjet.http-client`: the service has a pooled HTTP client (`None`: it has none).
+    pub http_client: Option<HttpClientSettings>,
+}
+
+/// `x-specjet.http-client`; a `None` takes the runtime's default.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HttpClientSettings {
+    /// `connect-timeout`, in milliseconds.
+    pub connect_timeout_ms: Option<u64>,
+    /// `timeout`, in milliseconds: a whole call.
+    pub timeout_ms: Option<u64>,
+    /// `idle-timeout`, in milliseconds: a kept-alive connection's idle life.
+    pub idle_timeout_ms: Option<u64>,
+    /// `max-idle-per-host`.
+    pub max_idle_per_host: Option<u32>,
+    /// `user-agent`.
+    pub user_agent: Option<String>,
 }
 
 /// `x-specjet.database`; a `None` takes the runtime's default.

@@ -28,13 +28,14 @@ impl Runtime {
         }
     }
 
-    /// The `specjet` line of Cargo.toml, with the runtime's `database` feature when the spec
-    /// declares a database.
-    fn dependency(&self, database: bool) -> String {
-        let features = if database {
-            ", features = [\"database\"]"
+    /// The `specjet` line of Cargo.toml, with the runtime's features for the connections
+    /// the spec declares (`database`, `http-client`).
+    fn dependency(&self, features: &[&str]) -> String {
+        let features = if features.is_empty() {
+            String::new()
         } else {
-            ""
+            let quoted: Vec<String> = features.iter().map(|f| format!("{f:?}")).collect();
+            format!(", features = [{}]", quoted.join(", "))
         };
         match self {
             Runtime::Path(path) => format!(
@@ -86,6 +87,7 @@ struct HandlersRs<'a> {
     title: &'a str,
     spec_path: &'a str,
     database: bool,
+    http_client: bool,
     operations: Vec<OperationView>,
 }
 
@@ -134,13 +136,18 @@ pub fn init(spec: &Path, dir: &Path, force: bool, runtime: &Runtime) -> Result<I
     let package = package_name(&crate_dir);
     let title = api.title.as_str();
     let database = api.settings.database.is_some();
+    let http_client = api.settings.http_client.is_some();
+    let features: Vec<&str> = [(database, "database"), (http_client, "http-client")]
+        .into_iter()
+        .filter_map(|(on, feature)| on.then_some(feature))
+        .collect();
 
     let files: Vec<(&str, String)> = vec![
         (
             "Cargo.toml",
             render(&CargoToml {
                 package: &package,
-                runtime_dependency: runtime.dependency(database),
+                runtime_dependency: runtime.dependency(&features),
             })?,
         ),
         (".gitignore", render(&Gitignore)?),
@@ -168,6 +175,7 @@ pub fn init(spec: &Path, dir: &Path, force: bool, runtime: &Runtime) -> Result<I
                 title,
                 spec_path: &spec_path,
                 database,
+                http_client,
                 operations: operation_views(api),
             })?,
         ),

@@ -592,3 +592,50 @@ fn database_settings_and_migrations_are_read_and_checked() {
     let (_, message) = error_at("{migrations: migrations}");
     assert!(message.contains("the same version 2"), "{message}");
 }
+
+#[test]
+fn http_client_settings_are_read_and_checked() {
+    let spec = |client: &str| {
+        format!("openapi: 3.0.3\ninfo: {{title: Up, version: '1'}}\nx-specjet:\n  http-client: {client}\npaths: {{}}\n")
+    };
+    let analysis = specjet_generator::analyze_text(
+        "up.yaml",
+        &spec("{connect-timeout: 500ms, timeout: 5s, max-idle-per-host: 4, user-agent: up/1}"),
+    )
+    .unwrap();
+    assert!(!analysis.diagnostics.has_errors());
+    let client = analysis.api.settings.http_client.expect("declared");
+    assert_eq!(
+        (client.connect_timeout_ms, client.timeout_ms),
+        (Some(500), Some(5000))
+    );
+    assert_eq!(client.max_idle_per_host, Some(4));
+    assert_eq!(client.user_agent.as_deref(), Some("up/1"));
+    for (bad, pointer) in [
+        ("{timeout: 0s}", "/x-specjet/http-client/timeout"),
+        (
+            "{connect-timeout: soon}",
+            "/x-specjet/http-client/connect-timeout",
+        ),
+        (
+            "{max-idle-per-host: -1}",
+            "/x-specjet/http-client/max-idle-per-host",
+        ),
+        (
+            "{user-agent: \"a\\nb\"}",
+            "/x-specjet/http-client/user-agent",
+        ),
+        ("{retries: 3}", "/x-specjet/http-client/retries"),
+        ("[]", "/x-specjet/http-client"),
+    ] {
+        let analysis = specjet_generator::analyze_text("up.yaml", &spec(bad)).unwrap();
+        let errors: Vec<_> = analysis
+            .diagnostics
+            .items()
+            .iter()
+            .filter(|d| d.severity >= specjet_generator::diag::Severity::Error)
+            .map(|d| d.pointer.clone())
+            .collect();
+        assert_eq!(errors, [pointer], "{bad}");
+    }
+}

@@ -163,15 +163,24 @@ fn init_build_run_change_regenerate() {
     );
 }
 
-/// A spec with `x-specjet.database`: `init` writes a crate with the runtime's `database`
-/// feature whose `main` starts the services first; it runs on an embedded SQLite file with
-/// no environment at all, and a database it cannot reach ends the start with exit code 1.
+/// A spec with `x-specjet.database` and `x-specjet.http-client`: `init` writes a crate with
+/// the runtime's features for both, whose `main` starts the services first and hands their
+/// handles to the handlers' state; it runs on an embedded SQLite file with no environment at
+/// all, and a database it cannot reach ends the start with exit code 1.
 #[test]
 fn init_a_database_service_that_starts_anywhere() {
     let work = tempfile::tempdir().unwrap();
     let specs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../specs");
     let spec = work.path().join("shop.yaml");
-    std::fs::copy(specs.join("shop.yaml"), &spec).unwrap();
+    // The shop, with an HTTP client declared too.
+    let shop = std::fs::read_to_string(specs.join("shop.yaml")).unwrap();
+    let with_client = shop.replacen(
+        "x-specjet:\n",
+        "x-specjet:\n  http-client: {timeout: 5s}\n",
+        1,
+    );
+    assert_ne!(shop, with_client);
+    std::fs::write(&spec, with_client).unwrap();
     std::fs::create_dir(work.path().join("shop-migrations")).unwrap();
     for entry in std::fs::read_dir(specs.join("shop-migrations")).unwrap() {
         let path = entry.unwrap().path();
@@ -195,7 +204,10 @@ fn init_a_database_service_that_starts_anywhere() {
         String::from_utf8_lossy(&init.stderr)
     );
     let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
-    assert!(manifest.contains("features = [\"database\"]"), "{manifest}");
+    assert!(
+        manifest.contains("features = [\"database\", \"http-client\"]"),
+        "{manifest}"
+    );
     let build = cargo_build(&dir);
     assert!(
         build.status.success(),

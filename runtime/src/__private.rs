@@ -176,6 +176,28 @@ macro_rules! __requires_database {
     };
 }
 
+/// What a generated module whose spec declares `x-specjet.http-client` invokes: nothing with
+/// the `http-client` feature, a compile error that says what to do without it.
+#[cfg(feature = "http-client")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __requires_http_client {
+    () => {};
+}
+
+/// See the other definition.
+#[cfg(not(feature = "http-client"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __requires_http_client {
+    () => {
+        ::core::compile_error!(
+            "this spec declares `x-specjet.http-client`: enable specjet's `http-client` feature \
+             (`specjet = { version = \"...\", features = [\"http-client\"] }`)"
+        );
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use serde::{Deserialize, Serialize};

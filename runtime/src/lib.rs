@@ -12,6 +12,8 @@
 //! - [`compression`]: response compression and bounded request decompression;
 //! - [`health`]: `/healthz` and `/readyz`;
 //! - `database` (feature `database`): the sqlx pool `x-specjet.database` declares;
+//! - `http_client` (feature `http-client`): the pooled HTTP client `x-specjet.http-client`
+//!   declares;
 //! - [`caller`]: who is calling (credentials digest, client IP through trusted proxies);
 //! - [`Services`]: the shared state a generated router is built with, and
 //!   [`Services::apply`], which serves every operation's [`Policies`] from its table.
@@ -29,6 +31,8 @@ pub mod database;
 #[doc(hidden)] // what generated `Request::read` calls; not a stable API
 pub mod extract;
 pub mod health;
+#[cfg(feature = "http-client")]
+pub mod http_client;
 pub mod metrics;
 pub mod multipart;
 mod operation;
@@ -76,3 +80,5 @@ pub use services::{ServiceSettings, Services};
 pub use start::StartError;
 #[cfg(feature = "database")]
 pub use {database::Database, sqlx};
+#[cfg(feature = "http-client")]
+pub use {http_client::HttpClient, reqwest};

@@ -23,6 +23,9 @@ pub struct ServiceSettings {
     /// `x-specjet.database`: the pool [`Services::start`] opens (`None`: no database).
     #[cfg(feature = "database")]
     pub database: Option<crate::database::DatabaseSettings>,
+    /// `x-specjet.http-client`: the client [`Services::start`] builds (`None`: no client).
+    #[cfg(feature = "http-client")]
+    pub http_client: Option<crate::http_client::HttpClientSettings>,
 }
 
 impl ServiceSettings {
@@ -47,6 +50,8 @@ pub struct Services {
     redis: Option<SharedRedis>,
     #[cfg(feature = "database")]
     database: Option<crate::database::Database>,
+    #[cfg(feature = "http-client")]
+    http_client: Option<crate::http_client::HttpClient>,
 }
 
 impl Services {
@@ -60,12 +65,21 @@ impl Services {
             Some(database) => Some(crate::database::Database::connect(database, None).await?),
             None => None,
         };
-        let services = Services::from_env(settings);
-        #[cfg(feature = "database")]
-        let services = match database {
-            Some(database) => services.with_database(database),
-            None => services,
+        #[cfg(feature = "http-client")]
+        let http_client = match &settings.http_client {
+            Some(client) => Some(crate::http_client::HttpClient::new(client)?),
+            None => None,
         };
+        #[allow(unused_mut)] // without the features that add connections
+        let mut services = Services::from_env(settings);
+        #[cfg(feature = "database")]
+        {
+            services.database = database;
+        }
+        #[cfg(feature = "http-client")]
+        {
+            services.http_client = http_client;
+        }
         Ok(services)
     }
 
@@ -91,6 +105,8 @@ impl Services {
             redis,
             #[cfg(feature = "database")]
             database: None,
+            #[cfg(feature = "http-client")]
+            http_client: None,
         }
     }
 
@@ -109,6 +125,8 @@ impl Services {
             redis: None,
             #[cfg(feature = "database")]
             database: None,
+            #[cfg(feature = "http-client")]
+            http_client: None,
         }
     }
 
@@ -150,6 +168,26 @@ impl Services {
             crate::StartError::new(
                 "the services have no database: start them with the generated `services()`, \
                  which opens the pool `x-specjet.database` declares",
+            )
+        })
+    }
+
+    /// These services with `client` as their HTTP client.
+    #[cfg(feature = "http-client")]
+    pub fn with_http_client(mut self, client: crate::http_client::HttpClient) -> Services {
+        self.http_client = Some(client);
+        self
+    }
+
+    /// The HTTP client, or an error that says how to start the services with one.
+    #[cfg(feature = "http-client")]
+    pub fn require_http_client(
+        &self,
+    ) -> Result<&crate::http_client::HttpClient, crate::StartError> {
+        self.http_client.as_ref().ok_or_else(|| {
+            crate::StartError::new(
+                "the services have no HTTP client: start them with the generated `services()`, \
+                 which builds the client `x-specjet.http-client` declares",
             )
         })
     }

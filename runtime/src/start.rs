@@ -42,7 +42,10 @@ pub(crate) fn env_number(name: &str) -> Result<Option<u32>, StartError> {
 
 /// The environment variable `name` as a duration (`250ms`, `5s`, `2m`, `1h`), `None` when
 /// unset or empty.
-#[cfg_attr(not(feature = "database"), allow(dead_code))]
+#[cfg_attr(
+    not(any(feature = "database", feature = "http-client")),
+    allow(dead_code)
+)]
 pub(crate) fn env_duration(name: &str) -> Result<Option<Duration>, StartError> {
     match env(name) {
         None => Ok(None),

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 const SPECS: &[(&str, &str)] = &[
     ("petstore", "specs/petstore.yaml"),
     ("features", "tests/compile/specs/features.yaml"),
+    ("connections", "tests/compile/specs/connections.yaml"),
     (
         "oai_petstore",
         "generator/tests/fixtures/oai/oai-petstore.yaml",
@@ -35,6 +36,11 @@ fn main() {
         PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let workspace = manifest.join("../..");
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
+    // The specs and the migrations they embed.
+    println!(
+        "cargo:rerun-if-changed={}",
+        workspace.join("tests/compile/specs").display()
+    );
     for (name, relative) in SPECS {
         let spec = workspace.join(relative);
         println!("cargo:rerun-if-changed={}", spec.display());

@@ -1,7 +1,7 @@
 //! `server.rs`: the `Api` trait, the `OperationId` enum, the operations table (each
 //! operation's route and policies, named policies once) and the router that serves it.
 
-mod database;
+mod connections;
 
 use std::collections::BTreeSet;
 
@@ -693,9 +693,14 @@ fn settings_fn(api: &Api, imports: &mut Imports) -> TokenStream {
     }
     let mut items = TokenStream::new();
     if let Some(database) = &settings.database {
-        let (change, needs) = database::settings(database, &prefix, imports);
+        let (change, needs) = connections::database(database, &prefix, imports);
         changes.push(change);
-        items = needs;
+        items.extend(needs);
+    }
+    if let Some(client) = &settings.http_client {
+        let (change, needs) = connections::http_client(client, &prefix, imports);
+        changes.push(change);
+        items.extend(needs);
     }
     let body = if changes.is_empty() {
         quote! { ::specjet::ServiceSettings::named(#prefix) }
@@ -715,9 +720,10 @@ fn settings_fn(api: &Api, imports: &mut Imports) -> TokenStream {
         }
 
         /// The services the settings declare, configured from the environment and started:
-        /// `REDIS_URL` enables the shared cache tier and shared rate-limit budgets, and a
+        /// `REDIS_URL` enables the shared cache tier and shared rate-limit budgets, a
         /// declared database is connected (`DATABASE_URL`, else an embedded SQLite file),
-        /// warmed and migrated. The error says what could not start.
+        /// warmed and migrated, and a declared HTTP client is built. The error says what
+        /// could not start.
         pub async fn services() -> ::std::result::Result<Services, ::specjet::StartError> {
             Services::start(settings()).await
         }

@@ -7,7 +7,7 @@
 //! rejected. In an opted-in document a bad value or an unknown key is an error with its
 //! location.
 
-mod database;
+mod connections;
 mod limits;
 
 use std::collections::BTreeMap;
@@ -195,6 +195,9 @@ impl<'a> Annotations<'a> {
                     ),
                 },
                 "database" => settings.database = Some(self.database_settings(&location, value)),
+                "http-client" => {
+                    settings.http_client = Some(self.http_client_settings(&location, value))
+                }
                 concern if PLANNED_CONCERNS.contains(&concern) => self.report(
                     Severity::Warning,
                     &location,

@@ -16,6 +16,7 @@ macro_rules! generated {
 generated!(
     petstore,
     features,
+    connections,
     oai_petstore,
     oai_petstore_expanded,
     oai_uspto,

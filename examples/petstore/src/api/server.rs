@@ -168,9 +168,10 @@ pub fn settings() -> ::specjet::ServiceSettings {
 }
 
 /// The services the settings declare, configured from the environment and started:
-/// `REDIS_URL` enables the shared cache tier and shared rate-limit budgets, and a
+/// `REDIS_URL` enables the shared cache tier and shared rate-limit budgets, a
 /// declared database is connected (`DATABASE_URL`, else an embedded SQLite file),
-/// warmed and migrated. The error says what could not start.
+/// warmed and migrated, and a declared HTTP client is built. The error says what
+/// could not start.
 pub async fn services() -> ::std::result::Result<Services, ::specjet::StartError> {
     Services::start(settings()).await
 }

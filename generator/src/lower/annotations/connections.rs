@@ -1,6 +1,7 @@
-//! The root `x-specjet.database` annotation: the pool's sizes and timeouts, the embedded
-//! SQLite file, and the migrations folder (read now, so the generated code embeds them and a
-//! deployed binary needs no folder beside it).
+//! The root annotations of the service's outgoing connections: `x-specjet.database` (the
+//! pool's sizes and timeouts, the embedded SQLite file, and the migrations folder, read now
+//! so that the generated code embeds them and a deployed binary needs no folder beside it)
+//! and `x-specjet.http-client` (the pooled client's timeouts and pool).
 
 use std::path::Path;
 
@@ -8,7 +9,7 @@ use serde_json::Value;
 
 use super::{parse_duration, Annotations};
 use crate::diag::Severity;
-use crate::ir::{Backend, DatabaseSettings, Migration};
+use crate::ir::{Backend, DatabaseSettings, HttpClientSettings, Migration};
 use crate::load::Location;
 
 impl Annotations<'_> {
@@ -82,6 +83,65 @@ impl Annotations<'_> {
         }
         settings
     }
+}
+
+impl Annotations<'_> {
+    pub(super) fn http_client_settings(
+        &mut self,
+        location: &Location,
+        value: &Value,
+    ) -> HttpClientSettings {
+        let mut settings = HttpClientSettings::default();
+        let map = match value {
+            Value::Object(map) => map,
+            Value::Bool(true) | Value::Null => return settings,
+            _ => {
+                self.report(
+                    Severity::Error,
+                    location,
+                    "`http-client` must be an object of client settings (or `{}` for the defaults)",
+                );
+                return settings;
+            }
+        };
+        for (key, value) in map {
+            let at = location.child(key);
+            let result = match key.as_str() {
+                "connect-timeout" => {
+                    positive(value).map(|ms| settings.connect_timeout_ms = Some(ms))
+                }
+                "timeout" => positive(value).map(|ms| settings.timeout_ms = Some(ms)),
+                "idle-timeout" => positive(value).map(|ms| settings.idle_timeout_ms = Some(ms)),
+                "max-idle-per-host" => value
+                    .as_u64()
+                    .and_then(|n| u32::try_from(n).ok())
+                    .filter(|n| *n <= 10_000)
+                    .map(|n| settings.max_idle_per_host = Some(n))
+                    .ok_or_else(|| {
+                        format!("expected a number of connections from 0 to 10000, found {value}")
+                    }),
+                "user-agent" => match value.as_str() {
+                    Some(agent) if http_header_value(agent) => {
+                        settings.user_agent = Some(agent.to_owned());
+                        Ok(())
+                    }
+                    _ => Err("`user-agent` is a header value: visible ASCII and spaces".to_owned()),
+                },
+                other => Err(format!("unknown key `{other}` in `x-specjet.http-client`")),
+            };
+            if let Err(message) = result {
+                self.report(Severity::Error, &at, message);
+            }
+        }
+        settings
+    }
+}
+
+fn http_header_value(text: &str) -> bool {
+    !text.is_empty()
+        && text
+            .bytes()
+            .all(|byte| byte == b' ' || byte.is_ascii_graphic())
 }
 
 fn connections(value: &Value) -> Result<u32, String> {
@@ -164,6 +224,8 @@ fn read_migrations(folder: &Path) -> Result<Vec<Migration>, String> {
             folder.display()
         ));
     }
-    migrations.sort_by_key(|migration| migration.version);
+    // By version, then by file name: the folder's listing order differs between machines,
+    // and the generated code must not.
+    migrations.sort_by(|a, b| (a.version, &a.path).cmp(&(b.version, &b.path)));
     Ok(migrations)
 }

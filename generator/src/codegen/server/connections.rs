@@ -1,15 +1,16 @@
-//! `x-specjet.database` in `settings()`: the pool settings that differ from the runtime's
-//! defaults, and the migrations embedded as statics (a deployed binary needs no folder).
+//! The service's outgoing connections in `settings()`: `x-specjet.database` (the pool
+//! settings that differ from the runtime's defaults, and the migrations embedded as statics,
+//! so a deployed binary needs no folder) and `x-specjet.http-client`.
 
 use proc_macro2::{Literal, TokenStream};
 use quote::{quote, ToTokens};
 
 use super::{duration, Imports};
-use crate::ir::{Backend, DatabaseSettings};
+use crate::ir::{Backend, DatabaseSettings, HttpClientSettings};
 
 /// The statement of `settings()` that sets `settings.database`, and the items it needs at
 /// module level (the feature check, the migrations).
-pub(super) fn settings(
+pub(super) fn database(
     database: &DatabaseSettings,
     prefix: &str,
     imports: &mut Imports,
@@ -87,6 +88,40 @@ pub(super) fn settings(
         #migrations
     };
     (statement, items)
+}
+
+/// The statement of `settings()` that sets `settings.http_client`, and the feature check.
+pub(super) fn http_client(
+    client: &HttpClientSettings,
+    prefix: &str,
+    imports: &mut Imports,
+) -> (TokenStream, TokenStream) {
+    let mut changes = Vec::new();
+    for (value, field) in [
+        (client.connect_timeout_ms, quote! { connect_timeout }),
+        (client.timeout_ms, quote! { timeout }),
+        (client.idle_timeout_ms, quote! { idle_timeout }),
+    ] {
+        if let Some(ms) = value {
+            let value = duration(ms, imports);
+            changes.push(quote! { client.#field = #value; });
+        }
+    }
+    if let Some(max) = client.max_idle_per_host {
+        let max = Literal::u32_unsuffixed(max);
+        changes.push(quote! { client.max_idle_per_host = #max; });
+    }
+    if let Some(agent) = &client.user_agent {
+        changes.push(quote! { client.user_agent = ::std::string::String::from(#agent); });
+    }
+    let statement = quote! {
+        settings.http_client = ::std::option::Option::Some({
+            let mut client = ::specjet::http_client::HttpClientSettings::named(#prefix);
+            #(#changes)*
+            client
+        });
+    };
+    (statement, quote! { ::specjet::__requires_http_client!(); })
 }
 
 /// `sql` as a raw string literal, so that the generated file shows it as written.

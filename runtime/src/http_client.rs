@@ -1,0 +1,94 @@
+//! The pooled HTTP client `x-specjet.http-client` declares, for handlers that call upstream
+//! services: one reqwest client per service (keep-alive connections reused across requests,
+//! HTTP/2 where the upstream offers it over TLS), with connect and request timeouts, so that
+//! a slow upstream costs a bounded wait and a clear answer, never a hung request.
+
+use std::time::Duration;
+
+use http::StatusCode;
+
+use crate::problem::Problem;
+use crate::start::{env_duration, StartError};
+
+/// `x-specjet.http-client`, overridden by the environment at start (see [`HttpClient::new`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpClientSettings {
+    /// How long opening a connection may take (`connect-timeout`,
+    /// `HTTP_CLIENT_CONNECT_TIMEOUT`).
+    pub connect_timeout: Duration,
+    /// How long a whole call may take, connection to last byte (`timeout`,
+    /// `HTTP_CLIENT_TIMEOUT`).
+    pub timeout: Duration,
+    /// An idle kept-alive connection is closed after this long (`idle-timeout`).
+    pub idle_timeout: Duration,
+    /// Idle connections kept per upstream host (`max-idle-per-host`).
+    pub max_idle_per_host: usize,
+    /// The `User-Agent` of every call (`user-agent`).
+    pub user_agent: String,
+}
+
+impl HttpClientSettings {
+    /// The defaults, with `<name> (specjet)` as the user agent.
+    pub fn named(name: &str) -> HttpClientSettings {
+        HttpClientSettings {
+            connect_timeout: Duration::from_secs(2),
+            timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(90),
+            max_idle_per_host: 32,
+            user_agent: format!("{name} (specjet)"),
+        }
+    }
+}
+
+/// The service's HTTP client; cheap to clone (every clone shares the connection pool).
+#[derive(Debug, Clone)]
+pub struct HttpClient {
+    client: reqwest::Client,
+}
+
+impl HttpClient {
+    /// The client for `settings`, with the environment's overrides
+    /// (`HTTP_CLIENT_CONNECT_TIMEOUT`, `HTTP_CLIENT_TIMEOUT`).
+    pub fn new(settings: &HttpClientSettings) -> Result<HttpClient, StartError> {
+        let mut settings = settings.clone();
+        if let Some(timeout) = env_duration("HTTP_CLIENT_CONNECT_TIMEOUT")? {
+            settings.connect_timeout = timeout;
+        }
+        if let Some(timeout) = env_duration("HTTP_CLIENT_TIMEOUT")? {
+            settings.timeout = timeout;
+        }
+        let client = reqwest::Client::builder()
+            .connect_timeout(settings.connect_timeout)
+            .timeout(settings.timeout)
+            .pool_idle_timeout(settings.idle_timeout)
+            .pool_max_idle_per_host(settings.max_idle_per_host)
+            .tcp_nodelay(true)
+            .user_agent(settings.user_agent)
+            .build()
+            .map_err(|error| StartError::new(format!("cannot build the HTTP client: {error}")))?;
+        Ok(HttpClient { client })
+    }
+
+    /// The reqwest client: `http.client().get(url).send().await?`.
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+}
+
+/// `?` on a failed upstream call in a handler: a timeout is 504, an upstream that cannot be
+/// reached or that answered an error status (`error_for_status`) is 502; the upstream's
+/// address stays in the log, not in the answer.
+impl From<reqwest::Error> for Problem {
+    fn from(error: reqwest::Error) -> Problem {
+        tracing::warn!(%error, "upstream call failed");
+        if error.is_timeout() {
+            Problem::new(StatusCode::GATEWAY_TIMEOUT).with_detail("an upstream service timed out")
+        } else if let Some(status) = error.status() {
+            Problem::new(StatusCode::BAD_GATEWAY)
+                .with_detail(format!("an upstream service answered {}", status.as_u16()))
+        } else {
+            Problem::new(StatusCode::BAD_GATEWAY)
+                .with_detail("an upstream service could not be reached")
+        }
+    }
+}
