@@ -13,26 +13,34 @@ use crate::ir::{Backend, DatabaseSettings, HttpClientSettings, Migration};
 use crate::load::Location;
 
 impl Annotations<'_> {
+    /// The keys of a connection's settings: an object's, or none for `{}`, `true` or an empty
+    /// value (the defaults); anything else is an error (`what` says what is expected).
+    fn entries<'v>(
+        &mut self,
+        location: &Location,
+        value: &'v Value,
+        what: &str,
+    ) -> Vec<(&'v String, &'v Value)> {
+        match value {
+            Value::Object(map) => map.iter().collect(),
+            Value::Bool(true) | Value::Null => Vec::new(),
+            _ => {
+                let message = format!("{what} (or `{{}}` for the defaults)");
+                self.report(Severity::Error, location, message);
+                Vec::new()
+            }
+        }
+    }
+
     pub(super) fn database_settings(
         &mut self,
         location: &Location,
         value: &Value,
     ) -> DatabaseSettings {
         let mut settings = DatabaseSettings::default();
-        let map = match value {
-            Value::Object(map) => map,
-            // `database: {}` and `database: true` both ask for the defaults.
-            Value::Bool(true) | Value::Null => return settings,
-            _ => {
-                self.report(
-                    Severity::Error,
-                    location,
-                    "`database` must be an object of pool settings (or `{}` for the defaults)",
-                );
-                return settings;
-            }
-        };
-        for (key, value) in map {
+        for (key, value) in
+            self.entries(location, value, "`database` is an object of pool settings")
+        {
             let at = location.child(key);
             let result = match key.as_str() {
                 "max-connections" => connections(value).map(|n| settings.max_connections = Some(n)),
@@ -92,19 +100,11 @@ impl Annotations<'_> {
         value: &Value,
     ) -> HttpClientSettings {
         let mut settings = HttpClientSettings::default();
-        let map = match value {
-            Value::Object(map) => map,
-            Value::Bool(true) | Value::Null => return settings,
-            _ => {
-                self.report(
-                    Severity::Error,
-                    location,
-                    "`http-client` must be an object of client settings (or `{}` for the defaults)",
-                );
-                return settings;
-            }
-        };
-        for (key, value) in map {
+        for (key, value) in self.entries(
+            location,
+            value,
+            "`http-client` is an object of client settings",
+        ) {
             let at = location.child(key);
             let result = match key.as_str() {
                 "connect-timeout" => {
