@@ -56,6 +56,32 @@ pub struct ServiceSettings {
     pub database: Option<DatabaseSettings>,
     /// `x-specjet.http-client`: the service has a pooled HTTP client (`None`: it has none).
     pub http_client: Option<HttpClientSettings>,
+    /// `x-specjet.batch`: the batch endpoint of the operations in a batch group.
+    pub batch: BatchSettings,
+}
+
+/// `x-specjet.batch`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchSettings {
+    /// `path`: where the batch endpoint is served.
+    pub path: String,
+    /// `max-requests`: items one batch may hold.
+    pub max_requests: u32,
+    /// `concurrency`: items run at once.
+    pub concurrency: u32,
+    /// `max-body-size`, in bytes.
+    pub max_body_bytes: u64,
+}
+
+impl Default for BatchSettings {
+    fn default() -> Self {
+        BatchSettings {
+            path: "/batch".to_owned(),
+            max_requests: 20,
+            concurrency: 8,
+            max_body_bytes: 1 << 20,
+        }
+    }
 }
 
 /// `x-specjet.http-client`; a `None` takes the runtime's default.
@@ -593,6 +619,8 @@ pub struct Policies {
     pub compress: bool,
     /// `x-timeout`: how long the handler may take before the answer is 504 (default 30 s).
     pub timeout_ms: u64,
+    /// `x-batch-group`: the batch group whose endpoint may call the operation.
+    pub batch_group: Option<String>,
 }
 
 /// How long a handler may take when no `x-timeout` says otherwise.
@@ -606,6 +634,7 @@ impl Default for Policies {
             rate_limit: None,
             compress: true,
             timeout_ms: DEFAULT_TIMEOUT_MS,
+            batch_group: None,
         }
     }
 }

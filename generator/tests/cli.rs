@@ -217,7 +217,7 @@ fn annotation_mistakes_are_errors_with_locations() {
             "`min-size` must be below 64KiB",
             "/x-specjet/compression/min-size",
         ),
-        ("`batch` is not implemented yet", "/x-specjet/batch"),
+        ("`redis` is not implemented yet", "/x-specjet/redis"),
         (
             "`fortnight` in `100/fortnight` is not a period",
             "/paths/~1a/get/x-rate-limit",
@@ -637,5 +637,78 @@ fn http_client_settings_are_read_and_checked() {
             .map(|d| d.pointer.clone())
             .collect();
         assert_eq!(errors, [pointer], "{bad}");
+    }
+}
+
+/// `x-batch-group` at every level (the operation's wins, `false` takes it away) and root
+/// `x-specjet.batch`; bad values and a batch path that is already served are errors.
+#[test]
+fn batch_groups_and_the_batch_endpoint_are_read_and_checked() {
+    let spec = |batch: &str, group: &str| {
+        format!(
+            "openapi: 3.0.3\ninfo: {{title: B, version: '1'}}\nx-specjet:\n  batch: {batch}\nx-batch-group: reads\npaths:\n  /items/{{id}}:\n    get:\n      operationId: getItem\n      parameters: [{{name: id, in: path, required: true, schema: {{type: integer}}}}]\n      responses: {{'200': {{description: ok}}}}\n    delete:\n      operationId: deleteItem\n      x-batch-group: {group}\n      parameters: [{{name: id, in: path, required: true, schema: {{type: integer}}}}]\n      responses: {{'204': {{description: gone}}}}\n  /jobs:\n    post:\n      operationId: runJob\n      responses: {{'202': {{description: queued}}}}\n"
+        )
+    };
+    let analysis = specjet_generator::analyze_text(
+        "b.yaml",
+        &spec(
+            "{path: /many, max-requests: 50, concurrency: 10, max-body-size: 2MiB}",
+            "false",
+        ),
+    )
+    .unwrap();
+    assert!(
+        !analysis.diagnostics.has_errors(),
+        "{:?}",
+        analysis.diagnostics.items()
+    );
+    let group = |id: &str| {
+        let op = analysis
+            .api
+            .operations
+            .iter()
+            .find(|op| op.id == id)
+            .unwrap();
+        op.policies.batch_group.clone()
+    };
+    assert_eq!(group("getItem").as_deref(), Some("reads"), "from the root");
+    assert_eq!(group("deleteItem"), None, "`false` takes it away");
+    let batch = &analysis.api.settings.batch;
+    assert_eq!(
+        (batch.path.as_str(), batch.max_requests, batch.concurrency),
+        ("/many", 50, 10)
+    );
+    assert_eq!(batch.max_body_bytes, 2 << 20);
+
+    for (batch, group, pointer) in [
+        (
+            "{path: /many}",
+            "'bad name'",
+            "/paths/~1items~1{id}/delete/x-batch-group",
+        ),
+        ("{path: many}", "writes", "/x-specjet/batch/path"),
+        (
+            "{max-requests: 0}",
+            "writes",
+            "/x-specjet/batch/max-requests",
+        ),
+        (
+            "{concurrency: lots}",
+            "writes",
+            "/x-specjet/batch/concurrency",
+        ),
+        ("{parallel: 2}", "writes", "/x-specjet/batch/parallel"),
+        ("{path: /jobs}", "writes", "/x-specjet"),
+        ("{path: /metrics}", "writes", "/x-specjet"),
+    ] {
+        let analysis = specjet_generator::analyze_text("b.yaml", &spec(batch, group)).unwrap();
+        let errors: Vec<_> = analysis
+            .diagnostics
+            .items()
+            .iter()
+            .filter(|d| d.severity >= specjet_generator::diag::Severity::Error)
+            .map(|d| d.pointer.clone())
+            .collect();
+        assert_eq!(errors, [pointer], "{batch} {group}");
     }
 }

@@ -20,15 +20,12 @@ macro_rules! __operation_handler {
 /// ([`crate::Services::apply`]), the service's own endpoints outside caching and limits
 /// (`/metrics`, `/healthz`, `/readyz`, except those in `taken`, which the API serves itself)
 /// and problem+json answers for unknown paths (404) and methods (405).
-pub fn finish<S>(
-    router: axum::Router<S>,
+pub fn finish(
+    router: axum::Router,
     services: &crate::Services,
     operations: &[(&'static crate::OperationInfo, crate::Policies)],
     taken: &[&str],
-) -> axum::Router<S>
-where
-    S: Clone + Send + Sync + 'static,
-{
+) -> axum::Router {
     let mut router = services.apply(router, operations);
     for path in ["/metrics", "/healthz", "/readyz"] {
         if taken.contains(&path) {
@@ -44,9 +41,19 @@ where
             _ => router,
         };
     }
-    router
+    let router = router
         .fallback(crate::problem::not_found)
-        .method_not_allowed_fallback(crate::problem::method_not_allowed)
+        .method_not_allowed_fallback(crate::problem::method_not_allowed);
+    // The batch endpoint sends its items through everything above (so they meet every
+    // layer), and is itself outside the operations' layers.
+    let settings = &services.settings().batch;
+    match crate::batch::Batch::new(router.clone(), operations, settings) {
+        Some(batch) if !taken.contains(&settings.path.as_str()) => router.route(
+            &settings.path,
+            axum::routing::post(crate::batch::handle).with_state(batch),
+        ),
+        _ => router,
+    }
 }
 
 /// A request as generated `Request::read` takes it: its parts, the path captures of the

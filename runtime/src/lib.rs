@@ -10,6 +10,8 @@
 //! - [`cache`]: response caching from `x-cache` annotations (in process and Redis);
 //! - [`rate_limit`]: rate limiting from `x-rate-limit` annotations (in process and Redis);
 //! - [`compression`]: response compression and bounded request decompression;
+//! - [`batch`]: `POST /batch`, many calls of batch-group operations in one round trip;
+//! - [`loader`]: a DataLoader, coalescing concurrent lookups into one batch query;
 //! - [`health`]: `/healthz` and `/readyz`;
 //! - `database` (feature `database`): the sqlx pool `x-specjet.database` declares;
 //! - `http_client` (feature `http-client`): the pooled HTTP client `x-specjet.http-client`
@@ -23,6 +25,7 @@
 //! writing responses (`respond`), and the router's glue (`__private`,
 //! `__operation_handler!`).
 
+pub mod batch;
 pub mod cache;
 pub mod caller;
 pub mod compression;
@@ -33,6 +36,7 @@ pub mod extract;
 pub mod health;
 #[cfg(feature = "http-client")]
 pub mod http_client;
+pub mod loader;
 pub mod metrics;
 pub mod multipart;
 mod operation;
@@ -71,6 +75,7 @@ pub type Allocator = mimalloc::MiMalloc;
 #[cfg(feature = "allocator")]
 pub const ALLOCATOR: Allocator = mimalloc::MiMalloc;
 
+pub use loader::Loader;
 pub use multipart::{MultipartForm, Part};
 pub use operation::{OperationInfo, Policies};
 pub use problem::Problem;

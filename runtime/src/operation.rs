@@ -26,6 +26,8 @@ pub struct Policies {
     /// How long the handler may take (`x-timeout`): past it, it is dropped and the answer
     /// is 504. `None`: unbounded.
     pub timeout: Option<std::time::Duration>,
+    /// The batch group whose endpoint may call the operation (`x-batch-group`).
+    pub batch_group: Option<&'static str>,
 }
 
 impl Policies {
@@ -36,6 +38,7 @@ impl Policies {
         rate_limit: None,
         compress: true,
         timeout: None,
+        batch_group: None,
     };
 }
 

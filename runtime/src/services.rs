@@ -20,6 +20,8 @@ pub struct ServiceSettings {
     /// `x-specjet.max-in-flight`: requests handled at once; above it, the answer is 503 at
     /// once instead of a queue (`None`: no bound).
     pub max_in_flight: Option<usize>,
+    /// `x-specjet.batch`: the batch endpoint of the operations in a batch group.
+    pub batch: crate::batch::BatchSettings,
     /// `x-specjet.database`: the pool [`Services::start`] opens (`None`: no database).
     #[cfg(feature = "database")]
     pub database: Option<crate::database::DatabaseSettings>,

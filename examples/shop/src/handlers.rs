@@ -3,25 +3,55 @@
 //! SQLite reads too; `RETURNING`, which both have); only the table's DDL differs, in the
 //! `.postgres.sql` and `.sqlite.sql` migrations.
 
+use std::collections::HashMap;
+
 use specjet::sqlx;
-use specjet::{Database, Problem};
+use specjet::{Database, Loader, Problem};
 
 use crate::api::operations::{create_product, delete_product, get_product, list_products};
 use crate::api::types::{NewProduct, Product};
 use crate::api::Api;
 
-/// The handlers' state: the pool (a clone is the same pool).
+/// The handlers' state: the pool, and the loader that reads products by id in batches (a
+/// clone shares both).
 #[derive(Clone, Debug)]
 pub struct Shop {
     database: Database,
+    products: Loader<i64, Product>,
 }
 
 impl Shop {
     /// The shop over the services' database.
     pub fn new(services: &specjet::Services) -> Result<Shop, specjet::StartError> {
         let database = services.require_database()?.clone();
-        Ok(Shop { database })
+        let pool = database.clone();
+        // Product reads that arrive together (the items of a batch, concurrent requests)
+        // are one query.
+        let products = Loader::new("products", move |ids: Vec<i64>| {
+            let database = pool.clone();
+            async move { products_by_id(&database, &ids).await }
+        });
+        Ok(Shop { database, products })
     }
+}
+
+/// The products with these ids, in one query (`IN ($1, $2, ...)` reads the same on Postgres
+/// and SQLite, where `= ANY($1)` is Postgres only).
+async fn products_by_id(
+    database: &Database,
+    ids: &[i64],
+) -> Result<HashMap<i64, Product>, Problem> {
+    let placeholders: Vec<String> = (1..=ids.len()).map(|n| format!("${n}")).collect();
+    let query = format!(
+        "SELECT {COLUMNS} FROM products WHERE id IN ({})",
+        placeholders.join(", ")
+    );
+    let mut select = sqlx::query_as::<_, Row>(&query);
+    for id in ids {
+        select = select.bind(*id);
+    }
+    let rows = select.fetch_all(database.pool()).await?;
+    Ok(rows.into_iter().map(|row| (row.0, product(row))).collect())
 }
 
 /// A `products` row, in the column order of [`COLUMNS`].
@@ -85,13 +115,11 @@ impl Shop {
         &self,
         request: get_product::Request,
     ) -> Result<get_product::Response, Problem> {
-        let query = format!("SELECT {COLUMNS} FROM products WHERE id = $1");
-        // No row is `RowNotFound`, which `?` answers with 404.
-        let row: Row = sqlx::query_as(&query)
-            .bind(request.product_id)
-            .fetch_one(self.database.pool())
-            .await?;
-        Ok(get_product::Response::Ok(product(row)))
+        // Through the loader: the reads of one batch are one query.
+        match self.products.load(request.product_id).await? {
+            Some(product) => Ok(get_product::Response::Ok(product)),
+            None => Err(sqlx::Error::RowNotFound.into()),
+        }
     }
 
     async fn try_delete_product(

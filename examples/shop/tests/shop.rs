@@ -195,3 +195,87 @@ fn sigterm_lets_50_in_flight_requests_finish_and_exits_0() {
     };
     assert!(status.success(), "exit status {status}");
 }
+
+/// The value of a counter in the service's `/metrics` (0 before its first increment).
+fn counter(service: &running::Service, line_start: &str) -> f64 {
+    let metrics = running::get(service, "/metrics");
+    metrics
+        .body
+        .lines()
+        .find(|line| line.starts_with(line_start))
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// Over real HTTP, on each database: one batch creates 20 products, one batch reads them,
+/// and the 20 reads reach the database as one query (the products loader's batch).
+#[test]
+fn a_batch_of_20_reads_is_one_query() {
+    for database in postgres::every_backend("batch") {
+        let backend = database.backend;
+        let service = running::Service::start(
+            env!("CARGO_BIN_EXE_shop-example"),
+            &[("DATABASE_URL", database.url.as_str())],
+            &["REDIS_URL"],
+        );
+        let creates: Vec<Value> = (0..20)
+            .map(|n| json!({"id": format!("c{n}"), "method": "POST", "url": "/products",
+                            "body": {"sku": format!("sku-{n}"), "name": format!("Item {n}"), "price_cents": n}}))
+            .collect();
+        let created = running::request(
+            &service,
+            "POST",
+            "/batch",
+            Some("application/json"),
+            &json!({ "requests": creates }).to_string(),
+        );
+        assert_eq!(created.status, 200, "{backend}: {}", created.body);
+        let ids: Vec<i64> = created.json()["responses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|answer| {
+                assert_eq!(answer["status"], 201, "{backend}: {answer}");
+                answer["body"]["id"].as_i64().unwrap()
+            })
+            .collect();
+
+        let batches = "specjet_loader_batches_total{loader=\"products\"}";
+        let keys = "specjet_loader_keys_total{loader=\"products\"}";
+        let (batches_before, keys_before) = (counter(&service, batches), counter(&service, keys));
+        let reads: Vec<Value> = ids
+            .iter()
+            .map(|id| json!({"id": id.to_string(), "method": "GET", "url": format!("/products/{id}")}))
+            .collect();
+        // `no-cache` on the batch applies to its items: every read reaches its handler.
+        let read = running::request_with(
+            &service,
+            "POST",
+            "/batch",
+            &[("Cache-Control", "no-cache")],
+            Some("application/json"),
+            &json!({ "requests": reads }).to_string(),
+        );
+        assert_eq!(read.status, 200, "{backend}: {}", read.body);
+        for (answer, id) in read.json()["responses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(&ids)
+        {
+            assert_eq!(answer["status"], 200, "{backend}: {answer}");
+            assert_eq!(answer["body"]["id"], *id);
+        }
+        assert_eq!(
+            counter(&service, batches) - batches_before,
+            1.0,
+            "{backend}: one query"
+        );
+        assert_eq!(
+            counter(&service, keys) - keys_before,
+            20.0,
+            "{backend}: for 20 ids"
+        );
+    }
+}

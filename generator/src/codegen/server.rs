@@ -86,7 +86,7 @@ pub(crate) fn module(api: &Api) -> TokenStream {
                 .iter()
                 .map(|&id| (id.info(), A::policies(id, id.info().policies)))
                 .collect();
-            ::specjet::__private::finish(router, services, &operations, &[#(#taken),*]).with_state(api)
+            ::specjet::__private::finish(router.with_state(api), services, &operations, &[#(#taken),*])
         }
 
         #(#handlers)*
@@ -327,6 +327,9 @@ fn operation_entry(api: &Api, op: &Operation, imports: &mut Imports) -> TokenStr
     }
     let timeout = duration(policies.timeout_ms, imports);
     fields.push(quote! { timeout: Some(#timeout), });
+    if let Some(group) = &policies.batch_group {
+        fields.push(quote! { batch_group: Some(#group), });
+    }
     let entry =
         quote! { OperationInfo::new(#id, Method::#method, #path, #secured, &[#(#params),*]) };
     if fields.is_empty() {
@@ -686,6 +689,33 @@ fn settings_fn(api: &Api, imports: &mut Imports) -> TokenStream {
     if compression.max_request_bytes != defaults.max_request_bytes {
         let max_request = Literal::u64_unsuffixed(compression.max_request_bytes);
         changes.push(quote! { settings.compression.max_request_size = #max_request; });
+    }
+    let batch = &settings.batch;
+    let default_batch = crate::ir::BatchSettings::default();
+    if batch.path != default_batch.path {
+        let path = &batch.path;
+        changes.push(quote! { settings.batch.path = ::std::string::String::from(#path); });
+    }
+    for (value, default, field) in [
+        (
+            batch.max_requests,
+            default_batch.max_requests,
+            quote! { max_requests },
+        ),
+        (
+            batch.concurrency,
+            default_batch.concurrency,
+            quote! { concurrency },
+        ),
+    ] {
+        if value != default {
+            let value = Literal::u32_unsuffixed(value);
+            changes.push(quote! { settings.batch.#field = #value; });
+        }
+    }
+    if batch.max_body_bytes != default_batch.max_body_bytes {
+        let bytes = Literal::u64_unsuffixed(batch.max_body_bytes);
+        changes.push(quote! { settings.batch.max_body_size = #bytes; });
     }
     if let Some(limit) = settings.max_in_flight {
         let limit = Literal::u64_unsuffixed(limit);

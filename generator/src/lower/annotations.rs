@@ -7,6 +7,7 @@
 //! rejected. In an opted-in document a bad value or an unknown key is an error with its
 //! location.
 
+mod batch;
 mod connections;
 mod limits;
 
@@ -139,7 +140,7 @@ pub(crate) struct Annotations<'a> {
 }
 
 /// Root `x-specjet` concerns that are part of the vocabulary but not implemented yet.
-const PLANNED_CONCERNS: &[&str] = &["batch", "redis"];
+const PLANNED_CONCERNS: &[&str] = &["redis"];
 
 impl<'a> Annotations<'a> {
     pub(crate) fn new(spec: &'a Spec) -> Self {
@@ -195,6 +196,7 @@ impl<'a> Annotations<'a> {
                     ),
                 },
                 "database" => settings.database = Some(self.database_settings(&location, value)),
+                "batch" => settings.batch = self.batch_settings(&location, value),
                 "http-client" => {
                     settings.http_client = Some(self.http_client_settings(&location, value))
                 }
@@ -296,6 +298,7 @@ impl<'a> Annotations<'a> {
             rate_limit: self.rate_limit(operation, item, own),
             compress: self.compress(item, own),
             timeout_ms: self.timeout(item, own),
+            batch_group: self.batch_group(item, own),
         }
     }
 

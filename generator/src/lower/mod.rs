@@ -60,6 +60,12 @@ pub(crate) fn lower(spec: &Spec, diags: &mut Diagnostics) -> Api {
     lowering.paths();
     lowering.resolve_invalidations();
     let routes = lowering.routes();
+    check_batch_path(
+        &settings,
+        &lowering.operations,
+        &routes,
+        &mut lowering.annotations,
+    );
     let Lowering {
         types,
         diags: own,
@@ -905,4 +911,35 @@ fn http_header_name_invalid(name: &str) -> bool {
         || !name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// The batch endpoint's path must not be an operation's, nor one the runtime serves itself,
+/// when some operation is in a batch group.
+fn check_batch_path(
+    settings: &crate::ir::ServiceSettings,
+    operations: &[crate::ir::Operation],
+    routes: &[crate::ir::Route],
+    annotations: &mut Annotations<'_>,
+) {
+    if !operations
+        .iter()
+        .any(|op| op.policies.batch_group.is_some())
+    {
+        return;
+    }
+    let path = settings.batch.path.as_str();
+    let taken = routes.iter().any(|route| route.axum_path == path)
+        || ["/metrics", "/healthz", "/readyz"].contains(&path);
+    if taken {
+        let location = crate::load::Location {
+            doc: 0,
+            pointer: "/x-specjet".to_owned(),
+        };
+        annotations.error(
+            &location,
+            format!(
+                "the batch endpoint's path `{path}` is already served; set another with `x-specjet.batch.path`"
+            ),
+        );
+    }
 }

@@ -202,5 +202,5 @@ pub fn router_with<A: Api>(api: A, services: &Services) -> Router {
         .iter()
         .map(|&id| (id.info(), A::policies(id, id.info().policies)))
         .collect();
-    ::specjet::__private::finish(router, services, &operations, &[]).with_state(api)
+    ::specjet::__private::finish(router.with_state(api), services, &operations, &[])
 }

@@ -95,12 +95,14 @@ static OPERATIONS: [OperationInfo; 4] = [
         .with_policies(Policies {
             cache: Some(CachePolicy::new(Duration::from_secs(5))),
             timeout: Some(Duration::from_secs(30)),
+            batch_group: Some("reads"),
             ..Policies::NONE
         }),
     OperationInfo::new("createProduct", Method::POST, "/products", false, &[])
         .with_policies(Policies {
             invalidates: &[InvalidationTarget::new("listProducts", &[])],
             timeout: Some(Duration::from_secs(30)),
+            batch_group: Some("writes"),
             ..Policies::NONE
         }),
     OperationInfo::new(
@@ -113,6 +115,7 @@ static OPERATIONS: [OperationInfo; 4] = [
         .with_policies(Policies {
             cache: Some(CachePolicy::new(Duration::from_secs(30))),
             timeout: Some(Duration::from_secs(30)),
+            batch_group: Some("reads"),
             ..Policies::NONE
         }),
     OperationInfo::new(
@@ -174,6 +177,7 @@ static MIGRATIONS: &[::specjet::database::Migration] = &[
 /// The service-wide settings the spec declares (`x-specjet`).
 pub fn settings() -> ::specjet::ServiceSettings {
     let mut settings = ::specjet::ServiceSettings::named("shop");
+    settings.batch.concurrency = 20;
     settings.max_in_flight = ::std::option::Option::Some(1024);
     settings.database = ::std::option::Option::Some({
         let mut database = ::specjet::database::DatabaseSettings::named("shop");
@@ -222,5 +226,5 @@ pub fn router_with<A: Api>(api: A, services: &Services) -> Router {
         .iter()
         .map(|&id| (id.info(), A::policies(id, id.info().policies)))
         .collect();
-    ::specjet::__private::finish(router, services, &operations, &[]).with_state(api)
+    ::specjet::__private::finish(router.with_state(api), services, &operations, &[])
 }

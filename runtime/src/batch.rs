@@ -1,0 +1,481 @@
+//! `POST /batch`: many calls of the operations in a batch group (`x-batch-group`) in one
+//! round trip, in the envelope of Microsoft Graph's JSON batching.
+//!
+//! ```json
+//! {"requests": [{"id": "1", "method": "GET", "url": "/products/7"},
+//!               {"id": "2", "method": "POST", "url": "/orders", "body": {...}, "dependsOn": ["1"]}]}
+//! ```
+//!
+//! answers `{"responses": [{"id", "status", "headers", "body"}]}` in request order. Each item
+//! is sent through the service's own router, so it meets every layer a direct call meets
+//! (validation, caching, rate limits: a batch of 20 costs 20 from the caller's budget), with
+//! the outer request's headers (credentials, forwarding) unless it sets its own. An item that
+//! fails answers its own status; one that depends on a failed item answers 424 unrun. A batch
+//! that is wrong as a whole (malformed, too big, an item outside every batch group, a nested
+//! batch, duplicate ids, an unknown or circular `dependsOn`) answers a problem and runs nothing.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::response::{IntoResponse, Response};
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
+use http_body_util::BodyExt;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tower::ServiceExt;
+
+use crate::operation::OperationInfo;
+use crate::problem::Problem;
+
+/// `x-specjet.batch`: where the batch endpoint is and how much one batch may hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchSettings {
+    /// The endpoint's path (`path`, default `/batch`).
+    pub path: String,
+    /// Items one batch may hold (`max-requests`, default 20).
+    pub max_requests: usize,
+    /// Items run at once (`concurrency`, default 8).
+    pub concurrency: usize,
+    /// The largest batch body, in bytes (`max-body-size`, default 1 MiB).
+    pub max_body_size: usize,
+}
+
+impl Default for BatchSettings {
+    fn default() -> Self {
+        BatchSettings {
+            path: "/batch".to_owned(),
+            max_requests: 20,
+            concurrency: 8,
+            max_body_size: 1 << 20,
+        }
+    }
+}
+
+/// Headers of the outer request that do not describe an item (its body, its encoding, its
+/// connection), so that items do not inherit them.
+const NOT_INHERITED: [HeaderName; 6] = [
+    header::CONTENT_LENGTH,
+    header::CONTENT_TYPE,
+    header::CONTENT_ENCODING,
+    header::TRANSFER_ENCODING,
+    header::ACCEPT_ENCODING,
+    header::CONNECTION,
+];
+
+/// The batch endpoint's state: the router items are sent through, and which routes belong to
+/// a batch group.
+#[derive(Clone)]
+pub(crate) struct Batch {
+    router: axum::Router,
+    /// Per route path, the methods whose operations are all in a batch group.
+    routes: Arc<matchit::Router<Vec<(Method, bool)>>>,
+    settings: Arc<BatchSettings>,
+}
+
+impl Batch {
+    /// The endpoint over `router` (already served with every layer), for `operations`;
+    /// `None` when no operation is in a batch group.
+    pub(crate) fn new(
+        router: axum::Router,
+        operations: &[(&'static OperationInfo, crate::Policies)],
+        settings: &BatchSettings,
+    ) -> Option<Batch> {
+        if !operations
+            .iter()
+            .any(|(_, policies)| policies.batch_group.is_some())
+        {
+            return None;
+        }
+        let mut by_path: BTreeMap<&str, Vec<(Method, bool)>> = BTreeMap::new();
+        for (operation, policies) in operations {
+            let methods = by_path.entry(operation.path).or_default();
+            let batchable = policies.batch_group.is_some();
+            match methods.iter_mut().find(|(m, _)| *m == operation.method) {
+                // Operations sharing a route and method: batchable only if all of them are.
+                Some((_, all)) => *all &= batchable,
+                None => methods.push((operation.method.clone(), batchable)),
+            }
+        }
+        let mut routes = matchit::Router::new();
+        for (path, methods) in by_path {
+            // Paths come from a router axum accepted; one it would refuse is left out (its
+            // items are then outside every batch group).
+            let _ = routes.insert(path, methods);
+        }
+        Some(Batch {
+            router,
+            routes: Arc::new(routes),
+            settings: Arc::new(settings.clone()),
+        })
+    }
+
+    /// Whether `method` on `path` is an operation of a batch group.
+    fn batchable(&self, method: &Method, path: &str) -> bool {
+        let Ok(found) = self.routes.at(path) else {
+            return false;
+        };
+        let wanted = if method == Method::HEAD {
+            &Method::GET
+        } else {
+            method
+        };
+        found
+            .value
+            .iter()
+            .any(|(m, batchable)| m == wanted && *batchable)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Envelope {
+    requests: Vec<Item>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Item {
+    id: String,
+    method: String,
+    url: String,
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+    #[serde(default)]
+    body: Option<Value>,
+    #[serde(default)]
+    depends_on: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct Answer {
+    id: String,
+    status: u16,
+    headers: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Value::is_null")]
+    body: Value,
+}
+
+/// An item checked and ready to send.
+struct Prepared {
+    request: http::Request<Body>,
+    depends_on: Vec<usize>,
+}
+
+/// The endpoint (`POST` at the batch path).
+pub(crate) async fn handle(State(batch): State<Batch>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let limit = batch.settings.max_body_size;
+    let bytes = match http_body_util::Limited::new(body, limit).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => {
+            return bad(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the batch is larger than {limit} bytes"),
+            )
+        }
+    };
+    let envelope: Envelope = match serde_json::from_slice(&bytes) {
+        Ok(envelope) => envelope,
+        Err(error) => {
+            return bad(
+                StatusCode::BAD_REQUEST,
+                format!("the batch is not a `{{\"requests\": [...]}}` envelope: {error}"),
+            )
+        }
+    };
+    let prepared = match prepare(&batch, &parts, &envelope.requests) {
+        Ok(prepared) => prepared,
+        Err(problem) => return problem.into_response(),
+    };
+    let answers = run(&batch, prepared).await;
+    let responses: Vec<Answer> = envelope
+        .requests
+        .into_iter()
+        .zip(answers)
+        .map(|(item, (status, headers, body))| Answer {
+            id: item.id,
+            status,
+            headers,
+            body,
+        })
+        .collect();
+    let body =
+        serde_json::to_vec(&serde_json::json!({ "responses": responses })).unwrap_or_default();
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
+}
+
+fn bad(status: StatusCode, detail: String) -> Response {
+    Problem::new(status).with_detail(detail).into_response()
+}
+
+/// Every item checked, and turned into a request, before any runs.
+fn prepare(
+    batch: &Batch,
+    outer: &http::request::Parts,
+    items: &[Item],
+) -> Result<Vec<Prepared>, Problem> {
+    let invalid = |detail: String| Problem::new(StatusCode::BAD_REQUEST).with_detail(detail);
+    let max = batch.settings.max_requests;
+    if items.is_empty() {
+        return Err(invalid("the batch has no requests".to_owned()));
+    }
+    if items.len() > max {
+        return Err(invalid(format!(
+            "the batch has {} requests; at most {max} are allowed",
+            items.len()
+        )));
+    }
+    let mut index = HashMap::new();
+    for (position, item) in items.iter().enumerate() {
+        if index.insert(item.id.as_str(), position).is_some() {
+            return Err(invalid(format!("two requests have the id `{}`", item.id)));
+        }
+    }
+    let mut prepared = Vec::with_capacity(items.len());
+    for item in items {
+        let at = |reason: String| invalid(format!("request `{}`: {reason}", item.id));
+        let method = Method::from_bytes(item.method.to_ascii_uppercase().as_bytes())
+            .map_err(|_| at(format!("`{}` is not an HTTP method", item.method)))?;
+        let uri: Uri = item
+            .url
+            .parse()
+            .ok()
+            .filter(|uri: &Uri| uri.scheme().is_none() && uri.path().starts_with('/'))
+            .ok_or_else(|| at(format!("`{}` is not a path such as `/items/1`", item.url)))?;
+        if uri.path() == batch.settings.path {
+            return Err(at("a batch cannot hold a batch".to_owned()));
+        }
+        if !batch.batchable(&method, uri.path()) {
+            return Err(at(format!(
+                "`{method} {}` is not an operation of a batch group",
+                uri.path()
+            )));
+        }
+        let depends_on = item
+            .depends_on
+            .iter()
+            .map(|id| {
+                index.get(id.as_str()).copied().ok_or_else(|| {
+                    at(format!(
+                        "`dependsOn` names `{id}`, which is not in the batch"
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let request = item_request(outer, item, method, uri).map_err(at)?;
+        prepared.push(Prepared {
+            request,
+            depends_on,
+        });
+    }
+    if let Some(id) = in_a_cycle(&prepared, items) {
+        return Err(invalid(format!(
+            "request `{id}` depends on itself through `dependsOn`"
+        )));
+    }
+    Ok(prepared)
+}
+
+/// The request of one item: the outer request's headers (but those of its body and
+/// connection) under the item's own, its body as JSON, uncompressed, from the same client.
+fn item_request(
+    outer: &http::request::Parts,
+    item: &Item,
+    method: Method,
+    uri: Uri,
+) -> Result<http::Request<Body>, String> {
+    let mut headers = HeaderMap::new();
+    for (name, value) in &outer.headers {
+        if !NOT_INHERITED.contains(name) {
+            headers.append(name.clone(), value.clone());
+        }
+    }
+    for (name, value) in &item.headers {
+        let name: HeaderName = name
+            .parse()
+            .map_err(|_| format!("`{name}` is not a header name"))?;
+        let value: HeaderValue = value
+            .parse()
+            .map_err(|_| format!("the value of header `{name}` is not a header value"))?;
+        headers.insert(name, value);
+    }
+    // Compression is for the whole batch's answer, not for each item inside it.
+    headers.insert(
+        header::ACCEPT_ENCODING,
+        HeaderValue::from_static("identity"),
+    );
+    let body = match &item.body {
+        None | Some(Value::Null) => Body::empty(),
+        // A string sent with a media type of its own is sent as it is.
+        Some(Value::String(text))
+            if headers
+                .get(header::CONTENT_TYPE)
+                .is_some_and(|media| !is_json(media)) =>
+        {
+            Body::from(text.clone())
+        }
+        Some(value) => {
+            headers
+                .entry(header::CONTENT_TYPE)
+                .or_insert(HeaderValue::from_static("application/json"));
+            Body::from(serde_json::to_vec(value).unwrap_or_default())
+        }
+    };
+    let mut request = http::Request::new(body);
+    *request.method_mut() = method;
+    *request.uri_mut() = uri;
+    *request.headers_mut() = headers;
+    // The client's address: rate limits keyed by IP count the items against the caller.
+    if let Some(client) = outer.extensions.get::<ConnectInfo<SocketAddr>>() {
+        request.extensions_mut().insert(*client);
+    }
+    Ok(request)
+}
+
+fn is_json(media: &HeaderValue) -> bool {
+    media.to_str().is_ok_and(|media| {
+        let essence = media.split(';').next().unwrap_or_default().trim();
+        essence.eq_ignore_ascii_case("application/json") || essence.ends_with("+json")
+    })
+}
+
+/// The id of an item that depends on itself, directly or through others.
+fn in_a_cycle<'a>(prepared: &[Prepared], items: &'a [Item]) -> Option<&'a str> {
+    // 0: not visited, 1: on the current path, 2: done.
+    fn visit(node: usize, prepared: &[Prepared], state: &mut [u8]) -> bool {
+        match state[node] {
+            1 => return true,
+            2 => return false,
+            _ => {}
+        }
+        state[node] = 1;
+        for &next in &prepared[node].depends_on {
+            if visit(next, prepared, state) {
+                return true;
+            }
+        }
+        state[node] = 2;
+        false
+    }
+    let mut state = vec![0u8; prepared.len()];
+    (0..prepared.len())
+        .find(|&node| visit(node, prepared, &mut state))
+        .map(|node| items[node].id.as_str())
+}
+
+type Outcome = (u16, BTreeMap<String, String>, Value);
+
+/// Runs the items, at most `concurrency` at once, each after the items it depends on; an item
+/// whose dependency failed answers 424 without running.
+async fn run(batch: &Batch, prepared: Vec<Prepared>) -> Vec<Outcome> {
+    let count = prepared.len();
+    let mut waiting_on: Vec<usize> = prepared.iter().map(|p| p.depends_on.len()).collect();
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); count];
+    for (item, p) in prepared.iter().enumerate() {
+        for &dependency in &p.depends_on {
+            dependents[dependency].push(item);
+        }
+    }
+    let mut requests: Vec<Option<http::Request<Body>>> =
+        prepared.into_iter().map(|p| Some(p.request)).collect();
+    let mut outcomes: Vec<Option<Outcome>> = vec![None; count];
+    let mut ready: Vec<usize> = (0..count).rev().filter(|&i| waiting_on[i] == 0).collect();
+    let mut running = FuturesUnordered::new();
+    let concurrency = batch.settings.concurrency.max(1);
+    while outcomes.iter().any(Option::is_none) {
+        while running.len() < concurrency {
+            let Some(item) = ready.pop() else { break };
+            let Some(request) = requests[item].take() else {
+                continue;
+            };
+            let router = batch.router.clone();
+            running.push(async move { (item, send(router, request).await) });
+        }
+        let Some((item, outcome)) = running.next().await else {
+            break;
+        };
+        let failed = outcome.0 >= 400;
+        outcomes[item] = Some(outcome);
+        let mut finished = vec![(item, failed)];
+        while let Some((done, failed)) = finished.pop() {
+            for &dependent in &dependents[done] {
+                if outcomes[dependent].is_some() {
+                    continue;
+                }
+                if failed {
+                    // Failed without running; its own dependents fail in turn.
+                    requests[dependent] = None;
+                    outcomes[dependent] = Some(failed_dependency());
+                    finished.push((dependent, true));
+                } else {
+                    waiting_on[dependent] -= 1;
+                    if waiting_on[dependent] == 0 {
+                        ready.push(dependent);
+                    }
+                }
+            }
+        }
+    }
+    outcomes
+        .into_iter()
+        .map(|outcome| outcome.unwrap_or_else(failed_dependency))
+        .collect()
+}
+
+fn failed_dependency() -> Outcome {
+    let problem = Problem::new(StatusCode::FAILED_DEPENDENCY)
+        .with_detail("a request it depends on failed, so it did not run");
+    let body = serde_json::to_value(&problem).unwrap_or_default();
+    let headers = BTreeMap::from([(
+        "content-type".to_owned(),
+        crate::problem::CONTENT_TYPE.to_owned(),
+    )]);
+    (StatusCode::FAILED_DEPENDENCY.as_u16(), headers, body)
+}
+
+/// One item through the router: its status, headers and body (JSON when it is JSON, else
+/// text).
+async fn send(router: axum::Router, request: http::Request<Body>) -> Outcome {
+    let response = match router.oneshot(request).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    };
+    let (parts, body) = response.into_parts();
+    let mut headers: BTreeMap<String, String> = BTreeMap::new();
+    for (name, value) in &parts.headers {
+        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        headers
+            .entry(name.as_str().to_owned())
+            .and_modify(|joined| {
+                joined.push_str(", ");
+                joined.push_str(&value);
+            })
+            .or_insert(value);
+    }
+    let bytes = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let json = parts.headers.get(header::CONTENT_TYPE).is_some_and(is_json);
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else if json {
+        serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+    } else {
+        Value::String(String::from_utf8_lossy(&bytes).into_owned())
+    };
+    (parts.status.as_u16(), headers, body)
+}

@@ -1,0 +1,291 @@
+//! A DataLoader: the keys that concurrent callers ask for within a short window (1 ms by
+//! default) are coalesced, without duplicates, into one call of a batch function, and each
+//! caller gets its own value. N lookups of one kind (the products of twenty batch items, the
+//! owners of a page of orders) become one query instead of N.
+//!
+//! ```ignore
+//! let products = Loader::new("products", move |ids: Vec<i64>| {
+//!     let pool = pool.clone();
+//!     async move {
+//!         let rows: Vec<(i64, String)> = /* SELECT id, name FROM products WHERE id IN (...) */;
+//!         Ok(rows.into_iter().collect())
+//!     }
+//! });
+//! let name = products.load(7).await?; // Option<String>: `None` when the batch had no such key
+//! ```
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::hash::Hash;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use futures_util::FutureExt;
+use http::StatusCode;
+use tokio::sync::oneshot;
+
+use crate::problem::Problem;
+
+/// How long a loader waits for more keys after the first one, unless told otherwise.
+pub const DEFAULT_WINDOW: Duration = Duration::from_millis(1);
+/// The most keys one call of the batch function gets, unless told otherwise.
+pub const DEFAULT_MAX_BATCH: usize = 1000;
+
+type Answer<V> = Result<Option<V>, Problem>;
+type BatchFuture<K, V> = Pin<Box<dyn Future<Output = Result<HashMap<K, V>, Problem>> + Send>>;
+type BatchFn<K, V> = dyn Fn(Vec<K>) -> BatchFuture<K, V> + Send + Sync;
+
+/// Coalesces lookups by key into batches; cheap to clone (clones share the batches).
+pub struct Loader<K, V> {
+    shared: Arc<Shared<K, V>>,
+}
+
+impl<K, V> Clone for Loader<K, V> {
+    fn clone(&self) -> Self {
+        Loader {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl<K, V> std::fmt::Debug for Loader<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Loader")
+            .field("name", &self.shared.name)
+            .field("window", &self.shared.window)
+            .field("max_batch", &self.shared.max_batch)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Shared<K, V> {
+    name: &'static str,
+    load: Box<BatchFn<K, V>>,
+    window: Duration,
+    max_batch: usize,
+    pending: Mutex<Pending<K, V>>,
+}
+
+/// The batch being gathered: its number (so that its timer does not send a later one early)
+/// and the callers of each key.
+struct Pending<K, V> {
+    generation: u64,
+    waiters: HashMap<K, Vec<oneshot::Sender<Answer<V>>>>,
+}
+
+impl<K, V> Loader<K, V>
+where
+    K: Eq + Hash + Clone + Send + 'static,
+    V: Clone + Send + 'static,
+{
+    /// A loader whose batches `load` answers: given the distinct keys of a batch, it returns
+    /// the values it found (a key it leaves out loads as `None`). `name` labels the metrics
+    /// `specjet_loader_batches_total` and `specjet_loader_keys_total`.
+    pub fn new<F, Fut>(name: &'static str, load: F) -> Loader<K, V>
+    where
+        F: Fn(Vec<K>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<HashMap<K, V>, Problem>> + Send + 'static,
+    {
+        Loader::with_limits(name, DEFAULT_WINDOW, DEFAULT_MAX_BATCH, load)
+    }
+
+    /// A loader that waits `window` for more keys after the first one of a batch, and sends a
+    /// batch at once when it holds `max_batch` keys.
+    pub fn with_limits<F, Fut>(
+        name: &'static str,
+        window: Duration,
+        max_batch: usize,
+        load: F,
+    ) -> Loader<K, V>
+    where
+        F: Fn(Vec<K>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<HashMap<K, V>, Problem>> + Send + 'static,
+    {
+        Loader {
+            shared: Arc::new(Shared {
+                name,
+                load: Box::new(move |keys| Box::pin(load(keys))),
+                window,
+                max_batch: max_batch.max(1),
+                pending: Mutex::new(Pending {
+                    generation: 0,
+                    waiters: HashMap::new(),
+                }),
+            }),
+        }
+    }
+
+    /// The value of `key`, loaded in a batch with the keys other callers ask for meanwhile;
+    /// `None` when the batch function did not return it, the batch's error when it failed.
+    pub async fn load(&self, key: K) -> Result<Option<V>, Problem> {
+        let (sender, receiver) = oneshot::channel();
+        let mut full = None;
+        let first_of_batch = {
+            let mut pending = self.lock();
+            let first = pending.waiters.is_empty();
+            pending.waiters.entry(key).or_default().push(sender);
+            if pending.waiters.len() >= self.shared.max_batch {
+                full = Some(take(&mut pending));
+            }
+            first.then_some(pending.generation)
+        };
+        if let Some(batch) = full {
+            tokio::spawn(dispatch(Arc::clone(&self.shared), batch));
+        } else if let Some(generation) = first_of_batch {
+            let shared = Arc::clone(&self.shared);
+            tokio::spawn(async move {
+                tokio::time::sleep(shared.window).await;
+                let batch = {
+                    let mut pending = lock(&shared);
+                    // A full batch was sent meanwhile; the keys now pending have a timer of
+                    // their own.
+                    if pending.generation != generation {
+                        return;
+                    }
+                    take(&mut pending)
+                };
+                dispatch(shared, batch).await;
+            });
+        }
+        receiver.await.unwrap_or_else(|_| Err(lost()))
+    }
+
+    /// The values of `keys`, in their order, loaded in one batch (with other callers' keys).
+    pub async fn load_many(&self, keys: Vec<K>) -> Result<Vec<Option<V>>, Problem> {
+        futures_util::future::try_join_all(keys.into_iter().map(|key| self.load(key))).await
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Pending<K, V>> {
+        lock(&self.shared)
+    }
+}
+
+fn lock<K, V>(shared: &Shared<K, V>) -> std::sync::MutexGuard<'_, Pending<K, V>> {
+    shared
+        .pending
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The pending batch, leaving an empty one of the next generation.
+fn take<K, V>(pending: &mut Pending<K, V>) -> HashMap<K, Vec<oneshot::Sender<Answer<V>>>> {
+    pending.generation += 1;
+    std::mem::take(&mut pending.waiters)
+}
+
+/// Calls the batch function once for `batch`'s keys and answers every caller. A batch
+/// function that panics answers 500 to its callers instead of leaving them waiting.
+async fn dispatch<K, V>(
+    shared: Arc<Shared<K, V>>,
+    batch: HashMap<K, Vec<oneshot::Sender<Answer<V>>>>,
+) where
+    K: Eq + Hash + Clone,
+    V: Clone,
+{
+    let keys: Vec<K> = batch.keys().cloned().collect();
+    metrics::counter!("specjet_loader_batches_total", "loader" => shared.name).increment(1);
+    metrics::counter!("specjet_loader_keys_total", "loader" => shared.name)
+        .increment(keys.len() as u64);
+    let loaded = std::panic::AssertUnwindSafe((shared.load)(keys))
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|_| {
+            tracing::error!(loader = shared.name, "a loader's batch function panicked");
+            Err(lost())
+        });
+    for (key, senders) in batch {
+        let answer = match &loaded {
+            Ok(values) => Ok(values.get(&key).cloned()),
+            Err(problem) => Err(problem.clone()),
+        };
+        for sender in senders {
+            // A caller that went away (its request was dropped) needs no answer.
+            let _ = sender.send(answer.clone());
+        }
+    }
+}
+
+fn lost() -> Problem {
+    Problem::new(StatusCode::INTERNAL_SERVER_ERROR).with_detail("a batched lookup failed")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    /// A loader of `key * 10` that leaves out 13, counting its batches and keys.
+    fn tens(batches: Arc<AtomicUsize>, keys: Arc<AtomicUsize>) -> Loader<u32, u32> {
+        Loader::new("tens", move |ids: Vec<u32>| {
+            batches.fetch_add(1, Ordering::SeqCst);
+            keys.fetch_add(ids.len(), Ordering::SeqCst);
+            async move {
+                Ok(ids
+                    .into_iter()
+                    .filter(|id| *id != 13)
+                    .map(|id| (id, id * 10))
+                    .collect())
+            }
+        })
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_lookups_become_one_batch_without_duplicates() {
+        let (batches, keys) = (Arc::default(), Arc::default());
+        let loader = tens(Arc::clone(&batches), Arc::clone(&keys));
+        let lookups = [1, 2, 3, 2, 1, 13].map(|id| {
+            let loader = loader.clone();
+            tokio::spawn(async move { loader.load(id).await })
+        });
+        let mut answers = Vec::new();
+        for lookup in lookups {
+            answers.push(lookup.await.unwrap().unwrap());
+        }
+        assert_eq!(
+            answers,
+            [Some(10), Some(20), Some(30), Some(20), Some(10), None]
+        );
+        assert_eq!(batches.load(Ordering::SeqCst), 1);
+        assert_eq!(keys.load(Ordering::SeqCst), 4, "1, 2, 3 and 13, once each");
+        // Later lookups are a batch of their own.
+        assert_eq!(loader.load(5).await.unwrap(), Some(50));
+        assert_eq!(batches.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_full_batch_is_sent_at_once() {
+        let batches = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&batches);
+        let loader =
+            Loader::with_limits("full", Duration::from_secs(60), 3, move |ids: Vec<u32>| {
+                counter.fetch_add(1, Ordering::SeqCst);
+                async move { Ok(ids.into_iter().map(|id| (id, id)).collect()) }
+            });
+        let started = std::time::Instant::now();
+        let values = loader.load_many(vec![1, 2, 3]).await.unwrap();
+        assert_eq!(values, [Some(1), Some(2), Some(3)]);
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "not held for the window"
+        );
+        assert_eq!(batches.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_failing_or_panicking_batch_answers_every_caller() {
+        let failing: Loader<u32, u32> = Loader::new("failing", |_ids: Vec<u32>| async {
+            Err(Problem::new(StatusCode::SERVICE_UNAVAILABLE))
+        });
+        let answers = futures_util::future::join(failing.load(1), failing.load(2)).await;
+        assert_eq!(answers.0.unwrap_err().status, 503);
+        assert_eq!(answers.1.unwrap_err().status, 503);
+
+        let panicking: Loader<u32, u32> = Loader::new("panicking", |ids: Vec<u32>| async move {
+            assert!(ids.is_empty(), "the batch function fails");
+            Ok(HashMap::new())
+        });
+        assert_eq!(panicking.load(1).await.unwrap_err().status, 500);
+    }
+}
