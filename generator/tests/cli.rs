@@ -629,13 +629,7 @@ fn http_client_settings_are_read_and_checked() {
         ("[]", "/x-specjet/http-client"),
     ] {
         let analysis = specjet_generator::analyze_text("up.yaml", &spec(bad)).unwrap();
-        let errors: Vec<_> = analysis
-            .diagnostics
-            .items()
-            .iter()
-            .filter(|d| d.severity >= specjet_generator::diag::Severity::Error)
-            .map(|d| d.pointer.clone())
-            .collect();
+        let errors = error_pointers(&analysis);
         assert_eq!(errors, [pointer], "{bad}");
     }
 }
@@ -702,13 +696,18 @@ fn batch_groups_and_the_batch_endpoint_are_read_and_checked() {
         ("{path: /metrics}", "writes", "/x-specjet"),
     ] {
         let analysis = specjet_generator::analyze_text("b.yaml", &spec(batch, group)).unwrap();
-        let errors: Vec<_> = analysis
-            .diagnostics
-            .items()
-            .iter()
-            .filter(|d| d.severity >= specjet_generator::diag::Severity::Error)
-            .map(|d| d.pointer.clone())
-            .collect();
+        let errors = error_pointers(&analysis);
         assert_eq!(errors, [pointer], "{batch} {group}");
     }
+}
+
+/// The JSON pointers of an analysis' errors (warnings left out).
+fn error_pointers(analysis: &specjet_generator::Analysis) -> Vec<String> {
+    analysis
+        .diagnostics
+        .items()
+        .iter()
+        .filter(|d| d.severity >= specjet_generator::diag::Severity::Error)
+        .map(|d| d.pointer.clone())
+        .collect()
 }
