@@ -2,7 +2,9 @@
 //! behind two hand-written routes on one server, so that only the connection strategy
 //! differs. `GET /pooled/products/{id}` takes a connection from the shop's pool;
 //! `GET /per-request/products/{id}` opens a connection for the request and closes it, as a
-//! service without a pool does. `DATABASE_URL` names the database (the shop's migrations
+//! service without a pool does. `GET /lookups/single` and `GET /lookups/loader` each read
+//! products 1 to 20 with 20 concurrent lookups: one query each, or coalesced by a
+//! `specjet::Loader` into one query. `DATABASE_URL` names the database (the shop's migrations
 //! run first, and 100 products are added when the table is empty).
 
 use specjet::axum::extract::{Path, State};
@@ -10,7 +12,10 @@ use specjet::axum::response::{IntoResponse, Response};
 use specjet::axum::routing::get;
 use specjet::axum::Router;
 use specjet::sqlx::{self, Connection};
-use specjet::{Database, Problem};
+use std::collections::HashMap;
+
+use specjet::serde;
+use specjet::{Database, Loader, Problem};
 
 type Row = (i64, String, String, i64, i64);
 const QUERY: &str = "SELECT id, sku, name, price_cents, stock FROM products WHERE id = $1";
@@ -19,10 +24,48 @@ const QUERY: &str = "SELECT id, sku, name, price_cents, stock FROM products WHER
 struct Bench {
     database: Database,
     url: String,
+    products: Loader<i64, Row>,
 }
 
-/// The row as JSON, as the generated service answers.
-fn json(row: &Row) -> Response {
+/// The ids every lookup request reads.
+const LOOKUPS: std::ops::RangeInclusive<i64> = 1..=20;
+
+async fn single_lookups(State(bench): State<Bench>) -> Result<Response, Problem> {
+    let lookups = LOOKUPS.map(|id| {
+        let bench = bench.clone();
+        async move {
+            sqlx::query_as::<_, Row>(QUERY)
+                .bind(id)
+                .fetch_optional(bench.database.pool())
+                .await
+        }
+    });
+    let rows = futures_util::future::try_join_all(lookups).await?;
+    Ok(json(&rows))
+}
+
+async fn loader_lookups(State(bench): State<Bench>) -> Result<Response, Problem> {
+    let rows = bench.products.load_many(LOOKUPS.collect()).await?;
+    Ok(json(&rows))
+}
+
+/// One `IN (...)` query for a batch of ids.
+async fn rows_by_id(database: Database, ids: Vec<i64>) -> Result<HashMap<i64, Row>, Problem> {
+    let placeholders: Vec<String> = (1..=ids.len()).map(|n| format!("${n}")).collect();
+    let query = format!(
+        "SELECT id, sku, name, price_cents, stock FROM products WHERE id IN ({})",
+        placeholders.join(", ")
+    );
+    let mut select = sqlx::query_as::<_, Row>(&query);
+    for id in &ids {
+        select = select.bind(*id);
+    }
+    let rows = select.fetch_all(database.pool()).await?;
+    Ok(rows.into_iter().map(|row| (row.0, row)).collect())
+}
+
+/// The value as JSON, as the generated service answers.
+fn json(row: &impl serde::Serialize) -> Response {
     let body = specjet::serde_json::to_vec(row).unwrap_or_default();
     ([("content-type", "application/json")], body).into_response()
 }
@@ -68,10 +111,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .await?;
         }
     }
+    let pool = database.clone();
+    let products = Loader::new("products", move |ids| rows_by_id(pool.clone(), ids));
     let router = Router::new()
         .route("/pooled/products/{id}", get(pooled))
         .route("/per-request/products/{id}", get(per_request))
-        .with_state(Bench { database, url });
+        .route("/lookups/single", get(single_lookups))
+        .route("/lookups/loader", get(loader_lookups))
+        .with_state(Bench {
+            database,
+            url,
+            products,
+        });
     specjet::serve(router).await?;
     Ok(())
 }
