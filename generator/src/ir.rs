@@ -122,6 +122,13 @@ pub struct DatabaseSettings {
     pub migrations: Vec<Migration>,
 }
 
+impl Api {
+    /// The operations a handler answers: every one but those composed by `x-fan-out`.
+    pub fn handled_operations(&self) -> impl Iterator<Item = &Operation> {
+        self.operations.iter().filter(|op| op.fan_out.is_none())
+    }
+}
+
 /// A database server the pool can talk to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -601,6 +608,50 @@ pub struct Operation {
     pub secured: bool,
     /// How the operation is served: every `x-` annotation of it, in one value.
     pub policies: Policies,
+    /// `x-fan-out`: the operation is answered by calling these operations at once; it has no
+    /// handler of its own.
+    pub fan_out: Option<FanOut>,
+}
+
+/// `x-fan-out`: an operation composed of others, called concurrently.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FanOut {
+    /// One per field of the answer, in the annotation's order.
+    pub parts: Vec<FanOutPart>,
+}
+
+/// One part of a composite operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FanOutPart {
+    /// The field of the composite's answer that holds the part's answer.
+    pub field: String,
+    /// The operation called (an index into [`Api::operations`]).
+    pub operation: usize,
+    /// `x-fan-out-optional` names it: a failure makes the field null instead of failing the
+    /// composite.
+    pub optional: bool,
+    /// The part's parameters, each taken by name from the composite's request.
+    pub args: Vec<FanOutArg>,
+}
+
+/// A parameter of a part, and where the composite's request holds its value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FanOutArg {
+    /// The part's parameter name.
+    pub name: String,
+    /// Whether it goes into the part's path (else its query).
+    pub in_path: bool,
+    /// Where the composite has it.
+    pub from: ArgSource,
+}
+
+/// Where a composite's request holds a value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ArgSource {
+    /// A path capture, by its route key.
+    Path(String),
+    /// A query parameter, by name.
+    Query(String),
 }
 
 /// Everything the annotations say of how one operation is served. A new per-operation

@@ -208,8 +208,7 @@ fn render(template: &impl Template) -> Result<String, String> {
 }
 
 fn operation_views(api: &Api) -> Vec<OperationView> {
-    api.operations
-        .iter()
+    api.handled_operations()
         .map(|op| OperationView {
             name: op.name.clone(),
             id: op.id.replace('\\', "\\\\").replace('"', "\\\""),

@@ -711,3 +711,50 @@ fn error_pointers(analysis: &specjet_generator::Analysis) -> Vec<String> {
         .map(|d| d.pointer.clone())
         .collect()
 }
+
+/// `x-fan-out` is checked once every operation is known: each part exists, is a GET
+/// operation with a handler, and finds its required parameters in the composite's request.
+#[test]
+fn fan_out_parts_are_resolved_and_checked() {
+    let spec = |fan_out: &str| {
+        format!(
+            "openapi: 3.0.3\ninfo: {{title: F, version: '1'}}\nx-specjet: {{}}\npaths:\n  /u/{{id}}:\n    get:\n      operationId: getUser\n      parameters: [{{name: id, in: path, required: true, schema: {{type: integer}}}}]\n      responses: {{'200': {{description: ok}}}}\n    delete:\n      operationId: deleteUser\n      parameters: [{{name: id, in: path, required: true, schema: {{type: integer}}}}]\n      responses: {{'204': {{description: gone}}}}\n  /search:\n    get:\n      operationId: search\n      parameters: [{{name: q, in: query, required: true, schema: {{type: string}}}}]\n      responses: {{'200': {{description: ok}}}}\n  /d/{{id}}:\n    get:\n      operationId: dashboard\n      x-fan-out: {fan_out}\n      parameters: [{{name: id, in: path, required: true, schema: {{type: integer}}}}]\n      responses: {{'200': {{description: ok}}}}\n"
+        )
+    };
+    let analysis = specjet_generator::analyze_text("f.yaml", &spec("{user: getUser}")).unwrap();
+    assert!(
+        !analysis.diagnostics.has_errors(),
+        "{:?}",
+        analysis.diagnostics.items()
+    );
+    let dashboard = analysis
+        .api
+        .operations
+        .iter()
+        .find(|op| op.id == "dashboard")
+        .unwrap();
+    let fan_out = dashboard.fan_out.as_ref().expect("composed");
+    assert_eq!(fan_out.parts[0].field, "user");
+    assert!(
+        analysis
+            .api
+            .handled_operations()
+            .all(|op| op.id != "dashboard"),
+        "a composite has no handler"
+    );
+    for bad in [
+        "{user: nobody}",
+        "{gone: deleteUser}",
+        "{found: search}",
+        "{me: dashboard}",
+        "[getUser]",
+    ] {
+        let analysis = specjet_generator::analyze_text("f.yaml", &spec(bad)).unwrap();
+        let errors = error_pointers(&analysis);
+        assert_eq!(errors.len(), 1, "{bad}: {:?}", analysis.diagnostics.items());
+        assert!(
+            errors[0].starts_with("/paths/~1d~1{id}/get/x-fan-out"),
+            "{bad}: {errors:?}"
+        );
+    }
+}

@@ -498,8 +498,11 @@ fn check_impl(api: &specjet_generator::ir::Api, implementation: &ItemImpl) -> To
         if name == "policies" {
             continue; // the trait's provided policy hook, written by hand
         }
-        let Some(op) = api.operations.iter().find(|op| op.name == name) else {
-            let known: Vec<&str> = api.operations.iter().map(|op| op.name.as_str()).collect();
+        let Some(op) = api.handled_operations().find(|op| op.name == name) else {
+            let known: Vec<&str> = api
+                .handled_operations()
+                .map(|op| op.name.as_str())
+                .collect();
             errors.push(syn::Error::new(
                 method.sig.ident.span(),
                 format!(
@@ -541,8 +544,7 @@ fn check_impl(api: &specjet_generator::ir::Api, implementation: &ItemImpl) -> To
         }
     }
     let missing: Vec<String> = api
-        .operations
-        .iter()
+        .handled_operations()
         .filter(|op| !methods.iter().any(|m| m.sig.ident == op.name))
         .map(|op| {
             format!(

@@ -15,19 +15,18 @@
 //! batch, duplicate ids, an unknown or circular `dependsOn`) answers a problem and runs nothing.
 
 use std::collections::{BTreeMap, HashMap};
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use http_body_util::BodyExt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tower::ServiceExt;
 
+use crate::dispatch;
 use crate::operation::OperationInfo;
 use crate::problem::Problem;
 
@@ -54,17 +53,6 @@ impl Default for BatchSettings {
         }
     }
 }
-
-/// Headers of the outer request that do not describe an item (its body, its encoding, its
-/// connection), so that items do not inherit them.
-const NOT_INHERITED: [HeaderName; 6] = [
-    header::CONTENT_LENGTH,
-    header::CONTENT_TYPE,
-    header::CONTENT_ENCODING,
-    header::TRANSFER_ENCODING,
-    header::ACCEPT_ENCODING,
-    header::CONNECTION,
-];
 
 /// The batch endpoint's state: the router items are sent through, and which routes belong to
 /// a batch group.
@@ -287,20 +275,15 @@ fn prepare(
     Ok(prepared)
 }
 
-/// The request of one item: the outer request's headers (but those of its body and
-/// connection) under the item's own, its body as JSON, uncompressed, from the same client.
+/// The request of one item: the outer request's headers under the item's own, its body as
+/// JSON (a string with a media type of its own as it is), from the same client.
 fn item_request(
     outer: &http::request::Parts,
     item: &Item,
     method: Method,
     uri: Uri,
 ) -> Result<http::Request<Body>, String> {
-    let mut headers = HeaderMap::new();
-    for (name, value) in &outer.headers {
-        if !NOT_INHERITED.contains(name) {
-            headers.append(name.clone(), value.clone());
-        }
-    }
+    let mut own = HeaderMap::new();
     for (name, value) in &item.headers {
         let name: HeaderName = name
             .parse()
@@ -308,46 +291,28 @@ fn item_request(
         let value: HeaderValue = value
             .parse()
             .map_err(|_| format!("the value of header `{name}` is not a header value"))?;
-        headers.insert(name, value);
+        own.insert(name, value);
     }
-    // Compression is for the whole batch's answer, not for each item inside it.
-    headers.insert(
-        header::ACCEPT_ENCODING,
-        HeaderValue::from_static("identity"),
-    );
     let body = match &item.body {
         None | Some(Value::Null) => Body::empty(),
-        // A string sent with a media type of its own is sent as it is.
         Some(Value::String(text))
-            if headers
+            if own
                 .get(header::CONTENT_TYPE)
-                .is_some_and(|media| !is_json(media)) =>
+                .is_some_and(|media| !dispatch::is_json(media)) =>
         {
             Body::from(text.clone())
         }
         Some(value) => {
-            headers
-                .entry(header::CONTENT_TYPE)
+            own.entry(header::CONTENT_TYPE)
                 .or_insert(HeaderValue::from_static("application/json"));
             Body::from(serde_json::to_vec(value).unwrap_or_default())
         }
     };
-    let mut request = http::Request::new(body);
-    *request.method_mut() = method;
-    *request.uri_mut() = uri;
-    *request.headers_mut() = headers;
-    // The client's address: rate limits keyed by IP count the items against the caller.
-    if let Some(client) = outer.extensions.get::<ConnectInfo<SocketAddr>>() {
-        request.extensions_mut().insert(*client);
+    let mut request = dispatch::inner_request(outer, method, uri, body);
+    for (name, value) in &own {
+        request.headers_mut().insert(name.clone(), value.clone());
     }
     Ok(request)
-}
-
-fn is_json(media: &HeaderValue) -> bool {
-    media.to_str().is_ok_and(|media| {
-        let essence = media.split(';').next().unwrap_or_default().trim();
-        essence.eq_ignore_ascii_case("application/json") || essence.ends_with("+json")
-    })
 }
 
 /// The id of an item that depends on itself, directly or through others.
@@ -444,38 +409,19 @@ fn failed_dependency() -> Outcome {
     (StatusCode::FAILED_DEPENDENCY.as_u16(), headers, body)
 }
 
-/// One item through the router: its status, headers and body (JSON when it is JSON, else
-/// text).
+/// One item through the router: its status, its headers (repeated ones joined) and body.
 async fn send(router: axum::Router, request: http::Request<Body>) -> Outcome {
-    let response = match router.oneshot(request).await {
-        Ok(response) => response,
-        Err(never) => match never {},
-    };
-    let (parts, body) = response.into_parts();
-    let mut headers: BTreeMap<String, String> = BTreeMap::new();
-    for (name, value) in &parts.headers {
+    let (status, headers, body) = dispatch::send(router, request).await;
+    let mut joined: BTreeMap<String, String> = BTreeMap::new();
+    for (name, value) in &headers {
         let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
-        headers
+        joined
             .entry(name.as_str().to_owned())
-            .and_modify(|joined| {
-                joined.push_str(", ");
-                joined.push_str(&value);
+            .and_modify(|all| {
+                all.push_str(", ");
+                all.push_str(&value);
             })
             .or_insert(value);
     }
-    let bytes = body
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
-    let json = parts.headers.get(header::CONTENT_TYPE).is_some_and(is_json);
-    let body = if bytes.is_empty() {
-        Value::Null
-    } else if json {
-        serde_json::from_slice(&bytes)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
-    } else {
-        Value::String(String::from_utf8_lossy(&bytes).into_owned())
-    };
-    (parts.status.as_u16(), headers, body)
+    (status.as_u16(), joined, body)
 }

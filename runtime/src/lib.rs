@@ -11,6 +11,7 @@
 //! - [`rate_limit`]: rate limiting from `x-rate-limit` annotations (in process and Redis);
 //! - [`compression`]: response compression and bounded request decompression;
 //! - [`batch`]: `POST /batch`, many calls of batch-group operations in one round trip;
+//! - [`fan_out`]: composite operations (`x-fan-out`) whose parts run at once;
 //! - [`loader`]: a DataLoader, coalescing concurrent lookups into one batch query;
 //! - [`health`]: `/healthz` and `/readyz`;
 //! - `database` (feature `database`): the sqlx pool `x-specjet.database` declares;
@@ -31,8 +32,10 @@ pub mod caller;
 pub mod compression;
 #[cfg(feature = "database")]
 pub mod database;
+mod dispatch;
 #[doc(hidden)] // what generated `Request::read` calls; not a stable API
 pub mod extract;
+pub mod fan_out;
 pub mod health;
 #[cfg(feature = "http-client")]
 pub mod http_client;

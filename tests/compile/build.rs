@@ -8,6 +8,7 @@ const SPECS: &[(&str, &str)] = &[
     ("petstore", "specs/petstore.yaml"),
     ("features", "tests/compile/specs/features.yaml"),
     ("connections", "tests/compile/specs/connections.yaml"),
+    ("fanout", "tests/compile/specs/fanout.yaml"),
     (
         "oai_petstore",
         "generator/tests/fixtures/oai/oai-petstore.yaml",

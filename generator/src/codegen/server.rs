@@ -15,7 +15,7 @@ use crate::ir::{
 };
 
 pub(crate) fn module(api: &Api) -> TokenStream {
-    let methods = api.operations.iter().map(trait_method);
+    let methods = api.handled_operations().map(trait_method);
     let trait_docs = doc_attrs(
         join_docs(&[
             Some(&format!(
@@ -47,6 +47,22 @@ pub(crate) fn module(api: &Api) -> TokenStream {
         .into_iter()
         .filter(|path| api.routes.iter().any(|route| route.axum_path == *path))
         .collect();
+    let fan_out_statics = fan_out_statics(api);
+    let composed = !fan_out_statics.is_empty();
+    let slot = composed.then(|| quote! { let fan_out = ::specjet::fan_out::Slot::default(); });
+    let finish = quote! {
+        ::specjet::__private::finish(router.with_state(api), services, &operations, &[#(#taken),*])
+    };
+    // The composites call their parts through the finished router, layers and all.
+    let finish = if composed {
+        quote! {
+            let router = #finish;
+            fan_out.fill(&router);
+            router
+        }
+    } else {
+        finish
+    };
     let imports = imports.tokens();
     quote! {
         #imports
@@ -80,14 +96,17 @@ pub(crate) fn module(api: &Api) -> TokenStream {
         /// for unknown paths (404) and methods (405). Send it a request without a socket with
         /// `tower::ServiceExt::oneshot`: every layer applies.
         pub fn router_with<A: Api>(api: A, services: &Services) -> Router {
+            #slot
             let router = Router::new()
                 #(#routes)*;
             let operations: ::std::vec::Vec<_> = OperationId::ALL
                 .iter()
                 .map(|&id| (id.info(), A::policies(id, id.info().policies)))
                 .collect();
-            ::specjet::__private::finish(router.with_state(api), services, &operations, &[#(#taken),*])
+            #finish
         }
+
+        #(#fan_out_statics)*
 
         #(#handlers)*
     }
@@ -497,6 +516,10 @@ fn routes(api: &Api, imports: &mut Imports) -> Vec<TokenStream> {
             let mut chain = Vec::new();
             for (index, (method, ops)) in route.methods.iter().enumerate() {
                 let handler = match direct(api, ops) {
+                    Some(op) if op.fan_out.is_some() => {
+                        let parts = fan_out_static(op);
+                        quote! { fan_out.handler(&#parts) }
+                    }
                     Some(op) => {
                         let name = format_ident!("{}", op.name);
                         quote! { ::specjet::__operation_handler!(#name) }
@@ -516,6 +539,56 @@ fn routes(api: &Api, imports: &mut Imports) -> Vec<TokenStream> {
                 }
             }
             quote! { .route(#path, #(#chain)*) }
+        })
+        .collect()
+}
+
+/// The static of a composite operation's parts.
+fn fan_out_static(op: &Operation) -> Ident {
+    format_ident!("FAN_OUT_{}", op.name.to_uppercase())
+}
+
+/// The parts of every composite operation (`x-fan-out`), as statics the fan-out handler
+/// serves from.
+fn fan_out_statics(api: &Api) -> Vec<TokenStream> {
+    api.operations
+        .iter()
+        .filter_map(|op| {
+            let fan_out = op.fan_out.as_ref()?;
+            let name = fan_out_static(op);
+            let count = Literal::usize_unsuffixed(fan_out.parts.len());
+            let parts = fan_out.parts.iter().map(|part| {
+                let field = &part.field;
+                let target = &api.operations[part.operation];
+                let path = &target.path;
+                let optional = part.optional;
+                let args = part.args.iter().map(|arg| {
+                    let name = &arg.name;
+                    let in_path = arg.in_path;
+                    let from = match &arg.from {
+                        crate::ir::ArgSource::Path(key) => {
+                            quote! { ::specjet::fan_out::Source::Path(#key) }
+                        }
+                        crate::ir::ArgSource::Query(name) => {
+                            quote! { ::specjet::fan_out::Source::Query(#name) }
+                        }
+                    };
+                    quote! { ::specjet::fan_out::Arg { name: #name, in_path: #in_path, from: #from } }
+                });
+                quote! {
+                    ::specjet::fan_out::Part {
+                        field: #field,
+                        path: #path,
+                        args: &[#(#args),*],
+                        optional: #optional,
+                    }
+                }
+            });
+            let doc = format!("The parts of `{}` (`x-fan-out`), called at once.", op.id);
+            Some(quote! {
+                #[doc = #doc]
+                static #name: [::specjet::fan_out::Part; #count] = [#(#parts),*];
+            })
         })
         .collect()
 }

@@ -9,12 +9,14 @@
 
 mod batch;
 mod connections;
+mod fan_out;
 mod limits;
 
 use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+pub(crate) use fan_out::FanOutAnnotation;
 pub(crate) use limits::OperationFacts;
 
 use crate::diag::{Diagnostics, Severity};

@@ -2,6 +2,7 @@
 //! [`schema`], path templates by [`paths`].
 
 pub(crate) mod annotations;
+mod fan_out;
 pub(crate) mod paths;
 pub(crate) mod recursion;
 pub(crate) mod schema;
@@ -56,9 +57,11 @@ pub(crate) fn lower(spec: &Spec, diags: &mut Diagnostics) -> Api {
         operations: Vec::new(),
         annotations,
         pending_invalidations: Vec::new(),
+        pending_fan_outs: Vec::new(),
     };
     lowering.paths();
     lowering.resolve_invalidations();
+    lowering.resolve_fan_outs();
     let routes = lowering.routes();
     check_batch_path(
         &settings,
@@ -102,6 +105,8 @@ struct Lowering<'a> {
     annotations: Annotations<'a>,
     /// (invalidating operation, where, target operationId), resolved once all are known.
     pending_invalidations: Vec<(usize, Location, String)>,
+    /// `x-fan-out` annotations, resolved once every operation is known.
+    pending_fan_outs: Vec<(usize, annotations::FanOutAnnotation)>,
 }
 
 impl Lowering<'_> {
@@ -263,7 +268,11 @@ impl Lowering<'_> {
             path_captures: template.captures.clone(),
             secured,
             policies,
+            fan_out: None,
         });
+        if let Some(found) = self.annotations.fan_out((&location, &operation)) {
+            self.pending_fan_outs.push((index, found));
+        }
     }
 
     /// Path-item and operation parameters (the operation's win on the same name and place),

@@ -17,6 +17,7 @@ generated!(
     petstore,
     features,
     connections,
+    fanout,
     oai_petstore,
     oai_petstore_expanded,
     oai_uspto,

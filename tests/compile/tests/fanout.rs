@@ -1,0 +1,109 @@
+//! A composite operation (`x-fan-out`) of the service generated from
+//! `tests/compile/specs/fanout.yaml`: its three parts (50, 80 and 120 ms) run at once, each
+//! through its own policies (the cached user is not read twice), parameters pass by name,
+//! a failing part fails the composite with its own answer, an optional one becomes `null`.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use specjet::axum::body::{to_bytes, Body};
+use specjet::http::{Request, StatusCode};
+use specjet::serde_json::{self, json, Value};
+use specjet_compile_tests::fanout::operations::{get_stats, get_user, list_orders};
+use specjet_compile_tests::fanout::server::{router_with, settings};
+use specjet_compile_tests::fanout::{types, Api};
+use tower::ServiceExt;
+
+/// Handlers that take 50, 80 and 120 ms, counting the user reads.
+#[derive(Clone, Default)]
+struct Parts {
+    user_reads: Arc<AtomicUsize>,
+}
+
+impl Api for Parts {
+    async fn get_user(&self, request: get_user::Request) -> get_user::Response {
+        self.user_reads.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        if request.user_id == 404 {
+            return get_user::Response::NotFound;
+        }
+        get_user::Response::Ok(types::User {
+            id: request.user_id,
+            name: format!("user {}", request.user_id),
+        })
+    }
+
+    async fn list_orders(&self, request: list_orders::Request) -> list_orders::Response {
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        let orders = (0..i64::from(request.limit)).map(|n| request.user_id * 100 + n);
+        list_orders::Response::Ok(orders.collect())
+    }
+
+    async fn get_stats(&self, request: get_stats::Request) -> get_stats::Response {
+        tokio::time::sleep(Duration::from_millis(120)).await;
+        if request.user_id == 13 {
+            return get_stats::Response::ServiceUnavailable;
+        }
+        get_stats::Response::Ok(BTreeMap::from([("orders".to_owned(), 3)]))
+    }
+}
+
+async fn get(router: &specjet::axum::Router, path: &str) -> (StatusCode, Value, Duration) {
+    let started = Instant::now();
+    let request = Request::get(path).body(Body::empty()).unwrap();
+    let response = router.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let bytes = to_bytes(response.into_body(), usize::MAX).await.unwrap();
+    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    (status, body, started.elapsed())
+}
+
+fn service() -> (specjet::axum::Router, Arc<AtomicUsize>) {
+    let parts = Parts::default();
+    let reads = parts.user_reads.clone();
+    let router = router_with(parts, &specjet::Services::new(settings(), None));
+    (router, reads)
+}
+
+#[tokio::test]
+async fn the_parts_run_at_once_through_their_own_policies() {
+    let (router, reads) = service();
+    let (status, body, took) = get(&router, "/dashboard/7?limit=2").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body,
+        json!({"user": {"id": 7, "name": "user 7"}, "orders": [700, 701], "stats": {"orders": 3}})
+    );
+    assert!(
+        took < Duration::from_millis(150),
+        "50 + 80 + 120 ms of parts took {took:?}: not at once"
+    );
+    assert!(took >= Duration::from_millis(120), "{took:?}");
+    // The user part is cached (`x-cache-ttl: 60s`): a second dashboard reads it from the cache.
+    let (status, _, _) = get(&router, "/dashboard/7").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        reads.load(Ordering::SeqCst),
+        1,
+        "the cached part ran its handler once"
+    );
+}
+
+#[tokio::test]
+async fn a_failing_part_fails_the_composite_and_an_optional_one_is_null() {
+    let (router, _) = service();
+    let (status, _, _) = get(&router, "/dashboard/404").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "the user part's own answer");
+    let (status, body, _) = get(&router, "/dashboard/13").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["stats"], Value::Null, "the optional part failed");
+    assert_eq!(body["user"]["id"], 13);
+    let (status, body, _) = get(&router, "/dashboard/abc").await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "the part that reads `userId` refuses it: {body}"
+    );
+}
