@@ -47,6 +47,7 @@ pub(crate) fn module(api: &Api) -> TokenStream {
         .into_iter()
         .filter(|path| api.routes.iter().any(|route| route.axum_path == *path))
         .collect();
+    let batch_docs = batch_docs(api);
     let fan_out_statics = fan_out_statics(api);
     let composed = !fan_out_statics.is_empty();
     let slot = composed.then(|| quote! { let fan_out = ::specjet::fan_out::Slot::default(); });
@@ -95,6 +96,7 @@ pub(crate) fn module(api: &Api) -> TokenStream {
         /// operation's policies, `/metrics`, `/healthz`, `/readyz`, and problem+json answers
         /// for unknown paths (404) and methods (405). Send it a request without a socket with
         /// `tower::ServiceExt::oneshot`: every layer applies.
+        #batch_docs
         pub fn router_with<A: Api>(api: A, services: &Services) -> Router {
             #slot
             let router = Router::new()
@@ -541,6 +543,52 @@ fn routes(api: &Api, imports: &mut Imports) -> Vec<TokenStream> {
             quote! { .route(#path, #(#chain)*) }
         })
         .collect()
+}
+
+/// The docs of the batch endpoint on `router_with`, when some operation is in a batch group:
+/// its path, its groups and an example request.
+fn batch_docs(api: &Api) -> TokenStream {
+    let mut groups: std::collections::BTreeMap<&str, Vec<&Operation>> = Default::default();
+    for op in &api.operations {
+        if let Some(group) = &op.policies.batch_group {
+            groups.entry(group).or_default().push(op);
+        }
+    }
+    let Some(example) = groups.values().flatten().next() else {
+        return TokenStream::new();
+    };
+    let batch = &api.settings.batch;
+    let mut lines = vec![
+        String::new(),
+        format!(
+            "`POST {}` calls operations of these batch groups together (at most {} per batch, {} at once), each through every layer:",
+            batch.path, batch.max_requests, batch.concurrency
+        ),
+        String::new(),
+    ];
+    for (group, ops) in &groups {
+        let ids: Vec<String> = ops.iter().map(|op| format!("`{}`", op.id)).collect();
+        lines.push(format!("- `{group}`: {}", ids.join(", ")));
+    }
+    let url = example.path.replace('"', "\\\"");
+    lines.extend([
+        String::new(),
+        "```json".to_owned(),
+        format!(
+            "{{\"requests\": [{{\"id\": \"1\", \"method\": \"{}\", \"url\": \"{url}\"}}]}}",
+            example.method.as_str().to_uppercase()
+        ),
+        "```".to_owned(),
+    ]);
+    let lines = lines.iter().map(|line| {
+        let line = if line.is_empty() {
+            String::new()
+        } else {
+            format!(" {line}")
+        };
+        quote! { #[doc = #line] }
+    });
+    quote! { #(#lines)* }
 }
 
 /// The static of a composite operation's parts.

@@ -3,7 +3,6 @@
 //! through its own policies (the cached user is not read twice), parameters pass by name,
 //! a failing part fails the composite with its own answer, an optional one becomes `null`.
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,44 +10,9 @@ use std::time::{Duration, Instant};
 use specjet::axum::body::{to_bytes, Body};
 use specjet::http::{Request, StatusCode};
 use specjet::serde_json::{self, json, Value};
-use specjet_compile_tests::fanout::operations::{get_stats, get_user, list_orders};
 use specjet_compile_tests::fanout::server::{router_with, settings};
-use specjet_compile_tests::fanout::{types, Api};
+use specjet_compile_tests::fanout_parts::Parts;
 use tower::ServiceExt;
-
-/// Handlers that take 50, 80 and 120 ms, counting the user reads.
-#[derive(Clone, Default)]
-struct Parts {
-    user_reads: Arc<AtomicUsize>,
-}
-
-impl Api for Parts {
-    async fn get_user(&self, request: get_user::Request) -> get_user::Response {
-        self.user_reads.fetch_add(1, Ordering::SeqCst);
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        if request.user_id == 404 {
-            return get_user::Response::NotFound;
-        }
-        get_user::Response::Ok(types::User {
-            id: request.user_id,
-            name: format!("user {}", request.user_id),
-        })
-    }
-
-    async fn list_orders(&self, request: list_orders::Request) -> list_orders::Response {
-        tokio::time::sleep(Duration::from_millis(80)).await;
-        let orders = (0..i64::from(request.limit)).map(|n| request.user_id * 100 + n);
-        list_orders::Response::Ok(orders.collect())
-    }
-
-    async fn get_stats(&self, request: get_stats::Request) -> get_stats::Response {
-        tokio::time::sleep(Duration::from_millis(120)).await;
-        if request.user_id == 13 {
-            return get_stats::Response::ServiceUnavailable;
-        }
-        get_stats::Response::Ok(BTreeMap::from([("orders".to_owned(), 3)]))
-    }
-}
 
 async fn get(router: &specjet::axum::Router, path: &str) -> (StatusCode, Value, Duration) {
     let started = Instant::now();

@@ -210,6 +210,15 @@ pub fn router<A: Api>(api: A) -> Router {
 /// operation's policies, `/metrics`, `/healthz`, `/readyz`, and problem+json answers
 /// for unknown paths (404) and methods (405). Send it a request without a socket with
 /// `tower::ServiceExt::oneshot`: every layer applies.
+///
+/// `POST /batch` calls operations of these batch groups together (at most 20 per batch, 20 at once), each through every layer:
+///
+/// - `reads`: `listProducts`, `getProduct`
+/// - `writes`: `createProduct`
+///
+/// ```json
+/// {"requests": [{"id": "1", "method": "GET", "url": "/products"}]}
+/// ```
 pub fn router_with<A: Api>(api: A, services: &Services) -> Router {
     let router = Router::new()
         .route(
