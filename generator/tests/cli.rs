@@ -369,12 +369,7 @@ fn max_in_flight_is_a_positive_count() {
     assert_eq!(analysis.api.settings.max_in_flight, Some(64));
     for bad in ["0", "lots", "-3"] {
         let analysis = specjet_generator::analyze_text("shed.yaml", &spec(bad)).unwrap();
-        let errors: Vec<_> = analysis
-            .diagnostics
-            .items()
-            .iter()
-            .filter(|d| d.severity >= specjet_generator::diag::Severity::Error)
-            .collect();
+        let errors = errors_of(&analysis);
         assert_eq!(errors.len(), 1, "{bad}: {errors:?}");
         assert_eq!(errors[0].pointer, "/x-specjet/max-in-flight");
         assert_eq!(analysis.api.settings.max_in_flight, None);
@@ -701,13 +696,20 @@ fn batch_groups_and_the_batch_endpoint_are_read_and_checked() {
     }
 }
 
-/// The JSON pointers of an analysis' errors (warnings left out).
-fn error_pointers(analysis: &specjet_generator::Analysis) -> Vec<String> {
+/// An analysis' errors (warnings left out).
+fn errors_of(analysis: &specjet_generator::Analysis) -> Vec<&specjet_generator::diag::Diagnostic> {
     analysis
         .diagnostics
         .items()
         .iter()
         .filter(|d| d.severity >= specjet_generator::diag::Severity::Error)
+        .collect()
+}
+
+/// The JSON pointers of an analysis' errors.
+fn error_pointers(analysis: &specjet_generator::Analysis) -> Vec<String> {
+    errors_of(analysis)
+        .iter()
         .map(|d| d.pointer.clone())
         .collect()
 }
@@ -718,7 +720,7 @@ fn error_pointers(analysis: &specjet_generator::Analysis) -> Vec<String> {
 fn fan_out_parts_are_resolved_and_checked() {
     let spec = |fan_out: &str| {
         format!(
-            "openapi: 3.0.3\ninfo: {{title: F, version: '1'}}\nx-specjet: {{}}\npaths:\n  /u/{{id}}:\n    get:\n      operationId: getUser\n      parameters: [{{name: id, in: path, required: true, schema: {{type: integer}}}}]\n      responses: {{'200': {{description: ok}}}}\n    delete:\n      operationId: deleteUser\n      parameters: [{{name: id, in: path, required: true, schema: {{type: integer}}}}]\n      responses: {{'204': {{description: gone}}}}\n  /search:\n    get:\n      operationId: search\n      parameters: [{{name: q, in: query, required: true, schema: {{type: string}}}}]\n      responses: {{'200': {{description: ok}}}}\n  /d/{{id}}:\n    get:\n      operationId: dashboard\n      x-fan-out: {fan_out}\n      parameters: [{{name: id, in: path, required: true, schema: {{type: integer}}}}]\n      responses: {{'200': {{description: ok}}}}\n"
+            "openapi: 3.0.3\ninfo: {{title: F, version: '1'}}\nx-specjet: {{}}\npaths:\n  /u/{{id}}:\n    get:\n      operationId: getUser\n      parameters: [{{name: id, in: path, required: true, schema: {{type: integer}}}}]\n      responses: {{'200': {{description: ok, content: {{application/json: {{schema: {{type: object, properties: {{name: {{type: string}}}}}}}}}}}}}}\n    delete:\n      operationId: deleteUser\n      parameters: [{{name: id, in: path, required: true, schema: {{type: integer}}}}]\n      responses: {{'204': {{description: gone}}}}\n  /search:\n    get:\n      operationId: search\n      parameters: [{{name: q, in: query, required: true, schema: {{type: string}}}}]\n      responses: {{'200': {{description: ok}}}}\n  /d/{{id}}:\n    get:\n      operationId: dashboard\n      x-fan-out: {fan_out}\n      parameters: [{{name: id, in: path, required: true, schema: {{type: integer}}}}]\n      responses: {{'200': {{description: ok, content: {{application/json: {{schema: {{type: object, properties: {{user: {{type: object, properties: {{name: {{type: string}}}}}}, count: {{type: integer}}}}}}}}}}}}}}\n"
         )
     };
     let analysis = specjet_generator::analyze_text("f.yaml", &spec("{user: getUser}")).unwrap();
@@ -742,19 +744,30 @@ fn fan_out_parts_are_resolved_and_checked() {
             .all(|op| op.id != "dashboard"),
         "a composite has no handler"
     );
-    for bad in [
-        "{user: nobody}",
-        "{gone: deleteUser}",
-        "{found: search}",
-        "{me: dashboard}",
-        "[getUser]",
+    for (bad, message) in [
+        (
+            "{user: nobody}",
+            "no operation has the operationId `nobody`",
+        ),
+        (
+            "{gone: deleteUser}",
+            "parts run at once, so they must be GET operations",
+        ),
+        ("{found: search}", "needs the parameter `q`"),
+        ("{me: dashboard}", "cannot be a part of itself"),
+        ("[getUser]", "maps each field"),
+        ("{profile: getUser}", "has no property `profile`"),
+        ("{count: getUser}", "is not the type `getUser` answers"),
     ] {
         let analysis = specjet_generator::analyze_text("f.yaml", &spec(bad)).unwrap();
-        let errors = error_pointers(&analysis);
-        assert_eq!(errors.len(), 1, "{bad}: {:?}", analysis.diagnostics.items());
+        let errors = errors_of(&analysis);
+        assert_eq!(errors.len(), 1, "{bad}: {errors:?}");
         assert!(
-            errors[0].starts_with("/paths/~1d~1{id}/get/x-fan-out"),
+            errors[0]
+                .pointer
+                .starts_with("/paths/~1d~1{id}/get/x-fan-out"),
             "{bad}: {errors:?}"
         );
+        assert!(errors[0].message.contains(message), "{bad}: {errors:?}");
     }
 }

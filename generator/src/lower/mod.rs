@@ -61,7 +61,7 @@ pub(crate) fn lower(spec: &Spec, diags: &mut Diagnostics) -> Api {
     };
     lowering.paths();
     lowering.resolve_invalidations();
-    lowering.resolve_fan_outs();
+    let fan_out_sites = lowering.resolve_fan_outs();
     let routes = lowering.routes();
     check_batch_path(
         &settings,
@@ -73,10 +73,11 @@ pub(crate) fn lower(spec: &Spec, diags: &mut Diagnostics) -> Api {
         types,
         diags: own,
         operations,
-        annotations,
+        mut annotations,
         ..
     } = lowering;
     let (types, type_diags) = types.finish();
+    fan_out::check_shapes(&fan_out_sites, &operations, &types, &mut annotations);
     for d in own
         .items()
         .iter()
