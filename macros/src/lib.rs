@@ -56,6 +56,8 @@ pub fn api(args: TokenStream, item: TokenStream) -> TokenStream {
                 Ok(methods) => implementation.items.extend(methods),
                 Err(errors) => checks.extend(errors),
             }
+            let by_hand = composed_by_hand(&analysis.api, &implementation);
+            implementation.items.extend(by_hand);
             checks
         }
         Err(errors) => errors,
@@ -167,6 +169,35 @@ fn policy_overrides(
             }
         }
     }])
+}
+
+/// The `composed_by_hand` method of `Api` when the impl writes the method of an operation the
+/// spec composes with `x-fan-out` (code wins over the spec).
+fn composed_by_hand(api: &specjet_generator::ir::Api, implementation: &ItemImpl) -> Vec<ImplItem> {
+    let written = |name: &str| {
+        implementation.items.iter().any(|item| match item {
+            ImplItem::Fn(method) => method.sig.ident == name,
+            _ => false,
+        })
+    };
+    if written("composed_by_hand") {
+        return Vec::new(); // written by hand
+    }
+    let variants: Vec<_> = api
+        .operations
+        .iter()
+        .filter(|op| op.fan_out.is_some() && written(&op.name))
+        .map(|op| quote::format_ident!("{}", op.id_variant()))
+        .collect();
+    if variants.is_empty() {
+        return Vec::new();
+    }
+    let id_type = operation_id_path(implementation);
+    vec![syn::parse_quote! {
+        fn composed_by_hand(operation: #id_type) -> bool {
+            matches!(operation, #(#id_type::#variants)|*)
+        }
+    }]
 }
 
 /// The concern of a policy attribute, and whether it turns the policy off (`#[no_...]`).
@@ -495,10 +526,10 @@ fn check_impl(api: &specjet_generator::ir::Api, implementation: &ItemImpl) -> To
     };
     for method in &methods {
         let name = method.sig.ident.to_string();
-        if name == "policies" {
-            continue; // the trait's provided policy hook, written by hand
+        if name == "policies" || name == "composed_by_hand" {
+            continue; // the trait's provided hooks, written by hand
         }
-        let Some(op) = api.handled_operations().find(|op| op.name == name) else {
+        let Some(op) = api.operations.iter().find(|op| op.name == name) else {
             let known: Vec<&str> = api
                 .handled_operations()
                 .map(|op| op.name.as_str())

@@ -15,7 +15,7 @@ use crate::ir::{
 };
 
 pub(crate) fn module(api: &Api) -> TokenStream {
-    let methods = api.handled_operations().map(trait_method);
+    let methods = api.operations.iter().map(trait_method);
     let trait_docs = doc_attrs(
         join_docs(&[
             Some(&format!(
@@ -50,6 +50,16 @@ pub(crate) fn module(api: &Api) -> TokenStream {
     let batch_docs = batch_docs(api);
     let fan_out_statics = fan_out_statics(api);
     let composed = !fan_out_statics.is_empty();
+    let by_hand_hook = composed.then(|| {
+        quote! {
+            /// Whether a handler answers `operation`, which the spec composes with
+            /// `x-fan-out`, by hand (code wins). `#[specjet::api]` writes this method from
+            /// the composite methods the impl writes.
+            fn composed_by_hand(_operation: OperationId) -> bool {
+                false
+            }
+        }
+    });
     let slot = composed.then(|| quote! { let fan_out = ::specjet::fan_out::Slot::default(); });
     let finish = quote! {
         ::specjet::__private::finish(router.with_state(api), services, &operations, &[#(#taken),*])
@@ -78,6 +88,8 @@ pub(crate) fn module(api: &Api) -> TokenStream {
             fn policies(_operation: OperationId, spec: Policies) -> Policies {
                 spec
             }
+
+            #by_hand_hook
         }
 
         #operation_ids
@@ -517,11 +529,29 @@ fn routes(api: &Api, imports: &mut Imports) -> Vec<TokenStream> {
             let path = &route.axum_path;
             let mut chain = Vec::new();
             for (index, (method, ops)) in route.methods.iter().enumerate() {
+                let verb = method.as_str();
+                let verb_ident = format_ident!("{}", verb);
+                if let Some(op) = direct(api, ops).filter(|op| op.fan_out.is_some()) {
+                    // Decided once, when the router is built: by hand, or composed.
+                    let parts = fan_out_static(op);
+                    let name = format_ident!("{}", op.name);
+                    let variant = format_ident!("{}", op.id_variant());
+                    imports.routing.insert(verb);
+                    let either = quote! {
+                        if A::composed_by_hand(OperationId::#variant) {
+                            #verb_ident(::specjet::__operation_handler!(#name))
+                        } else {
+                            #verb_ident(fan_out.handler(&#parts))
+                        }
+                    };
+                    chain.push(if index == 0 {
+                        either
+                    } else {
+                        quote! { .merge(#either) }
+                    });
+                    continue;
+                }
                 let handler = match direct(api, ops) {
-                    Some(op) if op.fan_out.is_some() => {
-                        let parts = fan_out_static(op);
-                        quote! { fan_out.handler(&#parts) }
-                    }
                     Some(op) => {
                         let name = format_ident!("{}", op.name);
                         quote! { ::specjet::__operation_handler!(#name) }
@@ -531,8 +561,6 @@ fn routes(api: &Api, imports: &mut Imports) -> Vec<TokenStream> {
                         quote! { #name::<A> }
                     }
                 };
-                let verb = method.as_str();
-                let verb_ident = format_ident!("{}", verb);
                 if index == 0 {
                     imports.routing.insert(verb);
                     chain.push(quote! { #verb_ident(#handler) });
@@ -899,6 +927,24 @@ fn trait_method(op: &Operation) -> TokenStream {
         .as_deref(),
     );
     let deprecated = op.deprecated.then(|| quote! { #[deprecated] });
+    if op.fan_out.is_some() {
+        // Composed from its parts by the router; a handler that writes this method (and says
+        // so in `composed_by_hand`) answers it instead: code wins.
+        let id = &op.id;
+        let composed = " Composed by `x-fan-out`: the router calls its parts at once. Write this \
+            method to answer it by hand instead (`#[specjet::api]` then returns `true` from \
+            `composed_by_hand` for it).";
+        return quote! {
+            #docs
+            ///
+            #[doc = #composed]
+            #deprecated
+            fn #name(&self, request: #module::Request) -> impl Future<Output = #module::Response> + Send {
+                let _ = request;
+                async { #module::Response::Problem(::specjet::Problem::not_implemented(#id)) }
+            }
+        };
+    }
     quote! {
         #docs
         #deprecated

@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 use specjet::axum::body::{to_bytes, Body};
 use specjet::http::{Request, StatusCode};
 use specjet::serde_json::{self, json, Value};
+use specjet_compile_tests::fanout;
+use specjet_compile_tests::fanout::operations::{get_dashboard, get_stats, get_user, list_orders};
 use specjet_compile_tests::fanout::server::{router_with, settings};
 use specjet_compile_tests::fanout_parts::Parts;
 use tower::ServiceExt;
@@ -69,5 +71,44 @@ async fn a_failing_part_fails_the_composite_and_an_optional_one_is_null() {
         status,
         StatusCode::BAD_REQUEST,
         "the part that reads `userId` refuses it: {body}"
+    );
+}
+
+/// Code wins: an impl that writes the composite's method answers it by hand.
+#[derive(Clone)]
+struct ByHand;
+
+#[specjet::api("specs/fanout.yaml")]
+impl fanout::Api for ByHand {
+    async fn get_user(&self, _request: get_user::Request) -> get_user::Response {
+        get_user::Response::NotFound
+    }
+
+    async fn list_orders(&self, _request: list_orders::Request) -> list_orders::Response {
+        list_orders::Response::Ok(Vec::new())
+    }
+
+    async fn get_stats(&self, _request: get_stats::Request) -> get_stats::Response {
+        get_stats::Response::ServiceUnavailable
+    }
+
+    async fn get_dashboard(&self, request: get_dashboard::Request) -> get_dashboard::Response {
+        get_dashboard::Response::Ok(get_dashboard::OkBody {
+            user: None,
+            orders: Some(vec![request.user_id]),
+            stats: None,
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_composite_written_by_hand_is_answered_by_its_handler() {
+    let router = router_with(ByHand, &specjet::Services::new(settings(), None));
+    let (status, body, _) = get(&router, "/dashboard/5").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body,
+        json!({"orders": [5]}),
+        "by hand, not from the parts (whose user is 404)"
     );
 }
