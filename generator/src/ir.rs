@@ -674,6 +674,9 @@ pub struct Policies {
     pub batch_group: Option<String>,
 }
 
+/// The paths every generated router serves itself (unless the API has an operation there).
+pub const BUILTIN_PATHS: [&str; 3] = ["/metrics", "/healthz", "/readyz"];
+
 /// How long a handler may take when no `x-timeout` says otherwise.
 pub const DEFAULT_TIMEOUT_MS: u64 = 30_000;
 

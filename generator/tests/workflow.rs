@@ -35,6 +35,25 @@ fn cargo_build(dir: &Path) -> std::process::Output {
         .expect("cargo runs")
 }
 
+/// Starts a built service on a free port of 127.0.0.1; its process and the address it
+/// printed once bound.
+fn serve(mut command: Command) -> (std::process::Child, String) {
+    let mut child = command
+        .env("ADDR", "127.0.0.1:0")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the service starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout is piped"))
+        .read_line(&mut line)
+        .expect("the service prints its address");
+    let addr = line
+        .trim()
+        .trim_start_matches("listening on http://")
+        .to_owned();
+    (child, addr)
+}
+
 fn http_get(addr: &str, path: &str) -> String {
     let mut stream = std::net::TcpStream::connect(addr).expect("connects");
     write!(
@@ -100,20 +119,9 @@ fn init_build_run_change_regenerate() {
     );
 
     // It serves at once: every operation answers 501 problem+json.
-    let mut child = Command::new(target_dir().join("debug/pets"))
-        .env("ADDR", "127.0.0.1:0")
-        .env_remove("REDIS_URL")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .trim_start_matches("listening on http://")
-        .to_owned();
+    let mut pets = Command::new(target_dir().join("debug/pets"));
+    pets.env_remove("REDIS_URL");
+    let (mut child, addr) = serve(pets);
     let reply = http_get(&addr, "/pets");
     let _ = child.kill();
     let _ = child.wait();
@@ -218,22 +226,12 @@ fn init_a_database_service_that_starts_anywhere() {
     // No DATABASE_URL: an SQLite file in the working directory, migrated at start.
     let run_dir = work.path().join("run");
     std::fs::create_dir(&run_dir).unwrap();
-    let mut child = Command::new(target_dir().join("debug/store"))
+    let mut store = Command::new(target_dir().join("debug/store"));
+    store
         .current_dir(&run_dir)
-        .env("ADDR", "127.0.0.1:0")
         .env_remove("DATABASE_URL")
-        .env_remove("REDIS_URL")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .trim_start_matches("listening on http://")
-        .to_owned();
+        .env_remove("REDIS_URL");
+    let (mut child, addr) = serve(store);
     let ready = http_get(&addr, "/readyz");
     let products = http_get(&addr, "/products");
     let _ = child.kill();

@@ -358,7 +358,8 @@ async fn run(batch: &Batch, prepared: Vec<Prepared>) -> Vec<Outcome> {
     let mut ready: Vec<usize> = (0..count).rev().filter(|&i| waiting_on[i] == 0).collect();
     let mut running = FuturesUnordered::new();
     let concurrency = batch.settings.concurrency.max(1);
-    while outcomes.iter().any(Option::is_none) {
+    let mut remaining = count;
+    while remaining > 0 {
         while running.len() < concurrency {
             let Some(item) = ready.pop() else { break };
             let Some(request) = requests[item].take() else {
@@ -372,6 +373,7 @@ async fn run(batch: &Batch, prepared: Vec<Prepared>) -> Vec<Outcome> {
         };
         let failed = outcome.0 >= 400;
         outcomes[item] = Some(outcome);
+        remaining -= 1;
         let mut finished = vec![(item, failed)];
         while let Some((done, failed)) = finished.pop() {
             for &dependent in &dependents[done] {
@@ -382,6 +384,7 @@ async fn run(batch: &Batch, prepared: Vec<Prepared>) -> Vec<Outcome> {
                     // Failed without running; its own dependents fail in turn.
                     requests[dependent] = None;
                     outcomes[dependent] = Some(failed_dependency());
+                    remaining -= 1;
                     finished.push((dependent, true));
                 } else {
                     waiting_on[dependent] -= 1;

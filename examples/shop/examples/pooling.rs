@@ -4,17 +4,17 @@
 //! `GET /per-request/products/{id}` opens a connection for the request and closes it, as a
 //! service without a pool does. `GET /lookups/single` and `GET /lookups/loader` each read
 //! products 1 to 20 with 20 concurrent lookups: one query each, or coalesced by a
-//! `specjet::Loader` into one query. `DATABASE_URL` names the database (the shop's migrations
+//! `specjet::Loader` into one query (the shop's own `products_by_id`). `DATABASE_URL` names the database (the shop's migrations
 //! run first, and 100 products are added when the table is empty).
 
+use shop_example::api::types::Product;
+use shop_example::handlers::products_by_id;
 use specjet::axum::extract::{Path, State};
 use specjet::axum::response::{IntoResponse, Response};
 use specjet::axum::routing::get;
 use specjet::axum::Router;
-use specjet::sqlx::{self, Connection};
-use std::collections::HashMap;
-
 use specjet::serde;
+use specjet::sqlx::{self, Connection};
 use specjet::{Database, Loader, Problem};
 
 type Row = (i64, String, String, i64, i64);
@@ -24,7 +24,7 @@ const QUERY: &str = "SELECT id, sku, name, price_cents, stock FROM products WHER
 struct Bench {
     database: Database,
     url: String,
-    products: Loader<i64, Row>,
+    products: Loader<i64, Product>,
 }
 
 /// The ids every lookup request reads.
@@ -47,21 +47,6 @@ async fn single_lookups(State(bench): State<Bench>) -> Result<Response, Problem>
 async fn loader_lookups(State(bench): State<Bench>) -> Result<Response, Problem> {
     let rows = bench.products.load_many(LOOKUPS.collect()).await?;
     Ok(json(&rows))
-}
-
-/// One `IN (...)` query for a batch of ids.
-async fn rows_by_id(database: Database, ids: Vec<i64>) -> Result<HashMap<i64, Row>, Problem> {
-    let placeholders: Vec<String> = (1..=ids.len()).map(|n| format!("${n}")).collect();
-    let query = format!(
-        "SELECT id, sku, name, price_cents, stock FROM products WHERE id IN ({})",
-        placeholders.join(", ")
-    );
-    let mut select = sqlx::query_as::<_, Row>(&query);
-    for id in &ids {
-        select = select.bind(*id);
-    }
-    let rows = select.fetch_all(database.pool()).await?;
-    Ok(rows.into_iter().map(|row| (row.0, row)).collect())
 }
 
 /// The value as JSON, as the generated service answers.
@@ -112,7 +97,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let pool = database.clone();
-    let products = Loader::new("products", move |ids| rows_by_id(pool.clone(), ids));
+    let products = Loader::new("products", move |ids: Vec<i64>| {
+        let database = pool.clone();
+        // The shop's own batch query.
+        async move { products_by_id(&database, &ids).await }
+    });
     let router = Router::new()
         .route("/pooled/products/{id}", get(pooled))
         .route("/per-request/products/{id}", get(per_request))

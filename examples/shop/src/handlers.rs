@@ -37,7 +37,7 @@ impl Shop {
 
 /// The products with these ids, in one query (`IN ($1, $2, ...)` reads the same on Postgres
 /// and SQLite, where `= ANY($1)` is Postgres only).
-async fn products_by_id(
+pub async fn products_by_id(
     database: &Database,
     ids: &[i64],
 ) -> Result<HashMap<i64, Product>, Problem> {

@@ -43,7 +43,7 @@ pub(crate) fn module(api: &Api) -> TokenStream {
     let settings = settings_fn(api, &mut imports);
     // The runtime's own endpoints (`/metrics`, `/healthz`, `/readyz`) that the API serves
     // itself, and which the runtime leaves to it.
-    let taken: Vec<&str> = ["/metrics", "/healthz", "/readyz"]
+    let taken: Vec<&str> = crate::ir::BUILTIN_PATHS
         .into_iter()
         .filter(|path| api.routes.iter().any(|route| route.axum_path == *path))
         .collect();

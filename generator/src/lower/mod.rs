@@ -939,7 +939,7 @@ fn check_batch_path(
     }
     let path = settings.batch.path.as_str();
     let taken = routes.iter().any(|route| route.axum_path == path)
-        || ["/metrics", "/healthz", "/readyz"].contains(&path);
+        || crate::ir::BUILTIN_PATHS.contains(&path);
     if taken {
         let location = crate::load::Location {
             doc: 0,
