@@ -21,6 +21,9 @@ pub struct Api {
     pub routes: Vec<Route>,
     /// The root `x-specjet` settings.
     pub settings: ServiceSettings,
+    /// The document itself, bundled into one JSON text (every external `$ref` brought in),
+    /// which the service serves at `/openapi.json`.
+    pub document: String,
 }
 
 impl Api {
@@ -58,6 +61,63 @@ pub struct ServiceSettings {
     pub http_client: Option<HttpClientSettings>,
     /// `x-specjet.batch`: the batch endpoint of the operations in a batch group.
     pub batch: BatchSettings,
+    /// The path every operation is served under: `x-specjet.base-path`, else the path of the
+    /// first `servers` URL; empty for none.
+    pub base_path: String,
+    /// `x-specjet.docs`: where the service serves its document and its interactive docs.
+    pub docs: DocsSettings,
+    /// `x-specjet.cors`: which browser origins may call the service (`None`: no CORS).
+    pub cors: Option<CorsSettings>,
+}
+
+/// `x-specjet.docs`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocsSettings {
+    /// `openapi`: where the document is served as JSON (and, with `.yaml` for `.json`, as
+    /// YAML); `None` when switched off.
+    pub openapi: Option<String>,
+    /// `ui`: where the interactive docs are served; `None` when switched off.
+    pub ui: Option<String>,
+    /// `strip-annotations`: the served document leaves out specjet's annotations.
+    pub strip_annotations: bool,
+}
+
+impl Default for DocsSettings {
+    fn default() -> Self {
+        DocsSettings {
+            openapi: Some("/openapi.json".to_owned()),
+            ui: Some("/docs".to_owned()),
+            strip_annotations: false,
+        }
+    }
+}
+
+impl DocsSettings {
+    /// The YAML twin of the JSON document's path.
+    pub fn openapi_yaml(&self) -> Option<String> {
+        let json = self.openapi.as_deref()?;
+        Some(match json.strip_suffix(".json") {
+            Some(stem) => format!("{stem}.yaml"),
+            None => format!("{json}.yaml"),
+        })
+    }
+}
+
+/// `x-specjet.cors`; a `None` takes the runtime's default.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CorsSettings {
+    /// `allow-origins`: origins (`https://app.example.com`, `https://*.example.com`) or `*`.
+    pub allow_origins: Vec<String>,
+    /// `allow-methods` (`None`: the methods the spec serves on the requested path).
+    pub allow_methods: Option<Vec<String>>,
+    /// `allow-headers` (`None`: the headers the browser asks for).
+    pub allow_headers: Option<Vec<String>>,
+    /// `expose-headers` (`None`: the runtime's list of specjet's own answer headers).
+    pub expose_headers: Option<Vec<String>>,
+    /// `max-age`, in seconds: how long a browser may keep a preflight's answer.
+    pub max_age_secs: Option<u64>,
+    /// `allow-credentials`.
+    pub allow_credentials: bool,
 }
 
 /// `x-specjet.batch`.
@@ -676,6 +736,38 @@ pub struct Policies {
 
 /// The paths every generated router serves itself (unless the API has an operation there).
 pub const BUILTIN_PATHS: [&str; 3] = ["/metrics", "/healthz", "/readyz"];
+
+impl ServiceSettings {
+    /// The paths the router would serve itself (its builtin endpoints, the document and the
+    /// docs) that an operation of `routes` serves: the router leaves them to the API. The
+    /// docs are taken by any route under their path (their assets live there).
+    pub fn paths_taken_by(&self, routes: &[Route]) -> Vec<String> {
+        let served = |path: &str| routes.iter().any(|route| route.axum_path == path);
+        let mut taken: Vec<String> = BUILTIN_PATHS
+            .into_iter()
+            .filter(|path| served(path))
+            .map(str::to_owned)
+            .collect();
+        for path in [self.docs.openapi.clone(), self.docs.openapi_yaml()]
+            .into_iter()
+            .flatten()
+        {
+            if served(&path) {
+                taken.push(path);
+            }
+        }
+        if let Some(ui) = &self.docs.ui {
+            let under = format!("{ui}/");
+            if routes
+                .iter()
+                .any(|route| route.axum_path == *ui || route.axum_path.starts_with(&under))
+            {
+                taken.push(ui.clone());
+            }
+        }
+        taken
+    }
+}
 
 /// How long a handler may take when no `x-timeout` says otherwise.
 pub const DEFAULT_TIMEOUT_MS: u64 = 30_000;

@@ -10,6 +10,7 @@
 //! annotation parser reads. ARCHITECTURE.md draws the whole pipeline.
 
 pub mod attributes;
+mod bundle;
 mod codegen;
 pub mod diag;
 pub mod diff;

@@ -771,3 +771,92 @@ fn fan_out_parts_are_resolved_and_checked() {
         assert!(errors[0].message.contains(message), "{bad}: {errors:?}");
     }
 }
+
+/// The base path comes from the first `servers` URL unless `x-specjet.base-path` says
+/// otherwise; `x-specjet.docs` and `x-specjet.cors` are read and checked with locations.
+#[test]
+fn base_path_docs_and_cors_are_read_and_checked() {
+    let spec = |servers: &str, specjet: &str| {
+        format!(
+            "openapi: 3.0.3\ninfo: {{title: S, version: '1'}}\nservers: {servers}\nx-specjet: {specjet}\npaths:\n  /items:\n    get:\n      operationId: listItems\n      x-cache: 1m\n      responses: {{'200': {{description: ok}}}}\n"
+        )
+    };
+    let analyze = |servers: &str, specjet: &str| {
+        specjet_generator::analyze_text("s.yaml", &spec(servers, specjet)).unwrap()
+    };
+    for (servers, specjet, base) in [
+        ("[{url: 'https://api.example.com/v2'}]", "{}", "/v2"),
+        ("[{url: /api/v1/}]", "{}", "/api/v1"),
+        ("[{url: 'https://api.example.com'}]", "{}", ""),
+        ("[]", "{}", ""),
+        ("[{url: '{scheme}://x.example.com/{v}', variables: {scheme: {default: https}, v: {default: v3}}}]", "{}", "/v3"),
+        ("[{url: 'https://api.example.com/v2'}]", "{base-path: /}", ""),
+        ("[{url: 'https://api.example.com/v2'}]", "{base-path: /internal/}", "/internal"),
+    ] {
+        let analysis = analyze(servers, specjet);
+        assert!(!analysis.diagnostics.has_errors(), "{servers}: {:?}", analysis.diagnostics.items());
+        assert_eq!(analysis.api.settings.base_path, base, "{servers} {specjet}");
+    }
+
+    let analysis = analyze(
+        "[]",
+        "{docs: {openapi: /spec.json, ui: false, strip-annotations: true}, cors: {allow-origins: 'https://app.example.com', allow-methods: [get, post], max-age: 10m, allow-credentials: true}}",
+    );
+    assert!(
+        !analysis.diagnostics.has_errors(),
+        "{:?}",
+        analysis.diagnostics.items()
+    );
+    let settings = &analysis.api.settings;
+    assert_eq!(settings.docs.openapi.as_deref(), Some("/spec.json"));
+    assert_eq!(settings.docs.openapi_yaml().as_deref(), Some("/spec.yaml"));
+    assert_eq!(settings.docs.ui, None);
+    let document: serde_json::Value = serde_json::from_str(&analysis.api.document).unwrap();
+    assert!(
+        document.get("x-specjet").is_none(),
+        "annotations are stripped"
+    );
+    assert!(document["paths"]["/items"]["get"].get("x-cache").is_none());
+    let cors = settings.cors.as_ref().unwrap();
+    assert_eq!(cors.allow_origins, ["https://app.example.com"]);
+    assert_eq!(
+        cors.allow_methods.as_deref(),
+        Some(&["GET".to_owned(), "POST".to_owned()][..])
+    );
+    assert_eq!(
+        (cors.max_age_secs, cors.allow_credentials),
+        (Some(600), true)
+    );
+    // Docs switched off: nothing to embed.
+    assert!(analyze("[]", "{docs: false}").api.document.is_empty());
+
+    for (servers, specjet, pointer) in [
+        ("[{url: 'https://exa mple.com/v1'}]", "{}", "/servers/0/url"),
+        ("[{url: /ok}, {url: 'https://{region}.example.com'}]", "{}", "/servers/1/url"),
+        ("[{description: no url}]", "{}", "/servers/0"),
+        ("[]", "{base-path: api}", "/x-specjet/base-path"),
+        ("[]", "{docs: {ui: docs}}", "/x-specjet/docs/ui"),
+        ("[]", "{docs: {openapi: /spec.yaml}}", "/x-specjet/docs/openapi"),
+        ("[]", "{docs: {openapi: false}}", "/x-specjet/docs/ui"),
+        ("[]", "{docs: {theme: dark}}", "/x-specjet/docs/theme"),
+        ("[]", "{cors: {allow-methods: [GET]}}", "/x-specjet/cors"),
+        ("[]", "{cors: {allow-origins: 'https://app.example.com/'}}", "/x-specjet/cors/allow-origins"),
+        ("[]", "{cors: {allow-origins: '*', allow-credentials: true}}", "/x-specjet/cors/allow-origins"),
+        ("[]", "{cors: {allow-origins: 'https://a.example.com', expose-headers: ['*'], allow-credentials: true}}", "/x-specjet/cors/expose-headers"),
+        ("[]", "{cors: {allow-origins: '*', allow-methods: [FETCH]}}", "/x-specjet/cors/allow-methods"),
+        ("[]", "{cors: {allow-origins: '*', max-age: 1500ms}}", "/x-specjet/cors/max-age"),
+    ] {
+        let analysis = analyze(servers, specjet);
+        assert_eq!(error_pointers(&analysis), [pointer], "{servers} {specjet}");
+    }
+
+    // `validate` exits 1 on a server URL that does not parse and says where it is.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad-server.yaml");
+    std::fs::write(&path, spec("\n  - url: 'https://exa mple.com/v1'", "{}")).unwrap();
+    let output = specjet(&["validate", path.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let printed = text(&output.stderr) + &text(&output.stdout);
+    assert!(printed.contains("bad-server.yaml:"), "{printed}");
+    assert!(printed.contains("/servers/0/url"), "{printed}");
+}

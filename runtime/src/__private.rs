@@ -1,5 +1,7 @@
 //! Helpers that only generated code calls; not a stable API.
 
+use std::collections::HashMap;
+
 use axum::body::Body;
 use serde::de::{Deserialize, DeserializeOwned, Deserializer, Error as _};
 use serde::ser::{Error as _, Serialize, Serializer};
@@ -16,44 +18,117 @@ macro_rules! __operation_handler {
     };
 }
 
+/// The paths the service serves itself at the root.
+const BUILTIN_PATHS: [&str; 3] = ["/metrics", "/healthz", "/readyz"];
+
 /// The end of every generated `router_with`: the operations' policies served
-/// ([`crate::Services::apply`]), the service's own endpoints outside caching and limits
-/// (`/metrics`, `/healthz`, `/readyz`, except those in `taken`, which the API serves itself)
-/// and problem+json answers for unknown paths (404) and methods (405).
+/// ([`crate::Services::apply`]), problem+json answers for unknown paths (404) and methods
+/// (405), the batch endpoint, the document and the docs, CORS around all of them, the whole
+/// served under the base path; and the service's own endpoints at the root (`/metrics`,
+/// `/healthz`, `/readyz`, except those in `taken`, which the API serves itself). The
+/// composites of `fan_out` call their parts through the operations' router.
 pub fn finish(
     router: axum::Router,
     services: &crate::Services,
     operations: &[(&'static crate::OperationInfo, crate::Policies)],
     taken: &[&str],
+    fan_out: Option<&crate::fan_out::Slot>,
 ) -> axum::Router {
-    let mut router = services.apply(router, operations);
-    for path in ["/metrics", "/healthz", "/readyz"] {
-        if taken.contains(&path) {
-            continue;
-        }
-        router = match path {
-            "/metrics" => router.route(path, axum::routing::get(crate::metrics::render)),
-            "/healthz" => router.route(path, axum::routing::get(crate::health::healthz)),
-            "/readyz" => router.route_service(
-                path,
-                axum::routing::get(crate::health::readyz).with_state(services.clone()),
-            ),
-            _ => router,
-        };
-    }
-    let router = router
+    let settings = services.settings();
+    let api = services
+        .apply(router, operations)
         .fallback(crate::problem::not_found)
         .method_not_allowed_fallback(crate::problem::method_not_allowed);
     // The batch endpoint sends its items through everything above (so they meet every
     // layer), and is itself outside the operations' layers.
-    let settings = &services.settings().batch;
-    match crate::batch::Batch::new(router.clone(), operations, settings) {
-        Some(batch) if !taken.contains(&settings.path.as_str()) => router.route(
-            &settings.path,
-            axum::routing::post(crate::batch::handle).with_state(batch),
-        ),
-        _ => router,
+    let batch_path = settings.batch.path.as_str();
+    let mut methods_by_path: HashMap<String, Vec<http::Method>> = HashMap::new();
+    for (operation, _) in operations {
+        methods_by_path
+            .entry(operation.path.to_owned())
+            .or_default()
+            .push(operation.method.clone());
     }
+    let mut api = match crate::batch::Batch::new(api.clone(), operations, settings) {
+        Some(batch) if !taken.contains(&batch_path) => {
+            methods_by_path.insert(batch_path.to_owned(), vec![http::Method::POST]);
+            api.route(
+                batch_path,
+                axum::routing::post(crate::batch::handle).with_state(batch),
+            )
+        }
+        _ => api,
+    };
+    if let Some(slot) = fan_out {
+        slot.fill(&api);
+    }
+    let base_path = settings.base_path.as_str();
+    if let Some((docs, paths)) = crate::docs::routes(&settings.docs, base_path, taken) {
+        for path in paths {
+            methods_by_path.insert(path, vec![http::Method::GET]);
+        }
+        api = api.merge(docs);
+    }
+    if let Some(cors) = &settings.cors {
+        match cors.layer(methods_by_path) {
+            Ok(cors) => api = api.layer(cors),
+            Err(error) => tracing::error!("CORS is off: {error}"),
+        }
+    }
+    let mut root = if base_path.is_empty() {
+        api
+    } else {
+        axum::Router::new().fallback_service(mounted(base_path, api))
+    };
+    for path in BUILTIN_PATHS {
+        // Under a base path the API's own paths cannot meet the root's.
+        if base_path.is_empty() && taken.contains(&path) {
+            continue;
+        }
+        root = match path {
+            "/metrics" => root.route(path, axum::routing::get(crate::metrics::render)),
+            "/healthz" => root.route(path, axum::routing::get(crate::health::healthz)),
+            _ => root.route_service(
+                path,
+                axum::routing::get(crate::health::readyz).with_state(services.clone()),
+            ),
+        };
+    }
+    root
+}
+
+/// `api` served under `base_path`: a request below it reaches `api` with the base path taken
+/// off its URI (so routes, policies and cache keys see the spec's paths); any other is 404.
+fn mounted(
+    base_path: &str,
+    api: axum::Router,
+) -> impl tower::Service<
+    axum::extract::Request,
+    Response = axum::response::Response,
+    Error = std::convert::Infallible,
+    Future = impl Send,
+> + Clone
+       + Send
+       + Sync
+       + 'static {
+    use axum::response::IntoResponse;
+    use tower::ServiceExt;
+    let base_path: std::sync::Arc<str> = base_path.into();
+    tower::service_fn(move |mut request: axum::extract::Request| {
+        let api = api.clone();
+        let inner = crate::dispatch::below(request.uri(), &base_path);
+        async move {
+            match inner {
+                Some(uri) => {
+                    *request.uri_mut() = uri;
+                    api.oneshot(request).await
+                }
+                None => Ok(crate::problem::not_found(request.uri().clone())
+                    .await
+                    .into_response()),
+            }
+        }
+    })
 }
 
 /// A request as generated `Request::read` takes it: its parts, the path captures of the

@@ -62,6 +62,8 @@ pub(crate) struct Batch {
     /// Per route path, the methods whose operations are all in a batch group.
     routes: Arc<matchit::Router<Vec<(Method, bool)>>>,
     settings: Arc<BatchSettings>,
+    /// The base path the service is served under, which an item's URL may start with.
+    base_path: Arc<str>,
 }
 
 impl Batch {
@@ -70,8 +72,9 @@ impl Batch {
     pub(crate) fn new(
         router: axum::Router,
         operations: &[(&'static OperationInfo, crate::Policies)],
-        settings: &BatchSettings,
+        service: &crate::ServiceSettings,
     ) -> Option<Batch> {
+        let settings = &service.batch;
         if !operations
             .iter()
             .any(|(_, policies)| policies.batch_group.is_some())
@@ -98,6 +101,7 @@ impl Batch {
             router,
             routes: Arc::new(routes),
             settings: Arc::new(settings.clone()),
+            base_path: service.base_path.as_str().into(),
         })
     }
 
@@ -235,12 +239,18 @@ fn prepare(
         let at = |reason: String| invalid(format!("request `{}`: {reason}", item.id));
         let method = Method::from_bytes(item.method.to_ascii_uppercase().as_bytes())
             .map_err(|_| at(format!("`{}` is not an HTTP method", item.method)))?;
-        let uri: Uri = item
+        let mut uri: Uri = item
             .url
             .parse()
             .ok()
             .filter(|uri: &Uri| uri.scheme().is_none() && uri.path().starts_with('/'))
             .ok_or_else(|| at(format!("`{}` is not a path such as `/items/1`", item.url)))?;
+        // A URL as clients write it, under the base path, names the spec's path below it.
+        if !batch.base_path.is_empty() && !batch.batchable(&method, uri.path()) {
+            if let Some(below) = crate::dispatch::below(&uri, &batch.base_path) {
+                uri = below;
+            }
+        }
         if uri.path() == batch.settings.path {
             return Err(at("a batch cannot hold a batch".to_owned()));
         }

@@ -84,3 +84,20 @@ pub(crate) fn is_json(media: &HeaderValue) -> bool {
         essence.eq_ignore_ascii_case("application/json") || essence.ends_with("+json")
     })
 }
+
+/// `uri` with `base_path` taken off its path, if the path is at or below it.
+pub(crate) fn below(uri: &http::Uri, base_path: &str) -> Option<http::Uri> {
+    let rest = uri.path().strip_prefix(base_path)?;
+    let path = match rest {
+        "" => "/",
+        rest if rest.starts_with('/') => rest,
+        _ => return None,
+    };
+    let path_and_query = match uri.query() {
+        Some(query) => format!("{path}?{query}"),
+        None => path.to_owned(),
+    };
+    let mut parts = uri.clone().into_parts();
+    parts.path_and_query = Some(path_and_query.parse().ok()?);
+    http::Uri::from_parts(parts).ok()
+}

@@ -14,6 +14,9 @@
 //! - [`fan_out`]: composite operations (`x-fan-out`) whose parts run at once;
 //! - [`loader`]: a DataLoader, coalescing concurrent lookups into one batch query;
 //! - [`health`]: `/healthz` and `/readyz`;
+//! - [`docs`]: the service's own document (`/openapi.json`, `/openapi.yaml`) and Swagger UI
+//!   (`/docs`, feature `docs`);
+//! - [`cors`]: CORS from `x-specjet.cors`;
 //! - `database` (feature `database`): the sqlx pool `x-specjet.database` declares;
 //! - `http_client` (feature `http-client`): the pooled HTTP client `x-specjet.http-client`
 //!   declares;
@@ -30,9 +33,11 @@ pub mod batch;
 pub mod cache;
 pub mod caller;
 pub mod compression;
+pub mod cors;
 #[cfg(feature = "database")]
 pub mod database;
 mod dispatch;
+pub mod docs;
 #[doc(hidden)] // what generated `Request::read` calls; not a stable API
 pub mod extract;
 pub mod fan_out;

@@ -28,6 +28,14 @@ pub struct ServiceSettings {
     /// `x-specjet.http-client`: the client [`Services::start`] builds (`None`: no client).
     #[cfg(feature = "http-client")]
     pub http_client: Option<crate::http_client::HttpClientSettings>,
+    /// The path every operation is served under (`/api/v1`; empty for none): the path of the
+    /// spec's first `servers` URL or `x-specjet.base-path`; `BASE_PATH` replaces it. The
+    /// service's own endpoints (`/metrics`, `/healthz`, `/readyz`) stay at the root.
+    pub base_path: String,
+    /// `x-specjet.docs`: the document and the interactive docs the service serves.
+    pub docs: crate::docs::DocsSettings,
+    /// `x-specjet.cors`: which browser origins may call the service (`None`: no CORS).
+    pub cors: Option<crate::cors::CorsSettings>,
 }
 
 impl ServiceSettings {
@@ -39,6 +47,39 @@ impl ServiceSettings {
         settings.rate_limit.key_prefix = prefix.to_owned();
         settings
     }
+
+    /// These settings with the environment's overrides: `BASE_PATH` (`/` for none) and
+    /// `CORS_ALLOW_ORIGINS` (comma-separated origins); an error says which value is wrong.
+    pub fn with_env(mut self) -> Result<ServiceSettings, crate::StartError> {
+        if let Ok(path) = std::env::var("BASE_PATH") {
+            self.base_path = base_path(&path)
+                .map_err(|message| crate::StartError::new(format!("BASE_PATH: {message}")))?;
+        }
+        if let Some(cors) = self.cors.take() {
+            let cors = cors.with_env();
+            cors.layer(std::collections::HashMap::new())
+                .map_err(|message| crate::StartError::new(format!("CORS settings: {message}")))?;
+            self.cors = Some(cors);
+        }
+        Ok(self)
+    }
+}
+
+/// A base path as the router uses it: `/api/v1` (no trailing `/`), or empty for none.
+fn base_path(path: &str) -> Result<String, String> {
+    let trimmed = path.trim().trim_end_matches('/');
+    if trimmed.is_empty() {
+        return Ok(String::new());
+    }
+    if !trimmed.starts_with('/')
+        || trimmed.contains(['{', '}', '?', '#', '*'])
+        || trimmed.chars().any(char::is_whitespace)
+    {
+        return Err(format!(
+            "`{path}` is not a fixed path such as `/api/v1` (or `/` for none)"
+        ));
+    }
+    Ok(trimmed.to_owned())
 }
 
 /// Connections, caches and budgets shared by every route; cheap to clone.
@@ -62,6 +103,7 @@ impl Services {
     /// migrated. A database that cannot be reached, or a migration that fails, is an error
     /// that says why; `main` prints it and exits non-zero.
     pub async fn start(settings: ServiceSettings) -> Result<Services, crate::StartError> {
+        let settings = settings.with_env()?;
         #[cfg(feature = "database")]
         let database = match &settings.database {
             Some(database) => Some(crate::database::Database::connect(database, None).await?),
@@ -88,7 +130,16 @@ impl Services {
     /// Services configured from the environment: `REDIS_URL` enables the shared cache tier
     /// and shared rate-limit budgets. Without it everything runs in process, with no servers
     /// at all.
+    /// A `BASE_PATH` or `CORS_ALLOW_ORIGINS` that is not valid is logged and ignored here;
+    /// [`Services::start`] refuses it.
     pub fn from_env(settings: ServiceSettings) -> Services {
+        let settings = match settings.clone().with_env() {
+            Ok(settings) => settings,
+            Err(error) => {
+                tracing::error!("{error}; the spec's settings are used");
+                settings
+            }
+        };
         let url = std::env::var("REDIS_URL")
             .ok()
             .filter(|url| !url.is_empty());

@@ -98,7 +98,7 @@ fn service() -> (Router, Arc<AtomicUsize>, Arc<AtomicUsize>) {
         (&CREATE, CREATE.policies),
         (&ADMIN, ADMIN.policies),
     ];
-    let app = specjet::__private::finish(router, &services, &operations, &[]);
+    let app = specjet::__private::finish(router, &services, &operations, &[], None);
     (app, reads, created)
 }
 

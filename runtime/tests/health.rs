@@ -23,7 +23,7 @@ async fn get(app: &Router, path: &str) -> (StatusCode, http::HeaderMap, String) 
 }
 
 fn app(services: &Services) -> Router {
-    specjet::__private::finish(Router::new(), services, &[], &[])
+    specjet::__private::finish(Router::new(), services, &[], &[], None)
 }
 
 #[tokio::test]

@@ -9,6 +9,7 @@ const SPECS: &[(&str, &str)] = &[
     ("features", "tests/compile/specs/features.yaml"),
     ("connections", "tests/compile/specs/connections.yaml"),
     ("fanout", "tests/compile/specs/fanout.yaml"),
+    ("serving", "tests/compile/specs/serving.yaml"),
     (
         "oai_petstore",
         "generator/tests/fixtures/oai/oai-petstore.yaml",

@@ -40,6 +40,7 @@ async fn main() -> std::io::Result<()> {
         &services,
         &operations,
         &[],
+        None,
     ))
     .await
 }

@@ -13,7 +13,7 @@ pub(crate) mod server;
 mod types;
 
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, ToTokens};
 
 use crate::ir::{Api, Module, TypeRef};
 
@@ -66,12 +66,15 @@ pub(crate) fn files(api: &Api) -> Vec<FileTokens> {
     let title = &api.title;
     let version = &api.version;
     let root_doc = format!("{title} {version}").trim().to_owned();
+    let served = !api.document.is_empty();
+    let openapi_mod = served.then(|| quote! { pub mod openapi; });
     files.push(FileTokens {
         path: "mod.rs".to_owned(),
         doc: root_doc,
         tokens: quote! {
             #![allow(#(#lints),*)]
 
+            #openapi_mod
             pub mod operations;
             pub mod server;
             pub mod types;
@@ -102,6 +105,13 @@ pub(crate) fn files(api: &Api) -> Vec<FileTokens> {
             tokens: operations::module(api, index),
         });
     }
+    if served {
+        files.push(FileTokens {
+            path: "openapi.rs".to_owned(),
+            doc: "The document the service serves at its `openapi` path.".to_owned(),
+            tokens: server::document_module(api),
+        });
+    }
     files.push(FileTokens {
         path: "server.rs".to_owned(),
         doc: "The `Api` trait to implement and the router that serves it.".to_owned(),
@@ -120,7 +130,15 @@ pub(crate) fn inline(api: &Api) -> TokenStream {
         let body = operations::module(api, index);
         quote! { pub mod #name { #body } }
     });
+    let openapi = (!api.document.is_empty()).then(|| {
+        let document = server::document_module(api);
+        quote! {
+            #allow
+            pub mod openapi { #document }
+        }
+    });
     quote! {
+        #openapi
         #allow
         pub mod operations { #(#ops)* }
         #allow
@@ -197,3 +215,14 @@ pub(crate) fn rust_type(api: &Api, ty: &TypeRef, scope: Scope) -> TokenStream {
 }
 
 pub(crate) use docs::{doc_attrs, join as join_docs};
+
+/// `text` as a raw string literal, so that the generated file shows it as written.
+pub(crate) fn raw_string(text: &str) -> TokenStream {
+    let mut hashes = String::from("#");
+    while text.contains(&format!("\"{hashes}")) {
+        hashes.push('#');
+    }
+    format!("r{hashes}\"{text}\"{hashes}")
+        .parse()
+        .unwrap_or_else(|_| proc_macro2::Literal::string(text).into_token_stream())
+}

@@ -2,6 +2,9 @@
 //! operation's route and policies, named policies once) and the router that serves it.
 
 mod connections;
+mod serving;
+
+pub(crate) use serving::document_module;
 
 use std::collections::BTreeSet;
 
@@ -41,12 +44,9 @@ pub(crate) fn module(api: &Api) -> TokenStream {
     let handlers = handlers(api);
     imports.state = !handlers.is_empty();
     let settings = settings_fn(api, &mut imports);
-    // The runtime's own endpoints (`/metrics`, `/healthz`, `/readyz`) that the API serves
-    // itself, and which the runtime leaves to it.
-    let taken: Vec<&str> = crate::ir::BUILTIN_PATHS
-        .into_iter()
-        .filter(|path| api.routes.iter().any(|route| route.axum_path == *path))
-        .collect();
+    // The runtime's own endpoints (`/metrics`, `/healthz`, `/readyz`, the docs) that the API
+    // serves itself, and which the runtime leaves to it.
+    let taken = api.settings.paths_taken_by(&api.routes);
     let batch_docs = batch_docs(api);
     let fan_out_statics = fan_out_statics(api);
     let composed = !fan_out_statics.is_empty();
@@ -61,18 +61,14 @@ pub(crate) fn module(api: &Api) -> TokenStream {
         }
     });
     let slot = composed.then(|| quote! { let fan_out = ::specjet::fan_out::Slot::default(); });
-    let finish = quote! {
-        ::specjet::__private::finish(router.with_state(api), services, &operations, &[#(#taken),*])
-    };
     // The composites call their parts through the finished router, layers and all.
-    let finish = if composed {
-        quote! {
-            let router = #finish;
-            fan_out.fill(&router);
-            router
-        }
+    let slot_arg = if composed {
+        quote! { ::std::option::Option::Some(&fan_out) }
     } else {
-        finish
+        quote! { ::std::option::Option::None }
+    };
+    let finish = quote! {
+        ::specjet::__private::finish(router.with_state(api), services, &operations, &[#(#taken),*], #slot_arg)
     };
     let imports = imports.tokens();
     quote! {
@@ -870,6 +866,7 @@ fn settings_fn(api: &Api, imports: &mut Imports) -> TokenStream {
         let limit = Literal::u64_unsuffixed(limit);
         changes.push(quote! { settings.max_in_flight = ::std::option::Option::Some(#limit); });
     }
+    changes.extend(serving::settings(api));
     let mut items = TokenStream::new();
     if let Some(database) = &settings.database {
         let (change, needs) = connections::database(database, &prefix, imports);

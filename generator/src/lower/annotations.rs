@@ -11,6 +11,7 @@ mod batch;
 mod connections;
 mod fan_out;
 mod limits;
+mod serving;
 
 use std::collections::BTreeMap;
 
@@ -141,6 +142,20 @@ pub(crate) struct Annotations<'a> {
     pub(crate) vocab: Vocabulary,
 }
 
+/// Every concern read on operations, path items or the root, as `x-specjet-<name>` or, in
+/// opted-in documents, `x-<name>` (the served document may leave them out).
+pub(crate) const CONCERNS: &[&str] = &[
+    "cache",
+    "cache-ttl",
+    "cache-invalidates",
+    "rate-limit",
+    "compress",
+    "timeout",
+    "batch-group",
+    "fan-out",
+    "fan-out-optional",
+];
+
 /// Root `x-specjet` concerns that are part of the vocabulary but not implemented yet.
 const PLANNED_CONCERNS: &[&str] = &["redis"];
 
@@ -170,6 +185,9 @@ impl<'a> Annotations<'a> {
             doc: 0,
             pointer: "/x-specjet".to_owned(),
         };
+        // Checked whether or not `x-specjet.base-path` overrides it.
+        let served_under = self.servers_base_path();
+        settings.base_path = served_under.clone();
         let Some(value) = self.spec.get(&root).cloned() else {
             return settings;
         };
@@ -183,6 +201,7 @@ impl<'a> Annotations<'a> {
             }
             return settings;
         };
+        let mut base_path = None;
         for (key, value) in &map {
             let location = root.child(key);
             match key.as_str() {
@@ -202,6 +221,9 @@ impl<'a> Annotations<'a> {
                 "http-client" => {
                     settings.http_client = Some(self.http_client_settings(&location, value))
                 }
+                "base-path" => base_path = self.base_path(&location, value),
+                "docs" => settings.docs = self.docs_settings(&location, value),
+                "cors" => settings.cors = Some(self.cors_settings(&location, value)),
                 concern if PLANNED_CONCERNS.contains(&concern) => self.report(
                     Severity::Warning,
                     &location,
@@ -214,6 +236,7 @@ impl<'a> Annotations<'a> {
                 ),
             }
         }
+        settings.base_path = base_path.unwrap_or(served_under);
         settings
     }
 
@@ -268,6 +291,10 @@ impl<'a> Annotations<'a> {
         object: &Value,
         name: &str,
     ) -> Option<(Location, Value)> {
+        debug_assert!(
+            CONCERNS.contains(&name),
+            "`{name}` is missing from CONCERNS"
+        );
         let long = format!("x-specjet-{name}");
         if let Some(value) = object.get(&long) {
             return Some((owner.child(&long), value.clone()));

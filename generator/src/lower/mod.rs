@@ -69,6 +69,7 @@ pub(crate) fn lower(spec: &Spec, diags: &mut Diagnostics) -> Api {
         &routes,
         &mut lowering.annotations,
     );
+    check_docs_paths(&settings, &routes, &mut lowering.annotations);
     let Lowering {
         types,
         diags: own,
@@ -86,6 +87,11 @@ pub(crate) fn lower(spec: &Spec, diags: &mut Diagnostics) -> Api {
     {
         diags.push_diagnostic(d.clone());
     }
+    // Only what is served is bundled: a document costs its size in the binary.
+    let document = match settings.docs.openapi {
+        Some(_) => crate::bundle::document(spec, settings.docs.strip_annotations),
+        None => String::new(),
+    };
     Api {
         title: text("title").unwrap_or_else(|| "API".to_owned()),
         version: text("version").unwrap_or_default(),
@@ -94,6 +100,7 @@ pub(crate) fn lower(spec: &Spec, diags: &mut Diagnostics) -> Api {
         types,
         routes,
         settings,
+        document,
     }
 }
 
@@ -949,6 +956,29 @@ fn check_batch_path(
             &location,
             format!(
                 "the batch endpoint's path `{path}` is already served; set another with `x-specjet.batch.path`"
+            ),
+        );
+    }
+}
+
+/// A docs path the API serves itself is left to the API: say so, and how to move the docs.
+fn check_docs_paths(
+    settings: &crate::ir::ServiceSettings,
+    routes: &[crate::ir::Route],
+    annotations: &mut Annotations<'_>,
+) {
+    for path in settings.paths_taken_by(routes) {
+        if crate::ir::BUILTIN_PATHS.contains(&path.as_str()) {
+            continue;
+        }
+        let location = crate::load::Location {
+            doc: 0,
+            pointer: "/paths".to_owned(),
+        };
+        annotations.warning(
+            &location,
+            format!(
+                "the API serves `{path}` itself, where the service would serve its docs; they are not served there (move them with `x-specjet.docs`)"
             ),
         );
     }

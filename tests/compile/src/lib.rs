@@ -18,6 +18,7 @@ generated!(
     features,
     connections,
     fanout,
+    serving,
     oai_petstore,
     oai_petstore_expanded,
     oai_uspto,

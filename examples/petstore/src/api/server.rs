@@ -164,6 +164,7 @@ pub fn settings() -> ::specjet::ServiceSettings {
     settings.compression.min_size = 512;
     settings.compression.max_request_size = 65536;
     settings.max_in_flight = ::std::option::Option::Some(1024);
+    settings.docs.document = ::std::option::Option::Some(super::openapi::DOCUMENT);
     settings
 }
 
@@ -202,5 +203,11 @@ pub fn router_with<A: Api>(api: A, services: &Services) -> Router {
         .iter()
         .map(|&id| (id.info(), A::policies(id, id.info().policies)))
         .collect();
-    ::specjet::__private::finish(router.with_state(api), services, &operations, &[])
+    ::specjet::__private::finish(
+        router.with_state(api),
+        services,
+        &operations,
+        &[],
+        ::std::option::Option::None,
+    )
 }

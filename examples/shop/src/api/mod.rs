@@ -17,6 +17,8 @@
     deprecated,
     unused_imports
 )]
+pub mod openapi;
+
 pub mod operations;
 
 pub mod server;

@@ -179,6 +179,7 @@ pub fn settings() -> ::specjet::ServiceSettings {
     let mut settings = ::specjet::ServiceSettings::named("shop");
     settings.batch.concurrency = 20;
     settings.max_in_flight = ::std::option::Option::Some(1024);
+    settings.docs.document = ::std::option::Option::Some(super::openapi::DOCUMENT);
     settings.database = ::std::option::Option::Some({
         let mut database = ::specjet::database::DatabaseSettings::named("shop");
         database.max_connections = 10;
@@ -235,5 +236,11 @@ pub fn router_with<A: Api>(api: A, services: &Services) -> Router {
         .iter()
         .map(|&id| (id.info(), A::policies(id, id.info().policies)))
         .collect();
-    ::specjet::__private::finish(router.with_state(api), services, &operations, &[])
+    ::specjet::__private::finish(
+        router.with_state(api),
+        services,
+        &operations,
+        &[],
+        ::std::option::Option::None,
+    )
 }

@@ -3,9 +3,10 @@
 //! so a deployed binary needs no folder) and `x-specjet.http-client`.
 
 use proc_macro2::{Literal, TokenStream};
-use quote::{quote, ToTokens};
+use quote::quote;
 
 use super::{duration, Imports};
+use crate::codegen::raw_string;
 use crate::ir::{Backend, DatabaseSettings, HttpClientSettings};
 
 /// The statement of `settings()` that sets `settings.database`, and the items it needs at
@@ -122,15 +123,4 @@ pub(super) fn http_client(
         });
     };
     (statement, quote! { ::specjet::__requires_http_client!(); })
-}
-
-/// `sql` as a raw string literal, so that the generated file shows it as written.
-fn raw_string(sql: &str) -> TokenStream {
-    let mut hashes = String::from("#");
-    while sql.contains(&format!("\"{hashes}")) {
-        hashes.push('#');
-    }
-    format!("r{hashes}\"{sql}\"{hashes}")
-        .parse()
-        .unwrap_or_else(|_| Literal::string(sql).into_token_stream())
 }
