@@ -219,6 +219,9 @@ fn init(spec: &Path, dir: &Path, force: bool, runtime_version: Option<String>) -
                 dir.display(),
                 report.written.join(", ")
             );
+            for (what, url) in &report.urls {
+                println!("  {what}: {url}");
+            }
             ExitCode::SUCCESS
         }
         Err(message) => {

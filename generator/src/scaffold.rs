@@ -56,6 +56,28 @@ pub struct InitReport {
     pub written: Vec<String>,
     /// Files that already held the user's code and were left alone.
     pub kept: Vec<String>,
+    /// Where the service answers once started with the default address: (what, URL).
+    pub urls: Vec<(&'static str, String)>,
+}
+
+/// The address a scaffolded service listens on without `ADDR`.
+const DEFAULT_ADDR: &str = "127.0.0.1:8080";
+
+/// Where a service of `api` answers at the default address: its operations (under the base
+/// path), its docs and its document, when it serves them.
+fn urls(api: &crate::ir::Api) -> Vec<(&'static str, String)> {
+    let base = format!("http://{DEFAULT_ADDR}{}", api.settings.base_path);
+    let docs = &api.settings.docs;
+    let mut urls = vec![("the API", format!("{base}/"))];
+    if !api.document.is_empty() {
+        if let Some(ui) = &docs.ui {
+            urls.push(("its docs", format!("{base}{ui}")));
+        }
+        if let Some(openapi) = &docs.openapi {
+            urls.push(("its document", format!("{base}{openapi}")));
+        }
+    }
+    urls
 }
 
 #[derive(Template)]
@@ -98,6 +120,7 @@ struct Readme<'a> {
     title: &'a str,
     spec_label: &'a str,
     spec_path: &'a str,
+    urls: &'a [(&'static str, String)],
 }
 
 #[derive(Template)]
@@ -137,6 +160,7 @@ pub fn init(spec: &Path, dir: &Path, force: bool, runtime: &Runtime) -> Result<I
     let title = api.title.as_str();
     let database = api.settings.database.is_some();
     let http_client = api.settings.http_client.is_some();
+    let urls = urls(api);
     let features: Vec<&str> = [(database, "database"), (http_client, "http-client")]
         .into_iter()
         .filter_map(|(on, feature)| on.then_some(feature))
@@ -158,6 +182,7 @@ pub fn init(spec: &Path, dir: &Path, force: bool, runtime: &Runtime) -> Result<I
                 title,
                 spec_label: &spec_label,
                 spec_path: &spec_path,
+                urls: &urls,
             })?,
         ),
         (
@@ -180,7 +205,10 @@ pub fn init(spec: &Path, dir: &Path, force: bool, runtime: &Runtime) -> Result<I
             })?,
         ),
     ];
-    let mut report = InitReport::default();
+    let mut report = InitReport {
+        urls,
+        ..InitReport::default()
+    };
     for (path, contents) in files {
         let target = crate_dir.join(path);
         if path == "src/handlers.rs" && target.exists() {
