@@ -85,9 +85,12 @@ pub const ALLOCATOR: Allocator = mimalloc::MiMalloc;
 
 pub use loader::Loader;
 pub use multipart::{MultipartForm, Part};
-pub use operation::{OperationInfo, Policies};
+pub use operation::{OperationInfo, ParamType, Policies};
 pub use problem::Problem;
-pub use redis_conn::{SharedRedis, COMMAND_TIMEOUT as REDIS_COMMAND_TIMEOUT};
+pub use redis_conn::{
+    SharedRedis, COMMAND_TIMEOUT as REDIS_COMMAND_TIMEOUT, OPEN_AFTER as REDIS_OPEN_AFTER,
+    PROBE_INTERVAL as REDIS_PROBE_INTERVAL,
+};
 pub use serve::serve;
 pub use services::{ServiceSettings, Services};
 pub use start::StartError;

@@ -83,6 +83,11 @@ impl CacheCounters {
     }
 }
 
+/// `specjet_redis_skipped`: 1 while the Redis circuit breaker is open (commands skip Redis).
+pub(crate) fn redis_breaker(open: bool) {
+    metrics::gauge!("specjet_redis_skipped").set(if open { 1.0 } else { 0.0 });
+}
+
 /// Counts an invalidation of an operation's entries.
 pub(crate) fn cache_invalidated(operation: &'static str) {
     metrics::counter!("specjet_cache_invalidations_total", "operation" => operation).increment(1);

@@ -61,6 +61,8 @@ pub struct OperationInfo {
     pub secured: bool,
     /// Path parameters as (name, capture key of the segment that holds it) pairs.
     pub params: &'static [(&'static str, &'static str)],
+    /// How each of `params` is read (by position; a missing one is [`ParamType::Text`]).
+    pub param_types: &'static [ParamType],
     /// What the spec says of how the operation is served.
     pub policies: Policies,
 }
@@ -81,8 +83,21 @@ impl OperationInfo {
             path,
             secured,
             params,
+            param_types: &[],
             policies: Policies::NONE,
         }
+    }
+
+    /// The same entry with the types of its path parameters (by position in `params`).
+    pub const fn with_param_types(mut self, types: &'static [ParamType]) -> OperationInfo {
+        self.param_types = types;
+        self
+    }
+
+    /// The route's captures (capture key, value as sent) with each value in its canonical
+    /// spelling, as the handler reads it: `+5`, `05` and `5` are one integer.
+    pub(crate) fn canonical(&self, captures: Vec<(String, String)>) -> Vec<(String, String)> {
+        canonical_captures(self.params, self.param_types, captures)
     }
 
     /// The same entry with these policies.
@@ -90,6 +105,60 @@ impl OperationInfo {
         self.policies = policies;
         self
     }
+}
+
+/// How a path parameter's value is read, so that every spelling of one value is one value to
+/// the cache (its keys and its invalidation tags).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ParamType {
+    /// Text, compared as sent (after percent-decoding).
+    #[default]
+    Text,
+    /// A whole number: a sign, leading zeros and `+` do not make another value.
+    Integer,
+    /// A number: `1.50` and `1.5` are one value.
+    Number,
+    /// `true` or `false`.
+    Boolean,
+}
+
+impl ParamType {
+    /// `raw` in its one spelling; a value that does not parse as the type stays as sent (the
+    /// handler refuses it, and refusals are not cached).
+    pub(crate) fn canonical(self, raw: &str) -> String {
+        let canonical = match self {
+            ParamType::Text => None,
+            ParamType::Integer => raw.parse::<i128>().ok().map(|n| n.to_string()),
+            ParamType::Number => raw
+                .parse::<f64>()
+                .ok()
+                .filter(|n| n.is_finite())
+                .map(|n| if n == 0.0 { 0.0 } else { n }.to_string()),
+            ParamType::Boolean => raw.parse::<bool>().ok().map(|b| b.to_string()),
+        };
+        canonical.unwrap_or_else(|| raw.to_owned())
+    }
+}
+
+/// `captures` (capture key, value) with each value canonical for the type of the parameter
+/// captured under that key (a segment holding several parameters stays as sent).
+pub(crate) fn canonical_captures(
+    params: &[(&str, &str)],
+    types: &[ParamType],
+    captures: Vec<(String, String)>,
+) -> Vec<(String, String)> {
+    captures
+        .into_iter()
+        .map(|(key, value)| {
+            let mut holders = params.iter().enumerate().filter(|(_, (_, k))| *k == key);
+            let ty = match (holders.next(), holders.next()) {
+                (Some((index, _)), None) => types.get(index).copied().unwrap_or_default(),
+                _ => ParamType::Text,
+            };
+            let value = ty.canonical(&value);
+            (key, value)
+        })
+        .collect()
 }
 
 /// Values per operation, found from a request by method and matched path (the layers run after

@@ -21,7 +21,7 @@ use crate::Services;
 
 /// What one operation's steps need, prepared once when the router is built.
 struct Steps {
-    operation: &'static str,
+    operation: &'static OperationInfo,
     limit: Option<rate_limit::Prepared>,
     cache: Option<Arc<cache::Prepared>>,
     invalidates: &'static [InvalidationTarget],
@@ -65,7 +65,7 @@ impl Pipeline {
                 (policies.cache, policies.invalidates)
             };
             let steps = Steps {
-                operation: operation.id,
+                operation,
                 timeout: policies.timeout,
                 limit: policies.rate_limit.map(|policy| {
                     rate_limit::Prepared::new(services.rate_limiter(), operation, policy)
@@ -76,6 +76,7 @@ impl Pipeline {
                         policy,
                         secured: operation.secured,
                         params: operation.params,
+                        types: operation.param_types,
                     }))
                 }),
                 invalidates,
@@ -120,7 +121,8 @@ pub(crate) async fn run(
         match &steps.cache {
             Some(route) => cache::serve(cache, route, request, next).await,
             None if !steps.invalidates.is_empty() => {
-                cache::invalidate_after(cache, steps.invalidates, request, next).await
+                cache::invalidate_after(cache, steps.operation, steps.invalidates, request, next)
+                    .await
             }
             None => next.run(request).await,
         }
@@ -129,7 +131,7 @@ pub(crate) async fn run(
         Some(limit) => match tokio::time::timeout(limit, served).await {
             Ok(response) => response,
             // The handler's future is dropped here: its work stops at its next await.
-            Err(_) => timed_out(steps.operation, limit),
+            Err(_) => timed_out(steps.operation.id, limit),
         },
         None => served.await,
     };

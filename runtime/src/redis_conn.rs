@@ -3,8 +3,14 @@
 //! Redis is never allowed to fail a request: the connection is (re)established in the
 //! background, every command has a short timeout, and a caller learns only that a command
 //! gave no answer, to carry on without it.
+//!
+//! A dead Redis costs one timeout, not one per request: after [`OPEN_AFTER`] failures in a
+//! row a circuit breaker opens, and every command gives no answer at once (the cache serves
+//! its local tier, the limiter its `on-backend-error`) while a background task probes Redis
+//! every [`PROBE_INTERVAL`]; the first answer closes it.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, RwLock, Weak};
 use std::time::Duration;
 
@@ -14,12 +20,24 @@ use redis::aio::ConnectionManager;
 pub const COMMAND_TIMEOUT: Duration = Duration::from_millis(50);
 /// The pause between attempts to (re)connect.
 pub(crate) const RECONNECT_DELAY: Duration = Duration::from_millis(500);
+/// Commands that fail in a row before the breaker opens.
+pub const OPEN_AFTER: u32 = 3;
+/// How often an open breaker probes Redis (no request waits for a probe).
+pub const PROBE_INTERVAL: Duration = Duration::from_millis(500);
 
 /// A connection established in the background; cheap to clone.
 #[derive(Clone)]
 pub struct SharedRedis {
     client: redis::Client,
     connection: Arc<RwLock<Option<ConnectionManager>>>,
+    breaker: Arc<Breaker>,
+}
+
+/// Failures in a row, and whether commands skip Redis until a probe gets an answer.
+#[derive(Debug, Default)]
+struct Breaker {
+    failures: AtomicU32,
+    open: AtomicBool,
 }
 
 // The client is left out: its connection info may hold a password.
@@ -46,6 +64,7 @@ impl SharedRedis {
         let shared = SharedRedis {
             client: client.clone(),
             connection: Arc::new(RwLock::new(None)),
+            breaker: Arc::new(Breaker::default()),
         };
         let slot = Arc::downgrade(&shared.connection);
         runtime.spawn(async move {
@@ -80,6 +99,12 @@ impl SharedRedis {
         self.connection().is_some()
     }
 
+    /// Whether commands skip Redis for now, after failures in a row (a background probe
+    /// closes the breaker at Redis's first answer).
+    pub fn is_skipped(&self) -> bool {
+        self.breaker.open.load(Ordering::Acquire)
+    }
+
     /// Alive while any clone of this connection is; background tasks stop when it is not.
     pub(crate) fn liveness(&self) -> Weak<RwLock<Option<ConnectionManager>>> {
         Arc::downgrade(&self.connection)
@@ -91,23 +116,79 @@ impl SharedRedis {
 
     /// Runs `command` on the connection within [`COMMAND_TIMEOUT`]; `None` when there is no
     /// connection yet, or on an error or a timeout.
+    /// While the breaker is open, `None` at once.
     pub async fn run<T, F, Fut>(&self, command: F) -> Option<T>
     where
         F: FnOnce(ConnectionManager) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
+        if self.is_skipped() {
+            return None;
+        }
         let connection = self.connection()?;
         match tokio::time::timeout(COMMAND_TIMEOUT, command(connection)).await {
-            Ok(Ok(value)) => Some(value),
+            Ok(Ok(value)) => {
+                self.breaker.failures.store(0, Ordering::Relaxed);
+                Some(value)
+            }
             Ok(Err(error)) => {
                 tracing::debug!(%error, "redis command failed");
+                self.failed();
                 None
             }
             Err(_) => {
                 tracing::debug!("redis command timed out");
+                self.failed();
                 None
             }
         }
+    }
+
+    /// Counts a failure; the one that reaches [`OPEN_AFTER`] opens the breaker and starts
+    /// the probe.
+    fn failed(&self) {
+        let failures = self.breaker.failures.fetch_add(1, Ordering::AcqRel) + 1;
+        if failures < OPEN_AFTER || self.breaker.open.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        tracing::warn!(
+            "redis does not answer; the cache and the limiter run without it until it does"
+        );
+        crate::metrics::redis_breaker(true);
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            self.close();
+            return;
+        };
+        let shared = self.clone();
+        runtime.spawn(async move {
+            loop {
+                tokio::time::sleep(PROBE_INTERVAL).await;
+                if Arc::strong_count(&shared.connection) <= 1 {
+                    // Only this task holds the connection: the service is gone.
+                    return;
+                }
+                let Some(mut connection) = shared.connection() else {
+                    continue;
+                };
+                let ping = redis::cmd("PING");
+                let answer = tokio::time::timeout(
+                    COMMAND_TIMEOUT * 4,
+                    ping.query_async::<String>(&mut connection),
+                )
+                .await;
+                if matches!(answer, Ok(Ok(_))) {
+                    tracing::info!("redis answers again");
+                    shared.close();
+                    return;
+                }
+            }
+        });
+    }
+
+    fn close(&self) {
+        self.breaker.failures.store(0, Ordering::Relaxed);
+        self.breaker.open.store(false, Ordering::Release);
+        crate::metrics::redis_breaker(false);
     }
 
     /// Runs a pipeline; see [`SharedRedis::run`].

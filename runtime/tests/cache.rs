@@ -12,7 +12,7 @@ use axum::routing::get;
 use axum::Router;
 use http::{header, Method, Request, StatusCode};
 use specjet::cache::{Backend, Cache, CachePolicy, CacheSettings, InvalidationTarget, Scope};
-use specjet::{OperationInfo, Policies};
+use specjet::{OperationInfo, ParamType, Policies};
 use tower::ServiceExt;
 
 mod support;
@@ -75,14 +75,16 @@ static GET_ITEM: OperationInfo = OperationInfo::new(
     "/items/{id}",
     false,
     &[("id", "id")],
-);
+)
+.with_param_types(&[ParamType::Integer]);
 static POST_ITEM: OperationInfo = OperationInfo::new(
     "postItem",
     Method::POST,
     "/items/{id}",
     false,
     &[("id", "id")],
-);
+)
+.with_param_types(&[ParamType::Integer]);
 static MISSING: OperationInfo =
     OperationInfo::new("missing", Method::GET, "/missing/{id}", false, &[]);
 
@@ -128,6 +130,18 @@ fn app(cache: &Cache, calls: Arc<AtomicUsize>, policy: CachePolicy, delay: Durat
 
 fn memory_cache() -> Cache {
     Cache::new(settings("test"), None)
+}
+
+/// The app over an in-memory cache keeping entries a minute, and its handler's call count.
+fn in_memory_app() -> (Router, Arc<AtomicUsize>) {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let app = app(
+        &memory_cache(),
+        calls.clone(),
+        policy(Duration::from_secs(60), Duration::ZERO),
+        Duration::ZERO,
+    );
+    (app, calls)
 }
 
 #[tokio::test]
@@ -322,14 +336,7 @@ async fn stale_while_revalidate_answers_at_once_and_refreshes_once() {
 
 #[tokio::test]
 async fn mutations_invalidate_by_shared_path_parameter() {
-    let calls = Arc::new(AtomicUsize::new(0));
-    let cache = memory_cache();
-    let app = app(
-        &cache,
-        calls.clone(),
-        policy(Duration::from_secs(60), Duration::ZERO),
-        Duration::ZERO,
-    );
+    let (app, calls) = in_memory_app();
     send(&app, get_req("/items/1")).await;
     send(&app, get_req("/items/2")).await;
     assert_eq!(calls.load(Ordering::SeqCst), 2);
@@ -339,6 +346,48 @@ async fn mutations_invalidate_by_shared_path_parameter() {
     assert_eq!(calls.load(Ordering::SeqCst), 3, "item 1 was dropped");
     send(&app, get_req("/items/2")).await;
     assert_eq!(calls.load(Ordering::SeqCst), 3, "item 2 was kept");
+}
+
+#[tokio::test]
+async fn spellings_of_one_id_share_an_entry_and_its_invalidation() {
+    let (app, calls) = in_memory_app();
+    send(&app, get_req("/items/+5")).await;
+    for spelling in ["/items/05", "/items/5", "/items/%35"] {
+        let reply = send(&app, get_req(spelling)).await;
+        assert!(reply.cache_status().contains("hit"), "{spelling}");
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    // Deleting item 5 drops what was stored under `+5`: no deleted item is served.
+    let posted = send(&app, Request::post("/items/5").body(Body::empty()).unwrap()).await;
+    assert_eq!(posted.status, StatusCode::NO_CONTENT);
+    let reply = send(&app, get_req("/items/+5")).await;
+    assert!(
+        !reply.cache_status().contains("hit"),
+        "{}",
+        reply.cache_status()
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    // And the other way round.
+    send(
+        &app,
+        Request::post("/items/005").body(Body::empty()).unwrap(),
+    )
+    .await;
+    send(&app, get_req("/items/5")).await;
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn a_repeated_query_parameter_is_not_read_from_another_order() {
+    let (app, calls) = in_memory_app();
+    send(&app, get_req("/items/1?limit=2&limit=abc")).await;
+    let reply = send(&app, get_req("/items/1?limit=abc&limit=2")).await;
+    assert!(
+        !reply.cache_status().contains("hit"),
+        "{}",
+        reply.cache_status()
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
 }
 
 // ---- Redis ----
@@ -498,6 +547,70 @@ async fn the_service_keeps_answering_while_redis_is_down_and_recovers() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Sends `signal` (`STOP`, `CONT`) to the private redis-server: a stopped one accepts
+/// connections and never answers, the fault that costs a timeout per command.
+fn signal(redis: &PrivateRedis, signal: &str) {
+    let status = std::process::Command::new("kill")
+        .args([&format!("-{signal}"), &redis.pid().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+}
+
+#[tokio::test]
+async fn a_hung_redis_costs_one_timeout_not_one_per_request() {
+    let port = free_port();
+    let Some(redis) = PrivateRedis::start(port) else {
+        eprintln!("skipped: redis-server is not installed");
+        return;
+    };
+    let cache = Cache::new(settings(&unique_prefix("hung")), Some(&redis.url()));
+    wait_connected(&cache).await;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let app = app(
+        &cache,
+        calls.clone(),
+        policy(Duration::from_secs(60), Duration::ZERO),
+        Duration::ZERO,
+    );
+    send(&app, get_req("/items/1")).await;
+
+    signal(&redis, "STOP");
+    let mut waited = 0;
+    for id in 0..200 {
+        let started = Instant::now();
+        let reply = send(&app, get_req(&format!("/items/{}", 1000 + id))).await;
+        assert_eq!(reply.status, StatusCode::OK);
+        if started.elapsed() >= specjet::REDIS_COMMAND_TIMEOUT * 8 / 10 {
+            waited += 1;
+        }
+    }
+    // The requests that met the failures opening the breaker waited; no other did.
+    assert!(
+        waited <= specjet::REDIS_OPEN_AFTER as usize,
+        "{waited} requests waited for redis"
+    );
+    assert!(cache.redis_skipped());
+    let cached = send(&app, get_req("/items/1")).await;
+    assert_eq!(cached.cache_status(), "specjet; hit; detail=memory");
+
+    signal(&redis, "CONT");
+    let resumed = Instant::now();
+    while cache.redis_skipped() {
+        assert!(
+            resumed.elapsed() < Duration::from_secs(5),
+            "the breaker never closed after redis came back"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Back within a probe interval or two.
+    assert!(
+        resumed.elapsed() < specjet::REDIS_PROBE_INTERVAL * 3,
+        "{:?}",
+        resumed.elapsed()
+    );
 }
 
 static JSON_ITEM: OperationInfo = OperationInfo::new(

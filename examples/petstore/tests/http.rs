@@ -293,3 +293,45 @@ fn rate_limits_and_compression_over_http() {
     );
     assert_problem(&too_large, 413);
 }
+
+/// The cache keys a pet by its id as the handler reads it: `+N`, `0N` and `N` are one pet,
+/// so deleting pet N leaves no spelling of it cached.
+#[test]
+fn a_deleted_pet_is_not_served_under_another_spelling_of_its_id() {
+    let service = start();
+    let created = request(
+        &service,
+        "POST",
+        "/pets",
+        Some("application/json"),
+        r#"{"name":"Ghost"}"#,
+    );
+    assert_eq!(created.status, 201, "{}", created.body);
+    let id = created.json()["id"].as_i64().expect("an integer id");
+    let spellings = [
+        format!("/pets/+{id}"),
+        format!("/pets/0{id}"),
+        format!("/pets/{id}"),
+    ];
+    for path in &spellings {
+        let shown = get(&service, path);
+        assert_eq!(shown.status, 200, "{path}");
+    }
+    let again = get(&service, &spellings[2]);
+    assert!(
+        again
+            .header("cache-status")
+            .unwrap_or("")
+            .starts_with("specjet; hit"),
+        "one entry for every spelling: {:?}",
+        again.headers
+    );
+    assert_eq!(
+        request(&service, "DELETE", &spellings[2], None, "").status,
+        204
+    );
+    for path in &spellings {
+        let gone = get(&service, path);
+        assert_eq!(gone.status, 404, "{path}: {:?}", gone.headers);
+    }
+}

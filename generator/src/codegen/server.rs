@@ -13,8 +13,8 @@ use quote::{format_ident, quote};
 
 use super::{doc_attrs, join_docs};
 use crate::ir::{
-    Api, CacheBackend, CachePolicy, CacheScope, OnBackendError, Operation, Piece, RateKey,
-    RateLimitBackend, RateLimitPolicy, RateLimitUse,
+    Api, CacheBackend, CachePolicy, CacheScope, OnBackendError, Operation, ParamLocation, Piece,
+    RateKey, RateLimitBackend, RateLimitPolicy, RateLimitUse, TypeRef,
 };
 
 pub(crate) fn module(api: &Api) -> TokenStream {
@@ -313,6 +313,23 @@ fn operation_entry(api: &Api, op: &Operation, imports: &mut Imports) -> TokenStr
             Piece::Literal(_) => None,
         })
     });
+    // How each of those values is read, so that the cache takes `+5`, `05` and `5` for one
+    // value as the handler does (a segment with affixes is kept as written).
+    let types: Vec<TokenStream> = op
+        .path_captures
+        .iter()
+        .flat_map(|capture| {
+            let whole = capture.is_whole();
+            capture.pieces.iter().filter_map(move |piece| match piece {
+                Piece::Param(name) => Some(if whole {
+                    param_type(op, name)
+                } else {
+                    quote! { Text }
+                }),
+                Piece::Literal(_) => None,
+            })
+        })
+        .collect();
     let policies = &op.policies;
     let mut fields = Vec::new();
     if let Some(cache) = &policies.cache {
@@ -359,12 +376,31 @@ fn operation_entry(api: &Api, op: &Operation, imports: &mut Imports) -> TokenStr
     if let Some(group) = &policies.batch_group {
         fields.push(quote! { batch_group: Some(#group), });
     }
-    let entry =
+    let mut entry =
         quote! { OperationInfo::new(#id, Method::#method, #path, #secured, &[#(#params),*]) };
+    if types.iter().any(|ty| ty.to_string() != "Text") {
+        let types = types.iter().map(|ty| quote! { ::specjet::ParamType::#ty });
+        entry = quote! { #entry.with_param_types(&[#(#types),*]) };
+    }
     if fields.is_empty() {
         entry
     } else {
         quote! { #entry.with_policies(Policies { #(#fields)* ..Policies::NONE }) }
+    }
+}
+
+/// How the path parameter `name` of `op` is read: `Integer`, `Number`, `Boolean` or `Text`.
+fn param_type(op: &Operation, name: &str) -> TokenStream {
+    let ty = op
+        .params
+        .iter()
+        .find(|param| param.location == ParamLocation::Path && param.wire == name)
+        .map(|param| &param.ty);
+    match ty {
+        Some(TypeRef::I32 | TypeRef::I64 | TypeRef::U32 | TypeRef::U64) => quote! { Integer },
+        Some(TypeRef::F32 | TypeRef::F64) => quote! { Number },
+        Some(TypeRef::Bool) => quote! { Boolean },
+        _ => quote! { Text },
     }
 }
 

@@ -4,11 +4,12 @@
 use super::{CacheRoute, Scope};
 use crate::caller::{credentials_digest, has_credentials, header_text};
 
-/// A cache key, and whether it is keyed by the caller.
+/// A cache key, whether it is keyed by the caller, and the tags its entry is stored with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct CacheKey {
     pub key: String,
     pub private: bool,
+    pub tags: Vec<String>,
 }
 
 /// Request headers that always split the key: the same URL answers differently per media
@@ -16,21 +17,40 @@ pub(super) struct CacheKey {
 const NEGOTIATION: [&str; 2] = ["accept", "accept-encoding"];
 
 impl CacheKey {
-    pub(super) fn for_request<B>(route: &CacheRoute, request: &http::Request<B>) -> CacheKey {
+    /// The key of `request` to `route`, whose path captured `captures` (capture key,
+    /// canonical value): the operation, each path value as the handler reads it (so
+    /// `/pets/+5` and `/pets/5` are one entry), the query in name order (values of one name
+    /// keep their order: the handler reads the first), the `vary` and negotiation headers.
+    /// Every part that comes from the request is percent-encoded, so no value can pose as
+    /// another part.
+    pub(super) fn for_request<B>(
+        route: &CacheRoute,
+        request: &http::Request<B>,
+        captures: &[(String, String)],
+    ) -> CacheKey {
         let headers = request.headers();
-        let path = request.uri().path();
-        let mut key = String::with_capacity(route.operation.len() + path.len() + 32);
+        let mut key = String::with_capacity(route.operation.len() + 64);
         key.push_str(route.operation);
         key.push(':');
         key.push_str(request.method().as_str());
         key.push(':');
-        key.push_str(path);
-        // Parameter order does not matter: `?b=2&a=1` and `?a=1&b=2` are one entry.
+        if captures.is_empty() {
+            push_escaped(&mut key, request.uri().path());
+        }
+        for (index, (capture, value)) in captures.iter().enumerate() {
+            if index > 0 {
+                key.push('&');
+            }
+            push_escaped(&mut key, capture);
+            key.push('=');
+            push_escaped(&mut key, value);
+        }
         if let Some(query) = request.uri().query().filter(|q| !q.is_empty()) {
             let mut pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
                 .map(|(k, v)| (k.into_owned(), v.into_owned()))
                 .collect();
-            pairs.sort();
+            // Stable: `?limit=2&limit=abc` and `?limit=abc&limit=2` stay apart.
+            pairs.sort_by(|a, b| a.0.cmp(&b.0));
             key.push('?');
             key.push_str(
                 &form_urlencoded::Serializer::new(String::new())
@@ -43,7 +63,7 @@ impl CacheKey {
                 key.push('|');
                 key.push_str(name);
                 key.push('=');
-                key.push_str(&header_text(headers, name));
+                push_escaped(&mut key, &header_text(headers, name));
             }
         }
         let private = match route.policy.scope {
@@ -56,13 +76,22 @@ impl CacheKey {
             key.push_str("|private=");
             key.push_str(&credentials_digest(headers));
         }
-        CacheKey { key, private }
+        CacheKey {
+            key,
+            private,
+            tags: tags(route, captures),
+        }
     }
 }
 
+/// `text` percent-encoded (`|`, `=`, `&`, `?`, `:` and `%` included).
+fn push_escaped(key: &mut String, text: &str) {
+    key.extend(form_urlencoded::byte_serialize(text.as_bytes()));
+}
+
 /// The invalidation tags of an entry: its operation, and its operation with each path
-/// parameter value.
-pub(super) fn tags(route: &CacheRoute, captures: &[(String, String)]) -> Vec<String> {
+/// parameter value (canonical).
+fn tags(route: &CacheRoute, captures: &[(String, String)]) -> Vec<String> {
     let mut tags = vec![route.operation.to_owned()];
     for (name, capture) in route.params {
         if let Some((_, value)) = captures.iter().find(|(k, _)| k == capture) {
@@ -92,7 +121,25 @@ mod tests {
             policy,
             secured,
             params: &[("petId", "s1")],
+            types: &[crate::ParamType::Integer],
         }
+    }
+
+    fn key(route: &CacheRoute, uri: &str, headers: &[(&str, &str)]) -> CacheKey {
+        let request = parts(uri, headers);
+        let value = request
+            .uri()
+            .path()
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        let captures = crate::operation::canonical_captures(
+            route.params,
+            route.types,
+            vec![("s1".to_owned(), value)],
+        );
+        CacheKey::for_request(route, &request, &captures)
     }
 
     fn parts(uri: &str, headers: &[(&str, &str)]) -> http::Request<()> {
@@ -106,36 +153,67 @@ mod tests {
     #[test]
     fn query_order_does_not_matter_and_vary_splits() {
         let r = route(Scope::Auto, false);
-        let a = CacheKey::for_request(&r, &parts("/pets/7?b=2&a=1", &[]));
-        let b = CacheKey::for_request(&r, &parts("/pets/7?a=1&b=2", &[]));
+        let a = key(&r, "/pets/7?b=2&a=1", &[]);
+        let b = key(&r, "/pets/7?a=1&b=2", &[]);
         assert_eq!(a.key, b.key);
-        let captures = vec![("s1".to_owned(), "7".to_owned())];
-        assert_eq!(tags(&r, &captures), ["getPet", "getPet|petId=7"]);
-        let fr = CacheKey::for_request(&r, &parts("/pets/7?a=1&b=2", &[("accept-language", "fr")]));
+        assert_eq!(a.tags, ["getPet", "getPet|petId=7"]);
+        let fr = key(&r, "/pets/7?a=1&b=2", &[("accept-language", "fr")]);
         assert_ne!(a.key, fr.key);
-        let gzip = CacheKey::for_request(
-            &r,
-            &parts("/pets/7?a=1&b=2", &[("accept-encoding", "gzip")]),
-        );
+        let gzip = key(&r, "/pets/7?a=1&b=2", &[("accept-encoding", "gzip")]);
         assert_ne!(a.key, gzip.key);
     }
 
     #[test]
     fn credentials_make_entries_private_and_never_appear_in_keys() {
         let r = route(Scope::Auto, false);
-        let alice =
-            CacheKey::for_request(&r, &parts("/pets/7", &[("authorization", "Bearer alice")]));
-        let bob = CacheKey::for_request(&r, &parts("/pets/7", &[("authorization", "Bearer bob")]));
-        let anonymous = CacheKey::for_request(&r, &parts("/pets/7", &[]));
+        let alice = key(&r, "/pets/7", &[("authorization", "Bearer alice")]);
+        let bob = key(&r, "/pets/7", &[("authorization", "Bearer bob")]);
+        let anonymous = key(&r, "/pets/7", &[]);
         assert!(alice.private && bob.private && !anonymous.private);
         assert_ne!(alice.key, bob.key);
         assert!(!alice.key.contains("alice"));
-        let public = CacheKey::for_request(
+        let public = key(
             &route(Scope::Public, true),
-            &parts("/pets/7", &[("authorization", "x")]),
+            "/pets/7",
+            &[("authorization", "x")],
         );
         assert!(!public.private);
-        let secured = CacheKey::for_request(&route(Scope::Auto, true), &parts("/pets/7", &[]));
+        let secured = key(&route(Scope::Auto, true), "/pets/7", &[]);
         assert!(secured.private);
+    }
+
+    #[test]
+    fn spellings_of_one_value_are_one_entry_and_its_tag() {
+        let r = route(Scope::Auto, false);
+        let five = key(&r, "/pets/5", &[]);
+        for spelling in ["/pets/+5", "/pets/05", "/pets/005"] {
+            let other = key(&r, spelling, &[]);
+            assert_eq!(other.key, five.key, "{spelling}");
+            assert_eq!(other.tags, five.tags, "{spelling}");
+        }
+        assert_ne!(key(&r, "/pets/6", &[]).key, five.key);
+        assert_ne!(key(&r, "/pets/5x", &[]).key, five.key);
+    }
+
+    #[test]
+    fn values_of_one_query_name_keep_their_order() {
+        let r = route(Scope::Auto, false);
+        let a = key(&r, "/pets/5?limit=2&limit=abc", &[]);
+        let b = key(&r, "/pets/5?limit=abc&limit=2", &[]);
+        assert_ne!(a.key, b.key);
+    }
+
+    #[test]
+    fn no_header_value_can_pose_as_another_part() {
+        let r = route(Scope::Auto, false);
+        let crafted = key(&r, "/pets/5", &[("accept", "a|accept-encoding=gzip")]);
+        let honest = key(
+            &r,
+            "/pets/5",
+            &[("accept", "a"), ("accept-encoding", "gzip")],
+        );
+        assert_ne!(crafted.key, honest.key);
+        let private = key(&r, "/pets/5", &[("accept", "a|private=x")]);
+        assert!(!private.key.contains("|private="), "{}", private.key);
     }
 }

@@ -11,9 +11,10 @@ use axum::response::Response;
 use http::{header, HeaderName, HeaderValue, Method, Request, StatusCode};
 
 use super::entry::{now_millis, Entry, Freshness};
-use super::key::{tag, tags, CacheKey};
+use super::key::{tag, CacheKey};
 use super::{Cache, CacheRoute, Flight, Found, InvalidationTarget};
 use crate::metrics;
+use crate::operation::OperationInfo;
 
 /// Response headers that describe a connection or the cache itself, never stored.
 const NOT_STORED: [&str; 8] = [
@@ -117,7 +118,15 @@ pub(crate) async fn serve(
     if !matches!(*request.method(), Method::GET | Method::HEAD) {
         return next.run(request).await;
     }
-    let key = CacheKey::for_request(&route.route, &request);
+    let (mut parts, body) = request.into_parts();
+    let route_of = &route.route;
+    let captured = crate::operation::canonical_captures(
+        route_of.params,
+        route_of.types,
+        captures(&mut parts).await,
+    );
+    let request = Request::from_parts(parts, body);
+    let key = CacheKey::for_request(route_of, &request, &captured);
     let directives = directives(request.headers());
     let stats = cache.stats();
 
@@ -276,9 +285,7 @@ async fn fetch(
     may_store: bool,
     forward: Forward,
 ) -> (Response, Option<Arc<Entry>>) {
-    let (mut parts, body) = request.into_parts();
-    let captured = captures(&mut parts).await;
-    let response = next.run(Request::from_parts(parts, body)).await;
+    let response = next.run(request).await;
     let status = response.status().as_u16();
     let response_forbids = response
         .headers()
@@ -320,7 +327,7 @@ async fn fetch(
         now_millis(),
         policy.ttl,
         policy.stale_while_revalidate,
-        tags(&route.route, &captured),
+        key.tags.clone(),
     ));
     cache.store(&key.key, entry.clone()).await;
     route.counters.stored.increment(1);
@@ -403,12 +410,14 @@ fn not_modified(entry: &Entry, route: &Prepared, private: bool, status: &'static
 /// `targets` (in both tiers and, through Redis, on every replica).
 pub(crate) async fn invalidate_after(
     cache: &Cache,
+    operation: &OperationInfo,
     targets: &[InvalidationTarget],
     request: Request<Body>,
     next: Next,
 ) -> Response {
     let (mut parts, body) = request.into_parts();
-    let captures = captures(&mut parts).await;
+    // The values as the handler read them: `DELETE /pets/05` drops the entries of pet 5.
+    let captures = operation.canonical(captures(&mut parts).await);
     let response = next.run(Request::from_parts(parts, body)).await;
     if response.status().is_success() {
         for target in targets {

@@ -103,6 +103,7 @@ pub(crate) struct CacheRoute {
     pub(crate) policy: CachePolicy,
     pub(crate) secured: bool,
     pub(crate) params: &'static [(&'static str, &'static str)],
+    pub(crate) types: &'static [crate::ParamType],
 }
 
 /// An operation whose entries a mutating operation drops, and the path parameters the two
@@ -252,6 +253,13 @@ impl Cache {
     /// Whether entries go to a Redis tier (one was given and the backend is not `Memory`).
     pub fn uses_redis(&self) -> bool {
         self.inner.redis.is_some()
+    }
+
+    /// Whether the Redis tier has a connection.
+    /// Whether the Redis tier is skipped for now: Redis stopped answering and the circuit
+    /// breaker is open until a background probe gets an answer.
+    pub fn redis_skipped(&self) -> bool {
+        self.inner.redis.as_ref().is_some_and(RedisTier::is_skipped)
     }
 
     /// Whether the Redis tier has a connection.

@@ -60,6 +60,11 @@ impl RedisTier {
         self.redis.is_connected()
     }
 
+    /// Whether the connection's breaker is open (commands skip Redis for now).
+    pub(super) fn is_skipped(&self) -> bool {
+        self.redis.is_skipped()
+    }
+
     fn key(&self, key: &str) -> String {
         format!("{}:e:{key}", self.prefix)
     }

@@ -71,6 +71,10 @@ impl PrivateRedis {
         Some(PrivateRedis { child, port })
     }
 
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub(crate) fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
     }

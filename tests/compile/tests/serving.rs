@@ -398,3 +398,49 @@ async fn simple_requests_expose_specjets_headers_and_preflights_skip_rate_limits
     let options = send(&router, Method::OPTIONS, "/v2/limited", &[("origin", APP)]).await;
     assert_eq!(options.status, StatusCode::METHOD_NOT_ALLOWED);
 }
+
+#[tokio::test]
+async fn moved_docs_link_to_the_moved_document_and_switched_off_ones_are_gone() {
+    let mut settings = settings();
+    settings.docs.openapi = Some("/spec.json".to_owned());
+    settings.docs.openapi_yaml = None;
+    settings.docs.ui = Some("/reference/ui".to_owned());
+    let router = router_with(Service, &specjet::Services::new(settings, None));
+    let page = get(&router, "/v2/reference/ui").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let html = String::from_utf8(page.body).unwrap();
+    assert!(html.contains(r#"url: "../spec.json""#), "{html}");
+    assert!(
+        html.contains(r#"src="ui/assets/swagger-ui-bundle.js""#),
+        "{html}"
+    );
+    let asset = get(&router, "/v2/reference/ui/assets/swagger-ui.css").await;
+    assert_eq!(asset.status, StatusCode::OK);
+    assert_eq!(
+        get(&router, "/v2/spec.json").await.json()["info"]["title"],
+        "Serving"
+    );
+    for gone in [
+        "/v2/openapi.json",
+        "/v2/openapi.yaml",
+        "/v2/spec.yaml",
+        "/v2/docs",
+    ] {
+        assert_eq!(
+            get(&router, gone).await.status,
+            StatusCode::NOT_FOUND,
+            "{gone}"
+        );
+    }
+
+    let mut settings = self::settings();
+    settings.docs.document = None;
+    let router = router_with(Service, &specjet::Services::new(settings, None));
+    for gone in ["/v2/openapi.json", "/v2/docs"] {
+        assert_eq!(
+            get(&router, gone).await.status,
+            StatusCode::NOT_FOUND,
+            "{gone}"
+        );
+    }
+}

@@ -128,6 +128,7 @@ static OPERATIONS: [OperationInfo; 4] = [
             false,
             &[("petId", "s1")],
         )
+        .with_param_types(&[::specjet::ParamType::Integer])
         .with_policies(Policies {
             cache: Some(CachePolicy {
                 stale_while_revalidate: Duration::from_secs(30),
@@ -143,6 +144,7 @@ static OPERATIONS: [OperationInfo; 4] = [
             false,
             &[("petId", "s1")],
         )
+        .with_param_types(&[::specjet::ParamType::Integer])
         .with_policies(Policies {
             invalidates: &[
                 InvalidationTarget::new("listPets", &[]),

@@ -112,6 +112,7 @@ static OPERATIONS: [OperationInfo; 4] = [
             false,
             &[("productId", "s1")],
         )
+        .with_param_types(&[::specjet::ParamType::Integer])
         .with_policies(Policies {
             cache: Some(CachePolicy::new(Duration::from_secs(30))),
             timeout: Some(Duration::from_secs(30)),
@@ -125,6 +126,7 @@ static OPERATIONS: [OperationInfo; 4] = [
             false,
             &[("productId", "s1")],
         )
+        .with_param_types(&[::specjet::ParamType::Integer])
         .with_policies(Policies {
             invalidates: &[
                 InvalidationTarget::new("getProduct", &[("productId", "s1")]),
