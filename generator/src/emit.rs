@@ -95,7 +95,11 @@ pub fn render(
 ) -> Result<Generated, Diagnostics> {
     let mut files = Vec::new();
     for file in codegen::files(api) {
-        match format_tokens(file.tokens) {
+        let code = match file.text {
+            Some(text) => Ok(text),
+            None => format_tokens(file.tokens),
+        };
+        match code {
             Ok(code) => {
                 let mut contents = header(spec_label);
                 for line in file.doc.lines() {

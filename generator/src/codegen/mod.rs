@@ -22,6 +22,8 @@ pub(crate) struct FileTokens {
     pub path: String,
     pub doc: String,
     pub tokens: TokenStream,
+    /// The file's code as written, when it needs no formatting (`tokens` is then empty).
+    pub text: Option<String>,
 }
 
 /// Lints allowed on generated modules, each because spec text or spec shape decides it:
@@ -70,6 +72,7 @@ pub(crate) fn files(api: &Api) -> Vec<FileTokens> {
     let openapi_mod = served.then(|| quote! { pub mod openapi; });
     files.push(FileTokens {
         path: "mod.rs".to_owned(),
+        text: None,
         doc: root_doc,
         tokens: quote! {
             #![allow(#(#lints),*)]
@@ -84,6 +87,7 @@ pub(crate) fn files(api: &Api) -> Vec<FileTokens> {
     });
     files.push(FileTokens {
         path: "types.rs".to_owned(),
+        text: None,
         doc: "Types of the API's schemas.".to_owned(),
         tokens: types::module(api, Module::Types),
     });
@@ -94,6 +98,7 @@ pub(crate) fn files(api: &Api) -> Vec<FileTokens> {
         .collect();
     files.push(FileTokens {
         path: "operations/mod.rs".to_owned(),
+        text: None,
         doc: "One module per operation: its request, its responses and its inline types."
             .to_owned(),
         tokens: quote! { #( pub mod #op_modules; )* },
@@ -101,6 +106,7 @@ pub(crate) fn files(api: &Api) -> Vec<FileTokens> {
     for (index, op) in api.operations.iter().enumerate() {
         files.push(FileTokens {
             path: format!("operations/{}.rs", op.name),
+            text: None,
             doc: format!("`{} {}`", op.method.as_str().to_uppercase(), op.path),
             tokens: operations::module(api, index),
         });
@@ -109,11 +115,14 @@ pub(crate) fn files(api: &Api) -> Vec<FileTokens> {
         files.push(FileTokens {
             path: "openapi.rs".to_owned(),
             doc: "The document the service serves at its `openapi` path.".to_owned(),
-            tokens: server::document_module(api),
+            tokens: TokenStream::new(),
+            // Megabytes of one literal: written as is, not parsed and formatted again.
+            text: Some(server::document_text(api)),
         });
     }
     files.push(FileTokens {
         path: "server.rs".to_owned(),
+        text: None,
         doc: "The `Api` trait to implement and the router that serves it.".to_owned(),
         tokens: server::module(api),
     });

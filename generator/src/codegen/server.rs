@@ -4,7 +4,7 @@
 mod connections;
 mod serving;
 
-pub(crate) use serving::document_module;
+pub(crate) use serving::{document_module, document_text};
 
 use std::collections::BTreeSet;
 

@@ -76,12 +76,28 @@ pub(super) fn settings(api: &Api) -> Vec<TokenStream> {
     changes
 }
 
-/// The `openapi` module: the bundled document the service serves, as written.
+const DOCUMENT_DOCS: &str = "The document this module was generated from, bundled into one JSON text; the\nservice serves it (its `servers` pointing at the service) and its docs read it.";
+
+/// The `openapi` module: the bundled document the service serves, as written (inline).
 pub(crate) fn document_module(api: &Api) -> TokenStream {
     let document = super::super::raw_string(&api.document);
+    let docs = super::super::doc_attrs(Some(DOCUMENT_DOCS));
     quote! {
-        /// The document this module was generated from, bundled into one JSON text; the
-        /// service serves it (its `servers` pointing at the service) and its docs read it.
+        #docs
         pub const DOCUMENT: &str = #document;
     }
+}
+
+/// The `openapi.rs` file's code: what [`document_module`] formats to, written directly.
+pub(crate) fn document_text(api: &Api) -> String {
+    let mut text = String::with_capacity(api.document.len() + 256);
+    for line in DOCUMENT_DOCS.lines() {
+        text.push_str("/// ");
+        text.push_str(line);
+        text.push('\n');
+    }
+    text.push_str("pub const DOCUMENT: &str = ");
+    text.push_str(&super::super::raw_string(&api.document).to_string());
+    text.push_str(";\n");
+    text
 }
