@@ -348,6 +348,78 @@ async fn mutations_invalidate_by_shared_path_parameter() {
     assert_eq!(calls.load(Ordering::SeqCst), 3, "item 2 was kept");
 }
 
+fn conditional_get(uri: &str, headers: &[(header::HeaderName, &str)]) -> Request<Body> {
+    let mut request = Request::get(uri);
+    for (name, value) in headers {
+        request = request.header(name, *value);
+    }
+    request.body(Body::empty()).unwrap()
+}
+
+#[tokio::test]
+async fn a_304_repeats_the_validator_the_client_holds() {
+    let (app, _) = in_memory_app();
+    let first = send(&app, get_req("/items/3")).await;
+    let strong = first.headers[header::ETAG].to_str().unwrap().to_owned();
+    // A client whose 200 came compressed holds the weak form: its 304 says the same.
+    let weak = format!("W/{strong}");
+    for (held, answered) in [(&weak, &weak), (&strong, &strong)] {
+        let reply = send(
+            &app,
+            conditional_get("/items/3", &[(header::IF_NONE_MATCH, held)]),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::NOT_MODIFIED);
+        assert_eq!(reply.headers[header::ETAG], answered.as_str());
+    }
+}
+
+#[tokio::test]
+async fn a_conditional_request_gets_304_when_the_fresh_answer_matches() {
+    let (app, calls) = in_memory_app();
+    // The answer the handler will give on its first call, known to the client beforehand.
+    let etag = specjet::cache::etag_for(br#"{"id":"4","call":1}"#);
+    let miss = send(
+        &app,
+        conditional_get("/items/4", &[(header::IF_NONE_MATCH, &etag)]),
+    )
+    .await;
+    assert_eq!(miss.status, StatusCode::NOT_MODIFIED, "on a miss");
+    assert_eq!(miss.headers[header::ETAG], etag.as_str());
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    // `no-cache` asks the handler; its answer changed (call 2), so it is a 200...
+    let etag_2 = specjet::cache::etag_for(br#"{"id":"4","call":2}"#);
+    let forced = send(
+        &app,
+        conditional_get(
+            "/items/4",
+            &[
+                (header::IF_NONE_MATCH, &etag),
+                (header::CACHE_CONTROL, "no-cache"),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(forced.status, StatusCode::OK);
+    // ...and when it matches what the client holds, a 304.
+    let etag_3 = specjet::cache::etag_for(br#"{"id":"4","call":3}"#);
+    let list = format!("{etag_2}, {etag_3}");
+    let forced = send(
+        &app,
+        conditional_get(
+            "/items/4",
+            &[
+                (header::IF_NONE_MATCH, &list),
+                (header::CACHE_CONTROL, "no-cache"),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(forced.status, StatusCode::NOT_MODIFIED, "with no-cache");
+    assert_eq!(forced.headers[header::ETAG], etag_3.as_str());
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+}
+
 #[tokio::test]
 async fn spellings_of_one_id_share_an_entry_and_its_invalidation() {
     let (app, calls) = in_memory_app();

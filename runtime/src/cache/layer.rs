@@ -129,10 +129,30 @@ pub(crate) async fn serve(
     let key = CacheKey::for_request(route_of, &request, &captured);
     let directives = directives(request.headers());
     let stats = cache.stats();
+    // The validators the client holds: whatever answer this request gets from an entry (a
+    // hit, a stale one, a fresh fetch), a match is a 304.
+    let if_none_match = request
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let conditional = |response: Response, entry: Option<&Arc<Entry>>, status: &'static str| match (
+        entry,
+        if_none_match.as_deref(),
+    ) {
+        (Some(entry), Some(tags)) => match matching_validator(tags, &entry.etag) {
+            Some(validator) => {
+                stats.not_modified.fetch_add(1, Ordering::Relaxed);
+                not_modified(entry, route, key.private, status, validator)
+            }
+            None => response,
+        },
+        _ => response,
+    };
 
     if directives.no_cache {
         // The client asks for a fresh answer: skip the read, still store what comes back.
-        let (response, _) = fetch(
+        let (response, entry) = fetch(
             cache,
             route,
             &key,
@@ -142,7 +162,7 @@ pub(crate) async fn serve(
             Forward::Request,
         )
         .await;
-        return response;
+        return conditional(response, entry.as_ref(), Forward::Request.status(true));
     }
 
     if let Some(found) = cache.lookup(&key.key).await {
@@ -163,12 +183,10 @@ pub(crate) async fn serve(
                 } else {
                     status::HIT_REDIS
                 };
-                let revalidated = request
-                    .headers()
-                    .get(header::IF_NONE_MATCH)
-                    .and_then(|v| v.to_str().ok())
-                    .is_some_and(|tags| etag_matches(tags, &entry.etag));
-                if revalidated {
+                if let Some(validator) = if_none_match
+                    .as_deref()
+                    .and_then(|tags| matching_validator(tags, &entry.etag))
+                {
                     stats.not_modified.fetch_add(1, Ordering::Relaxed);
                     let counter = if in_memory {
                         &route.counters.not_modified_memory
@@ -176,7 +194,7 @@ pub(crate) async fn serve(
                         &route.counters.not_modified_redis
                     };
                     counter.increment(1);
-                    return not_modified(&entry, route, key.private, status);
+                    return not_modified(&entry, route, key.private, status, validator);
                 }
                 let counter = if in_memory {
                     &route.counters.hit_memory
@@ -208,7 +226,8 @@ pub(crate) async fn serve(
                 } else {
                     status::STALE_REDIS
                 };
-                return respond(&entry, route, key.private, status);
+                let response = respond(&entry, route, key.private, status);
+                return conditional(response, Some(&entry), status);
             }
             Freshness::Expired => {}
         }
@@ -228,6 +247,7 @@ pub(crate) async fn serve(
                 Forward::Miss,
             )
             .await;
+            let response = conditional(response, entry.as_ref(), Forward::Miss.status(true));
             guard.finish(entry);
             response
         }
@@ -246,7 +266,8 @@ pub(crate) async fn serve(
                 Some(entry) => {
                     stats.collapsed.fetch_add(1, Ordering::Relaxed);
                     route.counters.collapsed.increment(1);
-                    respond(&entry, route, key.private, status::COLLAPSED)
+                    let response = respond(&entry, route, key.private, status::COLLAPSED);
+                    conditional(response, Some(&entry), status::COLLAPSED)
                 }
                 None => next.run(request).await,
             }
@@ -335,11 +356,21 @@ async fn fetch(
     (response, Some(entry))
 }
 
-fn etag_matches(if_none_match: &str, etag: &str) -> bool {
-    let weak = |tag: &str| tag.trim().trim_start_matches("W/").to_owned();
-    if_none_match
-        .split(',')
-        .any(|candidate| candidate.trim() == "*" || weak(candidate) == weak(etag))
+/// The validator of `If-None-Match` that names the entry with `etag` (weak comparison, as
+/// `If-None-Match` asks), as the client wrote it; `*` names the entry's own.
+fn matching_validator(if_none_match: &str, etag: &str) -> Option<HeaderValue> {
+    let opaque = |tag: &str| tag.trim().trim_start_matches("W/").to_owned();
+    let wanted = opaque(etag);
+    if_none_match.split(',').find_map(|candidate| {
+        let candidate = candidate.trim();
+        if candidate == "*" {
+            HeaderValue::from_str(etag).ok()
+        } else if opaque(candidate) == wanted {
+            HeaderValue::from_str(candidate).ok()
+        } else {
+            None
+        }
+    })
 }
 
 fn cache_headers(
@@ -399,10 +430,19 @@ fn respond(entry: &Entry, route: &Prepared, private: bool, status: &'static str)
 }
 
 /// 304: the validators and caching headers, `Vary` included, and no body.
-fn not_modified(entry: &Entry, route: &Prepared, private: bool, status: &'static str) -> Response {
+/// 304 for an entry the client holds, with the validator it holds: `W/"..."` when its 200
+/// came through a content-coding, else the strong one, exactly as the 200 carried it.
+fn not_modified(
+    entry: &Entry,
+    route: &Prepared,
+    private: bool,
+    status: &'static str,
+    validator: HeaderValue,
+) -> Response {
     let mut response = Response::new(Body::empty());
     *response.status_mut() = StatusCode::NOT_MODIFIED;
     cache_headers(response.headers_mut(), entry, route, private, status);
+    response.headers_mut().insert(header::ETAG, validator);
     response
 }
 
