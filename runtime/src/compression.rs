@@ -232,7 +232,7 @@ where
     }
 
     fn call(&mut self, mut request: Request<Body>) -> Self::Future {
-        if let Some(problem) = self.unknown_coding(&request) {
+        if let Some(problem) = self.check_coding(&mut request) {
             return Either::Right(Box::pin(async move { Ok(problem) }));
         }
         let uncompressed = self.is_uncompressed(&request);
@@ -291,23 +291,41 @@ fn vary_by_encoding(response: Result<Response, Infallible>) -> Result<Response, 
 
 impl<S> CompressService<S> {
     /// 415 as a problem for a request body in a coding the service does not speak (it would
-    /// otherwise reach the handler as garbage).
-    fn unknown_coding(&self, request: &Request<Body>) -> Option<Response> {
+    /// otherwise reach the handler as garbage), or in several codings stacked; a coding it
+    /// speaks is passed on in lower case (codings are case-insensitive).
+    fn check_coding(&self, request: &mut Request<Body>) -> Option<Response> {
         let header = request.headers().get(header::CONTENT_ENCODING)?;
         let text = header.to_str().unwrap_or("?");
-        let unknown = text
+        let codings: Vec<String> = text
             .split(',')
             .map(|coding| coding.trim().to_ascii_lowercase())
-            .find(|coding| coding != "identity" && !self.codings.contains(&coding.as_str()))?;
+            .filter(|coding| coding != "identity" && !coding.is_empty())
+            .collect();
         let accepted = if self.codings.is_empty() {
             "none".to_owned()
         } else {
             self.codings.join(", ")
         };
+        let refusal = match codings.as_slice() {
+            [] => {
+                request.headers_mut().remove(header::CONTENT_ENCODING);
+                return None;
+            }
+            [one] if self.codings.contains(&one.as_str()) => {
+                if let Ok(value) = HeaderValue::from_str(one) {
+                    request.headers_mut().insert(header::CONTENT_ENCODING, value);
+                }
+                return None;
+            }
+            [one] => format!(
+                "request bodies in Content-Encoding `{one}` are not accepted (accepted: {accepted})"
+            ),
+            _ => format!(
+                "request bodies in several content codings (`{text}`) are not accepted; send one of: {accepted}"
+            ),
+        };
         let mut response = crate::problem::Problem::new(http::StatusCode::UNSUPPORTED_MEDIA_TYPE)
-            .with_detail(format!(
-                "request bodies in Content-Encoding `{unknown}` are not accepted (accepted: {accepted})"
-            ))
+            .with_detail(refusal)
             .into_response();
         if let Ok(value) = HeaderValue::from_str(&self.codings.join(", ")) {
             response

@@ -77,11 +77,11 @@ pub(crate) async fn send(
     (parts.status, parts.headers, value)
 }
 
-/// Whether a media type is JSON (`application/json`, `application/*+json`).
+/// Whether a media type is JSON (`application/json`, `text/json`, `application/*+json`).
 pub(crate) fn is_json(media: &HeaderValue) -> bool {
     media.to_str().is_ok_and(|media| {
         let essence = media.split(';').next().unwrap_or_default().trim();
-        essence.eq_ignore_ascii_case("application/json") || essence.ends_with("+json")
+        crate::extract::is_json(&essence.to_ascii_lowercase())
     })
 }
 

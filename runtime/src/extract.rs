@@ -462,8 +462,10 @@ pub fn media_type(headers: &HeaderMap) -> Option<String> {
     (!essence.is_empty()).then_some(essence)
 }
 
-/// Whether a request media type is accepted by a declared one (`application/json`, `image/*`,
-/// `*/*`); a declared JSON type also accepts any `+json` type and vice versa.
+/// Whether a request media type is accepted by a declared one: the same type (parameters
+/// such as `charset` aside), or a declared range (`image/*`, `*/*`, `application/*+json`).
+/// Nothing else: an operation that declares `application/json` refuses
+/// `application/problem+json` with 415.
 pub fn media_matches(actual: &str, declared: &str) -> bool {
     let declared = declared
         .split(';')
@@ -474,10 +476,20 @@ pub fn media_matches(actual: &str, declared: &str) -> bool {
     if declared == "*/*" || declared == actual {
         return true;
     }
-    if let Some(prefix) = declared.strip_suffix("/*") {
-        return actual.split('/').next() == Some(prefix);
+    let (Some((declared_type, declared_sub)), Some((actual_type, actual_sub))) =
+        (declared.split_once('/'), actual.split_once('/'))
+    else {
+        return false;
+    };
+    if declared_type != actual_type {
+        return false;
     }
-    is_json(&declared) && is_json(actual)
+    match declared_sub.strip_prefix('*') {
+        Some("") => true,
+        // `*+json`: any subtype with that structured suffix.
+        Some(suffix) => actual_sub.ends_with(suffix) && actual_sub.len() > suffix.len(),
+        None => false,
+    }
 }
 
 /// `application/json`, `text/json` and every `+json` structured suffix.
@@ -668,12 +680,25 @@ mod tests {
     #[test]
     fn media_type_matching() {
         assert!(media_matches(
-            "application/merge-patch+json",
-            "application/json"
+            "application/json",
+            "application/json; charset=utf-8"
         ));
         assert!(media_matches("image/png", "image/*"));
         assert!(media_matches("text/plain", "*/*"));
-        assert!(!media_matches("text/plain", "application/json"));
+        assert!(media_matches(
+            "application/merge-patch+json",
+            "application/*+json"
+        ));
+        for (actual, declared) in [
+            ("text/plain", "application/json"),
+            ("application/problem+json", "application/json"),
+            ("image/svg+json", "application/json"),
+            ("application/json", "application/merge-patch+json"),
+            ("text/json", "application/json"),
+            ("application/json", "application/*+json"),
+        ] {
+            assert!(!media_matches(actual, declared), "{actual} for {declared}");
+        }
     }
 
     #[test]

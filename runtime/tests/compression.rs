@@ -191,6 +191,17 @@ async fn request_bodies_are_decompressed_and_bounded_after_decompression() {
         body.contains("Content-Encoding `lzma` are not accepted (accepted: br, zstd, gzip)"),
         "{body}"
     );
+    // Codings are case-insensitive.
+    let (status, body) = post_gzip(&router, gzip(b"shouting"), "GZIP").await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "8"));
+    // Stacked codings are refused as a problem that says so, never a bare 415.
+    let twice = gzip(&gzip(b"twice"));
+    let (status, body) = post_gzip(&router, twice, "gzip, gzip").await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert!(body.contains("several content codings"), "{body}");
+    // `identity` is no coding at all.
+    let (status, body) = post_gzip(&router, b"plain".to_vec(), "identity").await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "5"));
     // A corrupt gzip body is a bad request, said as such.
     let (status, body) = post_gzip(&router, b"not gzip at all".to_vec(), "gzip").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);

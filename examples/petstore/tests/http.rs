@@ -335,3 +335,33 @@ fn a_deleted_pet_is_not_served_under_another_spelling_of_its_id() {
         assert_eq!(gone.status, 404, "{path}: {:?}", gone.headers);
     }
 }
+
+/// `createPet` declares only `application/json`: another media type, a `+json` one
+/// included, is 415 problem+json naming what is accepted; `charset` does not matter, and a
+/// body without `Content-Type` is read as the first declared type.
+#[test]
+fn undeclared_media_types_are_refused() {
+    let service = start();
+    let body = r#"{"name":"Mia"}"#;
+    for media in ["application/problem+json", "image/svg+json", "text/plain"] {
+        let refused = request(&service, "POST", "/pets", Some(media), body);
+        let problem = assert_problem(&refused, 415);
+        assert!(
+            problem["detail"]
+                .as_str()
+                .unwrap_or("")
+                .contains("application/json"),
+            "{problem}"
+        );
+    }
+    let accepted = request(
+        &service,
+        "POST",
+        "/pets",
+        Some("application/json; charset=utf-8"),
+        body,
+    );
+    assert_eq!(accepted.status, 201, "{}", accepted.body);
+    let untyped = request(&service, "POST", "/pets", None, body);
+    assert_eq!(untyped.status, 201, "{}", untyped.body);
+}
