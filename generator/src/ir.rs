@@ -394,6 +394,9 @@ pub struct CachePolicy {
     /// How long after that a stale entry may still be served while it is refreshed, in
     /// milliseconds.
     pub stale_while_revalidate_ms: u64,
+    /// How long after the ttl a stale entry may still be served when the handler fails (a
+    /// 5xx or its timeout), in milliseconds.
+    pub stale_if_error_ms: u64,
     /// `None`: private when the operation is secured or the request carries credentials.
     pub scope: Option<CacheScope>,
     /// Lower-case request header names.

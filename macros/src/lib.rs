@@ -713,6 +713,11 @@ paths:
             ),
             (
                 "getPet",
+                "x-cache: {ttl: 5s, stale-if-error: soon}",
+                parse_quote!(#[cache(ttl = "5s", stale_if_error = "soon")]),
+            ),
+            (
+                "getPet",
                 "x-cache: {ttl: 5s, colour: blue}",
                 parse_quote!(#[cache(ttl = "5s", colour = "blue")]),
             ),

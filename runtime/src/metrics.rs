@@ -63,6 +63,7 @@ pub(crate) struct CacheCounters {
     pub not_modified_redis: metrics::Counter,
     pub miss: metrics::Counter,
     pub collapsed: metrics::Counter,
+    pub stale_if_error: metrics::Counter,
     pub stored: metrics::Counter,
 }
 
@@ -78,6 +79,7 @@ impl CacheCounters {
             not_modified_redis: requests("redis", "not_modified"),
             miss: requests("none", "miss"),
             collapsed: requests("none", "collapsed"),
+            stale_if_error: requests("any", "stale_if_error"),
             stored: metrics::counter!("specjet_cache_stored_total", "operation" => operation),
         }
     }

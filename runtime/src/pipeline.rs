@@ -117,9 +117,18 @@ pub(crate) async fn run(
     };
     let request = Request::from_parts(parts, body);
     let cache = services.cache();
+    // With a `stale-if-error` window the cache step bounds the handler itself, so that a
+    // stale entry can answer in place of the timeout.
+    let cache_bounds_handler = steps
+        .cache
+        .as_ref()
+        .is_some_and(|route| route.serves_stale_on_error());
     let served = async {
         match &steps.cache {
-            Some(route) => cache::serve(cache, route, request, next).await,
+            Some(route) => {
+                let timeout = steps.timeout.filter(|_| cache_bounds_handler);
+                cache::serve(cache, route, request, next, timeout).await
+            }
             None if !steps.invalidates.is_empty() => {
                 cache::invalidate_after(cache, steps.operation, steps.invalidates, request, next)
                     .await
@@ -127,7 +136,7 @@ pub(crate) async fn run(
             None => next.run(request).await,
         }
     };
-    let mut response = match steps.timeout {
+    let mut response = match steps.timeout.filter(|_| !cache_bounds_handler) {
         Some(limit) => match tokio::time::timeout(limit, served).await {
             Ok(response) => response,
             // The handler's future is dropped here: its work stops at its next await.
@@ -142,7 +151,7 @@ pub(crate) async fn run(
 }
 
 /// 504 as problem+json: the operation took longer than its `x-timeout`.
-fn timed_out(operation: &str, limit: Duration) -> Response {
+pub(crate) fn timed_out(operation: &str, limit: Duration) -> Response {
     crate::problem::Problem::new(http::StatusCode::GATEWAY_TIMEOUT)
         .with_detail(format!(
             "`{operation}` took longer than its timeout of {} ms",

@@ -462,6 +462,75 @@ async fn a_repeated_query_parameter_is_not_read_from_another_order() {
     assert_eq!(calls.load(Ordering::SeqCst), 2);
 }
 
+static FLAKY: OperationInfo =
+    OperationInfo::new("flaky", Method::GET, "/flaky/{id}", false, &[("id", "id")]);
+
+/// How the flaky handler answers: 0 well, 1 with a 503, 2 past its timeout.
+static FLAKY_MODE: AtomicUsize = AtomicUsize::new(0);
+
+/// `GET /flaky/{id}` cached 100 ms, with an hour of `stale-if-error` and a 200 ms timeout.
+fn flaky_app() -> Router {
+    let read = |Path(id): Path<String>| async move {
+        match FLAKY_MODE.load(Ordering::SeqCst) {
+            0 => (StatusCode::OK, format!("item {id}")),
+            1 => (StatusCode::SERVICE_UNAVAILABLE, "down".to_owned()),
+            _ => {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                (StatusCode::OK, "too late".to_owned())
+            }
+        }
+    };
+    let router = Router::new().route("/flaky/{id}", get(read));
+    let policies = Policies {
+        cache: Some(CachePolicy {
+            stale_if_error: Duration::from_secs(3600),
+            ..CachePolicy::new(Duration::from_millis(100))
+        }),
+        timeout: Some(Duration::from_millis(200)),
+        ..Policies::NONE
+    };
+    services(Some(memory_cache()), None).apply(router, &[(&FLAKY, policies)])
+}
+
+#[tokio::test]
+async fn a_failing_handler_is_answered_by_a_stale_entry_inside_stale_if_error() {
+    let app = flaky_app();
+    FLAKY_MODE.store(0, Ordering::SeqCst);
+    assert_eq!(send(&app, get_req("/flaky/1")).await.body, "item 1");
+    tokio::time::sleep(Duration::from_millis(150)).await; // expired
+    for (mode, what) in [(1, "a 503"), (2, "a timeout")] {
+        FLAKY_MODE.store(mode, Ordering::SeqCst);
+        let started = Instant::now();
+        let reply = send(&app, get_req("/flaky/1")).await;
+        assert_eq!(reply.status, StatusCode::OK, "on {what}");
+        assert_eq!(reply.body, "item 1", "on {what}");
+        assert_eq!(
+            reply.cache_status(),
+            "specjet; hit; fwd=stale; detail=stale-if-error",
+            "on {what}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "bounded by the timeout"
+        );
+    }
+    // Nothing stored: the failure is the answer.
+    FLAKY_MODE.store(1, Ordering::SeqCst);
+    assert_eq!(
+        send(&app, get_req("/flaky/2")).await.status,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    FLAKY_MODE.store(2, Ordering::SeqCst);
+    assert_eq!(
+        send(&app, get_req("/flaky/3")).await.status,
+        StatusCode::GATEWAY_TIMEOUT
+    );
+    // The handler answers again: a fresh entry.
+    FLAKY_MODE.store(0, Ordering::SeqCst);
+    let reply = send(&app, get_req("/flaky/1")).await;
+    assert_eq!(reply.cache_status(), "specjet; fwd=miss; stored");
+}
+
 // ---- Redis ----
 
 async fn wait_connected(cache: &Cache) {

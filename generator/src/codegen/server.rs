@@ -447,6 +447,10 @@ fn cache_literal(policy: &CachePolicy, imports: &mut Imports) -> TokenStream {
         let swr = duration(policy.stale_while_revalidate_ms, imports);
         fields.push(quote! { stale_while_revalidate: #swr, });
     }
+    if policy.stale_if_error_ms > 0 {
+        let sie = duration(policy.stale_if_error_ms, imports);
+        fields.push(quote! { stale_if_error: #sie, });
+    }
     if let Some(scope) = policy.scope {
         let scope_type = imports.cache("Scope");
         let scope = match scope {

@@ -488,6 +488,7 @@ impl Vocabulary {
         let mut policy = CachePolicy {
             ttl_ms: 0,
             stale_while_revalidate_ms: 0,
+            stale_if_error_ms: 0,
             scope: None,
             vary: Vec::new(),
             statuses: crate::ir::DEFAULT_CACHE_STATUSES.to_vec(),
@@ -502,6 +503,7 @@ impl Vocabulary {
                 "stale-while-revalidate" => {
                     parse_duration(value).map(|ms| policy.stale_while_revalidate_ms = ms)
                 }
+                "stale-if-error" => parse_duration(value).map(|ms| policy.stale_if_error_ms = ms),
                 "scope" => match value.as_str() {
                     Some("public") => {
                         policy.scope = Some(CacheScope::Public);
@@ -545,7 +547,7 @@ impl Vocabulary {
                     }
                     None => Err("`status` must be a list of status codes".to_owned()),
                 },
-                "stale-if-error" | "tags" => {
+                "tags" => {
                     self.report(
                         Severity::Warning,
                         &at,

@@ -18,12 +18,31 @@ pub(crate) struct Entry {
     pub stored_at: u64,
     pub ttl: Duration,
     pub stale_while_revalidate: Duration,
+    pub stale_if_error: Duration,
     /// Invalidation tags (`op`, `op|param=value`).
     pub tags: Vec<String>,
     /// `headers` parsed once, and the `ETag` header (weak when a content-coding applies), so
     /// a hit copies ready headers instead of parsing text.
     pub header_map: HeaderMap,
     pub etag_header: HeaderValue,
+}
+
+/// How long an entry is fresh, then servable while refreshed, then usable on errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Windows {
+    pub ttl: Duration,
+    pub stale_while_revalidate: Duration,
+    pub stale_if_error: Duration,
+}
+
+impl From<&super::CachePolicy> for Windows {
+    fn from(policy: &super::CachePolicy) -> Windows {
+        Windows {
+            ttl: policy.ttl,
+            stale_while_revalidate: policy.stale_while_revalidate,
+            stale_if_error: policy.stale_if_error,
+        }
+    }
 }
 
 /// How fresh an entry is now.
@@ -49,21 +68,11 @@ impl Entry {
         headers: Vec<(String, String)>,
         body: Bytes,
         stored_at: u64,
-        ttl: Duration,
-        stale_while_revalidate: Duration,
+        windows: Windows,
         tags: Vec<String>,
     ) -> Entry {
         let etag = etag_for(&body);
-        Entry::assemble(
-            status,
-            headers,
-            body,
-            etag,
-            stored_at,
-            ttl,
-            stale_while_revalidate,
-            tags,
-        )
+        Entry::assemble(status, headers, body, etag, stored_at, windows, tags)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -73,8 +82,7 @@ impl Entry {
         body: Bytes,
         etag: String,
         stored_at: u64,
-        ttl: Duration,
-        stale_while_revalidate: Duration,
+        windows: Windows,
         tags: Vec<String>,
     ) -> Entry {
         let mut header_map = HeaderMap::with_capacity(headers.len() + 6);
@@ -101,8 +109,9 @@ impl Entry {
             body,
             etag,
             stored_at,
-            ttl,
-            stale_while_revalidate,
+            ttl: windows.ttl,
+            stale_while_revalidate: windows.stale_while_revalidate,
+            stale_if_error: windows.stale_if_error,
             tags,
             header_map,
             etag_header,
@@ -124,9 +133,14 @@ impl Entry {
         }
     }
 
+    /// Whether the entry may stand in for a failed answer (`stale-if-error`).
+    pub(crate) fn usable_on_error(&self) -> bool {
+        !self.stale_if_error.is_zero() && self.age() <= self.ttl + self.stale_if_error
+    }
+
     /// How long the entry should be kept at all.
     pub(crate) fn lifetime(&self) -> Duration {
-        self.ttl + self.stale_while_revalidate
+        self.ttl + self.stale_while_revalidate.max(self.stale_if_error)
     }
 
     /// Approximate memory use, for the size bound of the in-process tier.
@@ -151,6 +165,7 @@ impl Entry {
             stored_at: self.stored_at,
             ttl_ms: self.ttl.as_millis() as u64,
             swr_ms: self.stale_while_revalidate.as_millis() as u64,
+            sie_ms: self.stale_if_error.as_millis() as u64,
             tags: self.tags.clone(),
         };
         let meta = serde_json::to_vec(&meta).unwrap_or_default();
@@ -179,8 +194,11 @@ impl Entry {
             Bytes::copy_from_slice(body),
             meta.etag,
             meta.stored_at,
-            Duration::from_millis(meta.ttl_ms),
-            Duration::from_millis(meta.swr_ms),
+            Windows {
+                ttl: Duration::from_millis(meta.ttl_ms),
+                stale_while_revalidate: Duration::from_millis(meta.swr_ms),
+                stale_if_error: Duration::from_millis(meta.sie_ms),
+            },
             meta.tags,
         ))
     }
@@ -196,6 +214,9 @@ struct Meta {
     stored_at: u64,
     ttl_ms: u64,
     swr_ms: u64,
+    /// Absent in entries written before `stale-if-error` existed.
+    #[serde(default)]
+    sie_ms: u64,
     tags: Vec<String>,
 }
 
@@ -220,8 +241,11 @@ mod tests {
             vec![("content-type".into(), "application/json".into())],
             Bytes::from_static(b"[1,2]"),
             now_millis(),
-            Duration::from_secs(60),
-            Duration::from_secs(5),
+            Windows {
+                ttl: Duration::from_secs(60),
+                stale_while_revalidate: Duration::from_secs(5),
+                stale_if_error: Duration::from_secs(3600),
+            },
             vec!["listPets".into()],
         )
     }
@@ -245,8 +269,11 @@ mod tests {
             vec![("content-encoding".into(), "gzip".into())],
             Bytes::new(),
             0,
-            Duration::ZERO,
-            Duration::ZERO,
+            Windows {
+                ttl: Duration::ZERO,
+                stale_while_revalidate: Duration::ZERO,
+                stale_if_error: Duration::ZERO,
+            },
             vec![],
         );
         assert!(gzip.etag_header.to_str().unwrap().starts_with("W/\""));
@@ -260,6 +287,10 @@ mod tests {
         assert_eq!(e.freshness(), Freshness::Stale);
         e.stored_at -= 10_000;
         assert_eq!(e.freshness(), Freshness::Expired);
+        assert!(e.usable_on_error(), "inside the hour of stale-if-error");
+        assert_eq!(e.lifetime(), Duration::from_secs(3660));
+        e.stored_at -= 3_600_000;
+        assert!(!e.usable_on_error());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{FromRequestParts, RawPathParams};
@@ -10,7 +11,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use http::{header, HeaderName, HeaderValue, Method, Request, StatusCode};
 
-use super::entry::{now_millis, Entry, Freshness};
+use super::entry::{now_millis, Entry, Freshness, Windows};
 use super::key::{tag, CacheKey};
 use super::{Cache, CacheRoute, Flight, Found, InvalidationTarget};
 use crate::metrics;
@@ -47,6 +48,11 @@ pub(crate) struct Prepared {
 }
 
 impl Prepared {
+    /// Whether a stale entry may answer in place of a failed handler.
+    pub(crate) fn serves_stale_on_error(&self) -> bool {
+        !self.route.policy.stale_if_error.is_zero()
+    }
+
     pub(crate) fn new(route: CacheRoute) -> Prepared {
         let vary = |private: bool| {
             let mut names: Vec<&str> = route.policy.vary.to_vec();
@@ -79,6 +85,8 @@ mod status {
     pub(super) const REQUEST: &str = "specjet; fwd=request";
     pub(super) const REFRESH_STORED: &str = "specjet; fwd=stale; stored";
     pub(super) const REFRESH: &str = "specjet; fwd=stale";
+    /// The handler failed (5xx or its timeout) and a stale entry answered instead.
+    pub(super) const STALE_IF_ERROR: &str = "specjet; hit; fwd=stale; detail=stale-if-error";
 }
 
 /// Request directives of `Cache-Control` (and `Pragma: no-cache`).
@@ -109,14 +117,23 @@ fn directives(headers: &http::HeaderMap) -> Directives {
 
 /// Answers a request of a cached operation: from the cache when it can, else from the
 /// handler (`next`), storing what may be stored.
+///
+/// `timeout` bounds the handler here (it is the operation's, given when the policy has a
+/// `stale-if-error` window), so that a handler past it can be answered by a stale entry.
 pub(crate) async fn serve(
     cache: &Cache,
     route: &Arc<Prepared>,
     request: Request<Body>,
     next: Next,
+    timeout: Option<Duration>,
 ) -> Response {
+    let handler = Handler {
+        next,
+        timeout,
+        operation: route.route.operation,
+    };
     if !matches!(*request.method(), Method::GET | Method::HEAD) {
-        return next.run(request).await;
+        return handler.run(request).await;
     }
     let (mut parts, body) = request.into_parts();
     let route_of = &route.route;
@@ -156,7 +173,7 @@ pub(crate) async fn serve(
             cache,
             route,
             &key,
-            next,
+            handler,
             request,
             !directives.no_store,
             Forward::Request,
@@ -165,6 +182,8 @@ pub(crate) async fn serve(
         return conditional(response, entry.as_ref(), Forward::Request.status(true));
     }
 
+    // An expired entry inside its `stale-if-error` window answers if the handler fails.
+    let mut fallback: Option<Arc<Entry>> = None;
     if let Some(found) = cache.lookup(&key.key).await {
         let (entry, in_memory) = match found {
             Found::Memory(entry) => (entry, true),
@@ -217,7 +236,8 @@ pub(crate) async fn serve(
                     let (cache, route, key) = (cache.clone(), route.clone(), key.clone());
                     tokio::spawn(async move {
                         let (_, entry) =
-                            fetch(&cache, &route, &key, next, request, true, Forward::Stale).await;
+                            fetch(&cache, &route, &key, handler, request, true, Forward::Stale)
+                                .await;
                         guard.finish(entry);
                     });
                 }
@@ -229,9 +249,20 @@ pub(crate) async fn serve(
                 let response = respond(&entry, route, key.private, status);
                 return conditional(response, Some(&entry), status);
             }
-            Freshness::Expired => {}
+            Freshness::Expired => {
+                if entry.usable_on_error() {
+                    fallback = Some(entry);
+                }
+            }
         }
     }
+    let stale_if_error = |response: Response| match &fallback {
+        Some(entry) if response.status().is_server_error() => {
+            route.counters.stale_if_error.increment(1);
+            respond(entry, route, key.private, status::STALE_IF_ERROR)
+        }
+        _ => response,
+    };
 
     stats.misses.fetch_add(1, Ordering::Relaxed);
     route.counters.miss.increment(1);
@@ -241,12 +272,13 @@ pub(crate) async fn serve(
                 cache,
                 route,
                 &key,
-                next,
+                handler,
                 request,
                 !directives.no_store,
                 Forward::Miss,
             )
             .await;
+            let response = stale_if_error(response);
             let response = conditional(response, entry.as_ref(), Forward::Miss.status(true));
             guard.finish(entry);
             response
@@ -269,8 +301,30 @@ pub(crate) async fn serve(
                     let response = respond(&entry, route, key.private, status::COLLAPSED);
                     conditional(response, Some(&entry), status::COLLAPSED)
                 }
-                None => next.run(request).await,
+                None => stale_if_error(handler.run(request).await),
             }
+        }
+    }
+}
+
+/// The rest of the stack (the handler), bounded by the operation's timeout when the cache
+/// step owns it.
+#[derive(Clone)]
+struct Handler {
+    next: Next,
+    timeout: Option<Duration>,
+    operation: &'static str,
+}
+
+impl Handler {
+    async fn run(self, request: Request<Body>) -> Response {
+        match self.timeout {
+            Some(limit) => match tokio::time::timeout(limit, self.next.run(request)).await {
+                Ok(response) => response,
+                // The handler's future is dropped here: its work stops at its next await.
+                Err(_) => crate::pipeline::timed_out(self.operation, limit),
+            },
+            None => self.next.run(request).await,
         }
     }
 }
@@ -301,12 +355,12 @@ async fn fetch(
     cache: &Cache,
     route: &Prepared,
     key: &CacheKey,
-    next: Next,
+    handler: Handler,
     request: Request<Body>,
     may_store: bool,
     forward: Forward,
 ) -> (Response, Option<Arc<Entry>>) {
-    let response = next.run(request).await;
+    let response = handler.run(request).await;
     let status = response.status().as_u16();
     let response_forbids = response
         .headers()
@@ -346,8 +400,7 @@ async fn fetch(
         headers,
         body,
         now_millis(),
-        policy.ttl,
-        policy.stale_while_revalidate,
+        Windows::from(policy),
         key.tags.clone(),
     ));
     cache.store(&key.key, entry.clone()).await;

@@ -74,6 +74,9 @@ pub struct CachePolicy {
     pub ttl: Duration,
     /// How long after that a stale entry is still served while one request refreshes it.
     pub stale_while_revalidate: Duration,
+    /// How long after the ttl a stale entry is served when the handler fails (answers 5xx or
+    /// passes its timeout) instead of the failure (`stale-if-error`, RFC 5861).
+    pub stale_if_error: Duration,
     /// Whose answer an entry is.
     pub scope: Scope,
     /// Request headers that split the key (also sent as `Vary`), lower case.
@@ -88,6 +91,7 @@ impl CachePolicy {
         CachePolicy {
             ttl,
             stale_while_revalidate: Duration::ZERO,
+            stale_if_error: Duration::ZERO,
             scope: Scope::Auto,
             vary: &[],
             statuses: &[200, 203, 204],

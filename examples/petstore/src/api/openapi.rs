@@ -200,7 +200,8 @@ pub const DOCUMENT: &str = r##"{
         ],
         "x-cache": {
           "ttl": "60s",
-          "stale-while-revalidate": "30s"
+          "stale-while-revalidate": "30s",
+          "stale-if-error": "1h"
         },
         "responses": {
           "200": {

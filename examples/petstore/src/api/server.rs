@@ -132,6 +132,7 @@ static OPERATIONS: [OperationInfo; 4] = [
         .with_policies(Policies {
             cache: Some(CachePolicy {
                 stale_while_revalidate: Duration::from_secs(30),
+                stale_if_error: Duration::from_secs(3600),
                 ..CachePolicy::new(Duration::from_secs(60))
             }),
             timeout: Some(Duration::from_secs(30)),
