@@ -71,7 +71,7 @@ pub fn policy_field(
     };
     let tokens = match concern {
         Concern::Cache => {
-            let policy = vocab.cache(operation.method, true, &at, value);
+            let policy = vocab.cache(&facts, true, &at, value);
             let value = policy
                 .as_ref()
                 .map_or(OverrideValue::Off, OverrideValue::Cache);

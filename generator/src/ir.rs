@@ -403,6 +403,9 @@ pub struct CachePolicy {
     pub vary: Vec<String>,
     /// The response statuses that are stored.
     pub statuses: Vec<u16>,
+    /// `tags`: templates (`pet:{petId}`) naming the operation's path parameters; an entry is
+    /// stored under each, with the request's values, for `x-cache-invalidates: {tags}`.
+    pub tags: Vec<String>,
 }
 
 /// Which generated module a type lives in.
@@ -727,6 +730,9 @@ pub struct Policies {
     /// `x-cache-invalidates`: operations (indices) whose cached entries this one drops when it
     /// succeeds.
     pub invalidates: Vec<usize>,
+    /// Tag templates (`pet:{petId}`, naming this operation's path parameters) whose entries a
+    /// success drops (`x-cache-invalidates: {tags: [...]}`).
+    pub invalidate_tags: Vec<String>,
     /// `x-rate-limit`.
     pub rate_limit: Option<RateLimitUse>,
     /// `x-compress`: whether responses may be compressed (default yes).
@@ -780,6 +786,7 @@ impl Default for Policies {
         Policies {
             cache: None,
             invalidates: Vec::new(),
+            invalidate_tags: Vec::new(),
             rate_limit: None,
             compress: true,
             timeout_ms: DEFAULT_TIMEOUT_MS,

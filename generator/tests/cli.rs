@@ -860,3 +860,68 @@ fn base_path_docs_and_cors_are_read_and_checked() {
     assert!(printed.contains("bad-server.yaml:"), "{printed}");
     assert!(printed.contains("/servers/0/url"), "{printed}");
 }
+
+/// Cache tags: `x-cache: {tags}` names the operation's path parameters, and
+/// `x-cache-invalidates: {operations, tags}` the mutating operation's; both are checked.
+#[test]
+fn cache_tags_are_read_and_checked() {
+    let spec = |tags: &str, invalidates: &str| {
+        format!(
+            "openapi: 3.0.3\ninfo: {{title: T, version: '1'}}\nx-specjet: {{}}\npaths:\n  /shelves/{{shelf}}/pets/{{petId}}:\n    parameters:\n      - {{name: shelf, in: path, required: true, schema: {{type: string}}}}\n      - {{name: petId, in: path, required: true, schema: {{type: integer}}}}\n    get:\n      operationId: shelfPet\n      x-cache: {{ttl: 1m, tags: {tags}}}\n      responses: {{'200': {{description: ok}}}}\n  /adoptions/{{id}}:\n    post:\n      operationId: adopt\n      parameters: [{{name: id, in: path, required: true, schema: {{type: integer}}}}]\n      x-cache-invalidates: {invalidates}\n      responses: {{'204': {{description: adopted}}}}\n"
+        )
+    };
+    let analysis = specjet_generator::analyze_text(
+        "t.yaml",
+        &spec(
+            "['pet:{petId}', 'shelf:{shelf}:{petId}', all]",
+            "{operations: [shelfPet], tags: ['pet:{id}']}",
+        ),
+    )
+    .unwrap();
+    assert!(
+        !analysis.diagnostics.has_errors(),
+        "{:?}",
+        analysis.diagnostics.items()
+    );
+    let ops = &analysis.api.operations;
+    let cache = ops[0].policies.cache.as_ref().unwrap();
+    assert_eq!(cache.tags, ["pet:{petId}", "shelf:{shelf}:{petId}", "all"]);
+    assert_eq!(ops[1].policies.invalidate_tags, ["pet:{id}"]);
+    assert_eq!(ops[1].policies.invalidates, [0]);
+
+    for (tags, invalidates, pointer) in [
+        (
+            "['pet:{id}']",
+            "[shelfPet]",
+            "/paths/~1shelves~1{shelf}~1pets~1{petId}/get/x-cache/tags/0",
+        ),
+        (
+            "['pet:{petId']",
+            "[shelfPet]",
+            "/paths/~1shelves~1{shelf}~1pets~1{petId}/get/x-cache/tags/0",
+        ),
+        (
+            "pet",
+            "[shelfPet]",
+            "/paths/~1shelves~1{shelf}~1pets~1{petId}/get/x-cache/tags",
+        ),
+        (
+            "[]",
+            "{tags: ['pet:{petId}']}",
+            "/paths/~1adoptions~1{id}/post/x-cache-invalidates/tags/0",
+        ),
+        (
+            "[]",
+            "{tags: [''], operations: [shelfPet]}",
+            "/paths/~1adoptions~1{id}/post/x-cache-invalidates/tags/0",
+        ),
+        (
+            "[]",
+            "{drop: [shelfPet]}",
+            "/paths/~1adoptions~1{id}/post/x-cache-invalidates/drop",
+        ),
+    ] {
+        let analysis = specjet_generator::analyze_text("t.yaml", &spec(tags, invalidates)).unwrap();
+        assert_eq!(error_pointers(&analysis), [pointer], "{tags} {invalidates}");
+    }
+}

@@ -19,6 +19,9 @@ pub struct Policies {
     /// Cached operations whose entries this one drops when it succeeds
     /// (`x-cache-invalidates`).
     pub invalidates: &'static [InvalidationTarget],
+    /// Cache tag templates (`pet:{petId}`, naming this operation's path parameters) whose
+    /// entries a success drops (`x-cache-invalidates: {tags: [...]}`).
+    pub invalidate_tags: &'static [&'static str],
     /// The rate limit (`x-rate-limit`).
     pub rate_limit: Option<RateLimitPolicy>,
     /// Whether responses may be compressed (`x-compress`).
@@ -35,6 +38,7 @@ impl Policies {
     pub const NONE: Policies = Policies {
         cache: None,
         invalidates: &[],
+        invalidate_tags: &[],
         rate_limit: None,
         compress: true,
         timeout: None,

@@ -25,6 +25,7 @@ struct Steps {
     limit: Option<rate_limit::Prepared>,
     cache: Option<Arc<cache::Prepared>>,
     invalidates: &'static [InvalidationTarget],
+    invalidate_tags: &'static [&'static str],
     timeout: Option<Duration>,
 }
 
@@ -59,10 +60,14 @@ impl Pipeline {
         let shared_route =
             |operation: &OperationInfo| per_route[&(&operation.method, operation.path)] > 1;
         let steps = operations.iter().filter_map(|&(operation, policies)| {
-            let (cache, invalidates) = if shared_route(operation) {
-                (None, &[][..])
+            let (cache, invalidates, invalidate_tags) = if shared_route(operation) {
+                (None, &[][..], &[][..])
             } else {
-                (policies.cache, policies.invalidates)
+                (
+                    policies.cache,
+                    policies.invalidates,
+                    policies.invalidate_tags,
+                )
             };
             let steps = Steps {
                 operation,
@@ -80,10 +85,12 @@ impl Pipeline {
                     }))
                 }),
                 invalidates,
+                invalidate_tags,
             };
             let any = steps.limit.is_some()
                 || steps.cache.is_some()
                 || !steps.invalidates.is_empty()
+                || !steps.invalidate_tags.is_empty()
                 || steps.timeout.is_some();
             any.then_some((operation, steps))
         });
@@ -129,9 +136,12 @@ pub(crate) async fn run(
                 let timeout = steps.timeout.filter(|_| cache_bounds_handler);
                 cache::serve(cache, route, request, next, timeout).await
             }
-            None if !steps.invalidates.is_empty() => {
-                cache::invalidate_after(cache, steps.operation, steps.invalidates, request, next)
-                    .await
+            None if !steps.invalidates.is_empty() || !steps.invalidate_tags.is_empty() => {
+                let drops = cache::Drops {
+                    operations: steps.invalidates,
+                    tags: steps.invalidate_tags,
+                };
+                cache::invalidate_after(cache, steps.operation, drops, request, next).await
             }
             None => next.run(request).await,
         }

@@ -531,6 +531,82 @@ async fn a_failing_handler_is_answered_by_a_stale_entry_inside_stale_if_error() 
     assert_eq!(reply.cache_status(), "specjet; fwd=miss; stored");
 }
 
+static SHELF_PET: OperationInfo = OperationInfo::new(
+    "shelfPet",
+    Method::GET,
+    "/shelves/{shelf}/pets/{petId}",
+    false,
+    &[("shelf", "shelf"), ("petId", "petId")],
+)
+.with_param_types(&[ParamType::Text, ParamType::Integer]);
+static ADOPT: OperationInfo = OperationInfo::new(
+    "adopt",
+    Method::POST,
+    "/adoptions/{id}",
+    false,
+    &[("id", "id")],
+)
+.with_param_types(&[ParamType::Integer]);
+
+#[tokio::test]
+async fn tags_drop_entries_across_operations_by_value() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    let read = move |Path((shelf, pet)): Path<(String, String)>| {
+        let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
+        async move { format!("{shelf}/{pet} #{n}") }
+    };
+    let router = Router::new()
+        .route("/shelves/{shelf}/pets/{petId}", get(read))
+        .route(
+            "/adoptions/{id}",
+            axum::routing::post(|| async { StatusCode::NO_CONTENT }),
+        );
+    let cached = Policies {
+        cache: Some(CachePolicy {
+            tags: &["pet:{petId}"],
+            ..CachePolicy::new(Duration::from_secs(60))
+        }),
+        ..Policies::NONE
+    };
+    let adopting = Policies {
+        invalidate_tags: &["pet:{id}"],
+        ..Policies::NONE
+    };
+    let app = services(Some(memory_cache()), None)
+        .apply(router, &[(&SHELF_PET, cached), (&ADOPT, adopting)]);
+    for path in [
+        "/shelves/a/pets/5",
+        "/shelves/b/pets/05",
+        "/shelves/a/pets/6",
+    ] {
+        send(&app, get_req(path)).await;
+        assert!(
+            send(&app, get_req(path))
+                .await
+                .cache_status()
+                .contains("hit"),
+            "{path}"
+        );
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+    let adopted = send(
+        &app,
+        Request::post("/adoptions/+5").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(adopted.status, StatusCode::NO_CONTENT);
+    // Pet 5's entries are gone on every shelf; pet 6's stays.
+    for (path, hit) in [
+        ("/shelves/a/pets/5", false),
+        ("/shelves/b/pets/5", false),
+        ("/shelves/a/pets/6", true),
+    ] {
+        let reply = send(&app, get_req(path)).await;
+        assert_eq!(reply.cache_status().contains("hit"), hit, "{path}");
+    }
+}
+
 // ---- Redis ----
 
 async fn wait_connected(cache: &Cache) {

@@ -346,6 +346,10 @@ fn operation_entry(api: &Api, op: &Operation, imports: &mut Imports) -> TokenStr
         });
         fields.push(quote! { invalidates: &[#(#targets),*], });
     }
+    if !policies.invalidate_tags.is_empty() {
+        let tags = &policies.invalidate_tags;
+        fields.push(quote! { invalidate_tags: &[#(#tags),*], });
+    }
     match &policies.rate_limit {
         Some(RateLimitUse::Own(policy)) => {
             let literal = rate_limit_literal(policy, imports);
@@ -466,6 +470,10 @@ fn cache_literal(policy: &CachePolicy, imports: &mut Imports) -> TokenStream {
     if policy.statuses != crate::ir::DEFAULT_CACHE_STATUSES {
         let statuses = policy.statuses.iter().map(|s| Literal::u16_unsuffixed(*s));
         fields.push(quote! { statuses: &[#(#statuses),*], });
+    }
+    if !policy.tags.is_empty() {
+        let tags = &policy.tags;
+        fields.push(quote! { tags: &[#(#tags),*], });
     }
     if fields.is_empty() {
         quote! { #ty::new(#ttl) }

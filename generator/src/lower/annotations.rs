@@ -322,8 +322,9 @@ impl<'a> Annotations<'a> {
         own: (&Location, &Value),
     ) -> Policies {
         Policies {
-            cache: self.cache_policy(operation.method, item, own),
+            cache: self.cache_policy(operation, item, own),
             invalidates: Vec::new(),
+            invalidate_tags: Vec::new(),
             rate_limit: self.rate_limit(operation, item, own),
             compress: self.compress(item, own),
             timeout_ms: self.timeout(item, own),
@@ -346,7 +347,7 @@ impl<'a> Annotations<'a> {
     /// The caching policy of an operation: its own annotation, else its path item's.
     pub(crate) fn cache_policy(
         &mut self,
-        method: Method,
+        facts: &OperationFacts<'_>,
         item: (&Location, &Value),
         operation: (&Location, &Value),
     ) -> Option<CachePolicy> {
@@ -363,26 +364,50 @@ impl<'a> Annotations<'a> {
         let (location, value) = found?;
         // A path-item annotation covers only the item's reads.
         let on_operation = location.pointer.starts_with(&operation.0.pointer);
-        self.vocab.cache(method, on_operation, &location, &value)
+        self.vocab.cache(facts, on_operation, &location, &value)
     }
 
-    /// The operation ids an operation invalidates (checked against the API later).
+    /// The operation ids an operation invalidates (checked against the API later), and the
+    /// tag templates it drops: a list of operationIds, or `{operations: [...], tags: [...]}`.
     pub(crate) fn invalidates(
         &mut self,
-        method: Method,
+        facts: &OperationFacts<'_>,
         operation: (&Location, &Value),
-    ) -> Vec<(Location, String)> {
+    ) -> (Vec<(Location, String)>, Vec<String>) {
         let Some((location, value)) = self.concern(operation.0, operation.1, "cache-invalidates")
         else {
-            return Vec::new();
+            return (Vec::new(), Vec::new());
         };
         if matches!(
-            method,
+            facts.method,
             Method::Get | Method::Head | Method::Options | Method::Trace
         ) {
             self.report(Severity::Error, &location, "only operations that change state (POST, PUT, PATCH, DELETE) invalidate cached entries");
-            return Vec::new();
+            return (Vec::new(), Vec::new());
         }
+        let (location, value, tags) = match &value {
+            Value::Object(map) => {
+                let mut tags = Vec::new();
+                for key in map.keys() {
+                    if key != "operations" && key != "tags" {
+                        let message = format!(
+                            "unknown key `{key}` in `x-cache-invalidates`: `operations` and `tags`"
+                        );
+                        self.report(Severity::Error, &location.child(key), message);
+                    }
+                }
+                if let Some(templates) = map.get("tags") {
+                    let at = location.child("tags");
+                    tags = self.vocab.tags(facts, &at, templates).unwrap_or_default();
+                }
+                let operations = map
+                    .get("operations")
+                    .cloned()
+                    .unwrap_or(Value::Array(Vec::new()));
+                (location.child("operations"), operations, tags)
+            }
+            _ => (location, value, Vec::new()),
+        };
         let ids = match &value {
             Value::String(id) => vec![(location.clone(), id.clone())],
             Value::Array(ids) => ids
@@ -404,12 +429,12 @@ impl<'a> Annotations<'a> {
                 self.report(
                     Severity::Error,
                     &location,
-                    "expected a list of operationIds",
+                    "expected a list of operationIds, or `{operations: [...], tags: [...]}`",
                 );
                 Vec::new()
             }
         };
-        ids
+        (ids, tags)
     }
 
     pub(crate) fn error(&mut self, location: &Location, message: impl Into<String>) {
@@ -446,11 +471,12 @@ impl Vocabulary {
     /// annotation elsewhere is an error when it is the operation's own (`on_operation`).
     pub(crate) fn cache(
         &mut self,
-        method: Method,
+        facts: &OperationFacts<'_>,
         on_operation: bool,
         location: &Location,
         value: &Value,
     ) -> Option<CachePolicy> {
+        let method = facts.method;
         if *value == Value::Bool(false) {
             return None;
         }
@@ -492,6 +518,7 @@ impl Vocabulary {
             scope: None,
             vary: Vec::new(),
             statuses: crate::ir::DEFAULT_CACHE_STATUSES.to_vec(),
+            tags: Vec::new(),
         };
         let mut ok = true;
         // A `ttl` that does not parse is reported as such, not as missing.
@@ -547,14 +574,17 @@ impl Vocabulary {
                     }
                     None => Err("`status` must be a list of status codes".to_owned()),
                 },
-                "tags" => {
-                    self.report(
-                        Severity::Warning,
-                        &at,
-                        format!("`{key}` is not implemented yet; it is ignored"),
-                    );
-                    Ok(())
-                }
+                "tags" => match self.tags(facts, &at, value) {
+                    Some(tags) => {
+                        policy.tags = tags;
+                        Ok(())
+                    }
+                    // Reported where it is wrong.
+                    None => {
+                        ok = false;
+                        Ok(())
+                    }
+                },
                 other => Err(format!("unknown key `{other}` in a cache annotation")),
             };
             if let Err(message) = result {
@@ -580,6 +610,76 @@ impl Vocabulary {
         }
         ok.then_some(policy)
     }
+
+    /// Cache tag templates: strings whose `{name}`s are path parameters of the operation
+    /// (`pet:{petId}`); every problem is reported at its item.
+    pub(crate) fn tags(
+        &mut self,
+        facts: &OperationFacts<'_>,
+        location: &Location,
+        value: &Value,
+    ) -> Option<Vec<String>> {
+        let Some(items) = value.as_array() else {
+            self.report(
+                Severity::Error,
+                location,
+                "`tags` is a list of tags such as `pet:{petId}`",
+            );
+            return None;
+        };
+        let mut tags = Vec::new();
+        let mut ok = true;
+        for (index, item) in items.iter().enumerate() {
+            let at = location.child(&index.to_string());
+            let result = match item.as_str() {
+                Some(tag) if !tag.trim().is_empty() => tag_placeholders(tag).and_then(|names| {
+                    match names.iter().find(|name| !facts.path_params.contains(name)) {
+                        Some(name) => Err(format!(
+                            "`{{{name}}}` is not a path parameter of `{}`{}",
+                            facts.id,
+                            if facts.path_params.is_empty() {
+                                String::new()
+                            } else {
+                                format!(" (it has {})", facts.path_params.join(", "))
+                            }
+                        )),
+                        None => Ok(tag.to_owned()),
+                    }
+                }),
+                _ => Err("a tag is a non-empty string such as `pet:{petId}`".to_owned()),
+            };
+            match result {
+                Ok(tag) => tags.push(tag),
+                Err(message) => {
+                    self.report(Severity::Error, &at, message);
+                    ok = false;
+                }
+            }
+        }
+        ok.then_some(tags)
+    }
+}
+
+/// The `{name}`s of a tag template, or why its braces do not pair.
+fn tag_placeholders(tag: &str) -> Result<Vec<String>, String> {
+    let mut names = Vec::new();
+    let mut rest = tag;
+    while let Some(open) = rest.find(['{', '}']) {
+        if rest[open..].starts_with('}') {
+            return Err(format!("`{tag}` has a `}}` that no `{{` opens"));
+        }
+        let after = &rest[open + 1..];
+        let close = after
+            .find('}')
+            .ok_or_else(|| format!("`{tag}` has a `{{` that no `}}` closes"))?;
+        let name = &after[..close];
+        if name.is_empty() || name.contains('{') {
+            return Err(format!("`{tag}` has an empty or nested `{{...}}`"));
+        }
+        names.push(name.to_owned());
+        rest = &after[close + 1..];
+    }
+    Ok(names)
 }
 
 fn is_header_name(name: &str) -> bool {

@@ -252,15 +252,16 @@ impl Lowering<'_> {
             path_params: &path_params,
             query_params: &query_params,
         };
-        let policies = self
+        let mut policies = self
             .annotations
             .policies(&facts, item, (&location, &operation));
-        for (at, target) in self
+        let (targets, tags) = self
             .annotations
-            .invalidates(method, (&location, &operation))
-        {
+            .invalidates(&facts, (&location, &operation));
+        for (at, target) in targets {
             self.pending_invalidations.push((index, at, target));
         }
+        policies.invalidate_tags = tags;
         self.operations.push(Operation {
             id,
             name,

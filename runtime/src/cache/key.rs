@@ -98,7 +98,37 @@ fn tags(route: &CacheRoute, captures: &[(String, String)]) -> Vec<String> {
             tags.push(tag(route.operation, name, value));
         }
     }
+    tags.extend(
+        route
+            .policy
+            .tags
+            .iter()
+            .filter_map(|template| own_tag(template, route.params, captures)),
+    );
     tags
+}
+
+/// A tag of the spec's (`x-cache: {tags}`): `template` with each `{name}` replaced by the
+/// value of that path parameter in `captures` (canonical); `None` when one has no value.
+/// Prefixed so that it never meets an operation's own tags.
+pub(super) fn own_tag(
+    template: &str,
+    params: &[(&str, &str)],
+    captures: &[(String, String)],
+) -> Option<String> {
+    let mut tag = String::from("tag:");
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        tag.push_str(&rest[..open]);
+        let close = rest[open..].find('}')? + open;
+        let name = &rest[open + 1..close];
+        let capture = params.iter().find(|(param, _)| *param == name)?.1;
+        let value = &captures.iter().find(|(key, _)| key == capture)?.1;
+        tag.push_str(value);
+        rest = &rest[close + 1..];
+    }
+    tag.push_str(rest);
+    Some(tag)
 }
 
 /// The tag of an operation's entries with one path parameter value.

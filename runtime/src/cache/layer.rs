@@ -12,7 +12,7 @@ use axum::response::Response;
 use http::{header, HeaderName, HeaderValue, Method, Request, StatusCode};
 
 use super::entry::{now_millis, Entry, Freshness, Windows};
-use super::key::{tag, CacheKey};
+use super::key::{own_tag, tag, CacheKey};
 use super::{Cache, CacheRoute, Flight, Found, InvalidationTarget};
 use crate::metrics;
 use crate::operation::OperationInfo;
@@ -499,12 +499,20 @@ fn not_modified(
     response
 }
 
+/// What a mutating operation drops when it succeeds: the entries of operations (those that
+/// share its path values), and those under its tags.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Drops {
+    pub(crate) operations: &'static [InvalidationTarget],
+    pub(crate) tags: &'static [&'static str],
+}
+
 /// Runs the handler of a mutating operation and, when it succeeds, drops the entries of
-/// `targets` (in both tiers and, through Redis, on every replica).
+/// `drops` (in both tiers and, through Redis, on every replica).
 pub(crate) async fn invalidate_after(
     cache: &Cache,
     operation: &OperationInfo,
-    targets: &[InvalidationTarget],
+    drops: Drops,
     request: Request<Body>,
     next: Next,
 ) -> Response {
@@ -513,7 +521,12 @@ pub(crate) async fn invalidate_after(
     let captures = operation.canonical(captures(&mut parts).await);
     let response = next.run(Request::from_parts(parts, body)).await;
     if response.status().is_success() {
-        for target in targets {
+        for template in drops.tags {
+            if let Some(tag) = own_tag(template, operation.params, &captures) {
+                cache.invalidate(&tag).await;
+            }
+        }
+        for target in drops.operations {
             let value = target.shared.first().and_then(|(name, key)| {
                 captures
                     .iter()

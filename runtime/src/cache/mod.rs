@@ -18,7 +18,7 @@ use std::time::Duration;
 
 pub use entry::etag_for;
 use entry::{Entry, Freshness};
-pub(crate) use layer::{invalidate_after, serve, Prepared};
+pub(crate) use layer::{invalidate_after, serve, Drops, Prepared};
 use redis_tier::RedisTier;
 use tokio::sync::watch;
 
@@ -83,6 +83,9 @@ pub struct CachePolicy {
     pub vary: &'static [&'static str],
     /// Statuses worth storing.
     pub statuses: &'static [u16],
+    /// Tag templates naming path parameters (`pet:{petId}`): each entry is stored under them
+    /// with the request's values, and an operation's `invalidate_tags` drop them.
+    pub tags: &'static [&'static str],
 }
 
 impl CachePolicy {
@@ -95,6 +98,7 @@ impl CachePolicy {
             scope: Scope::Auto,
             vary: &[],
             statuses: &[200, 203, 204],
+            tags: &[],
         }
     }
 }
