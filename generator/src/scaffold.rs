@@ -69,13 +69,11 @@ fn urls(api: &crate::ir::Api) -> Vec<(&'static str, String)> {
     let base = format!("http://{DEFAULT_ADDR}{}", api.settings.base_path);
     let docs = &api.settings.docs;
     let mut urls = vec![("the API", format!("{base}/"))];
-    if !api.document.is_empty() {
+    if let Some(openapi) = &docs.openapi {
         if let Some(ui) = &docs.ui {
             urls.push(("its docs", format!("{base}{ui}")));
         }
-        if let Some(openapi) = &docs.openapi {
-            urls.push(("its document", format!("{base}{openapi}")));
-        }
+        urls.push(("its document", format!("{base}{openapi}")));
     }
     urls
 }

@@ -827,8 +827,16 @@ fn base_path_docs_and_cors_are_read_and_checked() {
         (cors.max_age_secs, cors.allow_credentials),
         (Some(600), true)
     );
-    // Docs switched off: nothing to embed.
-    assert!(analyze("[]", "{docs: false}").api.document.is_empty());
+    // Docs switched off: nothing served (the document is still embedded: bodies are checked
+    // against it).
+    let off = analyze("[]", "{docs: false}");
+    assert_eq!(
+        (
+            off.api.settings.docs.openapi.as_ref(),
+            off.api.settings.docs.ui.as_ref()
+        ),
+        (None, None)
+    );
 
     for (servers, specjet, pointer) in [
         ("[{url: 'https://exa mple.com/v1'}]", "{}", "/servers/0/url"),

@@ -38,6 +38,8 @@ impl Default for DocsSettings {
 /// The document as served, made once on first request (a large document costs nothing at
 /// start).
 #[derive(Debug)]
+// Without the `docs` feature there is no page to serve.
+#[cfg_attr(not(feature = "docs"), allow(dead_code))]
 struct Served {
     source: &'static str,
     /// The `servers` URL written into the served document: the base path, or `/`.
@@ -50,6 +52,7 @@ struct Served {
     assets_link: String,
 }
 
+#[cfg_attr(not(feature = "docs"), allow(dead_code))]
 impl Served {
     fn value(&self) -> Result<Value, String> {
         let mut value: Value = serde_json::from_str(self.source)
@@ -205,6 +208,7 @@ fn answer(made: &Result<Bytes, String>, content_type: &'static str) -> Response 
 }
 
 /// The docs page: Swagger UI reading the served document.
+#[cfg_attr(not(feature = "docs"), allow(dead_code))]
 fn page(title: &str, document: &str, assets: &str) -> String {
     let title = escape_html(title);
     // JSON strings are JavaScript strings; `<` is escaped so no `</script>` can end the block.

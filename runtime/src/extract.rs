@@ -529,6 +529,19 @@ pub fn json_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
     Ok(value)
 }
 
+/// A JSON body already parsed (and checked against its schema): 422 naming the field serde
+/// cannot read into `T`.
+pub fn json_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, Problem> {
+    serde_path_to_error::deserialize(value).map_err(|error| {
+        let pointer = json_pointer(error.path());
+        body_problem(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            pointer,
+            error.into_inner().to_string(),
+        )
+    })
+}
+
 /// A `application/x-www-form-urlencoded` body, 422 naming the field when it does not fit.
 pub fn form_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
     let deserializer = serde_html_form::Deserializer::new(form_urlencoded::parse(bytes));

@@ -17,6 +17,7 @@
 //! - [`docs`]: the service's own document (`/openapi.json`, `/openapi.yaml`) and Swagger UI
 //!   (`/docs`, feature `docs`);
 //! - [`cors`]: CORS from `x-specjet.cors`;
+//! - [`contract`]: request bodies checked against the spec's schemas (feature `validation`);
 //! - `database` (feature `database`): the sqlx pool `x-specjet.database` declares;
 //! - `http_client` (feature `http-client`): the pooled HTTP client `x-specjet.http-client`
 //!   declares;
@@ -33,6 +34,7 @@ pub mod batch;
 pub mod cache;
 pub mod caller;
 pub mod compression;
+pub mod contract;
 pub mod cors;
 #[cfg(feature = "database")]
 pub mod database;

@@ -365,3 +365,37 @@ fn undeclared_media_types_are_refused() {
     let untyped = request(&service, "POST", "/pets", None, body);
     assert_eq!(untyped.status, 201, "{}", untyped.body);
 }
+
+/// The body's contract is checked before the handler runs: `name` has `minLength: 1`,
+/// `tag` is not nullable, a pet is an object. Every violation is listed with its pointer.
+#[test]
+fn bodies_that_break_their_schema_are_refused_with_every_violation() {
+    let service = start();
+    for (body, pointers) in [
+        (r#"{"name":"a","tag":null}"#, vec!["/tag"]),
+        (r#"["arr","t","sold"]"#, vec![""]),
+        (
+            r#"{"name":"","tag":7,"status":"lost"}"#,
+            vec!["/name", "/status", "/tag"],
+        ),
+        (r#"{"tag":"dog"}"#, vec![""]),
+    ] {
+        let refused = request(&service, "POST", "/pets", Some("application/json"), body);
+        let problem = assert_problem(&refused, 422);
+        let named: Vec<&str> = problem["invalid-params"]
+            .as_array()
+            .expect("invalid-params")
+            .iter()
+            .map(|param| param["name"].as_str().unwrap_or("?"))
+            .collect();
+        assert_eq!(named, pointers, "{body}: {problem}");
+    }
+    let fine = request(
+        &service,
+        "POST",
+        "/pets",
+        Some("application/json"),
+        r#"{"name":"Rex","tag":"dog","status":"available"}"#,
+    );
+    assert_eq!(fine.status, 201, "{}", fine.body);
+}

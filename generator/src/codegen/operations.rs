@@ -317,7 +317,7 @@ fn param_read(api: &Api, op: &Operation, param: &Param, scope: Scope) -> TokenSt
 
 fn body_read(
     api: &Api,
-    _op: &Operation,
+    op: &Operation,
     body: &crate::ir::RequestBody,
     scope: Scope,
 ) -> TokenStream {
@@ -331,19 +331,40 @@ fn body_read(
         }
         None => parsed,
     };
+    // Each JSON body is checked against its schema in the embedded document before it is
+    // read; one static per media type holds its compiled check.
+    let schema_static = |index: usize| format_ident!("BODY_SCHEMA_{}", index);
+    let path = &op.path;
+    let method = op.method.as_str();
+    let statics: Vec<TokenStream> = body
+        .contents
+        .iter()
+        .enumerate()
+        .filter(|(_, content)| matches!(content.kind, BodyKind::Json(_)))
+        .map(|(index, content)| {
+            let name = schema_static(index);
+            let media = &content.media_type;
+            quote! {
+                static #name: ::specjet::contract::BodySchema = ::specjet::contract::BodySchema::new(
+                    super::super::openapi::DOCUMENT, #path, #method, #media,
+                );
+            }
+        })
+        .collect();
     let arms: Vec<TokenStream> = body
         .contents
         .iter()
-        .map(|content| {
+        .enumerate()
+        .map(|(index, content)| {
             let media = &content.media_type;
-            let parsed = wrap(content, parse_content(api, content, scope));
+            let parsed = wrap(content, parse_content(api, content, &schema_static(index), scope));
             quote! {
                 ::std::option::Option::Some(media) if ::specjet::extract::media_matches(media, #media) => #parsed,
             }
         })
         .collect();
     let parsed = if let Some(first) = body.contents.first() {
-        let default = wrap(first, parse_content(api, first, scope));
+        let default = wrap(first, parse_content(api, first, &schema_static(0), scope));
         quote! {
             match req_media_type.as_deref() {
                 ::std::option::Option::None => #default,
@@ -376,17 +397,23 @@ fn body_read(
         }
     };
     quote! {
+        #(#statics)*
         let req_bytes = ::specjet::extract::read_body(req_body, ::specjet::extract::body_limit(&parts)).await?;
         #media
         #finish
     }
 }
 
-fn parse_content(api: &Api, content: &Content, scope: Scope) -> TokenStream {
+fn parse_content(
+    api: &Api,
+    content: &Content,
+    schema: &proc_macro2::Ident,
+    scope: Scope,
+) -> TokenStream {
     match &content.kind {
         BodyKind::Json(ty) => {
             let ty = rust_type(api, ty, scope);
-            quote! { ::specjet::extract::json_body::<#ty>(&req_bytes)? }
+            quote! { ::specjet::contract::json_body::<#ty>(&req_bytes, &#schema)? }
         }
         BodyKind::Form(ty) => {
             let ty = rust_type(api, ty, scope);

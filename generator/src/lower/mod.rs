@@ -87,11 +87,8 @@ pub(crate) fn lower(spec: &Spec, diags: &mut Diagnostics) -> Api {
     {
         diags.push_diagnostic(d.clone());
     }
-    // Only what is served is bundled: a document costs its size in the binary.
-    let document = match settings.docs.openapi {
-        Some(_) => crate::bundle::document(spec, settings.docs.strip_annotations),
-        None => String::new(),
-    };
+    // Embedded whether or not it is served: request bodies are checked against its schemas.
+    let document = crate::bundle::document(spec, settings.docs.strip_annotations);
     Api {
         title: text("title").unwrap_or_else(|| "API".to_owned()),
         version: text("version").unwrap_or_default(),

@@ -17,7 +17,7 @@ pub(super) fn settings(api: &Api) -> Vec<TokenStream> {
     }
     let docs = &settings.docs;
     let defaults = DocsSettings::default();
-    if !api.document.is_empty() {
+    if docs.openapi.is_some() {
         changes.push(quote! {
             settings.docs.document = ::std::option::Option::Some(super::openapi::DOCUMENT);
         });

@@ -54,6 +54,12 @@ impl Request {
         _req_path: ::specjet::extract::PathParams,
         req_body: ::specjet::axum::body::Body,
     ) -> ::std::result::Result<Self, ::specjet::Problem> {
+        static BODY_SCHEMA_0: ::specjet::contract::BodySchema = ::specjet::contract::BodySchema::new(
+            super::super::openapi::DOCUMENT,
+            "/products",
+            "post",
+            "application/json",
+        );
         let req_bytes = ::specjet::extract::read_body(
                 req_body,
                 ::specjet::extract::body_limit(&parts),
@@ -65,16 +71,16 @@ impl Request {
         }
         let body = match req_media_type.as_deref() {
             ::std::option::Option::None => {
-                ::specjet::extract::json_body::<
+                ::specjet::contract::json_body::<
                     super::super::types::NewProduct,
-                >(&req_bytes)?
+                >(&req_bytes, &BODY_SCHEMA_0)?
             }
             ::std::option::Option::Some(
                 media,
             ) if ::specjet::extract::media_matches(media, "application/json") => {
-                ::specjet::extract::json_body::<
+                ::specjet::contract::json_body::<
                     super::super::types::NewProduct,
-                >(&req_bytes)?
+                >(&req_bytes, &BODY_SCHEMA_0)?
             }
             other => {
                 return ::std::result::Result::Err(

@@ -1,0 +1,316 @@
+//! The request's contract, checked before the handler runs: a JSON body against its schema in
+//! the spec (feature `validation`, on jsonschema), so that a handler never sees a value the
+//! spec forbids: out of its bounds (`minimum`, `maxLength`, `pattern`, `minItems`,
+//! `uniqueItems`, ...), `null` where the schema is not `nullable`, an array where it says
+//! object. Every violation is listed with its JSON pointer in one 422 problem.
+//!
+//! The schema is read from the document the service embeds (its `openapi` module), where the
+//! generated code names it by path, method and media type. OpenAPI 3.0 schemas are read as
+//! JSON Schema draft 4 once `nullable` is spelled as a type and read-only properties are no
+//! longer required (clients do not send them); OpenAPI 3.1 schemas are draft 2020-12.
+//! Formats are not checked here (serde reads the typed ones). A schema that cannot be
+//! compiled is logged once and leaves the body to serde's checks, never a panic.
+
+use crate::extract;
+use crate::problem::Problem;
+use serde::de::DeserializeOwned;
+
+/// Where an operation's request body schema is: the embedded document, and the path, method
+/// and media type under which the spec declares it.
+#[derive(Debug)]
+pub struct BodySchema {
+    document: &'static str,
+    path: &'static str,
+    method: &'static str,
+    media: &'static str,
+    #[cfg(feature = "validation")]
+    validator: std::sync::OnceLock<Option<jsonschema::Validator>>,
+}
+
+impl BodySchema {
+    /// The schema of `media` in the request body of `method` on `path` in `document`.
+    pub const fn new(
+        document: &'static str,
+        path: &'static str,
+        method: &'static str,
+        media: &'static str,
+    ) -> BodySchema {
+        BodySchema {
+            document,
+            path,
+            method,
+            media,
+            #[cfg(feature = "validation")]
+            validator: std::sync::OnceLock::new(),
+        }
+    }
+}
+
+/// A JSON body checked against `schema`, then read: 400 when it is not JSON, 422 listing
+/// every violation of the schema (or naming the field serde could not read).
+pub fn json_body<T: DeserializeOwned>(bytes: &[u8], schema: &BodySchema) -> Result<T, Problem> {
+    #[cfg(feature = "validation")]
+    if let Some(validator) = validation::validator(schema) {
+        let value: serde_json::Value = extract::json_body(bytes)?;
+        let problem = validation::violations(validator, &value);
+        if let Some(problem) = problem {
+            return Err(problem);
+        }
+        return extract::json_value(value);
+    }
+    #[cfg(not(feature = "validation"))]
+    let _ = (schema.document, schema.path, schema.method, schema.media);
+    extract::json_body(bytes)
+}
+
+#[cfg(feature = "validation")]
+mod validation {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+
+    use http::StatusCode;
+    use serde_json::{json, Value};
+
+    use super::BodySchema;
+    use crate::problem::{InvalidParam, Problem};
+
+    /// The base URI the prepared document is registered under.
+    const DOCUMENT_URI: &str = "urn:specjet:document";
+
+    /// A document prepared for validation, once per document for the process.
+    struct Prepared {
+        registry: jsonschema::Registry<'static>,
+        draft: jsonschema::Draft,
+        document: &'static Value,
+    }
+
+    fn prepared(source: &'static str) -> Option<&'static Prepared> {
+        static PREPARED: OnceLock<Mutex<HashMap<usize, Option<&'static Prepared>>>> =
+            OnceLock::new();
+        let mut known = PREPARED
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        *known
+            .entry(source.as_ptr() as usize)
+            .or_insert_with(|| prepare(source))
+    }
+
+    fn prepare(source: &'static str) -> Option<&'static Prepared> {
+        let mut document: Value = serde_json::from_str(source)
+            .map_err(|error| tracing::warn!("the embedded document does not parse: {error}"))
+            .ok()?;
+        let openapi_31 = document
+            .get("openapi")
+            .and_then(Value::as_str)
+            .is_some_and(|version| version.starts_with("3.1"));
+        let draft = if openapi_31 {
+            jsonschema::Draft::Draft202012
+        } else {
+            spell_nullable(&mut document);
+            jsonschema::Draft::Draft4
+        };
+        unrequire_read_only(&mut document);
+        // Prepared once per document and kept for the process, like the document itself.
+        let document: &'static Value = Box::leak(Box::new(document));
+        let registry = jsonschema::Registry::new()
+            .draft(draft)
+            .add(DOCUMENT_URI, document)
+            .and_then(|builder| builder.prepare())
+            .map_err(|error| tracing::warn!("request bodies are not checked: {error}"))
+            .ok()?;
+        Some(Box::leak(Box::new(Prepared {
+            registry,
+            draft,
+            document,
+        })))
+    }
+
+    /// The compiled validator of `schema`; `None` when it has none or it cannot be compiled
+    /// (logged once).
+    pub(super) fn validator(schema: &BodySchema) -> Option<&jsonschema::Validator> {
+        schema
+            .validator
+            .get_or_init(|| {
+                let prepared = prepared(schema.document)?;
+                let pointer = body_schema_pointer(prepared.document, schema)?;
+                let reference = json!({ "$ref": format!("{DOCUMENT_URI}#{pointer}") });
+                jsonschema::options()
+                    .with_draft(prepared.draft)
+                    .with_registry(&prepared.registry)
+                    .should_validate_formats(false)
+                    .build(&reference)
+                    .map_err(|error| {
+                        tracing::warn!(
+                            "the request body of `{} {}` is not checked against its schema: {error}",
+                            schema.method.to_uppercase(),
+                            schema.path
+                        );
+                    })
+                    .ok()
+            })
+            .as_ref()
+    }
+
+    /// The JSON pointer of the body schema in the document, following `$ref`s on the way
+    /// (a path item, an operation or a request body may be a reference).
+    fn body_schema_pointer(document: &Value, schema: &BodySchema) -> Option<String> {
+        let mut pointer = String::new();
+        for segment in [
+            "paths",
+            schema.path,
+            schema.method,
+            "requestBody",
+            "content",
+            schema.media,
+            "schema",
+        ] {
+            pointer = followed(document, pointer)?;
+            pointer.push('/');
+            pointer.push_str(&segment.replace('~', "~0").replace('/', "~1"));
+            document.pointer(&pointer)?;
+        }
+        Some(pointer)
+    }
+
+    /// `pointer`, or where the local `$ref` there leads (a few hops at most).
+    fn followed(document: &Value, mut pointer: String) -> Option<String> {
+        for _ in 0..8 {
+            match document
+                .pointer(&pointer)?
+                .get("$ref")
+                .and_then(Value::as_str)
+            {
+                Some(reference) => pointer = reference.strip_prefix('#')?.to_owned(),
+                None => return Some(pointer),
+            }
+        }
+        None
+    }
+
+    /// Every violation of `value`, in one 422 problem; `None` when there is none.
+    pub(super) fn violations(validator: &jsonschema::Validator, value: &Value) -> Option<Problem> {
+        let mut invalid: Vec<InvalidParam> = validator
+            .iter_errors(value)
+            .map(|error| InvalidParam {
+                location: "body".to_owned(),
+                name: error.instance_path().to_string(),
+                reason: error.to_string(),
+            })
+            .collect();
+        if invalid.is_empty() {
+            return None;
+        }
+        invalid.sort_by(|a, b| a.name.cmp(&b.name));
+        let first = &invalid[0];
+        let place = if first.name.is_empty() {
+            "at its root".to_owned()
+        } else {
+            format!("at `{}`", first.name)
+        };
+        let detail = format!(
+            "the request body breaks its schema in {} place{}; first {place}: {}",
+            invalid.len(),
+            if invalid.len() == 1 { "" } else { "s" },
+            first.reason
+        );
+        let mut problem = Problem::new(StatusCode::UNPROCESSABLE_ENTITY).with_detail(detail);
+        problem.invalid_params = invalid;
+        Some(problem)
+    }
+
+    /// OpenAPI 3.0's `nullable: true` as JSON Schema says it: `null` among the types (and
+    /// the values of an `enum`), or a schema without a type as one choice beside `null`.
+    fn spell_nullable(value: &mut Value) {
+        match value {
+            Value::Object(map) => {
+                for child in map.values_mut() {
+                    spell_nullable(child);
+                }
+                if map.remove("nullable") != Some(Value::Bool(true)) {
+                    return;
+                }
+                if let Some(Value::Array(values)) = map.get_mut("enum") {
+                    if !values.contains(&Value::Null) {
+                        values.push(Value::Null);
+                    }
+                }
+                match map.get_mut("type") {
+                    Some(Value::String(ty)) => {
+                        let ty = std::mem::take(ty);
+                        map.insert("type".to_owned(), json!([ty, "null"]));
+                    }
+                    Some(_) => {}
+                    None => {
+                        let rest = Value::Object(std::mem::take(map));
+                        map.insert("anyOf".to_owned(), json!([{ "type": "null" }, rest]));
+                    }
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(spell_nullable),
+            _ => {}
+        }
+    }
+
+    /// Takes `readOnly` properties out of `required`: the server sets them, clients do not
+    /// send them.
+    fn unrequire_read_only(value: &mut Value) {
+        match value {
+            Value::Object(map) => {
+                for child in map.values_mut() {
+                    unrequire_read_only(child);
+                }
+                let read_only: Vec<String> = match map.get("properties") {
+                    Some(Value::Object(properties)) => properties
+                        .iter()
+                        .filter(|(_, schema)| schema.get("readOnly") == Some(&Value::Bool(true)))
+                        .map(|(name, _)| name.clone())
+                        .collect(),
+                    _ => return,
+                };
+                if let Some(Value::Array(required)) = map.get_mut("required") {
+                    required.retain(|name| {
+                        name.as_str()
+                            .is_none_or(|name| !read_only.iter().any(|r| r == name))
+                    });
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(unrequire_read_only),
+            _ => {}
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn nullable_is_spelled_as_a_type() {
+            let mut schema = json!({
+                "properties": {
+                    "tag": {"type": "string", "nullable": true},
+                    "kind": {"enum": ["a", "b"], "type": "string", "nullable": true},
+                    "owner": {"allOf": [{"$ref": "#/x"}], "nullable": true},
+                    "name": {"type": "string"}
+                }
+            });
+            spell_nullable(&mut schema);
+            let properties = &schema["properties"];
+            assert_eq!(properties["tag"]["type"], json!(["string", "null"]));
+            assert_eq!(properties["kind"]["enum"], json!(["a", "b", null]));
+            assert_eq!(properties["owner"]["anyOf"][0], json!({"type": "null"}));
+            assert_eq!(properties["name"], json!({"type": "string"}));
+        }
+
+        #[test]
+        fn read_only_properties_are_not_required_of_clients() {
+            let mut schema = json!({
+                "type": "object",
+                "required": ["id", "name"],
+                "properties": {"id": {"type": "integer", "readOnly": true}, "name": {}}
+            });
+            unrequire_read_only(&mut schema);
+            assert_eq!(schema["required"], json!(["name"]));
+        }
+    }
+}
