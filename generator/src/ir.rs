@@ -888,6 +888,9 @@ pub struct Param {
     pub style: ParamStyle,
     /// Used when an optional scalar parameter is absent.
     pub default: Option<DefaultValue>,
+    /// Its schema bounds the value beyond its type (`minimum`, `maxLength`, `pattern`, ...):
+    /// the router checks it against the schema before the handler runs.
+    pub constrained: bool,
     /// The parameter's description.
     pub docs: Option<String>,
 }

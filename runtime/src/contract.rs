@@ -46,6 +46,62 @@ impl BodySchema {
     }
 }
 
+/// Where an operation's constrained parameters' schemas are: the embedded document, the
+/// operation's path and method, and each parameter's name and place (`query`, `path`,
+/// `header`, `cookie`).
+#[derive(Debug)]
+pub struct ParamSchemas {
+    document: &'static str,
+    path: &'static str,
+    method: &'static str,
+    params: &'static [(&'static str, &'static str)],
+    #[cfg(feature = "validation")]
+    validators: std::sync::OnceLock<Vec<Option<jsonschema::Validator>>>,
+}
+
+impl ParamSchemas {
+    /// The schemas of `params` of `method` on `path` in `document`.
+    pub const fn new(
+        document: &'static str,
+        path: &'static str,
+        method: &'static str,
+        params: &'static [(&'static str, &'static str)],
+    ) -> ParamSchemas {
+        ParamSchemas {
+            document,
+            path,
+            method,
+            params,
+            #[cfg(feature = "validation")]
+            validators: std::sync::OnceLock::new(),
+        }
+    }
+}
+
+/// A parameter's value as its schema sees it (`null` for an absent optional one, which is
+/// not checked).
+pub fn param_value<T: serde::Serialize>(value: &T) -> serde_json::Value {
+    serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
+}
+
+/// `values` (the typed values of `schemas`' parameters, in their order) checked against
+/// their schemas: one 400 problem naming every parameter out of bounds.
+pub fn check_params(schemas: &ParamSchemas, values: &[serde_json::Value]) -> Result<(), Problem> {
+    #[cfg(feature = "validation")]
+    return validation::check_params(schemas, values);
+    #[cfg(not(feature = "validation"))]
+    {
+        let _ = (
+            schemas.document,
+            schemas.path,
+            schemas.method,
+            schemas.params,
+            values,
+        );
+        Ok(())
+    }
+}
+
 /// A JSON body checked against `schema`, then read: 400 when it is not JSON, 422 listing
 /// every violation of the schema (or naming the field serde could not read).
 pub fn json_body<T: DeserializeOwned>(bytes: &[u8], schema: &BodySchema) -> Result<T, Problem> {
@@ -71,7 +127,7 @@ mod validation {
     use http::StatusCode;
     use serde_json::{json, Value};
 
-    use super::BodySchema;
+    use super::{BodySchema, ParamSchemas};
     use crate::problem::{InvalidParam, Problem};
 
     /// The base URI the prepared document is registered under.
@@ -134,22 +190,114 @@ mod validation {
             .get_or_init(|| {
                 let prepared = prepared(schema.document)?;
                 let pointer = body_schema_pointer(prepared.document, schema)?;
-                let reference = json!({ "$ref": format!("{DOCUMENT_URI}#{pointer}") });
-                jsonschema::options()
-                    .with_draft(prepared.draft)
-                    .with_registry(&prepared.registry)
-                    .should_validate_formats(false)
-                    .build(&reference)
-                    .map_err(|error| {
-                        tracing::warn!(
-                            "the request body of `{} {}` is not checked against its schema: {error}",
-                            schema.method.to_uppercase(),
-                            schema.path
-                        );
-                    })
-                    .ok()
+                compile(prepared, &pointer, schema.method, schema.path)
             })
             .as_ref()
+    }
+
+    /// See [`super::check_params`].
+    pub(super) fn check_params(schemas: &ParamSchemas, values: &[Value]) -> Result<(), Problem> {
+        let validators = schemas.validators.get_or_init(|| {
+            let Some(prepared) = prepared(schemas.document) else {
+                return Vec::new();
+            };
+            schemas
+                .params
+                .iter()
+                .map(|&(name, place)| {
+                    let pointer = param_schema_pointer(prepared.document, schemas, name, place)?;
+                    compile(prepared, &pointer, schemas.method, schemas.path)
+                })
+                .collect()
+        });
+        let mut invalid = Vec::new();
+        for ((validator, value), &(name, place)) in
+            validators.iter().zip(values).zip(schemas.params)
+        {
+            let Some(validator) = validator else { continue };
+            if value.is_null() {
+                continue;
+            }
+            for error in validator.iter_errors(value) {
+                let at = error.instance_path().to_string();
+                let reason = if at.is_empty() {
+                    error.to_string()
+                } else {
+                    format!("at `{at}`: {error}")
+                };
+                invalid.push(InvalidParam {
+                    location: place.to_owned(),
+                    name: name.to_owned(),
+                    reason,
+                });
+            }
+        }
+        if invalid.is_empty() {
+            return Ok(());
+        }
+        let named: Vec<&str> = invalid.iter().map(|param| param.name.as_str()).collect();
+        let mut problem = Problem::new(StatusCode::BAD_REQUEST).with_detail(format!(
+            "parameters out of their schema's bounds: {}",
+            named.join(", ")
+        ));
+        problem.invalid_params = invalid;
+        Err(problem)
+    }
+
+    /// The JSON pointer of a parameter's schema: the operation's declaration of it, else its
+    /// path item's, following `$ref`s.
+    fn param_schema_pointer(
+        document: &Value,
+        schemas: &ParamSchemas,
+        name: &str,
+        place: &str,
+    ) -> Option<String> {
+        let escape = |segment: &str| segment.replace('~', "~0").replace('/', "~1");
+        let item = followed(document, format!("/paths/{}", escape(schemas.path)))?;
+        let operation = followed(document, format!("{item}/{}", escape(schemas.method)))?;
+        for owner in [operation, item] {
+            let list = format!("{owner}/parameters");
+            let count = document
+                .pointer(&list)
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len);
+            for index in 0..count {
+                let Some(param) = followed(document, format!("{list}/{index}")) else {
+                    continue;
+                };
+                let declared = document.pointer(&param)?;
+                if declared.get("name").and_then(Value::as_str) == Some(name)
+                    && declared.get("in").and_then(Value::as_str) == Some(place)
+                {
+                    let schema = format!("{param}/schema");
+                    return document.pointer(&schema).map(|_| schema);
+                }
+            }
+        }
+        None
+    }
+
+    /// The validator of the schema at `pointer` in the prepared document (logged once when it
+    /// cannot be compiled).
+    fn compile(
+        prepared: &Prepared,
+        pointer: &str,
+        method: &str,
+        path: &str,
+    ) -> Option<jsonschema::Validator> {
+        let reference = json!({ "$ref": format!("{DOCUMENT_URI}#{pointer}") });
+        jsonschema::options()
+            .with_draft(prepared.draft)
+            .with_registry(&prepared.registry)
+            .should_validate_formats(false)
+            .build(&reference)
+            .map_err(|error| {
+                tracing::warn!(
+                    "`{} {path}`: `{pointer}` is not checked: {error}",
+                    method.to_uppercase()
+                );
+            })
+            .ok()
     }
 
     /// The JSON pointer of the body schema in the document, following `$ref`s on the way

@@ -209,6 +209,36 @@ fn extraction(api: &Api, op: &Operation, scope: Scope) -> TokenStream {
             };
         },
     };
+    // Parameters whose schema bounds them beyond their type are checked against it.
+    let constrained: Vec<(&crate::ir::Param, &proc_macro2::Ident)> = op
+        .params
+        .iter()
+        .zip(&idents)
+        .filter(|(param, _)| param.constrained)
+        .collect();
+    let bounds = (!constrained.is_empty()).then(|| {
+        let path = &op.path;
+        let method = op.method.as_str();
+        let declared = constrained.iter().map(|(param, _)| {
+            let name = &param.wire;
+            let place = match param.location {
+                ParamLocation::Path => "path",
+                ParamLocation::Query => "query",
+                ParamLocation::Header => "header",
+                ParamLocation::Cookie => "cookie",
+            };
+            quote! { (#name, #place) }
+        });
+        let values = constrained
+            .iter()
+            .map(|(_, ident)| quote! { ::specjet::contract::param_value(&#ident) });
+        quote! {
+            static PARAM_SCHEMAS: ::specjet::contract::ParamSchemas = ::specjet::contract::ParamSchemas::new(
+                super::super::openapi::DOCUMENT, #path, #method, &[#(#declared),*],
+            );
+            ::specjet::contract::check_params(&PARAM_SCHEMAS, &[#(#values),*])?;
+        }
+    });
     let uses_path = op.params.iter().any(|p| p.location == ParamLocation::Path);
     let path_arg = if uses_path {
         quote! { req_path }
@@ -234,6 +264,7 @@ fn extraction(api: &Api, op: &Operation, scope: Scope) -> TokenStream {
                 #(#setup)*
                 #(#reads)*
                 #check
+                #bounds
                 #body_read
                 ::std::result::Result::Ok(Self {
                     #(#idents,)*

@@ -353,6 +353,7 @@ impl Lowering<'_> {
                 }
                 _ => None,
             };
+            let constrained = self.constrained(&param_location.child("schema"));
             params.push(Param {
                 wire: name.to_owned(),
                 field,
@@ -361,6 +362,7 @@ impl Lowering<'_> {
                 required,
                 style,
                 default,
+                constrained,
                 docs: param
                     .get("description")
                     .and_then(Value::as_str)
@@ -384,11 +386,34 @@ impl Lowering<'_> {
                     required: true,
                     style: ParamStyle::Scalar,
                     default: None,
+                    constrained: false,
                     docs: None,
                 });
             }
         }
         params
+    }
+
+    /// Whether the schema at `location` (or its items') bounds values beyond their type.
+    fn constrained(&self, location: &Location) -> bool {
+        const BOUNDS: [&str; 11] = [
+            "minimum",
+            "maximum",
+            "exclusiveMinimum",
+            "exclusiveMaximum",
+            "multipleOf",
+            "minLength",
+            "maxLength",
+            "pattern",
+            "minItems",
+            "maxItems",
+            "uniqueItems",
+        ];
+        let Ok((at, schema)) = self.spec.deref(location) else {
+            return false;
+        };
+        BOUNDS.iter().any(|bound| schema.get(*bound).is_some())
+            || (schema.get("items").is_some() && self.constrained(&at.child("items")))
     }
 
     fn param_type(

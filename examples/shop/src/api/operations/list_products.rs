@@ -68,6 +68,16 @@ impl Request {
                 );
             }
         };
+        static PARAM_SCHEMAS: ::specjet::contract::ParamSchemas = ::specjet::contract::ParamSchemas::new(
+            super::super::openapi::DOCUMENT,
+            "/products",
+            "get",
+            &[("limit", "query")],
+        );
+        ::specjet::contract::check_params(
+            &PARAM_SCHEMAS,
+            &[::specjet::contract::param_value(&limit)],
+        )?;
         ::std::result::Result::Ok(Self { limit, parts })
     }
 }
