@@ -68,8 +68,6 @@ pub(crate) fn files(api: &Api) -> Vec<FileTokens> {
     let title = &api.title;
     let version = &api.version;
     let root_doc = format!("{title} {version}").trim().to_owned();
-    let served = !api.document.is_empty();
-    let openapi_mod = served.then(|| quote! { pub mod openapi; });
     files.push(FileTokens {
         path: "mod.rs".to_owned(),
         text: None,
@@ -77,7 +75,7 @@ pub(crate) fn files(api: &Api) -> Vec<FileTokens> {
         tokens: quote! {
             #![allow(#(#lints),*)]
 
-            #openapi_mod
+            pub mod openapi;
             pub mod operations;
             pub mod server;
             pub mod types;
@@ -111,15 +109,14 @@ pub(crate) fn files(api: &Api) -> Vec<FileTokens> {
             tokens: operations::module(api, index),
         });
     }
-    if served {
-        files.push(FileTokens {
-            path: "openapi.rs".to_owned(),
-            doc: "The document the service serves at its `openapi` path.".to_owned(),
-            tokens: TokenStream::new(),
-            // Megabytes of one literal: written as is, not parsed and formatted again.
-            text: Some(server::document_text(api)),
-        });
-    }
+    // Always there: request bodies and parameters are checked against its schemas.
+    files.push(FileTokens {
+        path: "openapi.rs".to_owned(),
+        doc: "The document the service serves at its `openapi` path.".to_owned(),
+        tokens: TokenStream::new(),
+        // Megabytes of one literal: written as is, not parsed and formatted again.
+        text: Some(server::document_text(api)),
+    });
     files.push(FileTokens {
         path: "server.rs".to_owned(),
         text: None,
@@ -139,13 +136,11 @@ pub(crate) fn inline(api: &Api) -> TokenStream {
         let body = operations::module(api, index);
         quote! { pub mod #name { #body } }
     });
-    let openapi = (!api.document.is_empty()).then(|| {
-        let document = server::document_module(api);
-        quote! {
-            #allow
-            pub mod openapi { #document }
-        }
-    });
+    let document = server::document_module(api);
+    let openapi = quote! {
+        #allow
+        pub mod openapi { #document }
+    };
     quote! {
         #openapi
         #allow

@@ -682,6 +682,12 @@ fn tag_placeholders(tag: &str) -> Result<Vec<String>, String> {
     Ok(names)
 }
 
+/// A path the router serves as written: absolute, not the root, no template, query,
+/// fragment, wildcard or space (the batch endpoint, the document, the docs).
+fn is_fixed_path(path: &str) -> bool {
+    path.starts_with('/') && path.len() > 1 && !path.contains(['{', '}', '?', '#', '*', ' '])
+}
+
 fn is_header_name(name: &str) -> bool {
     !name.is_empty()
         && name

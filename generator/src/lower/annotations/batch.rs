@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::{parse_size, Annotations, Vocabulary};
+use super::{is_fixed_path, parse_size, Annotations, Vocabulary};
 use crate::diag::Severity;
 use crate::ir::BatchSettings;
 use crate::load::Location;
@@ -39,11 +39,7 @@ impl Annotations<'_> {
             let at = location.child(key);
             let result = match key.as_str() {
                 "path" => match value.as_str() {
-                    Some(path)
-                        if path.starts_with('/')
-                            && path.len() > 1
-                            && !path.contains(['{', '}', '?', '#', '*', ' ']) =>
-                    {
+                    Some(path) if is_fixed_path(path) => {
                         settings.path = path.to_owned();
                         Ok(())
                     }

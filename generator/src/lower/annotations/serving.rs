@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use super::{is_header_name, parse_duration, Annotations};
+use super::{is_fixed_path, is_header_name, parse_duration, Annotations};
 use crate::diag::Severity;
 use crate::ir::{CorsSettings, DocsSettings};
 use crate::load::Location;
@@ -237,11 +237,7 @@ fn route(value: &Value, extension: &str) -> Result<Option<String>, String> {
     match value {
         Value::Bool(false) => Ok(None),
         Value::String(path)
-            if path.starts_with('/')
-                && path.len() > 1
-                && !path.ends_with('/')
-                && path.ends_with(extension)
-                && !path.contains(['{', '}', '?', '#', '*', ' ']) =>
+            if is_fixed_path(path) && !path.ends_with('/') && path.ends_with(extension) =>
         {
             Ok(Some(path.clone()))
         }
