@@ -39,7 +39,7 @@ fn header(spec_label: &str) -> String {
     format!("{HEADER_PREFIX}{spec_label} — do not edit\n")
 }
 
-fn format_tokens(tokens: proc_macro2::TokenStream) -> Result<String, String> {
+pub(crate) fn format_tokens(tokens: proc_macro2::TokenStream) -> Result<String, String> {
     let file: syn::File = syn::parse2(tokens)
         .map_err(|error| format!("internal error: generated code does not parse: {error}"))?;
     Ok(space_items(&prettyplease::unparse(&file)))
@@ -96,7 +96,7 @@ pub fn render(
     let mut files = Vec::new();
     for file in codegen::files(api) {
         let code = match file.text {
-            Some(text) => Ok(text),
+            Some(text) => text,
             None => format_tokens(file.tokens),
         };
         match code {

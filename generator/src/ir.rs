@@ -68,7 +68,27 @@ pub struct ServiceSettings {
     pub docs: DocsSettings,
     /// `x-specjet.cors`: which browser origins may call the service (`None`: no CORS).
     pub cors: Option<CorsSettings>,
+    /// `x-specjet.validation`: how requests are checked against the spec's schemas.
+    pub validation: ValidationSettings,
 }
+
+/// `x-specjet.validation`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidationSettings {
+    /// `formats`: strings are checked against their `format` where the check is cheap and
+    /// sure ([`CHECKED_FORMATS`]); `false` leaves every format an annotation.
+    pub formats: bool,
+}
+
+impl Default for ValidationSettings {
+    fn default() -> Self {
+        ValidationSettings { formats: true }
+    }
+}
+
+/// The formats the runtime checks (`specjet::contract::CHECKED_FORMATS`, the same list): a
+/// parameter with one of them is checked against its schema.
+pub const CHECKED_FORMATS: [&str; 5] = ["date", "date-time", "uuid", "ipv4", "ipv6"];
 
 /// `x-specjet.docs`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -742,6 +762,10 @@ pub struct Policies {
     /// `x-batch-group`: the batch group whose endpoint may call the operation.
     pub batch_group: Option<String>,
 }
+
+/// The provided methods of every generated `Api` trait (an impl may write them by hand; no
+/// operation's method may take their names).
+pub const PROVIDED_HOOKS: [&str; 3] = ["policies", "composed_by_hand", "reject"];
 
 /// The paths every generated router serves itself (unless the API has an operation there).
 pub const BUILTIN_PATHS: [&str; 3] = ["/metrics", "/healthz", "/readyz"];

@@ -16,6 +16,7 @@ pub mod diag;
 pub mod diff;
 pub mod emit;
 pub mod ir;
+mod lint;
 pub mod load;
 mod lower;
 mod naming;
@@ -98,6 +99,23 @@ fn analyze_here(path: &Path) -> Result<Analysis, Diagnostics> {
         return Err(diagnostics);
     };
     finish_analysis(spec, diagnostics)
+}
+
+/// [`analyze`], then the checks of `specjet validate`: answers the service gives that an
+/// operation does not document, and `pattern`s it cannot check (warnings).
+pub fn validate(path: &Path) -> Result<Analysis, Diagnostics> {
+    on_large_stack(|| validate_here(path))
+}
+
+fn validate_here(path: &Path) -> Result<Analysis, Diagnostics> {
+    let mut analysis = analyze_here(path)?;
+    let mut found = Diagnostics::default();
+    lint::contract(&analysis.spec, &analysis.api, &mut found);
+    locate(&analysis.spec, &mut found);
+    for diagnostic in found.items() {
+        analysis.diagnostics.push_diagnostic(diagnostic.clone());
+    }
+    Ok(analysis)
 }
 
 /// Like [`analyze`], for a document given as text (`name` labels diagnostics).

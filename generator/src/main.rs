@@ -260,7 +260,7 @@ fn diff(old: &Path, new: &Path) -> ExitCode {
 }
 
 fn validate(spec: &Path) -> ExitCode {
-    let diagnostics = match specjet_generator::analyze(spec) {
+    let diagnostics = match specjet_generator::validate(spec) {
         Ok(analysis) => analysis.diagnostics,
         Err(diagnostics) => diagnostics,
     };

@@ -933,3 +933,37 @@ fn cache_tags_are_read_and_checked() {
         assert_eq!(error_pointers(&analysis), [pointer], "{tags} {invalidates}");
     }
 }
+
+/// `validate` tells a spec's author what the service answers that an operation does not
+/// document (a `default` response documents everything), and which `pattern` the service
+/// cannot check; both are warnings (exit 0), each at its place.
+#[test]
+fn validate_warns_of_undocumented_answers_and_uncheckable_patterns() {
+    let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/compile/specs/contract.yaml");
+    let output = specjet(&["validate", &spec.display().to_string()]);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let undocumented: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.contains("which its `responses` do not document"))
+        .collect();
+    // `createEvent` and `getEvent` have a `default` response; `listEvents` has none.
+    assert_eq!(undocumented.len(), 1, "{stderr}");
+    assert!(
+        undocumented[0].contains("#/paths/~1events/get/responses:")
+            && undocumented[0].contains("`GET /events` may answer 400 (a parameter or body")
+            && undocumented[0].contains("504 (its timeout)")
+            && !undocumented[0].contains("429"),
+        "{stderr}"
+    );
+    let pattern = stderr
+        .lines()
+        .find(|line| line.contains("cannot be compiled"))
+        .unwrap_or_else(|| panic!("no pattern warning in:\n{stderr}"));
+    assert!(
+        pattern.contains("#/components/schemas/Event/properties/code/pattern:"),
+        "{pattern}"
+    );
+    // The pattern that compiles is not mentioned.
+    assert!(!stderr.contains("^[a-z]+$"), "{stderr}");
+}

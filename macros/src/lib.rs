@@ -526,7 +526,7 @@ fn check_impl(api: &specjet_generator::ir::Api, implementation: &ItemImpl) -> To
     };
     for method in &methods {
         let name = method.sig.ident.to_string();
-        if name == "policies" || name == "composed_by_hand" {
+        if specjet_generator::ir::PROVIDED_HOOKS.contains(&name.as_str()) {
             continue; // the trait's provided hooks, written by hand
         }
         let Some(op) = api.operations.iter().find(|op| op.name == name) else {

@@ -8,7 +8,7 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use serde::Deserialize;
-use specjet::contract::{json_body, BodySchema};
+use specjet::contract::{json_body, BodySchema, Contract};
 
 const DOCUMENT: &str = r##"{
   "openapi": "3.0.3",
@@ -29,7 +29,8 @@ const DOCUMENT: &str = r##"{
                  "items": {"type": "string", "pattern": "^[^@]+@[^@]+$"}}}}}}
 }"##;
 
-static SCHEMA: BodySchema = BodySchema::new(DOCUMENT, "/pets", "post", "application/json");
+static CONTRACT: Contract = Contract::new(DOCUMENT);
+static SCHEMA: BodySchema = BodySchema::new(&CONTRACT, "/pets", "post", "application/json");
 
 const BODY: &[u8] = br#"{"name":"Rex","tag":"dog","status":"available","owner":{"id":7,"emails":["ada@example.com","ada@example.org"]}}"#;
 

@@ -26,17 +26,23 @@ const BUILTIN_PATHS: [&str; 3] = ["/metrics", "/healthz", "/readyz"];
 /// (405), the batch endpoint, the document and the docs, CORS around all of them, the whole
 /// served under the base path; and the service's own endpoints at the root (`/metrics`,
 /// `/healthz`, `/readyz`, except those in `taken`, which the API serves itself). The
-/// composites of `fan_out` call their parts through the operations' router.
+/// composites of `fan_out` call their parts through the operations' router. Every problem an
+/// operation answers goes through `reject` ([`crate::reject`]).
 pub fn finish(
     router: axum::Router,
     services: &crate::Services,
     operations: &[(&'static crate::OperationInfo, crate::Policies)],
     taken: &[&str],
     fan_out: Option<&crate::fan_out::Slot>,
+    reject: crate::reject::RejectHook,
 ) -> axum::Router {
     let settings = services.settings();
     let api = services
         .apply(router, operations)
+        .layer(axum::middleware::from_fn_with_state(
+            crate::reject::Reject::new(reject, operations),
+            crate::reject::run,
+        ))
         .fallback(crate::problem::not_found)
         .method_not_allowed_fallback(crate::problem::method_not_allowed);
     // The batch endpoint sends its items through everything above (so they meet every

@@ -2,24 +2,60 @@
 //! the spec (feature `validation`, on jsonschema), so that a handler never sees a value the
 //! spec forbids: out of its bounds (`minimum`, `maxLength`, `pattern`, `minItems`,
 //! `uniqueItems`, ...), `null` where the schema is not `nullable`, an array where it says
-//! object. Every violation is listed with its JSON pointer in one 422 problem.
+//! object, a string that is not the `date`, `date-time`, `uuid`, `ipv4` or `ipv6` its
+//! `format` says. Every violation is listed with its JSON pointer in one 422 problem.
 //!
-//! The schema is read from the document the service embeds (its `openapi` module), where the
-//! generated code names it by path, method and media type. OpenAPI 3.0 schemas are read as
-//! JSON Schema draft 4 once `nullable` is spelled as a type and read-only properties are no
-//! longer required (clients do not send them); OpenAPI 3.1 schemas are draft 2020-12.
-//! Formats are not checked here (serde reads the typed ones). A schema that cannot be
-//! compiled is logged once and leaves the body to serde's checks, never a panic.
+//! The schemas are read from the document the service embeds (its `openapi` module, whose
+//! [`Contract`] static the generated code names with the path, method and media type). OpenAPI
+//! 3.0 schemas are read as JSON Schema draft 4 once `nullable` is spelled as a type and
+//! read-only properties are no longer required (clients do not send them); OpenAPI 3.1 schemas
+//! are draft 2020-12. Only the five formats above are checked (cheap and sure); others stay
+//! annotations. A `pattern` the regex engine cannot compile is dropped from the check (logged
+//! once; `specjet validate` warns of it), and a schema that still cannot be compiled is logged
+//! once and leaves the body to serde's checks, never a panic.
 
 use crate::extract;
 use crate::problem::Problem;
 use serde::de::DeserializeOwned;
 
-/// Where an operation's request body schema is: the embedded document, and the path, method
-/// and media type under which the spec declares it.
+/// The formats the contract checks when formats are on: the ones whose check is cheap and
+/// sure. The generator knows the same list (a parameter with one of them is checked).
+pub const CHECKED_FORMATS: [&str; 5] = ["date", "date-time", "uuid", "ipv4", "ipv6"];
+
+/// The document requests are checked against, prepared for checking on first use and kept
+/// for the process. The generated `openapi` module holds one as a static.
+#[derive(Debug)]
+pub struct Contract {
+    document: &'static str,
+    formats: bool,
+    #[cfg(feature = "validation")]
+    prepared: std::sync::OnceLock<Option<validation::Prepared>>,
+}
+
+impl Contract {
+    /// The contract of `document` (an OpenAPI document as JSON text), formats checked.
+    pub const fn new(document: &'static str) -> Contract {
+        Contract {
+            document,
+            formats: true,
+            #[cfg(feature = "validation")]
+            prepared: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The same contract with `format` left an annotation (`x-specjet.validation.formats:
+    /// false`).
+    pub const fn without_formats(mut self) -> Contract {
+        self.formats = false;
+        self
+    }
+}
+
+/// Where an operation's request body schema is: the contract, and the path, method and media
+/// type under which the spec declares it.
 #[derive(Debug)]
 pub struct BodySchema {
-    document: &'static str,
+    contract: &'static Contract,
     path: &'static str,
     method: &'static str,
     media: &'static str,
@@ -28,15 +64,15 @@ pub struct BodySchema {
 }
 
 impl BodySchema {
-    /// The schema of `media` in the request body of `method` on `path` in `document`.
+    /// The schema of `media` in the request body of `method` on `path` in `contract`.
     pub const fn new(
-        document: &'static str,
+        contract: &'static Contract,
         path: &'static str,
         method: &'static str,
         media: &'static str,
     ) -> BodySchema {
         BodySchema {
-            document,
+            contract,
             path,
             method,
             media,
@@ -46,12 +82,12 @@ impl BodySchema {
     }
 }
 
-/// Where an operation's constrained parameters' schemas are: the embedded document, the
-/// operation's path and method, and each parameter's name and place (`query`, `path`,
-/// `header`, `cookie`).
+/// Where an operation's constrained parameters' schemas are: the contract, the operation's
+/// path and method, and each parameter's name and place (`query`, `path`, `header`,
+/// `cookie`).
 #[derive(Debug)]
 pub struct ParamSchemas {
-    document: &'static str,
+    contract: &'static Contract,
     path: &'static str,
     method: &'static str,
     params: &'static [(&'static str, &'static str)],
@@ -60,15 +96,15 @@ pub struct ParamSchemas {
 }
 
 impl ParamSchemas {
-    /// The schemas of `params` of `method` on `path` in `document`.
+    /// The schemas of `params` of `method` on `path` in `contract`.
     pub const fn new(
-        document: &'static str,
+        contract: &'static Contract,
         path: &'static str,
         method: &'static str,
         params: &'static [(&'static str, &'static str)],
     ) -> ParamSchemas {
         ParamSchemas {
-            document,
+            contract,
             path,
             method,
             params,
@@ -92,7 +128,8 @@ pub fn check_params(schemas: &ParamSchemas, values: &[serde_json::Value]) -> Res
     #[cfg(not(feature = "validation"))]
     {
         let _ = (
-            schemas.document,
+            schemas.contract.document,
+            schemas.contract.formats,
             schemas.path,
             schemas.method,
             schemas.params,
@@ -115,44 +152,62 @@ pub fn json_body<T: DeserializeOwned>(bytes: &[u8], schema: &BodySchema) -> Resu
         return extract::json_value(value);
     }
     #[cfg(not(feature = "validation"))]
-    let _ = (schema.document, schema.path, schema.method, schema.media);
+    let _ = (schema.contract, schema.path, schema.method, schema.media);
     extract::json_body(bytes)
 }
 
 #[cfg(feature = "validation")]
 mod validation {
-    use std::collections::HashMap;
-    use std::sync::{Mutex, OnceLock};
+    use std::sync::OnceLock;
 
     use http::StatusCode;
     use serde_json::{json, Value};
 
-    use super::{BodySchema, ParamSchemas};
+    use super::{BodySchema, Contract, ParamSchemas, CHECKED_FORMATS};
     use crate::problem::{InvalidParam, Problem};
 
     /// The base URI the prepared document is registered under.
     const DOCUMENT_URI: &str = "urn:specjet:document";
 
-    /// A document prepared for validation, once per document for the process.
-    struct Prepared {
+    /// What a URI fragment may not hold as it is (RFC 3986: `pchar / "/" / "?"`).
+    const FRAGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~')
+        .remove(b'!')
+        .remove(b'$')
+        .remove(b'&')
+        .remove(b'\'')
+        .remove(b'(')
+        .remove(b')')
+        .remove(b'*')
+        .remove(b'+')
+        .remove(b',')
+        .remove(b';')
+        .remove(b'=')
+        .remove(b':')
+        .remove(b'@')
+        .remove(b'/')
+        .remove(b'?');
+
+    /// A document prepared for validation, once per contract for the process.
+    #[derive(Debug)]
+    pub(super) struct Prepared {
         registry: jsonschema::Registry<'static>,
         draft: jsonschema::Draft,
         document: &'static Value,
+        formats: bool,
     }
 
-    fn prepared(source: &'static str) -> Option<&'static Prepared> {
-        static PREPARED: OnceLock<Mutex<HashMap<usize, Option<&'static Prepared>>>> =
-            OnceLock::new();
-        let mut known = PREPARED
-            .get_or_init(Default::default)
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        *known
-            .entry(source.as_ptr() as usize)
-            .or_insert_with(|| prepare(source))
+    fn prepared(contract: &'static Contract) -> Option<&'static Prepared> {
+        contract
+            .prepared
+            .get_or_init(|| prepare(contract.document, contract.formats))
+            .as_ref()
     }
 
-    fn prepare(source: &'static str) -> Option<&'static Prepared> {
+    fn prepare(source: &str, formats: bool) -> Option<Prepared> {
         let mut document: Value = serde_json::from_str(source)
             .map_err(|error| tracing::warn!("the embedded document does not parse: {error}"))
             .ok()?;
@@ -167,7 +222,11 @@ mod validation {
             jsonschema::Draft::Draft4
         };
         unrequire_read_only(&mut document);
-        // Prepared once per document and kept for the process, like the document itself.
+        if formats {
+            keep_checked_formats(&mut document);
+        }
+        drop_uncompilable_patterns(&mut document);
+        // Prepared once per contract and kept for the process, like the document itself.
         let document: &'static Value = Box::leak(Box::new(document));
         let registry = jsonschema::Registry::new()
             .draft(draft)
@@ -175,11 +234,12 @@ mod validation {
             .and_then(|builder| builder.prepare())
             .map_err(|error| tracing::warn!("request bodies are not checked: {error}"))
             .ok()?;
-        Some(Box::leak(Box::new(Prepared {
+        Some(Prepared {
             registry,
             draft,
             document,
-        })))
+            formats,
+        })
     }
 
     /// The compiled validator of `schema`; `None` when it has none or it cannot be compiled
@@ -188,7 +248,7 @@ mod validation {
         schema
             .validator
             .get_or_init(|| {
-                let prepared = prepared(schema.document)?;
+                let prepared = prepared(schema.contract)?;
                 let pointer = body_schema_pointer(prepared.document, schema)?;
                 compile(prepared, &pointer, schema.method, schema.path)
             })
@@ -198,7 +258,7 @@ mod validation {
     /// See [`super::check_params`].
     pub(super) fn check_params(schemas: &ParamSchemas, values: &[Value]) -> Result<(), Problem> {
         let validators = schemas.validators.get_or_init(|| {
-            let Some(prepared) = prepared(schemas.document) else {
+            let Some(prepared) = prepared(schemas.contract) else {
                 return Vec::new();
             };
             schemas
@@ -285,11 +345,15 @@ mod validation {
         method: &str,
         path: &str,
     ) -> Option<jsonschema::Validator> {
-        let reference = json!({ "$ref": format!("{DOCUMENT_URI}#{pointer}") });
+        // A pointer holds path templates (`{id}`) and any character of a name: percent-encoded
+        // as a URI fragment must be.
+        let fragment = percent_encoding::utf8_percent_encode(pointer, FRAGMENT);
+        let reference = json!({ "$ref": format!("{DOCUMENT_URI}#{fragment}") });
         jsonschema::options()
             .with_draft(prepared.draft)
             .with_registry(&prepared.registry)
-            .should_validate_formats(false)
+            .should_validate_formats(prepared.formats)
+            .with_format("uuid", is_uuid)
             .build(&reference)
             .map_err(|error| {
                 tracing::warn!(
@@ -365,6 +429,90 @@ mod validation {
         let mut problem = Problem::new(StatusCode::UNPROCESSABLE_ENTITY).with_detail(detail);
         problem.invalid_params = invalid;
         Some(problem)
+    }
+
+    /// The `uuid` format under every draft (jsonschema checks it only from 2019-09 on): its
+    /// own check, taken from a 2020-12 validator.
+    fn is_uuid(text: &str) -> bool {
+        static UUID: OnceLock<Option<jsonschema::Validator>> = OnceLock::new();
+        UUID.get_or_init(|| {
+            jsonschema::options()
+                .with_draft(jsonschema::Draft::Draft202012)
+                .should_validate_formats(true)
+                .build(&json!({ "format": "uuid" }))
+                .ok()
+        })
+        .as_ref()
+        .is_none_or(|validator| validator.is_valid(&Value::String(text.to_owned())))
+    }
+
+    /// Leaves only the [`CHECKED_FORMATS`] as `format`s: the others stay annotations.
+    fn keep_checked_formats(document: &mut Value) {
+        each_schema(document, false, &mut |schema| {
+            let checked = schema
+                .get("format")
+                .and_then(Value::as_str)
+                .is_some_and(|format| CHECKED_FORMATS.contains(&format));
+            if !checked && schema.get("format").is_some_and(Value::is_string) {
+                schema.remove("format");
+            }
+        });
+    }
+
+    /// Drops each `pattern` the regex engine cannot compile (logged once), so that the rest of
+    /// its schema is still checked.
+    fn drop_uncompilable_patterns(document: &mut Value) {
+        each_schema(document, false, &mut |schema| {
+            let Some(Value::String(pattern)) = schema.get("pattern") else {
+                return;
+            };
+            if jsonschema::options()
+                .build(&json!({ "pattern": pattern }))
+                .is_err()
+            {
+                tracing::warn!(
+                    "the pattern `{pattern}` cannot be compiled by the regex engine; it is not checked"
+                );
+                schema.remove("pattern");
+            }
+        });
+    }
+
+    /// Calls `visit` on every object of `value` that may be a schema: not the literal values
+    /// under `enum`, `const`, `default`, `example` and `examples` (whose keys are data), but
+    /// every entry of a map of names (`properties`, `schemas`, ...), whatever its name.
+    fn each_schema(
+        value: &mut Value,
+        names: bool,
+        visit: &mut impl FnMut(&mut serde_json::Map<String, Value>),
+    ) {
+        const LITERALS: [&str; 5] = ["enum", "const", "default", "example", "examples"];
+        const NAME_MAPS: [&str; 7] = [
+            "properties",
+            "patternProperties",
+            "definitions",
+            "$defs",
+            "schemas",
+            "dependentSchemas",
+            "parameters",
+        ];
+        match value {
+            Value::Object(map) => {
+                if !names {
+                    visit(map);
+                }
+                for (key, child) in map.iter_mut() {
+                    if !names && LITERALS.contains(&key.as_str()) {
+                        continue;
+                    }
+                    each_schema(child, !names && NAME_MAPS.contains(&key.as_str()), visit);
+                }
+            }
+            Value::Array(items) => items
+                .iter_mut()
+                .for_each(|item| each_schema(item, false, visit)),
+            _ => {}
+        }
     }
 
     /// OpenAPI 3.0's `nullable: true` as JSON Schema says it: `null` among the types (and
@@ -448,6 +596,50 @@ mod validation {
             assert_eq!(properties["kind"]["enum"], json!(["a", "b", null]));
             assert_eq!(properties["owner"]["anyOf"][0], json!({"type": "null"}));
             assert_eq!(properties["name"], json!({"type": "string"}));
+        }
+
+        #[test]
+        fn only_the_checked_formats_stay_and_literal_values_are_left_alone() {
+            let mut document = json!({
+                "properties": {
+                    "day": {"type": "string", "format": "date"},
+                    "mail": {"type": "string", "format": "email"},
+                    "format": {"type": "string", "format": "uri"},
+                    "kind": {"enum": [{"format": "pdf"}], "default": {"format": "pdf"}}
+                }
+            });
+            keep_checked_formats(&mut document);
+            let properties = &document["properties"];
+            assert_eq!(properties["day"]["format"], "date");
+            assert_eq!(properties["mail"], json!({"type": "string"}));
+            // A property named `format` is a schema, not the keyword.
+            assert_eq!(properties["format"], json!({"type": "string"}));
+            assert_eq!(properties["kind"]["enum"], json!([{"format": "pdf"}]));
+            assert_eq!(properties["kind"]["default"], json!({"format": "pdf"}));
+        }
+
+        #[test]
+        fn uuids_are_checked_under_every_draft() {
+            assert!(is_uuid("5b7c1a9e-3f2d-4c8b-9a1e-2d3c4b5a6f70"));
+            assert!(!is_uuid("5b7c1a9e"));
+            assert!(!is_uuid("5b7c1a9e-3f2d-4c8b-9a1e-2d3c4b5a6f7g"));
+        }
+
+        #[test]
+        fn a_pattern_the_engine_cannot_compile_is_dropped_and_the_rest_kept() {
+            let mut document = json!({
+                "properties": {
+                    "code": {"type": "string", "maxLength": 2, "pattern": "^(?<c>a)\\k<c>$"},
+                    "label": {"type": "string", "pattern": "^[a-z]+$"}
+                }
+            });
+            drop_uncompilable_patterns(&mut document);
+            let properties = &document["properties"];
+            assert_eq!(
+                properties["code"],
+                json!({"type": "string", "maxLength": 2})
+            );
+            assert_eq!(properties["label"]["pattern"], "^[a-z]+$");
         }
 
         #[test]

@@ -54,6 +54,7 @@ mod pipeline;
 pub mod problem;
 pub mod rate_limit;
 mod redis_conn;
+pub mod reject;
 #[doc(hidden)] // what generated `IntoResponse` impls call; not a stable API
 pub mod respond;
 pub mod serve;

@@ -131,6 +131,8 @@ impl IntoResponse for Problem {
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
+        // For the API's `reject` hook, which may answer it in the spec's own shape.
+        response.extensions_mut().insert(self);
         response
     }
 }

@@ -98,7 +98,14 @@ fn service() -> (Router, Arc<AtomicUsize>, Arc<AtomicUsize>) {
         (&CREATE, CREATE.policies),
         (&ADMIN, ADMIN.policies),
     ];
-    let app = specjet::__private::finish(router, &services, &operations, &[], None);
+    let app = specjet::__private::finish(
+        router,
+        &services,
+        &operations,
+        &[],
+        None,
+        std::sync::Arc::new(specjet::reject::problem_json),
+    );
     (app, reads, created)
 }
 

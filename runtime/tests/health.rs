@@ -23,7 +23,14 @@ async fn get(app: &Router, path: &str) -> (StatusCode, http::HeaderMap, String) 
 }
 
 fn app(services: &Services) -> Router {
-    specjet::__private::finish(Router::new(), services, &[], &[], None)
+    specjet::__private::finish(
+        Router::new(),
+        services,
+        &[],
+        &[],
+        None,
+        std::sync::Arc::new(specjet::reject::problem_json),
+    )
 }
 
 #[tokio::test]

@@ -10,6 +10,11 @@ const SPECS: &[(&str, &str)] = &[
     ("connections", "tests/compile/specs/connections.yaml"),
     ("fanout", "tests/compile/specs/fanout.yaml"),
     ("serving", "tests/compile/specs/serving.yaml"),
+    ("contract", "tests/compile/specs/contract.yaml"),
+    (
+        "contract_no_formats",
+        "tests/compile/specs/contract-no-formats.yaml",
+    ),
     (
         "oai_petstore",
         "generator/tests/fixtures/oai/oai-petstore.yaml",

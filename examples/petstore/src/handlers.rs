@@ -3,12 +3,13 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
+use specjet::axum::response::Response;
 use specjet::http::StatusCode;
 use specjet::Problem;
 
 use crate::api::operations::{create_pet, delete_pet, list_pets, show_pet_by_id};
-use crate::api::types::{Error, NewPet, Pet};
-use crate::api::Api;
+use crate::api::types::{Error, ErrorDetail, NewPet, Pet};
+use crate::api::{Api, OperationId};
 
 /// Pets by id; cloned into every request (the map itself is shared).
 #[derive(Clone, Default)]
@@ -34,6 +35,7 @@ fn not_found(id: i64) -> Error {
     Error {
         code: 404,
         message: format!("no pet has id {id}"),
+        details: None,
     }
 }
 
@@ -69,6 +71,7 @@ impl Api for PetStore {
             return create_pet::Response::UnprocessableEntity(Error {
                 code: 422,
                 message: "`name` must not be empty".to_owned(),
+                details: None,
             });
         }
         let Ok(mut store) = self.pets.write() else {
@@ -101,6 +104,27 @@ impl Api for PetStore {
             Some(_) => delete_pet::Response::NoContent,
             None => delete_pet::Response::NotFound(not_found(request.pet_id)),
         }
+    }
+
+    /// Every problem with a request (a bad parameter, a body that breaks its schema, a rate
+    /// limit, a timeout, a handler's own) answered in the spec's `Error` shape.
+    fn reject(_operation: OperationId, problem: Problem) -> Response {
+        let status = problem.status_code();
+        let details = problem
+            .invalid_params
+            .into_iter()
+            .map(|param| ErrorDetail {
+                in_: param.location,
+                name: param.name,
+                reason: param.reason,
+            })
+            .collect::<Vec<_>>();
+        let error = Error {
+            code: i32::from(problem.status),
+            message: problem.detail.map_or(problem.title, String::from),
+            details: (!details.is_empty()).then_some(details),
+        };
+        specjet::respond::json(status, "application/json", &error)
     }
 }
 
@@ -183,14 +207,21 @@ mod tests {
         let pet: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(pet["name"], "Rex");
 
-        // Validation runs before the handler: a path value that is not an id is a problem.
+        // Validation runs before the handler: a path value that is not an id is a 400, in
+        // the spec's `Error` shape (`reject`), naming the parameter.
         let bad = send(Request::get("/pets/rex").body(Body::empty()).unwrap())
             .await
             .unwrap();
         assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(bad.headers()[header::CONTENT_TYPE], "application/json");
+        let body = to_bytes(bad.into_body(), usize::MAX).await.unwrap();
+        let error: Error = serde_json::from_slice(&body).unwrap();
+        assert_eq!(error.code, 400);
+        let details = error.details.unwrap_or_default();
+        assert_eq!(details.len(), 1);
         assert_eq!(
-            bad.headers()[header::CONTENT_TYPE],
-            "application/problem+json"
+            (details[0].in_.as_str(), details[0].name.as_str()),
+            ("path", "petId")
         );
     }
 }

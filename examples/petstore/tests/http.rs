@@ -11,6 +11,8 @@ fn start() -> Service {
     Service::start(env!("CARGO_BIN_EXE_petstore-example"), &[], &["REDIS_URL"])
 }
 
+/// An answer of the service itself outside any operation (unknown path or method):
+/// problem+json.
 fn assert_problem(reply: &Reply, status: u16) -> serde_json::Value {
     assert_eq!(reply.status, status, "{}", reply.body);
     assert_eq!(
@@ -20,6 +22,17 @@ fn assert_problem(reply: &Reply, status: u16) -> serde_json::Value {
     let problem = reply.json();
     assert_eq!(problem["status"], status);
     problem
+}
+
+/// A problem with a request to an operation: answered in the spec's own `Error` shape by the
+/// handlers' `reject` (`code`, `message`, and `details` naming each invalid input).
+fn assert_error(reply: &Reply, status: u16) -> serde_json::Value {
+    assert_eq!(reply.status, status, "{}", reply.body);
+    assert_eq!(reply.header("content-type"), Some("application/json"));
+    let error = reply.json();
+    assert_eq!(error["code"], status, "{error}");
+    assert!(error["message"].is_string(), "{error}");
+    error
 }
 
 #[test]
@@ -110,13 +123,13 @@ fn petstore_over_http() {
     assert_eq!(missing.json()["code"], 404);
 
     // 400 for a bad path parameter, naming it.
-    let problem = assert_problem(&get(&service, "/pets/abc"), 400);
-    assert_eq!(problem["invalid-params"][0]["name"], "petId");
-    assert_eq!(problem["invalid-params"][0]["in"], "path");
+    let problem = assert_error(&get(&service, "/pets/abc"), 400);
+    assert_eq!(problem["details"][0]["name"], "petId");
+    assert_eq!(problem["details"][0]["in"], "path");
 
     // 400 for bad query parameters, all named at once.
-    let problem = assert_problem(&get(&service, "/pets?limit=ten&status=lost"), 400);
-    let named: Vec<_> = problem["invalid-params"]
+    let problem = assert_error(&get(&service, "/pets?limit=ten&status=lost"), 400);
+    let named: Vec<_> = problem["details"]
         .as_array()
         .unwrap()
         .iter()
@@ -125,11 +138,11 @@ fn petstore_over_http() {
     assert_eq!(names_sorted(named), ["limit", "status"]);
 
     // Bodies: broken JSON 400, wrong shape 422 naming the field, wrong media type 415, none 400.
-    assert_problem(
+    assert_error(
         &request(&service, "POST", "/pets", Some("application/json"), "{"),
         400,
     );
-    let problem = assert_problem(
+    let problem = assert_error(
         &request(
             &service,
             "POST",
@@ -139,12 +152,12 @@ fn petstore_over_http() {
         ),
         422,
     );
-    assert_eq!(problem["invalid-params"][0]["name"], "/name");
-    assert_problem(
+    assert_eq!(problem["details"][0]["name"], "/name");
+    assert_error(
         &request(&service, "POST", "/pets", Some("text/plain"), "Rex"),
         415,
     );
-    assert_problem(
+    assert_error(
         &request(&service, "POST", "/pets", Some("application/json"), ""),
         400,
     );
@@ -217,9 +230,9 @@ fn rate_limits_and_compression_over_http() {
         );
     }
     let refused = post_from("198.51.100.7");
-    let problem = assert_problem(&refused, 429);
+    let problem = assert_error(&refused, 429);
     assert!(
-        problem["detail"]
+        problem["message"]
             .as_str()
             .unwrap()
             .contains("rate limit `writes` exceeded"),
@@ -243,7 +256,7 @@ fn rate_limits_and_compression_over_http() {
         None,
         "",
     );
-    assert_problem(&delete, 429);
+    assert_error(&delete, 429);
     // Another client, and the proxy itself, have budgets of their own.
     assert_eq!(post_from("198.51.100.8").status, 201);
     assert_eq!(
@@ -291,7 +304,7 @@ fn rate_limits_and_compression_over_http() {
         Some("application/json"),
         &large,
     );
-    assert_problem(&too_large, 413);
+    assert_error(&too_large, 413);
 }
 
 /// The cache keys a pet by its id as the handler reads it: `+N`, `0N` and `N` are one pet,
@@ -337,7 +350,7 @@ fn a_deleted_pet_is_not_served_under_another_spelling_of_its_id() {
 }
 
 /// `createPet` declares only `application/json`: another media type, a `+json` one
-/// included, is 415 problem+json naming what is accepted; `charset` does not matter, and a
+/// included, is 415 naming what is accepted; `charset` does not matter, and a
 /// body without `Content-Type` is read as the first declared type.
 #[test]
 fn undeclared_media_types_are_refused() {
@@ -345,9 +358,9 @@ fn undeclared_media_types_are_refused() {
     let body = r#"{"name":"Mia"}"#;
     for media in ["application/problem+json", "image/svg+json", "text/plain"] {
         let refused = request(&service, "POST", "/pets", Some(media), body);
-        let problem = assert_problem(&refused, 415);
+        let problem = assert_error(&refused, 415);
         assert!(
-            problem["detail"]
+            problem["message"]
                 .as_str()
                 .unwrap_or("")
                 .contains("application/json"),
@@ -381,10 +394,10 @@ fn bodies_that_break_their_schema_are_refused_with_every_violation() {
         (r#"{"tag":"dog"}"#, vec![""]),
     ] {
         let refused = request(&service, "POST", "/pets", Some("application/json"), body);
-        let problem = assert_problem(&refused, 422);
-        let named: Vec<&str> = problem["invalid-params"]
+        let problem = assert_error(&refused, 422);
+        let named: Vec<&str> = problem["details"]
             .as_array()
-            .expect("invalid-params")
+            .expect("details")
             .iter()
             .map(|param| param["name"].as_str().unwrap_or("?"))
             .collect();
@@ -406,10 +419,8 @@ fn bodies_that_break_their_schema_are_refused_with_every_violation() {
 fn parameters_out_of_their_bounds_are_refused() {
     let service = start();
     for query in ["limit=0", "limit=101", "limit=-3"] {
-        let problem = assert_problem(&get(&service, &format!("/pets?{query}")), 400);
-        let params = problem["invalid-params"]
-            .as_array()
-            .expect("invalid-params");
+        let problem = assert_error(&get(&service, &format!("/pets?{query}")), 400);
+        let params = problem["details"].as_array().expect("details");
         assert_eq!(params.len(), 1, "{problem}");
         assert_eq!(params[0]["name"], "limit", "{problem}");
         assert_eq!(params[0]["in"], "query", "{problem}");

@@ -41,6 +41,7 @@ async fn main() -> std::io::Result<()> {
         &operations,
         &[],
         None,
+        std::sync::Arc::new(specjet::reject::problem_json),
     ))
     .await
 }

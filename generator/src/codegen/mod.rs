@@ -22,8 +22,9 @@ pub(crate) struct FileTokens {
     pub path: String,
     pub doc: String,
     pub tokens: TokenStream,
-    /// The file's code as written, when it needs no formatting (`tokens` is then empty).
-    pub text: Option<String>,
+    /// The file's code as written, when it needs no formatting of its tokens (`tokens` is
+    /// then empty); `Err` says what could not be written.
+    pub text: Option<Result<String, String>>,
 }
 
 /// Lints allowed on generated modules, each because spec text or spec shape decides it:

@@ -234,7 +234,7 @@ fn extraction(api: &Api, op: &Operation, scope: Scope) -> TokenStream {
             .map(|(_, ident)| quote! { ::specjet::contract::param_value(&#ident) });
         quote! {
             static PARAM_SCHEMAS: ::specjet::contract::ParamSchemas = ::specjet::contract::ParamSchemas::new(
-                super::super::openapi::DOCUMENT, #path, #method, &[#(#declared),*],
+                &super::super::openapi::CONTRACT, #path, #method, &[#(#declared),*],
             );
             ::specjet::contract::check_params(&PARAM_SCHEMAS, &[#(#values),*])?;
         }
@@ -377,7 +377,7 @@ fn body_read(
             let media = &content.media_type;
             quote! {
                 static #name: ::specjet::contract::BodySchema = ::specjet::contract::BodySchema::new(
-                    super::super::openapi::DOCUMENT, #path, #method, #media,
+                    &super::super::openapi::CONTRACT, #path, #method, #media,
                 );
             }
         })

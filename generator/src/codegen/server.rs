@@ -68,7 +68,14 @@ pub(crate) fn module(api: &Api) -> TokenStream {
         quote! { ::std::option::Option::None }
     };
     let finish = quote! {
-        ::specjet::__private::finish(router.with_state(api), services, &operations, &[#(#taken),*], #slot_arg)
+        ::specjet::__private::finish(
+            router.with_state(api),
+            services,
+            &operations,
+            &[#(#taken),*],
+            #slot_arg,
+            ::std::sync::Arc::new(reject::<A>),
+        )
     };
     let imports = imports.tokens();
     quote! {
@@ -83,6 +90,19 @@ pub(crate) fn module(api: &Api) -> TokenStream {
             /// (`#[cache]`, `#[rate_limit]`, `#[no_compress]`, ...): code wins over the spec.
             fn policies(_operation: OperationId, spec: Policies) -> Policies {
                 spec
+            }
+
+            /// The answer to a problem with a request to `operation`: found by the service
+            /// before the handler (a parameter or body that breaks the contract: 400, 413,
+            /// 415, 422), instead of it (a rate limit: 429; load: 503; a timeout: 504), or
+            /// returned by a handler as a `Problem`. By default `application/problem+json`;
+            /// write it to answer in the spec's own error shape. The headers the service set
+            /// beside it (`Retry-After`, `RateLimit-*`) are kept unless the answer sets them.
+            fn reject(
+                _operation: OperationId,
+                problem: ::specjet::Problem,
+            ) -> ::specjet::axum::response::Response {
+                ::specjet::reject::problem_json_response(problem)
             }
 
             #by_hand_hook
@@ -114,6 +134,17 @@ pub(crate) fn module(api: &Api) -> TokenStream {
                 .map(|&id| (id.info(), A::policies(id, id.info().policies)))
                 .collect();
             #finish
+        }
+
+        /// The answer to a problem with a request to the operation `info`: `A::reject`'s.
+        fn reject<A: Api>(
+            info: &'static OperationInfo,
+            problem: ::specjet::Problem,
+        ) -> ::specjet::axum::response::Response {
+            match OperationId::of(info) {
+                ::std::option::Option::Some(operation) => A::reject(operation, problem),
+                ::std::option::Option::None => ::specjet::reject::problem_json(info, problem),
+            }
         }
 
         #(#fan_out_statics)*
@@ -250,6 +281,11 @@ fn operation_ids(api: &Api) -> TokenStream {
             /// The spec's `operationId`.
             pub fn as_str(self) -> &'static str {
                 self.info().id
+            }
+
+            /// The operation whose table entry is `info`.
+            pub fn of(info: &OperationInfo) -> ::std::option::Option<OperationId> {
+                Self::ALL.into_iter().find(|id| id.as_str() == info.id)
             }
         }
     }

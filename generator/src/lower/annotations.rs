@@ -9,6 +9,7 @@
 
 mod batch;
 mod connections;
+mod contract;
 mod fan_out;
 mod limits;
 mod serving;
@@ -224,6 +225,7 @@ impl<'a> Annotations<'a> {
                 "base-path" => base_path = self.base_path(&location, value),
                 "docs" => settings.docs = self.docs_settings(&location, value),
                 "cors" => settings.cors = Some(self.cors_settings(&location, value)),
+                "validation" => settings.validation = self.validation_settings(&location, value),
                 concern if PLANNED_CONCERNS.contains(&concern) => self.report(
                     Severity::Warning,
                     &location,

@@ -45,19 +45,19 @@ pub(crate) fn lower(spec: &Spec, diags: &mut Diagnostics) -> Api {
         types,
         diags: Diagnostics::default(),
         // Module names of the generated tree, and methods every `Api` already has
-        // (`Clone::clone`, the provided `policies`).
-        operation_names: Namespace::with_reserved(&[
-            "types",
-            "operations",
-            "server",
-            "clone",
-            "clone_from",
-            "policies",
-        ]),
+        // (`Clone::clone`, the provided hooks).
+        operation_names: Namespace::with_reserved(
+            &[
+                &["types", "operations", "server", "clone", "clone_from"][..],
+                &crate::ir::PROVIDED_HOOKS[..],
+            ]
+            .concat(),
+        ),
         operations: Vec::new(),
         annotations,
         pending_invalidations: Vec::new(),
         pending_fan_outs: Vec::new(),
+        check_formats: settings.validation.formats,
     };
     lowering.paths();
     lowering.resolve_invalidations();
@@ -112,6 +112,8 @@ struct Lowering<'a> {
     pending_invalidations: Vec<(usize, Location, String)>,
     /// `x-fan-out` annotations, resolved once every operation is known.
     pending_fan_outs: Vec<(usize, annotations::FanOutAnnotation)>,
+    /// `x-specjet.validation.formats`: a parameter with a checked format is checked.
+    check_formats: bool,
 }
 
 impl Lowering<'_> {
@@ -394,7 +396,8 @@ impl Lowering<'_> {
         params
     }
 
-    /// Whether the schema at `location` (or its items') bounds values beyond their type.
+    /// Whether the schema at `location` (or its items') bounds values beyond their type: a
+    /// bound, or a format the contract checks.
     fn constrained(&self, location: &Location) -> bool {
         const BOUNDS: [&str; 11] = [
             "minimum",
@@ -412,7 +415,15 @@ impl Lowering<'_> {
         let Ok((at, schema)) = self.spec.deref(location) else {
             return false;
         };
+        let checked_format = || {
+            self.check_formats
+                && schema
+                    .get("format")
+                    .and_then(Value::as_str)
+                    .is_some_and(|format| crate::ir::CHECKED_FORMATS.contains(&format))
+        };
         BOUNDS.iter().any(|bound| schema.get(*bound).is_some())
+            || checked_format()
             || (schema.get("items").is_some() && self.constrained(&at.child("items")))
     }
 

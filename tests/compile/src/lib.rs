@@ -19,6 +19,8 @@ generated!(
     connections,
     fanout,
     serving,
+    contract,
+    contract_no_formats,
     oai_petstore,
     oai_petstore_expanded,
     oai_uspto,

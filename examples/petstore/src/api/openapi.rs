@@ -122,14 +122,7 @@ pub const DOCUMENT: &str = r##"{
             }
           },
           "default": {
-            "description": "Unexpected error.",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Error"
-                }
-              }
-            }
+            "$ref": "#/components/responses/Error"
           }
         }
       },
@@ -175,6 +168,9 @@ pub const DOCUMENT: &str = r##"{
                 }
               }
             }
+          },
+          "default": {
+            "$ref": "#/components/responses/Error"
           }
         }
       }
@@ -223,6 +219,9 @@ pub const DOCUMENT: &str = r##"{
                 }
               }
             }
+          },
+          "default": {
+            "$ref": "#/components/responses/Error"
           }
         }
       },
@@ -252,12 +251,27 @@ pub const DOCUMENT: &str = r##"{
                 }
               }
             }
+          },
+          "default": {
+            "$ref": "#/components/responses/Error"
           }
         }
       }
     }
   },
   "components": {
+    "responses": {
+      "Error": {
+        "description": "Any other error.",
+        "content": {
+          "application/json": {
+            "schema": {
+              "$ref": "#/components/schemas/Error"
+            }
+          }
+        }
+      }
+    },
     "schemas": {
       "PetStatus": {
         "type": "string",
@@ -273,6 +287,11 @@ pub const DOCUMENT: &str = r##"{
         "required": [
           "name"
         ],
+        "example": {
+          "name": "Rex",
+          "tag": "dog",
+          "status": "available"
+        },
         "properties": {
           "name": {
             "type": "string",
@@ -327,9 +346,42 @@ pub const DOCUMENT: &str = r##"{
           },
           "message": {
             "type": "string"
+          },
+          "details": {
+            "description": "Each input that made the request invalid.",
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/ErrorDetail"
+            }
+          }
+        }
+      },
+      "ErrorDetail": {
+        "type": "object",
+        "required": [
+          "in",
+          "name",
+          "reason"
+        ],
+        "properties": {
+          "in": {
+            "description": "Where the input is (`path`, `query`, `header`, `body`).",
+            "type": "string"
+          },
+          "name": {
+            "description": "The parameter's name, or a JSON pointer into the body.",
+            "type": "string"
+          },
+          "reason": {
+            "type": "string"
           }
         }
       }
     }
   }
 }"##;
+
+/// The contract requests are checked against: the document's schemas.
+pub static CONTRACT: ::specjet::contract::Contract = ::specjet::contract::Contract::new(
+    DOCUMENT,
+);

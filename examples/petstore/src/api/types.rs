@@ -88,4 +88,24 @@ pub type Pets = ::std::vec::Vec<Pet>;
 pub struct Error {
     pub code: i32,
     pub message: ::std::string::String,
+    /// Each input that made the request invalid.
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub details: ::std::option::Option<::std::vec::Vec<ErrorDetail>>,
+}
+
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::std::cmp::PartialEq,
+    ::specjet::serde::Serialize,
+    ::specjet::serde::Deserialize
+)]
+#[serde(crate = "::specjet::serde")]
+pub struct ErrorDetail {
+    /// Where the input is (`path`, `query`, `header`, `body`).
+    #[serde(rename = "in")]
+    pub in_: ::std::string::String,
+    /// The parameter's name, or a JSON pointer into the body.
+    pub name: ::std::string::String,
+    pub reason: ::std::string::String,
 }

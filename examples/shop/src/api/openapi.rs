@@ -72,6 +72,9 @@ pub const DOCUMENT: &str = r##"{
                 }
               }
             }
+          },
+          "default": {
+            "$ref": "#/components/responses/Problem"
           }
         }
       },
@@ -115,6 +118,9 @@ pub const DOCUMENT: &str = r##"{
                 }
               }
             }
+          },
+          "default": {
+            "$ref": "#/components/responses/Problem"
           }
         }
       }
@@ -160,6 +166,9 @@ pub const DOCUMENT: &str = r##"{
                 }
               }
             }
+          },
+          "default": {
+            "$ref": "#/components/responses/Problem"
           }
         }
       },
@@ -186,12 +195,27 @@ pub const DOCUMENT: &str = r##"{
                 }
               }
             }
+          },
+          "default": {
+            "$ref": "#/components/responses/Problem"
           }
         }
       }
     }
   },
   "components": {
+    "responses": {
+      "Problem": {
+        "description": "Any other error, as RFC 9457 problem details: a parameter or body that breaks the contract (400, 413, 415, 422), a full pool or too much load (503), a timeout (504).",
+        "content": {
+          "application/problem+json": {
+            "schema": {
+              "$ref": "#/components/schemas/Problem"
+            }
+          }
+        }
+      }
+    },
     "schemas": {
       "NewProduct": {
         "type": "object",
@@ -200,6 +224,12 @@ pub const DOCUMENT: &str = r##"{
           "name",
           "price_cents"
         ],
+        "example": {
+          "sku": "MUG-01",
+          "name": "Mug",
+          "price_cents": 1250,
+          "stock": 40
+        },
         "properties": {
           "sku": {
             "type": "string",
@@ -262,9 +292,40 @@ pub const DOCUMENT: &str = r##"{
           },
           "detail": {
             "type": "string"
+          },
+          "instance": {
+            "type": "string"
+          },
+          "invalid-params": {
+            "description": "Each input that made the request invalid.",
+            "type": "array",
+            "items": {
+              "type": "object",
+              "required": [
+                "in",
+                "name",
+                "reason"
+              ],
+              "properties": {
+                "in": {
+                  "type": "string"
+                },
+                "name": {
+                  "type": "string"
+                },
+                "reason": {
+                  "type": "string"
+                }
+              }
+            }
           }
         }
       }
     }
   }
 }"##;
+
+/// The contract requests are checked against: the document's schemas.
+pub static CONTRACT: ::specjet::contract::Contract = ::specjet::contract::Contract::new(
+    DOCUMENT,
+);

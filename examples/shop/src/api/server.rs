@@ -54,6 +54,19 @@ pub trait Api: ::std::clone::Clone + ::std::marker::Send + ::std::marker::Sync +
     fn policies(_operation: OperationId, spec: Policies) -> Policies {
         spec
     }
+
+    /// The answer to a problem with a request to `operation`: found by the service
+    /// before the handler (a parameter or body that breaks the contract: 400, 413,
+    /// 415, 422), instead of it (a rate limit: 429; load: 503; a timeout: 504), or
+    /// returned by a handler as a `Problem`. By default `application/problem+json`;
+    /// write it to answer in the spec's own error shape. The headers the service set
+    /// beside it (`Retry-After`, `RateLimit-*`) are kept unless the answer sets them.
+    fn reject(
+        _operation: OperationId,
+        problem: ::specjet::Problem,
+    ) -> ::specjet::axum::response::Response {
+        ::specjet::reject::problem_json_response(problem)
+    }
 }
 
 /// Every operation of the API, by its `operationId`.
@@ -86,6 +99,11 @@ impl OperationId {
     /// The spec's `operationId`.
     pub fn as_str(self) -> &'static str {
         self.info().id
+    }
+
+    /// The operation whose table entry is `info`.
+    pub fn of(info: &OperationInfo) -> ::std::option::Option<OperationId> {
+        Self::ALL.into_iter().find(|id| id.as_str() == info.id)
     }
 }
 
@@ -244,5 +262,17 @@ pub fn router_with<A: Api>(api: A, services: &Services) -> Router {
         &operations,
         &[],
         ::std::option::Option::None,
+        ::std::sync::Arc::new(reject::<A>),
     )
+}
+
+/// The answer to a problem with a request to the operation `info`: `A::reject`'s.
+fn reject<A: Api>(
+    info: &'static OperationInfo,
+    problem: ::specjet::Problem,
+) -> ::specjet::axum::response::Response {
+    match OperationId::of(info) {
+        ::std::option::Option::Some(operation) => A::reject(operation, problem),
+        ::std::option::Option::None => ::specjet::reject::problem_json(info, problem),
+    }
 }

@@ -51,4 +51,25 @@ pub struct Problem {
     pub status: i64,
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub detail: ::std::option::Option<::std::string::String>,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub instance: ::std::option::Option<::std::string::String>,
+    /// Each input that made the request invalid.
+    #[serde(rename = "invalid-params")]
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub invalid_params: ::std::option::Option<::std::vec::Vec<ProblemInvalidParamsItem>>,
+}
+
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::std::cmp::PartialEq,
+    ::specjet::serde::Serialize,
+    ::specjet::serde::Deserialize
+)]
+#[serde(crate = "::specjet::serde")]
+pub struct ProblemInvalidParamsItem {
+    #[serde(rename = "in")]
+    pub in_: ::std::string::String,
+    pub name: ::std::string::String,
+    pub reason: ::std::string::String,
 }

@@ -78,19 +78,38 @@ pub(super) fn settings(api: &Api) -> Vec<TokenStream> {
 
 const DOCUMENT_DOCS: &str = "The document this module was generated from, bundled into one JSON text; the\nservice serves it (its `servers` pointing at the service) and its docs read it.";
 
-/// The `openapi` module: the bundled document the service serves, as written (inline).
+/// The `openapi` module: the bundled document the service serves, as written (inline), and
+/// the contract requests are checked against.
 pub(crate) fn document_module(api: &Api) -> TokenStream {
     let document = super::super::raw_string(&api.document);
     let docs = super::super::doc_attrs(Some(DOCUMENT_DOCS));
+    let contract = contract_item(api);
     quote! {
         #docs
         pub const DOCUMENT: &str = #document;
+        #contract
+    }
+}
+
+/// `CONTRACT`: the document's schemas as the requests' contract (`x-specjet.validation`).
+fn contract_item(api: &Api) -> TokenStream {
+    let contract = if api.settings.validation.formats {
+        quote! { ::specjet::contract::Contract::new(DOCUMENT) }
+    } else {
+        quote! { ::specjet::contract::Contract::new(DOCUMENT).without_formats() }
+    };
+    let docs = super::super::doc_attrs(Some(
+        "The contract requests are checked against: the document's schemas.",
+    ));
+    quote! {
+        #docs
+        pub static CONTRACT: ::specjet::contract::Contract = #contract;
     }
 }
 
 /// The `openapi.rs` file's code: what [`document_module`] formats to, written directly.
-pub(crate) fn document_text(api: &Api) -> String {
-    let mut text = String::with_capacity(api.document.len() + 256);
+pub(crate) fn document_text(api: &Api) -> Result<String, String> {
+    let mut text = String::with_capacity(api.document.len() + 512);
     for line in DOCUMENT_DOCS.lines() {
         text.push_str("/// ");
         text.push_str(line);
@@ -98,6 +117,8 @@ pub(crate) fn document_text(api: &Api) -> String {
     }
     text.push_str("pub const DOCUMENT: &str = ");
     text.push_str(&super::super::raw_string(&api.document).to_string());
-    text.push_str(";\n");
-    text
+    text.push_str(";\n\n");
+    // The small item formatted as any other; only the literal above is written as is.
+    text.push_str(&crate::emit::format_tokens(contract_item(api))?);
+    Ok(text)
 }

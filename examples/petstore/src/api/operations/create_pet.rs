@@ -55,7 +55,7 @@ impl Request {
         req_body: ::specjet::axum::body::Body,
     ) -> ::std::result::Result<Self, ::specjet::Problem> {
         static BODY_SCHEMA_0: ::specjet::contract::BodySchema = ::specjet::contract::BodySchema::new(
-            super::super::openapi::DOCUMENT,
+            &super::super::openapi::CONTRACT,
             "/pets",
             "post",
             "application/json",
@@ -106,6 +106,14 @@ pub enum Response {
     ///
     /// The pet is not valid.
     UnprocessableEntity(super::super::types::Error),
+    /// Any other status (`default`)
+    ///
+    /// Any other error.
+    Default {
+        /// The status code to send.
+        status: u16,
+        body: super::super::types::Error,
+    },
     /// An error the spec does not document, sent as `application/problem+json`.
     Problem(::specjet::Problem),
 }
@@ -123,6 +131,13 @@ impl ::specjet::axum::response::IntoResponse for Response {
             Self::UnprocessableEntity(body) => {
                 ::specjet::respond::json(
                     ::specjet::respond::status(422),
+                    "application/json",
+                    &body,
+                )
+            }
+            Self::Default { status, body } => {
+                ::specjet::respond::json(
+                    ::specjet::respond::status(status),
                     "application/json",
                     &body,
                 )

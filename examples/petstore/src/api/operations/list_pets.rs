@@ -83,7 +83,7 @@ impl Request {
             }
         };
         static PARAM_SCHEMAS: ::specjet::contract::ParamSchemas = ::specjet::contract::ParamSchemas::new(
-            super::super::openapi::DOCUMENT,
+            &super::super::openapi::CONTRACT,
             "/pets",
             "get",
             &[("limit", "query")],
@@ -111,7 +111,7 @@ pub enum Response {
     },
     /// Any other status (`default`)
     ///
-    /// Unexpected error.
+    /// Any other error.
     Default {
         /// The status code to send.
         status: u16,

@@ -80,6 +80,14 @@ pub enum Response {
     ///
     /// No pet has this id.
     NotFound(super::super::types::Error),
+    /// Any other status (`default`)
+    ///
+    /// Any other error.
+    Default {
+        /// The status code to send.
+        status: u16,
+        body: super::super::types::Error,
+    },
     /// An error the spec does not document, sent as `application/problem+json`.
     Problem(::specjet::Problem),
 }
@@ -97,6 +105,13 @@ impl ::specjet::axum::response::IntoResponse for Response {
             Self::NotFound(body) => {
                 ::specjet::respond::json(
                     ::specjet::respond::status(404),
+                    "application/json",
+                    &body,
+                )
+            }
+            Self::Default { status, body } => {
+                ::specjet::respond::json(
+                    ::specjet::respond::status(status),
                     "application/json",
                     &body,
                 )

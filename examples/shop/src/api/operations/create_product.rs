@@ -55,7 +55,7 @@ impl Request {
         req_body: ::specjet::axum::body::Body,
     ) -> ::std::result::Result<Self, ::specjet::Problem> {
         static BODY_SCHEMA_0: ::specjet::contract::BodySchema = ::specjet::contract::BodySchema::new(
-            super::super::openapi::DOCUMENT,
+            &super::super::openapi::CONTRACT,
             "/products",
             "post",
             "application/json",
@@ -106,6 +106,14 @@ pub enum Response {
     ///
     /// A product with this SKU exists.
     Conflict(super::super::types::Problem),
+    /// Any other status (`default`)
+    ///
+    /// Any other error, as RFC 9457 problem details: a parameter or body that breaks the contract (400, 413, 415, 422), a full pool or too much load (503), a timeout (504).
+    Default {
+        /// The status code to send.
+        status: u16,
+        body: super::super::types::Problem,
+    },
     /// An error the spec does not document, sent as `application/problem+json`.
     Problem(::specjet::Problem),
 }
@@ -123,6 +131,13 @@ impl ::specjet::axum::response::IntoResponse for Response {
             Self::Conflict(body) => {
                 ::specjet::respond::json(
                     ::specjet::respond::status(409),
+                    "application/problem+json",
+                    &body,
+                )
+            }
+            Self::Default { status, body } => {
+                ::specjet::respond::json(
+                    ::specjet::respond::status(status),
                     "application/problem+json",
                     &body,
                 )

@@ -80,6 +80,14 @@ pub enum Response {
     ///
     /// No product has this id.
     NotFound(super::super::types::Problem),
+    /// Any other status (`default`)
+    ///
+    /// Any other error, as RFC 9457 problem details: a parameter or body that breaks the contract (400, 413, 415, 422), a full pool or too much load (503), a timeout (504).
+    Default {
+        /// The status code to send.
+        status: u16,
+        body: super::super::types::Problem,
+    },
     /// An error the spec does not document, sent as `application/problem+json`.
     Problem(::specjet::Problem),
 }
@@ -97,6 +105,13 @@ impl ::specjet::axum::response::IntoResponse for Response {
             Self::NotFound(body) => {
                 ::specjet::respond::json(
                     ::specjet::respond::status(404),
+                    "application/problem+json",
+                    &body,
+                )
+            }
+            Self::Default { status, body } => {
+                ::specjet::respond::json(
+                    ::specjet::respond::status(status),
                     "application/problem+json",
                     &body,
                 )

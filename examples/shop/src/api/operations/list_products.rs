@@ -69,7 +69,7 @@ impl Request {
             }
         };
         static PARAM_SCHEMAS: ::specjet::contract::ParamSchemas = ::specjet::contract::ParamSchemas::new(
-            super::super::openapi::DOCUMENT,
+            &super::super::openapi::CONTRACT,
             "/products",
             "get",
             &[("limit", "query")],
@@ -89,6 +89,14 @@ pub enum Response {
     ///
     /// The products.
     Ok(::std::vec::Vec<super::super::types::Product>),
+    /// Any other status (`default`)
+    ///
+    /// Any other error, as RFC 9457 problem details: a parameter or body that breaks the contract (400, 413, 415, 422), a full pool or too much load (503), a timeout (504).
+    Default {
+        /// The status code to send.
+        status: u16,
+        body: super::super::types::Problem,
+    },
     /// An error the spec does not document, sent as `application/problem+json`.
     Problem(::specjet::Problem),
 }
@@ -100,6 +108,13 @@ impl ::specjet::axum::response::IntoResponse for Response {
                 ::specjet::respond::json(
                     ::specjet::respond::status(200),
                     "application/json",
+                    &body,
+                )
+            }
+            Self::Default { status, body } => {
+                ::specjet::respond::json(
+                    ::specjet::respond::status(status),
+                    "application/problem+json",
                     &body,
                 )
             }

@@ -1,0 +1,86 @@
+//! Answers in the spec's own error shape. Every problem the service answers for an operation
+//! (a parameter or body that breaks the contract, a refused media type, a rate limit, load
+//! shedding, a timeout, or a `Problem` a handler returns) goes through the API's `reject`
+//! hook, which by default sends it as `application/problem+json` unchanged.
+//!
+//! A [`Problem`] turned into a response leaves itself in the response's extensions; this
+//! layer, outside every other layer of the operation, takes it from there and asks the hook
+//! for the answer. Headers the service set beside it (`Retry-After`, `RateLimit-*`, `Vary`)
+//! are kept unless the hook's answer sets them itself.
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http::header;
+
+use crate::operation::{ByRoute, OperationInfo};
+use crate::problem::Problem;
+
+/// The hook: the answer to `problem` for a request to the operation.
+pub type RejectHook = Arc<dyn Fn(&'static OperationInfo, Problem) -> Response + Send + Sync>;
+
+/// The layer's state: the hook and the operation of each route.
+#[derive(Clone)]
+pub(crate) struct Reject {
+    shared: Arc<(RejectHook, ByRoute<&'static OperationInfo>)>,
+}
+
+impl Reject {
+    pub(crate) fn new(
+        hook: RejectHook,
+        operations: &[(&'static OperationInfo, crate::Policies)],
+    ) -> Reject {
+        let by_route = ByRoute::new(
+            operations
+                .iter()
+                .map(|&(operation, _)| (operation, operation)),
+        );
+        Reject {
+            shared: Arc::new((hook, by_route)),
+        }
+    }
+}
+
+/// The middleware (`axum::middleware::from_fn_with_state`).
+pub(crate) async fn run(State(reject): State<Reject>, request: Request, next: Next) -> Response {
+    let (hook, by_route) = &*reject.shared;
+    let operation = by_route.get(&request).copied();
+    let mut response = next.run(request).await;
+    let (Some(operation), Some(problem)) =
+        (operation, response.extensions_mut().remove::<Problem>())
+    else {
+        return response;
+    };
+    let mut answer = hook(operation, problem);
+    // What describes the problem's body is the answer's own; what the service said of the
+    // request (how long to wait, the limit in force, what the answer varies by) stays.
+    const BODY_HEADERS: [header::HeaderName; 5] = [
+        header::CONTENT_TYPE,
+        header::CONTENT_LENGTH,
+        header::CONTENT_ENCODING,
+        header::TRANSFER_ENCODING,
+        header::ETAG,
+    ];
+    let kept: Vec<_> = response
+        .headers()
+        .iter()
+        .filter(|(name, _)| !BODY_HEADERS.contains(name) && !answer.headers().contains_key(*name))
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect();
+    for (name, value) in kept {
+        answer.headers_mut().append(name, value);
+    }
+    answer
+}
+
+/// The default hook: the problem as `application/problem+json`.
+pub fn problem_json(_operation: &'static OperationInfo, problem: Problem) -> Response {
+    problem_json_response(problem)
+}
+
+/// `problem` as `application/problem+json` (what `Api::reject` answers by default).
+pub fn problem_json_response(problem: Problem) -> Response {
+    problem.into_response()
+}
