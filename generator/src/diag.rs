@@ -7,6 +7,10 @@ use std::fmt;
 pub enum Severity {
     /// Generated, but loosely (typed as `serde_json::Value`, a route shadowed, ...).
     Warning,
+    /// The document breaks the OpenAPI rules in a way other tools accept (an operation written
+    /// as `[]`): read leniently, a warning when generating; `specjet validate` makes it an
+    /// error ([`Diagnostics::strict`]).
+    Nonstandard,
     /// The document breaks the OpenAPI rules; generation goes on where it can.
     Error,
     /// Nothing can be generated (unreadable file, unsupported version).
@@ -31,7 +35,7 @@ pub struct Diagnostic {
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let label = match self.severity {
-            Severity::Warning => "warning",
+            Severity::Warning | Severity::Nonstandard => "warning",
             Severity::Error | Severity::Fatal => "error",
         };
         write!(f, "{label}: {}", self.file)?;
@@ -87,6 +91,15 @@ impl Diagnostics {
     /// How many problems have exactly this severity.
     pub fn count(&self, severity: Severity) -> usize {
         self.items.iter().filter(|d| d.severity == severity).count()
+    }
+
+    /// Every nonstandard construct as the error it is (what `specjet validate` reports).
+    pub fn strict(&mut self) {
+        for diagnostic in &mut self.items {
+            if diagnostic.severity == Severity::Nonstandard {
+                diagnostic.severity = Severity::Error;
+            }
+        }
     }
 
     /// Whether any problem is an error or fatal.

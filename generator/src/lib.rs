@@ -102,7 +102,8 @@ fn analyze_here(path: &Path) -> Result<Analysis, Diagnostics> {
 }
 
 /// [`analyze`], then the checks of `specjet validate`: answers the service gives that an
-/// operation does not document, and `pattern`s it cannot check (warnings).
+/// operation does not document, and `pattern`s it cannot check (warnings); what generation
+/// reads leniently (an operation written as `[]`) is an error here.
 pub fn validate(path: &Path) -> Result<Analysis, Diagnostics> {
     on_large_stack(|| validate_here(path))
 }
@@ -115,6 +116,7 @@ fn validate_here(path: &Path) -> Result<Analysis, Diagnostics> {
     for diagnostic in found.items() {
         analysis.diagnostics.push_diagnostic(diagnostic.clone());
     }
+    analysis.diagnostics.strict();
     Ok(analysis)
 }
 

@@ -250,7 +250,7 @@ impl Spec {
             return;
         }
         if let Some(doc) = self.docs.iter().find(|doc| doc.name == diagnostic.file) {
-            diagnostic.line_col = crate::position::find(&doc.text, &diagnostic.pointer);
+            diagnostic.line_col = crate::position::find(&doc.text, &doc.value, &diagnostic.pointer);
         }
     }
 }

@@ -126,7 +126,7 @@ fn print(diagnostics: &Diagnostics, warnings: bool) {
 
 fn summary(diagnostics: &Diagnostics) -> String {
     let errors = diagnostics.count(Severity::Error) + diagnostics.count(Severity::Fatal);
-    let warnings = diagnostics.count(Severity::Warning);
+    let warnings = diagnostics.count(Severity::Warning) + diagnostics.count(Severity::Nonstandard);
     format!(
         "{errors} error{}, {warnings} warning{}",
         plural(errors),

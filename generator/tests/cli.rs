@@ -967,3 +967,52 @@ fn validate_warns_of_undocumented_answers_and_uncheckable_patterns() {
     // The pattern that compiles is not mentioned.
     assert!(!stderr.contains("^[a-z]+$"), "{stderr}");
 }
+
+/// Operations and path items written as `[]` or `null` (which real documents hold) are read
+/// as empty, so that the others generate; `validate` calls them errors, each at its place. A
+/// `$ref` that points nowhere is an error in `validate` located at the `$ref` line itself;
+/// `generate` goes on (the schema typed as a JSON value) with a warning.
+#[test]
+fn nonstandard_documents_generate_and_validate_names_every_breach_at_its_line() {
+    let spec = fixture("nonstandard.yaml");
+    let output = specjet(&["validate", &spec]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    let expect = [
+        ("nonstandard.yaml:5:5 #/paths/~1a/get:", "an operation must be an object, not `[]`"),
+        ("nonstandard.yaml:20:3 #/paths/~1b:", "a path item must be an object, not `null`"),
+        ("nonstandard.yaml:21:3 #/paths/~1c:", "a path item must be an object, not `[]`"),
+        ("nonstandard.yaml:27:5 #/paths/~1d/put:", "an operation must be an object, not `null`"),
+        (
+            "nonstandard.yaml:12:11 #/paths/~1a/post/parameters/1/$ref:",
+            "`#/components/parameters/Nowhere` does not resolve",
+        ),
+        (
+            "nonstandard.yaml:19:17 #/paths/~1a/post/responses/200/content/application~1json/schema/$ref:",
+            "`#/components/schemas/Missing` does not resolve",
+        ),
+    ];
+    for (place, message) in expect {
+        assert!(
+            stderr.lines().any(|line| line.starts_with("error:")
+                && line.contains(place)
+                && line.contains(message)),
+            "no error `{message}` at `{place}` in:\n{stderr}"
+        );
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("api");
+    let output = specjet(&["generate", &spec, "-o", &out.display().to_string()]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("warning: ") && stderr.contains("read as empty"),
+        "{stderr}"
+    );
+    let modules = std::fs::read_to_string(out.join("operations/mod.rs")).unwrap();
+    assert!(
+        modules.contains("pub mod make_a;") && modules.contains("pub mod get_d;"),
+        "{modules}"
+    );
+}

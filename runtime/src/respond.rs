@@ -38,6 +38,22 @@ pub fn form<T: Serialize>(status: StatusCode, content_type: &'static str, body: 
     }
 }
 
+/// A `multipart/*` body (`media_type` such as `multipart/form-data`), its boundary named in
+/// the `Content-Type`.
+pub fn multipart(
+    status: StatusCode,
+    media_type: &'static str,
+    form: &crate::MultipartForm,
+) -> Response {
+    let (boundary, body) = form.encode();
+    let mut response = (status, body).into_response();
+    // The boundary is `specjet-` and hex digits: always a valid header value.
+    if let Ok(value) = HeaderValue::from_str(&format!("{media_type}; boundary={boundary}")) {
+        response.headers_mut().insert(header::CONTENT_TYPE, value);
+    }
+    response
+}
+
 /// A body sent as it is (text, binary, or a media type the generator does not model).
 pub fn raw(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Response {
     with_content_type(status, content_type, body.into())

@@ -498,6 +498,7 @@ fn sent_content_type(content: &Content) -> String {
     match content.kind {
         BodyKind::Json(_) => "application/json".to_owned(),
         BodyKind::Text => "text/plain; charset=utf-8".to_owned(),
+        BodyKind::Multipart => "multipart/mixed".to_owned(),
         _ => "application/octet-stream".to_owned(),
     }
 }
@@ -508,7 +509,10 @@ fn respond_content(content: &Content, status: &TokenStream, body: TokenStream) -
     match content.kind {
         BodyKind::Json(_) => quote! { ::specjet::respond::json(#status, #content_type, &#body) },
         BodyKind::Form(_) => quote! { ::specjet::respond::form(#status, #content_type, &#body) },
-        BodyKind::Text | BodyKind::Binary | BodyKind::Multipart => {
+        BodyKind::Multipart => {
+            quote! { ::specjet::respond::multipart(#status, #content_type, &#body) }
+        }
+        BodyKind::Text | BodyKind::Binary => {
             quote! { ::specjet::respond::raw(#status, #content_type, #body) }
         }
     }

@@ -117,6 +117,23 @@ struct Lowering<'a> {
 }
 
 impl Lowering<'_> {
+    /// A path item or operation that is not an object: `[]` and `null` (which real documents
+    /// hold, and other tools read as empty) are read as empty; anything else is an error.
+    fn not_an_object(&mut self, location: &Location, value: &Value, what: &str) {
+        let empty = value.is_null() || value.as_array().is_some_and(Vec::is_empty);
+        if empty {
+            let file = self.spec.doc_name(location.doc).to_owned();
+            self.diags.push(
+                Severity::Nonstandard,
+                &file,
+                &location.pointer,
+                format!("{what} must be an object, not `{value}`; read as empty"),
+            );
+        } else {
+            self.error(location, format!("{what} must be an object"));
+        }
+    }
+
     fn warn(&mut self, location: &Location, message: impl Into<String>) {
         let file = self.spec.doc_name(location.doc).to_owned();
         self.diags
@@ -129,12 +146,18 @@ impl Lowering<'_> {
             .push(Severity::Error, &file, &location.pointer, message);
     }
 
-    /// Follows references from `location`, reporting a broken one.
+    /// Follows references from `location`, reporting a broken one at its `$ref`.
     fn deref(&mut self, location: &Location) -> Option<(Location, Value)> {
         match self.spec.deref(location) {
             Ok((location, value)) => Some((location, value.clone())),
             Err(message) => {
-                self.error(location, message);
+                let reference = location.child("$ref");
+                let at = if self.spec.get(&reference).is_some() {
+                    &reference
+                } else {
+                    location
+                };
+                self.error(at, message);
                 None
             }
         }
@@ -162,7 +185,7 @@ impl Lowering<'_> {
                 continue;
             };
             let Value::Object(item_map) = &item else {
-                self.error(&item_location, "a path item must be an object");
+                self.not_an_object(&item_location, &item, "a path item");
                 continue;
             };
             let template = paths::parse(&path);
@@ -208,7 +231,7 @@ impl Lowering<'_> {
             return;
         };
         if !operation.is_object() {
-            self.error(&location, "an operation must be an object");
+            self.not_an_object(&location, &operation, "an operation");
             return;
         }
         let id = match operation

@@ -203,17 +203,26 @@ impl<'a> TypeBuilder<'a> {
     }
 
     fn reference(&mut self, location: &Location, reference: &str, hint: &str) -> Ty {
+        // A reference that leads nowhere breaks the document (an error in `validate`, at the
+        // `$ref` itself); generation goes on with a JSON value.
+        let broken = |this: &mut Self, message: String| {
+            let file = this.spec.doc_name(location.doc).to_owned();
+            let at = location.child("$ref");
+            this.diags.push(
+                Severity::Nonstandard,
+                &file,
+                &at.pointer,
+                format!("{message}; typed as a JSON value"),
+            );
+            Ty::plain(TypeRef::Value)
+        };
         let target = match self.spec.ref_target(location.doc, reference) {
             Ok(target) => target,
-            Err(message) => {
-                self.warn(location, format!("{message}; typed as a JSON value"));
-                return Ty::plain(TypeRef::Value);
-            }
+            Err(message) => return broken(self, message),
         };
         // A chain of references that never reaches a schema (`A: {$ref: A}`) has no type.
         if let Err(message) = self.spec.deref(&target) {
-            self.warn(location, format!("{message}; typed as a JSON value"));
-            return Ty::plain(TypeRef::Value);
+            return broken(self, message);
         }
         let nullable = self.spec.get(&target).is_some_and(is_nullable);
         if let Some(&id) = self.by_location.get(&target) {

@@ -5,7 +5,7 @@ use specjet::axum::body::{to_bytes, Body};
 use specjet::http::{header, Request, StatusCode};
 use specjet::serde_json::{self, json, Value};
 use specjet_compile_tests::features::operations::{
-    archive_item, echo, get_item_json, get_ufc_ber_ue4, shape, tree, upload,
+    archive_item, echo, get_item_json, get_ufc_ber_ue4, shape, tree, upload, upload_echo,
 };
 use specjet_compile_tests::features::server::{router_with, settings};
 use specjet_compile_tests::features::{types, Api};
@@ -56,6 +56,12 @@ impl Api for Service {
             })
             .collect();
         upload::Response::Ok(parts.join(","))
+    }
+
+    async fn upload_echo(&self, request: upload_echo::Request) -> upload_echo::Response {
+        let mut form = request.body;
+        form.parts.reverse();
+        upload_echo::Response::Ok(form)
     }
 
     async fn echo(&self, request: echo::Request) -> echo::Response {
@@ -340,6 +346,34 @@ async fn bodies_of_every_media_type() {
     .await;
     assert_eq!(upload.text(), "file=3,note=5");
     assert_eq!(upload.content_type(), "text/plain");
+
+    // A multipart response: its boundary in the content type, its parts readable.
+    let echoed = send(with_body(
+        "POST",
+        "/upload/echo",
+        "multipart/form-data; boundary=B",
+        multipart,
+    ))
+    .await;
+    assert_eq!(echoed.status, StatusCode::OK);
+    let content_type = echoed.content_type().to_owned();
+    assert!(
+        content_type.starts_with("multipart/mixed; boundary=specjet-"),
+        "{content_type}"
+    );
+    let mut headers = specjet::http::HeaderMap::new();
+    headers.insert("content-type", content_type.parse().unwrap());
+    let parts = specjet::MultipartForm::parse(&headers, echoed.body.clone().into())
+        .await
+        .expect("a multipart body");
+    let names: Vec<_> = parts
+        .parts
+        .iter()
+        .map(|part| part.name.as_deref())
+        .collect();
+    assert_eq!(names, [Some("note"), Some("file")]);
+    assert_eq!(parts.text("note"), Some("hello"));
+    assert_eq!(parts.parts[1].file_name.as_deref(), Some("a"));
 }
 
 #[tokio::test]
