@@ -24,6 +24,7 @@ mod pointer;
 mod position;
 #[cfg(feature = "cli")]
 pub mod scaffold;
+mod swagger2;
 #[cfg(feature = "cli")]
 pub mod watch;
 mod yaml;
@@ -156,7 +157,8 @@ fn locate(spec: &Spec, diagnostics: &mut Diagnostics) {
     }
 }
 
-/// Accepts OpenAPI 3.0 and 3.1; refuses Swagger 2.0 and anything else with a clear message.
+/// Accepts OpenAPI 3.0 and 3.1 (Swagger 2.0 arrives upgraded to 3.0); refuses anything else
+/// with a clear message.
 fn check_version(spec: &Spec, diagnostics: &mut Diagnostics) {
     let root = spec.root();
     let file = spec.doc_name(0).to_owned();
@@ -175,8 +177,8 @@ fn check_version(spec: &Spec, diagnostics: &mut Diagnostics) {
             &file,
             "/swagger",
             format!(
-                "Swagger {} documents are not supported; convert the document to OpenAPI 3 first",
-                swagger.as_str().unwrap_or("2.0")
+                "Swagger {} documents are not supported (Swagger 2.0 and OpenAPI 3.0 and 3.1 are)",
+                swagger.as_str().unwrap_or("?")
             ),
         );
         return;

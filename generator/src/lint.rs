@@ -10,10 +10,31 @@ use crate::diag::{Diagnostics, Severity};
 use crate::ir::{Api, BodyKind, Operation, StatusSpec};
 use crate::load::{Location, Spec};
 
-/// Adds the warnings of both checks to `diags`.
+/// Adds the warnings of both checks to `diags`. Undocumented answers are listed per operation
+/// in documents that opt in to specjet (a root `x-specjet`); in others, where few operations
+/// document their errors, one warning counts them.
 pub(crate) fn contract(spec: &Spec, api: &Api, diags: &mut Diagnostics) {
+    let mut found = Diagnostics::default();
     for op in &api.operations {
-        undocumented_answers(spec, api, op, diags);
+        undocumented_answers(spec, api, op, &mut found);
+    }
+    let count = found.items().len();
+    if api.settings.opted_in {
+        for diagnostic in found.items() {
+            diags.push_diagnostic(diagnostic.clone());
+        }
+    } else if count > 0 {
+        diags.push(
+            Severity::Warning,
+            spec.doc_name(0),
+            "",
+            format!(
+                "{count} of {} operations may answer statuses (400, 413, 415, 422, 504, ...) \
+                 their `responses` do not document; with a root `x-specjet` key, `validate` \
+                 lists them per operation",
+                api.operations.len()
+            ),
+        );
     }
     uncheckable_patterns(spec, diags);
 }

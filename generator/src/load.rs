@@ -32,6 +32,9 @@ pub struct Spec {
     /// Every loaded document, the root first.
     pub docs: Vec<Document>,
     by_path: HashMap<PathBuf, DocId>,
+    /// The root is a Swagger 2.0 document: every document was read as OpenAPI 3.0
+    /// ([`crate::swagger2`]), and diagnostics are located in the 2.0 text.
+    swagger2: bool,
 }
 
 /// A place in the spec: a document and a JSON pointer into it.
@@ -93,9 +96,16 @@ impl Spec {
                 return None;
             }
         };
+        let swagger2 = crate::swagger2::is_swagger2(&value);
+        let value = if swagger2 {
+            crate::swagger2::upgrade(value)
+        } else {
+            value
+        };
         let mut spec = Spec {
             docs: Vec::new(),
             by_path: HashMap::new(),
+            swagger2,
         };
         let key = canonical(path);
         spec.by_path.insert(key, 0);
@@ -162,6 +172,11 @@ impl Spec {
                 };
                 match parse_document(&text) {
                     Ok(value) => {
+                        let value = if self.swagger2 {
+                            crate::swagger2::upgrade(value)
+                        } else {
+                            value
+                        };
                         self.by_path.insert(key, self.docs.len());
                         self.docs.push(Document {
                             name,
@@ -250,7 +265,16 @@ impl Spec {
             return;
         }
         if let Some(doc) = self.docs.iter().find(|doc| doc.name == diagnostic.file) {
-            diagnostic.line_col = crate::position::find(&doc.text, &doc.value, &diagnostic.pointer);
+            if self.swagger2 {
+                // Named and found where the 2.0 text has it (the upgraded value does not
+                // match that text, so its shape guides no search).
+                diagnostic.pointer = crate::swagger2::original_pointer(&diagnostic.pointer);
+                diagnostic.line_col =
+                    crate::position::find(&doc.text, &Value::Null, &diagnostic.pointer);
+            } else {
+                diagnostic.line_col =
+                    crate::position::find(&doc.text, &doc.value, &diagnostic.pointer);
+            }
         }
     }
 }

@@ -11,7 +11,8 @@ use serde_json::Value;
 use crate::pointer;
 
 /// 1-based line and column of the deepest part of `pointer` that can be found in `text`,
-/// whose parsed value is `root`.
+/// whose parsed value is `root` (`Null` when the text's shape is not known: every segment is
+/// then searched as a key).
 pub(crate) fn find(text: &str, root: &Value, pointer_text: &str) -> Option<(usize, usize)> {
     let is_json = text.trim_start().starts_with('{');
     let mut offset = 0;
@@ -33,7 +34,8 @@ pub(crate) fn find(text: &str, root: &Value, pointer_text: &str) -> Option<(usiz
                 current = value.get(&segment);
                 find_key(text, offset, &segment, indent, is_json)
             }
-            None => None,
+            // No value to say what the segment is: a key (an index is not found as one).
+            None => find_key(text, offset, &segment, indent, is_json),
         }
         .map_or((None, None), |(at, item_indent)| {
             (Some(at), Some(item_indent))

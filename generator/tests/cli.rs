@@ -115,17 +115,36 @@ fn validate_lists_every_problem_with_its_location() {
 }
 
 #[test]
-fn swagger_2_and_garbage_are_refused_clearly() {
+fn swagger_1_and_garbage_are_refused_clearly_and_swagger_2_is_read() {
     let dir = tempfile::tempdir().unwrap();
     let swagger = dir.path().join("swagger.yaml");
     std::fs::write(
         &swagger,
-        "swagger: '2.0'\ninfo: {title: x, version: '1'}\npaths: {}\n",
+        "swagger: '1.2'\ninfo: {title: x, version: '1'}\npaths: {}\n",
     )
     .unwrap();
     let output = specjet(&["validate", &swagger.display().to_string()]);
     assert_eq!(output.status.code(), Some(1));
-    assert!(text(&output.stderr).contains("Swagger 2.0 documents are not supported"));
+    assert!(text(&output.stderr).contains("Swagger 1.2 documents are not supported"));
+
+    // Swagger 2.0 is read; a problem in it is named where the 2.0 text has it.
+    std::fs::write(
+        &swagger,
+        "swagger: '2.0'\ninfo: {title: x, version: '1'}\npaths:\n  /a:\n    get:\n      \
+         responses:\n        '200':\n          description: ok\n          schema:\n            \
+         $ref: '#/definitions/Nope'\n",
+    )
+    .unwrap();
+    let output = specjet(&["validate", &swagger.display().to_string()]);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(
+            "swagger.yaml:10:13 #/paths/~1a/get/responses/200/schema/$ref: \
+             `#/components/schemas/Nope` does not resolve"
+        ),
+        "{stderr}"
+    );
 
     let garbage = dir.path().join("garbage.json");
     std::fs::write(&garbage, "{\"openapi\": \"3.0.0\",\n  \"paths\": [}").unwrap();

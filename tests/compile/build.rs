@@ -11,6 +11,7 @@ const SPECS: &[(&str, &str)] = &[
     ("fanout", "tests/compile/specs/fanout.yaml"),
     ("serving", "tests/compile/specs/serving.yaml"),
     ("contract", "tests/compile/specs/contract.yaml"),
+    ("swagger2", "tests/compile/specs/swagger2.yaml"),
     (
         "contract_no_formats",
         "tests/compile/specs/contract-no-formats.yaml",

@@ -21,6 +21,7 @@ generated!(
     serving,
     contract,
     contract_no_formats,
+    swagger2,
     oai_petstore,
     oai_petstore_expanded,
     oai_uspto,

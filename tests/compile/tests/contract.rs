@@ -6,16 +6,14 @@
 //! operation answered through `Api::reject`, in the spec's own error shape where the API says
 //! so, with the service's headers kept.
 
-use std::net::SocketAddr;
-
-use specjet::axum::body::{to_bytes, Body};
-use specjet::axum::extract::ConnectInfo;
 use specjet::axum::response::Response;
 use specjet::axum::Router;
-use specjet::http::{HeaderMap, Method, Request, StatusCode};
-use specjet::serde_json::{self, json, Value};
+use specjet::http::{Method, StatusCode};
+use specjet::serde_json::{json, Value};
 use specjet::Problem;
-use tower::ServiceExt;
+use support::{send, send_body, Answer};
+
+mod support;
 
 /// One implementation for both generated services (they differ only in the switch).
 macro_rules! events_api {
@@ -103,57 +101,26 @@ macro_rules! events_api {
 events_api!(contract);
 events_api!(contract_no_formats);
 
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Value,
+/// The invalid inputs a spec-shaped error names, sorted.
+fn invalid(answer: &Answer) -> Vec<String> {
+    let mut names: Vec<String> = answer.json()["invalid"]
+        .as_array()
+        .map(|names| {
+            names
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort_unstable();
+    names
 }
 
-impl Answer {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-
-    /// The invalid inputs the spec-shaped error names.
-    fn invalid(&self) -> Vec<&str> {
-        let mut names: Vec<&str> = self.body["invalid"]
-            .as_array()
-            .map(|names| names.iter().filter_map(Value::as_str).collect())
-            .unwrap_or_default();
-        names.sort_unstable();
-        names
-    }
-}
-
-async fn send(
-    router: &Router,
-    method: Method,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: Option<Value>,
-) -> Answer {
-    let mut request = Request::builder().method(method).uri(path);
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let mut request = match body {
-        Some(body) => request
-            .header("content-type", "application/json")
-            .body(Body::from(body.to_string())),
-        None => request.body(Body::empty()),
-    }
-    .unwrap();
-    let client: SocketAddr = "127.0.0.1:40000".parse().unwrap();
-    request.extensions_mut().insert(ConnectInfo(client));
-    let response = router.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = to_bytes(response.into_body(), usize::MAX).await.unwrap();
-    Answer {
-        status,
-        headers,
-        body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    }
+/// `POST /events` with a JSON body.
+async fn post(router: &Router, body: Value) -> Answer {
+    let body = Some(("application/json", body.to_string().into_bytes()));
+    send_body(router, Method::POST, "/events", &[], body).await
 }
 
 fn event() -> Value {
@@ -183,34 +150,27 @@ fn broken_formats() -> Value {
 #[tokio::test]
 async fn bodies_are_checked_against_the_checked_formats_only() {
     let router = contract::router();
-    let created = send(&router, Method::POST, "/events", &[], Some(event())).await;
+    let created = post(&router, event()).await;
     // `contact` is no email and `code` breaks a pattern no engine here compiles: neither is
     // checked. `format` is a property, not the keyword.
-    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.json());
 
-    let refused = send(
-        &router,
-        Method::POST,
-        "/events",
-        &[],
-        Some(broken_formats()),
-    )
-    .await;
+    let refused = post(&router, broken_formats()).await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(refused.header("content-type"), Some("application/json"));
-    assert_eq!(refused.body["code"], 422);
+    assert_eq!(refused.json()["code"], 422);
     assert_eq!(
-        refused.invalid(),
+        invalid(&refused),
         ["/at", "/day", "/id", "/origin", "/peer"],
         "{}",
-        refused.body
+        refused.json()
     );
 
     // The pattern that compiles is still checked beside the one left out.
     let mut shouting = event();
     shouting["label"] = json!("LOUD");
-    let refused = send(&router, Method::POST, "/events", &[], Some(shouting)).await;
-    assert_eq!(refused.invalid(), ["/label"], "{}", refused.body);
+    let refused = post(&router, shouting).await;
+    assert_eq!(invalid(&refused), ["/label"], "{}", refused.json());
 }
 
 #[tokio::test]
@@ -221,10 +181,9 @@ async fn parameters_are_checked_against_their_formats() {
         Method::GET,
         "/events?since=2026-12-01",
         &[("x-origin", "192.0.2.7")],
-        None,
     )
     .await;
-    assert_eq!(fine.status, StatusCode::OK, "{}", fine.body);
+    assert_eq!(fine.status, StatusCode::OK, "{}", fine.json());
 
     // `listEvents` documents no error shape: problem+json, naming each parameter.
     let refused = send(
@@ -232,7 +191,6 @@ async fn parameters_are_checked_against_their_formats() {
         Method::GET,
         "/events?since=2026-02-30",
         &[("x-origin", "192.0.2.700")],
-        None,
     )
     .await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST);
@@ -240,40 +198,39 @@ async fn parameters_are_checked_against_their_formats() {
         refused.header("content-type"),
         Some("application/problem+json")
     );
-    let mut named: Vec<&str> = refused.body["invalid-params"]
+    let problem = refused.json();
+    let mut named: Vec<&str> = problem["invalid-params"]
         .as_array()
         .expect("invalid-params")
         .iter()
         .filter_map(|param| param["name"].as_str())
         .collect();
     named.sort_unstable();
-    assert_eq!(named, ["since", "x-origin"], "{}", refused.body);
+    assert_eq!(named, ["since", "x-origin"], "{}", refused.json());
 
     // `getEvent` answers in its own shape.
-    let refused = send(&router, Method::GET, "/events/not-a-uuid", &[], None).await;
-    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+    let refused = send(&router, Method::GET, "/events/not-a-uuid", &[]).await;
+    assert_eq!(
+        refused.status,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        refused.json()
+    );
     assert_eq!(refused.header("content-type"), Some("application/json"));
-    assert_eq!(refused.invalid(), ["id"], "{}", refused.body);
+    assert_eq!(invalid(&refused), ["id"], "{}", refused.json());
 }
 
 #[tokio::test]
 async fn formats_switched_off_are_annotations() {
     let router = contract_no_formats::router();
-    let created = send(
-        &router,
-        Method::POST,
-        "/events",
-        &[],
-        Some(broken_formats()),
-    )
-    .await;
-    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
-    let listed = send(&router, Method::GET, "/events?since=someday", &[], None).await;
-    assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
+    let created = post(&router, broken_formats()).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.json());
+    let listed = send(&router, Method::GET, "/events?since=someday", &[]).await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.json());
     // Other bounds still hold.
     let mut shouting = event();
     shouting["label"] = json!("LOUD");
-    let refused = send(&router, Method::POST, "/events", &[], Some(shouting)).await;
+    let refused = post(&router, shouting).await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
 }
 
@@ -286,26 +243,25 @@ async fn every_problem_of_an_operation_goes_through_reject_with_the_service_head
         Method::GET,
         &format!("/events/{}", contract::BROKEN),
         &[],
-        None,
     )
     .await;
     assert_eq!(down.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(down.header("content-type"), Some("application/json"));
     assert_eq!(
-        down.body,
+        down.json(),
         json!({"code": 503, "message": "the event store is down"})
     );
 
     // The rate limit (3 a minute): the fourth is a 429 in the spec's shape, and the limiter's
     // headers are still there for the client.
     for _ in 0..3 {
-        let created = send(&router, Method::POST, "/events", &[], Some(event())).await;
-        assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+        let created = post(&router, event()).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.json());
     }
-    let limited = send(&router, Method::POST, "/events", &[], Some(event())).await;
+    let limited = post(&router, event()).await;
     assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(limited.header("content-type"), Some("application/json"));
-    assert_eq!(limited.body["code"], 429);
+    assert_eq!(limited.json()["code"], 429);
     assert!(
         limited.header("retry-after").is_some(),
         "{:?}",
@@ -320,7 +276,7 @@ async fn every_problem_of_an_operation_goes_through_reject_with_the_service_head
     );
 
     // Outside every operation the service's own problem+json stays.
-    let nowhere = send(&router, Method::GET, "/nowhere", &[], None).await;
+    let nowhere = send(&router, Method::GET, "/nowhere", &[]).await;
     assert_eq!(nowhere.status, StatusCode::NOT_FOUND);
     assert_eq!(
         nowhere.header("content-type"),

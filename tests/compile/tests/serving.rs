@@ -4,17 +4,17 @@
 //! `/v2/openapi.yaml` pointing at the service, the docs page and its assets, and CORS from
 //! `x-specjet.cors` answered before rate limits.
 
-use std::net::SocketAddr;
-
 use specjet::axum::body::{to_bytes, Body};
-use specjet::axum::extract::ConnectInfo;
 use specjet::axum::Router;
-use specjet::http::{HeaderMap, Method, Request, StatusCode};
+use specjet::http::{Method, Request, StatusCode};
 use specjet::serde_json::{self, json, Value};
 use specjet_compile_tests::serving::operations::{delete_item, get_item, limited, own_health};
 use specjet_compile_tests::serving::server::{router_with, settings};
 use specjet_compile_tests::serving::{types, Api};
+use support::{get, send};
 use tower::ServiceExt;
+
+mod support;
 
 #[derive(Clone)]
 struct Service;
@@ -43,48 +43,6 @@ fn service(base_path: Option<&str>) -> Router {
         settings.base_path = path.to_owned();
     }
     router_with(Service, &specjet::Services::new(settings, None))
-}
-
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Vec<u8>,
-}
-
-impl Answer {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-}
-
-async fn send(router: &Router, method: Method, path: &str, headers: &[(&str, &str)]) -> Answer {
-    let mut request = Request::builder().method(method).uri(path);
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let mut request = request.body(Body::empty()).unwrap();
-    let client: SocketAddr = "127.0.0.1:40000".parse().unwrap();
-    request.extensions_mut().insert(ConnectInfo(client));
-    let response = router.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = to_bytes(response.into_body(), usize::MAX)
-        .await
-        .unwrap()
-        .to_vec();
-    Answer {
-        status,
-        headers,
-        body,
-    }
-}
-
-async fn get(router: &Router, path: &str) -> Answer {
-    send(router, Method::GET, path, &[]).await
 }
 
 #[tokio::test]
