@@ -6,6 +6,7 @@ mod fan_out;
 pub(crate) mod paths;
 pub(crate) mod recursion;
 pub(crate) mod schema;
+mod share;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -73,12 +74,13 @@ pub(crate) fn lower(spec: &Spec, diags: &mut Diagnostics) -> Api {
     let Lowering {
         types,
         diags: own,
-        operations,
+        mut operations,
         mut annotations,
         ..
     } = lowering;
-    let (types, type_diags) = types.finish();
+    let (mut types, type_diags) = types.finish();
     fan_out::check_shapes(&fan_out_sites, &operations, &types, &mut annotations);
+    share::identical_inline_types(&mut types, &mut operations);
     for d in own
         .items()
         .iter()
