@@ -44,7 +44,12 @@ pub fn finish(
             crate::reject::run,
         ))
         .fallback(crate::problem::not_found)
-        .method_not_allowed_fallback(crate::problem::method_not_allowed);
+        .method_not_allowed_fallback(crate::problem::method_not_allowed)
+        // Around every operation and the fallbacks: metrics, request ids, Server-Timing.
+        .layer(axum::middleware::from_fn_with_state(
+            crate::observe::Observe::new(operations),
+            crate::observe::run,
+        ));
     // The batch endpoint sends its items through everything above (so they meet every
     // layer), and is itself outside the operations' layers.
     let batch_path = settings.batch.path.as_str();

@@ -47,8 +47,10 @@ pub mod health;
 #[cfg(feature = "http-client")]
 pub mod http_client;
 pub mod loader;
+pub mod logging;
 pub mod metrics;
 pub mod multipart;
+pub mod observe;
 mod operation;
 mod pipeline;
 pub mod problem;
@@ -88,6 +90,7 @@ pub const ALLOCATOR: Allocator = mimalloc::MiMalloc;
 
 pub use loader::Loader;
 pub use multipart::{MultipartForm, Part};
+pub use observe::RequestId;
 pub use operation::{OperationInfo, ParamType, Policies};
 pub use problem::Problem;
 pub use redis_conn::{

@@ -47,12 +47,17 @@ impl Reject {
 pub(crate) async fn run(State(reject): State<Reject>, request: Request, next: Next) -> Response {
     let (hook, by_route) = &*reject.shared;
     let operation = by_route.get(&request).copied();
+    let request_id = request.extensions().get::<crate::RequestId>().cloned();
     let mut response = next.run(request).await;
-    let (Some(operation), Some(problem)) =
+    let (Some(operation), Some(mut problem)) =
         (operation, response.extensions_mut().remove::<Problem>())
     else {
         return response;
     };
+    // The occurrence named by the request's id, so that a client's report finds the logs.
+    if let (None, Some(crate::RequestId(id))) = (&problem.instance, request_id) {
+        problem.instance = Some(format!("urn:request-id:{id}").into());
+    }
     let mut answer = hook(operation, problem);
     // What describes the problem's body is the answer's own; what the service said of the
     // request (how long to wait, the limit in force, what the answer varies by) stays.

@@ -27,10 +27,12 @@ pub async fn serve(router: Router) -> std::io::Result<()> {
 /// `SHUTDOWN_TIMEOUT` is not set.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Serves `router` on `addr`; see [`serve`]. On Ctrl-C or SIGTERM the listener closes at
+/// Serves `router` on `addr`; see [`serve`]. Logs go where `LOG_FORMAT` and `RUST_LOG` say
+/// ([`crate::logging`]). On Ctrl-C or SIGTERM the listener closes at
 /// once (no new connection is accepted), `/readyz` answers 503, and in-flight requests get
 /// `SHUTDOWN_TIMEOUT` (`250ms`, `30s`, ...; default 30 s) to finish; then it returns.
 pub async fn serve_on(addr: SocketAddr, router: Router) -> std::io::Result<()> {
+    crate::logging::init();
     let shutdown_timeout = shutdown_timeout()?;
     let listener = TcpListener::bind(addr).await?;
     println!("listening on http://{}", listener.local_addr()?);

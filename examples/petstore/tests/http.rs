@@ -433,3 +433,51 @@ fn parameters_out_of_their_bounds_are_refused() {
         );
     }
 }
+
+/// `LOG_FORMAT=json` logs one JSON object per line on stderr; with `RUST_LOG=debug` each
+/// answer is an event inside its request's span, which names the operation and the request id.
+#[test]
+fn json_logs_name_the_operation_and_the_request_id() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_petstore-example"))
+        .env("ADDR", "127.0.0.1:0")
+        .env("LOG_FORMAT", "json")
+        .env("RUST_LOG", "specjet=debug")
+        .env_remove("REDIS_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the petstore starts");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let addr = first
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap()
+        .to_owned();
+    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+    std::io::Write::write_all(
+        &mut stream,
+        b"GET /pets HTTP/1.1\r\nHost: x\r\nX-Request-Id: log-test-1\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    let mut answer = String::new();
+    std::io::Read::read_to_string(&mut stream, &mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let _ = child.kill();
+    let _ = child.wait();
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let answered = stderr
+        .lines()
+        .map_while(Result::ok)
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(&line).ok())
+        .find(|event| event["fields"]["message"] == "answered")
+        .expect("an `answered` event as a JSON line");
+    assert_eq!(answered["fields"]["status"], 200, "{answered}");
+    assert_eq!(answered["span"]["operation"], "listPets", "{answered}");
+    assert_eq!(answered["span"]["request_id"], "log-test-1", "{answered}");
+}

@@ -283,3 +283,96 @@ async fn every_problem_of_an_operation_goes_through_reject_with_the_service_head
         Some("application/problem+json")
     );
 }
+
+/// Every answer carries its request's id (the client's when valid) and its total time, a
+/// problem names the id as its `instance`, and `/metrics` counts each operation by status
+/// class with a latency histogram; a path no operation serves is `unknown`, not its raw path.
+#[tokio::test]
+async fn answers_carry_request_ids_timings_and_per_operation_metrics() {
+    let router = contract::router();
+    let given = send(
+        &router,
+        Method::GET,
+        "/events",
+        &[("x-request-id", "trace-42")],
+    )
+    .await;
+    assert_eq!(given.status, StatusCode::OK);
+    assert_eq!(given.header("x-request-id"), Some("trace-42"));
+    assert!(
+        given
+            .header("server-timing")
+            .is_some_and(|timing| timing.starts_with("total;dur=")),
+        "{:?}",
+        given.headers
+    );
+    let made = send(
+        &router,
+        Method::GET,
+        "/events",
+        &[("x-request-id", "no spaces")],
+    )
+    .await;
+    let id = made.header("x-request-id").unwrap_or_default().to_owned();
+    assert_eq!(id.len(), 32, "{id}");
+    assert_ne!(id, "no spaces");
+
+    let refused = send(&router, Method::GET, "/events?since=someday", &[]).await;
+    let id = refused.header("x-request-id").unwrap_or_default();
+    assert_eq!(
+        refused.json()["instance"],
+        format!("urn:request-id:{id}"),
+        "{}",
+        refused.json()
+    );
+    let nowhere = send(&router, Method::GET, "/no/such/path/4711", &[]).await;
+    assert!(nowhere.header("x-request-id").is_some());
+
+    let metrics = send(&router, Method::GET, "/metrics", &[]).await;
+    let text = String::from_utf8(metrics.body).unwrap();
+    let line = |parts: &[&str]| {
+        text.lines()
+            .any(|line| parts.iter().all(|part| line.contains(part)))
+    };
+    assert!(
+        line(&[
+            "specjet_http_requests_total{",
+            "operation=\"listEvents\"",
+            "method=\"GET\"",
+            "status=\"2xx\""
+        ]),
+        "{text}"
+    );
+    assert!(
+        line(&[
+            "specjet_http_requests_total{",
+            "operation=\"listEvents\"",
+            "status=\"4xx\""
+        ]),
+        "{text}"
+    );
+    assert!(
+        line(&[
+            "specjet_http_request_duration_seconds_bucket{",
+            "operation=\"listEvents\"",
+            "le=\"0.005\""
+        ]),
+        "{text}"
+    );
+    assert!(
+        line(&[
+            "specjet_http_requests_total{",
+            "operation=\"unknown\"",
+            "status=\"4xx\""
+        ]),
+        "{text}"
+    );
+    assert!(!text.contains("4711"), "no raw path as a label");
+    assert!(
+        line(&[
+            "specjet_http_requests_in_flight{",
+            "operation=\"listEvents\""
+        ]),
+        "{text}"
+    );
+}
