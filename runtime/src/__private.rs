@@ -40,7 +40,7 @@ pub fn finish(
     let api = services
         .apply(router, operations)
         .layer(axum::middleware::from_fn_with_state(
-            crate::reject::Reject::new(reject, operations),
+            crate::reject::Reject::new(reject),
             crate::reject::run,
         ))
         .fallback(crate::problem::not_found)

@@ -35,8 +35,15 @@ const SERVER_TIMING: HeaderName = HeaderName::from_static("server-timing");
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestId(pub Arc<str>);
 
+/// The operation a request was routed to, in its extensions: found once here, read by the
+/// layers inside (the `reject` hook).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Served(pub &'static OperationInfo);
+
 /// The metrics of one operation, registered once so a request pays no registry lookup.
 struct OperationMetrics {
+    /// `None` for the paths no operation serves.
+    operation: Option<&'static OperationInfo>,
     id: &'static str,
     method: &'static str,
     /// `1xx` to `5xx`.
@@ -46,9 +53,14 @@ struct OperationMetrics {
 }
 
 impl OperationMetrics {
-    fn new(id: &'static str, method: &'static str) -> OperationMetrics {
+    fn new(
+        operation: Option<&'static OperationInfo>,
+        id: &'static str,
+        method: &'static str,
+    ) -> OperationMetrics {
         let class = |status: &'static str| metrics::counter!("specjet_http_requests_total", "operation" => id, "method" => method, "status" => status);
         OperationMetrics {
+            operation,
             id,
             method,
             by_class: [
@@ -77,11 +89,11 @@ impl Observe {
         let by_route = ByRoute::new(operations.iter().map(|&(operation, _)| {
             (
                 operation,
-                OperationMetrics::new(operation.id, operation.method.as_str()),
+                OperationMetrics::new(Some(operation), operation.id, operation.method.as_str()),
             )
         }));
         Observe {
-            shared: Arc::new((by_route, OperationMetrics::new("unknown", "any"))),
+            shared: Arc::new((by_route, OperationMetrics::new(None, "unknown", "any"))),
         }
     }
 }
@@ -102,6 +114,9 @@ pub(crate) async fn run(
         .filter(|id| valid_id(id))
         .map_or_else(new_id, Arc::from);
     request.extensions_mut().insert(RequestId(id.clone()));
+    if let Some(operation) = metrics.operation {
+        request.extensions_mut().insert(Served(operation));
+    }
     // At debug level: a span costs an allocation per request where it is recorded, so it is
     // there when `RUST_LOG` asks for it (its fields are only computed then).
     let span = tracing::debug_span!(

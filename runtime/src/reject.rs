@@ -15,38 +15,31 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::header;
 
-use crate::operation::{ByRoute, OperationInfo};
+use crate::operation::OperationInfo;
 use crate::problem::Problem;
 
 /// The hook: the answer to `problem` for a request to the operation.
 pub type RejectHook = Arc<dyn Fn(&'static OperationInfo, Problem) -> Response + Send + Sync>;
 
-/// The layer's state: the hook and the operation of each route.
+/// The layer's state: the hook.
 #[derive(Clone)]
 pub(crate) struct Reject {
-    shared: Arc<(RejectHook, ByRoute<&'static OperationInfo>)>,
+    hook: RejectHook,
 }
 
 impl Reject {
-    pub(crate) fn new(
-        hook: RejectHook,
-        operations: &[(&'static OperationInfo, crate::Policies)],
-    ) -> Reject {
-        let by_route = ByRoute::new(
-            operations
-                .iter()
-                .map(|&(operation, _)| (operation, operation)),
-        );
-        Reject {
-            shared: Arc::new((hook, by_route)),
-        }
+    pub(crate) fn new(hook: RejectHook) -> Reject {
+        Reject { hook }
     }
 }
 
-/// The middleware (`axum::middleware::from_fn_with_state`).
+/// The middleware (`axum::middleware::from_fn_with_state`). The request's operation is the
+/// one the observability layer outside found ([`crate::observe`]).
 pub(crate) async fn run(State(reject): State<Reject>, request: Request, next: Next) -> Response {
-    let (hook, by_route) = &*reject.shared;
-    let operation = by_route.get(&request).copied();
+    let operation = request
+        .extensions()
+        .get::<crate::observe::Served>()
+        .map(|served| served.0);
     let request_id = request.extensions().get::<crate::RequestId>().cloned();
     let mut response = next.run(request).await;
     let (Some(operation), Some(mut problem)) =
@@ -58,7 +51,7 @@ pub(crate) async fn run(State(reject): State<Reject>, request: Request, next: Ne
     if let (None, Some(crate::RequestId(id))) = (&problem.instance, request_id) {
         problem.instance = Some(format!("urn:request-id:{id}").into());
     }
-    let mut answer = hook(operation, problem);
+    let mut answer = (reject.hook)(operation, problem);
     // What describes the problem's body is the answer's own; what the service said of the
     // request (how long to wait, the limit in force, what the answer varies by) stays.
     const BODY_HEADERS: [header::HeaderName; 5] = [
