@@ -325,7 +325,28 @@ pub struct RateLimitPolicy {
     pub key: Vec<RateKey>,
     /// Units one call costs.
     pub cost: u32,
+    /// `adaptive`: a tighter limit in force while the service is loaded.
+    pub adaptive: Option<AdaptiveLimit>,
 }
+
+/// `adaptive: {limit: 20/s, when: {in-flight: 200, p95-above: 300ms}, hold: 5s}`: while any
+/// signal is over its threshold, `windows` apply as well (they are tighter); they lift once
+/// every signal has stayed below for `hold_ms`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdaptiveLimit {
+    /// The windows in force while loaded.
+    pub windows: Vec<RateWindow>,
+    /// `in-flight`: requests the whole service is answering at once.
+    pub in_flight: Option<u32>,
+    /// `p95-above`: the 95th percentile of the service's latency over the last half second,
+    /// in milliseconds.
+    pub p95_above_ms: Option<u64>,
+    /// How long every signal stays below before the tighter limit lifts (default 5 s).
+    pub hold_ms: u64,
+}
+
+/// How long the signals of an adaptive limit stay below their thresholds before it lifts.
+pub const DEFAULT_ADAPTIVE_HOLD_MS: u64 = 5_000;
 
 /// Service-wide compression settings (`x-specjet.compression`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -697,6 +718,41 @@ pub struct Operation {
     /// `x-fan-out`: the operation is answered by calling these operations at once; it has no
     /// handler of its own.
     pub fan_out: Option<FanOut>,
+    /// `tags`: the groups the spec files the operation under.
+    pub tags: Vec<String>,
+    /// `x-slo`: what the operation promises, for the latency buckets, the dashboard and the
+    /// alerts.
+    pub slo: Option<Slo>,
+}
+
+/// `x-slo`: an operation's service-level objectives.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Slo {
+    /// Latency objectives, by ascending percentile.
+    pub latency: Vec<LatencyObjective>,
+    /// `availability`: the percentage of requests answered without a server error (5xx).
+    pub availability: Option<f64>,
+}
+
+/// `p95: 200ms`: 95% of requests are answered within 200 ms.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LatencyObjective {
+    /// The percentile, above 0 and below 100 (`95`, `99.9`).
+    pub percentile: f64,
+    /// The latency that share of requests stays within.
+    pub threshold_ms: u64,
+}
+
+impl LatencyObjective {
+    /// The threshold in seconds, as the latency histogram's `le` label writes it.
+    pub fn threshold_seconds(&self) -> f64 {
+        self.threshold_ms as f64 / 1000.0
+    }
+
+    /// `p95`, `p99.9`.
+    pub fn name(&self) -> String {
+        format!("p{}", self.percentile)
+    }
 }
 
 /// `x-fan-out`: an operation composed of others, called concurrently.

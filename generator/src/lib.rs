@@ -19,6 +19,7 @@ pub mod ir;
 mod lint;
 pub mod load;
 mod lower;
+pub mod monitoring;
 mod naming;
 mod pointer;
 mod position;

@@ -81,6 +81,19 @@ enum Command {
         /// The later version of the spec.
         new: PathBuf,
     },
+    /// Print a Grafana dashboard (JSON) of the service SPEC describes: request rate, errors and
+    /// latency per operation (per tag for large specs), its `x-slo` objectives as threshold
+    /// lines, cache hit ratio, 429s and database pool saturation where it has them.
+    Dashboard {
+        /// The OpenAPI document (YAML or JSON).
+        spec: PathBuf,
+    },
+    /// Print Prometheus rules (YAML) with multi-window burn-rate alerts for every `x-slo`
+    /// objective of SPEC; exit 1 when it declares none. Check them with `promtool check rules`.
+    Alerts {
+        /// The OpenAPI document (YAML or JSON).
+        spec: PathBuf,
+    },
     /// Print every problem in SPEC with its location; exit 1 when there are errors.
     ///
     /// Warnings mark parts that will be generated loosely (typed as JSON values, shadowed
@@ -104,6 +117,18 @@ fn run(cli: Cli) -> ExitCode {
         } => generate(&spec, &output, quiet),
         Command::Check { spec, output } => check(&spec, &output),
         Command::Validate { spec } => validate(&spec),
+        Command::Dashboard { spec } => monitoring(&spec, |api| {
+            let dashboard = specjet_generator::monitoring::dashboard(api);
+            serde_json::to_string_pretty(&dashboard).map_err(|error| error.to_string())
+        }),
+        Command::Alerts { spec } => monitoring(&spec, |api| {
+            specjet_generator::monitoring::alerts(api).ok_or_else(|| {
+                format!(
+                    "no operation of {} has an `x-slo` objective; nothing to alert on",
+                    spec.display()
+                )
+            })
+        }),
         Command::Diff { old, new } => diff(&old, &new),
         Command::Watch { spec, output } => match specjet_generator::watch::watch(&spec, &output) {
             Ok(()) => ExitCode::SUCCESS,
@@ -275,5 +300,36 @@ fn validate(spec: &Path) -> ExitCode {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+/// `dashboard` and `alerts`: what `make` builds from the analysed spec, on stdout. Problems of
+/// the spec go to stderr (a broken objective is left out of what is printed, and said so).
+fn monitoring(
+    spec: &Path,
+    make: impl FnOnce(&specjet_generator::ir::Api) -> Result<String, String>,
+) -> ExitCode {
+    let analysis = match specjet_generator::analyze(spec) {
+        Ok(analysis) => analysis,
+        Err(diagnostics) => {
+            print(&diagnostics, false);
+            eprintln!(
+                "error: {} cannot be read ({})",
+                spec.display(),
+                summary(&diagnostics)
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    print(&analysis.diagnostics, false);
+    match make(&analysis.api) {
+        Ok(text) => {
+            println!("{}", text.trim_end());
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
     }
 }

@@ -46,6 +46,7 @@ pub mod fan_out;
 pub mod health;
 #[cfg(feature = "http-client")]
 pub mod http_client;
+mod load;
 pub mod loader;
 pub mod logging;
 pub mod metrics;

@@ -2,34 +2,87 @@
 //! generated router.
 
 use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
 
 use axum::response::{IntoResponse, Response};
 use http::{header, HeaderValue};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
-static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+/// The recorder and the latency buckets it was installed with.
+static HANDLE: OnceLock<Option<(PrometheusHandle, Vec<f64>)>> = OnceLock::new();
 
-/// The buckets of `specjet_http_request_duration_seconds`, in seconds.
+/// The buckets of `specjet_http_request_duration_seconds`, in seconds (every SLO threshold
+/// is added to them).
 const LATENCY_BUCKETS: [f64; 14] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 ];
 
-/// Installs the Prometheus recorder once per process. `None` when another recorder was
-/// installed first (the application's own choice wins; its metrics still get ours).
+/// The process's recorder, installed on first use with the default latency buckets. `None`
+/// when another recorder was installed first (the application's own choice wins; its
+/// metrics still get ours).
 pub fn handle() -> Option<&'static PrometheusHandle> {
-    HANDLE
+    install(&[])
+}
+
+/// Installs the Prometheus recorder once per process, with `thresholds` among the latency
+/// buckets. The first call fixes the buckets: a later call's thresholds that are not among
+/// them are logged, since the share of requests within them can then only be estimated.
+pub(crate) fn install(thresholds: &[Duration]) -> Option<&'static PrometheusHandle> {
+    let seconds: Vec<f64> = thresholds.iter().map(Duration::as_secs_f64).collect();
+    let (handle, buckets) = HANDLE
         .get_or_init(|| {
-            PrometheusBuilder::new()
+            let buckets = latency_buckets(&seconds);
+            let handle = PrometheusBuilder::new()
                 .set_buckets_for_metric(
                     Matcher::Full("specjet_http_request_duration_seconds".to_owned()),
-                    &LATENCY_BUCKETS,
+                    &buckets,
                 )
                 .ok()?
                 .install_recorder()
-                .ok()
+                .ok()?;
+            start_upkeep(handle.clone());
+            Some((handle, buckets))
         })
-        .as_ref()
+        .as_ref()?;
+    let missing: Vec<f64> = seconds
+        .into_iter()
+        .filter(|threshold| !buckets.contains(threshold))
+        .collect();
+    if !missing.is_empty() {
+        tracing::warn!(?missing, "SLO thresholds that are not latency buckets (the metrics recorder was installed before these services were made): their burn rates are estimates");
+    }
+    Some(handle)
 }
+
+/// The default buckets and `thresholds`, ascending, each once.
+fn latency_buckets(thresholds: &[f64]) -> Vec<f64> {
+    let mut buckets: Vec<f64> = LATENCY_BUCKETS
+        .iter()
+        .chain(thresholds)
+        .copied()
+        .filter(|bucket| bucket.is_finite() && *bucket > 0.0)
+        .collect();
+    buckets.sort_by(f64::total_cmp);
+    buckets.dedup();
+    buckets
+}
+
+/// Histogram samples wait in the recorder until upkeep folds them into the buckets: without
+/// it, a service nobody scrapes grows with every request.
+fn start_upkeep(handle: PrometheusHandle) {
+    let upkeep = std::thread::Builder::new()
+        .name("specjet-metrics-upkeep".to_owned())
+        .spawn(move || loop {
+            std::thread::sleep(UPKEEP_INTERVAL);
+            handle.run_upkeep();
+        });
+    if let Err(error) = upkeep {
+        tracing::warn!(%error, "no metrics upkeep thread: histograms are folded only when /metrics is scraped");
+    }
+}
+
+/// How often histogram samples are folded into their buckets.
+const UPKEEP_INTERVAL: Duration = Duration::from_secs(1);
 
 type Sampler = Box<dyn Fn() + Send + Sync>;
 

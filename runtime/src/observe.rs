@@ -129,9 +129,9 @@ pub(crate) async fn run(
             .map_or("", |path| path.as_str()),
         request_id = &*id,
     );
-    metrics.in_flight.increment(1.0);
+    let answering = Answering::new(&metrics.in_flight);
     let mut response = next.run(request).instrument(span.clone()).await;
-    metrics.in_flight.decrement(1.0);
+    drop(answering);
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
     let class = usize::from(status / 100).clamp(1, 5) - 1;
@@ -157,6 +157,29 @@ pub(crate) async fn run(
         headers.insert(SERVER_TIMING, value);
     }
     response
+}
+
+/// A request being answered: counted in the operation's gauge and the service's load until
+/// it is dropped, answered or not (a client that hangs up cancels the request mid-way).
+struct Answering<'a> {
+    gauge: &'a metrics::Gauge,
+    _load: crate::load::InFlight,
+}
+
+impl<'a> Answering<'a> {
+    fn new(gauge: &'a metrics::Gauge) -> Answering<'a> {
+        gauge.increment(1.0);
+        Answering {
+            gauge,
+            _load: crate::load::load().enter(),
+        }
+    }
+}
+
+impl Drop for Answering<'_> {
+    fn drop(&mut self) {
+        self.gauge.decrement(1.0);
+    }
 }
 
 /// 1 to 128 visible ASCII characters: what a log line and a header can carry as it is.

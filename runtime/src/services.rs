@@ -36,6 +36,11 @@ pub struct ServiceSettings {
     pub docs: crate::docs::DocsSettings,
     /// `x-specjet.cors`: which browser origins may call the service (`None`: no CORS).
     pub cors: Option<crate::cors::CorsSettings>,
+    /// The latency thresholds of the operations' objectives (`x-slo`): each is a bucket
+    /// boundary of `specjet_http_request_duration_seconds`, so the share of requests within
+    /// it is counted exactly (the buckets are fixed when the first services of the process
+    /// are made).
+    pub slo_thresholds: Vec<std::time::Duration>,
 }
 
 impl ServiceSettings {
@@ -149,7 +154,7 @@ impl Services {
     /// Services with an explicit Redis URL (or none).
     pub fn new(settings: ServiceSettings, redis_url: Option<&str>) -> Services {
         // Count from the first request on, not from the first scrape.
-        crate::metrics::handle();
+        crate::metrics::install(&settings.slo_thresholds);
         let redis = redis_url.and_then(SharedRedis::connect);
         Services {
             cache: Cache::with_redis(settings.cache.clone(), redis.clone()),
@@ -170,7 +175,7 @@ impl Services {
         cache: Cache,
         rate_limiter: RateLimiter,
     ) -> Services {
-        crate::metrics::handle();
+        crate::metrics::install(&settings.slo_thresholds);
         Services {
             settings: std::sync::Arc::new(settings),
             cache,

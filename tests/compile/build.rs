@@ -12,6 +12,7 @@ const SPECS: &[(&str, &str)] = &[
     ("serving", "tests/compile/specs/serving.yaml"),
     ("contract", "tests/compile/specs/contract.yaml"),
     ("swagger2", "tests/compile/specs/swagger2.yaml"),
+    ("observability", "tests/compile/specs/observability.yaml"),
     (
         "contract_no_formats",
         "tests/compile/specs/contract-no-formats.yaml",

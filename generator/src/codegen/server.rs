@@ -14,7 +14,7 @@ use quote::{format_ident, quote};
 use super::{doc_attrs, join_docs};
 use crate::ir::{
     Api, CacheBackend, CachePolicy, CacheScope, OnBackendError, Operation, ParamLocation, Piece,
-    RateKey, RateLimitBackend, RateLimitPolicy, RateLimitUse, TypeRef,
+    RateKey, RateLimitBackend, RateLimitPolicy, RateLimitUse, RateWindow, TypeRef,
 };
 
 pub(crate) fn module(api: &Api) -> TokenStream {
@@ -519,11 +519,9 @@ fn cache_literal(policy: &CachePolicy, imports: &mut Imports) -> TokenStream {
 }
 
 /// A `RateLimitPolicy` expression.
-fn rate_limit_literal(policy: &RateLimitPolicy, imports: &mut Imports) -> TokenStream {
-    let ty = imports.rate_limit("RateLimitPolicy");
-    let name = &policy.name;
-    let windows: Vec<TokenStream> = policy
-        .windows
+/// `Window::new(100, Duration::from_secs(60))` for each window.
+fn window_literals(windows: &[RateWindow], imports: &mut Imports) -> Vec<TokenStream> {
+    windows
         .iter()
         .map(|window| {
             let window_type = imports.rate_limit("Window");
@@ -536,7 +534,13 @@ fn rate_limit_literal(policy: &RateLimitPolicy, imports: &mut Imports) -> TokenS
                 quote! { #window_type::new(#limit, #period).with_burst(#burst) }
             }
         })
-        .collect();
+        .collect()
+}
+
+fn rate_limit_literal(policy: &RateLimitPolicy, imports: &mut Imports) -> TokenStream {
+    let ty = imports.rate_limit("RateLimitPolicy");
+    let name = &policy.name;
+    let windows = window_literals(&policy.windows, imports);
     let key: Vec<TokenStream> = policy
         .key
         .iter()
@@ -559,6 +563,24 @@ fn rate_limit_literal(policy: &RateLimitPolicy, imports: &mut Imports) -> TokenS
     if policy.cost != 1 {
         let cost = Literal::u32_unsuffixed(policy.cost);
         policy_tokens = quote! { #policy_tokens.costing(#cost) };
+    }
+    if let Some(adaptive) = &policy.adaptive {
+        let ty = imports.rate_limit("AdaptiveLimit");
+        let windows = window_literals(&adaptive.windows, imports);
+        let mut tokens = quote! { #ty::new(&[#(#windows),*]) };
+        if let Some(in_flight) = adaptive.in_flight {
+            let in_flight = Literal::u32_unsuffixed(in_flight);
+            tokens = quote! { #tokens.when_in_flight(#in_flight) };
+        }
+        if let Some(ms) = adaptive.p95_above_ms {
+            let latency = duration(ms, imports);
+            tokens = quote! { #tokens.when_p95_above(#latency) };
+        }
+        if adaptive.hold_ms != crate::ir::DEFAULT_ADAPTIVE_HOLD_MS {
+            let hold = duration(adaptive.hold_ms, imports);
+            tokens = quote! { #tokens.holding(#hold) };
+        }
+        policy_tokens = quote! { #policy_tokens.adapting(#tokens) };
     }
     policy_tokens
 }
@@ -949,6 +971,16 @@ fn settings_fn(api: &Api, imports: &mut Imports) -> TokenStream {
     if let Some(limit) = settings.max_in_flight {
         let limit = Literal::u64_unsuffixed(limit);
         changes.push(quote! { settings.max_in_flight = ::std::option::Option::Some(#limit); });
+    }
+    let thresholds: BTreeSet<u64> = api
+        .operations
+        .iter()
+        .filter_map(|op| op.slo.as_ref())
+        .flat_map(|slo| slo.latency.iter().map(|objective| objective.threshold_ms))
+        .collect();
+    if !thresholds.is_empty() {
+        let thresholds = thresholds.into_iter().map(|ms| duration(ms, imports));
+        changes.push(quote! { settings.slo_thresholds = vec![#(#thresholds),*]; });
     }
     changes.extend(serving::settings(api));
     let mut items = TokenStream::new();

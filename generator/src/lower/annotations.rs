@@ -13,6 +13,7 @@ mod contract;
 mod fan_out;
 mod limits;
 mod serving;
+mod slo;
 
 use std::collections::BTreeMap;
 
@@ -107,6 +108,14 @@ pub(crate) fn parse_duration(value: &Value) -> Result<u64, String> {
         .ok_or_else(|| format!("`{text}` is too long a duration"))
 }
 
+/// A duration above zero (`500ms`, `30s`), in milliseconds.
+pub(crate) fn positive_duration(value: &Value) -> Result<u64, String> {
+    match parse_duration(value)? {
+        0 => Err("the duration must be above zero".to_owned()),
+        ms => Ok(ms),
+    }
+}
+
 /// Parses `1KiB`, `4MiB`, `1GiB` (also `kB`, `MB`, `GB`, `B`) into bytes.
 pub(crate) fn parse_size(value: &Value) -> Result<u64, String> {
     let Value::String(text) = value else {
@@ -155,6 +164,7 @@ pub(crate) const CONCERNS: &[&str] = &[
     "batch-group",
     "fan-out",
     "fan-out-optional",
+    "slo",
 ];
 
 /// Root `x-specjet` concerns that are part of the vocabulary but not implemented yet.

@@ -286,6 +286,17 @@ impl Lowering<'_> {
             self.pending_invalidations.push((index, at, target));
         }
         policies.invalidate_tags = tags;
+        let slo = self.annotations.slo(item, (&location, &operation));
+        let tags = operation
+            .get("tags")
+            .and_then(Value::as_array)
+            .map(|tags| {
+                tags.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
         self.operations.push(Operation {
             id,
             name,
@@ -302,6 +313,8 @@ impl Lowering<'_> {
             secured,
             policies,
             fan_out: None,
+            tags,
+            slo,
         });
         if let Some(found) = self.annotations.fan_out((&location, &operation)) {
             self.pending_fan_outs.push((index, found));

@@ -11,6 +11,7 @@ use http::{header, HeaderName, HeaderValue, StatusCode};
 use super::local::LocalBudget;
 use super::{Decision, KeyPart, RateLimitPolicy, RateLimiter, Unavailable};
 use crate::caller::{credentials_digest, has_credentials, header_text, short_digest};
+use crate::load::{load, Overload};
 use crate::operation::OperationInfo;
 use crate::problem::Problem;
 
@@ -25,27 +26,36 @@ const LONGEST_KEY_VALUE: usize = 64;
 /// A limited operation with what every response of it shares, built once.
 pub(crate) struct Prepared {
     operation: &'static OperationInfo,
-    policy: RateLimitPolicy,
-    local: Arc<LocalBudget>,
-    /// The name of each window in the headers.
-    window_names: Vec<String>,
-    policy_header: HeaderValue,
+    normal: Budget,
+    /// The tighter budget of `adaptive`, and whether the service is loaded.
+    adaptive: Option<(Budget, Arc<Overload>)>,
     allowed: metrics::Counter,
     limited: metrics::Counter,
     unavailable: metrics::Counter,
 }
 
-impl Prepared {
-    pub(crate) fn new(
-        limiter: &RateLimiter,
-        operation: &'static OperationInfo,
-        policy: RateLimitPolicy,
-    ) -> Prepared {
-        let policy = &policy;
+/// One set of windows with its budget and the headers that describe it.
+struct Budget {
+    policy: RateLimitPolicy,
+    local: Arc<LocalBudget>,
+    /// Told apart from the normal budget's key in a shared store.
+    key_suffix: &'static str,
+    /// The name of each window in the headers.
+    window_names: Vec<String>,
+    policy_header: HeaderValue,
+}
+
+impl Budget {
+    fn new(limiter: &RateLimiter, policy: RateLimitPolicy, adaptive: bool) -> Budget {
+        let base = if adaptive {
+            format!("{}.adaptive", policy.name)
+        } else {
+            policy.name.to_owned()
+        };
         let window_names: Vec<String> = (0..policy.windows.len())
             .map(|index| match index {
-                0 => policy.name.to_owned(),
-                n => format!("{}.{n}", policy.name),
+                0 => base.clone(),
+                n => format!("{base}.{n}"),
             })
             .collect();
         let items: Vec<String> = policy
@@ -63,50 +73,112 @@ impl Prepared {
             .collect();
         let policy_header = HeaderValue::from_str(&items.join(", "))
             .unwrap_or_else(|_| HeaderValue::from_static("\"default\""));
-        let counter = |result: &'static str| metrics::counter!("specjet_rate_limit_requests_total", "operation" => operation.id, "result" => result);
-        Prepared {
-            local: limiter.local(policy),
+        Budget {
+            local: limiter.local(&policy, adaptive),
+            key_suffix: if adaptive { "|adaptive" } else { "" },
             window_names,
             policy_header,
+            policy,
+        }
+    }
+}
+
+impl Prepared {
+    pub(crate) fn new(
+        limiter: &RateLimiter,
+        operation: &'static OperationInfo,
+        policy: RateLimitPolicy,
+    ) -> Prepared {
+        let adaptive = policy.adaptive.map(|adaptive| {
+            let tighter = RateLimitPolicy {
+                windows: adaptive.windows,
+                adaptive: None,
+                ..policy
+            };
+            let overload = Arc::new(Overload::new(
+                policy.name,
+                adaptive.in_flight,
+                adaptive.p95_above,
+                adaptive.hold,
+            ));
+            load().watch(&overload);
+            (Budget::new(limiter, tighter, true), overload)
+        });
+        let counter = |result: &'static str| metrics::counter!("specjet_rate_limit_requests_total", "operation" => operation.id, "result" => result);
+        Prepared {
+            normal: Budget::new(limiter, policy, false),
+            adaptive,
             allowed: counter("allowed"),
             limited: counter("limited"),
             unavailable: counter("unavailable"),
             operation,
-            policy: *policy,
         }
     }
 
-    /// Takes the request's units from its budget: `Ok(Some(decision))` lets it through (the
-    /// decision's headers go on the answer), `Ok(None)` lets it through unmetered (the shared
-    /// budget did not answer and the service allows), `Err` is the answer instead (429, 503).
+    /// The policy as the spec states it.
+    fn policy(&self) -> &RateLimitPolicy {
+        &self.normal.policy
+    }
+
+    /// Takes the request's units from its budget (and from the adaptive budget while the
+    /// service is loaded): `Ok(Some(..))` lets it through (the decision's headers go on the
+    /// answer), `Ok(None)` lets it through unmetered (the shared budget did not answer and the
+    /// service allows), `Err` is the answer instead (429, 503).
     pub(crate) async fn admit(
         &self,
         limiter: &RateLimiter,
         parts: &mut http::request::Parts,
-    ) -> Result<Option<Decision>, Response> {
+    ) -> Result<Option<Admitted>, Response> {
         let key = key_of(limiter, self, parts).await;
-        let decision = match limiter.take(&self.policy, &self.local, &key).await {
-            Ok(decision) => decision,
-            Err(Unavailable::Backend) => {
-                self.unavailable.increment(1);
-                if limiter.settings().on_backend_error == super::OnBackendError::Deny {
-                    return Err(unavailable(self));
+        let mut admitted = None;
+        let loaded = self
+            .adaptive
+            .as_ref()
+            .filter(|(_, overload)| overload.engaged())
+            .map(|(budget, _)| budget);
+        for budget in std::iter::once(&self.normal).chain(loaded) {
+            let key: std::borrow::Cow<'_, str> = match budget.key_suffix {
+                "" => key.as_str().into(),
+                suffix => format!("{key}{suffix}").into(),
+            };
+            let decision = match limiter.take(&budget.policy, &budget.local, &key).await {
+                Ok(decision) => decision,
+                Err(Unavailable::Backend) => {
+                    self.unavailable.increment(1);
+                    if limiter.settings().on_backend_error == super::OnBackendError::Deny {
+                        return Err(unavailable(self));
+                    }
+                    return Ok(None);
                 }
-                return Ok(None);
+            };
+            if !decision.allowed {
+                self.limited.increment(1);
+                return Err(limited(budget, &decision));
             }
-        };
-        if !decision.allowed {
-            self.limited.increment(1);
-            return Err(limited(self, &decision));
+            admitted = Some(Admitted {
+                decision,
+                adaptive: !budget.key_suffix.is_empty(),
+            });
         }
         self.allowed.increment(1);
-        Ok(Some(decision))
+        Ok(admitted)
     }
 
-    /// The `RateLimit` and `RateLimit-Policy` headers of an admitted request's answer.
-    pub(crate) fn annotate(&self, decision: &Decision, headers: &mut http::HeaderMap) {
-        add_headers(self, decision, headers);
+    /// The `RateLimit` and `RateLimit-Policy` headers of an admitted request's answer: of the
+    /// limit in force.
+    pub(crate) fn annotate(&self, admitted: &Admitted, headers: &mut http::HeaderMap) {
+        let budget = match &self.adaptive {
+            Some((budget, _)) if admitted.adaptive => budget,
+            _ => &self.normal,
+        };
+        add_headers(budget, &admitted.decision, headers);
     }
+}
+
+/// A request let through, and by which budget's decision its headers are written.
+pub(crate) struct Admitted {
+    decision: Decision,
+    adaptive: bool,
 }
 
 /// A structured-field string (RFC 8941): quoted, with `"` and `\` escaped and anything
@@ -145,10 +217,10 @@ async fn key_of(
     } else {
         KeyPart::Ip
     }];
-    let key_parts: &[KeyPart] = if route.policy.key.is_empty() {
+    let key_parts: &[KeyPart] = if route.policy().key.is_empty() {
         &auto
     } else {
-        route.policy.key
+        route.policy().key
     };
     let mut key = String::new();
     for (index, part) in key_parts.iter().enumerate() {
@@ -219,13 +291,13 @@ fn bounded(value: &str) -> String {
     }
 }
 
-fn add_headers(route: &Prepared, decision: &Decision, headers: &mut http::HeaderMap) {
-    headers.insert(RATE_LIMIT_POLICY, route.policy_header.clone());
-    let name = route
+fn add_headers(budget: &Budget, decision: &Decision, headers: &mut http::HeaderMap) {
+    headers.insert(RATE_LIMIT_POLICY, budget.policy_header.clone());
+    let name = budget
         .window_names
         .get(decision.window)
         .map(String::as_str)
-        .unwrap_or(route.policy.name);
+        .unwrap_or(budget.policy.name);
     let value = format!(
         "{};r={};t={}",
         quoted(name),
@@ -238,24 +310,29 @@ fn add_headers(route: &Prepared, decision: &Decision, headers: &mut http::Header
 }
 
 /// 429 Too Many Requests as problem+json, with `Retry-After` and the limit headers.
-fn limited(route: &Prepared, decision: &Decision) -> Response {
+fn limited(budget: &Budget, decision: &Decision) -> Response {
     let retry = whole_seconds(decision.retry_after).max(1);
-    let detail = match route.policy.windows.get(decision.window) {
+    let loaded = if budget.key_suffix.is_empty() {
+        ""
+    } else {
+        ", the tighter limit while the service is loaded"
+    };
+    let detail = match budget.policy.windows.get(decision.window) {
         Some(window) => format!(
-            "rate limit `{}` exceeded ({} per {}); retry in {retry} s",
-            route.policy.name,
+            "rate limit `{}` exceeded ({} per {}{loaded}); retry in {retry} s",
+            budget.policy.name,
             window.limit,
             describe_period(window.period)
         ),
         None => format!(
-            "rate limit `{}` exceeded; retry in {retry} s",
-            route.policy.name
+            "rate limit `{}` exceeded{loaded}; retry in {retry} s",
+            budget.policy.name
         ),
     };
     let mut response = Problem::new(StatusCode::TOO_MANY_REQUESTS)
         .with_detail(detail)
         .into_response();
-    add_headers(route, decision, response.headers_mut());
+    add_headers(budget, decision, response.headers_mut());
     response
         .headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from(retry));
@@ -267,7 +344,7 @@ fn unavailable(route: &Prepared) -> Response {
     let mut response = Problem::new(StatusCode::SERVICE_UNAVAILABLE)
         .with_detail(format!(
             "the budget of rate limit `{}` cannot be consulted; retry shortly",
-            route.policy.name
+            route.policy().name
         ))
         .into_response();
     response

@@ -129,6 +129,57 @@ pub struct RateLimitPolicy {
     pub key: &'static [KeyPart],
     /// Units one call costs.
     pub cost: u32,
+    /// A tighter limit in force while the service is loaded (`adaptive`).
+    pub adaptive: Option<AdaptiveLimit>,
+}
+
+/// `adaptive`: while the service is over a threshold (requests in flight, or the 95th
+/// percentile of its latency over the last half second), `windows` apply as well; they lift
+/// once every signal has stayed below for `hold`. `RateLimit-Policy` shows the limit in force.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AdaptiveLimit {
+    /// The windows in force while loaded (kept in their own budget).
+    pub windows: &'static [Window],
+    /// Loaded at this many requests in flight in the whole service.
+    pub in_flight: Option<u32>,
+    /// Loaded while the service's p95 latency is above this.
+    pub p95_above: Option<Duration>,
+    /// How long every signal stays below before the limit lifts.
+    pub hold: Duration,
+}
+
+impl AdaptiveLimit {
+    /// `windows` while loaded; give at least one signal (`when_in_flight`, `when_p95_above`).
+    /// Lifts after 5 s below every threshold.
+    pub const fn new(windows: &'static [Window]) -> AdaptiveLimit {
+        AdaptiveLimit {
+            windows,
+            in_flight: None,
+            p95_above: None,
+            hold: Duration::from_secs(5),
+        }
+    }
+
+    /// Loaded at `requests` in flight or more.
+    pub const fn when_in_flight(self, requests: u32) -> AdaptiveLimit {
+        AdaptiveLimit {
+            in_flight: Some(requests),
+            ..self
+        }
+    }
+
+    /// Loaded while the p95 latency is above `latency`.
+    pub const fn when_p95_above(self, latency: Duration) -> AdaptiveLimit {
+        AdaptiveLimit {
+            p95_above: Some(latency),
+            ..self
+        }
+    }
+
+    /// Lifts after every signal has been below for `hold`.
+    pub const fn holding(self, hold: Duration) -> AdaptiveLimit {
+        AdaptiveLimit { hold, ..self }
+    }
 }
 
 impl RateLimitPolicy {
@@ -140,6 +191,15 @@ impl RateLimitPolicy {
             windows,
             key: &[],
             cost: 1,
+            adaptive: None,
+        }
+    }
+
+    /// The same policy with a tighter limit while the service is loaded.
+    pub const fn adapting(self, adaptive: AdaptiveLimit) -> RateLimitPolicy {
+        RateLimitPolicy {
+            adaptive: Some(adaptive),
+            ..self
         }
     }
 
@@ -195,8 +255,9 @@ struct Inner {
     settings: RateLimitSettings,
     client_ip: ClientIp,
     redis: Option<redis_gcra::RedisBudgets>,
-    /// In-process budgets per policy name (also the fallback while Redis is down).
-    local: Mutex<HashMap<&'static str, Arc<local::LocalBudget>>>,
+    /// In-process budgets per policy name, and whether they are its adaptive windows' (also
+    /// the fallback while Redis is down).
+    local: Mutex<HashMap<(&'static str, bool), Arc<local::LocalBudget>>>,
 }
 
 impl RateLimiter {
@@ -241,15 +302,16 @@ impl RateLimiter {
             .is_some_and(redis_gcra::RedisBudgets::is_connected)
     }
 
-    /// The in-process budget of a policy, made on first use.
-    fn local(&self, policy: &RateLimitPolicy) -> Arc<local::LocalBudget> {
+    /// The in-process budget of a policy (of its adaptive windows when `adaptive`), made on
+    /// first use.
+    fn local(&self, policy: &RateLimitPolicy, adaptive: bool) -> Arc<local::LocalBudget> {
         let mut budgets = self
             .inner
             .local
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         budgets
-            .entry(policy.name)
+            .entry((policy.name, adaptive))
             .or_insert_with(|| Arc::new(local::LocalBudget::new(policy.windows)))
             .clone()
     }

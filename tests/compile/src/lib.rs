@@ -22,6 +22,7 @@ generated!(
     contract,
     contract_no_formats,
     swagger2,
+    observability,
     oai_petstore,
     oai_petstore_expanded,
     oai_uspto,

@@ -51,6 +51,11 @@ pub const DOCUMENT: &str = r##"{
       "max-request-size": "64KiB"
     }
   },
+  "x-slo": {
+    "p95": "50ms",
+    "p99": "200ms",
+    "availability": "99.9%"
+  },
   "paths": {
     "/pets": {
       "get": {
@@ -61,10 +66,19 @@ pub const DOCUMENT: &str = r##"{
           "pets"
         ],
         "x-cache-ttl": "60s",
-        "x-rate-limit": [
-          "100/s",
-          "3000/min"
-        ],
+        "x-rate-limit": {
+          "rate": [
+            "100/s",
+            "3000/min"
+          ],
+          "adaptive": {
+            "limit": "20/s",
+            "when": {
+              "in-flight": 200,
+              "p95-above": "300ms"
+            }
+          }
+        },
         "parameters": [
           {
             "name": "limit",

@@ -5,7 +5,7 @@ use ::specjet::axum::routing::get;
 use ::specjet::axum::Router;
 use ::specjet::cache::{CachePolicy, InvalidationTarget};
 use ::specjet::http::Method;
-use ::specjet::rate_limit::{KeyPart, RateLimitPolicy, Window};
+use ::specjet::rate_limit::{AdaptiveLimit, KeyPart, RateLimitPolicy, Window};
 use ::specjet::{OperationInfo, Policies, Services};
 use ::std::future::Future;
 use ::std::time::Duration;
@@ -122,12 +122,17 @@ static OPERATIONS: [OperationInfo; 4] = [
             cache: Some(CachePolicy::new(Duration::from_secs(60))),
             rate_limit: Some(
                 RateLimitPolicy::new(
-                    "listPets",
-                    &[
-                        Window::new(100, Duration::from_secs(1)),
-                        Window::new(3000, Duration::from_secs(60)),
-                    ],
-                ),
+                        "listPets",
+                        &[
+                            Window::new(100, Duration::from_secs(1)),
+                            Window::new(3000, Duration::from_secs(60)),
+                        ],
+                    )
+                    .adapting(
+                        AdaptiveLimit::new(&[Window::new(20, Duration::from_secs(1))])
+                            .when_in_flight(200)
+                            .when_p95_above(Duration::from_millis(300)),
+                    ),
             ),
             timeout: Some(Duration::from_secs(30)),
             ..Policies::NONE
@@ -185,6 +190,9 @@ pub fn settings() -> ::specjet::ServiceSettings {
     settings.compression.min_size = 512;
     settings.compression.max_request_size = 65536;
     settings.max_in_flight = ::std::option::Option::Some(1024);
+    settings.slo_thresholds = vec![
+        Duration::from_millis(50), Duration::from_millis(200)
+    ];
     settings.docs.document = ::std::option::Option::Some(super::openapi::DOCUMENT);
     settings
 }

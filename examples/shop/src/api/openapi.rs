@@ -34,6 +34,11 @@ pub const DOCUMENT: &str = r##"{
       "concurrency": 20
     }
   },
+  "x-slo": {
+    "p95": "25ms",
+    "p99": "100ms",
+    "availability": "99.9%"
+  },
   "paths": {
     "/products": {
       "get": {

@@ -199,6 +199,9 @@ pub fn settings() -> ::specjet::ServiceSettings {
     let mut settings = ::specjet::ServiceSettings::named("shop");
     settings.batch.concurrency = 20;
     settings.max_in_flight = ::std::option::Option::Some(1024);
+    settings.slo_thresholds = vec![
+        Duration::from_millis(25), Duration::from_millis(100)
+    ];
     settings.docs.document = ::std::option::Option::Some(super::openapi::DOCUMENT);
     settings.database = ::std::option::Option::Some({
         let mut database = ::specjet::database::DatabaseSettings::named("shop");

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::{parse_duration, Annotations};
+use super::{positive_duration, Annotations};
 use crate::diag::Severity;
 use crate::ir::{Backend, DatabaseSettings, HttpClientSettings, Migration};
 use crate::load::Location;
@@ -46,15 +46,19 @@ impl Annotations<'_> {
                 "max-connections" => connections(value).map(|n| settings.max_connections = Some(n)),
                 "min-connections" => connections(value).map(|n| settings.min_connections = Some(n)),
                 "acquire-timeout" => {
-                    positive(value).map(|ms| settings.acquire_timeout_ms = Some(ms))
+                    positive_duration(value).map(|ms| settings.acquire_timeout_ms = Some(ms))
                 }
-                "idle-timeout" => positive(value).map(|ms| settings.idle_timeout_ms = Some(ms)),
-                "max-lifetime" => positive(value).map(|ms| settings.max_lifetime_ms = Some(ms)),
+                "idle-timeout" => {
+                    positive_duration(value).map(|ms| settings.idle_timeout_ms = Some(ms))
+                }
+                "max-lifetime" => {
+                    positive_duration(value).map(|ms| settings.max_lifetime_ms = Some(ms))
+                }
                 "statement-timeout" => {
-                    positive(value).map(|ms| settings.statement_timeout_ms = Some(ms))
+                    positive_duration(value).map(|ms| settings.statement_timeout_ms = Some(ms))
                 }
                 "connect-timeout" => {
-                    positive(value).map(|ms| settings.connect_timeout_ms = Some(ms))
+                    positive_duration(value).map(|ms| settings.connect_timeout_ms = Some(ms))
                 }
                 "sqlite-file" => match value.as_str() {
                     Some(file) if !file.trim().is_empty() && !file.contains('?') => {
@@ -108,10 +112,12 @@ impl Annotations<'_> {
             let at = location.child(key);
             let result = match key.as_str() {
                 "connect-timeout" => {
-                    positive(value).map(|ms| settings.connect_timeout_ms = Some(ms))
+                    positive_duration(value).map(|ms| settings.connect_timeout_ms = Some(ms))
                 }
-                "timeout" => positive(value).map(|ms| settings.timeout_ms = Some(ms)),
-                "idle-timeout" => positive(value).map(|ms| settings.idle_timeout_ms = Some(ms)),
+                "timeout" => positive_duration(value).map(|ms| settings.timeout_ms = Some(ms)),
+                "idle-timeout" => {
+                    positive_duration(value).map(|ms| settings.idle_timeout_ms = Some(ms))
+                }
                 "max-idle-per-host" => value
                     .as_u64()
                     .and_then(|n| u32::try_from(n).ok())
@@ -150,13 +156,6 @@ fn connections(value: &Value) -> Result<u32, String> {
         .and_then(|n| u32::try_from(n).ok())
         .filter(|n| (1..=10_000).contains(n))
         .ok_or_else(|| format!("expected a number of connections from 1 to 10000, found {value}"))
-}
-
-fn positive(value: &Value) -> Result<u64, String> {
-    match parse_duration(value)? {
-        0 => Err("the duration must be above zero".to_owned()),
-        ms => Ok(ms),
-    }
 }
 
 /// The `<version>_<description>.sql` files of `folder`, in version order (sqlx's naming; a

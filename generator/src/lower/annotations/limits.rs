@@ -4,11 +4,13 @@
 
 use serde_json::Value;
 
-use super::{is_header_name, parse_duration, parse_size, Annotations, Vocabulary};
+use super::{
+    is_header_name, parse_duration, parse_size, positive_duration, Annotations, Vocabulary,
+};
 use crate::diag::Severity;
 use crate::ir::{
-    CompressionSettings, Method, OnBackendError, RateKey, RateLimitBackend, RateLimitPolicy,
-    RateLimitSettings, RateLimitUse, RateWindow,
+    AdaptiveLimit, CompressionSettings, Method, OnBackendError, RateKey, RateLimitBackend,
+    RateLimitPolicy, RateLimitSettings, RateLimitUse, RateWindow,
 };
 use crate::load::Location;
 
@@ -411,6 +413,7 @@ impl Vocabulary {
             windows: Vec::new(),
             key: Vec::new(),
             cost: 1,
+            adaptive: None,
         };
         match value {
             Value::String(text) => match parse_rate(text) {
@@ -495,11 +498,10 @@ impl Vocabulary {
                 "key" => parse_key(value).map(|key| policy.key = key),
                 "cost" => count(value, "cost").map(|n| policy.cost = n),
                 "adaptive" => {
-                    self.report(
-                        Severity::Warning,
-                        &at,
-                        "`adaptive` is not implemented yet; it is ignored",
-                    );
+                    match self.adaptive(&at, value) {
+                        Some(adaptive) => policy.adaptive = Some(adaptive),
+                        None => ok = false,
+                    }
                     Ok(())
                 }
                 other => Err(format!("unknown key `{other}` in a rate limit")),
@@ -556,6 +558,101 @@ impl Vocabulary {
             ok = false;
         }
         ok.then_some(RateLimitUse::Own(policy))
+    }
+
+    /// `adaptive`: `limit` (a rate or a list of them), `when` (`in-flight` and/or
+    /// `p95-above`), `hold` (a duration).
+    fn adaptive(&mut self, location: &Location, value: &Value) -> Option<AdaptiveLimit> {
+        let Value::Object(map) = value else {
+            self.report(
+                Severity::Error,
+                location,
+                "`adaptive` is an object such as `{limit: 20/s, when: {in-flight: 200}}`",
+            );
+            return None;
+        };
+        let mut adaptive = AdaptiveLimit {
+            windows: Vec::new(),
+            in_flight: None,
+            p95_above_ms: None,
+            hold_ms: crate::ir::DEFAULT_ADAPTIVE_HOLD_MS,
+        };
+        let mut ok = true;
+        for (key, value) in map {
+            let at = location.child(key);
+            let result = match key.as_str() {
+                "limit" => match value {
+                    Value::String(text) => {
+                        parse_rate(text).map(|window| adaptive.windows = vec![window])
+                    }
+                    Value::Array(_) => match self.windows(&at, value) {
+                        Some(windows) => {
+                            adaptive.windows = windows;
+                            Ok(())
+                        }
+                        None => {
+                            ok = false;
+                            Ok(())
+                        }
+                    },
+                    other => Err(format!(
+                        "`limit` is a rate such as `20/s`, or a list of them; found {other}"
+                    )),
+                },
+                "when" => self.overload_signals(&at, value, &mut adaptive),
+                "hold" => positive_duration(value).map(|ms| adaptive.hold_ms = ms),
+                other => Err(format!(
+                    "unknown key `{other}` in `adaptive` (known: `limit`, `when`, `hold`)"
+                )),
+            };
+            if let Err(message) = result {
+                self.report(Severity::Error, &at, message);
+                ok = false;
+            }
+        }
+        if adaptive.windows.is_empty() && ok {
+            self.report(Severity::Error, location, "`adaptive` needs the `limit` in force while the service is loaded (e.g. `limit: 20/s`)");
+            ok = false;
+        }
+        if adaptive.in_flight.is_none() && adaptive.p95_above_ms.is_none() && ok {
+            self.report(Severity::Error, location, "`adaptive` needs `when`: `in-flight` (requests at once) and/or `p95-above` (a latency)");
+            ok = false;
+        }
+        ok.then_some(adaptive)
+    }
+
+    /// `when: {in-flight: 200, p95-above: 300ms}`.
+    fn overload_signals(
+        &mut self,
+        location: &Location,
+        value: &Value,
+        adaptive: &mut AdaptiveLimit,
+    ) -> Result<(), String> {
+        let Value::Object(map) = value else {
+            return Err(
+                "`when` is an object such as `{in-flight: 200, p95-above: 300ms}`".to_owned(),
+            );
+        };
+        for (key, value) in map {
+            let at = location.child(key);
+            let result = match key.as_str() {
+                "in-flight" => match value.as_u64().and_then(|n| u32::try_from(n).ok()) {
+                    Some(n) if n > 0 => {
+                        adaptive.in_flight = Some(n);
+                        Ok(())
+                    }
+                    _ => Err("`in-flight` is a whole number of requests above zero".to_owned()),
+                },
+                "p95-above" => positive_duration(value).map(|ms| adaptive.p95_above_ms = Some(ms)),
+                other => Err(format!(
+                    "unknown signal `{other}` in `when` (known: `in-flight`, `p95-above`)"
+                )),
+            };
+            if let Err(message) = result {
+                self.report(Severity::Error, &at, message);
+            }
+        }
+        Ok(())
     }
 
     /// `use: standard` (with an optional `cost`): a named root policy and its shared budget.

@@ -1,0 +1,184 @@
+//! The service generated from `tests/compile/specs/observability.yaml`: its objectives
+//! (`x-slo`) are latency buckets, every metric the generated dashboard queries is exported
+//! once traffic has flowed, and its adaptive rate limit engages while the service is loaded
+//! and lifts after the load stops.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use specjet::axum::Router;
+use specjet::http::StatusCode;
+use specjet_compile_tests::observability::operations::{fail, get_item, slow};
+use specjet_compile_tests::observability::server::{router_with, settings};
+use specjet_compile_tests::observability::Api;
+use support::get;
+
+mod support;
+
+#[derive(Clone)]
+struct Service;
+
+impl Api for Service {
+    async fn get_item(&self, request: get_item::Request) -> get_item::Response {
+        get_item::Response::Ok(get_item::OkBody { id: request.id })
+    }
+
+    async fn slow(&self, request: slow::Request) -> slow::Response {
+        let ms = u64::try_from(request.ms).unwrap_or(0);
+        specjet::tokio::time::sleep(Duration::from_millis(ms)).await;
+        slow::Response::Ok("done".to_owned())
+    }
+
+    async fn fail(&self, _request: fail::Request) -> fail::Response {
+        fail::Response::InternalServerError
+    }
+}
+
+fn service() -> Router {
+    router_with(Service, &specjet::Services::new(settings(), None))
+}
+
+/// The metric names a PromQL expression reads (`specjet_...`), histogram series by their
+/// family's name.
+fn metrics_in(expr: &str) -> Vec<String> {
+    expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
+        .filter(|word| word.starts_with("specjet_"))
+        .map(|word| {
+            word.trim_end_matches("_bucket")
+                .trim_end_matches("_count")
+                .trim_end_matches("_sum")
+                .to_owned()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn every_metric_the_dashboard_queries_is_exported_with_the_objectives_as_buckets() {
+    let router = service();
+    for path in [
+        "/items/1",
+        "/items/1",
+        "/items/2",
+        "/fail",
+        "/slow?ms=0",
+        "/nowhere",
+    ] {
+        get(&router, path).await;
+    }
+    let scrape = get(&router, "/metrics").await;
+    let text = String::from_utf8(scrape.body).unwrap();
+    let exported: BTreeSet<&str> = text
+        .lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| line.split(['{', ' ']).next())
+        .map(|name| {
+            name.trim_end_matches("_bucket")
+                .trim_end_matches("_count")
+                .trim_end_matches("_sum")
+        })
+        .collect();
+
+    let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("specs/observability.yaml");
+    let api = specjet_generator::analyze(&spec).unwrap().api;
+    let board = specjet_generator::monitoring::dashboard(&api);
+    let mut queried = BTreeSet::new();
+    for panel in board["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().into_iter().flatten() {
+            queried.extend(metrics_in(target["expr"].as_str().unwrap()));
+        }
+    }
+    assert!(queried.len() >= 5, "{queried:?}");
+    for metric in &queried {
+        assert!(
+            exported.contains(metric.as_str()),
+            "{metric} is not exported:\n{text}"
+        );
+    }
+
+    // The 40ms objective of getItem is a bucket boundary, so the share within it is exact.
+    assert!(
+        text.lines().any(
+            |line| line.starts_with("specjet_http_request_duration_seconds_bucket{")
+                && line.contains("operation=\"getItem\"")
+                && line.contains("le=\"0.04\"")
+        ),
+        "{text}"
+    );
+    // The recording rules read 5xx of `fail` by its status class.
+    assert!(
+        text.lines()
+            .any(|line| line.starts_with("specjet_http_requests_total{")
+                && line.contains("operation=\"fail\"")
+                && line.contains("status=\"5xx\"")),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn the_adaptive_limit_engages_under_load_and_lifts_after_it() {
+    let router = service();
+    let normal = "\"slow\";q=1000;w=1";
+    let tighter = "\"slow.adaptive\";q=2;w=1";
+    let relaxed = get(&router, "/slow?ms=0").await;
+    assert_eq!(relaxed.status, StatusCode::OK);
+    assert_eq!(relaxed.header("ratelimit-policy"), Some(normal));
+
+    // Eight requests of 2.5 s at once: four in flight is the threshold.
+    let load: Vec<_> = (0..8)
+        .map(|_| {
+            let router = router.clone();
+            specjet::tokio::spawn(async move { get(&router, "/slow?ms=2500").await.status })
+        })
+        .collect();
+    // The watcher reads the load twice a second: within a second the tighter limit is in
+    // force (2 a second, a burst of 2), and says so.
+    let started = Instant::now();
+    let mut refused = None;
+    while started.elapsed() < Duration::from_millis(2000) {
+        let answer = get(&router, "/slow?ms=0").await;
+        if answer.status == StatusCode::TOO_MANY_REQUESTS {
+            refused = Some((started.elapsed(), answer));
+            break;
+        }
+        specjet::tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (after, refused) = refused.expect("the adaptive limit never engaged");
+    assert!(
+        after < Duration::from_millis(1500),
+        "engaged after {after:?}"
+    );
+    assert_eq!(refused.header("ratelimit-policy"), Some(tighter));
+    assert!(
+        refused.json()["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("loaded"),
+        "{}",
+        refused.json()
+    );
+    for request in load {
+        // The requests admitted before the limit engaged finish normally.
+        assert_eq!(request.await.unwrap(), StatusCode::OK);
+    }
+
+    // The load is gone: after the 1 s hold (read every half second), the normal limit again.
+    let stopped = Instant::now();
+    loop {
+        let answer = get(&router, "/slow?ms=0").await;
+        if answer.status == StatusCode::OK && answer.header("ratelimit-policy") == Some(normal) {
+            break;
+        }
+        assert!(
+            stopped.elapsed() < Duration::from_secs(4),
+            "still tightened {:?} after the load stopped: {:?}",
+            stopped.elapsed(),
+            answer.headers
+        );
+        specjet::tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        stopped.elapsed() >= Duration::from_millis(900),
+        "lifted before the hold"
+    );
+}
