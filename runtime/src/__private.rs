@@ -39,16 +39,14 @@ pub fn finish(
     let settings = services.settings();
     let api = services
         .apply(router, operations)
-        .layer(axum::middleware::from_fn_with_state(
-            crate::reject::Reject::new(reject),
-            crate::reject::run,
-        ))
         .fallback(crate::problem::not_found)
         .method_not_allowed_fallback(crate::problem::method_not_allowed)
-        // Around every operation and the fallbacks: metrics, request ids, Server-Timing.
-        .layer(axum::middleware::from_fn_with_state(
-            crate::observe::Observe::new(operations),
-            crate::observe::run,
+        // Around every operation and the fallbacks: metrics, request ids, Server-Timing, and
+        // the `reject` hook for the problems of operations.
+        .layer(crate::observe::ObserveLayer::new(
+            operations,
+            reject,
+            settings.observability,
         ));
     // The batch endpoint sends its items through everything above (so they meet every
     // layer), and is itself outside the operations' layers.

@@ -48,11 +48,10 @@ pub(crate) struct InFlight {
 }
 
 impl Load {
-    pub(crate) fn enter(&'static self) -> InFlight {
+    /// A request that started at `started` is being answered.
+    pub(crate) fn enter(&'static self, started: Instant) -> InFlight {
         self.in_flight.fetch_add(1, Ordering::Relaxed);
-        InFlight {
-            started: Instant::now(),
-        }
+        InFlight { started }
     }
 
     fn leave(&self, latency: Duration) {

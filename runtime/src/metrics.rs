@@ -86,12 +86,12 @@ const UPKEEP_INTERVAL: Duration = Duration::from_secs(1);
 
 type Sampler = Box<dyn Fn() + Send + Sync>;
 
-/// Gauges sampled at every scrape (pool sizes), by name: registering a name again replaces it.
+/// Gauges sampled at every scrape (pool sizes, counts kept outside the recorder), by name:
+/// registering a name again replaces it.
 static SAMPLERS: Mutex<Vec<(&'static str, Sampler)>> = Mutex::new(Vec::new());
 
 /// Runs `sample` before every rendering of `/metrics`, to set gauges that describe a state
-/// (a pool's size) rather than count events.
-#[cfg_attr(not(feature = "database"), allow(dead_code))]
+/// (a pool's size) and to publish counts kept outside the recorder.
 pub(crate) fn on_render(name: &'static str, sample: impl Fn() + Send + Sync + 'static) {
     let mut samplers = SAMPLERS
         .lock()

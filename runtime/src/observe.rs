@@ -10,19 +10,30 @@
 //! - `Server-Timing: total;dur=<ms>`.
 //! - A `tracing` span per request at debug level (operation, method, route, request id), and
 //!   one debug event in it with the status and the latency when it is answered.
+//! - The service's load (requests in flight, latency), which adaptive rate limits read.
+//!
+//! The same layer hands every problem an operation answers to the API's `reject` hook
+//! ([`crate::reject`]), since it has found the request's operation anyway. It is one tower
+//! service that calls the inner one directly and boxes one future per request: what it costs
+//! is measured in BENCHMARKS.md ("Observability"), against the same layer with
+//! [`ServiceSettings::observability`](crate::ServiceSettings::observability) off.
 
-use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
 use std::time::Instant;
 
-use axum::extract::{Request, State};
-use axum::middleware::Next;
+use axum::extract::Request;
 use axum::response::Response;
 use http::{HeaderName, HeaderValue};
 use tracing::Instrument;
 
 use crate::operation::{ByRoute, OperationInfo};
+use crate::reject::RejectHook;
 
 /// `X-Request-Id`.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -35,21 +46,14 @@ const SERVER_TIMING: HeaderName = HeaderName::from_static("server-timing");
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestId(pub Arc<str>);
 
-/// The operation a request was routed to, in its extensions: found once here, read by the
-/// layers inside (the `reject` hook).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Served(pub &'static OperationInfo);
-
 /// The metrics of one operation, registered once so a request pays no registry lookup.
 struct OperationMetrics {
     /// `None` for the paths no operation serves.
     operation: Option<&'static OperationInfo>,
     id: &'static str,
     method: &'static str,
-    /// `1xx` to `5xx`.
-    by_class: [metrics::Counter; 5],
+    tallies: Arc<Tallies>,
     duration: metrics::Histogram,
-    in_flight: metrics::Gauge,
 }
 
 impl OperationMetrics {
@@ -58,127 +62,296 @@ impl OperationMetrics {
         id: &'static str,
         method: &'static str,
     ) -> OperationMetrics {
-        let class = |status: &'static str| metrics::counter!("specjet_http_requests_total", "operation" => id, "method" => method, "status" => status);
         OperationMetrics {
             operation,
             id,
             method,
-            by_class: [
-                class("1xx"),
-                class("2xx"),
-                class("3xx"),
-                class("4xx"),
-                class("5xx"),
-            ],
+            tallies: Tallies::of(id, method),
             duration: metrics::histogram!("specjet_http_request_duration_seconds", "operation" => id),
-            in_flight: metrics::gauge!("specjet_http_requests_in_flight", "operation" => id),
         }
     }
 }
 
-/// The layer's state: the metrics of every operation by route, and of `unknown`.
-#[derive(Clone)]
-pub(crate) struct Observe {
-    shared: Arc<(ByRoute<OperationMetrics>, OperationMetrics)>,
+/// The requests of one operation in flight and answered by status class: plain atomics that a
+/// request adds to, published to the recorder at every scrape (its handles cost a request
+/// twice as much, and a gauge of floats a compare-and-swap loop). One per label set, shared by
+/// every router of the process, as the recorder's handles are.
+struct Tallies {
+    in_flight: AtomicI64,
+    /// `1xx` to `5xx`.
+    by_class: [AtomicU64; 5],
+    gauge: metrics::Gauge,
+    counters: [metrics::Counter; 5],
 }
 
-impl Observe {
-    pub(crate) fn new(operations: &[(&'static OperationInfo, crate::Policies)]) -> Observe {
+/// Every label set's tallies, by (operation, method).
+type TallyRegistry = std::sync::Mutex<HashMap<(&'static str, &'static str), Arc<Tallies>>>;
+
+fn tally_registry() -> &'static TallyRegistry {
+    static TALLIES: OnceLock<TallyRegistry> = OnceLock::new();
+    TALLIES.get_or_init(|| {
+        crate::metrics::on_render("http requests", Tallies::publish_all);
+        TallyRegistry::default()
+    })
+}
+
+impl Tallies {
+    fn of(id: &'static str, method: &'static str) -> Arc<Tallies> {
+        let mut registry = tally_registry()
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        registry
+            .entry((id, method))
+            .or_insert_with(|| {
+                let class = |status: &'static str| metrics::counter!("specjet_http_requests_total", "operation" => id, "method" => method, "status" => status);
+                Arc::new(Tallies {
+                    in_flight: AtomicI64::new(0),
+                    by_class: Default::default(),
+                    gauge: metrics::gauge!("specjet_http_requests_in_flight", "operation" => id),
+                    counters: [
+                        class("1xx"),
+                        class("2xx"),
+                        class("3xx"),
+                        class("4xx"),
+                        class("5xx"),
+                    ],
+                })
+            })
+            .clone()
+    }
+
+    fn publish_all() {
+        let registry = tally_registry()
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for tallies in registry.values() {
+            tallies
+                .gauge
+                .set(tallies.in_flight.load(Ordering::Relaxed) as f64);
+            for (counter, count) in tallies.counters.iter().zip(&tallies.by_class) {
+                counter.absolute(count.load(Ordering::Relaxed));
+            }
+        }
+    }
+}
+
+/// What the layer knows of every operation.
+struct Shared {
+    /// Per route, the index of its operation in `metrics`.
+    by_route: ByRoute<usize>,
+    /// One per operation, then `unknown` last.
+    metrics: Vec<OperationMetrics>,
+    reject: RejectHook,
+    /// Metrics, request ids, `Server-Timing`, span and load; off, only the `reject` hook.
+    on: bool,
+}
+
+impl Shared {
+    /// The index of the request's operation in `metrics` (`unknown` when none).
+    fn index_of(&self, request: &Request) -> usize {
+        let unknown = self.metrics.len() - 1;
+        self.by_route.get(request).copied().unwrap_or(unknown)
+    }
+}
+
+/// The layer around every operation and the fallbacks of a generated router.
+#[derive(Clone)]
+pub(crate) struct ObserveLayer {
+    shared: Arc<Shared>,
+}
+
+impl ObserveLayer {
+    pub(crate) fn new(
+        operations: &[(&'static OperationInfo, crate::Policies)],
+        reject: RejectHook,
+        on: bool,
+    ) -> ObserveLayer {
         // Registered with the recorder first, so that the histogram gets its buckets.
         crate::metrics::handle();
-        let by_route = ByRoute::new(operations.iter().map(|&(operation, _)| {
-            (
-                operation,
-                OperationMetrics::new(Some(operation), operation.id, operation.method.as_str()),
-            )
-        }));
-        Observe {
-            shared: Arc::new((by_route, OperationMetrics::new(None, "unknown", "any"))),
+        let mut metrics: Vec<OperationMetrics> = operations
+            .iter()
+            .map(|&(operation, _)| {
+                OperationMetrics::new(Some(operation), operation.id, operation.method.as_str())
+            })
+            .collect();
+        let by_route = ByRoute::new(
+            operations
+                .iter()
+                .enumerate()
+                .map(|(index, &(operation, _))| (operation, index)),
+        );
+        metrics.push(OperationMetrics::new(None, "unknown", "any"));
+        ObserveLayer {
+            shared: Arc::new(Shared {
+                by_route,
+                metrics,
+                reject,
+                on,
+            }),
         }
     }
 }
 
-/// The middleware (`axum::middleware::from_fn_with_state`).
-pub(crate) async fn run(
-    State(observe): State<Observe>,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    let started = Instant::now();
-    let (by_route, unknown) = &*observe.shared;
-    let metrics = by_route.get(&request).unwrap_or(unknown);
-    let id = request
-        .headers()
-        .get(&REQUEST_ID)
-        .and_then(|value| value.to_str().ok())
-        .filter(|id| valid_id(id))
-        .map_or_else(new_id, Arc::from);
-    request.extensions_mut().insert(RequestId(id.clone()));
-    if let Some(operation) = metrics.operation {
-        request.extensions_mut().insert(Served(operation));
+impl<S> tower::Layer<S> for ObserveLayer {
+    type Service = Observed<S>;
+
+    fn layer(&self, inner: S) -> Observed<S> {
+        Observed {
+            inner,
+            shared: self.shared.clone(),
+        }
     }
-    // At debug level: a span costs an allocation per request where it is recorded, so it is
-    // there when `RUST_LOG` asks for it (its fields are only computed then).
-    let span = tracing::debug_span!(
-        "request",
-        operation = metrics.id,
-        method = metrics.method,
-        route = request
-            .extensions()
-            .get::<axum::extract::MatchedPath>()
-            .map_or("", |path| path.as_str()),
-        request_id = &*id,
-    );
-    let answering = Answering::new(&metrics.in_flight);
-    let mut response = next.run(request).instrument(span.clone()).await;
-    drop(answering);
-    let elapsed = started.elapsed();
-    let status = response.status().as_u16();
-    let class = usize::from(status / 100).clamp(1, 5) - 1;
-    metrics.by_class[class].increment(1);
-    metrics.duration.record(elapsed.as_secs_f64());
-    span.in_scope(|| {
-        tracing::debug!(
-            status,
-            latency_ms = elapsed.as_secs_f64() * 1000.0,
-            "answered"
-        )
-    });
-    let headers = response.headers_mut();
-    if let Ok(value) = HeaderValue::from_str(&id) {
-        headers.insert(REQUEST_ID, value);
-    }
-    let total = format!("total;dur={:.3}", elapsed.as_secs_f64() * 1000.0);
-    let timing = match headers.get(SERVER_TIMING) {
-        Some(earlier) => format!("{}, {total}", earlier.to_str().unwrap_or_default()),
-        None => total,
-    };
-    if let Ok(value) = HeaderValue::from_str(&timing) {
-        headers.insert(SERVER_TIMING, value);
-    }
-    response
 }
 
-/// A request being answered: counted in the operation's gauge and the service's load until
+/// [`ObserveLayer`] around a service.
+#[derive(Clone)]
+pub(crate) struct Observed<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
+
+type Answer = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+impl<S> tower::Service<Request> for Observed<S>
+where
+    S: tower::Service<Request, Response = Response, Error = Infallible> + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Answer;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request) -> Answer {
+        let shared = self.shared.clone();
+        let index = shared.index_of(&request);
+        if !shared.on {
+            let answered = self.inner.call(request);
+            return Box::pin(async move {
+                let Ok(response) = answered.await;
+                let operation = shared.metrics[index].operation;
+                Ok(crate::reject::answer(
+                    &shared.reject,
+                    operation,
+                    response,
+                    None,
+                ))
+            });
+        }
+        let metrics = &shared.metrics[index];
+        let id = request
+            .headers()
+            .get(&REQUEST_ID)
+            .and_then(|value| value.to_str().ok())
+            .filter(|id| valid_id(id))
+            .map_or_else(new_id, Arc::from);
+        request.extensions_mut().insert(RequestId(id.clone()));
+        // At debug level: a span costs an allocation per request where it is recorded, so it is
+        // there when `RUST_LOG` asks for it (its fields are only computed then).
+        let span = tracing::debug_span!(
+            "request",
+            operation = metrics.id,
+            method = metrics.method,
+            route = request
+                .extensions()
+                .get::<axum::extract::MatchedPath>()
+                .map_or("", |path| path.as_str()),
+            request_id = &*id,
+        );
+        let answering = Answering::new(shared, index);
+        let answered = self.inner.call(request).instrument(span.clone());
+        Box::pin(async move {
+            let Ok(response) = answered.await;
+            let elapsed = answering.started.elapsed();
+            let shared = &answering.shared;
+            let metrics = &shared.metrics[index];
+            let mut response =
+                crate::reject::answer(&shared.reject, metrics.operation, response, Some(&id));
+            let status = response.status().as_u16();
+            let class = usize::from(status / 100).clamp(1, 5) - 1;
+            metrics.tallies.by_class[class].fetch_add(1, Ordering::Relaxed);
+            metrics.duration.record(elapsed.as_secs_f64());
+            span.in_scope(|| {
+                tracing::debug!(
+                    status,
+                    latency_ms = elapsed.as_secs_f64() * 1000.0,
+                    "answered"
+                )
+            });
+            let headers = response.headers_mut();
+            if let Ok(value) = HeaderValue::from_str(&id) {
+                headers.insert(REQUEST_ID, value);
+            }
+            let total = ServerTiming::total(elapsed);
+            let timing = match headers.get(SERVER_TIMING).and_then(|v| v.to_str().ok()) {
+                Some(earlier) => HeaderValue::from_str(&format!("{earlier}, {}", total.as_str())),
+                None => HeaderValue::from_str(total.as_str()),
+            };
+            if let Ok(value) = timing {
+                headers.insert(SERVER_TIMING, value);
+            }
+            Ok(response)
+        })
+    }
+}
+
+/// A request being answered: counted in its operation's gauge and in the service's load until
 /// it is dropped, answered or not (a client that hangs up cancels the request mid-way).
-struct Answering<'a> {
-    gauge: &'a metrics::Gauge,
+struct Answering {
+    shared: Arc<Shared>,
+    index: usize,
+    started: Instant,
     _load: crate::load::InFlight,
 }
 
-impl<'a> Answering<'a> {
-    fn new(gauge: &'a metrics::Gauge) -> Answering<'a> {
-        gauge.increment(1.0);
+impl Answering {
+    fn new(shared: Arc<Shared>, index: usize) -> Answering {
+        let started = Instant::now();
+        shared.metrics[index]
+            .tallies
+            .in_flight
+            .fetch_add(1, Ordering::Relaxed);
         Answering {
-            gauge,
-            _load: crate::load::load().enter(),
+            _load: crate::load::load().enter(started),
+            shared,
+            index,
+            started,
         }
     }
 }
 
-impl Drop for Answering<'_> {
+impl Drop for Answering {
     fn drop(&mut self) {
-        self.gauge.decrement(1.0);
+        self.shared.metrics[self.index]
+            .tallies
+            .in_flight
+            .fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// `total;dur=<ms with three decimals>`, written without allocating.
+struct ServerTiming {
+    text: [u8; 40],
+    len: usize,
+}
+
+impl ServerTiming {
+    fn total(elapsed: std::time::Duration) -> ServerTiming {
+        use std::io::Write;
+        let mut text = [0u8; 40];
+        let mut cursor = std::io::Cursor::new(&mut text[..]);
+        let micros = elapsed.as_micros();
+        // 40 bytes hold any duration's milliseconds; a failed write leaves what fit.
+        let _ = write!(cursor, "total;dur={}.{:03}", micros / 1000, micros % 1000);
+        let len = usize::try_from(cursor.position()).unwrap_or(0);
+        ServerTiming { text, len }
+    }
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.text[..self.len]).unwrap_or_default()
     }
 }
 
@@ -187,21 +360,40 @@ fn valid_id(id: &str) -> bool {
     (1..=128).contains(&id.len()) && id.bytes().all(|byte| byte.is_ascii_graphic())
 }
 
-/// 32 hex digits, unique in the process and unpredictable across processes: a counter hashed
-/// with the process's random keys.
+/// 32 hex digits, unique in the process and unpredictable across processes: a counter and
+/// the process's random keys through SplitMix64's finalizer (a bijection, so the first half
+/// never repeats within a process).
 fn new_id() -> Arc<str> {
-    static KEYS: std::sync::OnceLock<std::collections::hash_map::RandomState> =
-        std::sync::OnceLock::new();
+    static KEYS: std::sync::OnceLock<(u64, u64)> = std::sync::OnceLock::new();
     static COUNT: AtomicU64 = AtomicU64::new(0);
-    let keys = KEYS.get_or_init(Default::default);
+    let &(first, second) = KEYS.get_or_init(|| {
+        use std::hash::{BuildHasher, Hasher};
+        let keys = std::collections::hash_map::RandomState::new();
+        let key = |salt: u64| {
+            let mut hasher = keys.build_hasher();
+            hasher.write_u64(salt);
+            hasher.finish()
+        };
+        (key(1), key(2))
+    });
     let n = COUNT.fetch_add(1, Ordering::Relaxed);
-    let half = |salt: u64| {
-        let mut hasher = keys.build_hasher();
-        hasher.write_u64(n);
-        hasher.write_u64(salt);
-        hasher.finish()
-    };
-    format!("{:016x}{:016x}", half(0), half(1)).into()
+    let mut digits = [0u8; 32];
+    for (half, value) in [mix(n ^ first), mix(n.wrapping_add(second))]
+        .into_iter()
+        .enumerate()
+    {
+        for (place, digit) in digits[half * 16..(half + 1) * 16].iter_mut().enumerate() {
+            *digit = b"0123456789abcdef"[((value >> (60 - 4 * place)) & 0xf) as usize];
+        }
+    }
+    Arc::from(std::str::from_utf8(&digits).unwrap_or_default())
+}
+
+/// SplitMix64's finalizer: a bijection of `u64` that spreads every bit.
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 #[cfg(test)]
@@ -214,8 +406,18 @@ mod tests {
         assert!(!valid_id(""));
         assert!(!valid_id("has space"));
         assert!(!valid_id(&"x".repeat(129)));
-        let (a, b) = (new_id(), new_id());
-        assert_ne!(a, b);
-        assert_eq!(a.len(), 32);
+        let ids: std::collections::HashSet<Arc<str>> = (0..10_000).map(|_| new_id()).collect();
+        assert_eq!(ids.len(), 10_000);
+        assert!(ids
+            .iter()
+            .all(|id| id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())));
+    }
+
+    #[test]
+    fn server_timing_in_milliseconds_with_three_decimals() {
+        let timing = |micros| ServerTiming::total(std::time::Duration::from_micros(micros));
+        assert_eq!(timing(1_234).as_str(), "total;dur=1.234");
+        assert_eq!(timing(5).as_str(), "total;dur=0.005");
+        assert_eq!(timing(86_400_000_000).as_str(), "total;dur=86400000.000");
     }
 }

@@ -3,15 +3,13 @@
 //! shedding, a timeout, or a `Problem` a handler returns) goes through the API's `reject`
 //! hook, which by default sends it as `application/problem+json` unchanged.
 //!
-//! A [`Problem`] turned into a response leaves itself in the response's extensions; this
-//! layer, outside every other layer of the operation, takes it from there and asks the hook
-//! for the answer. Headers the service set beside it (`Retry-After`, `RateLimit-*`, `Vary`)
-//! are kept unless the hook's answer sets them itself.
+//! A [`Problem`] turned into a response leaves itself in the response's extensions; the
+//! observability layer ([`crate::observe`]), outside every other layer of the operation,
+//! takes it from there and asks the hook for the answer. Headers the service set beside it
+//! (`Retry-After`, `RateLimit-*`, `Vary`) are kept unless the hook's answer sets them itself.
 
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::header;
 
@@ -21,37 +19,24 @@ use crate::problem::Problem;
 /// The hook: the answer to `problem` for a request to the operation.
 pub type RejectHook = Arc<dyn Fn(&'static OperationInfo, Problem) -> Response + Send + Sync>;
 
-/// The layer's state: the hook.
-#[derive(Clone)]
-pub(crate) struct Reject {
-    hook: RejectHook,
-}
-
-impl Reject {
-    pub(crate) fn new(hook: RejectHook) -> Reject {
-        Reject { hook }
-    }
-}
-
-/// The middleware (`axum::middleware::from_fn_with_state`). The request's operation is the
-/// one the observability layer outside found ([`crate::observe`]).
-pub(crate) async fn run(State(reject): State<Reject>, request: Request, next: Next) -> Response {
-    let operation = request
-        .extensions()
-        .get::<crate::observe::Served>()
-        .map(|served| served.0);
-    let request_id = request.extensions().get::<crate::RequestId>().cloned();
-    let mut response = next.run(request).await;
+/// The answer to a request of `operation` that got `response`: the hook's answer when the
+/// response is a [`Problem`], else the response as it is. `request_id` names the occurrence.
+pub(crate) fn answer(
+    hook: &RejectHook,
+    operation: Option<&'static OperationInfo>,
+    mut response: Response,
+    request_id: Option<&Arc<str>>,
+) -> Response {
     let (Some(operation), Some(mut problem)) =
         (operation, response.extensions_mut().remove::<Problem>())
     else {
         return response;
     };
     // The occurrence named by the request's id, so that a client's report finds the logs.
-    if let (None, Some(crate::RequestId(id))) = (&problem.instance, request_id) {
+    if let (None, Some(id)) = (&problem.instance, request_id) {
         problem.instance = Some(format!("urn:request-id:{id}").into());
     }
-    let mut answer = (reject.hook)(operation, problem);
+    let mut answer = hook(operation, problem);
     // What describes the problem's body is the answer's own; what the service said of the
     // request (how long to wait, the limit in force, what the answer varies by) stays.
     const BODY_HEADERS: [header::HeaderName; 5] = [

@@ -9,7 +9,7 @@ use crate::rate_limit::{RateLimitSettings, RateLimiter};
 use crate::redis_conn::SharedRedis;
 
 /// Service-wide settings from the spec's root `x-specjet` annotation.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceSettings {
     /// `x-specjet.cache`.
     pub cache: CacheSettings,
@@ -41,6 +41,30 @@ pub struct ServiceSettings {
     /// it is counted exactly (the buckets are fixed when the first services of the process
     /// are made).
     pub slo_thresholds: Vec<std::time::Duration>,
+    /// Per-request metrics, request ids, `Server-Timing`, the debug span and the load that
+    /// adaptive rate limits read (on by default; off, none of them, for measuring their cost).
+    pub observability: bool,
+}
+
+impl Default for ServiceSettings {
+    fn default() -> Self {
+        ServiceSettings {
+            cache: CacheSettings::default(),
+            rate_limit: RateLimitSettings::default(),
+            compression: CompressionSettings::default(),
+            max_in_flight: None,
+            batch: crate::batch::BatchSettings::default(),
+            #[cfg(feature = "database")]
+            database: None,
+            #[cfg(feature = "http-client")]
+            http_client: None,
+            base_path: String::new(),
+            docs: crate::docs::DocsSettings::default(),
+            cors: None,
+            slo_thresholds: Vec::new(),
+            observability: true,
+        }
+    }
 }
 
 impl ServiceSettings {

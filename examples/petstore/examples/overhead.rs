@@ -6,7 +6,12 @@
 //!   through every layer; without it, an L1 cache hit);
 //! - `GET /raw/pets/{id}`: the hand-written route, no layer at all.
 //!
+//! On the next port, the same generated router with `observability` off (no metrics, request
+//! ids, `Server-Timing` or span), to measure what they cost.
+//!
 //! `ADDR=127.0.0.1:8097 cargo run --release -p petstore-example --example overhead`
+
+use std::net::SocketAddr;
 
 use petstore_example::{api, handlers::PetStore};
 use specjet::axum::extract::{Path, State};
@@ -39,5 +44,15 @@ async fn main() -> std::io::Result<()> {
     let raw = Router::new()
         .route("/raw/pets/{id}", get(raw_show_pet))
         .with_state(store.clone());
-    specjet::serve(api::router_with(store, &services).merge(raw)).await
+    let mut quiet_settings = api::server::settings();
+    quiet_settings.observability = false;
+    let quiet = api::router_with(store.clone(), &specjet::Services::new(quiet_settings, None));
+    let addr: SocketAddr = std::env::var("ADDR")
+        .unwrap_or_else(|_| "127.0.0.1:8097".to_owned())
+        .parse()
+        .map_err(|error| std::io::Error::new(std::io::ErrorKind::InvalidInput, error))?;
+    let quiet_addr = SocketAddr::new(addr.ip(), addr.port() + 1);
+    let quiet = specjet::serve::serve_on(quiet_addr, quiet);
+    let observed = specjet::serve::serve_on(addr, api::router_with(store, &services).merge(raw));
+    specjet::tokio::try_join!(observed, quiet).map(|_| ())
 }

@@ -35,6 +35,9 @@ impl Api for Service {
     }
 }
 
+/// The tests that keep `slow` requests in flight take turns: the load is the process's.
+static SLOW: specjet::tokio::sync::Mutex<()> = specjet::tokio::sync::Mutex::const_new(());
+
 fn service() -> Router {
     router_with(Service, &specjet::Services::new(settings(), None))
 }
@@ -117,6 +120,7 @@ async fn every_metric_the_dashboard_queries_is_exported_with_the_objectives_as_b
 
 #[tokio::test]
 async fn the_adaptive_limit_engages_under_load_and_lifts_after_it() {
+    let _turn = SLOW.lock().await;
     let router = service();
     let normal = "\"slow\";q=1000;w=1";
     let tighter = "\"slow.adaptive\";q=2;w=1";
@@ -181,4 +185,56 @@ async fn the_adaptive_limit_engages_under_load_and_lifts_after_it() {
         stopped.elapsed() >= Duration::from_millis(900),
         "lifted before the hold"
     );
+}
+
+#[tokio::test]
+async fn a_cancelled_request_leaves_the_in_flight_gauge() {
+    let _turn = SLOW.lock().await;
+    let router = service();
+    let pending = {
+        let router = router.clone();
+        specjet::tokio::spawn(async move { get(&router, "/slow?ms=4000").await })
+    };
+    specjet::tokio::time::sleep(Duration::from_millis(200)).await;
+    let in_flight = |text: &str| -> f64 {
+        text.lines()
+            .find(|line| {
+                line.starts_with("specjet_http_requests_in_flight{")
+                    && line.contains("operation=\"slow\"")
+            })
+            .and_then(|line| line.rsplit(' ').next())
+            .and_then(|value| value.parse().ok())
+            .unwrap_or(f64::NAN)
+    };
+    let scrape = |router: Router| async move {
+        String::from_utf8(get(&router, "/metrics").await.body).unwrap()
+    };
+    assert!(in_flight(&scrape(router.clone()).await) >= 1.0);
+    // The client hangs up: the request's future is dropped mid-way.
+    pending.abort();
+    let _ = pending.await;
+    assert_eq!(in_flight(&scrape(router).await), 0.0);
+}
+
+#[tokio::test]
+async fn with_observability_off_answers_carry_no_id_or_timing() {
+    let mut settings = settings();
+    settings.observability = false;
+    let router = router_with(Service, &specjet::Services::new(settings, None));
+    let answer = get(&router, "/items/3").await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.header("x-request-id"), None);
+    assert_eq!(answer.header("server-timing"), None);
+    // Problems still go through the `reject` hook (the default: problem+json).
+    let refused = get(&router, "/items/three").await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        refused.header("content-type"),
+        Some("application/problem+json")
+    );
+    let on = get(&service(), "/items/3").await;
+    assert!(on.header("x-request-id").is_some());
+    assert!(on
+        .header("server-timing")
+        .is_some_and(|timing| timing.contains("total;dur=")));
 }
