@@ -14,9 +14,14 @@ use serde_json::Value;
 macro_rules! __operation_handler {
     ($operation:ident) => {
         |$crate::axum::extract::State(api): $crate::axum::extract::State<A>,
-         request: $operation::Request| async move { A::$operation(&api, request).await }
+         request: $operation::Request| async move {
+            $crate::__private::timed(A::$operation(&api, request)).await
+        }
     };
 }
+
+/// Runs an operation's handler, counting its time in the answer's `Server-Timing`.
+pub use crate::timing::handler as timed;
 
 /// The paths the service serves itself at the root.
 const BUILTIN_PATHS: [&str; 3] = ["/metrics", "/healthz", "/readyz"];

@@ -193,7 +193,9 @@ impl Database {
         self.waiting.fetch_add(1, Ordering::Relaxed);
         let connection = self.pool.acquire().await;
         self.waiting.fetch_sub(1, Ordering::Relaxed);
-        metrics::histogram!("specjet_db_acquire_seconds").record(started.elapsed().as_secs_f64());
+        let waited = started.elapsed();
+        metrics::histogram!("specjet_db_acquire_seconds").record(waited.as_secs_f64());
+        crate::timing::add_db_wait(waited);
         Ok(connection?)
     }
 

@@ -107,6 +107,7 @@ async fn compose(slot: Slot, parts: &'static [Part], request: Request) -> Respon
     let answers = futures_util::future::join_all(calls).await;
     let mut composed = Map::new();
     for (part, (status, headers, value)) in parts.iter().zip(answers) {
+        crate::timing::add_part(part.field, &headers);
         if status.is_success() {
             composed.insert(part.field.to_owned(), value);
         } else if part.optional {

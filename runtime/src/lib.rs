@@ -64,6 +64,7 @@ pub mod serve;
 mod services;
 mod shed;
 mod start;
+mod timing;
 
 #[doc(hidden)]
 pub mod __private;

@@ -262,7 +262,9 @@ where
             request_id = &*id,
         );
         let answering = Answering::new(shared, index);
-        let answered = self.inner.call(request).instrument(span.clone());
+        let parts = Arc::new(crate::timing::Parts::default());
+        let answered =
+            crate::timing::scope(parts.clone(), self.inner.call(request)).instrument(span.clone());
         Box::pin(async move {
             let Ok(response) = answered.await;
             let elapsed = answering.started.elapsed();
@@ -285,12 +287,16 @@ where
             if let Ok(value) = HeaderValue::from_str(&id) {
                 headers.insert(REQUEST_ID, value);
             }
-            let total = ServerTiming::total(elapsed);
-            let timing = match headers.get(SERVER_TIMING).and_then(|v| v.to_str().ok()) {
-                Some(earlier) => HeaderValue::from_str(&format!("{earlier}, {}", total.as_str())),
-                None => HeaderValue::from_str(total.as_str()),
-            };
-            if let Ok(value) = timing {
+            let cache = headers
+                .get(crate::cache::CACHE_STATUS)
+                .and_then(|status| status.to_str().ok())
+                .and_then(crate::cache::timing_desc);
+            let mut timing = parts.header(elapsed, cache);
+            if let Some(earlier) = headers.get(SERVER_TIMING).and_then(|v| v.to_str().ok()) {
+                timing.insert_str(0, &format!("{earlier}, "));
+            }
+            // The text becomes the header's bytes without a copy.
+            if let Ok(value) = HeaderValue::from_maybe_shared(bytes::Bytes::from(timing)) {
                 headers.insert(SERVER_TIMING, value);
             }
             Ok(response)
@@ -329,29 +335,6 @@ impl Drop for Answering {
             .tallies
             .in_flight
             .fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-/// `total;dur=<ms with three decimals>`, written without allocating.
-struct ServerTiming {
-    text: [u8; 40],
-    len: usize,
-}
-
-impl ServerTiming {
-    fn total(elapsed: std::time::Duration) -> ServerTiming {
-        use std::io::Write;
-        let mut text = [0u8; 40];
-        let mut cursor = std::io::Cursor::new(&mut text[..]);
-        let micros = elapsed.as_micros();
-        // 40 bytes hold any duration's milliseconds; a failed write leaves what fit.
-        let _ = write!(cursor, "total;dur={}.{:03}", micros / 1000, micros % 1000);
-        let len = usize::try_from(cursor.position()).unwrap_or(0);
-        ServerTiming { text, len }
-    }
-
-    fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.text[..self.len]).unwrap_or_default()
     }
 }
 
@@ -411,13 +394,5 @@ mod tests {
         assert!(ids
             .iter()
             .all(|id| id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())));
-    }
-
-    #[test]
-    fn server_timing_in_milliseconds_with_three_decimals() {
-        let timing = |micros| ServerTiming::total(std::time::Duration::from_micros(micros));
-        assert_eq!(timing(1_234).as_str(), "total;dur=1.234");
-        assert_eq!(timing(5).as_str(), "total;dur=0.005");
-        assert_eq!(timing(86_400_000_000).as_str(), "total;dur=86400000.000");
     }
 }

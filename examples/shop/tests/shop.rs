@@ -106,6 +106,33 @@ async fn every_operation_on_every_database() {
     }
 }
 
+#[tokio::test]
+async fn the_wait_for_a_connection_is_in_server_timing() {
+    for database in postgres::every_backend("shop_timing") {
+        let router = shop(&database).await;
+        let request = Request::get("/products?limit=5").body(Body::empty());
+        let response = router.oneshot(request.unwrap()).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let timing = response.headers()["server-timing"].to_str().unwrap();
+        // The handler's time, the wait for a pooled connection within it, and the total.
+        assert!(
+            timing.starts_with("handler;dur="),
+            "{}: {timing}",
+            database.backend
+        );
+        assert!(
+            timing.contains(", db;dur="),
+            "{}: {timing}",
+            database.backend
+        );
+        assert!(
+            timing.contains(", total;dur="),
+            "{}: {timing}",
+            database.backend
+        );
+    }
+}
+
 /// SIGTERM with 50 requests in flight: each of them completes, no new connection is
 /// accepted, and the process exits 0. The 50 inserts wait on a table lock the test holds, so
 /// they are surely in flight when the signal arrives.

@@ -72,6 +72,26 @@ impl Prepared {
     }
 }
 
+/// `Cache-Status` (RFC 9211): what the cache did with the request.
+pub(crate) const CACHE_STATUS: HeaderName = HeaderName::from_static("cache-status");
+
+/// The cache's outcome as a `Server-Timing` description, from the `Cache-Status` this layer
+/// wrote (`hit memory`, `stale redis`, `miss`, ...).
+pub(crate) fn timing_desc(cache_status: &str) -> Option<&'static str> {
+    Some(match cache_status {
+        status::HIT_MEMORY => "hit memory",
+        status::HIT_REDIS => "hit redis",
+        status::STALE_MEMORY => "stale memory",
+        status::STALE_REDIS => "stale redis",
+        status::STALE_IF_ERROR => "stale-if-error",
+        status::MISS_STORED | status::MISS => "miss",
+        status::COLLAPSED => "collapsed",
+        status::REQUEST_STORED | status::REQUEST => "bypassed",
+        status::REFRESH_STORED | status::REFRESH => "revalidated",
+        _ => return None,
+    })
+}
+
 /// `Cache-Status` values (RFC 9211).
 mod status {
     pub(super) const HIT_MEMORY: &str = "specjet; hit; detail=memory";
@@ -461,17 +481,13 @@ fn cache_headers(
             route.vary_public.clone()
         },
     );
-    headers.insert(
-        HeaderName::from_static("cache-status"),
-        HeaderValue::from_static(status),
-    );
+    headers.insert(CACHE_STATUS, HeaderValue::from_static(status));
 }
 
 fn set_cache_status(response: &mut Response, status: &'static str) {
-    response.headers_mut().insert(
-        HeaderName::from_static("cache-status"),
-        HeaderValue::from_static(status),
-    );
+    response
+        .headers_mut()
+        .insert(CACHE_STATUS, HeaderValue::from_static(status));
 }
 
 fn respond(entry: &Entry, route: &Prepared, private: bool, status: &'static str) -> Response {

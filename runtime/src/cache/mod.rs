@@ -18,7 +18,7 @@ use std::time::Duration;
 
 pub use entry::etag_for;
 use entry::{Entry, Freshness};
-pub(crate) use layer::{invalidate_after, serve, Drops, Prepared};
+pub(crate) use layer::{invalidate_after, serve, timing_desc, Drops, Prepared, CACHE_STATUS};
 use redis_tier::RedisTier;
 use tokio::sync::watch;
 

@@ -112,3 +112,33 @@ async fn a_composite_written_by_hand_is_answered_by_its_handler() {
         "by hand, not from the parts (whose user is 404)"
     );
 }
+
+#[tokio::test]
+async fn the_composite_times_each_part_in_server_timing() {
+    let (router, _) = service();
+    let request = Request::get("/dashboard/8?limit=1")
+        .body(Body::empty())
+        .unwrap();
+    let response = router.oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let timing = response
+        .headers()
+        .get("server-timing")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let ms = |name: &str| -> f64 {
+        timing
+            .split(", ")
+            .find_map(|metric| metric.strip_prefix(&format!("{name};dur=")))
+            .and_then(|ms| ms.parse().ok())
+            .unwrap_or(f64::NAN)
+    };
+    // The parts sleep 50, 80 and 120 ms, at once: each is timed, and the total covers the
+    // slowest.
+    assert!(ms("part-user") >= 50.0, "{timing}");
+    assert!(ms("part-orders") >= 80.0, "{timing}");
+    assert!(ms("part-stats") >= 120.0, "{timing}");
+    assert!(ms("total") >= ms("part-stats"), "{timing}");
+    assert!(ms("total") < 50.0 + 80.0 + 120.0, "{timing}");
+}

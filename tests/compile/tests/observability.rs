@@ -238,3 +238,22 @@ async fn with_observability_off_answers_carry_no_id_or_timing() {
         .header("server-timing")
         .is_some_and(|timing| timing.contains("total;dur=")));
 }
+
+#[tokio::test]
+async fn server_timing_tells_the_handler_time_and_the_cache_outcome() {
+    let router = service();
+    let miss = get(&router, "/items/77").await;
+    let timing = miss.header("server-timing").unwrap_or_default();
+    assert!(timing.starts_with("handler;dur="), "{timing}");
+    assert!(
+        timing.contains("cache;desc=\"miss\", total;dur="),
+        "{timing}"
+    );
+    let hit = get(&router, "/items/77").await;
+    let timing = hit.header("server-timing").unwrap_or_default();
+    // Answered from memory: the handler did not run.
+    assert!(
+        timing.starts_with("cache;desc=\"hit memory\", total;dur="),
+        "{timing}"
+    );
+}
