@@ -1,9 +1,10 @@
 //! How loaded the service is, for adaptive rate limits: the requests it is answering now and
 //! the 95th percentile of its latency over the last half second.
 //!
-//! The observability layer counts every request in and out ([`Load::enter`]). A request costs
-//! two atomic additions and one increment of a latency bucket; the percentile is computed only
-//! by the watcher thread of the adaptive limits, twice a second.
+//! The observability layer counts every request in and out ([`Load::enter`]) once an adaptive
+//! limit reads the load (before, it costs nothing). A request costs two atomic additions and
+//! one increment of a latency bucket; the percentile is computed only by the watcher thread of
+//! the adaptive limits, twice a second.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
@@ -23,6 +24,8 @@ pub(crate) fn load() -> &'static Load {
 
 /// Requests in flight and a latency histogram of two alternating halves.
 pub(crate) struct Load {
+    /// Whether any adaptive limit reads the load: until one does, requests are not counted.
+    watched_any: std::sync::atomic::AtomicBool,
     in_flight: AtomicUsize,
     /// The half being filled (0 or 1); the watcher empties the other after reading it.
     current: AtomicUsize,
@@ -34,6 +37,7 @@ pub(crate) struct Load {
 impl Default for Load {
     fn default() -> Self {
         Load {
+            watched_any: std::sync::atomic::AtomicBool::new(false),
             in_flight: AtomicUsize::new(0),
             current: AtomicUsize::new(0),
             halves: std::array::from_fn(|_| std::array::from_fn(|_| AtomicU64::new(0))),
@@ -42,16 +46,22 @@ impl Default for Load {
     }
 }
 
-/// A request being answered; dropping it (answered or cancelled) counts it out.
+/// A request being answered (`None` while no adaptive limit reads the load); dropping it
+/// (answered or cancelled) counts it out.
 pub(crate) struct InFlight {
-    started: Instant,
+    started: Option<Instant>,
 }
 
 impl Load {
     /// A request that started at `started` is being answered.
     pub(crate) fn enter(&'static self, started: Instant) -> InFlight {
+        if !self.watched_any.load(Ordering::Relaxed) {
+            return InFlight { started: None };
+        }
         self.in_flight.fetch_add(1, Ordering::Relaxed);
-        InFlight { started }
+        InFlight {
+            started: Some(started),
+        }
     }
 
     fn leave(&self, latency: Duration) {
@@ -83,6 +93,7 @@ impl Load {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         watched.push(Arc::downgrade(overload));
+        self.watched_any.store(true, Ordering::Relaxed);
         static WATCHER: OnceLock<()> = OnceLock::new();
         WATCHER.get_or_init(|| {
             let started = std::thread::Builder::new()
@@ -117,7 +128,9 @@ impl Load {
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        load().leave(self.started.elapsed());
+        if let Some(started) = self.started {
+            load().leave(started.elapsed());
+        }
     }
 }
 

@@ -343,12 +343,16 @@ fn valid_id(id: &str) -> bool {
     (1..=128).contains(&id.len()) && id.bytes().all(|byte| byte.is_ascii_graphic())
 }
 
-/// 32 hex digits, unique in the process and unpredictable across processes: a counter and
-/// the process's random keys through SplitMix64's finalizer (a bijection, so the first half
-/// never repeats within a process).
+/// 32 hex digits, unique in the process and unpredictable across processes: a per-thread
+/// counter (each thread its own block of 2^32, so that threads share no cache line) and the
+/// process's random keys through SplitMix64's finalizer (a bijection, so the first half never
+/// repeats within a process).
 fn new_id() -> Arc<str> {
-    static KEYS: std::sync::OnceLock<(u64, u64)> = std::sync::OnceLock::new();
-    static COUNT: AtomicU64 = AtomicU64::new(0);
+    static KEYS: OnceLock<(u64, u64)> = OnceLock::new();
+    static BLOCKS: AtomicU64 = AtomicU64::new(0);
+    thread_local! {
+        static NEXT: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    }
     let &(first, second) = KEYS.get_or_init(|| {
         use std::hash::{BuildHasher, Hasher};
         let keys = std::collections::hash_map::RandomState::new();
@@ -359,7 +363,15 @@ fn new_id() -> Arc<str> {
         };
         (key(1), key(2))
     });
-    let n = COUNT.fetch_add(1, Ordering::Relaxed);
+    let n = NEXT.with(|next| {
+        let mut n = next.get();
+        if n & 0xffff_ffff == 0 {
+            // A fresh block: the thread's first id, or 2^32 ids later.
+            n = BLOCKS.fetch_add(1, Ordering::Relaxed) << 32 | 1;
+        }
+        next.set(n + 1);
+        n
+    });
     let mut digits = [0u8; 32];
     for (half, value) in [mix(n ^ first), mix(n.wrapping_add(second))]
         .into_iter()

@@ -54,13 +54,16 @@ pub async fn serve_on(addr: SocketAddr, router: Router) -> std::io::Result<()> {
         }
         tokio::time::sleep(shutdown_timeout).await;
     };
-    tokio::select! {
+    let served = tokio::select! {
         result = std::future::IntoFuture::into_future(server) => result,
         () = drain_limit => {
             tracing::warn!(?shutdown_timeout, "in-flight requests did not finish within SHUTDOWN_TIMEOUT; exiting");
             Ok(())
         }
-    }
+    };
+    // The last requests' spans, when they are exported (blocking: off the runtime's workers).
+    let _ = tokio::task::spawn_blocking(crate::logging::flush).await;
+    served
 }
 
 fn shutdown_timeout() -> std::io::Result<Duration> {

@@ -257,3 +257,59 @@ async fn server_timing_tells_the_handler_time_and_the_cache_outcome() {
         "{timing}"
     );
 }
+
+/// With the `otlp` feature and `OTEL_EXPORTER_OTLP_ENDPOINT` set, each request's span goes to
+/// the collector over OTLP/HTTP: a collector stand-in on 127.0.0.1 records what it receives.
+#[tokio::test]
+async fn request_spans_reach_an_otlp_collector() {
+    use specjet::axum::body::Bytes;
+    use specjet::axum::http::HeaderMap;
+    use std::sync::{Arc, Mutex};
+
+    type Received = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
+    let received: Received = Arc::default();
+    let record = {
+        let received = received.clone();
+        move |headers: HeaderMap, body: Bytes| async move {
+            let media = headers
+                .get("content-type")
+                .and_then(|value| value.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            received.lock().unwrap().push((media, body.to_vec()));
+            StatusCode::OK
+        }
+    };
+    let collector = Router::new().route("/v1/traces", specjet::axum::routing::post(record));
+    let listener = specjet::tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    specjet::tokio::spawn(async move { specjet::axum::serve(listener, collector).await });
+
+    // Read once, when the subscriber is installed (no other test of this binary installs one).
+    std::env::set_var("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint);
+    std::env::set_var("OTEL_SERVICE_NAME", "observability-test");
+    specjet::logging::init();
+
+    let router = service();
+    let answer = get(&router, "/items/9").await;
+    assert_eq!(answer.status, StatusCode::OK);
+    let id = answer.header("x-request-id").unwrap().to_owned();
+    specjet::tokio::task::spawn_blocking(specjet::logging::flush)
+        .await
+        .unwrap();
+
+    let received = received.lock().unwrap();
+    let contains = |body: &[u8], text: &str| body.windows(text.len()).any(|w| w == text.as_bytes());
+    assert!(
+        received
+            .iter()
+            .any(|(media, body)| media == "application/x-protobuf"
+                && contains(body, "observability-test")
+                && contains(body, "getItem")
+                && contains(body, &id)),
+        "{} exports, none with the request's span",
+        received.len()
+    );
+}
