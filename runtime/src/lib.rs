@@ -44,6 +44,7 @@ pub mod docs;
 pub mod extract;
 pub mod fan_out;
 pub mod health;
+mod histogram;
 #[cfg(feature = "http-client")]
 pub mod http_client;
 mod load;

@@ -1,20 +1,28 @@
 //! Prometheus metrics: one process-wide recorder, rendered at `GET /metrics` by every
 //! generated router.
 
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use axum::response::{IntoResponse, Response};
 use http::{header, HeaderValue};
-use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
-/// The recorder and the latency buckets it was installed with.
-static HANDLE: OnceLock<Option<(PrometheusHandle, Vec<f64>)>> = OnceLock::new();
+use crate::histogram;
+
+/// The recorder.
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
 /// The buckets of `specjet_http_request_duration_seconds`, in seconds (every SLO threshold
 /// is added to them).
 const LATENCY_BUCKETS: [f64; 14] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+/// The buckets of `specjet_http_request_size_bytes` and `specjet_http_response_size_bytes`:
+/// 64 B to 16 MiB, by fours.
+const SIZE_BUCKETS: [u64; 10] = [
+    64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216,
 ];
 
 /// The process's recorder, installed on first use with the default latency buckets. `None`
@@ -28,43 +36,75 @@ pub fn handle() -> Option<&'static PrometheusHandle> {
 /// buckets. The first call fixes the buckets: a later call's thresholds that are not among
 /// them are logged, since the share of requests within them can then only be estimated.
 pub(crate) fn install(thresholds: &[Duration]) -> Option<&'static PrometheusHandle> {
-    let seconds: Vec<f64> = thresholds.iter().map(Duration::as_secs_f64).collect();
-    let (handle, buckets) = HANDLE
-        .get_or_init(|| {
-            let buckets = latency_buckets(&seconds);
-            let handle = PrometheusBuilder::new()
-                .set_buckets_for_metric(
-                    Matcher::Full("specjet_http_request_duration_seconds".to_owned()),
-                    &buckets,
-                )
-                .ok()?
-                .install_recorder()
-                .ok()?;
-            start_upkeep(handle.clone());
-            Some((handle, buckets))
-        })
-        .as_ref()?;
-    let missing: Vec<f64> = seconds
-        .into_iter()
-        .filter(|threshold| !buckets.contains(threshold))
+    let nanos: Vec<u64> = thresholds
+        .iter()
+        .map(|threshold| u64::try_from(threshold.as_nanos()).unwrap_or(u64::MAX))
+        .collect();
+    let buckets = LATENCY_BOUNDS.get_or_init(|| latency_bounds(&nanos));
+    let missing: Vec<Duration> = thresholds
+        .iter()
+        .zip(&nanos)
+        .filter(|(_, threshold)| !buckets.contains(threshold))
+        .map(|(threshold, _)| *threshold)
         .collect();
     if !missing.is_empty() {
-        tracing::warn!(?missing, "SLO thresholds that are not latency buckets (the metrics recorder was installed before these services were made): their burn rates are estimates");
+        tracing::warn!(?missing, "SLO thresholds that are not latency buckets (other services of this process were made first): their burn rates are estimates");
     }
-    Some(handle)
+    HANDLE
+        .get_or_init(|| {
+            let handle = PrometheusBuilder::new().install_recorder().ok()?;
+            start_upkeep(handle.clone());
+            Some(handle)
+        })
+        .as_ref()
 }
 
-/// The default buckets and `thresholds`, ascending, each once.
-fn latency_buckets(thresholds: &[f64]) -> Vec<f64> {
-    let mut buckets: Vec<f64> = LATENCY_BUCKETS
+/// The latency buckets, in nanoseconds: fixed by the first services of the process.
+static LATENCY_BOUNDS: OnceLock<Vec<u64>> = OnceLock::new();
+
+/// `specjet_http_request_duration_seconds`.
+pub(crate) const DURATION: histogram::Family = histogram::Family {
+    name: "specjet_http_request_duration_seconds",
+    units_per_value: 1e9,
+};
+
+/// `specjet_http_request_size_bytes`.
+pub(crate) const REQUEST_SIZE: histogram::Family = histogram::Family {
+    name: "specjet_http_request_size_bytes",
+    units_per_value: 1.0,
+};
+
+/// `specjet_http_response_size_bytes`.
+pub(crate) const RESPONSE_SIZE: histogram::Family = histogram::Family {
+    name: "specjet_http_response_size_bytes",
+    units_per_value: 1.0,
+};
+
+/// The latency histogram of `operation`, in nanoseconds.
+pub(crate) fn latency_histogram(operation: &'static str) -> Arc<histogram::Histogram> {
+    let bounds = LATENCY_BOUNDS.get_or_init(|| latency_bounds(&[]));
+    histogram::series(DURATION, operation, bounds)
+}
+
+/// A body-size histogram of `operation`, in bytes.
+pub(crate) fn size_histogram(
+    family: histogram::Family,
+    operation: &'static str,
+) -> Arc<histogram::Histogram> {
+    histogram::series(family, operation, &SIZE_BUCKETS)
+}
+
+/// The default buckets and `thresholds`, in nanoseconds, ascending, each once.
+fn latency_bounds(thresholds: &[u64]) -> Vec<u64> {
+    let mut bounds: Vec<u64> = LATENCY_BUCKETS
         .iter()
-        .chain(thresholds)
-        .copied()
-        .filter(|bucket| bucket.is_finite() && *bucket > 0.0)
+        .map(|seconds| (seconds * 1e9).round() as u64)
+        .chain(thresholds.iter().copied())
+        .filter(|bound| *bound > 0)
         .collect();
-    buckets.sort_by(f64::total_cmp);
-    buckets.dedup();
-    buckets
+    bounds.sort_unstable();
+    bounds.dedup();
+    bounds
 }
 
 /// Histogram samples wait in the recorder until upkeep folds them into the buckets: without
@@ -109,7 +149,8 @@ pub async fn render() -> Response {
     {
         sample();
     }
-    let body = handle().map(PrometheusHandle::render).unwrap_or_default();
+    let mut body = handle().map(PrometheusHandle::render).unwrap_or_default();
+    histogram::render(&mut body);
     let mut response = body.into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,

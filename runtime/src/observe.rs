@@ -2,7 +2,8 @@
 //!
 //! - Prometheus metrics: `specjet_http_requests_total{operation,method,status}` (the status
 //!   class, `2xx`...: bounded cardinality), `specjet_http_request_duration_seconds{operation}`
-//!   (a histogram), `specjet_http_requests_in_flight{operation}`. A path no operation serves
+//!   (a histogram), `specjet_http_requests_in_flight{operation}`, and the body sizes whose
+//!   length is known, `specjet_http_request_size_bytes` and `_response_size_bytes`. A path no operation serves
 //!   is the one operation `unknown`, never its raw path.
 //! - `X-Request-Id`: a valid incoming id is kept, else one is made; it is on the answer, in the
 //!   request's extensions ([`RequestId`], for handlers and logs), and in problem bodies as
@@ -53,7 +54,9 @@ struct OperationMetrics {
     id: &'static str,
     method: &'static str,
     tallies: Arc<Tallies>,
-    duration: metrics::Histogram,
+    duration: Arc<crate::histogram::Histogram>,
+    request_size: Arc<crate::histogram::Histogram>,
+    response_size: Arc<crate::histogram::Histogram>,
 }
 
 impl OperationMetrics {
@@ -67,7 +70,9 @@ impl OperationMetrics {
             id,
             method,
             tallies: Tallies::of(id, method),
-            duration: metrics::histogram!("specjet_http_request_duration_seconds", "operation" => id),
+            duration: crate::metrics::latency_histogram(id),
+            request_size: crate::metrics::size_histogram(crate::metrics::REQUEST_SIZE, id),
+            response_size: crate::metrics::size_histogram(crate::metrics::RESPONSE_SIZE, id),
         }
     }
 }
@@ -166,7 +171,7 @@ impl ObserveLayer {
         reject: RejectHook,
         on: bool,
     ) -> ObserveLayer {
-        // Registered with the recorder first, so that the histogram gets its buckets.
+        // The recorder first: the counters registered below are its.
         crate::metrics::handle();
         let mut metrics: Vec<OperationMetrics> = operations
             .iter()
@@ -261,6 +266,10 @@ where
                 .map_or("", |path| path.as_str()),
             request_id = &*id,
         );
+        // Known when the client sent a length (a body sent in chunks is not counted).
+        if let Some(size) = http_body::Body::size_hint(request.body()).exact() {
+            metrics.request_size.record(size);
+        }
         let answering = Answering::new(shared, index);
         let parts = Arc::new(crate::timing::Parts::default());
         let answered =
@@ -275,7 +284,13 @@ where
             let status = response.status().as_u16();
             let class = usize::from(status / 100).clamp(1, 5) - 1;
             metrics.tallies.by_class[class].fetch_add(1, Ordering::Relaxed);
-            metrics.duration.record(elapsed.as_secs_f64());
+            metrics
+                .duration
+                .record(u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX));
+            // Known for whole bodies; a streamed or compressed-on-the-fly body is not counted.
+            if let Some(size) = http_body::Body::size_hint(response.body()).exact() {
+                metrics.response_size.record(size);
+            }
             span.in_scope(|| {
                 tracing::debug!(
                     status,

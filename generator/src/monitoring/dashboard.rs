@@ -1,7 +1,7 @@
 //! `specjet dashboard`: a Grafana dashboard (JSON model, schema version 39) of the service.
 //!
 //! An overview row (traffic, server errors and latency of the whole service, requests in
-//! flight, and the database pool when the spec declares one), then a row per operation, or per
+//! flight, response sizes, and the database pool when the spec declares one), then a row per operation, or per
 //! tag when the spec has more operations than a page can show: request rate by status class,
 //! the server-error ratio, p50/p95/p99 latency with each objective as a threshold line, and,
 //! where the operation has them, its cache hit ratio and its refusals by rate limit. Every
@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use super::{
     le_label, operation_matcher, slug, CACHE, DB_CONNECTIONS, DB_WAITING, DURATION, IN_FLIGHT,
-    RATE_LIMIT, REQUESTS,
+    RATE_LIMIT, REQUESTS, RESPONSE_SIZE,
 };
 use crate::ir::{Api, Operation};
 
@@ -50,6 +50,14 @@ pub fn dashboard(api: &Api) -> Value {
         "short",
         vec![target(
             &format!("sum by (operation) ({IN_FLIGHT})"),
+            "{{operation}}",
+        )],
+    ));
+    layout.panel(timeseries(
+        "Response size (p95, bodies of known length)",
+        "bytes",
+        vec![target(
+            &format!("histogram_quantile(0.95, sum by (operation, le) (rate({RESPONSE_SIZE}_bucket[$__rate_interval])))"),
             "{{operation}}",
         )],
     ));

@@ -16,6 +16,8 @@ const REQUESTS: &str = "specjet_http_requests_total";
 const DURATION: &str = "specjet_http_request_duration_seconds";
 /// Requests being answered, by operation.
 const IN_FLIGHT: &str = "specjet_http_requests_in_flight";
+/// Response body sizes (of known length), by operation.
+const RESPONSE_SIZE: &str = "specjet_http_response_size_bytes";
 /// Cache lookups by operation, tier and result.
 const CACHE: &str = "specjet_cache_requests_total";
 /// Rate-limit decisions by operation and result.

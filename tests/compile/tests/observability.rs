@@ -108,6 +108,16 @@ async fn every_metric_the_dashboard_queries_is_exported_with_the_objectives_as_b
         ),
         "{text}"
     );
+    // Body sizes of known length: `{"id":1}` is 8 bytes, under the 64-byte bucket.
+    assert!(
+        text.lines().any(
+            |line| line.starts_with("specjet_http_response_size_bytes_bucket{")
+                && line.contains("operation=\"getItem\"")
+                && line.contains("le=\"64\"")
+                && !line.ends_with(" 0")
+        ),
+        "{text}"
+    );
     // The recording rules read 5xx of `fail` by its status class.
     assert!(
         text.lines()
