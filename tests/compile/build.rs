@@ -13,6 +13,7 @@ const SPECS: &[(&str, &str)] = &[
     ("contract", "tests/compile/specs/contract.yaml"),
     ("swagger2", "tests/compile/specs/swagger2.yaml"),
     ("observability", "tests/compile/specs/observability.yaml"),
+    ("empty", "tests/compile/specs/empty.yaml"),
     (
         "contract_no_formats",
         "tests/compile/specs/contract-no-formats.yaml",

@@ -256,11 +256,12 @@ fn operation_ids(api: &Api) -> TokenStream {
         quote! { #docs #variant, }
     });
     let all = api.operations.iter().map(variant);
-    // Variants are numbered in table order; an enum without variants has no number.
-    let index = if api.operations.is_empty() {
+    // Variants are numbered in table order; an enum without variants has no value at all
+    // (indexing with `match self {}` would be an unreachable expression).
+    let info = if api.operations.is_empty() {
         quote! { match self {} }
     } else {
-        quote! { self as usize }
+        quote! { &OPERATIONS[self as usize] }
     };
     quote! {
         /// Every operation of the API, by its `operationId`.
@@ -275,7 +276,7 @@ fn operation_ids(api: &Api) -> TokenStream {
 
             /// The operation's entry in the operations table: its route and the spec's policies.
             pub fn info(self) -> &'static OperationInfo {
-                &OPERATIONS[#index]
+                #info
             }
 
             /// The spec's `operationId`.

@@ -23,6 +23,7 @@ generated!(
     contract_no_formats,
     swagger2,
     observability,
+    empty,
     oai_petstore,
     oai_petstore_expanded,
     oai_uspto,
