@@ -114,7 +114,8 @@ fn uid(title: &str) -> String {
 }
 
 /// The rows below the overview: one per operation, or per tag for large specs (an
-/// operation under its first tag; untagged ones together).
+/// operation under its first tag; one without tags under the first segment of its path that
+/// is not a version, `/v1/charges/{id}` under `/charges`).
 fn groups(api: &Api) -> Vec<(String, Vec<&Operation>)> {
     if api.operations.len() <= ROWS_PER_OPERATION_UP_TO {
         return api
@@ -135,13 +136,49 @@ fn groups(api: &Api) -> Vec<(String, Vec<&Operation>)> {
     }
     let mut groups: Vec<(String, Vec<&Operation>)> = Vec::new();
     for op in &api.operations {
-        let tag = op.tags.first().map_or("untagged", String::as_str);
-        match groups.iter_mut().find(|(name, _)| name == tag) {
+        let group = match op.tags.first() {
+            Some(tag) => tag.clone(),
+            None => path_group(&op.path),
+        };
+        match groups.iter_mut().find(|(name, _)| *name == group) {
             Some((_, operations)) => operations.push(op),
-            None => groups.push((tag.to_owned(), vec![op])),
+            None => groups.push((group, vec![op])),
         }
     }
     groups
+}
+
+/// `/charges` for `/v1/charges/{id}`: the first segment that is neither a version (`v1`,
+/// `v2beta`) nor `api`, nor a parameter.
+fn path_group(path: &str) -> String {
+    let is_version = |segment: &str| {
+        segment
+            .strip_prefix(['v', 'V'])
+            .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
+    };
+    path.split('/')
+        .find(|segment| {
+            !segment.is_empty()
+                && !is_version(segment)
+                && !segment.eq_ignore_ascii_case("api")
+                && !segment.starts_with('{')
+        })
+        .map_or_else(|| "/".to_owned(), |segment| format!("/{segment}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::path_group;
+
+    #[test]
+    fn untagged_operations_are_grouped_by_their_first_meaningful_segment() {
+        assert_eq!(path_group("/v1/charges/{charge}/refunds"), "/charges");
+        assert_eq!(path_group("/api/v2beta/users"), "/users");
+        assert_eq!(path_group("/{tenant}/orders"), "/orders");
+        assert_eq!(path_group("/videos"), "/videos");
+        assert_eq!(path_group("/"), "/");
+        assert_eq!(path_group("/v1"), "/");
+    }
 }
 
 /// The panels of one row: traffic, errors, latency, and the cache and rate limit where the
