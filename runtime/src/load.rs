@@ -96,13 +96,8 @@ impl Load {
         self.watched_any.store(true, Ordering::Relaxed);
         static WATCHER: OnceLock<()> = OnceLock::new();
         WATCHER.get_or_init(|| {
-            let started = std::thread::Builder::new()
-                .name("specjet-load-watch".to_owned())
-                .spawn(move || loop {
-                    std::thread::sleep(PERIOD);
-                    self.tick();
-                });
-            if let Err(error) = started {
+            if let Err(error) = crate::periodic::every("specjet-load-watch", PERIOD, || self.tick())
+            {
                 tracing::warn!(%error, "no load watcher thread: adaptive rate limits stay relaxed");
             }
         });

@@ -110,12 +110,9 @@ fn latency_bounds(thresholds: &[u64]) -> Vec<u64> {
 /// Histogram samples wait in the recorder until upkeep folds them into the buckets: without
 /// it, a service nobody scrapes grows with every request.
 fn start_upkeep(handle: PrometheusHandle) {
-    let upkeep = std::thread::Builder::new()
-        .name("specjet-metrics-upkeep".to_owned())
-        .spawn(move || loop {
-            std::thread::sleep(UPKEEP_INTERVAL);
-            handle.run_upkeep();
-        });
+    let upkeep = crate::periodic::every("specjet-metrics-upkeep", UPKEEP_INTERVAL, move || {
+        handle.run_upkeep();
+    });
     if let Err(error) = upkeep {
         tracing::warn!(%error, "no metrics upkeep thread: histograms are folded only when /metrics is scraped");
     }
