@@ -25,7 +25,20 @@ impl Service {
     /// Starts `binary` on `127.0.0.1:0` with `env` set and `unset` removed, and waits for
     /// the address it prints once bound.
     pub fn start(binary: &str, env: &[(&str, &str)], unset: &[&str]) -> Service {
+        Service::start_in(binary, None, env, unset)
+    }
+
+    /// [`Service::start`] in the working directory `dir` (the current one when `None`).
+    pub fn start_in(
+        binary: &str,
+        dir: Option<&std::path::Path>,
+        env: &[(&str, &str)],
+        unset: &[&str],
+    ) -> Service {
         let mut command = Command::new(binary);
+        if let Some(dir) = dir {
+            command.current_dir(dir);
+        }
         command.env("ADDR", "127.0.0.1:0").stdout(Stdio::piped());
         for (name, value) in env {
             command.env(name, value);

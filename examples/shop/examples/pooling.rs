@@ -4,11 +4,11 @@
 //! `GET /per-request/products/{id}` opens a connection for the request and closes it, as a
 //! service without a pool does. `GET /lookups/single` and `GET /lookups/loader` each read
 //! products 1 to 20 with 20 concurrent lookups: one query each, or coalesced by a
-//! `specjet::Loader` into one query (the shop's own `products_by_id`). `DATABASE_URL` names the database (the shop's migrations
+//! `specjet::Loader` into one query (the shop's own `store::products_by_id`). `DATABASE_URL` names the database (the shop's migrations
 //! run first, and 100 products are added when the table is empty).
 
 use shop_example::api::types::Product;
-use shop_example::handlers::products_by_id;
+use shop_example::store;
 use specjet::axum::extract::{Path, State};
 use specjet::axum::response::{IntoResponse, Response};
 use specjet::axum::routing::get;
@@ -100,7 +100,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let products = Loader::new("products", move |ids: Vec<i64>| {
         let database = pool.clone();
         // The shop's own batch query.
-        async move { products_by_id(&database, &ids).await }
+        async move {
+            let mut connection = database.acquire().await?;
+            Ok(store::products_by_id(&mut connection, &ids).await?)
+        }
     });
     let router = Router::new()
         .route("/pooled/products/{id}", get(pooled))

@@ -1,144 +1,338 @@
-//! The handlers: products in a table, read and written with sqlx through the pool the
-//! services opened. The SQL is written once for both databases (`$1` placeholders, which
-//! SQLite reads too; `RETURNING`, which both have); only the table's DDL differs, in the
-//! `.postgres.sql` and `.sqlite.sql` migrations.
+//! The handlers: the shop's SQL (`store`) run over the pool the services opened, reads
+//! through loaders so that what arrives together (the items of a batch, the parts of many
+//! dashboards, concurrent requests) is one query per kind, never one per item.
 
 use std::collections::HashMap;
+use std::hash::Hash;
 
-use specjet::sqlx;
+use specjet::http::{header, StatusCode};
 use specjet::{Database, Loader, Problem};
 
-use crate::api::operations::{create_product, delete_product, get_product, list_products};
-use crate::api::types::{NewProduct, Product};
+use crate::api::operations::{
+    create_order, create_product, create_user, delete_product, get_order, get_product, get_user,
+    get_user_stats, list_my_orders, list_products, list_user_orders, list_users, update_order,
+};
+use crate::api::types::{Order, OrderPage, Product, User, UserStats};
 use crate::api::Api;
+use crate::store::{self, StoreError};
 
-/// The handlers' state: the pool, and the loader that reads products by id in batches (a
-/// clone shares both).
+/// A loader whose batch is one call of the store function `$query` with every id, on one
+/// pooled connection. (A macro: a function cannot name "an async fn borrowing its
+/// arguments, whose future is `Send`" on stable Rust.)
+macro_rules! loader {
+    ($database:expr, $name:literal, $query:path) => {{
+        let database = $database.clone();
+        Loader::new($name, move |ids: Vec<i64>| {
+            let database = database.clone();
+            async move {
+                let mut connection = database.acquire().await?;
+                Ok($query(&mut connection, &ids).await?)
+            }
+        })
+    }};
+}
+
+/// The handlers' state: the pool, and a loader per kind of read (a clone shares them all).
 #[derive(Clone, Debug)]
 pub struct Shop {
     database: Database,
     products: Loader<i64, Product>,
+    users: Loader<i64, User>,
+    orders: Loader<i64, Order>,
+    /// A user's newest orders, by (user, page size).
+    recent_orders: Loader<(i64, i32), OrderPage>,
+    stats: Loader<i64, UserStats>,
 }
 
 impl Shop {
     /// The shop over the services' database.
     pub fn new(services: &specjet::Services) -> Result<Shop, specjet::StartError> {
         let database = services.require_database()?.clone();
-        let pool = database.clone();
-        // Product reads that arrive together (the items of a batch, concurrent requests)
-        // are one query.
-        let products = Loader::new("products", move |ids: Vec<i64>| {
-            let database = pool.clone();
-            async move { products_by_id(&database, &ids).await }
-        });
-        Ok(Shop { database, products })
+        Ok(Shop {
+            products: loader!(database, "products", store::products_by_id),
+            users: loader!(database, "users", store::users_by_id),
+            orders: loader!(database, "orders", store::orders_by_id),
+            recent_orders: recent_orders_loader(&database),
+            stats: loader!(database, "stats", store::stats),
+            database,
+        })
     }
 }
 
-/// The products with these ids, in one query (`IN ($1, $2, ...)` reads the same on Postgres
-/// and SQLite, where `= ANY($1)` is Postgres only).
-pub async fn products_by_id(
+/// The newest orders of many users: one query per page size asked (in practice one).
+fn recent_orders_loader(database: &Database) -> Loader<(i64, i32), OrderPage> {
+    let database = database.clone();
+    Loader::new("recent_orders", move |keys: Vec<(i64, i32)>| {
+        let database = database.clone();
+        async move {
+            let mut by_limit: HashMap<i32, Vec<i64>> = HashMap::new();
+            for (user, limit) in &keys {
+                by_limit.entry(*limit).or_default().push(*user);
+            }
+            let mut connection = database.acquire().await?;
+            let mut pages = HashMap::with_capacity(keys.len());
+            for (limit, users) in by_limit {
+                let found = store::recent_orders(&mut connection, &users, limit).await?;
+                pages.extend(found.into_iter().map(|(user, page)| ((user, limit), page)));
+            }
+            Ok(pages)
+        }
+    })
+}
+
+/// How a store failure is answered: an unknown product in an order is 422, database errors
+/// as `Problem` answers them (409 for a duplicate, 503 when unreachable, ...).
+impl From<StoreError> for Problem {
+    fn from(error: StoreError) -> Problem {
+        match error {
+            StoreError::Database(error) => error.into(),
+            StoreError::NotFound(what) => not_found(what),
+            StoreError::Invalid(reason) => {
+                Problem::new(StatusCode::UNPROCESSABLE_ENTITY).with_detail(reason)
+            }
+            StoreError::Corrupt(reason) => {
+                eprintln!("shop: {reason}");
+                Problem::new(StatusCode::INTERNAL_SERVER_ERROR)
+            }
+        }
+    }
+}
+
+/// Runs a store call on a pooled connection (the wait is counted in `Server-Timing`).
+async fn with_connection<T>(
     database: &Database,
-    ids: &[i64],
-) -> Result<HashMap<i64, Product>, Problem> {
-    let placeholders: Vec<String> = (1..=ids.len()).map(|n| format!("${n}")).collect();
-    let query = format!(
-        "SELECT {COLUMNS} FROM products WHERE id IN ({})",
-        placeholders.join(", ")
-    );
-    let mut select = sqlx::query_as::<_, Row>(&query);
-    for id in ids {
-        select = select.bind(*id);
-    }
-    let rows = select.fetch_all(&mut *database.acquire().await?).await?;
-    Ok(rows.into_iter().map(|row| (row.0, product(row))).collect())
+    call: impl AsyncFnOnce(&mut specjet::sqlx::AnyConnection) -> store::Result<T>,
+) -> Result<T, Problem> {
+    let mut connection = database.acquire().await?;
+    Ok(call(&mut connection).await?)
 }
 
-/// A `products` row, in the column order of [`COLUMNS`].
-type Row = (i64, String, String, i64, i64);
-const COLUMNS: &str = "id, sku, name, price_cents, stock";
-
-fn product((id, sku, name, price_cents, stock): Row) -> Product {
-    Product {
-        id,
-        sku,
-        name,
-        price_cents,
-        stock,
-    }
+fn not_found(what: &str) -> Problem {
+    Problem::new(StatusCode::NOT_FOUND).with_detail(format!("no {what} has this id"))
 }
 
-// The logic is written as functions returning `Result<_, Problem>`, so that `?` turns a sqlx
-// error into the right answer (`From<sqlx::Error> for Problem`); each handler answers with
-// `.into()`. Connections come from `Database::acquire`, which answers 503 past the pool's
-// acquire timeout and counts the wait in the answer's `Server-Timing` (`db;dur=`).
+/// The value a loader found for `key`, or 404.
+async fn found<K, V>(loader: &Loader<K, V>, key: K, what: &str) -> Result<V, Problem>
+where
+    K: Clone + Eq + Hash + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    loader.load(key).await?.ok_or_else(|| not_found(what))
+}
+
+// The logic is written as functions returning `Result<_, Problem>`, so that `?` turns any
+// failure into the right answer; each handler answers with `.into()`.
 impl Shop {
+    /// A user's newest orders; an empty page for a user without orders, 404 without user.
+    async fn recent(&self, user_id: i64, limit: i32) -> Result<OrderPage, Problem> {
+        match self.recent_orders.load((user_id, limit)).await? {
+            Some(page) => Ok(page),
+            None => {
+                found(&self.users, user_id, "user").await?;
+                Ok(OrderPage {
+                    items: Vec::new(),
+                    next: None,
+                })
+            }
+        }
+    }
+
+    /// The user a bearer token names, or 401.
+    async fn caller(&self, parts: &specjet::http::request::Parts) -> Result<i64, Problem> {
+        let unauthorized =
+            |detail: &str| Problem::new(StatusCode::UNAUTHORIZED).with_detail(detail);
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|token| !token.is_empty())
+            .ok_or_else(|| unauthorized("a bearer token is required"))?;
+        with_connection(&self.database, async move |connection| {
+            store::user_by_token(connection, token).await
+        })
+        .await?
+        .ok_or_else(|| unauthorized("the token names no user"))
+    }
+
+    async fn try_list_users(
+        &self,
+        request: list_users::Request,
+    ) -> Result<list_users::Response, Problem> {
+        let page = with_connection(&self.database, async move |connection| {
+            store::list_users(connection, request.limit, request.after).await
+        })
+        .await?;
+        Ok(list_users::Response::Ok(page))
+    }
+
+    async fn try_create_user(
+        &self,
+        request: create_user::Request,
+    ) -> Result<create_user::Response, Problem> {
+        let user = with_connection(&self.database, async move |connection| {
+            store::create_user(connection, request.body).await
+        })
+        .await?;
+        Ok(create_user::Response::Created(user))
+    }
+
+    async fn try_list_user_orders(
+        &self,
+        request: list_user_orders::Request,
+    ) -> Result<list_user_orders::Response, Problem> {
+        let list_user_orders::Request {
+            user_id,
+            limit,
+            status,
+            before,
+            ..
+        } = request;
+        if status.is_none() && before.is_none() {
+            return Ok(list_user_orders::Response::Ok(
+                self.recent(user_id, limit).await?,
+            ));
+        }
+        let page = with_connection(&self.database, async move |connection| {
+            store::user_orders(connection, user_id, limit, status, before).await
+        })
+        .await?;
+        if page.items.is_empty() {
+            found(&self.users, user_id, "user").await?;
+        }
+        Ok(list_user_orders::Response::Ok(page))
+    }
+
+    async fn try_create_order(
+        &self,
+        request: create_order::Request,
+    ) -> Result<create_order::Response, Problem> {
+        let order = with_connection(&self.database, async move |connection| {
+            store::create_order(connection, request.user_id, request.body).await
+        })
+        .await?;
+        Ok(create_order::Response::Created(order))
+    }
+
+    async fn try_get_user_stats(
+        &self,
+        request: get_user_stats::Request,
+    ) -> Result<get_user_stats::Response, Problem> {
+        let stats = match self.stats.load(request.user_id).await? {
+            Some(stats) => stats,
+            None => {
+                found(&self.users, request.user_id, "user").await?;
+                store::no_orders(request.user_id)
+            }
+        };
+        Ok(get_user_stats::Response::Ok(stats))
+    }
+
+    async fn try_list_my_orders(
+        &self,
+        request: list_my_orders::Request,
+    ) -> Result<list_my_orders::Response, Problem> {
+        let user_id = self.caller(&request.parts).await?;
+        Ok(list_my_orders::Response::Ok(
+            self.recent(user_id, request.limit).await?,
+        ))
+    }
+
+    async fn try_update_order(
+        &self,
+        request: update_order::Request,
+    ) -> Result<update_order::Response, Problem> {
+        let order = with_connection(&self.database, async move |connection| {
+            store::update_order(connection, request.order_id, request.body.status).await
+        })
+        .await?;
+        Ok(update_order::Response::Ok(order))
+    }
+
     async fn try_list_products(
         &self,
         request: list_products::Request,
     ) -> Result<list_products::Response, Problem> {
-        let query = format!("SELECT {COLUMNS} FROM products ORDER BY id LIMIT $1");
-        let rows: Vec<Row> = sqlx::query_as(&query)
-            .bind(i64::from(request.limit))
-            .fetch_all(&mut *self.database.acquire().await?)
-            .await?;
-        Ok(list_products::Response::Ok(
-            rows.into_iter().map(product).collect(),
-        ))
+        let products = with_connection(&self.database, async move |connection| {
+            store::list_products(connection, request.limit).await
+        })
+        .await?;
+        Ok(list_products::Response::Ok(products))
     }
 
     async fn try_create_product(
         &self,
         request: create_product::Request,
     ) -> Result<create_product::Response, Problem> {
-        let NewProduct {
-            sku,
-            name,
-            price_cents,
-            stock,
-        } = request.body;
-        let query = format!(
-            "INSERT INTO products (sku, name, price_cents, stock) VALUES ($1, $2, $3, $4) \
-             RETURNING {COLUMNS}"
-        );
-        // A duplicate SKU is a unique violation, which `?` answers with 409.
-        let row: Row = sqlx::query_as(&query)
-            .bind(sku)
-            .bind(name)
-            .bind(price_cents)
-            .bind(stock.unwrap_or(0))
-            .fetch_one(&mut *self.database.acquire().await?)
-            .await?;
-        Ok(create_product::Response::Created(product(row)))
-    }
-
-    async fn try_get_product(
-        &self,
-        request: get_product::Request,
-    ) -> Result<get_product::Response, Problem> {
-        // Through the loader: the reads of one batch are one query.
-        match self.products.load(request.product_id).await? {
-            Some(product) => Ok(get_product::Response::Ok(product)),
-            None => Err(sqlx::Error::RowNotFound.into()),
-        }
+        // A duplicate SKU is a unique violation, answered with 409.
+        let product = with_connection(&self.database, async move |connection| {
+            store::create_product(connection, request.body).await
+        })
+        .await?;
+        Ok(create_product::Response::Created(product))
     }
 
     async fn try_delete_product(
         &self,
         request: delete_product::Request,
     ) -> Result<delete_product::Response, Problem> {
-        let deleted = sqlx::query("DELETE FROM products WHERE id = $1")
-            .bind(request.product_id)
-            .execute(&mut *self.database.acquire().await?)
-            .await?;
-        if deleted.rows_affected() == 0 {
-            return Err(sqlx::Error::RowNotFound.into());
-        }
+        with_connection(&self.database, async move |connection| {
+            store::delete_product(connection, request.product_id).await
+        })
+        .await?;
         Ok(delete_product::Response::NoContent)
     }
 }
 
+// `getDashboard` is not written here: `x-fan-out` composes it from `getUser`,
+// `listUserOrders` and `getUserStats`, each through its own cache.
 impl Api for Shop {
+    async fn list_users(&self, request: list_users::Request) -> list_users::Response {
+        self.try_list_users(request).await.into()
+    }
+
+    async fn create_user(&self, request: create_user::Request) -> create_user::Response {
+        self.try_create_user(request).await.into()
+    }
+
+    async fn get_user(&self, request: get_user::Request) -> get_user::Response {
+        found(&self.users, request.user_id, "user")
+            .await
+            .map(get_user::Response::Ok)
+            .into()
+    }
+
+    async fn list_user_orders(
+        &self,
+        request: list_user_orders::Request,
+    ) -> list_user_orders::Response {
+        self.try_list_user_orders(request).await.into()
+    }
+
+    async fn create_order(&self, request: create_order::Request) -> create_order::Response {
+        self.try_create_order(request).await.into()
+    }
+
+    async fn get_user_stats(&self, request: get_user_stats::Request) -> get_user_stats::Response {
+        self.try_get_user_stats(request).await.into()
+    }
+
+    async fn list_my_orders(&self, request: list_my_orders::Request) -> list_my_orders::Response {
+        self.try_list_my_orders(request).await.into()
+    }
+
+    async fn get_order(&self, request: get_order::Request) -> get_order::Response {
+        found(&self.orders, request.order_id, "order")
+            .await
+            .map(get_order::Response::Ok)
+            .into()
+    }
+
+    async fn update_order(&self, request: update_order::Request) -> update_order::Response {
+        self.try_update_order(request).await.into()
+    }
+
     async fn list_products(&self, request: list_products::Request) -> list_products::Response {
         self.try_list_products(request).await.into()
     }
@@ -148,7 +342,11 @@ impl Api for Shop {
     }
 
     async fn get_product(&self, request: get_product::Request) -> get_product::Response {
-        self.try_get_product(request).await.into()
+        // Through the loader: the reads of one batch are one query.
+        found(&self.products, request.product_id, "product")
+            .await
+            .map(get_product::Response::Ok)
+            .into()
     }
 
     async fn delete_product(&self, request: delete_product::Request) -> delete_product::Response {

@@ -1,9 +1,12 @@
 //! The shop example: connects to its database (`DATABASE_URL`, else `shop.sqlite3`), runs
-//! the migrations, then serves on `ADDR` (default 127.0.0.1:8080). A database that cannot
-//! be reached, or a migration that fails, ends the start with a message and exit code 1.
+//! the migrations, seeds an empty shop (`SEED_USERS` users, default 10,000, with ten orders
+//! each on average; `0` seeds nothing), then serves on `ADDR` (default 127.0.0.1:8080). A
+//! database that cannot be reached, a migration or a seed that fails, ends the start with a
+//! message and exit code 1.
 
 use std::process::ExitCode;
 
+use shop_example::seed::{self, SeedSize};
 use shop_example::{api, handlers::Shop};
 
 #[global_allocator]
@@ -11,6 +14,16 @@ static ALLOCATOR: specjet::Allocator = specjet::ALLOCATOR;
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    let size = match std::env::var("SEED_USERS") {
+        Err(_) => SeedSize::DEFAULT,
+        Ok(users) => match users.trim().parse() {
+            Ok(users) => SeedSize::users(users),
+            Err(_) => {
+                eprintln!("shop: SEED_USERS `{users}` is not a number of users");
+                return ExitCode::FAILURE;
+            }
+        },
+    };
     // The services first (the pool opened and migrated), then the handlers over its handle.
     let started = api::services()
         .await
@@ -22,6 +35,20 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Some(database) = services.database() {
+        match seed::seed_if_empty(database, size).await {
+            Ok(Some(seeded)) => eprintln!(
+                "shop: seeded {} products, {} users and {} orders in {:.1?}",
+                seeded.products, seeded.users, seeded.orders, seeded.took
+            ),
+            Ok(None) => {}
+            Err(error) => {
+                eprintln!("shop: cannot seed the database: {error}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    print_hints();
     match specjet::serve(api::router_with(shop, &services)).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -29,4 +56,20 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// A few requests to try, on stderr (stdout's first line is the address, for scripts).
+fn print_hints() {
+    let addr = std::env::var("ADDR").unwrap_or_else(|_| "127.0.0.1:8080".to_owned());
+    let base = format!("http://{addr}");
+    eprintln!(
+        "shop: try
+  curl -i {base}/users/1                       # a cached read (Cache-Status: miss, then hit)
+  curl {base}/users/1/dashboard                # user, recent orders and stats, read at once
+  curl {base}/me/orders -H 'Authorization: Bearer demo-1'     # private, cached per caller
+  curl {base}/batch -H 'Content-Type: application/json' \\
+    -d '{{\"requests\":[{{\"id\":\"1\",\"method\":\"GET\",\"url\":\"/users/1\"}},{{\"id\":\"2\",\"method\":\"GET\",\"url\":\"/orders/1\"}}]}}'
+  curl -s {base}/metrics | grep specjet_http_requests_total
+  open {base}/docs                             # the API's documentation"
+    );
 }

@@ -11,6 +11,7 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use shop_example::seed::{seed_if_empty, SeedSize};
 use shop_example::{api, handlers::Shop};
 use specjet::axum::body::Body;
 use specjet::http::{Request, StatusCode};
@@ -19,6 +20,11 @@ use tower::ServiceExt;
 
 /// The shop's router over `database`, with the spec's settings (migrations included).
 async fn shop(database: &postgres::TestDatabase) -> specjet::axum::Router {
+    shop_and_pool(database).await.0
+}
+
+/// [`shop`], and the pool under it.
+async fn shop_and_pool(database: &postgres::TestDatabase) -> (specjet::axum::Router, Database) {
     let settings = api::settings();
     let declared = settings
         .database
@@ -27,9 +33,9 @@ async fn shop(database: &postgres::TestDatabase) -> specjet::axum::Router {
     let pool = Database::connect(&declared, Some(&database.url))
         .await
         .unwrap_or_else(|error| panic!("{}: {error}", database.backend));
-    let services = Services::new(settings, None).with_database(pool);
+    let services = Services::new(settings, None).with_database(pool.clone());
     let shop = Shop::new(&services).expect("the services have a database");
-    api::router_with(shop, &services)
+    (api::router_with(shop, &services), pool)
 }
 
 async fn call(
@@ -38,7 +44,20 @@ async fn call(
     path: &str,
     body: Option<Value>,
 ) -> (StatusCode, Value) {
+    call_with(router, method, path, &[], body).await
+}
+
+async fn call_with(
+    router: &specjet::axum::Router,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<Value>,
+) -> (StatusCode, Value) {
     let mut request = Request::builder().method(method).uri(path);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
     let body = match body {
         Some(body) => {
             request = request.header("content-type", "application/json");
@@ -106,6 +125,225 @@ async fn every_operation_on_every_database() {
     }
 }
 
+/// Users, orders, statistics and the dashboard on a seeded shop, on each database: pages
+/// that follow on, a dashboard equal to its three parts, an order that shows at once in the
+/// cached statistics and lists (tags and operations invalidated), the private route by
+/// token and never another caller's answer.
+#[tokio::test]
+async fn users_orders_statistics_and_the_dashboard_on_every_database() {
+    for database in postgres::every_backend("shop_orders") {
+        let backend = database.backend;
+        let (router, pool) = shop_and_pool(&database).await;
+        let seeded = seed_if_empty(&pool, SeedSize::users(50))
+            .await
+            .unwrap_or_else(|error| panic!("{backend}: {error}"))
+            .expect("an empty shop is seeded");
+        assert_eq!((seeded.users, seeded.orders), (50, 500), "{backend}");
+        let again = seed_if_empty(&pool, SeedSize::users(50)).await.unwrap();
+        assert!(
+            again.is_none(),
+            "{backend}: a shop with users is left alone"
+        );
+
+        // Pages of users follow on from `next` to the last one.
+        let mut ids = Vec::new();
+        let mut path = "/users?limit=20".to_owned();
+        loop {
+            let (status, page) = call(&router, "GET", &path, None).await;
+            assert_eq!(status, StatusCode::OK, "{backend}: {page}");
+            ids.extend(
+                page["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|user| user["id"].as_i64().unwrap()),
+            );
+            match page["next"].as_i64() {
+                Some(next) => path = format!("/users?limit=20&after={next}"),
+                None => break,
+            }
+        }
+        assert_eq!(ids.len(), 50, "{backend}: every user once");
+        assert!(
+            ids.windows(2).all(|pair| pair[0] < pair[1]),
+            "{backend}: by id"
+        );
+
+        // The dashboard is its three parts, read at once.
+        let user = ids[0];
+        let (status, dashboard) =
+            call(&router, "GET", &format!("/users/{user}/dashboard"), None).await;
+        assert_eq!(status, StatusCode::OK, "{backend}: {dashboard}");
+        let (_, shown) = call(&router, "GET", &format!("/users/{user}"), None).await;
+        let (_, orders) = call(&router, "GET", &format!("/users/{user}/orders"), None).await;
+        let (_, stats) = call(&router, "GET", &format!("/users/{user}/stats"), None).await;
+        assert_eq!(
+            dashboard,
+            json!({"user": shown, "orders": orders, "stats": stats}),
+            "{backend}"
+        );
+
+        // The statistics add up to the user's orders.
+        let (_, all) = call(
+            &router,
+            "GET",
+            &format!("/users/{user}/orders?limit=100"),
+            None,
+        )
+        .await;
+        let all = all["items"].as_array().unwrap().clone();
+        assert_eq!(
+            stats["orders"].as_u64().unwrap() as usize,
+            all.len(),
+            "{backend}"
+        );
+        let spent: i64 = all
+            .iter()
+            .filter(|order| order["status"] != "cancelled")
+            .map(|order| order["total_cents"].as_i64().unwrap())
+            .sum();
+        assert_eq!(stats["spent_cents"], spent, "{backend}");
+        let (status, paid) = call(
+            &router,
+            "GET",
+            &format!("/users/{user}/orders?status=paid&limit=100"),
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{backend}");
+        let paid = paid["items"].as_array().unwrap();
+        assert!(
+            paid.iter().all(|order| order["status"] == "paid"),
+            "{backend}"
+        );
+        assert_eq!(
+            stats["by_status"]["paid"]["orders"].as_u64().unwrap_or(0) as usize,
+            paid.len(),
+            "{backend}"
+        );
+
+        // An order shows at once in the cached statistics and lists.
+        let (_, products) = call(&router, "GET", "/products?limit=1", None).await;
+        let product = &products[0];
+        let new_order = json!({
+            "items": [{"product_id": product["id"], "quantity": 3}],
+            "shipping": {"street": "1 Rue Neuve", "city": "Lyon", "country": "FR"}
+        });
+        let (status, order) = call(
+            &router,
+            "POST",
+            &format!("/users/{user}/orders"),
+            Some(new_order.clone()),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{backend}: {order}");
+        assert_eq!(order["status"], "pending");
+        assert_eq!(
+            order["total_cents"],
+            product["price_cents"].as_i64().unwrap() * 3,
+            "{backend}"
+        );
+        let order_id = order["id"].as_i64().unwrap();
+        let (_, after) = call(&router, "GET", &format!("/users/{user}/dashboard"), None).await;
+        assert_eq!(
+            after["stats"]["orders"],
+            stats["orders"].as_i64().unwrap() + 1,
+            "{backend}: the cached statistics were dropped"
+        );
+        assert_eq!(
+            after["orders"]["items"][0], order,
+            "{backend}: the cached list was dropped"
+        );
+
+        // Moving the order along drops the cached order and its owner's lists.
+        let (status, _) = call(&router, "GET", &format!("/orders/{order_id}"), None).await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, updated) = call(
+            &router,
+            "PATCH",
+            &format!("/orders/{order_id}"),
+            Some(json!({"status": "paid"})),
+        )
+        .await;
+        assert_eq!(
+            (status, &updated["status"]),
+            (StatusCode::OK, &json!("paid")),
+            "{backend}: {updated}"
+        );
+        let (_, shown) = call(&router, "GET", &format!("/orders/{order_id}"), None).await;
+        assert_eq!(shown["status"], "paid", "{backend}");
+        let (_, listed) = call(&router, "GET", &format!("/users/{user}/orders"), None).await;
+        assert_eq!(listed["items"][0]["status"], "paid", "{backend}");
+
+        // What does not exist.
+        let (status, _) = call(&router, "GET", "/users/999999/dashboard", None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{backend}");
+        let (status, _) = call(&router, "POST", "/users/999999/orders", Some(new_order)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{backend}");
+        let unknown = json!({"items": [{"product_id": 999999, "quantity": 1}], "shipping": {"street": "x", "city": "y", "country": "FR"}});
+        let (status, problem) = call(
+            &router,
+            "POST",
+            &format!("/users/{user}/orders"),
+            Some(unknown),
+        )
+        .await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{backend}: {problem}"
+        );
+
+        // The private route answers each caller their own orders, by token.
+        let (status, _) = call(&router, "GET", "/me/orders", None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{backend}");
+        let (status, _) = call_with(
+            &router,
+            "GET",
+            "/me/orders",
+            &[("authorization", "Bearer nobody")],
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{backend}");
+        for user in [ids[0], ids[1], ids[0]] {
+            let token = format!("Bearer demo-{user}");
+            let (status, mine) = call_with(
+                &router,
+                "GET",
+                "/me/orders",
+                &[("authorization", &token)],
+                None,
+            )
+            .await;
+            assert_eq!(status, StatusCode::OK, "{backend}: {mine}");
+            let (_, theirs) = call(&router, "GET", &format!("/users/{user}/orders"), None).await;
+            assert_eq!(mine, theirs, "{backend}: user {user}'s own orders");
+        }
+
+        // A new user gets a token of their own, once; an email is taken once.
+        let ada = json!({"email": "ada@example.com", "name": "Ada", "tier": "gold"});
+        let (status, registered) = call(&router, "POST", "/users", Some(ada.clone())).await;
+        assert_eq!(status, StatusCode::CREATED, "{backend}: {registered}");
+        let token = format!("Bearer {}", registered["token"].as_str().unwrap());
+        let (status, mine) = call_with(
+            &router,
+            "GET",
+            "/me/orders",
+            &[("authorization", &token)],
+            None,
+        )
+        .await;
+        assert_eq!(
+            (status, mine),
+            (StatusCode::OK, json!({"items": [], "next": null})),
+            "{backend}"
+        );
+        let (status, _) = call(&router, "POST", "/users", Some(ada)).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{backend}");
+    }
+}
+
 #[tokio::test]
 async fn the_wait_for_a_connection_is_in_server_timing() {
     for database in postgres::every_backend("shop_timing") {
@@ -146,6 +384,7 @@ fn sigterm_lets_50_in_flight_requests_finish_and_exits_0() {
         &[
             ("DATABASE_URL", database.url.as_str()),
             ("DATABASE_ACQUIRE_TIMEOUT", "60s"),
+            ("SEED_USERS", "0"),
         ],
         // The default drain bound (30 s) is what is under test.
         &["REDIS_URL", "SHUTDOWN_TIMEOUT"],
@@ -236,14 +475,19 @@ fn counter(service: &running::Service, line_start: &str) -> f64 {
 }
 
 /// Over real HTTP, on each database: one batch creates 20 products, one batch reads them,
-/// and the 20 reads reach the database as one query (the products loader's batch).
+/// and the 20 reads reach the database as one query (the products loader's batch); so do
+/// a batch of 20 users and one of 20 users' orders (no N+1: the orders of many users are one
+/// query).
 #[test]
 fn a_batch_of_20_reads_is_one_query() {
     for database in postgres::every_backend("batch") {
         let backend = database.backend;
         let service = running::Service::start(
             env!("CARGO_BIN_EXE_shop-example"),
-            &[("DATABASE_URL", database.url.as_str())],
+            &[
+                ("DATABASE_URL", database.url.as_str()),
+                ("SEED_USERS", "30"),
+            ],
             &["REDIS_URL"],
         );
         let creates: Vec<Value> = (0..20)
@@ -304,5 +548,83 @@ fn a_batch_of_20_reads_is_one_query() {
             20.0,
             "{backend}: for 20 ids"
         );
+
+        // 20 users, and the newest orders of 20 users: one query each.
+        for (loader, url) in [
+            ("users", "/users/{n}"),
+            ("recent_orders", "/users/{n}/orders"),
+        ] {
+            let batches = format!("specjet_loader_batches_total{{loader=\"{loader}\"}}");
+            let before = counter(&service, &batches);
+            let reads: Vec<Value> = (1..=20)
+                .map(|n| json!({"id": n.to_string(), "method": "GET", "url": url.replace("{n}", &n.to_string())}))
+                .collect();
+            let read = running::request(
+                &service,
+                "POST",
+                "/batch",
+                Some("application/json"),
+                &json!({ "requests": reads }).to_string(),
+            );
+            assert_eq!(read.status, 200, "{backend}: {}", read.body);
+            for answer in read.json()["responses"].as_array().unwrap() {
+                assert_eq!(answer["status"], 200, "{backend}: {answer}");
+            }
+            assert_eq!(
+                counter(&service, &batches) - before,
+                1.0,
+                "{backend}: 20 reads through `{loader}` are one query"
+            );
+        }
     }
+}
+
+/// With no environment at all, the binary runs on an SQLite file in its working directory
+/// with the in-process cache and limiter, seeded with 10,000 users and 100,000 orders.
+#[test]
+fn with_no_environment_it_serves_a_seeded_shop_from_sqlite() {
+    let dir = std::env::temp_dir().join(format!("specjet-shop-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a working directory");
+    let service = running::Service::start_in(
+        env!("CARGO_BIN_EXE_shop-example"),
+        Some(&dir),
+        &[],
+        &[
+            "DATABASE_URL",
+            "REDIS_URL",
+            "SEED_USERS",
+            "RATE_LIMIT_BACKEND",
+        ],
+    );
+    assert!(dir.join("shop.sqlite3").exists(), "the embedded database");
+    let last = running::get(&service, "/users?limit=5&after=9998");
+    assert_eq!(last.status, 200, "{}", last.body);
+    let ids: Vec<i64> = last.json()["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|user| user["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, [9999, 10000], "10,000 users");
+    let dashboard = running::get(&service, "/users/10000/dashboard");
+    assert_eq!(dashboard.status, 200, "{}", dashboard.body);
+    let stats = running::get(&service, "/users/10000/stats");
+    assert_eq!(stats.json(), dashboard.json()["stats"]);
+    let last_order = running::get(&service, "/orders/100000");
+    assert_eq!(
+        last_order.status, 200,
+        "100,000 orders: {}",
+        last_order.body
+    );
+    let none = running::get(&service, "/orders/100001");
+    assert_eq!(none.status, 404);
+    // The second read of a user is the in-process cache's.
+    let _ = running::get(&service, "/users/7");
+    let again = running::get(&service, "/users/7");
+    assert_eq!(
+        again.header("cache-status"),
+        Some("specjet; hit; detail=memory")
+    );
+    drop(service);
+    let _ = std::fs::remove_dir_all(&dir);
 }

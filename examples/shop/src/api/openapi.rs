@@ -8,7 +8,7 @@ pub const DOCUMENT: &str = r##"{
   "info": {
     "title": "Shop",
     "version": "1.0.0",
-    "description": "A small shop backed by a database (Postgres from `DATABASE_URL`, else an embedded SQLite file), the database-backed example of specjet.",
+    "description": "A shop of users, products and orders backed by a database (Postgres from `DATABASE_URL`, else an embedded SQLite file) and Redis when `REDIS_URL` is set (else the in-process cache and limiter): the database-backed example of specjet. Money is in integer cents, times are RFC 3339 in UTC, lists are pages read by keyset (`after`, `before`).",
     "license": {
       "name": "MIT"
     }
@@ -28,10 +28,37 @@ pub const DOCUMENT: &str = r##"{
       "migrations": "shop-migrations"
     },
     "cache": {
+      "backend": "tiered",
+      "capacity": "64MiB",
       "key-prefix": "shop"
     },
+    "rate-limit": {
+      "backend": "redis",
+      "on-backend-error": "local",
+      "trusted-proxies": [
+        "127.0.0.1",
+        "::1"
+      ],
+      "policies": {
+        "writes": {
+          "rate": "200/s",
+          "burst": 100,
+          "key": "ip"
+        }
+      }
+    },
+    "compression": {
+      "algorithms": [
+        "br",
+        "zstd",
+        "gzip"
+      ],
+      "min-size": "1KiB",
+      "max-request-size": "256KiB"
+    },
     "batch": {
-      "concurrency": 20
+      "concurrency": 20,
+      "max-requests": 50
     }
   },
   "x-slo": {
@@ -40,6 +67,492 @@ pub const DOCUMENT: &str = r##"{
     "availability": "99.9%"
   },
   "paths": {
+    "/users": {
+      "get": {
+        "summary": "List users",
+        "description": "Users by id, a page at a time.",
+        "operationId": "listUsers",
+        "tags": [
+          "users"
+        ],
+        "x-cache-ttl": "10s",
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/Limit"
+          },
+          {
+            "name": "after",
+            "in": "query",
+            "description": "Only users with a greater id (the `next` of the previous page).",
+            "schema": {
+              "type": "integer",
+              "format": "int64",
+              "minimum": 0
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "A page of users.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/UserPage"
+                }
+              }
+            }
+          },
+          "default": {
+            "$ref": "#/components/responses/Problem"
+          }
+        }
+      },
+      "post": {
+        "summary": "Register a user",
+        "description": "The answer carries the user's token, shown this once.",
+        "operationId": "createUser",
+        "tags": [
+          "users"
+        ],
+        "x-rate-limit": {
+          "use": "writes"
+        },
+        "x-cache-invalidates": [
+          "listUsers"
+        ],
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/NewUser"
+              }
+            }
+          }
+        },
+        "responses": {
+          "201": {
+            "description": "The user, with its id and token.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/RegisteredUser"
+                }
+              }
+            }
+          },
+          "409": {
+            "description": "A user with this email exists.",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "default": {
+            "$ref": "#/components/responses/Problem"
+          }
+        }
+      }
+    },
+    "/users/{userId}": {
+      "parameters": [
+        {
+          "$ref": "#/components/parameters/UserId"
+        }
+      ],
+      "get": {
+        "summary": "Show a user",
+        "operationId": "getUser",
+        "tags": [
+          "users"
+        ],
+        "x-cache": {
+          "ttl": "30s",
+          "tags": [
+            "user:{userId}"
+          ]
+        },
+        "x-batch-group": "reads",
+        "responses": {
+          "200": {
+            "description": "The user.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/User"
+                }
+              }
+            }
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "default": {
+            "$ref": "#/components/responses/Problem"
+          }
+        }
+      }
+    },
+    "/users/{userId}/orders": {
+      "parameters": [
+        {
+          "$ref": "#/components/parameters/UserId"
+        }
+      ],
+      "get": {
+        "summary": "A user's orders",
+        "description": "The user's orders, newest first, optionally of one status.",
+        "operationId": "listUserOrders",
+        "tags": [
+          "orders"
+        ],
+        "x-cache": {
+          "ttl": "10s",
+          "tags": [
+            "orders:{userId}"
+          ]
+        },
+        "x-batch-group": "reads",
+        "parameters": [
+          {
+            "name": "limit",
+            "in": "query",
+            "description": "How many orders to return at most (1 to 100).",
+            "schema": {
+              "type": "integer",
+              "format": "int32",
+              "minimum": 1,
+              "maximum": 100,
+              "default": 10
+            }
+          },
+          {
+            "name": "status",
+            "in": "query",
+            "description": "Only orders in this status.",
+            "schema": {
+              "$ref": "#/components/schemas/OrderStatus"
+            }
+          },
+          {
+            "name": "before",
+            "in": "query",
+            "description": "Only orders with a smaller id (the `next` of the previous page).",
+            "schema": {
+              "type": "integer",
+              "format": "int64",
+              "minimum": 0
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "A page of the user's orders.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/OrderPage"
+                }
+              }
+            }
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "default": {
+            "$ref": "#/components/responses/Problem"
+          }
+        }
+      },
+      "post": {
+        "summary": "Place an order",
+        "description": "Prices come from the products at the time of the order; the order starts `pending`.",
+        "operationId": "createOrder",
+        "tags": [
+          "orders"
+        ],
+        "x-rate-limit": {
+          "use": "writes"
+        },
+        "x-timeout": "5s",
+        "x-cache-invalidates": {
+          "operations": [
+            "listMyOrders"
+          ],
+          "tags": [
+            "orders:{userId}",
+            "stats:{userId}"
+          ]
+        },
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/NewOrder"
+              }
+            }
+          }
+        },
+        "responses": {
+          "201": {
+            "description": "The order.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Order"
+                }
+              }
+            }
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "default": {
+            "$ref": "#/components/responses/Problem"
+          }
+        }
+      }
+    },
+    "/users/{userId}/stats": {
+      "parameters": [
+        {
+          "$ref": "#/components/parameters/UserId"
+        }
+      ],
+      "get": {
+        "summary": "A user's statistics",
+        "description": "What the user spent, in how many orders, by status: an aggregation over every order of the user, cached for a minute and dropped when the user orders.",
+        "operationId": "getUserStats",
+        "tags": [
+          "orders"
+        ],
+        "x-cache": {
+          "ttl": "60s",
+          "tags": [
+            "stats:{userId}"
+          ]
+        },
+        "x-slo": {
+          "p95": "50ms"
+        },
+        "responses": {
+          "200": {
+            "description": "The statistics.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/UserStats"
+                }
+              }
+            }
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "default": {
+            "$ref": "#/components/responses/Problem"
+          }
+        }
+      }
+    },
+    "/users/{userId}/dashboard": {
+      "parameters": [
+        {
+          "$ref": "#/components/parameters/UserId"
+        }
+      ],
+      "get": {
+        "summary": "A user's dashboard",
+        "description": "The user, their recent orders and their statistics, read at once (each part through its own cache): as fast as the slowest part.",
+        "operationId": "getDashboard",
+        "tags": [
+          "users"
+        ],
+        "x-fan-out": {
+          "user": "getUser",
+          "orders": "listUserOrders",
+          "stats": "getUserStats"
+        },
+        "x-timeout": "2s",
+        "responses": {
+          "200": {
+            "description": "The dashboard.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Dashboard"
+                }
+              }
+            }
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "default": {
+            "$ref": "#/components/responses/Problem"
+          }
+        }
+      }
+    },
+    "/me/orders": {
+      "get": {
+        "summary": "My orders",
+        "description": "The caller's own orders, newest first. Cached per caller (the key holds the credentials), limited per caller.",
+        "operationId": "listMyOrders",
+        "tags": [
+          "orders"
+        ],
+        "security": [
+          {
+            "token": []
+          }
+        ],
+        "x-cache-ttl": "10s",
+        "x-rate-limit": {
+          "rate": "20/s",
+          "burst": 20,
+          "key": "principal"
+        },
+        "parameters": [
+          {
+            "name": "limit",
+            "in": "query",
+            "description": "How many orders to return at most (1 to 100).",
+            "schema": {
+              "type": "integer",
+              "format": "int32",
+              "minimum": 1,
+              "maximum": 100,
+              "default": 10
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "A page of the caller's orders.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/OrderPage"
+                }
+              }
+            }
+          },
+          "401": {
+            "description": "No token, or one that names no user.",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "default": {
+            "$ref": "#/components/responses/Problem"
+          }
+        }
+      }
+    },
+    "/orders/{orderId}": {
+      "parameters": [
+        {
+          "name": "orderId",
+          "in": "path",
+          "required": true,
+          "description": "The order's id.",
+          "schema": {
+            "type": "integer",
+            "format": "int64"
+          }
+        }
+      ],
+      "get": {
+        "summary": "Show an order",
+        "operationId": "getOrder",
+        "tags": [
+          "orders"
+        ],
+        "x-cache": {
+          "ttl": "30s",
+          "tags": [
+            "order:{orderId}"
+          ]
+        },
+        "x-batch-group": "reads",
+        "responses": {
+          "200": {
+            "description": "The order.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Order"
+                }
+              }
+            }
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "default": {
+            "$ref": "#/components/responses/Problem"
+          }
+        }
+      },
+      "patch": {
+        "summary": "Move an order along",
+        "description": "Sets the order's status. Its owner's lists and statistics are dropped from the cache with it.",
+        "operationId": "updateOrder",
+        "tags": [
+          "orders"
+        ],
+        "x-rate-limit": {
+          "use": "writes"
+        },
+        "x-cache-invalidates": {
+          "operations": [
+            "listUserOrders",
+            "getUserStats",
+            "listMyOrders"
+          ],
+          "tags": [
+            "order:{orderId}"
+          ]
+        },
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/OrderUpdate"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "The order, updated.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Order"
+                }
+              }
+            }
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "default": {
+            "$ref": "#/components/responses/Problem"
+          }
+        }
+      }
+    },
     "/products": {
       "get": {
         "summary": "List products",
@@ -90,6 +603,9 @@ pub const DOCUMENT: &str = r##"{
           "products"
         ],
         "x-batch-group": "writes",
+        "x-rate-limit": {
+          "use": "writes"
+        },
         "x-cache-invalidates": [
           "listProducts"
         ],
@@ -187,6 +703,9 @@ pub const DOCUMENT: &str = r##"{
           "getProduct",
           "listProducts"
         ],
+        "x-rate-limit": {
+          "use": "writes"
+        },
         "responses": {
           "204": {
             "description": "Removed."
@@ -209,9 +728,50 @@ pub const DOCUMENT: &str = r##"{
     }
   },
   "components": {
+    "securitySchemes": {
+      "token": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "A user's token, as `createUser` answered it. The seeded users' tokens are `demo-<id>`: this is a demonstration, not an identity system."
+      }
+    },
+    "parameters": {
+      "UserId": {
+        "name": "userId",
+        "in": "path",
+        "required": true,
+        "description": "The user's id.",
+        "schema": {
+          "type": "integer",
+          "format": "int64"
+        }
+      },
+      "Limit": {
+        "name": "limit",
+        "in": "query",
+        "description": "How many to return at most (1 to 100).",
+        "schema": {
+          "type": "integer",
+          "format": "int32",
+          "minimum": 1,
+          "maximum": 100,
+          "default": 20
+        }
+      }
+    },
     "responses": {
+      "NotFound": {
+        "description": "Nothing has this id.",
+        "content": {
+          "application/problem+json": {
+            "schema": {
+              "$ref": "#/components/schemas/Problem"
+            }
+          }
+        }
+      },
       "Problem": {
-        "description": "Any other error, as RFC 9457 problem details: a parameter or body that breaks the contract (400, 413, 415, 422), a full pool or too much load (503), a timeout (504).",
+        "description": "Any other error, as RFC 9457 problem details: a parameter or body that breaks the contract (400, 413, 415, 422), too many requests (429), a full pool or too much load (503), a timeout (504).",
         "content": {
           "application/problem+json": {
             "schema": {
@@ -222,6 +782,386 @@ pub const DOCUMENT: &str = r##"{
       }
     },
     "schemas": {
+      "NewUser": {
+        "type": "object",
+        "required": [
+          "email",
+          "name"
+        ],
+        "example": {
+          "email": "ada@example.com",
+          "name": "Ada"
+        },
+        "properties": {
+          "email": {
+            "type": "string",
+            "description": "Unique in the shop.",
+            "minLength": 3,
+            "maxLength": 254,
+            "pattern": "^[^@\\s]+@[^@\\s]+$"
+          },
+          "name": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 100
+          },
+          "tier": {
+            "$ref": "#/components/schemas/Tier"
+          }
+        }
+      },
+      "Tier": {
+        "type": "string",
+        "description": "What the user pays for.",
+        "enum": [
+          "standard",
+          "gold"
+        ],
+        "default": "standard"
+      },
+      "User": {
+        "type": "object",
+        "required": [
+          "id",
+          "email",
+          "name",
+          "tier",
+          "created_at"
+        ],
+        "properties": {
+          "id": {
+            "type": "integer",
+            "format": "int64"
+          },
+          "email": {
+            "type": "string"
+          },
+          "name": {
+            "type": "string"
+          },
+          "tier": {
+            "$ref": "#/components/schemas/Tier"
+          },
+          "created_at": {
+            "type": "string",
+            "format": "date-time",
+            "description": "When the user registered."
+          }
+        }
+      },
+      "RegisteredUser": {
+        "allOf": [
+          {
+            "$ref": "#/components/schemas/User"
+          },
+          {
+            "type": "object",
+            "required": [
+              "token"
+            ],
+            "properties": {
+              "token": {
+                "type": "string",
+                "description": "The bearer token of `GET /me/orders`."
+              }
+            }
+          }
+        ]
+      },
+      "UserPage": {
+        "type": "object",
+        "required": [
+          "items",
+          "next"
+        ],
+        "properties": {
+          "items": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/User"
+            }
+          },
+          "next": {
+            "type": "integer",
+            "format": "int64",
+            "nullable": true,
+            "description": "The `after` of the next page; null on the last one."
+          }
+        }
+      },
+      "OrderStatus": {
+        "type": "string",
+        "enum": [
+          "pending",
+          "paid",
+          "shipped",
+          "cancelled"
+        ]
+      },
+      "Address": {
+        "type": "object",
+        "required": [
+          "street",
+          "city",
+          "country"
+        ],
+        "properties": {
+          "street": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 200
+          },
+          "city": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 100
+          },
+          "postcode": {
+            "type": "string",
+            "maxLength": 20
+          },
+          "country": {
+            "type": "string",
+            "description": "ISO 3166-1 alpha-2.",
+            "pattern": "^[A-Z]{2}$"
+          }
+        }
+      },
+      "NewOrderItem": {
+        "type": "object",
+        "required": [
+          "product_id",
+          "quantity"
+        ],
+        "properties": {
+          "product_id": {
+            "type": "integer",
+            "format": "int64"
+          },
+          "quantity": {
+            "type": "integer",
+            "format": "int32",
+            "minimum": 1,
+            "maximum": 1000
+          }
+        }
+      },
+      "NewOrder": {
+        "type": "object",
+        "required": [
+          "items",
+          "shipping"
+        ],
+        "example": {
+          "items": [
+            {
+              "product_id": 1,
+              "quantity": 2
+            }
+          ],
+          "shipping": {
+            "street": "1 Main St",
+            "city": "Springfield",
+            "country": "US"
+          }
+        },
+        "properties": {
+          "items": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": 50,
+            "items": {
+              "$ref": "#/components/schemas/NewOrderItem"
+            }
+          },
+          "shipping": {
+            "$ref": "#/components/schemas/Address"
+          }
+        }
+      },
+      "OrderItem": {
+        "type": "object",
+        "required": [
+          "product_id",
+          "quantity",
+          "unit_price_cents"
+        ],
+        "properties": {
+          "product_id": {
+            "type": "integer",
+            "format": "int64"
+          },
+          "quantity": {
+            "type": "integer",
+            "format": "int32"
+          },
+          "unit_price_cents": {
+            "type": "integer",
+            "format": "int64",
+            "description": "The product's price when the order was placed."
+          }
+        }
+      },
+      "Order": {
+        "type": "object",
+        "required": [
+          "id",
+          "user_id",
+          "status",
+          "total_cents",
+          "items",
+          "shipping",
+          "created_at"
+        ],
+        "properties": {
+          "id": {
+            "type": "integer",
+            "format": "int64"
+          },
+          "user_id": {
+            "type": "integer",
+            "format": "int64"
+          },
+          "status": {
+            "$ref": "#/components/schemas/OrderStatus"
+          },
+          "total_cents": {
+            "type": "integer",
+            "format": "int64"
+          },
+          "items": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/OrderItem"
+            }
+          },
+          "shipping": {
+            "$ref": "#/components/schemas/Address"
+          },
+          "created_at": {
+            "type": "string",
+            "format": "date-time"
+          }
+        }
+      },
+      "OrderUpdate": {
+        "type": "object",
+        "required": [
+          "status"
+        ],
+        "properties": {
+          "status": {
+            "$ref": "#/components/schemas/OrderStatus"
+          }
+        }
+      },
+      "OrderPage": {
+        "type": "object",
+        "required": [
+          "items",
+          "next"
+        ],
+        "properties": {
+          "items": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/Order"
+            }
+          },
+          "next": {
+            "type": "integer",
+            "format": "int64",
+            "nullable": true,
+            "description": "The `before` of the next page; null on the last one."
+          }
+        }
+      },
+      "StatusCount": {
+        "type": "object",
+        "required": [
+          "orders",
+          "spent_cents"
+        ],
+        "properties": {
+          "orders": {
+            "type": "integer",
+            "format": "int64"
+          },
+          "spent_cents": {
+            "type": "integer",
+            "format": "int64"
+          }
+        }
+      },
+      "UserStats": {
+        "type": "object",
+        "required": [
+          "user_id",
+          "orders",
+          "spent_cents",
+          "average_cents",
+          "first_order_at",
+          "last_order_at",
+          "by_status"
+        ],
+        "properties": {
+          "user_id": {
+            "type": "integer",
+            "format": "int64"
+          },
+          "orders": {
+            "type": "integer",
+            "format": "int64",
+            "description": "Orders placed, cancelled ones included."
+          },
+          "spent_cents": {
+            "type": "integer",
+            "format": "int64",
+            "description": "The total of the orders that were not cancelled."
+          },
+          "average_cents": {
+            "type": "integer",
+            "format": "int64",
+            "description": "The mean order total, cancelled orders left out (0 without orders)."
+          },
+          "first_order_at": {
+            "type": "string",
+            "format": "date-time",
+            "nullable": true
+          },
+          "last_order_at": {
+            "type": "string",
+            "format": "date-time",
+            "nullable": true
+          },
+          "by_status": {
+            "type": "object",
+            "description": "Counts and totals by order status.",
+            "additionalProperties": {
+              "$ref": "#/components/schemas/StatusCount"
+            }
+          }
+        }
+      },
+      "Dashboard": {
+        "type": "object",
+        "required": [
+          "user",
+          "orders",
+          "stats"
+        ],
+        "properties": {
+          "user": {
+            "$ref": "#/components/schemas/User"
+          },
+          "orders": {
+            "$ref": "#/components/schemas/OrderPage"
+          },
+          "stats": {
+            "$ref": "#/components/schemas/UserStats"
+          }
+        }
+      },
       "NewProduct": {
         "type": "object",
         "required": [

@@ -5,15 +5,125 @@ use ::specjet::axum::routing::get;
 use ::specjet::axum::Router;
 use ::specjet::cache::{CachePolicy, InvalidationTarget};
 use ::specjet::http::Method;
+use ::specjet::rate_limit::{KeyPart, RateLimitPolicy, Window};
 use ::specjet::{OperationInfo, Policies, Services};
 use ::std::future::Future;
 use ::std::time::Duration;
-use super::operations::{create_product, delete_product, get_product, list_products};
+use super::operations::{
+    create_order, create_product, create_user, delete_product, get_dashboard, get_order,
+    get_product, get_user, get_user_stats, list_my_orders, list_products,
+    list_user_orders, list_users, update_order,
+};
 
 /// The operations of Shop: implement each, then serve [`router`].
 ///
-/// A small shop backed by a database (Postgres from `DATABASE_URL`, else an embedded SQLite file), the database-backed example of specjet.
+/// A shop of users, products and orders backed by a database (Postgres from `DATABASE_URL`, else an embedded SQLite file) and Redis when `REDIS_URL` is set (else the in-process cache and limiter): the database-backed example of specjet. Money is in integer cents, times are RFC 3339 in UTC, lists are pages read by keyset (`after`, `before`).
 pub trait Api: ::std::clone::Clone + ::std::marker::Send + ::std::marker::Sync + 'static {
+    /// List users
+    ///
+    /// Users by id, a page at a time.
+    ///
+    /// `GET /users` (`listUsers`)
+    fn list_users(
+        &self,
+        request: list_users::Request,
+    ) -> impl Future<Output = list_users::Response> + Send;
+
+    /// Register a user
+    ///
+    /// The answer carries the user's token, shown this once.
+    ///
+    /// `POST /users` (`createUser`)
+    fn create_user(
+        &self,
+        request: create_user::Request,
+    ) -> impl Future<Output = create_user::Response> + Send;
+
+    /// Show a user
+    ///
+    /// `GET /users/{userId}` (`getUser`)
+    fn get_user(
+        &self,
+        request: get_user::Request,
+    ) -> impl Future<Output = get_user::Response> + Send;
+
+    /// A user's orders
+    ///
+    /// The user's orders, newest first, optionally of one status.
+    ///
+    /// `GET /users/{userId}/orders` (`listUserOrders`)
+    fn list_user_orders(
+        &self,
+        request: list_user_orders::Request,
+    ) -> impl Future<Output = list_user_orders::Response> + Send;
+
+    /// Place an order
+    ///
+    /// Prices come from the products at the time of the order; the order starts `pending`.
+    ///
+    /// `POST /users/{userId}/orders` (`createOrder`)
+    fn create_order(
+        &self,
+        request: create_order::Request,
+    ) -> impl Future<Output = create_order::Response> + Send;
+
+    /// A user's statistics
+    ///
+    /// What the user spent, in how many orders, by status: an aggregation over every order of the user, cached for a minute and dropped when the user orders.
+    ///
+    /// `GET /users/{userId}/stats` (`getUserStats`)
+    fn get_user_stats(
+        &self,
+        request: get_user_stats::Request,
+    ) -> impl Future<Output = get_user_stats::Response> + Send;
+
+    /// A user's dashboard
+    ///
+    /// The user, their recent orders and their statistics, read at once (each part through its own cache): as fast as the slowest part.
+    ///
+    /// `GET /users/{userId}/dashboard` (`getDashboard`)
+    ///
+    /// Composed by `x-fan-out`: the router calls its parts at once. Write this method to answer it by hand instead (`#[specjet::api]` then returns `true` from `composed_by_hand` for it).
+    fn get_dashboard(
+        &self,
+        request: get_dashboard::Request,
+    ) -> impl Future<Output = get_dashboard::Response> + Send {
+        let _ = request;
+        async {
+            get_dashboard::Response::Problem(
+                ::specjet::Problem::not_implemented("getDashboard"),
+            )
+        }
+    }
+
+    /// My orders
+    ///
+    /// The caller's own orders, newest first. Cached per caller (the key holds the credentials), limited per caller.
+    ///
+    /// `GET /me/orders` (`listMyOrders`)
+    fn list_my_orders(
+        &self,
+        request: list_my_orders::Request,
+    ) -> impl Future<Output = list_my_orders::Response> + Send;
+
+    /// Show an order
+    ///
+    /// `GET /orders/{orderId}` (`getOrder`)
+    fn get_order(
+        &self,
+        request: get_order::Request,
+    ) -> impl Future<Output = get_order::Response> + Send;
+
+    /// Move an order along
+    ///
+    /// Sets the order's status. Its owner's lists and statistics are dropped from the cache with it.
+    ///
+    /// `PATCH /orders/{orderId}` (`updateOrder`)
+    fn update_order(
+        &self,
+        request: update_order::Request,
+    ) -> impl Future<Output = update_order::Response> + Send;
+
     /// List products
     ///
     /// Products by id, at most `limit` of them.
@@ -67,11 +177,38 @@ pub trait Api: ::std::clone::Clone + ::std::marker::Send + ::std::marker::Sync +
     ) -> ::specjet::axum::response::Response {
         ::specjet::reject::problem_json_response(problem)
     }
+
+    /// Whether a handler answers `operation`, which the spec composes with
+    /// `x-fan-out`, by hand (code wins). `#[specjet::api]` writes this method from
+    /// the composite methods the impl writes.
+    fn composed_by_hand(_operation: OperationId) -> bool {
+        false
+    }
 }
 
 /// Every operation of the API, by its `operationId`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum OperationId {
+    /// `listUsers` (`GET /users`)
+    ListUsers,
+    /// `createUser` (`POST /users`)
+    CreateUser,
+    /// `getUser` (`GET /users/{userId}`)
+    GetUser,
+    /// `listUserOrders` (`GET /users/{userId}/orders`)
+    ListUserOrders,
+    /// `createOrder` (`POST /users/{userId}/orders`)
+    CreateOrder,
+    /// `getUserStats` (`GET /users/{userId}/stats`)
+    GetUserStats,
+    /// `getDashboard` (`GET /users/{userId}/dashboard`)
+    GetDashboard,
+    /// `listMyOrders` (`GET /me/orders`)
+    ListMyOrders,
+    /// `getOrder` (`GET /orders/{orderId}`)
+    GetOrder,
+    /// `updateOrder` (`PATCH /orders/{orderId}`)
+    UpdateOrder,
     /// `listProducts` (`GET /products`)
     ListProducts,
     /// `createProduct` (`POST /products`)
@@ -84,7 +221,17 @@ pub enum OperationId {
 
 impl OperationId {
     /// Every operation, in the spec's order.
-    pub const ALL: [OperationId; 4] = [
+    pub const ALL: [OperationId; 14] = [
+        Self::ListUsers,
+        Self::CreateUser,
+        Self::GetUser,
+        Self::ListUserOrders,
+        Self::CreateOrder,
+        Self::GetUserStats,
+        Self::GetDashboard,
+        Self::ListMyOrders,
+        Self::GetOrder,
+        Self::UpdateOrder,
         Self::ListProducts,
         Self::CreateProduct,
         Self::GetProduct,
@@ -107,8 +254,148 @@ impl OperationId {
     }
 }
 
+/// The rate-limit policy `writes` (`x-specjet.rate-limit.policies`); operations that use it share its budget.
+const POLICY_WRITES: RateLimitPolicy = RateLimitPolicy::new(
+        "writes",
+        &[Window::new(200, Duration::from_secs(1)).with_burst(100)],
+    )
+    .keyed_by(&[KeyPart::Ip]);
+
 /// Every operation: its route and what the spec says of how it is served.
-static OPERATIONS: [OperationInfo; 4] = [
+static OPERATIONS: [OperationInfo; 14] = [
+    OperationInfo::new("listUsers", Method::GET, "/users", false, &[])
+        .with_policies(Policies {
+            cache: Some(CachePolicy::new(Duration::from_secs(10))),
+            timeout: Some(Duration::from_secs(30)),
+            ..Policies::NONE
+        }),
+    OperationInfo::new("createUser", Method::POST, "/users", false, &[])
+        .with_policies(Policies {
+            invalidates: &[InvalidationTarget::new("listUsers", &[])],
+            rate_limit: Some(POLICY_WRITES),
+            timeout: Some(Duration::from_secs(30)),
+            ..Policies::NONE
+        }),
+    OperationInfo::new("getUser", Method::GET, "/users/{s1}", false, &[("userId", "s1")])
+        .with_param_types(&[::specjet::ParamType::Integer])
+        .with_policies(Policies {
+            cache: Some(CachePolicy {
+                tags: &["user:{userId}"],
+                ..CachePolicy::new(Duration::from_secs(30))
+            }),
+            timeout: Some(Duration::from_secs(30)),
+            batch_group: Some("reads"),
+            ..Policies::NONE
+        }),
+    OperationInfo::new(
+            "listUserOrders",
+            Method::GET,
+            "/users/{s1}/orders",
+            false,
+            &[("userId", "s1")],
+        )
+        .with_param_types(&[::specjet::ParamType::Integer])
+        .with_policies(Policies {
+            cache: Some(CachePolicy {
+                tags: &["orders:{userId}"],
+                ..CachePolicy::new(Duration::from_secs(10))
+            }),
+            timeout: Some(Duration::from_secs(30)),
+            batch_group: Some("reads"),
+            ..Policies::NONE
+        }),
+    OperationInfo::new(
+            "createOrder",
+            Method::POST,
+            "/users/{s1}/orders",
+            false,
+            &[("userId", "s1")],
+        )
+        .with_param_types(&[::specjet::ParamType::Integer])
+        .with_policies(Policies {
+            invalidates: &[InvalidationTarget::new("listMyOrders", &[])],
+            invalidate_tags: &["orders:{userId}", "stats:{userId}"],
+            rate_limit: Some(POLICY_WRITES),
+            timeout: Some(Duration::from_secs(5)),
+            ..Policies::NONE
+        }),
+    OperationInfo::new(
+            "getUserStats",
+            Method::GET,
+            "/users/{s1}/stats",
+            false,
+            &[("userId", "s1")],
+        )
+        .with_param_types(&[::specjet::ParamType::Integer])
+        .with_policies(Policies {
+            cache: Some(CachePolicy {
+                tags: &["stats:{userId}"],
+                ..CachePolicy::new(Duration::from_secs(60))
+            }),
+            timeout: Some(Duration::from_secs(30)),
+            ..Policies::NONE
+        }),
+    OperationInfo::new(
+            "getDashboard",
+            Method::GET,
+            "/users/{s1}/dashboard",
+            false,
+            &[("userId", "s1")],
+        )
+        .with_param_types(&[::specjet::ParamType::Integer])
+        .with_policies(Policies {
+            timeout: Some(Duration::from_secs(2)),
+            ..Policies::NONE
+        }),
+    OperationInfo::new("listMyOrders", Method::GET, "/me/orders", true, &[])
+        .with_policies(Policies {
+            cache: Some(CachePolicy::new(Duration::from_secs(10))),
+            rate_limit: Some(
+                RateLimitPolicy::new(
+                        "listMyOrders",
+                        &[Window::new(20, Duration::from_secs(1))],
+                    )
+                    .keyed_by(&[KeyPart::Principal]),
+            ),
+            timeout: Some(Duration::from_secs(30)),
+            ..Policies::NONE
+        }),
+    OperationInfo::new(
+            "getOrder",
+            Method::GET,
+            "/orders/{s1}",
+            false,
+            &[("orderId", "s1")],
+        )
+        .with_param_types(&[::specjet::ParamType::Integer])
+        .with_policies(Policies {
+            cache: Some(CachePolicy {
+                tags: &["order:{orderId}"],
+                ..CachePolicy::new(Duration::from_secs(30))
+            }),
+            timeout: Some(Duration::from_secs(30)),
+            batch_group: Some("reads"),
+            ..Policies::NONE
+        }),
+    OperationInfo::new(
+            "updateOrder",
+            Method::PATCH,
+            "/orders/{s1}",
+            false,
+            &[("orderId", "s1")],
+        )
+        .with_param_types(&[::specjet::ParamType::Integer])
+        .with_policies(Policies {
+            invalidates: &[
+                InvalidationTarget::new("listUserOrders", &[]),
+                InvalidationTarget::new("getUserStats", &[]),
+                InvalidationTarget::new("listMyOrders", &[]),
+            ],
+            invalidate_tags: &["order:{orderId}"],
+            rate_limit: Some(POLICY_WRITES),
+            timeout: Some(Duration::from_secs(30)),
+            ..Policies::NONE
+        }),
     OperationInfo::new("listProducts", Method::GET, "/products", false, &[])
         .with_policies(Policies {
             cache: Some(CachePolicy::new(Duration::from_secs(5))),
@@ -119,6 +406,7 @@ static OPERATIONS: [OperationInfo; 4] = [
     OperationInfo::new("createProduct", Method::POST, "/products", false, &[])
         .with_policies(Policies {
             invalidates: &[InvalidationTarget::new("listProducts", &[])],
+            rate_limit: Some(POLICY_WRITES),
             timeout: Some(Duration::from_secs(30)),
             batch_group: Some("writes"),
             ..Policies::NONE
@@ -150,6 +438,7 @@ static OPERATIONS: [OperationInfo; 4] = [
                 InvalidationTarget::new("getProduct", &[("productId", "s1")]),
                 InvalidationTarget::new("listProducts", &[]),
             ],
+            rate_limit: Some(POLICY_WRITES),
             timeout: Some(Duration::from_secs(30)),
             ..Policies::NONE
         }),
@@ -192,15 +481,81 @@ static MIGRATIONS: &[::specjet::database::Migration] = &[
 "#,
         only: ::std::option::Option::None,
     },
+    ::specjet::database::Migration {
+        version: 3,
+        description: "create users and orders",
+        sql: r#"-- Times are RFC 3339 text in UTC (the same text on both databases, ordered as it sorts);
+-- an order's items and shipping address are JSON text, read with the order.
+CREATE TABLE users (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    email TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    tier TEXT NOT NULL CHECK (tier IN ('standard', 'gold')),
+    token TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE orders (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    user_id BIGINT NOT NULL REFERENCES users (id),
+    status TEXT NOT NULL CHECK (status IN ('pending', 'paid', 'shipped', 'cancelled')),
+    total_cents BIGINT NOT NULL CHECK (total_cents >= 0),
+    items TEXT NOT NULL,
+    shipping TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+"#,
+        only: ::std::option::Option::Some(::specjet::database::Backend::Postgres),
+    },
+    ::specjet::database::Migration {
+        version: 3,
+        description: "create users and orders",
+        sql: r#"-- Times are RFC 3339 text in UTC (the same text on both databases, ordered as it sorts);
+-- an order's items and shipping address are JSON text, read with the order.
+CREATE TABLE users (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    email TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    tier TEXT NOT NULL CHECK (tier IN ('standard', 'gold')),
+    token TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE orders (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id BIGINT NOT NULL REFERENCES users (id),
+    status TEXT NOT NULL CHECK (status IN ('pending', 'paid', 'shipped', 'cancelled')),
+    total_cents BIGINT NOT NULL CHECK (total_cents >= 0),
+    items TEXT NOT NULL,
+    shipping TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+"#,
+        only: ::std::option::Option::Some(::specjet::database::Backend::Sqlite),
+    },
+    ::specjet::database::Migration {
+        version: 4,
+        description: "index orders",
+        sql: r#"-- A user's orders, newest first (`WHERE user_id = ? ORDER BY id DESC`, and the statistics'
+-- `WHERE user_id IN (...)`), and those of one status (`WHERE user_id = ? AND status = ?
+-- ORDER BY id DESC`): each query filters on a prefix of one of these.
+CREATE INDEX orders_by_user ON orders (user_id, id);
+CREATE INDEX orders_by_user_and_status ON orders (user_id, status, id);
+"#,
+        only: ::std::option::Option::None,
+    },
 ];
 
 /// The service-wide settings the spec declares (`x-specjet`).
 pub fn settings() -> ::specjet::ServiceSettings {
     let mut settings = ::specjet::ServiceSettings::named("shop");
+    settings.rate_limit.trusted_proxies = ["127.0.0.1", "::1"]
+        .map(::std::string::String::from)
+        .to_vec();
+    settings.compression.max_request_size = 262144;
+    settings.batch.max_requests = 50;
     settings.batch.concurrency = 20;
     settings.max_in_flight = ::std::option::Option::Some(1024);
     settings.slo_thresholds = vec![
-        Duration::from_millis(25), Duration::from_millis(100)
+        Duration::from_millis(25), Duration::from_millis(50), Duration::from_millis(100)
     ];
     settings.docs.document = ::std::option::Option::Some(super::openapi::DOCUMENT);
     settings.database = ::std::option::Option::Some({
@@ -235,16 +590,43 @@ pub fn router<A: Api>(api: A) -> Router {
 /// for unknown paths (404) and methods (405). Send it a request without a socket with
 /// `tower::ServiceExt::oneshot`: every layer applies.
 ///
-/// `POST /batch` calls operations of these batch groups together (at most 20 per batch, 20 at once), each through every layer:
+/// `POST /batch` calls operations of these batch groups together (at most 50 per batch, 20 at once), each through every layer:
 ///
-/// - `reads`: `listProducts`, `getProduct`
+/// - `reads`: `getUser`, `listUserOrders`, `getOrder`, `listProducts`, `getProduct`
 /// - `writes`: `createProduct`
 ///
 /// ```json
-/// {"requests": [{"id": "1", "method": "GET", "url": "/products"}]}
+/// {"requests": [{"id": "1", "method": "GET", "url": "/users/{userId}"}]}
 /// ```
 pub fn router_with<A: Api>(api: A, services: &Services) -> Router {
+    let fan_out = ::specjet::fan_out::Slot::default();
     let router = Router::new()
+        .route(
+            "/users",
+            get(::specjet::__operation_handler!(list_users))
+                .post(::specjet::__operation_handler!(create_user)),
+        )
+        .route("/users/{s1}", get(::specjet::__operation_handler!(get_user)))
+        .route(
+            "/users/{s1}/orders",
+            get(::specjet::__operation_handler!(list_user_orders))
+                .post(::specjet::__operation_handler!(create_order)),
+        )
+        .route("/users/{s1}/stats", get(::specjet::__operation_handler!(get_user_stats)))
+        .route(
+            "/users/{s1}/dashboard",
+            if A::composed_by_hand(OperationId::GetDashboard) {
+                get(::specjet::__operation_handler!(get_dashboard))
+            } else {
+                get(fan_out.handler(&FAN_OUT_GET_DASHBOARD))
+            },
+        )
+        .route("/me/orders", get(::specjet::__operation_handler!(list_my_orders)))
+        .route(
+            "/orders/{s1}",
+            get(::specjet::__operation_handler!(get_order))
+                .patch(::specjet::__operation_handler!(update_order)),
+        )
         .route(
             "/products",
             get(::specjet::__operation_handler!(list_products))
@@ -264,7 +646,7 @@ pub fn router_with<A: Api>(api: A, services: &Services) -> Router {
         services,
         &operations,
         &[],
-        ::std::option::Option::None,
+        ::std::option::Option::Some(&fan_out),
         ::std::sync::Arc::new(reject::<A>),
     )
 }
@@ -279,3 +661,43 @@ fn reject<A: Api>(
         ::std::option::Option::None => ::specjet::reject::problem_json(info, problem),
     }
 }
+
+///The parts of `getDashboard` (`x-fan-out`), called at once.
+static FAN_OUT_GET_DASHBOARD: [::specjet::fan_out::Part; 3] = [
+    ::specjet::fan_out::Part {
+        field: "user",
+        path: "/users/{userId}",
+        args: &[
+            ::specjet::fan_out::Arg {
+                name: "userId",
+                in_path: true,
+                from: ::specjet::fan_out::Source::Path("s1"),
+            },
+        ],
+        optional: false,
+    },
+    ::specjet::fan_out::Part {
+        field: "orders",
+        path: "/users/{userId}/orders",
+        args: &[
+            ::specjet::fan_out::Arg {
+                name: "userId",
+                in_path: true,
+                from: ::specjet::fan_out::Source::Path("s1"),
+            },
+        ],
+        optional: false,
+    },
+    ::specjet::fan_out::Part {
+        field: "stats",
+        path: "/users/{userId}/stats",
+        args: &[
+            ::specjet::fan_out::Arg {
+                name: "userId",
+                in_path: true,
+                from: ::specjet::fan_out::Source::Path("s1"),
+            },
+        ],
+        optional: false,
+    },
+];

@@ -9,6 +9,305 @@
     ::specjet::serde::Deserialize
 )]
 #[serde(crate = "::specjet::serde")]
+pub struct NewUser {
+    /// Unique in the shop.
+    pub email: ::std::string::String,
+    pub name: ::std::string::String,
+    /// What the user pays for.
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub tier: ::std::option::Option<Tier>,
+}
+
+/// What the user pays for.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::std::marker::Copy,
+    ::std::cmp::PartialEq,
+    ::std::cmp::Eq,
+    ::std::hash::Hash,
+    ::specjet::serde::Serialize,
+    ::specjet::serde::Deserialize
+)]
+#[serde(crate = "::specjet::serde")]
+pub enum Tier {
+    #[serde(rename = "standard")]
+    Standard,
+    #[serde(rename = "gold")]
+    Gold,
+}
+
+impl Tier {
+    /// The value as it is written on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Standard => "standard",
+            Self::Gold => "gold",
+        }
+    }
+}
+
+impl ::std::fmt::Display for Tier {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::std::cmp::PartialEq,
+    ::specjet::serde::Serialize,
+    ::specjet::serde::Deserialize
+)]
+#[serde(crate = "::specjet::serde")]
+pub struct User {
+    pub id: i64,
+    pub email: ::std::string::String,
+    pub name: ::std::string::String,
+    /// What the user pays for.
+    pub tier: Tier,
+    /// When the user registered.
+    pub created_at: ::std::string::String,
+}
+
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::std::cmp::PartialEq,
+    ::specjet::serde::Serialize,
+    ::specjet::serde::Deserialize
+)]
+#[serde(crate = "::specjet::serde")]
+pub struct RegisteredUser {
+    pub id: i64,
+    pub email: ::std::string::String,
+    pub name: ::std::string::String,
+    /// What the user pays for.
+    pub tier: Tier,
+    /// When the user registered.
+    pub created_at: ::std::string::String,
+    /// The bearer token of `GET /me/orders`.
+    pub token: ::std::string::String,
+}
+
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::std::cmp::PartialEq,
+    ::specjet::serde::Serialize,
+    ::specjet::serde::Deserialize
+)]
+#[serde(crate = "::specjet::serde")]
+pub struct UserPage {
+    pub items: ::std::vec::Vec<User>,
+    /// The `after` of the next page; null on the last one.
+    #[serde(default)]
+    pub next: ::std::option::Option<i64>,
+}
+
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::std::marker::Copy,
+    ::std::cmp::PartialEq,
+    ::std::cmp::Eq,
+    ::std::hash::Hash,
+    ::specjet::serde::Serialize,
+    ::specjet::serde::Deserialize
+)]
+#[serde(crate = "::specjet::serde")]
+pub enum OrderStatus {
+    #[serde(rename = "pending")]
+    Pending,
+    #[serde(rename = "paid")]
+    Paid,
+    #[serde(rename = "shipped")]
+    Shipped,
+    #[serde(rename = "cancelled")]
+    Cancelled,
+}
+
+impl OrderStatus {
+    /// The value as it is written on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Paid => "paid",
+            Self::Shipped => "shipped",
+            Self::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl ::std::fmt::Display for OrderStatus {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::std::cmp::PartialEq,
+    ::specjet::serde::Serialize,
+    ::specjet::serde::Deserialize
+)]
+#[serde(crate = "::specjet::serde")]
+pub struct Address {
+    pub street: ::std::string::String,
+    pub city: ::std::string::String,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub postcode: ::std::option::Option<::std::string::String>,
+    /// ISO 3166-1 alpha-2.
+    pub country: ::std::string::String,
+}
+
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::std::cmp::PartialEq,
+    ::specjet::serde::Serialize,
+    ::specjet::serde::Deserialize
+)]
+#[serde(crate = "::specjet::serde")]
+pub struct NewOrderItem {
+    pub product_id: i64,
+    pub quantity: i32,
+}
+
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::std::cmp::PartialEq,
+    ::specjet::serde::Serialize,
+    ::specjet::serde::Deserialize
+)]
+#[serde(crate = "::specjet::serde")]
+pub struct NewOrder {
+    pub items: ::std::vec::Vec<NewOrderItem>,
+    pub shipping: Address,
+}
+
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::std::cmp::PartialEq,
+    ::specjet::serde::Serialize,
+    ::specjet::serde::Deserialize
+)]
+#[serde(crate = "::specjet::serde")]
+pub struct OrderItem {
+    pub product_id: i64,
+    pub quantity: i32,
+    /// The product's price when the order was placed.
+    pub unit_price_cents: i64,
+}
+
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::std::cmp::PartialEq,
+    ::specjet::serde::Serialize,
+    ::specjet::serde::Deserialize
+)]
+#[serde(crate = "::specjet::serde")]
+pub struct Order {
+    pub id: i64,
+    pub user_id: i64,
+    pub status: OrderStatus,
+    pub total_cents: i64,
+    pub items: ::std::vec::Vec<OrderItem>,
+    pub shipping: Address,
+    pub created_at: ::std::string::String,
+}
+
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::std::cmp::PartialEq,
+    ::specjet::serde::Serialize,
+    ::specjet::serde::Deserialize
+)]
+#[serde(crate = "::specjet::serde")]
+pub struct OrderUpdate {
+    pub status: OrderStatus,
+}
+
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::std::cmp::PartialEq,
+    ::specjet::serde::Serialize,
+    ::specjet::serde::Deserialize
+)]
+#[serde(crate = "::specjet::serde")]
+pub struct OrderPage {
+    pub items: ::std::vec::Vec<Order>,
+    /// The `before` of the next page; null on the last one.
+    #[serde(default)]
+    pub next: ::std::option::Option<i64>,
+}
+
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::std::cmp::PartialEq,
+    ::specjet::serde::Serialize,
+    ::specjet::serde::Deserialize
+)]
+#[serde(crate = "::specjet::serde")]
+pub struct StatusCount {
+    pub orders: i64,
+    pub spent_cents: i64,
+}
+
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::std::cmp::PartialEq,
+    ::specjet::serde::Serialize,
+    ::specjet::serde::Deserialize
+)]
+#[serde(crate = "::specjet::serde")]
+pub struct UserStats {
+    pub user_id: i64,
+    /// Orders placed, cancelled ones included.
+    pub orders: i64,
+    /// The total of the orders that were not cancelled.
+    pub spent_cents: i64,
+    /// The mean order total, cancelled orders left out (0 without orders).
+    pub average_cents: i64,
+    #[serde(default)]
+    pub first_order_at: ::std::option::Option<::std::string::String>,
+    #[serde(default)]
+    pub last_order_at: ::std::option::Option<::std::string::String>,
+    /// Counts and totals by order status.
+    pub by_status: ::std::collections::BTreeMap<::std::string::String, StatusCount>,
+}
+
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::std::cmp::PartialEq,
+    ::specjet::serde::Serialize,
+    ::specjet::serde::Deserialize
+)]
+#[serde(crate = "::specjet::serde")]
+pub struct Dashboard {
+    pub user: User,
+    pub orders: OrderPage,
+    pub stats: UserStats,
+}
+
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::std::cmp::PartialEq,
+    ::specjet::serde::Serialize,
+    ::specjet::serde::Deserialize
+)]
+#[serde(crate = "::specjet::serde")]
 pub struct NewProduct {
     /// The stock-keeping unit, unique in the shop.
     pub sku: ::std::string::String,

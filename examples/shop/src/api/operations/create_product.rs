@@ -108,7 +108,7 @@ pub enum Response {
     Conflict(super::super::types::Problem),
     /// Any other status (`default`)
     ///
-    /// Any other error, as RFC 9457 problem details: a parameter or body that breaks the contract (400, 413, 415, 422), a full pool or too much load (503), a timeout (504).
+    /// Any other error, as RFC 9457 problem details: a parameter or body that breaks the contract (400, 413, 415, 422), too many requests (429), a full pool or too much load (503), a timeout (504).
     Default {
         /// The status code to send.
         status: u16,
