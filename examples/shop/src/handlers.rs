@@ -80,17 +80,16 @@ fn recent_orders_loader(database: &Database) -> Loader<(i64, i32), OrderPage> {
     })
 }
 
-/// How a store failure is answered: an unknown product in an order is 422, database errors
-/// as `Problem` answers them (409 for a duplicate, 503 when unreachable, ...).
+/// How a store failure is answered: an unknown product in an order is 409 (the request is
+/// valid; the catalog does not hold it), database errors as `Problem` answers them (409 for a
+/// duplicate, 503 when unreachable, ...).
 impl From<StoreError> for Problem {
     fn from(error: StoreError) -> Problem {
         match error {
             StoreError::Database(error) => error.into(),
             StoreError::NotFound(what) => not_found(what),
-            StoreError::Invalid(reason) => {
-                Problem::new(StatusCode::UNPROCESSABLE_ENTITY).with_detail(reason)
-            }
-            StoreError::Corrupt(reason) => {
+            StoreError::Conflict(reason) => Problem::new(StatusCode::CONFLICT).with_detail(reason),
+            StoreError::Internal(reason) => {
                 eprintln!("shop: {reason}");
                 Problem::new(StatusCode::INTERNAL_SERVER_ERROR)
             }

@@ -28,10 +28,10 @@ pub enum StoreError {
     Database(sqlx::Error),
     /// Nothing has this id (`"user"`, `"order"`, `"product"`).
     NotFound(&'static str),
-    /// The request names something that does not exist (an unknown product in an order).
-    Invalid(String),
-    /// A row the shop wrote cannot be read back (JSON text that no longer parses).
-    Corrupt(String),
+    /// The request names something the shop does not hold (an unknown product in an order).
+    Conflict(String),
+    /// The shop itself failed: a row it wrote cannot be read back, no randomness for a token.
+    Internal(String),
 }
 
 impl fmt::Display for StoreError {
@@ -39,8 +39,8 @@ impl fmt::Display for StoreError {
         match self {
             StoreError::Database(error) => write!(formatter, "{error}"),
             StoreError::NotFound(what) => write!(formatter, "no {what} has this id"),
-            StoreError::Invalid(reason) => formatter.write_str(reason),
-            StoreError::Corrupt(reason) => write!(formatter, "a stored row is corrupt: {reason}"),
+            StoreError::Conflict(reason) => formatter.write_str(reason),
+            StoreError::Internal(reason) => formatter.write_str(reason),
         }
     }
 }
@@ -219,7 +219,7 @@ pub async fn create_user(connection: &mut AnyConnection, new: NewUser) -> Result
 fn new_token() -> Result<String> {
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes)
-        .map_err(|error| StoreError::Invalid(format!("no randomness for a token: {error}")))?;
+        .map_err(|error| StoreError::Internal(format!("no randomness for a token: {error}")))?;
     Ok(bytes.iter().map(|byte| format!("{byte:02x}")).collect())
 }
 
@@ -241,13 +241,14 @@ fn order(
     (id, user_id, status, total_cents, items, shipping, created_at): OrderRow,
 ) -> Result<Order> {
     let corrupt = |what: &str, error: serde_json::Error| {
-        StoreError::Corrupt(format!("order {id}'s {what}: {error}"))
+        StoreError::Internal(format!("stored order {id}'s {what}: {error}"))
     };
     Ok(Order {
         id,
         user_id,
-        status: parse_status(&status)
-            .ok_or_else(|| StoreError::Corrupt(format!("order {id}'s status `{status}`")))?,
+        status: parse_status(&status).ok_or_else(|| {
+            StoreError::Internal(format!("stored order {id}'s status `{status}`"))
+        })?,
         total_cents,
         items: serde_json::from_str(&items).map_err(|error| corrupt("items", error))?,
         shipping: serde_json::from_str(&shipping).map_err(|error| corrupt("address", error))?,
@@ -379,12 +380,12 @@ pub async fn create_order(
     let mut items = Vec::with_capacity(new.items.len());
     for item in new.items {
         let price = *prices.get(&item.product_id).ok_or_else(|| {
-            StoreError::Invalid(format!("no product has the id {}", item.product_id))
+            StoreError::Conflict(format!("no product has the id {}", item.product_id))
         })?;
         total = price
             .checked_mul(i64::from(item.quantity))
             .and_then(|line| total.checked_add(line))
-            .ok_or_else(|| StoreError::Invalid("the order's total is too large".to_owned()))?;
+            .ok_or_else(|| StoreError::Conflict("the order's total is too large".to_owned()))?;
         items.push(OrderItem {
             product_id: item.product_id,
             quantity: item.quantity,
@@ -409,7 +410,7 @@ pub async fn create_order(
 /// `value` as the JSON text of a column.
 fn json_text<T: specjet::serde::Serialize>(value: &T) -> Result<String> {
     serde_json::to_string(value)
-        .map_err(|error| StoreError::Invalid(format!("cannot be stored: {error}")))
+        .map_err(|error| StoreError::Internal(format!("cannot be stored: {error}")))
 }
 
 /// Sets an order's status.

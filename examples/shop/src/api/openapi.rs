@@ -311,6 +311,16 @@ pub const DOCUMENT: &str = r##"{
           "404": {
             "$ref": "#/components/responses/NotFound"
           },
+          "409": {
+            "description": "A product in the order is not in the shop (any more).",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
           "default": {
             "$ref": "#/components/responses/Problem"
           }
@@ -1188,7 +1198,9 @@ pub const DOCUMENT: &str = r##"{
           "price_cents": {
             "type": "integer",
             "format": "int64",
-            "minimum": 0
+            "minimum": 0,
+            "maximum": 100000000000,
+            "description": "At most a billion in the currency's units, so no order's total overflows."
           },
           "stock": {
             "type": "integer",

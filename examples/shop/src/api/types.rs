@@ -312,6 +312,7 @@ pub struct NewProduct {
     /// The stock-keeping unit, unique in the shop.
     pub sku: ::std::string::String,
     pub name: ::std::string::String,
+    /// At most a billion in the currency's units, so no order's total overflows.
     pub price_cents: i64,
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub stock: ::std::option::Option<i64>,
@@ -329,6 +330,7 @@ pub struct Product {
     /// The stock-keeping unit, unique in the shop.
     pub sku: ::std::string::String,
     pub name: ::std::string::String,
+    /// At most a billion in the currency's units, so no order's total overflows.
     pub price_cents: i64,
     pub stock: i64,
     pub id: i64,

@@ -120,6 +120,10 @@ pub enum Response {
     ///
     /// Nothing has this id.
     NotFound(super::super::types::Problem),
+    /// 409
+    ///
+    /// A product in the order is not in the shop (any more).
+    Conflict(super::super::types::Problem),
     /// Any other status (`default`)
     ///
     /// Any other error, as RFC 9457 problem details: a parameter or body that breaks the contract (400, 413, 415, 422), too many requests (429), a full pool or too much load (503), a timeout (504).
@@ -145,6 +149,13 @@ impl ::specjet::axum::response::IntoResponse for Response {
             Self::NotFound(body) => {
                 ::specjet::respond::json(
                     ::specjet::respond::status(404),
+                    "application/problem+json",
+                    &body,
+                )
+            }
+            Self::Conflict(body) => {
+                ::specjet::respond::json(
+                    ::specjet::respond::status(409),
                     "application/problem+json",
                     &body,
                 )
