@@ -106,6 +106,16 @@ async fn with_connection<T>(
     Ok(call(&mut connection).await?)
 }
 
+/// The token of `Authorization: Bearer <token>`, if the request carries a non-empty one.
+pub fn bearer_token(headers: &specjet::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|token| !token.is_empty())
+}
+
 fn not_found(what: &str) -> Problem {
     Problem::new(StatusCode::NOT_FOUND).with_detail(format!("no {what} has this id"))
 }
@@ -140,13 +150,7 @@ impl Shop {
     async fn caller(&self, parts: &specjet::http::request::Parts) -> Result<i64, Problem> {
         let unauthorized =
             |detail: &str| Problem::new(StatusCode::UNAUTHORIZED).with_detail(detail);
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|token| !token.is_empty())
+        let token = bearer_token(&parts.headers)
             .ok_or_else(|| unauthorized("a bearer token is required"))?;
         with_connection(&self.database, async move |connection| {
             store::user_by_token(connection, token).await
