@@ -99,11 +99,23 @@ pub fn request_with(
     content_type: Option<&str>,
     body: &str,
 ) -> Reply {
+    request_with_to(&service.addr, method, path, headers, content_type, body)
+}
+
+/// [`request_with`] to `addr` (a balancer, a replica), from any thread.
+pub fn request_with_to(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    content_type: Option<&str>,
+    body: &str,
+) -> Reply {
     let mut head_extra = String::new();
     for (name, value) in headers {
         head_extra.push_str(&format!("{name}: {value}\r\n"));
     }
-    exchange(&service.addr, method, path, &head_extra, content_type, body)
+    exchange(addr, method, path, &head_extra, content_type, body)
 }
 
 /// One HTTP/1.1 request to `addr` on a fresh connection (from any thread).

@@ -33,8 +33,10 @@ use tower::ServiceExt;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// The page size when `limit` is absent, as in the spec.
+/// The page sizes when `limit` is absent, as in the spec: lists of users and products, and
+/// a user's orders.
 const DEFAULT_LIMIT: i32 = 20;
+const DEFAULT_ORDERS: i32 = 10;
 
 /// A failure, answered as problem+json.
 struct Failure(StatusCode, String);
@@ -168,7 +170,7 @@ async fn list_user_orders(
     Path(user_id): Path<i64>,
     Query(query): Query<OrdersQuery>,
 ) -> Answer<Response> {
-    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
+    let limit = query.limit.unwrap_or(DEFAULT_ORDERS);
     if query.status.is_none() && query.before.is_none() {
         return Ok(Json(recent(&pool, user_id, limit).await?).into_response());
     }
@@ -199,7 +201,7 @@ async fn get_user_stats(State(pool): State<AnyPool>, Path(id): Path<i64>) -> Ans
 async fn get_dashboard(State(pool): State<AnyPool>, Path(id): Path<i64>) -> Answer<Response> {
     let (user, orders, stats) = tokio::join!(
         user(&pool, id),
-        recent(&pool, id, DEFAULT_LIMIT),
+        recent(&pool, id, DEFAULT_ORDERS),
         stats(&pool, id)
     );
     let dashboard = Dashboard {
@@ -222,7 +224,7 @@ async fn list_my_orders(
         store::user_by_token(&mut connection, token).await?
     };
     let caller = caller.ok_or_else(|| unauthorized("the token names no user"))?;
-    let page = recent(&pool, caller, page.limit.unwrap_or(DEFAULT_LIMIT)).await?;
+    let page = recent(&pool, caller, page.limit.unwrap_or(DEFAULT_ORDERS)).await?;
     Ok(Json(page).into_response())
 }
 
@@ -301,7 +303,7 @@ struct BatchRequest {
 async fn batch(State(router): State<Router>, Json(batch): Json<BatchRequest>) -> Answer<Response> {
     if batch.requests.len() > 50 {
         return Err(Failure(
-            StatusCode::UNPROCESSABLE_ENTITY,
+            StatusCode::BAD_REQUEST,
             "a batch holds at most 50 requests".to_owned(),
         ));
     }

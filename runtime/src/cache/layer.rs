@@ -380,6 +380,8 @@ async fn fetch(
     may_store: bool,
     forward: Forward,
 ) -> (Response, Option<Arc<Entry>>) {
+    // Before the handler reads anything: a write that invalidates meanwhile kills this answer.
+    let since = cache.now();
     let response = handler.run(request).await;
     let status = response.status().as_u16();
     let response_forbids = response
@@ -423,7 +425,7 @@ async fn fetch(
         Windows::from(policy),
         key.tags.clone(),
     ));
-    cache.store(&key.key, entry.clone()).await;
+    cache.store(&key.key, entry.clone(), since).await;
     route.counters.stored.increment(1);
     let response = respond(&entry, route, key.private, forward.status(true));
     (response, Some(entry))
@@ -537,11 +539,11 @@ pub(crate) async fn invalidate_after(
     let captures = operation.canonical(captures(&mut parts).await);
     let response = next.run(Request::from_parts(parts, body)).await;
     if response.status().is_success() {
-        for template in drops.tags {
-            if let Some(tag) = own_tag(template, operation.params, &captures) {
-                cache.invalidate(&tag).await;
-            }
-        }
+        let mut dropped: Vec<String> = drops
+            .tags
+            .iter()
+            .filter_map(|template| own_tag(template, operation.params, &captures))
+            .collect();
         for target in drops.operations {
             let value = target.shared.first().and_then(|(name, key)| {
                 captures
@@ -551,10 +553,10 @@ pub(crate) async fn invalidate_after(
             });
             metrics::cache_invalidated(target.operation);
             // No shared parameter (or none captured): every entry of the operation.
-            cache
-                .invalidate(&value.unwrap_or_else(|| target.operation.to_owned()))
-                .await;
+            dropped.push(value.unwrap_or_else(|| target.operation.to_owned()));
         }
+        // All at once: two round trips to Redis whatever their number.
+        cache.invalidate_all(&dropped).await;
     }
     response
 }

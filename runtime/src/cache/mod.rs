@@ -7,6 +7,7 @@
 //! the one policy layer of [`crate::Services::apply`].
 
 mod entry;
+mod generations;
 mod key;
 mod layer;
 mod redis_tier;
@@ -18,6 +19,7 @@ use std::time::Duration;
 
 pub use entry::etag_for;
 use entry::{Entry, Freshness};
+use generations::Generations;
 pub(crate) use layer::{invalidate_after, serve, timing_desc, Drops, Prepared, CACHE_STATUS};
 use redis_tier::RedisTier;
 use tokio::sync::watch;
@@ -179,7 +181,9 @@ impl std::fmt::Debug for Cache {
 
 struct Inner {
     settings: CacheSettings,
-    memory: Option<moka::sync::Cache<String, Arc<Entry>>>,
+    memory: Option<moka::sync::Cache<String, Stamped>>,
+    /// What the memory tier's tags invalidated, and when.
+    generations: Generations,
     redis: Option<RedisTier>,
     inflight: Mutex<HashMap<String, watch::Receiver<Flight>>>,
     stats: Stats,
@@ -193,16 +197,23 @@ pub(crate) enum Flight {
     Done(Option<Arc<Entry>>),
 }
 
+/// An entry in memory, with the invalidation clock's time from before its answer was made.
+#[derive(Clone)]
+struct Stamped {
+    entry: Arc<Entry>,
+    since: u64,
+}
+
 struct Lifetime;
 
-impl moka::Expiry<String, Arc<Entry>> for Lifetime {
+impl moka::Expiry<String, Stamped> for Lifetime {
     fn expire_after_create(
         &self,
         _key: &String,
-        value: &Arc<Entry>,
+        value: &Stamped,
         _now: std::time::Instant,
     ) -> Option<Duration> {
-        Some(value.lifetime().saturating_sub(value.age()))
+        Some(value.entry.lifetime().saturating_sub(value.entry.age()))
     }
 }
 
@@ -218,11 +229,10 @@ impl Cache {
         let memory = (settings.backend != Backend::Redis).then(|| {
             moka::sync::Cache::builder()
                 .max_capacity(settings.capacity_bytes)
-                .weigher(|key: &String, entry: &Arc<Entry>| {
-                    u32::try_from(key.len() + entry.weight()).unwrap_or(u32::MAX)
+                .weigher(|key: &String, stamped: &Stamped| {
+                    u32::try_from(key.len() + stamped.entry.weight()).unwrap_or(u32::MAX)
                 })
                 .expire_after(Lifetime)
-                .support_invalidation_closures()
                 .build()
         });
         let inner = Arc::new_cyclic(|weak: &std::sync::Weak<Inner>| {
@@ -240,6 +250,7 @@ impl Cache {
             Inner {
                 settings,
                 memory,
+                generations: Generations::default(),
                 redis,
                 inflight: Mutex::new(HashMap::new()),
                 stats: Stats::default(),
@@ -279,9 +290,17 @@ impl Cache {
     }
 
     pub(crate) async fn lookup(&self, key: &str) -> Option<Found> {
+        let since = self.inner.generations.now();
         if let Some(memory) = &self.inner.memory {
-            if let Some(entry) = memory.get(key) {
-                return Some(Found::Memory(entry));
+            if let Some(stamped) = memory.get(key) {
+                if self
+                    .inner
+                    .generations
+                    .is_current(&stamped.entry.tags, stamped.since)
+                {
+                    return Some(Found::Memory(stamped.entry));
+                }
+                memory.invalidate(key);
             }
         }
         let redis = self.inner.redis.as_ref()?;
@@ -289,39 +308,57 @@ impl Cache {
         if entry.freshness() == Freshness::Expired {
             return None;
         }
-        if let Some(memory) = &self.inner.memory {
-            memory.insert(key.to_owned(), entry.clone());
-        }
+        self.remember(key, entry.clone(), since);
         Some(Found::Redis(entry))
     }
 
-    pub(crate) async fn store(&self, key: &str, entry: Arc<Entry>) {
+    /// The invalidation clock's time, taken before a handler runs: what [`Cache::store`]
+    /// stamps on its answer.
+    pub(crate) fn now(&self) -> u64 {
+        self.inner.generations.now()
+    }
+
+    /// Keeps `entry` under `key` in both tiers; `since` is [`Cache::now`] from before the
+    /// answer was made, so that an invalidation in between kills it in memory.
+    pub(crate) async fn store(&self, key: &str, entry: Arc<Entry>, since: u64) {
         self.inner.stats.stored.fetch_add(1, Ordering::Relaxed);
-        if let Some(memory) = &self.inner.memory {
-            memory.insert(key.to_owned(), entry.clone());
-        }
+        self.remember(key, entry.clone(), since);
         if let Some(redis) = &self.inner.redis {
             redis.set(key, &entry).await;
         }
     }
 
+    fn remember(&self, key: &str, entry: Arc<Entry>, since: u64) {
+        if let Some(memory) = &self.inner.memory {
+            memory.insert(key.to_owned(), Stamped { entry, since });
+        }
+    }
+
     /// Drops every entry tagged `tag`, in both tiers and (through Redis) on every replica.
     pub async fn invalidate(&self, tag: &str) {
+        self.invalidate_all(&[tag.to_owned()]).await;
+    }
+
+    /// [`Cache::invalidate`] for each of `tags`, with two round trips to Redis in all.
+    pub async fn invalidate_all(&self, tags: &[String]) {
+        if tags.is_empty() {
+            return;
+        }
         self.inner
             .stats
             .invalidations
-            .fetch_add(1, Ordering::Relaxed);
-        self.forget_in_memory(tag);
+            .fetch_add(tags.len() as u64, Ordering::Relaxed);
+        for tag in tags {
+            self.forget_in_memory(tag);
+        }
         if let Some(redis) = &self.inner.redis {
-            redis.invalidate(tag).await;
+            redis.invalidate(tags).await;
         }
     }
 
     fn forget_in_memory(&self, tag: &str) {
-        if let Some(memory) = &self.inner.memory {
-            let tag = tag.to_owned();
-            // Fails only when closures are not enabled, which `new` always does.
-            let _ = memory.invalidate_entries_if(move |_, entry| entry.tags.contains(&tag));
+        if self.inner.memory.is_some() {
+            self.inner.generations.invalidate(tag);
         }
     }
 

@@ -120,18 +120,21 @@ impl RedisTier {
             .await;
     }
 
-    /// Deletes every entry tagged `tag` and tells every replica to drop it from memory.
-    pub(super) async fn invalidate(&self, tag: &str) {
-        let tag_key = self.tag_key(tag);
-        let members: Option<(Vec<String>,)> = self
+    /// Deletes every entry tagged with one of `tags` and tells every replica to drop them from
+    /// memory: one round trip reads the tags' members, one deletes and publishes.
+    pub(super) async fn invalidate(&self, tags: &[String]) {
+        let tag_keys: Vec<String> = tags.iter().map(|tag| self.tag_key(tag)).collect();
+        let members: Option<Vec<Vec<String>>> = self
             .redis
             .query({
                 let mut pipe = redis::pipe();
-                pipe.cmd("SMEMBERS").arg(&tag_key);
+                for tag_key in &tag_keys {
+                    pipe.cmd("SMEMBERS").arg(tag_key);
+                }
                 pipe
             })
             .await;
-        let members = members.map(|(m,)| m).unwrap_or_default();
+        let members: Vec<String> = members.into_iter().flatten().flatten().collect();
         let channel = self.channel();
         let _: Option<()> = self
             .redis
@@ -140,8 +143,10 @@ impl RedisTier {
                 if !members.is_empty() {
                     pipe.cmd("DEL").arg(&members).ignore();
                 }
-                pipe.cmd("DEL").arg(&tag_key).ignore();
-                pipe.cmd("PUBLISH").arg(&channel).arg(tag).ignore();
+                pipe.cmd("DEL").arg(&tag_keys).ignore();
+                for tag in tags {
+                    pipe.cmd("PUBLISH").arg(&channel).arg(tag).ignore();
+                }
                 pipe
             })
             .await;

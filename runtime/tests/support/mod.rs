@@ -3,8 +3,12 @@
 #![allow(dead_code)] // each test file uses its own share
 
 pub(crate) mod postgres;
+mod private_redis;
 
-use std::time::{Duration, Instant};
+#[allow(unused_imports)] // each test file uses its own share
+pub(crate) use private_redis::{free_port, PrivateRedis};
+
+use std::time::Instant;
 
 use specjet::cache::{Cache, CacheSettings};
 use specjet::compression::CompressionSettings;
@@ -37,60 +41,4 @@ pub(crate) fn unique_prefix(name: &str) -> String {
         std::process::id(),
         specjet::cache::etag_for(format!("{:?}", Instant::now()).as_bytes()).trim_matches('"')
     )
-}
-
-/// A private redis-server on a free port, killed on drop.
-pub(crate) struct PrivateRedis {
-    child: std::process::Child,
-    port: u16,
-}
-
-impl PrivateRedis {
-    pub(crate) fn start(port: u16) -> Option<PrivateRedis> {
-        let child = std::process::Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .ok()?;
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if Instant::now() > deadline {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Some(PrivateRedis { child, port })
-    }
-
-    pub(crate) fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    pub(crate) fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for PrivateRedis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-pub(crate) fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
