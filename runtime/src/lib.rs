@@ -54,6 +54,7 @@ pub mod metrics;
 pub mod multipart;
 pub mod observe;
 mod operation;
+mod otlp;
 mod periodic;
 mod pipeline;
 pub mod problem;

@@ -1,7 +1,13 @@
-//! A DataLoader: the keys that concurrent callers ask for within a short window (1 ms by
-//! default) are coalesced, without duplicates, into one call of a batch function, and each
-//! caller gets its own value. N lookups of one kind (the products of twenty batch items, the
-//! owners of a page of orders) become one query instead of N.
+//! A DataLoader: the keys that concurrent callers ask for together are coalesced, without
+//! duplicates, into one call of a batch function, and each caller gets its own value. N
+//! lookups of one kind (the products of twenty batch items, the owners of a page of orders)
+//! become one query instead of N.
+//!
+//! "Together" costs a lone caller nothing: a batch leaves once the callers that are ready to
+//! run have run (a yield, not a timer), so an idle service answers as fast as without a
+//! loader. Under load, while [`MAX_RUNNING`] batches of a loader are at the database, new keys
+//! wait for one of them to come back and leave with it as one batch: the busier the service,
+//! the bigger the batches, with no window to tune.
 //!
 //! ```ignore
 //! let products = Loader::new("products", move |ids: Vec<i64>| {
@@ -27,8 +33,11 @@ use tokio::sync::oneshot;
 
 use crate::problem::Problem;
 
-/// How long a loader waits for more keys after the first one, unless told otherwise.
-pub const DEFAULT_WINDOW: Duration = Duration::from_millis(1);
+/// How long a loader waits for more keys after the first one, unless told otherwise: none
+/// (the keys of callers ready at the same time still share a batch).
+pub const DEFAULT_WINDOW: Duration = Duration::ZERO;
+/// The batches of one loader at the database at once; keys asked meanwhile wait for one.
+pub const MAX_RUNNING: usize = 2;
 /// The most keys one call of the batch function gets, unless told otherwise.
 pub const DEFAULT_MAX_BATCH: usize = 1000;
 
@@ -68,10 +77,13 @@ struct Shared<K, V> {
 }
 
 /// The batch being gathered: its number (so that its timer does not send a later one early)
-/// and the callers of each key.
+/// and the callers of each key; the batches running, and whether the gathered one waits for
+/// one of them to end.
 struct Pending<K, V> {
     generation: u64,
     waiters: HashMap<K, Vec<oneshot::Sender<Answer<V>>>>,
+    running: usize,
+    held: bool,
 }
 
 impl<K, V> Loader<K, V>
@@ -111,6 +123,8 @@ where
                 pending: Mutex::new(Pending {
                     generation: 0,
                     waiters: HashMap::new(),
+                    running: 0,
+                    held: false,
                 }),
             }),
         }
@@ -131,11 +145,17 @@ where
             first.then_some(pending.generation)
         };
         if let Some(batch) = full {
-            tokio::spawn(dispatch(Arc::clone(&self.shared), batch));
+            tokio::spawn(run(Arc::clone(&self.shared), batch));
         } else if let Some(generation) = first_of_batch {
             let shared = Arc::clone(&self.shared);
             tokio::spawn(async move {
-                tokio::time::sleep(shared.window).await;
+                if shared.window.is_zero() {
+                    // The callers already woken (the items of one batch, requests arriving
+                    // together) add their keys before this batch leaves.
+                    tokio::task::yield_now().await;
+                } else {
+                    tokio::time::sleep(shared.window).await;
+                }
                 let batch = {
                     let mut pending = lock(&shared);
                     // A full batch was sent meanwhile; the keys now pending have a timer of
@@ -143,9 +163,14 @@ where
                     if pending.generation != generation {
                         return;
                     }
+                    if pending.running >= MAX_RUNNING {
+                        // Sent by the first running batch to come back, with what joins it.
+                        pending.held = true;
+                        return;
+                    }
                     take(&mut pending)
                 };
-                dispatch(shared, batch).await;
+                run(shared, batch).await;
             });
         }
         receiver.await.unwrap_or_else(|_| Err(lost()))
@@ -168,18 +193,37 @@ fn lock<K, V>(shared: &Shared<K, V>) -> std::sync::MutexGuard<'_, Pending<K, V>>
         .unwrap_or_else(PoisonError::into_inner)
 }
 
-/// The pending batch, leaving an empty one of the next generation.
+/// The pending batch, counted as running, leaving an empty one of the next generation.
 fn take<K, V>(pending: &mut Pending<K, V>) -> HashMap<K, Vec<oneshot::Sender<Answer<V>>>> {
     pending.generation += 1;
+    pending.running += 1;
+    pending.held = false;
     std::mem::take(&mut pending.waiters)
+}
+
+/// Runs `batch`, then the batch that waited for it to end, if any, and so on.
+async fn run<K, V>(
+    shared: Arc<Shared<K, V>>,
+    mut batch: HashMap<K, Vec<oneshot::Sender<Answer<V>>>>,
+) where
+    K: Eq + Hash + Clone,
+    V: Clone,
+{
+    loop {
+        dispatch(&shared, batch).await;
+        let mut pending = lock(&shared);
+        pending.running -= 1;
+        if !pending.held || pending.waiters.is_empty() {
+            return;
+        }
+        batch = take(&mut pending);
+    }
 }
 
 /// Calls the batch function once for `batch`'s keys and answers every caller. A batch
 /// function that panics answers 500 to its callers instead of leaving them waiting.
-async fn dispatch<K, V>(
-    shared: Arc<Shared<K, V>>,
-    batch: HashMap<K, Vec<oneshot::Sender<Answer<V>>>>,
-) where
+async fn dispatch<K, V>(shared: &Shared<K, V>, batch: HashMap<K, Vec<oneshot::Sender<Answer<V>>>>)
+where
     K: Eq + Hash + Clone,
     V: Clone,
 {
@@ -271,6 +315,54 @@ mod tests {
             "not held for the window"
         );
         assert_eq!(batches.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn keys_asked_while_the_running_batches_are_out_leave_together_after_them() {
+        let sizes: Arc<Mutex<Vec<usize>>> = Arc::default();
+        let gate = Arc::new(tokio::sync::Semaphore::new(0));
+        let loader = {
+            let (sizes, gate) = (Arc::clone(&sizes), Arc::clone(&gate));
+            Loader::new("gated", move |ids: Vec<u32>| {
+                let (sizes, gate) = (Arc::clone(&sizes), Arc::clone(&gate));
+                async move {
+                    let call = {
+                        let mut sizes = sizes.lock().unwrap();
+                        sizes.push(ids.len());
+                        sizes.len()
+                    };
+                    if call <= MAX_RUNNING {
+                        // The first batches stay at the "database" until the gate opens.
+                        let _ = gate.acquire().await;
+                    }
+                    Ok(ids.into_iter().map(|id| (id, id)).collect())
+                }
+            })
+        };
+        let started = |count: usize| {
+            let sizes = Arc::clone(&sizes);
+            async move {
+                while sizes.lock().unwrap().len() < count {
+                    tokio::task::yield_now().await;
+                }
+            }
+        };
+        let spawn = |id: u32| {
+            let loader = loader.clone();
+            tokio::spawn(async move { loader.load(id).await })
+        };
+        let mut lookups = vec![spawn(1)];
+        started(1).await;
+        lookups.push(spawn(2));
+        started(2).await;
+        lookups.extend([3, 4, 5].map(spawn));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(*sizes.lock().unwrap(), [1, 1], "3, 4 and 5 wait");
+        gate.add_permits(MAX_RUNNING);
+        for (lookup, id) in lookups.into_iter().zip(1..) {
+            assert_eq!(lookup.await.unwrap().unwrap(), Some(id));
+        }
+        assert_eq!(*sizes.lock().unwrap(), [1, 1, 3]);
     }
 
     #[tokio::test]

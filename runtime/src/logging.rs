@@ -3,10 +3,8 @@
 //! `RUST_LOG` (default `info`). Set up by [`crate::serve`]; an application that installed its
 //! own subscriber first keeps it.
 //!
-//! With the `otlp` feature and `OTEL_EXPORTER_OTLP_ENDPOINT` (or
-//! `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) set, every request's span (operation, method, route,
-//! request id) and the events in it also go to that collector over OTLP/HTTP (protobuf),
-//! batched, named by `OTEL_SERVICE_NAME` (default `specjet`), whatever `RUST_LOG` says.
+//! With the `otlp` feature and `OTEL_EXPORTER_OTLP_ENDPOINT` set, spans and metrics also go
+//! to a collector (see [`crate::otlp`]).
 
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -35,87 +33,14 @@ pub fn init() {
         }
     };
     let layers: Vec<Box<dyn Layer<Registry> + Send + Sync>> =
-        std::iter::once(logs).chain(otlp::layer()).collect();
+        std::iter::once(logs).chain(crate::otlp::layer()).collect();
     let installed = tracing_subscriber::registry().with(layers).try_init();
     // An error only says a subscriber was already installed: the application's choice.
     let _ = installed;
 }
 
-/// Sends the spans still waiting in the OTLP batch (at shutdown; nothing without `otlp`).
+/// Sends the spans and metrics still waiting for OTLP export (at shutdown; nothing without
+/// `otlp`).
 pub fn flush() {
-    otlp::flush();
-}
-
-#[cfg(feature = "otlp")]
-mod otlp {
-    use std::sync::OnceLock;
-
-    use opentelemetry::trace::TracerProvider as _;
-    use opentelemetry_otlp::{Protocol, WithExportConfig};
-    use opentelemetry_sdk::trace::SdkTracerProvider;
-    use opentelemetry_sdk::Resource;
-    use tracing_subscriber::filter::Targets;
-    use tracing_subscriber::{Layer, Registry};
-
-    static PROVIDER: OnceLock<SdkTracerProvider> = OnceLock::new();
-
-    /// The OTLP layer when an endpoint is configured: specjet's spans and events at debug level
-    /// and above, whatever `RUST_LOG` lets through to the logs.
-    pub(super) fn layer() -> Option<Box<dyn Layer<Registry> + Send + Sync>> {
-        let configured = [
-            "OTEL_EXPORTER_OTLP_ENDPOINT",
-            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-        ]
-        .iter()
-        .any(|name| std::env::var(name).is_ok_and(|value| !value.trim().is_empty()));
-        if !configured {
-            return None;
-        }
-        let exporter = match opentelemetry_otlp::SpanExporter::builder()
-            .with_http()
-            .with_protocol(Protocol::HttpBinary)
-            .build()
-        {
-            Ok(exporter) => exporter,
-            Err(error) => {
-                eprintln!("no OTLP export: {error}");
-                return None;
-            }
-        };
-        let service = std::env::var("OTEL_SERVICE_NAME")
-            .ok()
-            .filter(|name| !name.trim().is_empty())
-            .unwrap_or_else(|| "specjet".to_owned());
-        let provider = SdkTracerProvider::builder()
-            .with_batch_exporter(exporter)
-            .with_resource(Resource::builder().with_service_name(service).build())
-            .build();
-        let tracer = provider.tracer("specjet");
-        let _ = PROVIDER.set(provider);
-        Some(
-            tracing_opentelemetry::layer()
-                .with_tracer(tracer)
-                .with_filter(Targets::new().with_target("specjet", tracing::Level::DEBUG))
-                .boxed(),
-        )
-    }
-
-    pub(super) fn flush() {
-        if let Some(provider) = PROVIDER.get() {
-            if let Err(error) = provider.force_flush() {
-                eprintln!("OTLP flush: {error}");
-            }
-        }
-    }
-}
-
-#[cfg(not(feature = "otlp"))]
-mod otlp {
-    use tracing_subscriber::{Layer, Registry};
-
-    pub(super) fn layer() -> Option<Box<dyn Layer<Registry> + Send + Sync>> {
-        None
-    }
-
-    pub(super) fn flush() {}
+    crate::otlp::flush();
 }

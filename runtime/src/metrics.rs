@@ -86,6 +86,16 @@ pub(crate) fn latency_histogram(operation: &'static str) -> Arc<histogram::Histo
     histogram::series(DURATION, operation, bounds)
 }
 
+/// The latency buckets' upper bounds, in seconds (OTLP export uses the same).
+#[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+pub(crate) fn latency_bounds_seconds() -> Vec<f64> {
+    LATENCY_BOUNDS
+        .get_or_init(|| latency_bounds(&[]))
+        .iter()
+        .map(|nanos| *nanos as f64 / 1e9)
+        .collect()
+}
+
 /// A body-size histogram of `operation`, in bytes.
 pub(crate) fn size_histogram(
     family: histogram::Family,

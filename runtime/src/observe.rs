@@ -100,6 +100,23 @@ fn tally_registry() -> &'static TallyRegistry {
     })
 }
 
+/// Visits every label set's tallies: operation, method, requests in flight, and requests
+/// answered by status class (`1xx` to `5xx`). What OTLP export observes.
+#[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+pub(crate) fn each_tally(mut visit: impl FnMut(&'static str, &'static str, i64, [u64; 5])) {
+    let registry = tally_registry()
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    for ((operation, method), tallies) in registry.iter() {
+        visit(
+            operation,
+            method,
+            tallies.in_flight.load(Ordering::Relaxed),
+            std::array::from_fn(|class| tallies.by_class[class].load(Ordering::Relaxed)),
+        );
+    }
+}
+
 impl Tallies {
     fn of(id: &'static str, method: &'static str) -> Arc<Tallies> {
         let mut registry = tally_registry()
@@ -287,6 +304,7 @@ where
             metrics
                 .duration
                 .record(u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX));
+            crate::otlp::answered(metrics.id, metrics.method, elapsed);
             // Known for whole bodies; a streamed or compressed-on-the-fly body is not counted.
             if let Some(size) = http_body::Body::size_hint(response.body()).exact() {
                 metrics.response_size.record(size);

@@ -268,17 +268,19 @@ async fn server_timing_tells_the_handler_time_and_the_cache_outcome() {
     );
 }
 
-/// With the `otlp` feature and `OTEL_EXPORTER_OTLP_ENDPOINT` set, each request's span goes to
-/// the collector over OTLP/HTTP: a collector stand-in on 127.0.0.1 records what it receives.
+/// With the `otlp` feature and `OTEL_EXPORTER_OTLP_ENDPOINT` set, each request's span and the
+/// request metrics go to the collector over OTLP/HTTP: a collector stand-in on 127.0.0.1
+/// records what it receives, by signal.
 #[tokio::test]
-async fn request_spans_reach_an_otlp_collector() {
+async fn request_spans_and_metrics_reach_an_otlp_collector() {
     use specjet::axum::body::Bytes;
     use specjet::axum::http::HeaderMap;
     use std::sync::{Arc, Mutex};
 
-    type Received = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
+    /// (signal, media type, body) of every export received.
+    type Received = Arc<Mutex<Vec<(&'static str, String, Vec<u8>)>>>;
     let received: Received = Arc::default();
-    let record = {
+    let record = |signal: &'static str| {
         let received = received.clone();
         move |headers: HeaderMap, body: Bytes| async move {
             let media = headers
@@ -286,11 +288,19 @@ async fn request_spans_reach_an_otlp_collector() {
                 .and_then(|value| value.to_str().ok())
                 .unwrap_or_default()
                 .to_owned();
-            received.lock().unwrap().push((media, body.to_vec()));
+            received
+                .lock()
+                .unwrap()
+                .push((signal, media, body.to_vec()));
             StatusCode::OK
         }
     };
-    let collector = Router::new().route("/v1/traces", specjet::axum::routing::post(record));
+    let collector = Router::new()
+        .route("/v1/traces", specjet::axum::routing::post(record("traces")))
+        .route(
+            "/v1/metrics",
+            specjet::axum::routing::post(record("metrics")),
+        );
     let listener = specjet::tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .unwrap();
@@ -312,14 +322,33 @@ async fn request_spans_reach_an_otlp_collector() {
 
     let received = received.lock().unwrap();
     let contains = |body: &[u8], text: &str| body.windows(text.len()).any(|w| w == text.as_bytes());
+    let exported = |signal: &str, texts: &[&str]| {
+        received.iter().any(|(kind, media, body)| {
+            *kind == signal
+                && media == "application/x-protobuf"
+                && texts.iter().all(|text| contains(body, text))
+        })
+    };
     assert!(
-        received
-            .iter()
-            .any(|(media, body)| media == "application/x-protobuf"
-                && contains(body, "observability-test")
-                && contains(body, "getItem")
-                && contains(body, &id)),
+        exported("traces", &["observability-test", "getItem", &id]),
         "{} exports, none with the request's span",
+        received.len()
+    );
+    // The counter, the in-flight gauge and the latency histogram, by operation, with the
+    // status class of the answer.
+    assert!(
+        exported(
+            "metrics",
+            &[
+                "observability-test",
+                "specjet.http.requests",
+                "specjet.http.requests.in_flight",
+                "specjet.http.request.duration",
+                "getItem",
+                "2xx",
+            ]
+        ),
+        "{} exports, none with the request metrics",
         received.len()
     );
 }
