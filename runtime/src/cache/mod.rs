@@ -321,6 +321,10 @@ impl Cache {
     /// Keeps `entry` under `key` in both tiers; `since` is [`Cache::now`] from before the
     /// answer was made, so that an invalidation in between kills it in memory.
     pub(crate) async fn store(&self, key: &str, entry: Arc<Entry>, since: u64) {
+        if !self.inner.generations.is_current(&entry.tags, since) {
+            // Read before a write that invalidated it: neither tier may hold it.
+            return;
+        }
         self.inner.stats.stored.fetch_add(1, Ordering::Relaxed);
         self.remember(key, entry.clone(), since);
         if let Some(redis) = &self.inner.redis {
