@@ -413,3 +413,44 @@ impl Drop for FlightGuard {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::entry::{now_millis, Windows};
+    use super::*;
+
+    fn tagged(tag: &str) -> Arc<Entry> {
+        Arc::new(Entry::new(
+            200,
+            Vec::new(),
+            Bytes::from_static(b"{}"),
+            now_millis(),
+            Windows {
+                ttl: Duration::from_secs(60),
+                stale_while_revalidate: Duration::ZERO,
+                stale_if_error: Duration::ZERO,
+            },
+            vec![tag.to_owned()],
+        ))
+    }
+
+    #[tokio::test]
+    async fn an_answer_read_before_a_write_is_neither_stored_nor_served() {
+        let cache = Cache::new(CacheSettings::default(), None);
+        // Read before the write's invalidation arrived, stored after it: not stored.
+        let read = cache.now();
+        cache.invalidate("stats:7").await;
+        cache.store("stats-7", tagged("stats:7"), read).await;
+        assert!(cache.lookup("stats-7").await.is_none());
+
+        // Stored first, then invalidated: no longer served.
+        cache.store("stats-7", tagged("stats:7"), cache.now()).await;
+        assert!(cache.lookup("stats-7").await.is_some());
+        cache.store("stats-8", tagged("stats:8"), cache.now()).await;
+        cache.invalidate("stats:7").await;
+        assert!(cache.lookup("stats-7").await.is_none());
+        assert!(cache.lookup("stats-8").await.is_some(), "other tags stay");
+    }
+}
