@@ -77,13 +77,11 @@ struct Shared<K, V> {
 }
 
 /// The batch being gathered: its number (so that its timer does not send a later one early)
-/// and the callers of each key; the batches running, and whether the gathered one waits for
-/// one of them to end.
+/// and the callers of each key; and the batches running.
 struct Pending<K, V> {
     generation: u64,
     waiters: HashMap<K, Vec<oneshot::Sender<Answer<V>>>>,
     running: usize,
-    held: bool,
 }
 
 impl<K, V> Loader<K, V>
@@ -124,7 +122,6 @@ where
                     generation: 0,
                     waiters: HashMap::new(),
                     running: 0,
-                    held: false,
                 }),
             }),
         }
@@ -164,8 +161,7 @@ where
                         return;
                     }
                     if pending.running >= MAX_RUNNING {
-                        // Sent by the first running batch to come back, with what joins it.
-                        pending.held = true;
+                        // The first running batch to come back sends it, with what joins it.
                         return;
                     }
                     take(&mut pending)
@@ -197,11 +193,10 @@ fn lock<K, V>(shared: &Shared<K, V>) -> std::sync::MutexGuard<'_, Pending<K, V>>
 fn take<K, V>(pending: &mut Pending<K, V>) -> HashMap<K, Vec<oneshot::Sender<Answer<V>>>> {
     pending.generation += 1;
     pending.running += 1;
-    pending.held = false;
     std::mem::take(&mut pending.waiters)
 }
 
-/// Runs `batch`, then the batch that waited for it to end, if any, and so on.
+/// Runs `batch`, then the keys gathered meanwhile, if any, and so on.
 async fn run<K, V>(
     shared: Arc<Shared<K, V>>,
     mut batch: HashMap<K, Vec<oneshot::Sender<Answer<V>>>>,
@@ -213,7 +208,7 @@ async fn run<K, V>(
         dispatch(&shared, batch).await;
         let mut pending = lock(&shared);
         pending.running -= 1;
-        if !pending.held || pending.waiters.is_empty() {
+        if pending.waiters.is_empty() {
             return;
         }
         batch = take(&mut pending);

@@ -425,9 +425,11 @@ async fn fetch(
         Windows::from(policy),
         key.tags.clone(),
     ));
-    cache.store(&key.key, entry.clone(), since).await;
-    route.counters.stored.increment(1);
-    let response = respond(&entry, route, key.private, forward.status(true));
+    let stored = cache.store(&key.key, entry.clone(), since).await;
+    if stored {
+        route.counters.stored.increment(1);
+    }
+    let response = respond(&entry, route, key.private, forward.status(stored));
     (response, Some(entry))
 }
 

@@ -182,7 +182,7 @@ impl std::fmt::Debug for Cache {
 struct Inner {
     settings: CacheSettings,
     memory: Option<moka::sync::Cache<String, Stamped>>,
-    /// What the memory tier's tags invalidated, and when.
+    /// The tags invalidated, and when: what kills entries in memory and answers in the making.
     generations: Generations,
     redis: Option<RedisTier>,
     inflight: Mutex<HashMap<String, watch::Receiver<Flight>>>,
@@ -242,7 +242,7 @@ impl Cache {
                     let weak = weak.clone();
                     RedisTier::start(redis, &settings.key_prefix, move |tag| {
                         if let Some(inner) = weak.upgrade() {
-                            Cache { inner }.forget_in_memory(&tag);
+                            Cache { inner }.forget_locally(&tag);
                         }
                     })
                 }
@@ -319,17 +319,18 @@ impl Cache {
     }
 
     /// Keeps `entry` under `key` in both tiers; `since` is [`Cache::now`] from before the
-    /// answer was made, so that an invalidation in between kills it in memory.
-    pub(crate) async fn store(&self, key: &str, entry: Arc<Entry>, since: u64) {
+    /// answer was made, so that an invalidation in between kills it. `false` when it was read
+    /// before a write that already invalidated it: neither tier may hold it.
+    pub(crate) async fn store(&self, key: &str, entry: Arc<Entry>, since: u64) -> bool {
         if !self.inner.generations.is_current(&entry.tags, since) {
-            // Read before a write that invalidated it: neither tier may hold it.
-            return;
+            return false;
         }
         self.inner.stats.stored.fetch_add(1, Ordering::Relaxed);
         self.remember(key, entry.clone(), since);
         if let Some(redis) = &self.inner.redis {
             redis.set(key, &entry).await;
         }
+        true
     }
 
     fn remember(&self, key: &str, entry: Arc<Entry>, since: u64) {
@@ -353,17 +354,17 @@ impl Cache {
             .invalidations
             .fetch_add(tags.len() as u64, Ordering::Relaxed);
         for tag in tags {
-            self.forget_in_memory(tag);
+            self.forget_locally(tag);
         }
         if let Some(redis) = &self.inner.redis {
             redis.invalidate(tags).await;
         }
     }
 
-    fn forget_in_memory(&self, tag: &str) {
-        if self.inner.memory.is_some() {
-            self.inner.generations.invalidate(tag);
-        }
+    /// Kills this replica's entries of `tag` in memory, and any answer to `tag` being made
+    /// now (whatever the tiers: an answer read before the invalidation is stored in none).
+    fn forget_locally(&self, tag: &str) {
+        self.inner.generations.invalidate(tag);
     }
 
     /// Joins the computation of `key`: `Ok(guard)` when this caller computes it, `Err(rx)`
