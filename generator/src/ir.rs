@@ -70,6 +70,35 @@ pub struct ServiceSettings {
     pub cors: Option<CorsSettings>,
     /// `x-specjet.validation`: how requests are checked against the spec's schemas.
     pub validation: ValidationSettings,
+    /// `x-specjet.types`: serde traits the handlers need beyond those the service uses.
+    pub types: TypeSettings,
+}
+
+/// `x-specjet.types`: `serialize` and `deserialize`, each `all` or a list of component schema
+/// names whose types derive that trait whatever the operations do with them (a response type
+/// the handlers also read from a JSON column, a request type they forward).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TypeSettings {
+    /// Types that derive `Serialize` besides those a response or parameter holds.
+    pub serialize: AlsoDerive,
+    /// Types that derive `Deserialize` besides those a request holds.
+    pub deserialize: AlsoDerive,
+}
+
+/// Which types derive a serde trait they would not need.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AlsoDerive {
+    /// The types of these component schemas (by their name in `components/schemas`), and
+    /// everything they hold.
+    Schemas(Vec<String>),
+    /// Every type.
+    All,
+}
+
+impl Default for AlsoDerive {
+    fn default() -> Self {
+        AlsoDerive::Schemas(Vec::new())
+    }
 }
 
 /// `x-specjet.validation`.
@@ -471,6 +500,28 @@ pub struct TypeDef {
     pub origin: String,
     /// What the type is.
     pub kind: TypeKind,
+    /// Which of serde's traits it implements: only those the service uses.
+    pub serde: SerdeUse,
+}
+
+/// The serde traits a type implements. A server reads requests and writes responses, so a type
+/// only a response holds needs no `Deserialize`, by far the larger of the two to compile (half
+/// of a crate as large as Stripe's); a type no operation uses keeps both, for the handlers' own
+/// use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SerdeUse {
+    /// `Serialize`: a response or a parameter (checked as JSON against its schema) holds it.
+    pub serialize: bool,
+    /// `Deserialize`: a request (a parameter or a body) holds it.
+    pub deserialize: bool,
+}
+
+impl SerdeUse {
+    /// Both traits.
+    pub const BOTH: SerdeUse = SerdeUse {
+        serialize: true,
+        deserialize: true,
+    };
 }
 
 /// The shape of a named type.
@@ -632,6 +683,18 @@ impl TypeRef {
     /// Whether this is an `Option`.
     pub fn is_option(&self) -> bool {
         matches!(self, TypeRef::Option(_))
+    }
+
+    /// The named type it holds, under any arrays, maps, options and boxes.
+    pub fn named(&self) -> Option<TypeId> {
+        match self {
+            TypeRef::Vec(inner)
+            | TypeRef::Map(inner)
+            | TypeRef::Option(inner)
+            | TypeRef::Box(inner) => inner.named(),
+            TypeRef::Named(id) => Some(*id),
+            _ => None,
+        }
     }
 }
 

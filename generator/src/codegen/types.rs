@@ -4,7 +4,7 @@ use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote};
 
 use super::{doc_attrs, rust_type, Scope};
-use crate::ir::{Api, DefaultValue, Field, Module, TypeDef, TypeKind, TypeRef};
+use crate::ir::{Api, DefaultValue, Field, Module, SerdeUse, TypeDef, TypeKind, TypeRef};
 use crate::naming::Namespace;
 
 /// Every type that lives in `module`.
@@ -21,6 +21,7 @@ pub(super) fn module(api: &Api, module: Module) -> TokenStream {
 fn type_def(api: &Api, def: &TypeDef, scope: Scope, defaults: &mut Namespace) -> TokenStream {
     let name = format_ident!("{}", def.name);
     let docs = doc_attrs(def.docs.as_deref());
+    let serde = serde_derives(def.serde);
     match &def.kind {
         TypeKind::Struct {
             fields,
@@ -48,7 +49,7 @@ fn type_def(api: &Api, def: &TypeDef, scope: Scope, defaults: &mut Namespace) ->
             });
             quote! {
                 #docs
-                #[derive(::std::fmt::Debug, ::std::clone::Clone, ::std::marker::Copy, ::std::cmp::PartialEq, ::std::cmp::Eq, ::std::hash::Hash, ::specjet::serde::Serialize, ::specjet::serde::Deserialize)]
+                #[derive(::std::fmt::Debug, ::std::clone::Clone, ::std::marker::Copy, ::std::cmp::PartialEq, ::std::cmp::Eq, ::std::hash::Hash #serde)]
                 #[serde(crate = "::specjet::serde")]
                 pub enum #name {
                     #( #renames #idents, )*
@@ -87,7 +88,7 @@ fn type_def(api: &Api, def: &TypeDef, scope: Scope, defaults: &mut Namespace) ->
             let message = format!("{{value}} is not one of {expected}");
             quote! {
                 #docs
-                #[derive(::std::fmt::Debug, ::std::clone::Clone, ::std::marker::Copy, ::std::cmp::PartialEq, ::std::cmp::Eq, ::std::hash::Hash, ::specjet::serde::Serialize, ::specjet::serde::Deserialize)]
+                #[derive(::std::fmt::Debug, ::std::clone::Clone, ::std::marker::Copy, ::std::cmp::PartialEq, ::std::cmp::Eq, ::std::hash::Hash #serde)]
                 #[serde(crate = "::specjet::serde", try_from = "i64", into = "i64")]
                 pub enum #name {
                     #( #idents, )*
@@ -128,7 +129,7 @@ fn type_def(api: &Api, def: &TypeDef, scope: Scope, defaults: &mut Namespace) ->
             match discriminator {
                 None => quote! {
                     #docs
-                    #[derive(::std::fmt::Debug, ::std::clone::Clone, ::std::cmp::PartialEq, ::specjet::serde::Serialize, ::specjet::serde::Deserialize)]
+                    #[derive(::std::fmt::Debug, ::std::clone::Clone, ::std::cmp::PartialEq #serde)]
                     #[serde(crate = "::specjet::serde", untagged)]
                     pub enum #name {
                         #( #idents(#types), )*
@@ -141,13 +142,7 @@ fn type_def(api: &Api, def: &TypeDef, scope: Scope, defaults: &mut Namespace) ->
                         let tags = &v.tags;
                         quote! { #( #tags )|* => ::specjet::__private::from_tagged(value).map(Self::#ident), }
                     });
-                    quote! {
-                        #docs
-                        #[derive(::std::fmt::Debug, ::std::clone::Clone, ::std::cmp::PartialEq)]
-                        pub enum #name {
-                            #( #idents(#types), )*
-                        }
-
+                    let serialize = def.serde.serialize.then(|| quote! {
                         impl ::specjet::serde::Serialize for #name {
                             fn serialize<S: ::specjet::serde::Serializer>(&self, serializer: S) -> ::std::result::Result<S::Ok, S::Error> {
                                 match self {
@@ -155,7 +150,8 @@ fn type_def(api: &Api, def: &TypeDef, scope: Scope, defaults: &mut Namespace) ->
                                 }
                             }
                         }
-
+                    });
+                    let deserialize = def.serde.deserialize.then(|| quote! {
                         impl<'de> ::specjet::serde::Deserialize<'de> for #name {
                             fn deserialize<D: ::specjet::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
                                 let (tag, value) = ::specjet::__private::tagged_variant(deserializer, #property)?;
@@ -165,6 +161,17 @@ fn type_def(api: &Api, def: &TypeDef, scope: Scope, defaults: &mut Namespace) ->
                                 }
                             }
                         }
+                    });
+                    quote! {
+                        #docs
+                        #[derive(::std::fmt::Debug, ::std::clone::Clone, ::std::cmp::PartialEq)]
+                        pub enum #name {
+                            #( #idents(#types), )*
+                        }
+
+                        #serialize
+
+                        #deserialize
                     }
                 }
             }
@@ -180,7 +187,7 @@ fn type_def(api: &Api, def: &TypeDef, scope: Scope, defaults: &mut Namespace) ->
             let ty = rust_type(api, ty, scope);
             quote! {
                 #docs
-                #[derive(::std::fmt::Debug, ::std::clone::Clone, ::std::cmp::PartialEq, ::specjet::serde::Serialize, ::specjet::serde::Deserialize)]
+                #[derive(::std::fmt::Debug, ::std::clone::Clone, ::std::cmp::PartialEq #serde)]
                 #[serde(crate = "::specjet::serde", transparent)]
                 pub struct #name(pub #ty);
             }
@@ -199,6 +206,7 @@ fn structure(
 ) -> TokenStream {
     let name = format_ident!("{}", def.name);
     let docs = doc_attrs(def.docs.as_deref());
+    let serde = serde_derives(def.serde);
     let mut default_fns = Vec::new();
     let members: Vec<TokenStream> = fields
         .iter()
@@ -220,7 +228,8 @@ fn structure(
             let (ty, attrs) = match (field.required, field.nullable, &field.default) {
                 (true, false, _) => (inner, quote! {}),
                 (true, true, _) => (quote! { ::std::option::Option<#inner> }, quote! { #[serde(default)] }),
-                (false, false, Some(default)) => {
+                // Only reading a struct fills a default in.
+                (false, false, Some(default)) if def.serde.deserialize => {
                     let fn_name = defaults.claim(&format!("default_{}_{}", crate::naming::field_name(&def.name), field.name));
                     let fn_ident = format_ident!("{}", fn_name);
                     let value = default_expr(default, &inner);
@@ -231,6 +240,7 @@ fn structure(
                     });
                     (inner, quote! { #[serde(default = #fn_name)] })
                 }
+                (false, false, Some(_)) => (inner, quote! {}),
                 (false, false, None) => (
                     quote! { ::std::option::Option<#inner> },
                     quote! { #[serde(default, skip_serializing_if = "::std::option::Option::is_none")] },
@@ -265,7 +275,7 @@ fn structure(
         (deny_unknown && additional.is_none()).then(|| quote! { #[serde(deny_unknown_fields)] });
     quote! {
         #docs
-        #[derive(::std::fmt::Debug, ::std::clone::Clone, ::std::cmp::PartialEq, ::specjet::serde::Serialize, ::specjet::serde::Deserialize)]
+        #[derive(::std::fmt::Debug, ::std::clone::Clone, ::std::cmp::PartialEq #serde)]
         #[serde(crate = "::specjet::serde")]
         #deny
         pub struct #name {
@@ -275,6 +285,17 @@ fn structure(
 
         #(#default_fns)*
     }
+}
+
+/// The serde derives of a type, after the std ones.
+fn serde_derives(serde: SerdeUse) -> TokenStream {
+    let serialize = serde
+        .serialize
+        .then(|| quote! { , ::specjet::serde::Serialize });
+    let deserialize = serde
+        .deserialize
+        .then(|| quote! { , ::specjet::serde::Deserialize });
+    quote! { #serialize #deserialize }
 }
 
 pub(super) fn default_expr(default: &DefaultValue, ty: &TokenStream) -> TokenStream {

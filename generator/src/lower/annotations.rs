@@ -236,6 +236,7 @@ impl<'a> Annotations<'a> {
                 "docs" => settings.docs = self.docs_settings(&location, value),
                 "cors" => settings.cors = Some(self.cors_settings(&location, value)),
                 "validation" => settings.validation = self.validation_settings(&location, value),
+                "types" => settings.types = self.type_settings(&location, value),
                 concern if PLANNED_CONCERNS.contains(&concern) => self.report(
                     Severity::Warning,
                     &location,

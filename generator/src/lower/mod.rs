@@ -6,6 +6,7 @@ mod fan_out;
 pub(crate) mod paths;
 pub(crate) mod recursion;
 pub(crate) mod schema;
+mod serde_use;
 mod share;
 
 use std::collections::{BTreeMap, HashMap};
@@ -81,6 +82,7 @@ pub(crate) fn lower(spec: &Spec, diags: &mut Diagnostics) -> Api {
     let (mut types, type_diags) = types.finish();
     fan_out::check_shapes(&fan_out_sites, &operations, &types, &mut annotations);
     share::identical_inline_types(&mut types, &mut operations);
+    serde_use::assign(&mut types, &operations, &settings.types);
     for d in own
         .items()
         .iter()

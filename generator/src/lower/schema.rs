@@ -11,8 +11,8 @@ use serde_json::Value;
 
 use crate::diag::{Diagnostics, Severity};
 use crate::ir::{
-    DefaultValue, EnumVariant, Field, IntVariant, Module, TypeDef, TypeId, TypeKind, TypeRef,
-    UnionVariant,
+    DefaultValue, EnumVariant, Field, IntVariant, Module, SerdeUse, TypeDef, TypeId, TypeKind,
+    TypeRef, UnionVariant,
 };
 use crate::load::{Location, Spec};
 use crate::naming::{field_name, type_name, Namespace};
@@ -112,6 +112,7 @@ impl<'a> TypeBuilder<'a> {
             docs,
             origin: location.pointer.clone(),
             kind: TypeKind::Alias(TypeRef::Value),
+            serde: SerdeUse::BOTH,
         });
         self.types.len() - 1
     }

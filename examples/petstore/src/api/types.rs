@@ -43,7 +43,6 @@ impl ::std::fmt::Display for PetStatus {
     ::std::fmt::Debug,
     ::std::clone::Clone,
     ::std::cmp::PartialEq,
-    ::specjet::serde::Serialize,
     ::specjet::serde::Deserialize
 )]
 #[serde(crate = "::specjet::serde")]
@@ -61,8 +60,7 @@ pub struct NewPet {
     ::std::fmt::Debug,
     ::std::clone::Clone,
     ::std::cmp::PartialEq,
-    ::specjet::serde::Serialize,
-    ::specjet::serde::Deserialize
+    ::specjet::serde::Serialize
 )]
 #[serde(crate = "::specjet::serde")]
 pub struct Pet {
@@ -81,8 +79,7 @@ pub type Pets = ::std::vec::Vec<Pet>;
     ::std::fmt::Debug,
     ::std::clone::Clone,
     ::std::cmp::PartialEq,
-    ::specjet::serde::Serialize,
-    ::specjet::serde::Deserialize
+    ::specjet::serde::Serialize
 )]
 #[serde(crate = "::specjet::serde")]
 pub struct Error {
@@ -97,8 +94,7 @@ pub struct Error {
     ::std::fmt::Debug,
     ::std::clone::Clone,
     ::std::cmp::PartialEq,
-    ::specjet::serde::Serialize,
-    ::specjet::serde::Deserialize
+    ::specjet::serde::Serialize
 )]
 #[serde(crate = "::specjet::serde")]
 pub struct ErrorDetail {

@@ -20,6 +20,11 @@ pub const DOCUMENT: &str = r##"{
   ],
   "x-specjet": {
     "max-in-flight": 1024,
+    "types": {
+      "deserialize": [
+        "OrderItem"
+      ]
+    },
     "database": {
       "max-connections": 10,
       "min-connections": 2,

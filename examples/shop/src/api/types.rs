@@ -5,7 +5,6 @@
     ::std::fmt::Debug,
     ::std::clone::Clone,
     ::std::cmp::PartialEq,
-    ::specjet::serde::Serialize,
     ::specjet::serde::Deserialize
 )]
 #[serde(crate = "::specjet::serde")]
@@ -57,8 +56,7 @@ impl ::std::fmt::Display for Tier {
     ::std::fmt::Debug,
     ::std::clone::Clone,
     ::std::cmp::PartialEq,
-    ::specjet::serde::Serialize,
-    ::specjet::serde::Deserialize
+    ::specjet::serde::Serialize
 )]
 #[serde(crate = "::specjet::serde")]
 pub struct User {
@@ -75,8 +73,7 @@ pub struct User {
     ::std::fmt::Debug,
     ::std::clone::Clone,
     ::std::cmp::PartialEq,
-    ::specjet::serde::Serialize,
-    ::specjet::serde::Deserialize
+    ::specjet::serde::Serialize
 )]
 #[serde(crate = "::specjet::serde")]
 pub struct RegisteredUser {
@@ -95,8 +92,7 @@ pub struct RegisteredUser {
     ::std::fmt::Debug,
     ::std::clone::Clone,
     ::std::cmp::PartialEq,
-    ::specjet::serde::Serialize,
-    ::specjet::serde::Deserialize
+    ::specjet::serde::Serialize
 )]
 #[serde(crate = "::specjet::serde")]
 pub struct UserPage {
@@ -167,7 +163,6 @@ pub struct Address {
     ::std::fmt::Debug,
     ::std::clone::Clone,
     ::std::cmp::PartialEq,
-    ::specjet::serde::Serialize,
     ::specjet::serde::Deserialize
 )]
 #[serde(crate = "::specjet::serde")]
@@ -180,7 +175,6 @@ pub struct NewOrderItem {
     ::std::fmt::Debug,
     ::std::clone::Clone,
     ::std::cmp::PartialEq,
-    ::specjet::serde::Serialize,
     ::specjet::serde::Deserialize
 )]
 #[serde(crate = "::specjet::serde")]
@@ -208,8 +202,7 @@ pub struct OrderItem {
     ::std::fmt::Debug,
     ::std::clone::Clone,
     ::std::cmp::PartialEq,
-    ::specjet::serde::Serialize,
-    ::specjet::serde::Deserialize
+    ::specjet::serde::Serialize
 )]
 #[serde(crate = "::specjet::serde")]
 pub struct Order {
@@ -226,7 +219,6 @@ pub struct Order {
     ::std::fmt::Debug,
     ::std::clone::Clone,
     ::std::cmp::PartialEq,
-    ::specjet::serde::Serialize,
     ::specjet::serde::Deserialize
 )]
 #[serde(crate = "::specjet::serde")]
@@ -238,8 +230,7 @@ pub struct OrderUpdate {
     ::std::fmt::Debug,
     ::std::clone::Clone,
     ::std::cmp::PartialEq,
-    ::specjet::serde::Serialize,
-    ::specjet::serde::Deserialize
+    ::specjet::serde::Serialize
 )]
 #[serde(crate = "::specjet::serde")]
 pub struct OrderPage {
@@ -253,8 +244,7 @@ pub struct OrderPage {
     ::std::fmt::Debug,
     ::std::clone::Clone,
     ::std::cmp::PartialEq,
-    ::specjet::serde::Serialize,
-    ::specjet::serde::Deserialize
+    ::specjet::serde::Serialize
 )]
 #[serde(crate = "::specjet::serde")]
 pub struct StatusCount {
@@ -266,8 +256,7 @@ pub struct StatusCount {
     ::std::fmt::Debug,
     ::std::clone::Clone,
     ::std::cmp::PartialEq,
-    ::specjet::serde::Serialize,
-    ::specjet::serde::Deserialize
+    ::specjet::serde::Serialize
 )]
 #[serde(crate = "::specjet::serde")]
 pub struct UserStats {
@@ -290,8 +279,7 @@ pub struct UserStats {
     ::std::fmt::Debug,
     ::std::clone::Clone,
     ::std::cmp::PartialEq,
-    ::specjet::serde::Serialize,
-    ::specjet::serde::Deserialize
+    ::specjet::serde::Serialize
 )]
 #[serde(crate = "::specjet::serde")]
 pub struct Dashboard {
@@ -304,7 +292,6 @@ pub struct Dashboard {
     ::std::fmt::Debug,
     ::std::clone::Clone,
     ::std::cmp::PartialEq,
-    ::specjet::serde::Serialize,
     ::specjet::serde::Deserialize
 )]
 #[serde(crate = "::specjet::serde")]
@@ -322,8 +309,7 @@ pub struct NewProduct {
     ::std::fmt::Debug,
     ::std::clone::Clone,
     ::std::cmp::PartialEq,
-    ::specjet::serde::Serialize,
-    ::specjet::serde::Deserialize
+    ::specjet::serde::Serialize
 )]
 #[serde(crate = "::specjet::serde")]
 pub struct Product {
@@ -341,8 +327,7 @@ pub struct Product {
     ::std::fmt::Debug,
     ::std::clone::Clone,
     ::std::cmp::PartialEq,
-    ::specjet::serde::Serialize,
-    ::specjet::serde::Deserialize
+    ::specjet::serde::Serialize
 )]
 #[serde(crate = "::specjet::serde")]
 pub struct Problem {
@@ -364,8 +349,7 @@ pub struct Problem {
     ::std::fmt::Debug,
     ::std::clone::Clone,
     ::std::cmp::PartialEq,
-    ::specjet::serde::Serialize,
-    ::specjet::serde::Deserialize
+    ::specjet::serde::Serialize
 )]
 #[serde(crate = "::specjet::serde")]
 pub struct ProblemInvalidParamsItem {
