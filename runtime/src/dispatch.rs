@@ -55,6 +55,24 @@ pub(crate) async fn send(
     router: axum::Router,
     request: http::Request<Body>,
 ) -> (StatusCode, HeaderMap, Value) {
+    let (status, headers, bytes) = send_raw(router, request).await;
+    let json = headers.get(header::CONTENT_TYPE).is_some_and(is_json);
+    let text = || Value::String(String::from_utf8_lossy(&bytes).into_owned());
+    let value = if bytes.is_empty() {
+        Value::Null
+    } else if json {
+        serde_json::from_slice(&bytes).unwrap_or_else(|_| text())
+    } else {
+        text()
+    };
+    (status, headers, value)
+}
+
+/// The answer of `request` through `router`: its status, headers and body as sent.
+pub(crate) async fn send_raw(
+    router: axum::Router,
+    request: http::Request<Body>,
+) -> (StatusCode, HeaderMap, bytes::Bytes) {
     let response = match router.oneshot(request).await {
         Ok(response) => response,
         Err(never) => match never {},
@@ -65,16 +83,7 @@ pub(crate) async fn send(
         .await
         .map(|b| b.to_bytes())
         .unwrap_or_default();
-    let json = parts.headers.get(header::CONTENT_TYPE).is_some_and(is_json);
-    let text = || Value::String(String::from_utf8_lossy(&bytes).into_owned());
-    let value = if bytes.is_empty() {
-        Value::Null
-    } else if json {
-        serde_json::from_slice(&bytes).unwrap_or_else(|_| text())
-    } else {
-        text()
-    };
-    (parts.status, parts.headers, value)
+    (parts.status, parts.headers, bytes)
 }
 
 /// Whether a media type is JSON (`application/json`, `text/json`, `application/*+json`).

@@ -15,7 +15,6 @@ use axum::body::Body;
 use axum::extract::{FromRequestParts, RawPathParams, Request};
 use axum::response::{IntoResponse, Response};
 use http::{header, HeaderValue, StatusCode};
-use serde_json::{Map, Value};
 
 use crate::dispatch;
 use crate::problem::Problem;
@@ -102,24 +101,23 @@ async fn compose(slot: Slot, parts: &'static [Part], request: Request) -> Respon
             .collect();
     let calls = parts.iter().map(|part| {
         let request = part_request(&head, part, &captures, &query);
-        dispatch::send(router.clone(), request)
+        dispatch::send_raw(router.clone(), request)
     });
     let answers = futures_util::future::join_all(calls).await;
-    let mut composed = Map::new();
-    for (part, (status, headers, value)) in parts.iter().zip(answers) {
+    // The parts' JSON goes into the answer as it came, checked but not rebuilt.
+    let mut body = Vec::with_capacity(
+        answers
+            .iter()
+            .map(|(_, _, bytes)| bytes.len() + 16)
+            .sum::<usize>()
+            + 2,
+    );
+    body.push(b'{');
+    for (index, (part, (status, headers, bytes))) in parts.iter().zip(answers).enumerate() {
         crate::timing::add_part(part.field, &headers);
-        if status.is_success() {
-            composed.insert(part.field.to_owned(), value);
-        } else if part.optional {
-            composed.insert(part.field.to_owned(), Value::Null);
-        } else {
+        if !status.is_success() && !part.optional {
             // The part's own answer (its status, its problem) is the composite's.
-            let body = match value {
-                Value::Null => Vec::new(),
-                Value::String(text) => text.into_bytes(),
-                json => serde_json::to_vec(&json).unwrap_or_default(),
-            };
-            let mut answer = (status, body).into_response();
+            let mut answer = (status, bytes).into_response();
             if let Some(media) = headers.get(header::CONTENT_TYPE) {
                 answer
                     .headers_mut()
@@ -127,8 +125,25 @@ async fn compose(slot: Slot, parts: &'static [Part], request: Request) -> Respon
             }
             return answer;
         }
+        if index > 0 {
+            body.push(b',');
+        }
+        write_json_string(&mut body, part.field);
+        body.push(b':');
+        if !status.is_success() || bytes.is_empty() {
+            body.extend_from_slice(b"null");
+        } else if headers
+            .get(header::CONTENT_TYPE)
+            .is_some_and(dispatch::is_json)
+            && serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_ok()
+        {
+            body.extend_from_slice(&bytes);
+        } else {
+            // Not JSON: the text, as a JSON string.
+            write_json_string(&mut body, &String::from_utf8_lossy(&bytes));
+        }
     }
-    let body = serde_json::to_vec(&Value::Object(composed)).unwrap_or_default();
+    body.push(b'}');
     (
         [(
             header::CONTENT_TYPE,
@@ -137,6 +152,11 @@ async fn compose(slot: Slot, parts: &'static [Part], request: Request) -> Respon
         body,
     )
         .into_response()
+}
+
+fn write_json_string(out: &mut Vec<u8>, text: &str) {
+    // Writing a string into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, text);
 }
 
 /// The request of one part: its path with the composite's values, its query, the composite's

@@ -10,6 +10,7 @@ use axum::routing::get;
 use axum::Router;
 use http::{Request, StatusCode};
 use specjet::database::{DatabaseSettings, Migration};
+use specjet::sqlx::Executor;
 use specjet::{Database, Problem, ServiceSettings, Services};
 use support::postgres::{every_backend, postgres, PrivatePostgres, TestDatabase};
 use tower::ServiceExt;
@@ -32,7 +33,8 @@ async fn connect(database: &TestDatabase, settings: &DatabaseSettings) -> Databa
 
 /// Holds a pool connection for 1.5 s, as a slow query would.
 async fn hold(State(database): State<Database>) -> Result<&'static str, Problem> {
-    let _connection = database.acquire().await?;
+    let mut connection = database.acquire().await?;
+    connection.execute("SELECT 1").await?;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     Ok("done")
 }

@@ -557,7 +557,7 @@ pub(crate) async fn invalidate_after(
             // No shared parameter (or none captured): every entry of the operation.
             dropped.push(value.unwrap_or_else(|| target.operation.to_owned()));
         }
-        // All at once: two round trips to Redis whatever their number.
+        // All at once: one round trip to Redis whatever their number.
         cache.invalidate_all(&dropped).await;
     }
     response

@@ -344,7 +344,7 @@ impl Cache {
         self.invalidate_all(&[tag.to_owned()]).await;
     }
 
-    /// [`Cache::invalidate`] for each of `tags`, with two round trips to Redis in all.
+    /// [`Cache::invalidate`] for each of `tags`, with one round trip to Redis in all.
     pub async fn invalidate_all(&self, tags: &[String]) {
         if tags.is_empty() {
             return;

@@ -13,6 +13,32 @@ use crate::redis_conn::{SharedRedis, RECONNECT_DELAY};
 pub(super) struct RedisTier {
     redis: SharedRedis,
     prefix: std::sync::Arc<str>,
+    /// This replica's name on the invalidation channel, so it skips its own messages (it
+    /// already forgot those tags before it published them).
+    origin: std::sync::Arc<str>,
+    invalidation: std::sync::Arc<redis::Script>,
+}
+
+/// Deletes the entries of every tag set in `KEYS` and the sets, then publishes `ARGV[2]` on
+/// channel `ARGV[1]`: a write's invalidations in one round trip.
+const INVALIDATE: &str = r"
+for _, tag_key in ipairs(KEYS) do
+  local members = redis.call('SMEMBERS', tag_key)
+  for first = 1, #members, 512 do
+    redis.call('DEL', unpack(members, first, math.min(first + 511, #members)))
+  end
+end
+redis.call('DEL', unpack(KEYS))
+redis.call('PUBLISH', ARGV[1], ARGV[2])
+return 0
+";
+
+/// One invalidation message: the replica that sent it and the tags it invalidated.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Message<'a> {
+    from: &'a str,
+    #[serde(borrow)]
+    tags: Vec<std::borrow::Cow<'a, str>>,
 }
 
 impl RedisTier {
@@ -26,9 +52,12 @@ impl RedisTier {
         let runtime = tokio::runtime::Handle::try_current().ok()?;
         let client = redis.client().clone();
         let alive = redis.liveness();
+        let origin: std::sync::Arc<str> = replica_name().into();
         let tier = RedisTier {
             redis,
             prefix: prefix.into(),
+            origin: origin.clone(),
+            invalidation: std::sync::Arc::new(redis::Script::new(INVALIDATE)),
         };
         let channel = tier.channel();
         runtime.spawn(async move {
@@ -43,8 +72,8 @@ impl RedisTier {
                             if alive.strong_count() == 0 {
                                 return;
                             }
-                            if let Ok(tag) = message.get_payload::<String>() {
-                                invalidated(tag);
+                            if let Ok(payload) = message.get_payload::<String>() {
+                                received(&payload, &origin, &invalidated);
                             }
                         }
                     }
@@ -120,35 +149,76 @@ impl RedisTier {
             .await;
     }
 
-    /// Deletes every entry tagged with one of `tags` and tells every replica to drop them from
-    /// memory: one round trip reads the tags' members, one deletes and publishes.
+    /// Deletes every entry tagged with one of `tags` and tells every other replica to drop
+    /// them from memory, in one round trip.
     pub(super) async fn invalidate(&self, tags: &[String]) {
-        let tag_keys: Vec<String> = tags.iter().map(|tag| self.tag_key(tag)).collect();
-        let members: Option<Vec<Vec<String>>> = self
+        let mut invocation = self.invalidation.prepare_invoke();
+        for tag in tags {
+            invocation.key(self.tag_key(tag));
+        }
+        let message = Message {
+            from: &self.origin,
+            tags: tags.iter().map(|tag| tag.as_str().into()).collect(),
+        };
+        invocation
+            .arg(self.channel())
+            .arg(serde_json::to_string(&message).unwrap_or_default());
+        let _: Option<i64> = self
             .redis
-            .query({
-                let mut pipe = redis::pipe();
-                for tag_key in &tag_keys {
-                    pipe.cmd("SMEMBERS").arg(tag_key);
-                }
-                pipe
-            })
+            .run(|mut connection| async move { invocation.invoke_async(&mut connection).await })
             .await;
-        let members: Vec<String> = members.into_iter().flatten().flatten().collect();
-        let channel = self.channel();
-        let _: Option<()> = self
-            .redis
-            .query({
-                let mut pipe = redis::pipe();
-                if !members.is_empty() {
-                    pipe.cmd("DEL").arg(&members).ignore();
-                }
-                pipe.cmd("DEL").arg(&tag_keys).ignore();
-                for tag in tags {
-                    pipe.cmd("PUBLISH").arg(&channel).arg(tag).ignore();
-                }
-                pipe
+    }
+}
+
+/// A name for this replica that no other one picks: random, from std's per-process hash keys.
+fn replica_name() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u32(std::process::id());
+    format!("{:016x}", hasher.finish())
+}
+
+/// Hands every tag of an invalidation message to `invalidated`, unless this replica sent it.
+/// A payload that is not a message is one tag (what replicas of an earlier version send).
+fn received(payload: &str, origin: &str, invalidated: &impl Fn(String)) {
+    match serde_json::from_str::<Message>(payload) {
+        Ok(message) if message.from == origin => {}
+        Ok(message) => {
+            for tag in message.tags {
+                invalidated(tag.into_owned());
+            }
+        }
+        Err(_) => invalidated(payload.to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::{received, Message};
+
+    fn deliver(payload: &str) -> Vec<String> {
+        let seen = Mutex::new(Vec::new());
+        received(payload, "me", &|tag| seen.lock().unwrap().push(tag));
+        seen.into_inner().unwrap()
+    }
+
+    #[test]
+    fn a_message_invalidates_its_tags_on_every_replica_but_its_sender() {
+        let message = |from| {
+            serde_json::to_string(&Message {
+                from,
+                tags: vec!["user:1".into(), "odd\ntag \"quoted\"".into()],
             })
-            .await;
+            .unwrap()
+        };
+        assert_eq!(
+            deliver(&message("other")),
+            ["user:1", "odd\ntag \"quoted\""]
+        );
+        assert!(deliver(&message("me")).is_empty());
+        // An earlier version's message: the payload is the tag.
+        assert_eq!(deliver("user:2"), ["user:2"]);
     }
 }
