@@ -67,6 +67,9 @@ pub struct OperationInfo {
     pub params: &'static [(&'static str, &'static str)],
     /// How each of `params` is read (by position; a missing one is [`ParamType::Text`]).
     pub param_types: &'static [ParamType],
+    /// Query parameters with a default, as (name, the default as a query writes it): a request
+    /// without one is the request with its default, to the cache.
+    pub query_defaults: &'static [(&'static str, &'static str)],
     /// What the spec says of how the operation is served.
     pub policies: Policies,
 }
@@ -88,6 +91,7 @@ impl OperationInfo {
             secured,
             params,
             param_types: &[],
+            query_defaults: &[],
             policies: Policies::NONE,
         }
     }
@@ -95,6 +99,15 @@ impl OperationInfo {
     /// The same entry with the types of its path parameters (by position in `params`).
     pub const fn with_param_types(mut self, types: &'static [ParamType]) -> OperationInfo {
         self.param_types = types;
+        self
+    }
+
+    /// The same entry with the defaults of its query parameters.
+    pub const fn with_query_defaults(
+        mut self,
+        defaults: &'static [(&'static str, &'static str)],
+    ) -> OperationInfo {
+        self.query_defaults = defaults;
         self
     }
 

@@ -82,6 +82,7 @@ impl Pipeline {
                         secured: operation.secured,
                         params: operation.params,
                         types: operation.param_types,
+                        query_defaults: operation.query_defaults,
                     }))
                 }),
                 invalidates,

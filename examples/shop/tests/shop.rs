@@ -626,6 +626,23 @@ fn with_no_environment_it_serves_a_seeded_shop_from_sqlite() {
         again.header("cache-status"),
         Some("specjet; hit; detail=memory")
     );
+    // A list without `limit` is the list at its default limit (10): one entry for both.
+    let first = running::get(&service, "/users/7/orders");
+    assert_eq!(
+        first.header("cache-status"),
+        Some("specjet; fwd=miss; stored")
+    );
+    let spelled = running::get(&service, "/users/7/orders?limit=10");
+    assert_eq!(
+        spelled.header("cache-status"),
+        Some("specjet; hit; detail=memory")
+    );
+    assert_eq!(spelled.body, first.body);
+    let other = running::get(&service, "/users/7/orders?limit=3");
+    assert_eq!(
+        other.header("cache-status"),
+        Some("specjet; fwd=miss; stored")
+    );
     drop(service);
     let _ = std::fs::remove_dir_all(&dir);
 }

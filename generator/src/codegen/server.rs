@@ -13,8 +13,9 @@ use quote::{format_ident, quote};
 
 use super::{doc_attrs, join_docs};
 use crate::ir::{
-    Api, CacheBackend, CachePolicy, CacheScope, OnBackendError, Operation, ParamLocation, Piece,
-    RateKey, RateLimitBackend, RateLimitPolicy, RateLimitUse, RateWindow, TypeRef,
+    Api, CacheBackend, CachePolicy, CacheScope, DefaultValue, OnBackendError, Operation,
+    ParamLocation, Piece, RateKey, RateLimitBackend, RateLimitPolicy, RateLimitUse, RateWindow,
+    TypeKind, TypeRef,
 };
 
 pub(crate) fn module(api: &Api) -> TokenStream {
@@ -423,11 +424,46 @@ fn operation_entry(api: &Api, op: &Operation, imports: &mut Imports) -> TokenStr
         let types = types.iter().map(|ty| quote! { ::specjet::ParamType::#ty });
         entry = quote! { #entry.with_param_types(&[#(#types),*]) };
     }
+    let defaults = query_defaults(api, op);
+    if policies.cache.is_some() && !defaults.is_empty() {
+        let defaults = defaults
+            .iter()
+            .map(|(name, value)| quote! { (#name, #value) });
+        entry = quote! { #entry.with_query_defaults(&[#(#defaults),*]) };
+    }
     if fields.is_empty() {
         entry
     } else {
         quote! { #entry.with_policies(Policies { #(#fields)* ..Policies::NONE }) }
     }
+}
+
+/// The query parameters of `op` with a default, as (name, the default as a query writes it),
+/// for the cache to key an absent one as its default.
+fn query_defaults(api: &Api, op: &Operation) -> Vec<(String, String)> {
+    op.params
+        .iter()
+        .filter(|param| param.location == ParamLocation::Query)
+        .filter_map(|param| {
+            let value = match param.default.as_ref()? {
+                DefaultValue::Bool(b) => b.to_string(),
+                DefaultValue::Int(i) => i.to_string(),
+                DefaultValue::Float(f) => f.to_string(),
+                DefaultValue::Str(s) => s.clone(),
+                // The Rust variant's name: the query writes the enum's wire value.
+                DefaultValue::Variant(name) => {
+                    let TypeRef::Named(id) = &param.ty else {
+                        return None;
+                    };
+                    let TypeKind::StringEnum { variants } = &api.types[*id].kind else {
+                        return None;
+                    };
+                    variants.iter().find(|v| &v.name == name)?.wire.clone()
+                }
+            };
+            Some((param.wire.clone(), value))
+        })
+        .collect()
 }
 
 /// How the path parameter `name` of `op` is read: `Integer`, `Number`, `Boolean` or `Text`.
@@ -1063,5 +1099,41 @@ fn trait_method(op: &Operation) -> TokenStream {
         #docs
         #deprecated
         fn #name(&self, request: #module::Request) -> impl Future<Output = #module::Response> + Send;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    const SPEC: &str = r#"
+openapi: 3.0.3
+info: {title: Defaults, version: '1'}
+paths:
+  /orders:
+    get:
+      operationId: listOrders
+      parameters:
+        - {name: limit, in: query, schema: {type: integer, default: 10}}
+        - {name: sort, in: query, schema: {type: string, enum: [newest-first, oldest-first], default: newest-first}}
+        - {name: paid, in: query, schema: {type: boolean, default: false}}
+        - {name: q, in: query, schema: {type: string}}
+        - {name: X-Page, in: header, schema: {type: integer, default: 1}}
+      responses:
+        '200': {description: ok}
+"#;
+
+    #[test]
+    fn query_defaults_are_written_as_a_query_writes_them() {
+        let api = crate::analyze_text("defaults.yaml", SPEC).unwrap().api;
+        let defaults = super::query_defaults(&api, &api.operations[0]);
+        let pairs: Vec<(&str, &str)> = defaults
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+            .collect();
+        // The enum's wire value, not its Rust variant; headers and parameters with no
+        // default are not the query's.
+        assert_eq!(
+            pairs,
+            [("limit", "10"), ("sort", "newest-first"), ("paid", "false")]
+        );
     }
 }

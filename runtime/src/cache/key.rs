@@ -45,10 +45,17 @@ impl CacheKey {
             key.push('=');
             push_escaped(&mut key, value);
         }
-        if let Some(query) = request.uri().query().filter(|q| !q.is_empty()) {
-            let mut pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect();
+        let query = request.uri().query().unwrap_or_default();
+        let mut pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        // `/orders` is `/orders?limit=10` when 10 is the default: one entry, not two.
+        for (name, value) in route.query_defaults {
+            if !pairs.iter().any(|(k, _)| k == name) {
+                pairs.push(((*name).to_owned(), (*value).to_owned()));
+            }
+        }
+        if !pairs.is_empty() {
             // Stable: `?limit=2&limit=abc` and `?limit=abc&limit=2` stay apart.
             pairs.sort_by(|a, b| a.0.cmp(&b.0));
             key.push('?');
@@ -152,6 +159,7 @@ mod tests {
             secured,
             params: &[("petId", "s1")],
             types: &[crate::ParamType::Integer],
+            query_defaults: &[("limit", "10")],
         }
     }
 
@@ -191,6 +199,18 @@ mod tests {
         assert_ne!(a.key, fr.key);
         let gzip = key(&r, "/pets/7?a=1&b=2", &[("accept-encoding", "gzip")]);
         assert_ne!(a.key, gzip.key);
+    }
+
+    #[test]
+    fn an_absent_query_parameter_keys_as_its_default() {
+        let r = route(Scope::Auto, false);
+        let bare = key(&r, "/pets/7", &[]);
+        assert_eq!(bare.key, key(&r, "/pets/7?limit=10", &[]).key);
+        assert_ne!(bare.key, key(&r, "/pets/7?limit=11", &[]).key);
+        assert_eq!(
+            key(&r, "/pets/7?a=1", &[]).key,
+            key(&r, "/pets/7?limit=10&a=1", &[]).key
+        );
     }
 
     #[test]

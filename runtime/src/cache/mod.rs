@@ -114,6 +114,8 @@ pub(crate) struct CacheRoute {
     pub(crate) secured: bool,
     pub(crate) params: &'static [(&'static str, &'static str)],
     pub(crate) types: &'static [crate::ParamType],
+    /// Query parameters with a default (name, value): absent, they key as their default.
+    pub(crate) query_defaults: &'static [(&'static str, &'static str)],
 }
 
 /// An operation whose entries a mutating operation drops, and the path parameters the two

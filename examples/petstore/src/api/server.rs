@@ -118,6 +118,7 @@ const POLICY_WRITES: RateLimitPolicy = RateLimitPolicy::new(
 /// Every operation: its route and what the spec says of how it is served.
 static OPERATIONS: [OperationInfo; 4] = [
     OperationInfo::new("listPets", Method::GET, "/pets", false, &[])
+        .with_query_defaults(&[("limit", "20")])
         .with_policies(Policies {
             cache: Some(CachePolicy::new(Duration::from_secs(60))),
             rate_limit: Some(

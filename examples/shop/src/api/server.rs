@@ -264,6 +264,7 @@ const POLICY_WRITES: RateLimitPolicy = RateLimitPolicy::new(
 /// Every operation: its route and what the spec says of how it is served.
 static OPERATIONS: [OperationInfo; 14] = [
     OperationInfo::new("listUsers", Method::GET, "/users", false, &[])
+        .with_query_defaults(&[("limit", "20")])
         .with_policies(Policies {
             cache: Some(CachePolicy::new(Duration::from_secs(10))),
             timeout: Some(Duration::from_secs(30)),
@@ -295,6 +296,7 @@ static OPERATIONS: [OperationInfo; 14] = [
             &[("userId", "s1")],
         )
         .with_param_types(&[::specjet::ParamType::Integer])
+        .with_query_defaults(&[("limit", "10")])
         .with_policies(Policies {
             cache: Some(CachePolicy {
                 tags: &["orders:{userId}"],
@@ -348,6 +350,7 @@ static OPERATIONS: [OperationInfo; 14] = [
             ..Policies::NONE
         }),
     OperationInfo::new("listMyOrders", Method::GET, "/me/orders", true, &[])
+        .with_query_defaults(&[("limit", "10")])
         .with_policies(Policies {
             cache: Some(CachePolicy::new(Duration::from_secs(10))),
             rate_limit: Some(
@@ -397,6 +400,7 @@ static OPERATIONS: [OperationInfo; 14] = [
             ..Policies::NONE
         }),
     OperationInfo::new("listProducts", Method::GET, "/products", false, &[])
+        .with_query_defaults(&[("limit", "20")])
         .with_policies(Policies {
             cache: Some(CachePolicy::new(Duration::from_secs(5))),
             timeout: Some(Duration::from_secs(30)),
