@@ -102,7 +102,7 @@ pub use redis_conn::{
     SharedRedis, COMMAND_TIMEOUT as REDIS_COMMAND_TIMEOUT, OPEN_AFTER as REDIS_OPEN_AFTER,
     PROBE_INTERVAL as REDIS_PROBE_INTERVAL,
 };
-pub use serve::serve;
+pub use serve::{bind, serve, serve_listener};
 pub use services::{ServiceSettings, Services};
 pub use start::StartError;
 #[cfg(feature = "database")]

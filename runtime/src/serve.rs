@@ -10,9 +10,16 @@ use tokio::net::TcpListener;
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
 
 /// Serves `router` on the address in `ADDR` (default 127.0.0.1:8080) until Ctrl-C or SIGTERM,
-/// then lets in-flight requests finish (within `SHUTDOWN_TIMEOUT`, see [`serve_on`]). Prints `listening on http://<addr>` once bound, so a
-/// caller that asked for port 0 learns the real port.
+/// then lets in-flight requests finish (within `SHUTDOWN_TIMEOUT`, see [`serve_on`]). Prints
+/// `listening on http://<addr>` once bound, so a caller that asked for port 0 learns the real
+/// port.
 pub async fn serve(router: Router) -> std::io::Result<()> {
+    serve_listener(bind().await?, router).await
+}
+
+/// Binds the address in `ADDR` (default 127.0.0.1:8080), for [`serve_listener`]: a service
+/// that prints its own URLs learns the bound port (`ADDR=127.0.0.1:0`) before it serves.
+pub async fn bind() -> std::io::Result<TcpListener> {
     let addr = std::env::var("ADDR").unwrap_or_else(|_| DEFAULT_ADDR.to_owned());
     let addr: SocketAddr = addr.parse().map_err(|error| {
         std::io::Error::new(
@@ -20,7 +27,7 @@ pub async fn serve(router: Router) -> std::io::Result<()> {
             format!("ADDR `{addr}` is not a socket address: {error}"),
         )
     })?;
-    serve_on(addr, router).await
+    TcpListener::bind(addr).await
 }
 
 /// How long in-flight requests may take to finish after a shutdown signal when
@@ -32,9 +39,13 @@ pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 /// once (no new connection is accepted), `/readyz` answers 503, and in-flight requests get
 /// `SHUTDOWN_TIMEOUT` (`250ms`, `30s`, ...; default 30 s) to finish; then it returns.
 pub async fn serve_on(addr: SocketAddr, router: Router) -> std::io::Result<()> {
+    serve_listener(TcpListener::bind(addr).await?, router).await
+}
+
+/// Serves `router` on a bound `listener`; see [`serve_on`].
+pub async fn serve_listener(listener: TcpListener, router: Router) -> std::io::Result<()> {
     crate::logging::init();
     let shutdown_timeout = shutdown_timeout()?;
-    let listener = TcpListener::bind(addr).await?;
     println!("listening on http://{}", listener.local_addr()?);
     let (signalled, mut on_signal) = tokio::sync::watch::channel(false);
     let shutdown = async move {

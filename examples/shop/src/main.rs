@@ -48,8 +48,17 @@ async fn main() -> ExitCode {
             }
         }
     }
-    print_hints();
-    match specjet::serve(api::router_with(shop, &services)).await {
+    let listener = match specjet::bind().await {
+        Ok(listener) => listener,
+        Err(error) => {
+            eprintln!("shop: cannot listen on ADDR: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Ok(addr) = listener.local_addr() {
+        print_hints(&format!("http://{addr}"));
+    }
+    match specjet::serve_listener(listener, api::router_with(shop, &services)).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("shop: {error}");
@@ -58,10 +67,9 @@ async fn main() -> ExitCode {
     }
 }
 
-/// A few requests to try, on stderr (stdout's first line is the address, for scripts).
-fn print_hints() {
-    let addr = std::env::var("ADDR").unwrap_or_else(|_| "127.0.0.1:8080".to_owned());
-    let base = format!("http://{addr}");
+/// A few requests to try against `base` (the bound address), on stderr (stdout's first line
+/// is the address, for scripts).
+fn print_hints(base: &str) {
     eprintln!(
         "shop: try
   curl -i {base}/users/1                       # a cached read (Cache-Status: miss, then hit)
