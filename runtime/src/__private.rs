@@ -13,7 +13,7 @@ use serde_json::Value;
 #[doc(hidden)]
 macro_rules! __operation_handler {
     ($operation:ident) => {
-        |$crate::axum::extract::State(api): $crate::axum::extract::State<A>,
+        |$crate::axum::extract::State(api): $crate::axum::extract::State<::std::sync::Arc<A>>,
          request: $operation::Request| async move {
             $crate::__private::timed(A::$operation(&api, request)).await
         }

@@ -68,9 +68,10 @@ pub(crate) fn module(api: &Api) -> TokenStream {
     } else {
         quote! { ::std::option::Option::None }
     };
+    // One shared `api`: a request clones an `Arc`, not the handlers' state.
     let finish = quote! {
         ::specjet::__private::finish(
-            router.with_state(api),
+            router.with_state(::std::sync::Arc::new(api)),
             services,
             &operations,
             &[#(#taken),*],
@@ -889,7 +890,7 @@ fn affix_handler(api: &Api, handler: &Ident, ops: &[usize]) -> TokenStream {
         .any(|&op| !api.operations[op].path_captures.is_empty());
     quote! {
         async fn #handler<A: Api>(
-            State(api): State<A>,
+            State(api): State<::std::sync::Arc<A>>,
             request: ::specjet::axum::extract::Request,
         ) -> ::specjet::axum::response::Response {
             let (parts, path, body) = match ::specjet::__private::split(request, #has_params).await {

@@ -234,7 +234,7 @@ pub fn router_with<A: Api>(api: A, services: &Services) -> Router {
         .map(|&id| (id.info(), A::policies(id, id.info().policies)))
         .collect();
     ::specjet::__private::finish(
-        router.with_state(api),
+        router.with_state(::std::sync::Arc::new(api)),
         services,
         &operations,
         &[],
