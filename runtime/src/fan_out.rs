@@ -15,6 +15,7 @@ use axum::body::Body;
 use axum::extract::{FromRequestParts, RawPathParams, Request};
 use axum::response::{IntoResponse, Response};
 use http::{header, HeaderValue, StatusCode};
+use tracing::Instrument;
 
 use crate::dispatch;
 use crate::problem::Problem;
@@ -99,11 +100,35 @@ async fn compose(slot: Slot, parts: &'static [Part], request: Request) -> Respon
         form_urlencoded::parse(head.uri.query().unwrap_or("").as_bytes())
             .into_owned()
             .collect();
-    let calls = parts.iter().map(|part| {
-        let request = part_request(&head, part, &captures, &query);
-        dispatch::send_raw(router.clone(), request)
-    });
-    let answers = futures_util::future::join_all(calls).await;
+    // Each part is a task of its own, so the runtime's threads serve the parts side by side
+    // (one task would run their layers and serialization one after the other); dropping the
+    // composite (its timeout, a client gone) aborts them.
+    let mut tasks: Vec<PartTask> = parts
+        .iter()
+        .map(|part| {
+            let request = part_request(&head, part, &captures, &query);
+            PartTask(tokio::spawn(
+                dispatch::send_raw(router.clone(), request).in_current_span(),
+            ))
+        })
+        .collect();
+    let answers: Vec<_> = futures_util::future::join_all(tasks.iter_mut().map(|task| &mut task.0))
+        .await
+        .into_iter()
+        .map(|joined| {
+            joined.unwrap_or_else(|_| {
+                let problem = Problem::new(StatusCode::INTERNAL_SERVER_ERROR)
+                    .with_detail("a part of the composite failed");
+                let mut headers = http::HeaderMap::new();
+                headers.insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static(crate::problem::CONTENT_TYPE),
+                );
+                let body = serde_json::to_vec(&problem).unwrap_or_default();
+                (StatusCode::INTERNAL_SERVER_ERROR, headers, body.into())
+            })
+        })
+        .collect();
     // The parts' JSON goes into the answer as it came, checked but not rebuilt.
     let mut body = Vec::with_capacity(
         answers
@@ -154,6 +179,15 @@ async fn compose(slot: Slot, parts: &'static [Part], request: Request) -> Respon
         .into_response()
 }
 
+/// A part's task, aborted when dropped before it finished.
+struct PartTask(tokio::task::JoinHandle<(StatusCode, http::HeaderMap, bytes::Bytes)>);
+
+impl Drop for PartTask {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 fn write_json_string(out: &mut Vec<u8>, text: &str) {
     // Writing a string into a Vec cannot fail.
     let _ = serde_json::to_writer(&mut *out, text);
@@ -192,4 +226,80 @@ fn part_request(
     };
     let uri = uri.parse().unwrap_or_else(|_| http::Uri::from_static("/"));
     dispatch::inner_request(head, http::Method::GET, uri, Body::empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use axum::routing::get;
+
+    use super::*;
+
+    static PARTS: [Part; 2] = [
+        Part {
+            field: "slow",
+            path: "/slow",
+            args: &[],
+            optional: false,
+        },
+        Part {
+            field: "fast",
+            path: "/fast",
+            args: &[],
+            optional: false,
+        },
+    ];
+
+    /// A composite of a part that finishes after 150 ms (counting its finishes) and a quick one.
+    fn composite() -> (Slot, Arc<AtomicUsize>) {
+        let finished = Arc::new(AtomicUsize::new(0));
+        let counter = finished.clone();
+        let router = axum::Router::new()
+            .route(
+                "/slow",
+                get(move || async move {
+                    tokio::time::sleep(Duration::from_millis(150)).await;
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    axum::Json(serde_json::json!({"done": true}))
+                }),
+            )
+            .route(
+                "/fast",
+                get(|| async { axum::Json(serde_json::json!([1, 2])) }),
+            );
+        let slot = Slot::default();
+        slot.fill(&router);
+        (slot, finished)
+    }
+
+    fn request() -> Request {
+        http::Request::get("/dashboard")
+            .body(Body::empty())
+            .unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn parts_answer_together_and_a_dropped_composite_stops_them() {
+        let (slot, finished) = composite();
+        let answer = slot.handler(&PARTS)(request()).await;
+        assert_eq!(answer.status(), StatusCode::OK);
+        let body = axum::body::to_bytes(answer.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        assert_eq!(&body[..], br#"{"slow":{"done":true},"fast":[1,2]}"#);
+        assert_eq!(finished.load(Ordering::SeqCst), 1);
+
+        // Past its timeout the composite is dropped: its parts are aborted, not left running.
+        let cut = tokio::time::timeout(Duration::from_millis(30), slot.handler(&PARTS)(request()));
+        assert!(cut.await.is_err());
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        assert_eq!(
+            finished.load(Ordering::SeqCst),
+            1,
+            "the slow part was stopped"
+        );
+    }
 }
