@@ -47,6 +47,14 @@ pub struct Location {
 }
 
 impl Location {
+    /// `/components/schemas` of the root document: where every component schema lives.
+    pub fn component_schemas() -> Location {
+        Location {
+            doc: 0,
+            pointer: "/components/schemas".to_owned(),
+        }
+    }
+
     /// The location of `segment` (a key or an index) inside this one.
     pub fn child(&self, segment: &str) -> Location {
         Location {

@@ -115,19 +115,7 @@ async fn compose(slot: Slot, parts: &'static [Part], request: Request) -> Respon
     let answers: Vec<_> = futures_util::future::join_all(tasks.iter_mut().map(|task| &mut task.0))
         .await
         .into_iter()
-        .map(|joined| {
-            joined.unwrap_or_else(|_| {
-                let problem = Problem::new(StatusCode::INTERNAL_SERVER_ERROR)
-                    .with_detail("a part of the composite failed");
-                let mut headers = http::HeaderMap::new();
-                headers.insert(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static(crate::problem::CONTENT_TYPE),
-                );
-                let body = serde_json::to_vec(&problem).unwrap_or_default();
-                (StatusCode::INTERNAL_SERVER_ERROR, headers, body.into())
-            })
-        })
+        .map(|joined| joined.unwrap_or_else(|_| failed_part()))
         .collect();
     // The parts' JSON goes into the answer as it came, checked but not rebuilt.
     let mut body = Vec::with_capacity(
@@ -177,6 +165,19 @@ async fn compose(slot: Slot, parts: &'static [Part], request: Request) -> Respon
         body,
     )
         .into_response()
+}
+
+/// The answer of a part whose task panicked: a 500 problem, which fails the composite.
+fn failed_part() -> (StatusCode, http::HeaderMap, bytes::Bytes) {
+    let problem = Problem::new(StatusCode::INTERNAL_SERVER_ERROR)
+        .with_detail("a part of the composite failed");
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(crate::problem::CONTENT_TYPE),
+    );
+    let body = serde_json::to_vec(&problem).unwrap_or_default();
+    (StatusCode::INTERNAL_SERVER_ERROR, headers, body.into())
 }
 
 /// A part's task, aborted when dropped before it finished.

@@ -120,10 +120,7 @@ impl<'a> TypeBuilder<'a> {
     /// Names every component schema first, so they keep their own names whatever inline type
     /// is met before them; then defines them in document order.
     pub(crate) fn define_components(&mut self) {
-        let root = Location {
-            doc: 0,
-            pointer: "/components/schemas".to_owned(),
-        };
+        let root = Location::component_schemas();
         let Some(Value::Object(schemas)) = self.spec.get(&root) else {
             return;
         };

@@ -49,10 +49,7 @@ fn also_derived(types: &[TypeDef], also: &AlsoDerive) -> Vec<TypeId> {
     match also {
         AlsoDerive::All => (0..types.len()).collect(),
         AlsoDerive::Schemas(names) => {
-            let schemas = Location {
-                doc: 0,
-                pointer: "/components/schemas".to_owned(),
-            };
+            let schemas = Location::component_schemas();
             let origins: Vec<String> = names.iter().map(|n| schemas.child(n).pointer).collect();
             (0..types.len())
                 .filter(|&id| origins.contains(&types[id].origin))

@@ -86,10 +86,7 @@ impl Annotations<'_> {
                 return AlsoDerive::default();
             }
         };
-        let schemas = Location {
-            doc: 0,
-            pointer: "/components/schemas".to_owned(),
-        };
+        let schemas = Location::component_schemas();
         let mut known = Vec::new();
         for (index, name) in names.iter().enumerate() {
             let at = location.child(&index.to_string());
