@@ -33,6 +33,7 @@
 pub mod batch;
 pub mod cache;
 pub mod caller;
+mod coalesce;
 pub mod compression;
 pub mod contract;
 pub mod cors;

@@ -20,17 +20,14 @@
 //! let name = products.load(7).await?; // Option<String>: `None` when the batch had no such key
 //! ```
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::hash::Hash;
-use std::pin::Pin;
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use futures_util::FutureExt;
 use http::StatusCode;
-use tokio::sync::oneshot;
 
+use crate::coalesce::{Coalescer, Limits};
 use crate::problem::Problem;
 
 /// How long a loader waits for more keys after the first one, unless told otherwise: none
@@ -42,18 +39,20 @@ pub const MAX_RUNNING: usize = 2;
 pub const DEFAULT_MAX_BATCH: usize = 1000;
 
 type Answer<V> = Result<Option<V>, Problem>;
-type BatchFuture<K, V> = Pin<Box<dyn Future<Output = Result<HashMap<K, V>, Problem>> + Send>>;
-type BatchFn<K, V> = dyn Fn(Vec<K>) -> BatchFuture<K, V> + Send + Sync;
 
 /// Coalesces lookups by key into batches; cheap to clone (clones share the batches).
 pub struct Loader<K, V> {
-    shared: Arc<Shared<K, V>>,
+    name: &'static str,
+    limits: Limits,
+    batches: Coalescer<K, Answer<V>>,
 }
 
 impl<K, V> Clone for Loader<K, V> {
     fn clone(&self) -> Self {
         Loader {
-            shared: Arc::clone(&self.shared),
+            name: self.name,
+            limits: self.limits,
+            batches: self.batches.clone(),
         }
     }
 }
@@ -61,27 +60,11 @@ impl<K, V> Clone for Loader<K, V> {
 impl<K, V> std::fmt::Debug for Loader<K, V> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Loader")
-            .field("name", &self.shared.name)
-            .field("window", &self.shared.window)
-            .field("max_batch", &self.shared.max_batch)
+            .field("name", &self.name)
+            .field("window", &self.limits.window)
+            .field("max_batch", &self.limits.max_batch)
             .finish_non_exhaustive()
     }
-}
-
-struct Shared<K, V> {
-    name: &'static str,
-    load: Box<BatchFn<K, V>>,
-    window: Duration,
-    max_batch: usize,
-    pending: Mutex<Pending<K, V>>,
-}
-
-/// The batch being gathered: its number (so that its timer does not send a later one early)
-/// and the callers of each key; and the batches running.
-struct Pending<K, V> {
-    generation: u64,
-    waiters: HashMap<K, Vec<oneshot::Sender<Answer<V>>>>,
-    running: usize,
 }
 
 impl<K, V> Loader<K, V>
@@ -112,136 +95,50 @@ where
         F: Fn(Vec<K>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<HashMap<K, V>, Problem>> + Send + 'static,
     {
+        let limits = Limits {
+            window,
+            max_batch,
+            max_running: MAX_RUNNING,
+        };
+        let batches = Coalescer::new(name, limits, move |keys: Vec<K>| {
+            // Each key once, whatever the number of its callers.
+            let mut seen = HashSet::with_capacity(keys.len());
+            let distinct: Vec<K> = keys
+                .iter()
+                .filter(|key| seen.insert(*key))
+                .cloned()
+                .collect();
+            metrics::counter!("specjet_loader_batches_total", "loader" => name).increment(1);
+            metrics::counter!("specjet_loader_keys_total", "loader" => name)
+                .increment(distinct.len() as u64);
+            let loaded = load(distinct);
+            async move {
+                let loaded = loaded.await;
+                keys.iter()
+                    .map(|key| match &loaded {
+                        Ok(values) => Ok(values.get(key).cloned()),
+                        Err(problem) => Err(problem.clone()),
+                    })
+                    .collect()
+            }
+        });
         Loader {
-            shared: Arc::new(Shared {
-                name,
-                load: Box::new(move |keys| Box::pin(load(keys))),
-                window,
-                max_batch: max_batch.max(1),
-                pending: Mutex::new(Pending {
-                    generation: 0,
-                    waiters: HashMap::new(),
-                    running: 0,
-                }),
-            }),
+            name,
+            limits,
+            batches,
         }
     }
 
     /// The value of `key`, loaded in a batch with the keys other callers ask for meanwhile;
     /// `None` when the batch function did not return it, the batch's error when it failed.
+    /// A batch function that panics answers 500.
     pub async fn load(&self, key: K) -> Result<Option<V>, Problem> {
-        let (sender, receiver) = oneshot::channel();
-        let mut full = None;
-        let first_of_batch = {
-            let mut pending = self.lock();
-            let first = pending.waiters.is_empty();
-            pending.waiters.entry(key).or_default().push(sender);
-            if pending.waiters.len() >= self.shared.max_batch {
-                full = Some(take(&mut pending));
-            }
-            first.then_some(pending.generation)
-        };
-        if let Some(batch) = full {
-            tokio::spawn(run(Arc::clone(&self.shared), batch));
-        } else if let Some(generation) = first_of_batch {
-            let shared = Arc::clone(&self.shared);
-            tokio::spawn(async move {
-                if shared.window.is_zero() {
-                    // The callers already woken (the items of one batch, requests arriving
-                    // together) add their keys before this batch leaves.
-                    tokio::task::yield_now().await;
-                } else {
-                    tokio::time::sleep(shared.window).await;
-                }
-                let batch = {
-                    let mut pending = lock(&shared);
-                    // A full batch was sent meanwhile; the keys now pending have a timer of
-                    // their own.
-                    if pending.generation != generation {
-                        return;
-                    }
-                    if pending.running >= MAX_RUNNING {
-                        // The first running batch to come back sends it, with what joins it.
-                        return;
-                    }
-                    take(&mut pending)
-                };
-                run(shared, batch).await;
-            });
-        }
-        receiver.await.unwrap_or_else(|_| Err(lost()))
+        self.batches.call(key).await.unwrap_or_else(|| Err(lost()))
     }
 
     /// The values of `keys`, in their order, loaded in one batch (with other callers' keys).
     pub async fn load_many(&self, keys: Vec<K>) -> Result<Vec<Option<V>>, Problem> {
         futures_util::future::try_join_all(keys.into_iter().map(|key| self.load(key))).await
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Pending<K, V>> {
-        lock(&self.shared)
-    }
-}
-
-fn lock<K, V>(shared: &Shared<K, V>) -> std::sync::MutexGuard<'_, Pending<K, V>> {
-    shared
-        .pending
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-}
-
-/// The pending batch, counted as running, leaving an empty one of the next generation.
-fn take<K, V>(pending: &mut Pending<K, V>) -> HashMap<K, Vec<oneshot::Sender<Answer<V>>>> {
-    pending.generation += 1;
-    pending.running += 1;
-    std::mem::take(&mut pending.waiters)
-}
-
-/// Runs `batch`, then the keys gathered meanwhile, if any, and so on.
-async fn run<K, V>(
-    shared: Arc<Shared<K, V>>,
-    mut batch: HashMap<K, Vec<oneshot::Sender<Answer<V>>>>,
-) where
-    K: Eq + Hash + Clone,
-    V: Clone,
-{
-    loop {
-        dispatch(&shared, batch).await;
-        let mut pending = lock(&shared);
-        pending.running -= 1;
-        if pending.waiters.is_empty() {
-            return;
-        }
-        batch = take(&mut pending);
-    }
-}
-
-/// Calls the batch function once for `batch`'s keys and answers every caller. A batch
-/// function that panics answers 500 to its callers instead of leaving them waiting.
-async fn dispatch<K, V>(shared: &Shared<K, V>, batch: HashMap<K, Vec<oneshot::Sender<Answer<V>>>>)
-where
-    K: Eq + Hash + Clone,
-    V: Clone,
-{
-    let keys: Vec<K> = batch.keys().cloned().collect();
-    metrics::counter!("specjet_loader_batches_total", "loader" => shared.name).increment(1);
-    metrics::counter!("specjet_loader_keys_total", "loader" => shared.name)
-        .increment(keys.len() as u64);
-    let loaded = std::panic::AssertUnwindSafe((shared.load)(keys))
-        .catch_unwind()
-        .await
-        .unwrap_or_else(|_| {
-            tracing::error!(loader = shared.name, "a loader's batch function panicked");
-            Err(lost())
-        });
-    for (key, senders) in batch {
-        let answer = match &loaded {
-            Ok(values) => Ok(values.get(&key).cloned()),
-            Err(problem) => Err(problem.clone()),
-        };
-        for sender in senders {
-            // A caller that went away (its request was dropped) needs no answer.
-            let _ = sender.send(answer.clone());
-        }
     }
 }
 
@@ -252,6 +149,7 @@ fn lost() -> Problem {
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
 
     use super::*;
 
@@ -274,14 +172,12 @@ mod tests {
     async fn concurrent_lookups_become_one_batch_without_duplicates() {
         let (batches, keys) = (Arc::default(), Arc::default());
         let loader = tens(Arc::clone(&batches), Arc::clone(&keys));
-        let lookups = [1, 2, 3, 2, 1, 13].map(|id| {
-            let loader = loader.clone();
-            tokio::spawn(async move { loader.load(id).await })
-        });
-        let mut answers = Vec::new();
-        for lookup in lookups {
-            answers.push(lookup.await.unwrap().unwrap());
-        }
+        let lookups = [1, 2, 3, 2, 1, 13].map(|id| loader.load(id));
+        let answers: Vec<_> = futures_util::future::join_all(lookups)
+            .await
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
         assert_eq!(
             answers,
             [Some(10), Some(20), Some(30), Some(20), Some(10), None]

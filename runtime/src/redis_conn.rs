@@ -16,6 +16,8 @@ use std::time::Duration;
 
 use redis::aio::ConnectionManager;
 
+use crate::coalesce::Limits;
+
 /// How long one Redis command may take before the service carries on without it.
 pub const COMMAND_TIMEOUT: Duration = Duration::from_millis(50);
 /// The pause between attempts to (re)connect.
@@ -50,6 +52,14 @@ impl std::fmt::Debug for SharedRedis {
 }
 
 impl SharedRedis {
+    /// How the commands of concurrent requests are coalesced (`crate::coalesce`): one batch
+    /// of a kind at Redis at a time, the next one gathering meanwhile.
+    pub(crate) const BATCHES: Limits = Limits {
+        window: Duration::ZERO,
+        max_batch: 512,
+        max_running: 1,
+    };
+
     /// Starts connecting to `url`. `None` for an unusable URL (logged) or when no tokio runtime
     /// is running.
     pub fn connect(url: &str) -> Option<SharedRedis> {

@@ -6,17 +6,28 @@
 
 use std::time::Duration;
 
+use std::collections::HashSet;
+
 use super::entry::Entry;
+use crate::coalesce::Coalescer;
 use crate::redis_conn::{SharedRedis, RECONNECT_DELAY};
 
+/// The tier's commands of concurrent requests, each kind coalesced into one round trip.
 #[derive(Clone)]
 pub(super) struct RedisTier {
-    redis: SharedRedis,
     prefix: std::sync::Arc<str>,
-    /// This replica's name on the invalidation channel, so it skips its own messages (it
-    /// already forgot those tags before it published them).
-    origin: std::sync::Arc<str>,
-    invalidation: std::sync::Arc<redis::Script>,
+    redis: SharedRedis,
+    lookups: Coalescer<String, Option<Vec<u8>>>,
+    stores: Coalescer<Store, ()>,
+    invalidations: Coalescer<Vec<String>, ()>,
+}
+
+/// One entry to store: its key, encoding, lifetime and tag sets.
+struct Store {
+    key: String,
+    encoded: Vec<u8>,
+    millis: u64,
+    tag_keys: Vec<String>,
 }
 
 /// Deletes the entries of every tag set in `KEYS` and the sets, then publishes `ARGV[2]` on
@@ -53,13 +64,15 @@ impl RedisTier {
         let client = redis.client().clone();
         let alive = redis.liveness();
         let origin: std::sync::Arc<str> = replica_name().into();
+        let prefix: std::sync::Arc<str> = prefix.into();
+        let channel = channel(&prefix);
         let tier = RedisTier {
+            lookups: lookups(redis.clone()),
+            stores: stores(redis.clone()),
+            invalidations: invalidations(redis.clone(), prefix.clone(), origin.clone()),
             redis,
-            prefix: prefix.into(),
-            origin: origin.clone(),
-            invalidation: std::sync::Arc::new(redis::Script::new(INVALIDATE)),
+            prefix,
         };
-        let channel = tier.channel();
         runtime.spawn(async move {
             use futures_util::StreamExt;
             while alive.strong_count() > 0 {
@@ -99,75 +112,138 @@ impl RedisTier {
     }
 
     fn tag_key(&self, tag: &str) -> String {
-        format!("{}:t:{tag}", self.prefix)
-    }
-
-    fn channel(&self) -> String {
-        format!("{}:invalidate", self.prefix)
+        tag_key(&self.prefix, tag)
     }
 
     /// The entry under `key`; `None` on a miss, an error, a timeout or undecodable data.
     pub(super) async fn get(&self, key: &str) -> Option<Entry> {
-        let redis_key = self.key(key);
-        let (bytes,): (Option<Vec<u8>>,) = self
-            .redis
-            .query({
-                let mut pipe = redis::pipe();
-                pipe.cmd("GET").arg(redis_key);
-                pipe
-            })
-            .await?;
-        Entry::decode(&bytes?)
+        let bytes = self.lookups.call(self.key(key)).await??;
+        Entry::decode(&bytes)
     }
 
     /// Stores `entry` for its lifetime and indexes it under its tags.
     pub(super) async fn set(&self, key: &str, entry: &Entry) {
-        let redis_key = self.key(key);
-        let millis = entry.lifetime().as_millis().max(1) as u64;
-        let tag_keys: Vec<String> = entry.tags.iter().map(|tag| self.tag_key(tag)).collect();
-        let encoded = entry.encode();
-        let _: Option<()> = self
-            .redis
-            .query({
-                let mut pipe = redis::pipe();
-                pipe.cmd("SET")
-                    .arg(&redis_key)
-                    .arg(encoded)
-                    .arg("PX")
-                    .arg(millis)
-                    .ignore();
-                for tag_key in &tag_keys {
-                    pipe.cmd("SADD").arg(tag_key).arg(&redis_key).ignore();
-                    // A tag set lives as long as the longest entry in it (roughly).
-                    pipe.cmd("PEXPIRE")
-                        .arg(tag_key)
-                        .arg(millis.saturating_mul(2))
-                        .ignore();
-                }
-                pipe
-            })
-            .await;
+        let store = Store {
+            key: self.key(key),
+            encoded: entry.encode(),
+            millis: entry.lifetime().as_millis().max(1) as u64,
+            tag_keys: entry.tags.iter().map(|tag| self.tag_key(tag)).collect(),
+        };
+        self.stores.call(store).await;
     }
 
     /// Deletes every entry tagged with one of `tags` and tells every other replica to drop
-    /// them from memory, in one round trip.
+    /// them from memory, in one round trip (shared with the writes made meanwhile).
     pub(super) async fn invalidate(&self, tags: &[String]) {
-        let mut invocation = self.invalidation.prepare_invoke();
-        for tag in tags {
-            invocation.key(self.tag_key(tag));
-        }
-        let message = Message {
-            from: &self.origin,
-            tags: tags.iter().map(|tag| tag.as_str().into()).collect(),
-        };
-        invocation
-            .arg(self.channel())
-            .arg(serde_json::to_string(&message).unwrap_or_default());
-        let _: Option<i64> = self
-            .redis
-            .run(|mut connection| async move { invocation.invoke_async(&mut connection).await })
-            .await;
+        self.invalidations.call(tags.to_vec()).await;
     }
+}
+
+fn channel(prefix: &str) -> String {
+    format!("{prefix}:invalidate")
+}
+
+/// Concurrent lookups: one `MGET`.
+fn lookups(redis: SharedRedis) -> Coalescer<String, Option<Vec<u8>>> {
+    Coalescer::new(
+        "redis lookups",
+        SharedRedis::BATCHES,
+        move |keys: Vec<String>| {
+            let redis = redis.clone();
+            async move {
+                let count = keys.len();
+                let mut mget = redis::cmd("MGET");
+                mget.arg(keys);
+                let found: Option<Vec<Option<Vec<u8>>>> = redis
+                    .run(|mut connection| async move { mget.query_async(&mut connection).await })
+                    .await;
+                found.unwrap_or_else(|| vec![None; count])
+            }
+        },
+    )
+}
+
+/// Concurrent stores: one pipeline.
+fn stores(redis: SharedRedis) -> Coalescer<Store, ()> {
+    Coalescer::new(
+        "redis stores",
+        SharedRedis::BATCHES,
+        move |stores: Vec<Store>| {
+            let redis = redis.clone();
+            let count = stores.len();
+            let mut pipe = redis::pipe();
+            for store in stores {
+                pipe.cmd("SET")
+                    .arg(&store.key)
+                    .arg(store.encoded)
+                    .arg("PX")
+                    .arg(store.millis)
+                    .ignore();
+                for tag_key in &store.tag_keys {
+                    pipe.cmd("SADD").arg(tag_key).arg(&store.key).ignore();
+                    // A tag set lives as long as the longest entry in it (roughly).
+                    pipe.cmd("PEXPIRE")
+                        .arg(tag_key)
+                        .arg(store.millis.saturating_mul(2))
+                        .ignore();
+                }
+            }
+            async move {
+                let _: Option<()> = redis.query(pipe).await;
+                vec![(); count]
+            }
+        },
+    )
+}
+
+/// The invalidations of concurrent writes: one script, one message to the other replicas.
+fn invalidations(
+    redis: SharedRedis,
+    prefix: std::sync::Arc<str>,
+    origin: std::sync::Arc<str>,
+) -> Coalescer<Vec<String>, ()> {
+    let script = std::sync::Arc::new(redis::Script::new(INVALIDATE));
+    let channel = channel(&prefix);
+    Coalescer::new(
+        "redis invalidations",
+        SharedRedis::BATCHES,
+        move |writes: Vec<Vec<String>>| {
+            let (redis, script) = (redis.clone(), script.clone());
+            let count = writes.len();
+            let mut seen = HashSet::new();
+            let tags: Vec<String> = writes
+                .into_iter()
+                .flatten()
+                .filter(|tag| seen.insert(tag.clone()))
+                .collect();
+            let message = Message {
+                from: &origin,
+                tags: tags.iter().map(|tag| tag.as_str().into()).collect(),
+            };
+            let message = serde_json::to_string(&message).unwrap_or_default();
+            let tag_keys: Vec<String> = tags.iter().map(|tag| tag_key(&prefix, tag)).collect();
+            let channel = channel.clone();
+            async move {
+                let mut invocation = script.prepare_invoke();
+                for tag_key in tag_keys {
+                    invocation.key(tag_key);
+                }
+                invocation.arg(channel).arg(message);
+                let _: Option<i64> =
+                    redis
+                        .run(|mut connection| async move {
+                            invocation.invoke_async(&mut connection).await
+                        })
+                        .await;
+                vec![(); count]
+            }
+        },
+    )
+}
+
+/// The key of the set that indexes the entries of `tag`.
+fn tag_key(prefix: &str, tag: &str) -> String {
+    format!("{prefix}:t:{tag}")
 }
 
 /// A name for this replica that no other one picks: random, from std's per-process hash keys.
