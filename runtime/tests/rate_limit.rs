@@ -303,6 +303,48 @@ async fn two_replicas_share_one_budget_through_redis() {
     assert_eq!(allowed(&statuses), 20);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_clients_share_redis_round_trips_and_each_keeps_its_own_budget() {
+    let Some(url) = redis_url() else {
+        return;
+    };
+    let limiter = RateLimiter::new(
+        settings(&unique_prefix("clients")),
+        Some(specjet::SharedRedis::connect(&url).unwrap()),
+    );
+    let router = app(
+        &limiter,
+        policy(4, Duration::from_secs(60), vec![KeyPart::Ip]),
+        Arc::new(AtomicUsize::new(0)),
+    );
+    wait_connected(&limiter).await;
+    // 90 requests at once from three clients: their takes go to Redis together, and each
+    // client gets exactly its 4.
+    let clients = ["192.0.2.1:1", "192.0.2.2:1", "192.0.2.3:1"];
+    let handles: Vec<_> = (0..90)
+        .map(|i| {
+            let router = router.clone();
+            let peer = clients[i % clients.len()];
+            tokio::spawn(async move { (peer, send(&router, from(peer, None, "/items/1")).await) })
+        })
+        .collect();
+    let mut allowed_per_client = std::collections::HashMap::new();
+    for handle in handles {
+        let (peer, reply) = handle.await.unwrap();
+        assert!(
+            reply.status == StatusCode::OK || reply.status == StatusCode::TOO_MANY_REQUESTS,
+            "{}",
+            reply.status
+        );
+        if reply.status == StatusCode::OK {
+            *allowed_per_client.entry(peer).or_insert(0) += 1;
+        }
+    }
+    for peer in clients {
+        assert_eq!(allowed_per_client.get(peer), Some(&4), "{peer}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_redis_is_met_as_configured_and_never_stalls_a_request() {
     let port = free_port();

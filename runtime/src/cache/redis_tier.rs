@@ -4,9 +4,8 @@
 //! Redis is never allowed to fail a request: every command has a short timeout, any error is
 //! a miss (or a skipped store), and the connection is (re)established in the background.
 
-use std::time::Duration;
-
 use std::collections::HashSet;
+use std::time::Duration;
 
 use super::entry::Entry;
 use crate::coalesce::Coalescer;
@@ -197,6 +196,8 @@ fn stores(redis: SharedRedis) -> Coalescer<Store, ()> {
 }
 
 /// The invalidations of concurrent writes: one script, one message to the other replicas.
+/// `origin` names this replica in the message, so that it skips its own (it forgot those tags
+/// before it published them).
 fn invalidations(
     redis: SharedRedis,
     prefix: std::sync::Arc<str>,
