@@ -121,9 +121,7 @@ where
             }
         };
         match role {
-            Role::SendFull(batch) => {
-                tokio::spawn(drain(Arc::clone(&self.shared), batch));
-            }
+            Role::SendFull(batch) => send_in_task(&self.shared, batch),
             Role::Lead(generation) => return self.lead(generation, receiver).await,
             Role::Wait => {}
         }
@@ -167,9 +165,7 @@ where
                 let _running = Running(&self.shared);
                 dispatch(&self.shared, batch).await;
             }
-            Some(batch) => {
-                tokio::spawn(drain(Arc::clone(&self.shared), batch));
-            }
+            Some(batch) => send_in_task(&self.shared, batch),
             None => {}
         }
         receiver.await.ok()
@@ -205,14 +201,12 @@ impl<I: Send + 'static, O: Send + 'static> Drop for Leader<'_, I, O> {
             }
             take(&mut state)
         };
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(drain(Arc::clone(self.shared), batch));
-        }
+        send_in_task(self.shared, batch);
     }
 }
 
-/// A batch run in its leader's task: when it ends (or the leader goes away), the items that
-/// came meanwhile leave in a task of their own.
+/// A batch out: when it ends (or its task goes away), the items that came meanwhile leave in a
+/// task of their own.
 struct Running<'a, I: Send + 'static, O: Send + 'static>(&'a Arc<Shared<I, O>>);
 
 impl<I: Send + 'static, O: Send + 'static> Drop for Running<'_, I, O> {
@@ -225,9 +219,7 @@ impl<I: Send + 'static, O: Send + 'static> Drop for Running<'_, I, O> {
             }
             take(&mut state)
         };
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(drain(Arc::clone(self.0), next));
-        }
+        send_in_task(self.0, next);
     }
 }
 
@@ -242,16 +234,22 @@ fn take<I, O>(state: &mut State<I, O>) -> Batch<I, O> {
     std::mem::replace(&mut state.pending, Batch::empty())
 }
 
-/// Runs `batch`, then the items gathered meanwhile, if any, and so on.
-async fn drain<I, O>(shared: Arc<Shared<I, O>>, mut batch: Batch<I, O>) {
-    loop {
-        dispatch(&shared, batch).await;
-        let mut state = lock(&shared);
-        state.running -= 1;
-        if state.pending.items.is_empty() {
-            return;
+/// Sends `batch` (counted as running) from a task of its own. With no runtime to spawn on
+/// (one shutting down), it is dropped uncounted: its callers get no answer, and the batches
+/// after it are not held up.
+fn send_in_task<I: Send + 'static, O: Send + 'static>(
+    shared: &Arc<Shared<I, O>>,
+    batch: Batch<I, O>,
+) {
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => {
+            let shared = Arc::clone(shared);
+            runtime.spawn(async move {
+                let _running = Running(&shared);
+                dispatch(&shared, batch).await;
+            });
         }
-        batch = take(&mut state);
+        Err(_) => lock(shared).running -= 1,
     }
 }
 
