@@ -43,6 +43,18 @@ impl<I, O> Clone for Coalescer<I, O> {
     }
 }
 
+impl<I, O> Coalescer<I, O> {
+    /// The name given at construction.
+    pub(crate) fn name(&self) -> &'static str {
+        self.shared.name
+    }
+
+    /// When its batches leave.
+    pub(crate) fn limits(&self) -> Limits {
+        self.shared.limits
+    }
+}
+
 struct Shared<I, O> {
     /// Names the batches in the log when a batch function panics.
     name: &'static str,

@@ -42,16 +42,12 @@ type Answer<V> = Result<Option<V>, Problem>;
 
 /// Coalesces lookups by key into batches; cheap to clone (clones share the batches).
 pub struct Loader<K, V> {
-    name: &'static str,
-    limits: Limits,
     batches: Coalescer<K, Answer<V>>,
 }
 
 impl<K, V> Clone for Loader<K, V> {
     fn clone(&self) -> Self {
         Loader {
-            name: self.name,
-            limits: self.limits,
             batches: self.batches.clone(),
         }
     }
@@ -60,9 +56,9 @@ impl<K, V> Clone for Loader<K, V> {
 impl<K, V> std::fmt::Debug for Loader<K, V> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Loader")
-            .field("name", &self.name)
-            .field("window", &self.limits.window)
-            .field("max_batch", &self.limits.max_batch)
+            .field("name", &self.batches.name())
+            .field("window", &self.batches.limits().window)
+            .field("max_batch", &self.batches.limits().max_batch)
             .finish_non_exhaustive()
     }
 }
@@ -122,11 +118,7 @@ where
                     .collect()
             }
         });
-        Loader {
-            name,
-            limits,
-            batches,
-        }
+        Loader { batches }
     }
 
     /// The value of `key`, loaded in a batch with the keys other callers ask for meanwhile;

@@ -4,7 +4,6 @@
 //! Redis is never allowed to fail a request: every command has a short timeout, any error is
 //! a miss (or a skipped store), and the connection is (re)established in the background.
 
-use std::collections::HashSet;
 use std::time::Duration;
 
 use super::entry::Entry;
@@ -211,12 +210,9 @@ fn invalidations(
         move |writes: Vec<Vec<String>>| {
             let (redis, script) = (redis.clone(), script.clone());
             let count = writes.len();
-            let mut seen = HashSet::new();
-            let tags: Vec<String> = writes
-                .into_iter()
-                .flatten()
-                .filter(|tag| seen.insert(tag.clone()))
-                .collect();
+            let mut tags: Vec<String> = writes.into_iter().flatten().collect();
+            tags.sort_unstable();
+            tags.dedup();
             let message = Message {
                 from: &origin,
                 tags: tags.iter().map(|tag| tag.as_str().into()).collect(),
