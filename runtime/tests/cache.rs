@@ -203,15 +203,34 @@ async fn hits_validators_and_bypass_in_memory() {
         .body
         .contains("\"call\":2"));
 
-    // Content negotiation splits the key.
+    // The media type asked for splits the key.
     send(
         &app,
         Request::get("/items/1?a=1&b=2")
-            .header(header::ACCEPT_ENCODING, "gzip")
+            .header(header::ACCEPT, "text/plain")
             .body(Body::empty())
             .unwrap(),
     )
     .await;
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+    // The content-coding does not: it is applied outside the cache, so one entry serves
+    // clients of every `Accept-Encoding`.
+    for coding in ["gzip", "br, zstd", "identity"] {
+        let coded = send(
+            &app,
+            Request::get("/items/1?a=1&b=2")
+                .header(header::ACCEPT_ENCODING, coding)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(
+            coded.cache_status(),
+            "specjet; hit; detail=memory",
+            "{coding}"
+        );
+        assert!(coded.body.contains("\"call\":2"), "{coding}");
+    }
     assert_eq!(calls.load(Ordering::SeqCst), 3);
 
     // Only successful statuses are stored.
@@ -652,6 +671,203 @@ async fn two_instances_share_entries_and_invalidations_through_redis() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(calls.load(Ordering::SeqCst), 2);
+}
+
+static PART_ITEM: OperationInfo = OperationInfo::new(
+    "partItem",
+    Method::GET,
+    "/parts/item/{id}",
+    false,
+    &[("id", "id")],
+)
+.with_param_types(&[ParamType::Integer]);
+static PART_SLOW: OperationInfo = OperationInfo::new(
+    "partSlow",
+    Method::GET,
+    "/parts/slow/{id}",
+    false,
+    &[("id", "id")],
+)
+.with_param_types(&[ParamType::Integer]);
+static COMPOSITE: OperationInfo = OperationInfo::new(
+    "composite",
+    Method::GET,
+    "/composite/{id}",
+    false,
+    &[("id", "id")],
+)
+.with_param_types(&[ParamType::Integer]);
+static COMPOSITE_PARTS: [specjet::fan_out::Part; 2] = [
+    specjet::fan_out::Part {
+        field: "item",
+        path: "/parts/item/{id}",
+        args: &[specjet::fan_out::Arg {
+            name: "id",
+            in_path: true,
+            from: specjet::fan_out::Source::Path("id"),
+        }],
+        optional: false,
+    },
+    specjet::fan_out::Part {
+        field: "slow",
+        path: "/parts/slow/{id}",
+        args: &[specjet::fan_out::Arg {
+            name: "id",
+            in_path: true,
+            from: specjet::fan_out::Source::Path("id"),
+        }],
+        optional: false,
+    },
+];
+
+/// A cached composite (`/composite/{id}`) of two cached parts: an item (tagged `item:{id}`)
+/// and a part that answers 50 ms later, after it invalidates `item:{id}` when `invalidate`
+/// is set (a write landing while the composite is made). Counts the parts' handler calls.
+fn composite_app(cache: &Cache, calls: Arc<AtomicUsize>, invalidate: bool) -> Router {
+    let counter = calls.clone();
+    let item = move |Path(id): Path<String>| {
+        let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
+        async move { axum::Json(serde_json::json!({"id": id, "call": n})) }
+    };
+    let (counter, writer) = (calls, cache.clone());
+    let slow = move |Path(id): Path<String>| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        let writer = writer.clone();
+        async move {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            if invalidate {
+                writer.invalidate(&format!("item:{id}")).await;
+            }
+            axum::Json(serde_json::json!({"id": id}))
+        }
+    };
+    let slot = specjet::fan_out::Slot::default();
+    let router = Router::new()
+        .route("/parts/item/{id}", get(item))
+        .route("/parts/slow/{id}", get(slow))
+        .route("/composite/{id}", get(slot.handler(&COMPOSITE_PARTS)));
+    let cached = |tags| Policies {
+        cache: Some(CachePolicy {
+            tags,
+            ..CachePolicy::new(Duration::from_secs(60))
+        }),
+        ..Policies::NONE
+    };
+    let app = services(Some(cache.clone()), None).apply(
+        router,
+        &[
+            (&PART_ITEM, cached(&["item:{id}"])),
+            (&PART_SLOW, cached(&[])),
+            (&COMPOSITE, cached(&[])),
+        ],
+    );
+    slot.fill(&app);
+    app
+}
+
+#[tokio::test]
+async fn an_answer_the_handler_encoded_itself_is_not_stored() {
+    // Encoded for one client's `Accept-Encoding`: an entry would serve it to every client.
+    let router = Router::new().route(
+        "/items/{id}",
+        get(|| async {
+            (
+                [
+                    (header::CONTENT_TYPE, "application/json"),
+                    (header::CONTENT_ENCODING, "gzip"),
+                ],
+                "(gzip bytes)",
+            )
+        }),
+    );
+    let cached = Policies {
+        cache: Some(policy(Duration::from_secs(60), Duration::ZERO)),
+        ..Policies::NONE
+    };
+    let cache = memory_cache();
+    let app = services(Some(cache.clone()), None).apply(router, &[(&GET_ITEM, cached)]);
+    for _ in 0..2 {
+        let reply = send(
+            &app,
+            Request::get("/items/1")
+                .header(header::ACCEPT_ENCODING, "gzip")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(reply.cache_status(), "specjet; fwd=miss");
+    }
+    assert_eq!(cache.stats().stored.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn a_composites_parts_are_in_redis_by_the_time_it_answers() {
+    let Some(url) = redis_url() else { return };
+    let prefix = unique_prefix("composite");
+    let (cache_a, cache_b) = (
+        Cache::new(settings(&prefix), Some(&url)),
+        Cache::new(settings(&prefix), Some(&url)),
+    );
+    wait_connected(&cache_a).await;
+    wait_connected(&cache_b).await;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let a = composite_app(&cache_a, calls.clone(), false);
+    let b = composite_app(&cache_b, calls.clone(), false);
+
+    let composed = send(&a, get_req("/composite/7")).await;
+    assert_eq!(composed.status, StatusCode::OK, "{}", composed.body);
+    assert_eq!(
+        composed.body,
+        r#"{"item":{"id":"7","call":1},"slow":{"id":"7"}}"#
+    );
+    assert_eq!(composed.cache_status(), "specjet; fwd=miss; stored");
+    // Every store landed before the composite answered, and the parts' entries are those of
+    // direct reads (the parts were asked with `Accept-Encoding: identity`): another replica
+    // finds all three in Redis at once.
+    for path in ["/composite/7", "/parts/item/7", "/parts/slow/7"] {
+        assert_eq!(
+            send(&b, get_req(path)).await.cache_status(),
+            "specjet; hit; detail=redis",
+            "{path}"
+        );
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 2, "each part ran once");
+}
+
+#[tokio::test]
+async fn a_part_invalidated_while_its_composite_is_made_reaches_no_tier() {
+    let Some(url) = redis_url() else { return };
+    let prefix = unique_prefix("composite-write");
+    let (cache_a, cache_b) = (
+        Cache::new(settings(&prefix), Some(&url)),
+        Cache::new(settings(&prefix), Some(&url)),
+    );
+    wait_connected(&cache_a).await;
+    wait_connected(&cache_b).await;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let a = composite_app(&cache_a, calls.clone(), true);
+    let b = composite_app(&cache_b, calls.clone(), false);
+
+    // The item part answers first and is stored; the slow part then invalidates it (a write
+    // landing while the composite is made): no tier may serve the item read before it.
+    let composed = send(&a, get_req("/composite/7")).await;
+    assert_eq!(composed.status, StatusCode::OK, "{}", composed.body);
+    assert_eq!(
+        send(&b, get_req("/parts/item/7")).await.cache_status(),
+        "specjet; fwd=miss; stored",
+        "the item read before the write is not in Redis"
+    );
+    // Not in the memory of the replica that read it either: it finds b's fresh answer in
+    // Redis.
+    assert_eq!(
+        send(&a, get_req("/parts/item/7")).await.cache_status(),
+        "specjet; hit; detail=redis"
+    );
+    assert_eq!(
+        send(&b, get_req("/parts/slow/7")).await.cache_status(),
+        "specjet; hit; detail=redis",
+        "the other part is"
+    );
 }
 
 #[tokio::test]

@@ -390,10 +390,13 @@ async fn fetch(
         .iter()
         .filter_map(|v| v.to_str().ok())
         .any(|v| v.contains("no-store") || v.contains("private") && !key.private);
+    // An answer the handler encoded itself was encoded for this client: entries are shared
+    // by clients of every `Accept-Encoding`.
     if !may_store
         || !route.route.policy.statuses.contains(&status)
         || response_forbids
         || response.headers().contains_key(header::SET_COOKIE)
+        || response.headers().contains_key(header::CONTENT_ENCODING)
     {
         let mut response = response;
         set_cache_status(&mut response, forward.status(false));

@@ -341,13 +341,17 @@ impl Cache {
         }
     }
 
-    /// Drops every entry tagged `tag`, in both tiers and (through Redis) on every replica.
+    /// Drops every entry under the spec's tag `tag` with its values (`user:7`, for entries of
+    /// operations with `x-cache: {tags: ["user:{userId}"]}` read for user 7), in both tiers
+    /// and (through Redis) on every replica: what a handler calls after a change the spec's
+    /// invalidations do not name.
     pub async fn invalidate(&self, tag: &str) {
-        self.invalidate_all(&[tag.to_owned()]).await;
+        self.invalidate_all(&[key::spec_tag(tag)]).await;
     }
 
-    /// [`Cache::invalidate`] for each of `tags`, with one round trip to Redis in all.
-    pub async fn invalidate_all(&self, tags: &[String]) {
+    /// Drops the entries of each of `tags` (as entries carry them), with one round trip to
+    /// Redis in all.
+    pub(crate) async fn invalidate_all(&self, tags: &[String]) {
         if tags.is_empty() {
             return;
         }
@@ -424,6 +428,7 @@ mod tests {
     use super::entry::{now_millis, Windows};
     use super::*;
 
+    /// An entry under the spec's tag `tag`.
     fn tagged(tag: &str) -> Arc<Entry> {
         Arc::new(Entry::new(
             200,
@@ -435,7 +440,7 @@ mod tests {
                 stale_while_revalidate: Duration::ZERO,
                 stale_if_error: Duration::ZERO,
             },
-            vec![tag.to_owned()],
+            vec![key::spec_tag(tag)],
         ))
     }
 
