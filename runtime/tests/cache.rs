@@ -800,10 +800,14 @@ async fn an_answer_the_handler_encoded_itself_is_not_stored() {
     assert_eq!(cache.stats().stored.load(Ordering::SeqCst), 0);
 }
 
-#[tokio::test]
-async fn a_composites_parts_are_in_redis_by_the_time_it_answers() {
-    let Some(url) = redis_url() else { return };
-    let prefix = unique_prefix("composite");
+/// Two replicas of the composite app sharing a Redis (`REDIS_URL`; `None` without one), the
+/// first one's slow part invalidating when `invalidate` is set, and their parts' call count.
+async fn composite_replicas(
+    name: &str,
+    invalidate: bool,
+) -> Option<(Router, Router, Arc<AtomicUsize>)> {
+    let url = redis_url()?;
+    let prefix = unique_prefix(name);
     let (cache_a, cache_b) = (
         Cache::new(settings(&prefix), Some(&url)),
         Cache::new(settings(&prefix), Some(&url)),
@@ -811,8 +815,16 @@ async fn a_composites_parts_are_in_redis_by_the_time_it_answers() {
     wait_connected(&cache_a).await;
     wait_connected(&cache_b).await;
     let calls = Arc::new(AtomicUsize::new(0));
-    let a = composite_app(&cache_a, calls.clone(), false);
+    let a = composite_app(&cache_a, calls.clone(), invalidate);
     let b = composite_app(&cache_b, calls.clone(), false);
+    Some((a, b, calls))
+}
+
+#[tokio::test]
+async fn a_composites_parts_are_in_redis_by_the_time_it_answers() {
+    let Some((a, b, calls)) = composite_replicas("composite", false).await else {
+        return;
+    };
 
     let composed = send(&a, get_req("/composite/7")).await;
     assert_eq!(composed.status, StatusCode::OK, "{}", composed.body);
@@ -836,17 +848,9 @@ async fn a_composites_parts_are_in_redis_by_the_time_it_answers() {
 
 #[tokio::test]
 async fn a_part_invalidated_while_its_composite_is_made_reaches_no_tier() {
-    let Some(url) = redis_url() else { return };
-    let prefix = unique_prefix("composite-write");
-    let (cache_a, cache_b) = (
-        Cache::new(settings(&prefix), Some(&url)),
-        Cache::new(settings(&prefix), Some(&url)),
-    );
-    wait_connected(&cache_a).await;
-    wait_connected(&cache_b).await;
-    let calls = Arc::new(AtomicUsize::new(0));
-    let a = composite_app(&cache_a, calls.clone(), true);
-    let b = composite_app(&cache_b, calls.clone(), false);
+    let Some((a, b, _)) = composite_replicas("composite-write", true).await else {
+        return;
+    };
 
     // The item part answers first and is stored; the slow part then invalidates it (a write
     // landing while the composite is made): no tier may serve the item read before it.
