@@ -901,7 +901,7 @@ fn cache_tags_are_read_and_checked() {
         "t.yaml",
         &spec(
             "['pet:{petId}', 'shelf:{shelf}:{petId}', all]",
-            "{operations: [shelfPet], tags: ['pet:{id}']}",
+            "{operations: [shelfPet], tags: ['pet:{id}', 'owner:{$response.body#/owner/id}']}",
         ),
     )
     .unwrap();
@@ -913,7 +913,10 @@ fn cache_tags_are_read_and_checked() {
     let ops = &analysis.api.operations;
     let cache = ops[0].policies.cache.as_ref().unwrap();
     assert_eq!(cache.tags, ["pet:{petId}", "shelf:{shelf}:{petId}", "all"]);
-    assert_eq!(ops[1].policies.invalidate_tags, ["pet:{id}"]);
+    assert_eq!(
+        ops[1].policies.invalidate_tags,
+        ["pet:{id}", "owner:{$response.body#/owner/id}"]
+    );
     assert_eq!(ops[1].policies.invalidates, [0]);
 
     for (tags, invalidates, pointer) in [
@@ -946,6 +949,22 @@ fn cache_tags_are_read_and_checked() {
             "[]",
             "{drop: [shelfPet]}",
             "/paths/~1adoptions~1{id}/post/x-cache-invalidates/drop",
+        ),
+        // A value of the answer fills the tags a write drops, not those of an entry.
+        (
+            "['owner:{$response.body#/owner}']",
+            "[shelfPet]",
+            "/paths/~1shelves~1{shelf}~1pets~1{petId}/get/x-cache/tags/0",
+        ),
+        (
+            "[]",
+            "{tags: ['owner:{$response.body#owner}']}",
+            "/paths/~1adoptions~1{id}/post/x-cache-invalidates/tags/0",
+        ),
+        (
+            "[]",
+            "{tags: ['owner:{$request.body#/owner}']}",
+            "/paths/~1adoptions~1{id}/post/x-cache-invalidates/tags/0",
         ),
     ] {
         let analysis = specjet_generator::analyze_text("t.yaml", &spec(tags, invalidates)).unwrap();

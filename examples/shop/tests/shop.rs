@@ -47,6 +47,18 @@ async fn call(
     call_with(router, method, path, &[], body).await
 }
 
+/// The `Cache-Status` of a GET of `path`.
+async fn cache_status(router: &specjet::axum::Router, path: &str) -> String {
+    let request = Request::get(path).body(Body::empty()).unwrap();
+    let response = router.clone().oneshot(request).await.unwrap();
+    response
+        .headers()
+        .get("cache-status")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
 async fn call_with(
     router: &specjet::axum::Router,
     method: &str,
@@ -255,9 +267,18 @@ async fn users_orders_statistics_and_the_dashboard_on_every_database() {
             "{backend}: the cached list was dropped"
         );
 
-        // Moving the order along drops the cached order and its owner's lists.
+        // Moving the order along drops the cached order and its owner's lists and
+        // statistics (the owner named by the answer), and no other user's.
         let (status, _) = call(&router, "GET", &format!("/orders/{order_id}"), None).await;
         assert_eq!(status, StatusCode::OK);
+        let other = ids[1];
+        for path in [
+            format!("/users/{other}/orders"),
+            format!("/users/{other}/stats"),
+            format!("/users/{user}/stats"),
+        ] {
+            call(&router, "GET", &path, None).await;
+        }
         let (status, updated) = call(
             &router,
             "PATCH",
@@ -274,6 +295,21 @@ async fn users_orders_statistics_and_the_dashboard_on_every_database() {
         assert_eq!(shown["status"], "paid", "{backend}");
         let (_, listed) = call(&router, "GET", &format!("/users/{user}/orders"), None).await;
         assert_eq!(listed["items"][0]["status"], "paid", "{backend}");
+        assert_eq!(
+            cache_status(&router, &format!("/users/{user}/stats")).await,
+            "specjet; fwd=miss; stored",
+            "{backend}: the owner's statistics were dropped"
+        );
+        for path in [
+            format!("/users/{other}/orders"),
+            format!("/users/{other}/stats"),
+        ] {
+            assert_eq!(
+                cache_status(&router, &path).await,
+                "specjet; hit; detail=memory",
+                "{backend}: {path} is another user's"
+            );
+        }
 
         // What does not exist.
         let (status, _) = call(&router, "GET", "/users/999999/dashboard", None).await;

@@ -411,7 +411,10 @@ impl<'a> Annotations<'a> {
                 }
                 if let Some(templates) = map.get("tags") {
                     let at = location.child("tags");
-                    tags = self.vocab.tags(facts, &at, templates).unwrap_or_default();
+                    tags = self
+                        .vocab
+                        .tags(facts, &at, templates, TagValues::PathAndAnswer)
+                        .unwrap_or_default();
                 }
                 let operations = map
                     .get("operations")
@@ -587,7 +590,7 @@ impl Vocabulary {
                     }
                     None => Err("`status` must be a list of status codes".to_owned()),
                 },
-                "tags" => match self.tags(facts, &at, value) {
+                "tags" => match self.tags(facts, &at, value, TagValues::Path) {
                     Some(tags) => {
                         policy.tags = tags;
                         Ok(())
@@ -625,12 +628,14 @@ impl Vocabulary {
     }
 
     /// Cache tag templates: strings whose `{name}`s are path parameters of the operation
-    /// (`pet:{petId}`); every problem is reported at its item.
+    /// (`pet:{petId}`) or, where `values` allows, values of its answer
+    /// (`user:{$response.body#/user_id}`); every problem is reported at its item.
     pub(crate) fn tags(
         &mut self,
         facts: &OperationFacts<'_>,
         location: &Location,
         value: &Value,
+        values: TagValues,
     ) -> Option<Vec<String>> {
         let Some(items) = value.as_array() else {
             self.report(
@@ -646,7 +651,21 @@ impl Vocabulary {
             let at = location.child(&index.to_string());
             let result = match item.as_str() {
                 Some(tag) if !tag.trim().is_empty() => tag_placeholders(tag).and_then(|names| {
-                    match names.iter().find(|name| !facts.path_params.contains(name)) {
+                    let known = |name: &String| {
+                        facts.path_params.contains(name)
+                            || values == TagValues::PathAndAnswer && name.starts_with(ANSWER_VALUE)
+                    };
+                    let unknown = names.iter().find(|name| !known(name));
+                    match unknown {
+                        Some(name) if name.starts_with(ANSWER_VALUE) => Err(format!(
+                            "`{{{name}}}` names a value of the answer, known only once a write \
+                             has answered: it can fill the tags of `x-cache-invalidates`, not \
+                             those of a cached entry"
+                        )),
+                        Some(name) if name.starts_with('$') => Err(format!(
+                            "`{{{name}}}`: the one runtime expression a tag takes is \
+                             `$response.body#/pointer` (a JSON pointer into the answer)"
+                        )),
                         Some(name) => Err(format!(
                             "`{{{name}}}` is not a path parameter of `{}`{}",
                             facts.id,
@@ -656,7 +675,16 @@ impl Vocabulary {
                                 format!(" (it has {})", facts.path_params.join(", "))
                             }
                         )),
-                        None => Ok(tag.to_owned()),
+                        None => match names.iter().find(|name| {
+                            name.strip_prefix(ANSWER_VALUE)
+                                .is_some_and(|pointer| !pointer.starts_with('/'))
+                        }) {
+                            Some(name) => Err(format!(
+                                "`{{{name}}}`: after `#` comes a JSON pointer into the answer, \
+                                 such as `#/user_id`"
+                            )),
+                            None => Ok(tag.to_owned()),
+                        },
                     }
                 }),
                 _ => Err("a tag is a non-empty string such as `pet:{petId}`".to_owned()),
@@ -672,6 +700,19 @@ impl Vocabulary {
         ok.then_some(tags)
     }
 }
+
+/// What the `{name}`s of a tag template may name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TagValues {
+    /// Path parameters (the tags of a cached entry).
+    Path,
+    /// Path parameters and values of the answer (the tags a write invalidates).
+    PathAndAnswer,
+}
+
+/// How a tag names a value of the answer: `{$response.body#/user_id}` (OpenAPI's runtime
+/// expression, a JSON pointer into the answer's body).
+const ANSWER_VALUE: &str = "$response.body#";
 
 /// The `{name}`s of a tag template, or why its braces do not pair.
 fn tag_placeholders(tag: &str) -> Result<Vec<String>, String> {

@@ -112,7 +112,7 @@ fn tags(route: &CacheRoute, captures: &[(String, String)]) -> Vec<String> {
             .policy
             .tags
             .iter()
-            .filter_map(|template| own_tag(template, route.params, captures)),
+            .filter_map(|template| own_tag(template, route.params, captures, None)),
     );
     tags
 }
@@ -125,13 +125,20 @@ pub(super) fn spec_tag(tag: &str) -> String {
     format!("{OWN_TAG_PREFIX}{tag}")
 }
 
-/// A tag of the spec's (`x-cache: {tags}`): `template` with each `{name}` replaced by the
-/// value of that path parameter in `captures` (canonical); `None` when one has no value.
-/// Prefixed so that it never meets an operation's own tags.
+/// How a tag names a value of a write's answer: `{$response.body#/user_id}` (OpenAPI's
+/// runtime expression, a JSON pointer into the answer's body).
+pub(super) const ANSWER_VALUE: &str = "$response.body#";
+
+/// A tag of the spec's (`x-cache: {tags}`, `x-cache-invalidates: {tags}`): `template` with
+/// each `{name}` replaced by the value of that path parameter in `captures` (canonical), or
+/// each `{$response.body#/pointer}` by that value of `answer` (a string as it is, a number
+/// as JSON writes it); `None` when one has no value. Prefixed so that it never meets an
+/// operation's own tags.
 pub(super) fn own_tag(
     template: &str,
     params: &[(&str, &str)],
     captures: &[(String, String)],
+    answer: Option<&serde_json::Value>,
 ) -> Option<String> {
     let mut tag = String::from(OWN_TAG_PREFIX);
     let mut rest = template;
@@ -139,9 +146,20 @@ pub(super) fn own_tag(
         tag.push_str(&rest[..open]);
         let close = rest[open..].find('}')? + open;
         let name = &rest[open + 1..close];
-        let capture = params.iter().find(|(param, _)| *param == name)?.1;
-        let value = &captures.iter().find(|(key, _)| key == capture)?.1;
-        tag.push_str(value);
+        match name.strip_prefix(ANSWER_VALUE) {
+            Some(pointer) => match answer?.pointer(pointer)? {
+                serde_json::Value::String(text) => tag.push_str(text),
+                value @ (serde_json::Value::Number(_) | serde_json::Value::Bool(_)) => {
+                    tag.push_str(&value.to_string())
+                }
+                _ => return None,
+            },
+            None => {
+                let capture = params.iter().find(|(param, _)| *param == name)?.1;
+                let value = &captures.iter().find(|(key, _)| key == capture)?.1;
+                tag.push_str(value);
+            }
+        }
         rest = &rest[close + 1..];
     }
     tag.push_str(rest);
@@ -258,6 +276,30 @@ mod tests {
         }
         assert_ne!(key(&r, "/pets/6", &[]).key, five.key);
         assert_ne!(key(&r, "/pets/5x", &[]).key, five.key);
+    }
+
+    #[test]
+    fn a_tag_takes_path_values_and_values_of_the_answer() {
+        let params = [("orderId", "s1")];
+        let captures = [("s1".to_owned(), "42".to_owned())];
+        let answer = serde_json::json!({"user_id": 7, "owner": {"name": "ada"}, "items": []});
+        let fill = |template| own_tag(template, &params, &captures, Some(&answer));
+        assert_eq!(fill("order:{orderId}").as_deref(), Some("tag:order:42"));
+        assert_eq!(
+            fill("orders:{$response.body#/user_id}").as_deref(),
+            Some("tag:orders:7")
+        );
+        assert_eq!(
+            fill("by:{$response.body#/owner/name}:{orderId}").as_deref(),
+            Some("tag:by:ada:42")
+        );
+        // Nothing there, or nothing a tag can hold: no tag.
+        assert_eq!(fill("x:{$response.body#/missing}"), None);
+        assert_eq!(fill("x:{$response.body#/items}"), None);
+        assert_eq!(
+            own_tag("x:{$response.body#/user_id}", &params, &captures, None),
+            None
+        );
     }
 
     #[test]

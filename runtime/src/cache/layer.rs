@@ -12,7 +12,7 @@ use axum::response::Response;
 use http::{header, HeaderName, HeaderValue, Method, Request, StatusCode};
 
 use super::entry::{now_millis, Entry, Freshness, Windows};
-use super::key::{own_tag, tag, CacheKey};
+use super::key::{own_tag, tag, CacheKey, ANSWER_VALUE};
 use super::{Cache, CacheRoute, Flight, Found, InvalidationTarget};
 use crate::metrics;
 use crate::operation::OperationInfo;
@@ -523,7 +523,8 @@ fn not_modified(
 }
 
 /// What a mutating operation drops when it succeeds: the entries of operations (those that
-/// share its path values), and those under its tags.
+/// share its path values), and those under its tags (filled from its path values and its
+/// answer).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Drops {
     pub(crate) operations: &'static [InvalidationTarget],
@@ -542,13 +543,33 @@ pub(crate) async fn invalidate_after(
     let (mut parts, body) = request.into_parts();
     // The values as the handler read them: `DELETE /pets/05` drops the entries of pet 5.
     let captures = operation.canonical(captures(&mut parts).await);
-    let response = next.run(Request::from_parts(parts, body)).await;
+    let mut response = next.run(Request::from_parts(parts, body)).await;
     if response.status().is_success() {
-        let mut dropped: Vec<String> = drops
-            .tags
-            .iter()
-            .filter_map(|template| own_tag(template, operation.params, &captures))
-            .collect();
+        // Tags filled from the answer (`{$response.body#/user_id}`) read its JSON.
+        let mut answer = None;
+        if drops.tags.iter().any(|tag| tag.contains(ANSWER_VALUE)) {
+            let (parts, body) = response.into_parts();
+            let Ok(body) = axum::body::to_bytes(body, usize::MAX).await else {
+                // The answer broke off: nothing to send, and nothing known to drop by it.
+                let mut broken = Response::from_parts(parts, Body::empty());
+                *broken.status_mut() = StatusCode::BAD_GATEWAY;
+                return broken;
+            };
+            answer = serde_json::from_slice::<serde_json::Value>(&body).ok();
+            response = Response::from_parts(parts, Body::from(body));
+        }
+        let mut dropped: Vec<String> = Vec::with_capacity(drops.tags.len());
+        for template in drops.tags {
+            match own_tag(template, operation.params, &captures, answer.as_ref()) {
+                Some(tag) => dropped.push(tag),
+                None => tracing::warn!(
+                    operation = operation.id,
+                    tag = *template,
+                    "a tag to invalidate names a value the answer does not hold; \
+                     its entries stay until their ttl"
+                ),
+            }
+        }
         for target in drops.operations {
             let value = target.shared.first().and_then(|(name, key)| {
                 captures

@@ -530,12 +530,12 @@ pub const DOCUMENT: &str = r##"{
         },
         "x-cache-invalidates": {
           "operations": [
-            "listUserOrders",
-            "getUserStats",
             "listMyOrders"
           ],
           "tags": [
-            "order:{orderId}"
+            "order:{orderId}",
+            "orders:{$response.body#/user_id}",
+            "stats:{$response.body#/user_id}"
           ]
         },
         "requestBody": {

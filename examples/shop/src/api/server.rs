@@ -389,12 +389,12 @@ static OPERATIONS: [OperationInfo; 14] = [
         )
         .with_param_types(&[::specjet::ParamType::Integer])
         .with_policies(Policies {
-            invalidates: &[
-                InvalidationTarget::new("listUserOrders", &[]),
-                InvalidationTarget::new("getUserStats", &[]),
-                InvalidationTarget::new("listMyOrders", &[]),
+            invalidates: &[InvalidationTarget::new("listMyOrders", &[])],
+            invalidate_tags: &[
+                "order:{orderId}",
+                "orders:{$response.body#/user_id}",
+                "stats:{$response.body#/user_id}",
             ],
-            invalidate_tags: &["order:{orderId}"],
             rate_limit: Some(POLICY_WRITES),
             timeout: Some(Duration::from_secs(30)),
             ..Policies::NONE
