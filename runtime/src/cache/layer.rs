@@ -204,7 +204,7 @@ pub(crate) async fn serve(
 
     // An expired entry inside its `stale-if-error` window answers if the handler fails.
     let mut fallback: Option<Arc<Entry>> = None;
-    if let Some(found) = cache.lookup(&key.key).await {
+    if let Some(found) = cache.lookup(&key.key, &key.tags).await {
         let (entry, in_memory) = match found {
             Found::Memory(entry) => (entry, true),
             Found::Redis(entry) => (entry, false),
@@ -381,7 +381,7 @@ async fn fetch(
     forward: Forward,
 ) -> (Response, Option<Arc<Entry>>) {
     // Before the handler reads anything: a write that invalidates meanwhile kills this answer.
-    let since = cache.now();
+    let began = cache.begin_read(&key.tags);
     let response = handler.run(request).await;
     let status = response.status().as_u16();
     let response_forbids = response
@@ -428,7 +428,7 @@ async fn fetch(
         Windows::from(policy),
         key.tags.clone(),
     ));
-    let stored = cache.store(&key.key, entry.clone(), since).await;
+    let stored = cache.store(&key.key, entry.clone(), began).await;
     if stored {
         route.counters.stored.increment(1);
     }

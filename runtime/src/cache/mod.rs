@@ -160,6 +160,12 @@ pub struct Stats {
     pub invalidations: AtomicU64,
 }
 
+/// What a read noted as it began ([`Cache::begin_read`]).
+pub(crate) struct ReadBegan {
+    since: u64,
+    counts: Vec<u64>,
+}
+
 /// What the fetch of one key found.
 pub(crate) enum Found {
     Memory(Arc<Entry>),
@@ -291,7 +297,9 @@ impl Cache {
             .is_some_and(RedisTier::is_connected)
     }
 
-    pub(crate) async fn lookup(&self, key: &str) -> Option<Found> {
+    /// The entry under `key`, whose tags are `tags`, from the first tier that holds a usable
+    /// one.
+    pub(crate) async fn lookup(&self, key: &str, tags: &[String]) -> Option<Found> {
         let since = self.inner.generations.now();
         if let Some(memory) = &self.inner.memory {
             if let Some(stamped) = memory.get(key) {
@@ -306,7 +314,7 @@ impl Cache {
             }
         }
         let redis = self.inner.redis.as_ref()?;
-        let entry = Arc::new(redis.get(key).await?);
+        let entry = Arc::new(redis.get(key, tags).await?);
         if entry.freshness() == Freshness::Expired {
             return None;
         }
@@ -314,23 +322,33 @@ impl Cache {
         Some(Found::Redis(entry))
     }
 
-    /// The invalidation clock's time, taken before a handler runs: what [`Cache::store`]
-    /// stamps on its answer.
-    pub(crate) fn now(&self) -> u64 {
-        self.inner.generations.now()
+    /// What a read of an answer tagged `tags` notes as it begins, before its handler runs: the
+    /// invalidation clock's time, and (with Redis) its tags' invalidation counts as this
+    /// replica knows them. [`Cache::store`] keeps the answer only if no invalidation of its
+    /// tags came in between, here or on another replica.
+    pub(crate) fn begin_read(&self, tags: &[String]) -> ReadBegan {
+        ReadBegan {
+            since: self.inner.generations.now(),
+            counts: self
+                .inner
+                .redis
+                .as_ref()
+                .map(|redis| redis.counts(tags))
+                .unwrap_or_default(),
+        }
     }
 
-    /// Keeps `entry` under `key` in both tiers; `since` is [`Cache::now`] from before the
-    /// answer was made, so that an invalidation in between kills it. `false` when it was read
-    /// before a write that already invalidated it: neither tier may hold it.
-    pub(crate) async fn store(&self, key: &str, entry: Arc<Entry>, since: u64) -> bool {
-        if !self.inner.generations.is_current(&entry.tags, since) {
+    /// Keeps `entry` under `key` in both tiers, read as `began` says. `false` when it was read
+    /// before a write that already invalidated it: neither tier may hold it (and when the
+    /// write's invalidation reached Redis but not yet this replica, no lookup takes it).
+    pub(crate) async fn store(&self, key: &str, entry: Arc<Entry>, began: ReadBegan) -> bool {
+        if !self.inner.generations.is_current(&entry.tags, began.since) {
             return false;
         }
         self.inner.stats.stored.fetch_add(1, Ordering::Relaxed);
-        self.remember(key, entry.clone(), since);
+        self.remember(key, entry.clone(), began.since);
         if let Some(redis) = &self.inner.redis {
-            redis.set(key, &entry).await;
+            redis.set(key, &entry, &began.counts).await;
         }
         true
     }
@@ -448,17 +466,23 @@ mod tests {
     async fn an_answer_read_before_a_write_is_neither_stored_nor_served() {
         let cache = Cache::new(CacheSettings::default(), None);
         // Read before the write's invalidation arrived, stored after it: not stored.
-        let read = cache.now();
+        let tags = |tag: &str| [key::spec_tag(tag)];
+        let read = cache.begin_read(&tags("stats:7"));
         cache.invalidate("stats:7").await;
         cache.store("stats-7", tagged("stats:7"), read).await;
-        assert!(cache.lookup("stats-7").await.is_none());
+        assert!(cache.lookup("stats-7", &tags("stats:7")).await.is_none());
 
         // Stored first, then invalidated: no longer served.
-        cache.store("stats-7", tagged("stats:7"), cache.now()).await;
-        assert!(cache.lookup("stats-7").await.is_some());
-        cache.store("stats-8", tagged("stats:8"), cache.now()).await;
+        let read = cache.begin_read(&tags("stats:7"));
+        cache.store("stats-7", tagged("stats:7"), read).await;
+        assert!(cache.lookup("stats-7", &tags("stats:7")).await.is_some());
+        let read = cache.begin_read(&tags("stats:8"));
+        cache.store("stats-8", tagged("stats:8"), read).await;
         cache.invalidate("stats:7").await;
-        assert!(cache.lookup("stats-7").await.is_none());
-        assert!(cache.lookup("stats-8").await.is_some(), "other tags stay");
+        assert!(cache.lookup("stats-7", &tags("stats:7")).await.is_none());
+        assert!(
+            cache.lookup("stats-8", &tags("stats:8")).await.is_some(),
+            "other tags stay"
+        );
     }
 }

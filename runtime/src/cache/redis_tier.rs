@@ -3,7 +3,17 @@
 //!
 //! Redis is never allowed to fail a request: every command has a short timeout, any error is
 //! a miss (or a skipped store), and the connection is (re)established in the background.
+//!
+//! An answer read before a write is never served from Redis after the write's invalidation:
+//! every invalidation moves its tags' counts in Redis; a replica learns the counts (from the
+//! messages, its own invalidations and its lookups), a read notes the counts it knows as it
+//! begins, its entry carries them into Redis, and a lookup, which fetches the tags' counts with
+//! the entry in the same `MGET`, takes an entry whose tags moved since its read for a miss.
+//! Without it, a replica that had not yet heard of another's write could put an answer read
+//! before it back into Redis, for every replica to serve until its ttl.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use super::entry::Entry;
@@ -13,14 +23,16 @@ use crate::redis_conn::{SharedRedis, RECONNECT_DELAY};
 /// The tier's commands of concurrent requests, each kind coalesced into one round trip.
 #[derive(Clone)]
 pub(super) struct RedisTier {
-    prefix: std::sync::Arc<str>,
+    prefix: Arc<str>,
     redis: SharedRedis,
-    lookups: Coalescer<String, Option<Vec<u8>>>,
+    lookups: Coalescer<Lookup, Found>,
     stores: Coalescer<Store, ()>,
     invalidations: Coalescer<Vec<String>, ()>,
+    counts: Arc<Counts>,
 }
 
-/// One entry to store: its key, encoding, lifetime and tag sets.
+/// One entry to store: its key, encoding (with the counts its read saw), lifetime and tag
+/// sets.
 struct Store {
     key: String,
     encoded: Vec<u8>,
@@ -28,26 +40,81 @@ struct Store {
     tag_keys: Vec<String>,
 }
 
-/// Deletes the entries of every tag set in `KEYS` and the sets, then publishes `ARGV[2]` on
-/// channel `ARGV[1]`: a write's invalidations in one round trip.
+/// One entry to look up, and the counts of its tags.
+struct Lookup {
+    key: String,
+    count_keys: Vec<String>,
+}
+
+/// What a lookup found: the stored bytes, and the counts of the tags.
+type Found = (Option<Vec<u8>>, Vec<Option<Vec<u8>>>);
+
+/// The invalidation count of each tag as this replica last learned it. Bounded: past
+/// [`MAX_COUNTS`] tags it starts over; a tag it does not know counts 0 (an entry it stores
+/// then is taken for a miss by the next lookup, which teaches the count).
+#[derive(Default)]
+pub(super) struct Counts(Mutex<HashMap<String, u64>>);
+
+const MAX_COUNTS: usize = 1 << 16;
+
+impl Counts {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, u64>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The counts of `tags`, as a read that begins now notes them.
+    fn of(&self, tags: &[String]) -> Vec<u64> {
+        let known = self.lock();
+        tags.iter()
+            .map(|tag| known.get(tag).copied().unwrap_or(0))
+            .collect()
+    }
+
+    /// Learns that `tag` was invalidated `count` times (or more).
+    fn learn(&self, tag: &str, count: u64) {
+        let mut known = self.lock();
+        if known.len() >= MAX_COUNTS && !known.contains_key(tag) {
+            known.clear();
+        }
+        let entry = known.entry(tag.to_owned()).or_insert(0);
+        *entry = (*entry).max(count);
+    }
+}
+
+/// Deletes the entries of every tag set and the sets, moves each tag's count, and publishes
+/// the tags and their counts: a write's invalidations in one round trip. KEYS: the tag sets,
+/// then as many counts; ARGV: the channel, this replica's name, the tags. A count moves past
+/// the clock's microseconds, so that it never goes back when its key expires (after a week,
+/// longer than any entry read before it lives in practice).
 const INVALIDATE: &str = r"
-for _, tag_key in ipairs(KEYS) do
-  local members = redis.call('SMEMBERS', tag_key)
+local n = #KEYS / 2
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+local tags, counts = {}, {}
+for i = 1, n do
+  local members = redis.call('SMEMBERS', KEYS[i])
   for first = 1, #members, 512 do
     redis.call('DEL', unpack(members, first, math.min(first + 511, #members)))
   end
+  redis.call('DEL', KEYS[i])
+  local count = math.max(tonumber(redis.call('GET', KEYS[n + i]) or '0') + 1, now)
+  counts[i] = string.format('%d', count)
+  redis.call('SET', KEYS[n + i], counts[i], 'PX', 604800000)
+  tags[i] = ARGV[2 + i]
 end
-redis.call('DEL', unpack(KEYS))
-redis.call('PUBLISH', ARGV[1], ARGV[2])
-return 0
+redis.call('PUBLISH', ARGV[1], cjson.encode({from = ARGV[2], tags = tags, counts = counts}))
+return counts
 ";
 
-/// One invalidation message: the replica that sent it and the tags it invalidated.
+/// One invalidation message: the replica that sent it, the tags it invalidated and their
+/// counts after it (absent from replicas of an earlier version).
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Message<'a> {
     from: &'a str,
     #[serde(borrow)]
     tags: Vec<std::borrow::Cow<'a, str>>,
+    #[serde(default)]
+    counts: Vec<std::borrow::Cow<'a, str>>,
 }
 
 impl RedisTier {
@@ -61,15 +128,22 @@ impl RedisTier {
         let runtime = tokio::runtime::Handle::try_current().ok()?;
         let client = redis.client().clone();
         let alive = redis.liveness();
-        let origin: std::sync::Arc<str> = replica_name().into();
-        let prefix: std::sync::Arc<str> = prefix.into();
+        let origin: Arc<str> = replica_name().into();
+        let prefix: Arc<str> = prefix.into();
         let channel = channel(&prefix);
+        let counts = Arc::new(Counts::default());
         let tier = RedisTier {
             lookups: lookups(redis.clone()),
             stores: stores(redis.clone()),
-            invalidations: invalidations(redis.clone(), prefix.clone(), origin.clone()),
+            invalidations: invalidations(
+                redis.clone(),
+                prefix.clone(),
+                origin.clone(),
+                counts.clone(),
+            ),
             redis,
             prefix,
+            counts: counts.clone(),
         };
         runtime.spawn(async move {
             use futures_util::StreamExt;
@@ -84,7 +158,7 @@ impl RedisTier {
                                 return;
                             }
                             if let Ok(payload) = message.get_payload::<String>() {
-                                received(&payload, &origin, &invalidated);
+                                received(&payload, &origin, &counts, &invalidated);
                             }
                         }
                     }
@@ -109,23 +183,49 @@ impl RedisTier {
         format!("{}:e:{key}", self.prefix)
     }
 
-    fn tag_key(&self, tag: &str) -> String {
-        tag_key(&self.prefix, tag)
+    /// The invalidation counts of `tags` this replica knows: what a read beginning now notes,
+    /// for its store to be refused if one moves before it lands.
+    pub(super) fn counts(&self, tags: &[String]) -> Vec<u64> {
+        self.counts.of(tags)
     }
 
-    /// The entry under `key`; `None` on a miss, an error, a timeout or undecodable data.
-    pub(super) async fn get(&self, key: &str) -> Option<Entry> {
-        let bytes = self.lookups.call(self.key(key)).await??;
-        Entry::decode(&bytes)
+    /// The entry under `key`, whose tags are `tags`; `None` on a miss, an error, a timeout,
+    /// undecodable data, or an entry read before an invalidation of one of its tags.
+    pub(super) async fn get(&self, key: &str, tags: &[String]) -> Option<Entry> {
+        let lookup = Lookup {
+            key: self.key(key),
+            count_keys: tags
+                .iter()
+                .map(|tag| count_key(&self.prefix, tag))
+                .collect(),
+        };
+        let (bytes, now) = self.lookups.call(lookup).await?;
+        let now: Vec<u64> = now
+            .iter()
+            .map(|count| parse_count(count.as_deref()))
+            .collect();
+        for (tag, count) in tags.iter().zip(&now) {
+            self.counts.learn(tag, *count);
+        }
+        let (seen, entry) = decode(&bytes?)?;
+        let current = entry.tags == tags
+            && seen.len() == now.len()
+            && seen.iter().zip(&now).all(|(seen, now)| seen >= now);
+        current.then_some(entry)
     }
 
-    /// Stores `entry` for its lifetime and indexes it under its tags.
-    pub(super) async fn set(&self, key: &str, entry: &Entry) {
+    /// Stores `entry` for its lifetime and indexes it under its tags, with the counts its
+    /// read noted (`seen`, from [`RedisTier::counts`]).
+    pub(super) async fn set(&self, key: &str, entry: &Entry, seen: &[u64]) {
         let store = Store {
             key: self.key(key),
-            encoded: entry.encode(),
+            encoded: encode(seen, entry),
             millis: entry.lifetime().as_millis().max(1) as u64,
-            tag_keys: entry.tags.iter().map(|tag| self.tag_key(tag)).collect(),
+            tag_keys: entry
+                .tags
+                .iter()
+                .map(|tag| tag_key(&self.prefix, tag))
+                .collect(),
         };
         self.stores.call(store).await;
     }
@@ -141,21 +241,32 @@ fn channel(prefix: &str) -> String {
     format!("{prefix}:invalidate")
 }
 
-/// Concurrent lookups: one `MGET`.
-fn lookups(redis: SharedRedis) -> Coalescer<String, Option<Vec<u8>>> {
+/// Concurrent lookups, entries and counts: one `MGET`.
+fn lookups(redis: SharedRedis) -> Coalescer<Lookup, Found> {
     Coalescer::new(
         "redis lookups",
         SharedRedis::BATCHES,
-        move |keys: Vec<String>| {
+        move |lookups: Vec<Lookup>| {
             let redis = redis.clone();
             async move {
-                let count = keys.len();
                 let mut mget = redis::cmd("MGET");
-                mget.arg(keys);
+                for lookup in &lookups {
+                    mget.arg(&lookup.key).arg(&lookup.count_keys);
+                }
                 let found: Option<Vec<Option<Vec<u8>>>> = redis
                     .run(|mut connection| async move { mget.query_async(&mut connection).await })
                     .await;
-                found.unwrap_or_else(|| vec![None; count])
+                let mut found = found.unwrap_or_default().into_iter();
+                lookups
+                    .iter()
+                    .map(|lookup| {
+                        let entry = found.next().flatten();
+                        let counts = (0..lookup.count_keys.len())
+                            .map(|_| found.next().flatten())
+                            .collect();
+                        (entry, counts)
+                    })
+                    .collect()
             }
         },
     )
@@ -194,44 +305,87 @@ fn stores(redis: SharedRedis) -> Coalescer<Store, ()> {
     )
 }
 
+/// An entry as the tier stores it: the counts its read saw, then the entry.
+fn encode(seen: &[u64], entry: &Entry) -> Vec<u8> {
+    let entry = entry.encode();
+    let mut out = Vec::with_capacity(COUNTS_MAGIC.len() + 2 + seen.len() * 8 + entry.len());
+    out.extend_from_slice(COUNTS_MAGIC);
+    out.extend_from_slice(&(seen.len() as u16).to_be_bytes());
+    for count in seen {
+        out.extend_from_slice(&count.to_be_bytes());
+    }
+    out.extend_from_slice(&entry);
+    out
+}
+
+/// The counts and entry [`encode`] wrote; `None` for anything else.
+fn decode(bytes: &[u8]) -> Option<(Vec<u64>, Entry)> {
+    let rest = bytes.strip_prefix(COUNTS_MAGIC)?;
+    let (length, mut rest) = rest.split_first_chunk::<2>()?;
+    let mut seen = Vec::with_capacity(u16::from_be_bytes(*length).into());
+    for _ in 0..u16::from_be_bytes(*length) {
+        let (count, after) = rest.split_first_chunk::<8>()?;
+        seen.push(u64::from_be_bytes(*count));
+        rest = after;
+    }
+    Some((seen, Entry::decode(rest)?))
+}
+
+/// Marks what [`encode`] writes.
+const COUNTS_MAGIC: &[u8] = b"sjn1";
+
+/// A count as Redis holds it (decimal text); absent or unreadable, 0.
+fn parse_count(count: Option<&[u8]>) -> u64 {
+    count
+        .and_then(|count| std::str::from_utf8(count).ok())
+        .and_then(|count| count.parse().ok())
+        .unwrap_or(0)
+}
+
 /// The invalidations of concurrent writes: one script, one message to the other replicas.
 /// `origin` names this replica in the message, so that it skips its own (it forgot those tags
-/// before it published them).
+/// before it published them, and learns their counts from the script's reply).
 fn invalidations(
     redis: SharedRedis,
-    prefix: std::sync::Arc<str>,
-    origin: std::sync::Arc<str>,
+    prefix: Arc<str>,
+    origin: Arc<str>,
+    counts: Arc<Counts>,
 ) -> Coalescer<Vec<String>, ()> {
-    let script = std::sync::Arc::new(redis::Script::new(INVALIDATE));
+    let script = Arc::new(redis::Script::new(INVALIDATE));
     let channel = channel(&prefix);
     Coalescer::new(
         "redis invalidations",
         SharedRedis::BATCHES,
         move |writes: Vec<Vec<String>>| {
-            let (redis, script) = (redis.clone(), script.clone());
+            let (redis, script, counts) = (redis.clone(), script.clone(), counts.clone());
             let count = writes.len();
             let mut tags: Vec<String> = writes.into_iter().flatten().collect();
             tags.sort_unstable();
             tags.dedup();
-            let message = Message {
-                from: &origin,
-                tags: tags.iter().map(|tag| tag.as_str().into()).collect(),
-            };
-            let message = serde_json::to_string(&message).unwrap_or_default();
-            let tag_keys: Vec<String> = tags.iter().map(|tag| tag_key(&prefix, tag)).collect();
-            let channel = channel.clone();
+            let (prefix, origin, channel) = (prefix.clone(), origin.clone(), channel.clone());
             async move {
                 let mut invocation = script.prepare_invoke();
-                for tag_key in tag_keys {
-                    invocation.key(tag_key);
+                for tag in &tags {
+                    invocation.key(tag_key(&prefix, tag));
                 }
-                invocation.arg(channel).arg(message);
-                let _: Option<i64> =
+                for tag in &tags {
+                    invocation.key(count_key(&prefix, tag));
+                }
+                invocation.arg(&channel).arg(&*origin);
+                for tag in &tags {
+                    invocation.arg(tag);
+                }
+                let moved: Option<Vec<String>> =
                     redis
                         .run(|mut connection| async move {
                             invocation.invoke_async(&mut connection).await
                         })
                         .await;
+                for (tag, count) in tags.iter().zip(moved.unwrap_or_default()) {
+                    if let Ok(count) = count.parse() {
+                        counts.learn(tag, count);
+                    }
+                }
                 vec![(); count]
             }
         },
@@ -243,6 +397,11 @@ fn tag_key(prefix: &str, tag: &str) -> String {
     format!("{prefix}:t:{tag}")
 }
 
+/// The key of `tag`'s invalidation count.
+fn count_key(prefix: &str, tag: &str) -> String {
+    format!("{prefix}:n:{tag}")
+}
+
 /// A name for this replica that no other one picks: random, from std's per-process hash keys.
 fn replica_name() -> String {
     use std::hash::{BuildHasher, Hasher};
@@ -251,13 +410,17 @@ fn replica_name() -> String {
     format!("{:016x}", hasher.finish())
 }
 
-/// Hands every tag of an invalidation message to `invalidated`, unless this replica sent it.
-/// A payload that is not a message is one tag (what replicas of an earlier version send).
-fn received(payload: &str, origin: &str, invalidated: &impl Fn(String)) {
+/// Hands every tag of an invalidation message to `invalidated` and learns its count, unless
+/// this replica sent it. A payload that is not a message is one tag (what replicas of an
+/// earlier version send).
+fn received(payload: &str, origin: &str, counts: &Counts, invalidated: &impl Fn(String)) {
     match serde_json::from_str::<Message>(payload) {
         Ok(message) if message.from == origin => {}
         Ok(message) => {
-            for tag in message.tags {
+            for (index, tag) in message.tags.into_iter().enumerate() {
+                if let Some(count) = message.counts.get(index).and_then(|c| c.parse().ok()) {
+                    counts.learn(&tag, count);
+                }
                 invalidated(tag.into_owned());
             }
         }
@@ -269,12 +432,77 @@ fn received(payload: &str, origin: &str, invalidated: &impl Fn(String)) {
 mod tests {
     use std::sync::Mutex;
 
-    use super::{received, Message};
+    use super::{received, Counts, Message};
 
     fn deliver(payload: &str) -> Vec<String> {
         let seen = Mutex::new(Vec::new());
-        received(payload, "me", &|tag| seen.lock().unwrap().push(tag));
+        received(payload, "me", &Counts::default(), &|tag| {
+            seen.lock().unwrap().push(tag)
+        });
         seen.into_inner().unwrap()
+    }
+
+    /// Two replicas' tiers on the Redis of `REDIS_URL` (`None` without one), connected.
+    async fn two_replicas(name: &str) -> Option<(super::RedisTier, super::RedisTier)> {
+        let url = std::env::var("REDIS_URL")
+            .ok()
+            .filter(|url| !url.is_empty())?;
+        let prefix = format!("specjet-test-{name}-{}", std::process::id());
+        let tier = || {
+            let redis = crate::redis_conn::SharedRedis::connect(&url).expect("a redis url");
+            super::RedisTier::start(redis, &prefix, |_| {}).expect("a runtime")
+        };
+        let (a, b) = (tier(), tier());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while !(a.is_connected() && b.is_connected()) {
+            assert!(std::time::Instant::now() < deadline, "no redis connection");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        Some((a, b))
+    }
+
+    fn entry(tags: &[String]) -> super::Entry {
+        super::Entry::new(
+            200,
+            Vec::new(),
+            bytes::Bytes::from_static(b"{}"),
+            crate::cache::entry::now_millis(),
+            crate::cache::entry::Windows {
+                ttl: std::time::Duration::from_secs(60),
+                stale_while_revalidate: std::time::Duration::ZERO,
+                stale_if_error: std::time::Duration::ZERO,
+            },
+            tags.to_vec(),
+        )
+    }
+
+    #[tokio::test]
+    async fn an_answer_read_before_another_replicas_write_is_never_served_from_redis() {
+        let Some((a, b)) = two_replicas("race").await else {
+            return;
+        };
+        let tags = vec!["tag:user:7".to_owned(), "getUser".to_owned()];
+        // A read on a begins; a write on b invalidates one of its tags; a stores what it read
+        // before it, whether or not b's message has reached a yet: no replica is served it.
+        let began = a.counts(&tags);
+        b.invalidate(&tags[..1]).await;
+        a.set("user-7", &entry(&tags), &began).await;
+        assert!(b.get("user-7", &tags).await.is_none(), "the stale answer");
+        assert!(a.get("user-7", &tags).await.is_none(), "the stale answer");
+
+        // A read that begins after it (a knows the count now, from the message or from its
+        // lookup) is served, on every replica.
+        let began = a.counts(&tags);
+        a.set("user-7", &entry(&tags), &began).await;
+        assert!(b.get("user-7", &tags).await.is_some());
+
+        // An entry whose read saw every invalidation of its tags is served: another tag
+        // moved, not its.
+        let other = vec!["tag:user:8".to_owned()];
+        let began = b.counts(&other);
+        a.invalidate(&tags[..1]).await;
+        b.set("user-8", &entry(&other), &began).await;
+        assert!(a.get("user-8", &other).await.is_some());
     }
 
     #[test]
@@ -283,6 +511,7 @@ mod tests {
             serde_json::to_string(&Message {
                 from,
                 tags: vec!["user:1".into(), "odd\ntag \"quoted\"".into()],
+                counts: Vec::new(),
             })
             .unwrap()
         };
