@@ -72,12 +72,18 @@ impl Counts {
 
     /// Learns that `tag` was invalidated `count` times (or more).
     fn learn(&self, tag: &str, count: u64) {
+        if count == 0 {
+            return;
+        }
         let mut known = self.lock();
-        if known.len() >= MAX_COUNTS && !known.contains_key(tag) {
+        if let Some(known) = known.get_mut(tag) {
+            *known = (*known).max(count);
+            return;
+        }
+        if known.len() >= MAX_COUNTS {
             known.clear();
         }
-        let entry = known.entry(tag.to_owned()).or_insert(0);
-        *entry = (*entry).max(count);
+        known.insert(tag.to_owned(), count);
     }
 }
 
@@ -183,8 +189,8 @@ impl RedisTier {
         format!("{}:e:{key}", self.prefix)
     }
 
-    /// The invalidation counts of `tags` this replica knows: what a read beginning now notes,
-    /// for its store to be refused if one moves before it lands.
+    /// The invalidation counts of `tags` this replica knows: what a read beginning now notes
+    /// and its entry carries, so that lookups take the entry for a miss once one moves.
     pub(super) fn counts(&self, tags: &[String]) -> Vec<u64> {
         self.counts.of(tags)
     }
