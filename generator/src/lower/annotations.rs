@@ -651,41 +651,10 @@ impl Vocabulary {
             let at = location.child(&index.to_string());
             let result = match item.as_str() {
                 Some(tag) if !tag.trim().is_empty() => tag_placeholders(tag).and_then(|names| {
-                    let known = |name: &String| {
-                        facts.path_params.contains(name)
-                            || values == TagValues::PathAndAnswer && name.starts_with(ANSWER_VALUE)
-                    };
-                    let unknown = names.iter().find(|name| !known(name));
-                    match unknown {
-                        Some(name) if name.starts_with(ANSWER_VALUE) => Err(format!(
-                            "`{{{name}}}` names a value of the answer, known only once a write \
-                             has answered: it can fill the tags of `x-cache-invalidates`, not \
-                             those of a cached entry"
-                        )),
-                        Some(name) if name.starts_with('$') => Err(format!(
-                            "`{{{name}}}`: the one runtime expression a tag takes is \
-                             `$response.body#/pointer` (a JSON pointer into the answer)"
-                        )),
-                        Some(name) => Err(format!(
-                            "`{{{name}}}` is not a path parameter of `{}`{}",
-                            facts.id,
-                            if facts.path_params.is_empty() {
-                                String::new()
-                            } else {
-                                format!(" (it has {})", facts.path_params.join(", "))
-                            }
-                        )),
-                        None => match names.iter().find(|name| {
-                            name.strip_prefix(ANSWER_VALUE)
-                                .is_some_and(|pointer| !pointer.starts_with('/'))
-                        }) {
-                            Some(name) => Err(format!(
-                                "`{{{name}}}`: after `#` comes a JSON pointer into the answer, \
-                                 such as `#/user_id`"
-                            )),
-                            None => Ok(tag.to_owned()),
-                        },
-                    }
+                    names
+                        .iter()
+                        .try_for_each(|name| tag_value(facts, values, name))
+                        .map(|()| tag.to_owned())
                 }),
                 _ => Err("a tag is a non-empty string such as `pet:{petId}`".to_owned()),
             };
@@ -698,6 +667,36 @@ impl Vocabulary {
             }
         }
         ok.then_some(tags)
+    }
+}
+
+/// Why `{name}` cannot fill a tag of the operation of `facts`, if it cannot.
+fn tag_value(facts: &OperationFacts<'_>, values: TagValues, name: &str) -> Result<(), String> {
+    if facts.path_params.iter().any(|param| param == name) {
+        return Ok(());
+    }
+    match name.strip_prefix(ANSWER_VALUE) {
+        Some(_) if values == TagValues::Path => Err(format!(
+            "`{{{name}}}` names a value of the answer, known only once a write has answered: \
+             it can fill the tags of `x-cache-invalidates`, not those of a cached entry"
+        )),
+        Some(pointer) if !pointer.starts_with('/') => Err(format!(
+            "`{{{name}}}`: after `#` comes a JSON pointer into the answer, such as `#/user_id`"
+        )),
+        Some(_) => Ok(()),
+        None if name.starts_with('$') => Err(format!(
+            "`{{{name}}}`: the one runtime expression a tag takes is `$response.body#/pointer` \
+             (a JSON pointer into the answer)"
+        )),
+        None => Err(format!(
+            "`{{{name}}}` is not a path parameter of `{}`{}",
+            facts.id,
+            if facts.path_params.is_empty() {
+                String::new()
+            } else {
+                format!(" (it has {})", facts.path_params.join(", "))
+            }
+        )),
     }
 }
 

@@ -113,8 +113,10 @@ return counts
 ";
 
 /// One invalidation message: the replica that sent it, the tags it invalidated and their
-/// counts after it (absent from replicas of an earlier version).
-#[derive(serde::Serialize, serde::Deserialize)]
+/// counts after it (absent from replicas of an earlier version). The invalidation script
+/// writes it; Rust only reads it (and writes it in tests).
+#[derive(serde::Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 struct Message<'a> {
     from: &'a str,
     #[serde(borrow)]
