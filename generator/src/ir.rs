@@ -592,8 +592,13 @@ pub enum DefaultValue {
     Float(f64),
     /// A string.
     Str(String),
-    /// A variant of a string enum.
-    Variant(String),
+    /// A variant of a string enum: its Rust name and its string in JSON.
+    Variant {
+        /// The Rust variant name.
+        name: String,
+        /// The string the spec writes.
+        wire: String,
+    },
 }
 
 impl DefaultValue {
@@ -603,7 +608,7 @@ impl DefaultValue {
             DefaultValue::Bool(b) => b.to_string(),
             DefaultValue::Int(i) => i.to_string(),
             DefaultValue::Float(f) => f.to_string(),
-            DefaultValue::Str(s) | DefaultValue::Variant(s) => format!("{s:?}"),
+            DefaultValue::Str(s) | DefaultValue::Variant { wire: s, .. } => format!("{s:?}"),
         }
     }
 }

@@ -15,7 +15,7 @@ use super::{doc_attrs, join_docs};
 use crate::ir::{
     Api, CacheBackend, CachePolicy, CacheScope, DefaultValue, OnBackendError, Operation,
     ParamLocation, Piece, RateKey, RateLimitBackend, RateLimitPolicy, RateLimitUse, RateWindow,
-    TypeKind, TypeRef,
+    TypeRef,
 };
 
 pub(crate) fn module(api: &Api) -> TokenStream {
@@ -425,7 +425,7 @@ fn operation_entry(api: &Api, op: &Operation, imports: &mut Imports) -> TokenStr
         let types = types.iter().map(|ty| quote! { ::specjet::ParamType::#ty });
         entry = quote! { #entry.with_param_types(&[#(#types),*]) };
     }
-    let defaults = query_defaults(api, op);
+    let defaults = query_defaults(op);
     if policies.cache.is_some() && !defaults.is_empty() {
         let defaults = defaults
             .iter()
@@ -441,7 +441,7 @@ fn operation_entry(api: &Api, op: &Operation, imports: &mut Imports) -> TokenStr
 
 /// The query parameters of `op` with a default, as (name, the default as a query writes it),
 /// for the cache to key an absent one as its default.
-fn query_defaults(api: &Api, op: &Operation) -> Vec<(String, String)> {
+fn query_defaults(op: &Operation) -> Vec<(String, String)> {
     op.params
         .iter()
         .filter(|param| param.location == ParamLocation::Query)
@@ -450,17 +450,7 @@ fn query_defaults(api: &Api, op: &Operation) -> Vec<(String, String)> {
                 DefaultValue::Bool(b) => b.to_string(),
                 DefaultValue::Int(i) => i.to_string(),
                 DefaultValue::Float(f) => f.to_string(),
-                DefaultValue::Str(s) => s.clone(),
-                // The Rust variant's name: the query writes the enum's wire value.
-                DefaultValue::Variant(name) => {
-                    let TypeRef::Named(id) = &param.ty else {
-                        return None;
-                    };
-                    let TypeKind::StringEnum { variants } = &api.types[*id].kind else {
-                        return None;
-                    };
-                    variants.iter().find(|v| &v.name == name)?.wire.clone()
-                }
+                DefaultValue::Str(s) | DefaultValue::Variant { wire: s, .. } => s.clone(),
             };
             Some((param.wire.clone(), value))
         })
@@ -1125,7 +1115,7 @@ paths:
     #[test]
     fn query_defaults_are_written_as_a_query_writes_them() {
         let api = crate::analyze_text("defaults.yaml", SPEC).unwrap().api;
-        let defaults = super::query_defaults(&api, &api.operations[0]);
+        let defaults = super::query_defaults(&api.operations[0]);
         let pairs: Vec<(&str, &str)> = defaults
             .iter()
             .map(|(name, value)| (name.as_str(), value.as_str()))
@@ -1136,5 +1126,22 @@ paths:
             pairs,
             [("limit", "10"), ("sort", "newest-first"), ("paid", "false")]
         );
+    }
+
+    #[test]
+    fn a_parameters_default_is_documented_as_the_spec_writes_it() {
+        let generated = crate::generate_text("defaults.yaml", SPEC).unwrap();
+        let code: String = generated
+            .files
+            .iter()
+            .map(|f| f.contents.as_str())
+            .collect();
+        // The enum's value in the spec, not the Rust variant (`NewestFirst`).
+        assert!(
+            code.contains("/// `\"newest-first\"` when absent."),
+            "{code}"
+        );
+        assert!(code.contains("/// `10` when absent."), "{code}");
+        assert!(code.contains("Sort::NewestFirst"), "{code}");
     }
 }

@@ -310,8 +310,8 @@ pub(super) fn default_expr(default: &DefaultValue, ty: &TokenStream) -> TokenStr
             quote! { #literal }
         }
         DefaultValue::Str(s) => quote! { ::std::string::String::from(#s) },
-        DefaultValue::Variant(variant) => {
-            let variant = format_ident!("{}", variant);
+        DefaultValue::Variant { name, .. } => {
+            let variant = format_ident!("{}", name);
             quote! { #ty::#variant }
         }
     }

@@ -619,13 +619,18 @@ impl<'a> TypeBuilder<'a> {
             }
             (TypeRef::F32 | TypeRef::F64, Value::Number(n)) => n.as_f64().map(DefaultValue::Float),
             (TypeRef::String, Value::String(s)) => Some(DefaultValue::Str(s.clone())),
-            (TypeRef::Named(id), Value::String(s)) => match &self.types[*id].kind {
-                TypeKind::StringEnum { variants } => variants
-                    .iter()
-                    .find(|v| &v.wire == s)
-                    .map(|v| DefaultValue::Variant(v.name.clone())),
-                _ => None,
-            },
+            (TypeRef::Named(id), Value::String(s)) => {
+                match &self.types[*id].kind {
+                    TypeKind::StringEnum { variants } => variants
+                        .iter()
+                        .find(|v| &v.wire == s)
+                        .map(|v| DefaultValue::Variant {
+                            name: v.name.clone(),
+                            wire: v.wire.clone(),
+                        }),
+                    _ => None,
+                }
+            }
             _ => None,
         }
     }
