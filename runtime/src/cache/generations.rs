@@ -11,8 +11,10 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::RwLock;
 
-/// Past this many distinct tags invalidated, the tags are forgotten and every entry stamped
-/// before then dies with them: memory stays bounded, at the cost of a cold tier once in a while.
+/// Past this many distinct tags invalidated, the older half of them is forgotten and the entries
+/// stamped before the newest of those die with them: memory stays bounded, and only entries
+/// older than half the tags' history go (a service that invalidates a tag per user keeps its
+/// recent entries, where forgetting every tag would empty the tier each time).
 const MAX_TAGS: usize = 1 << 16;
 
 #[derive(Debug, Default)]
@@ -55,9 +57,19 @@ impl Generations {
         let at = self.clock.fetch_add(1, Ordering::AcqRel) + 1;
         latest.insert(tag.to_owned(), at);
         if latest.len() > MAX_TAGS {
-            self.floor.store(at, Ordering::Release);
-            latest.clear();
+            self.forget_older_half(&mut latest);
         }
+    }
+
+    /// Forgets the older half of the tags. An entry stamped before the newest of them might
+    /// have been killed by one: it dies (the floor); a later one outlived them all, so what
+    /// decides it is still kept.
+    fn forget_older_half(&self, latest: &mut HashMap<String, u64>) {
+        let mut times: Vec<u64> = latest.values().copied().collect();
+        let middle = times.len() / 2;
+        let cutoff = *times.select_nth_unstable(middle).1;
+        latest.retain(|_, at| *at > cutoff);
+        self.floor.fetch_max(cutoff, Ordering::AcqRel);
     }
 }
 
@@ -90,15 +102,28 @@ mod tests {
     }
 
     #[test]
-    fn past_the_bound_the_tags_are_forgotten_and_older_entries_die() {
+    fn past_the_bound_the_older_half_is_forgotten_and_only_entries_older_than_it_die() {
         let generations = Generations::default();
         let old = generations.now();
+        let mut recent = 0;
         for n in 0..=MAX_TAGS {
+            if n == MAX_TAGS * 3 / 4 {
+                recent = generations.now();
+            }
             generations.invalidate(&format!("user:{n}"));
         }
-        assert!(generations.latest.read().unwrap().is_empty());
+        let kept = generations.latest.read().unwrap().len();
+        assert!(
+            kept <= MAX_TAGS / 2 + 1 && kept >= MAX_TAGS / 2 - 1,
+            "{kept} kept"
+        );
+        // Stamped before the forgotten invalidations: dead whatever its tags.
         assert!(!generations.is_current(&tags(&["product:1"]), old));
         assert!(!generations.is_current(&[], old));
+        // Stamped after them: alive, unless a tag invalidated since says otherwise.
+        assert!(generations.is_current(&tags(&["product:1"]), recent));
+        assert!(generations.is_current(&tags(&["user:10"]), recent));
+        assert!(!generations.is_current(&tags(&[&format!("user:{}", MAX_TAGS - 1)]), recent));
         assert!(generations.is_current(&tags(&["user:1"]), generations.now()));
     }
 }
