@@ -114,7 +114,7 @@ mod tests {
         }
         let kept = generations.latest.read().unwrap().len();
         assert!(
-            kept <= MAX_TAGS / 2 + 1 && kept >= MAX_TAGS / 2 - 1,
+            (MAX_TAGS / 2 - 1..=MAX_TAGS / 2 + 1).contains(&kept),
             "{kept} kept"
         );
         // Stamped before the forgotten invalidations: dead whatever its tags.

@@ -428,7 +428,7 @@ async fn fetch(
         Windows::from(policy),
         key.tags.clone(),
     ));
-    let stored = cache.store(&key.key, entry.clone(), began).await;
+    let stored = cache.store(&key.key, entry.clone(), began);
     if stored {
         route.counters.stored.increment(1);
     }

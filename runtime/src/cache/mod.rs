@@ -22,7 +22,7 @@ use entry::{Entry, Freshness};
 use generations::Generations;
 pub(crate) use layer::{invalidate_after, serve, timing_desc, Drops, Prepared, CACHE_STATUS};
 use redis_tier::RedisTier;
-use tokio::sync::watch;
+use tokio::sync::{watch, Semaphore};
 
 use crate::redis_conn::SharedRedis;
 
@@ -193,9 +193,15 @@ struct Inner {
     /// The tags invalidated, and when: what kills entries in memory and answers in the making.
     generations: Generations,
     redis: Option<RedisTier>,
+    /// One permit per Redis store on its way: see [`Cache::store`].
+    redis_stores: Arc<Semaphore>,
     inflight: Mutex<HashMap<String, watch::Receiver<Flight>>>,
     stats: Stats,
 }
+
+/// Redis stores on their way at once, at most: past it (Redis is behind), an entry is kept in
+/// memory only, so a slow Redis costs entries, never the service's memory.
+const MAX_REDIS_STORES: usize = 1024;
 
 /// The state of a key being computed: pending, then the entry (or `None` when the response
 /// was not cacheable and every waiter must ask the handler itself).
@@ -260,6 +266,7 @@ impl Cache {
                 memory,
                 generations: Generations::default(),
                 redis,
+                redis_stores: Arc::new(Semaphore::new(MAX_REDIS_STORES)),
                 inflight: Mutex::new(HashMap::new()),
                 stats: Stats::default(),
             }
@@ -341,16 +348,34 @@ impl Cache {
     /// Keeps `entry` under `key` in both tiers, read as `began` says. `false` when it was read
     /// before a write that already invalidated it: neither tier may hold it (and when the
     /// write's invalidation reached Redis but not yet this replica, no lookup takes it).
-    pub(crate) async fn store(&self, key: &str, entry: Arc<Entry>, began: ReadBegan) -> bool {
+    ///
+    /// The Redis store leaves in the background: the answer does not wait a round trip for it.
+    /// It may land after a write's invalidation of its tags (here or on another replica), but
+    /// the entry carries the counts its read began with, so no lookup takes it then.
+    pub(crate) fn store(&self, key: &str, entry: Arc<Entry>, began: ReadBegan) -> bool {
         if !self.inner.generations.is_current(&entry.tags, began.since) {
             return false;
         }
         self.inner.stats.stored.fetch_add(1, Ordering::Relaxed);
         self.remember(key, entry.clone(), began.since);
         if let Some(redis) = &self.inner.redis {
-            redis.set(key, &entry, &began.counts).await;
+            if let Ok(permit) = self.inner.redis_stores.clone().try_acquire_owned() {
+                let (redis, key) = (redis.clone(), key.to_owned());
+                tokio::spawn(async move {
+                    redis.set(&key, &entry, &began.counts).await;
+                    drop(permit);
+                });
+            }
         }
         true
+    }
+
+    /// Waits until every Redis store begun so far has landed (or failed): after it, another
+    /// replica finds what this one stored.
+    pub async fn redis_settled(&self) {
+        let all = u32::try_from(MAX_REDIS_STORES).unwrap_or(u32::MAX);
+        // Every permit back: no store is on its way.
+        drop(self.inner.redis_stores.acquire_many(all).await);
     }
 
     fn remember(&self, key: &str, entry: Arc<Entry>, since: u64) {
@@ -469,15 +494,15 @@ mod tests {
         let tags = |tag: &str| [key::spec_tag(tag)];
         let read = cache.begin_read(&tags("stats:7"));
         cache.invalidate("stats:7").await;
-        cache.store("stats-7", tagged("stats:7"), read).await;
+        cache.store("stats-7", tagged("stats:7"), read);
         assert!(cache.lookup("stats-7", &tags("stats:7")).await.is_none());
 
         // Stored first, then invalidated: no longer served.
         let read = cache.begin_read(&tags("stats:7"));
-        cache.store("stats-7", tagged("stats:7"), read).await;
+        cache.store("stats-7", tagged("stats:7"), read);
         assert!(cache.lookup("stats-7", &tags("stats:7")).await.is_some());
         let read = cache.begin_read(&tags("stats:8"));
-        cache.store("stats-8", tagged("stats:8"), read).await;
+        cache.store("stats-8", tagged("stats:8"), read);
         cache.invalidate("stats:7").await;
         assert!(cache.lookup("stats-7", &tags("stats:7")).await.is_none());
         assert!(
