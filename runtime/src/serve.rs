@@ -47,6 +47,7 @@ pub async fn serve_listener(listener: TcpListener, router: Router) -> std::io::R
     crate::logging::init();
     let shutdown_timeout = shutdown_timeout()?;
     println!("listening on http://{}", listener.local_addr()?);
+    let _heartbeat = TimerHeartbeat::start();
     let (signalled, mut on_signal) = tokio::sync::watch::channel(false);
     let shutdown = async move {
         shutdown_signal().await;
@@ -75,6 +76,36 @@ pub async fn serve_listener(listener: TcpListener, router: Router) -> std::io::R
     // The last requests' spans, when they are exported (blocking: off the runtime's workers).
     let _ = tokio::task::spawn_blocking(crate::logging::flush).await;
     served
+}
+
+/// How often [`TimerHeartbeat`] ticks: more often than the shortest timer a request sets (a
+/// Redis command's timeout).
+const HEARTBEAT: Duration = Duration::from_millis(25);
+const _: () = assert!(HEARTBEAT.as_nanos() < crate::redis_conn::COMMAND_TIMEOUT.as_nanos());
+
+/// A timer always due within [`HEARTBEAT`], while the service serves. Tokio wakes its I/O
+/// driver whenever a timer is set to expire before every pending one (tokio-rs/tokio#5207):
+/// with none pending, that is every request's timeout and every Redis command's, each waking a
+/// parked thread for nothing (a tenth of a lone request's CPU in the shop). With this one
+/// pending, the timers of requests expire later and wake nothing; it costs 40 wakeups a second.
+struct TimerHeartbeat(tokio::task::JoinHandle<()>);
+
+impl TimerHeartbeat {
+    fn start() -> TimerHeartbeat {
+        TimerHeartbeat(tokio::spawn(async {
+            let mut ticks = tokio::time::interval(HEARTBEAT);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+            }
+        }))
+    }
+}
+
+impl Drop for TimerHeartbeat {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 fn shutdown_timeout() -> std::io::Result<Duration> {
