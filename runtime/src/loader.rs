@@ -3,9 +3,9 @@
 //! lookups of one kind (the products of twenty batch items, the owners of a page of orders)
 //! become one query instead of N.
 //!
-//! "Together" costs a lone caller nothing: a batch leaves once the callers that are ready to
-//! run have run (a yield, not a timer), so an idle service answers as fast as without a
-//! loader. Under load, while [`MAX_RUNNING`] batches of a loader are at the database, new keys
+//! "Together" costs a lone caller a yield, not a timer: a batch leaves once the callers that
+//! are ready to run have run, so an idle service answers within microseconds of a service
+//! without a loader (see `crate::coalesce` for what the yield costs). Under load, while [`MAX_RUNNING`] batches of a loader are at the database, new keys
 //! wait for one of them to come back and leave with it as one batch: the busier the service,
 //! the bigger the batches, with no window to tune.
 //!

@@ -22,7 +22,7 @@ use entry::{Entry, Freshness};
 use generations::Generations;
 pub(crate) use layer::{invalidate_after, serve, timing_desc, Drops, Prepared, CACHE_STATUS};
 use redis_tier::RedisTier;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::watch;
 
 use crate::redis_conn::SharedRedis;
 
@@ -193,15 +193,9 @@ struct Inner {
     /// The tags invalidated, and when: what kills entries in memory and answers in the making.
     generations: Generations,
     redis: Option<RedisTier>,
-    /// One permit per Redis store on its way: see [`Cache::store`].
-    redis_stores: Arc<Semaphore>,
     inflight: Mutex<HashMap<String, watch::Receiver<Flight>>>,
     stats: Stats,
 }
-
-/// Redis stores on their way at once, at most: past it (Redis is behind), an entry is kept in
-/// memory only, so a slow Redis costs entries, never the service's memory.
-const MAX_REDIS_STORES: usize = 1024;
 
 /// The state of a key being computed: pending, then the entry (or `None` when the response
 /// was not cacheable and every waiter must ask the handler itself).
@@ -266,7 +260,6 @@ impl Cache {
                 memory,
                 generations: Generations::default(),
                 redis,
-                redis_stores: Arc::new(Semaphore::new(MAX_REDIS_STORES)),
                 inflight: Mutex::new(HashMap::new()),
                 stats: Stats::default(),
             }
@@ -359,13 +352,8 @@ impl Cache {
         self.inner.stats.stored.fetch_add(1, Ordering::Relaxed);
         self.remember(key, entry.clone(), began.since);
         if let Some(redis) = &self.inner.redis {
-            if let Ok(permit) = self.inner.redis_stores.clone().try_acquire_owned() {
-                let (redis, key) = (redis.clone(), key.to_owned());
-                tokio::spawn(async move {
-                    redis.set(&key, &entry, &began.counts).await;
-                    drop(permit);
-                });
-            }
+            // Refused when Redis is too far behind: the entry is then in memory only.
+            redis.set(key, entry, began.counts);
         }
         true
     }
@@ -373,9 +361,9 @@ impl Cache {
     /// Waits until every Redis store begun so far has landed (or failed): after it, another
     /// replica finds what this one stored.
     pub async fn redis_settled(&self) {
-        let all = u32::try_from(MAX_REDIS_STORES).unwrap_or(u32::MAX);
-        // Every permit back: no store is on its way.
-        drop(self.inner.redis_stores.acquire_many(all).await);
+        if let Some(redis) = &self.inner.redis {
+            redis.settled().await;
+        }
     }
 
     fn remember(&self, key: &str, entry: Arc<Entry>, since: u64) {

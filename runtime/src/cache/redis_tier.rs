@@ -16,6 +16,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+
 use super::entry::Entry;
 use crate::coalesce::Coalescer;
 use crate::redis_conn::{SharedRedis, RECONNECT_DELAY};
@@ -26,19 +28,29 @@ pub(super) struct RedisTier {
     prefix: Arc<str>,
     redis: SharedRedis,
     lookups: Coalescer<Lookup, Found>,
-    stores: Coalescer<Store, ()>,
+    /// Entries on their way to Redis, for [`write_stores`].
+    stores: mpsc::UnboundedSender<Store>,
+    /// One permit per entry on its way: at most [`MAX_STORES`].
+    stores_on_their_way: Arc<Semaphore>,
     invalidations: Coalescer<Vec<String>, ()>,
     counts: Arc<Counts>,
 }
 
-/// One entry to store: its key, encoding (with the counts its read saw), lifetime and tag
-/// sets.
+/// One entry to store under `key` (in Redis' key space), with the counts its read saw.
 struct Store {
     key: String,
-    encoded: Vec<u8>,
-    millis: u64,
-    tag_keys: Vec<String>,
+    entry: Arc<Entry>,
+    seen: Vec<u64>,
+    /// Given back once the entry has landed (or failed).
+    _on_its_way: OwnedSemaphorePermit,
 }
+
+/// Entries on their way to Redis at once, at most: past it (Redis is behind), an entry is
+/// kept in memory only, so a slow Redis costs entries, never the service's memory.
+const MAX_STORES: usize = 1024;
+
+/// The most entries one pipeline of [`write_stores`] carries.
+const MAX_STORES_PER_TRIP: usize = 512;
 
 /// One entry to look up, and the counts of its tags.
 struct Lookup {
@@ -140,9 +152,12 @@ impl RedisTier {
         let prefix: Arc<str> = prefix.into();
         let channel = channel(&prefix);
         let counts = Arc::new(Counts::default());
+        let (stores, queue) = mpsc::unbounded_channel();
+        runtime.spawn(write_stores(redis.clone(), prefix.clone(), queue));
         let tier = RedisTier {
             lookups: lookups(redis.clone()),
-            stores: stores(redis.clone()),
+            stores,
+            stores_on_their_way: Arc::new(Semaphore::new(MAX_STORES)),
             invalidations: invalidations(
                 redis.clone(),
                 prefix.clone(),
@@ -222,20 +237,30 @@ impl RedisTier {
         current.then_some(entry)
     }
 
-    /// Stores `entry` for its lifetime and indexes it under its tags, with the counts its
-    /// read noted (`seen`, from [`RedisTier::counts`]).
-    pub(super) async fn set(&self, key: &str, entry: &Entry, seen: &[u64]) {
-        let store = Store {
-            key: self.key(key),
-            encoded: encode(seen, entry),
-            millis: entry.lifetime().as_millis().max(1) as u64,
-            tag_keys: entry
-                .tags
-                .iter()
-                .map(|tag| tag_key(&self.prefix, tag))
-                .collect(),
+    /// Sends `entry` to Redis for its lifetime, indexed under its tags, with the counts its
+    /// read noted (`seen`, from [`RedisTier::counts`]), without waiting for it: it leaves with
+    /// the entries stored meanwhile in one round trip. `false` when [`MAX_STORES`] are on their
+    /// way already (the entry is not sent).
+    pub(super) fn set(&self, key: &str, entry: Arc<Entry>, seen: Vec<u64>) -> bool {
+        let Ok(permit) = self.stores_on_their_way.clone().try_acquire_owned() else {
+            return false;
         };
-        self.stores.call(store).await;
+        self.stores
+            .send(Store {
+                key: self.key(key),
+                entry,
+                seen,
+                _on_its_way: permit,
+            })
+            .is_ok()
+    }
+
+    /// Waits until every entry sent so far has landed in Redis (or failed): after it, another
+    /// replica finds what this one stored.
+    pub(super) async fn settled(&self) {
+        let all = u32::try_from(MAX_STORES).unwrap_or(u32::MAX);
+        // Every permit back: no entry is on its way.
+        drop(self.stores_on_their_way.acquire_many(all).await);
     }
 
     /// Deletes every entry tagged with one of `tags` and tells every other replica to drop
@@ -280,37 +305,39 @@ fn lookups(redis: SharedRedis) -> Coalescer<Lookup, Found> {
     )
 }
 
-/// Concurrent stores: one pipeline.
-fn stores(redis: SharedRedis) -> Coalescer<Store, ()> {
-    Coalescer::new(
-        "redis stores",
-        SharedRedis::BATCHES,
-        move |stores: Vec<Store>| {
-            let redis = redis.clone();
-            let count = stores.len();
-            let mut pipe = redis::pipe();
-            for store in stores {
-                pipe.cmd("SET")
-                    .arg(&store.key)
-                    .arg(store.encoded)
-                    .arg("PX")
-                    .arg(store.millis)
+/// Writes the entries [`RedisTier::set`] sends, one pipeline per round trip: the entries sent
+/// while one is at Redis leave together in the next. A task of its own, rather than one per
+/// entry, so that an answer's store costs its request a channel send; it ends with the tier.
+async fn write_stores(
+    redis: SharedRedis,
+    prefix: Arc<str>,
+    mut queue: mpsc::UnboundedReceiver<Store>,
+) {
+    let mut stores = Vec::with_capacity(MAX_STORES_PER_TRIP);
+    while queue.recv_many(&mut stores, MAX_STORES_PER_TRIP).await > 0 {
+        let mut pipe = redis::pipe();
+        for store in &stores {
+            let millis = store.entry.lifetime().as_millis().max(1) as u64;
+            pipe.cmd("SET")
+                .arg(&store.key)
+                .arg(encode(&store.seen, &store.entry))
+                .arg("PX")
+                .arg(millis)
+                .ignore();
+            for tag in &store.entry.tags {
+                let tag_key = tag_key(&prefix, tag);
+                pipe.cmd("SADD").arg(&tag_key).arg(&store.key).ignore();
+                // A tag set lives as long as the longest entry in it (roughly).
+                pipe.cmd("PEXPIRE")
+                    .arg(&tag_key)
+                    .arg(millis.saturating_mul(2))
                     .ignore();
-                for tag_key in &store.tag_keys {
-                    pipe.cmd("SADD").arg(tag_key).arg(&store.key).ignore();
-                    // A tag set lives as long as the longest entry in it (roughly).
-                    pipe.cmd("PEXPIRE")
-                        .arg(tag_key)
-                        .arg(store.millis.saturating_mul(2))
-                        .ignore();
-                }
             }
-            async move {
-                let _: Option<()> = redis.query(pipe).await;
-                vec![(); count]
-            }
-        },
-    )
+        }
+        let _: Option<()> = redis.query(pipe).await;
+        // Their permits go back: these entries have landed (or failed).
+        stores.clear();
+    }
 }
 
 /// An entry as the tier stores it: the counts its read saw, then the entry.
@@ -494,14 +521,16 @@ mod tests {
         // before it, whether or not b's message has reached a yet: no replica is served it.
         let began = a.counts(&tags);
         b.invalidate(&tags[..1]).await;
-        a.set("user-7", &entry(&tags), &began).await;
+        assert!(a.set("user-7", std::sync::Arc::new(entry(&tags)), began));
+        a.settled().await;
         assert!(b.get("user-7", &tags).await.is_none(), "the stale answer");
         assert!(a.get("user-7", &tags).await.is_none(), "the stale answer");
 
         // A read that begins after it (a knows the count now, from the message or from its
         // lookup) is served, on every replica.
         let began = a.counts(&tags);
-        a.set("user-7", &entry(&tags), &began).await;
+        assert!(a.set("user-7", std::sync::Arc::new(entry(&tags)), began));
+        a.settled().await;
         assert!(b.get("user-7", &tags).await.is_some());
 
         // An entry whose read saw every invalidation of its tags is served: another tag
@@ -509,7 +538,8 @@ mod tests {
         let other = vec!["tag:user:8".to_owned()];
         let began = b.counts(&other);
         a.invalidate(&tags[..1]).await;
-        b.set("user-8", &entry(&other), &began).await;
+        assert!(b.set("user-8", std::sync::Arc::new(entry(&other)), began));
+        b.settled().await;
         assert!(a.get("user-8", &other).await.is_some());
     }
 
