@@ -114,10 +114,15 @@ impl ParamSchemas {
     }
 }
 
-/// A parameter's value as its schema sees it (`null` for an absent optional one, which is
-/// not checked).
-pub fn param_value<T: serde::Serialize>(value: &T) -> serde_json::Value {
-    serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
+/// A parameter's value as its schema sees it, from its reading: `null` (not checked) for an
+/// absent optional one, and for one that could not be read (which is reported as such).
+pub fn param_value<T: serde::Serialize>(
+    read: &Result<T, crate::extract::ParamError>,
+) -> serde_json::Value {
+    read.as_ref()
+        .ok()
+        .and_then(|value| serde_json::to_value(value).ok())
+        .unwrap_or(serde_json::Value::Null)
 }
 
 /// `values` (the typed values of `schemas`' parameters, in their order) checked against

@@ -55,6 +55,19 @@ pub fn reject(errors: impl IntoIterator<Item = Option<ParamError>>) -> Problem {
     Problem::invalid_params(errors.into_iter().flatten().map(Into::into).collect())
 }
 
+/// [`reject`], naming also the parameters that were read but are out of their schema's bounds
+/// (`out_of_bounds`, from `contract::check_params`): one 400 for every mistake of the request.
+pub fn reject_with_bounds(
+    errors: impl IntoIterator<Item = Option<ParamError>>,
+    out_of_bounds: Result<(), Problem>,
+) -> Problem {
+    let mut invalid: Vec<InvalidParam> = errors.into_iter().flatten().map(Into::into).collect();
+    if let Err(problem) = out_of_bounds {
+        invalid.extend(problem.invalid_params);
+    }
+    Problem::invalid_params(invalid)
+}
+
 /// Turns an optional parameter into a required one.
 pub fn required<T>(
     value: Result<Option<T>, ParamError>,

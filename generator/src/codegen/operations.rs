@@ -187,29 +187,8 @@ fn extraction(api: &Api, op: &Operation, scope: Scope) -> TokenStream {
             quote! { let #ident = #read; }
         })
         .collect();
-    let check = match idents.len() {
-        0 => quote! {},
-        1 => {
-            let ident = &idents[0];
-            quote! {
-                let #ident = match #ident {
-                    ::std::result::Result::Ok(value) => value,
-                    ::std::result::Result::Err(error) => {
-                        return ::std::result::Result::Err(::specjet::extract::reject([::std::option::Option::Some(error)]));
-                    }
-                };
-            }
-        }
-        _ => quote! {
-            let (#(#idents),*) = match (#(#idents),*) {
-                (#( ::std::result::Result::Ok(#idents) ),*) => (#(#idents),*),
-                (#(#idents),*) => {
-                    return ::std::result::Result::Err(::specjet::extract::reject([#( #idents.err() ),*]));
-                }
-            };
-        },
-    };
-    // Parameters whose schema bounds them beyond their type are checked against it.
+    // Parameters whose schema bounds them beyond their type are checked against it, before
+    // any read error answers: one 400 names every parameter that is wrong.
     let constrained: Vec<(&crate::ir::Param, &proc_macro2::Ident)> = op
         .params
         .iter()
@@ -236,9 +215,43 @@ fn extraction(api: &Api, op: &Operation, scope: Scope) -> TokenStream {
             static PARAM_SCHEMAS: ::specjet::contract::ParamSchemas = ::specjet::contract::ParamSchemas::new(
                 &super::super::openapi::CONTRACT, #path, #method, &[#(#declared),*],
             );
-            ::specjet::contract::check_params(&PARAM_SCHEMAS, &[#(#values),*])?;
+            let req_out_of_bounds = ::specjet::contract::check_params(&PARAM_SCHEMAS, &[#(#values),*]);
         }
     });
+    // With one parameter, the one that failed is the one checked: its bounds saw nothing.
+    let reject = |errors: TokenStream| match &bounds {
+        Some(_) if idents.len() > 1 => {
+            quote! { ::specjet::extract::reject_with_bounds(#errors, req_out_of_bounds) }
+        }
+        _ => quote! { ::specjet::extract::reject(#errors) },
+    };
+    let check = match idents.len() {
+        0 => quote! {},
+        1 => {
+            let ident = &idents[0];
+            let rejected = reject(quote! { [::std::option::Option::Some(error)] });
+            quote! {
+                let #ident = match #ident {
+                    ::std::result::Result::Ok(value) => value,
+                    ::std::result::Result::Err(error) => {
+                        return ::std::result::Result::Err(#rejected);
+                    }
+                };
+            }
+        }
+        _ => {
+            let rejected = reject(quote! { [#( #idents.err() ),*] });
+            quote! {
+                let (#(#idents),*) = match (#(#idents),*) {
+                    (#( ::std::result::Result::Ok(#idents) ),*) => (#(#idents),*),
+                    (#(#idents),*) => {
+                        return ::std::result::Result::Err(#rejected);
+                    }
+                };
+            }
+        }
+    };
+    let bounds_answer = bounds.is_some().then(|| quote! { req_out_of_bounds?; });
     let uses_path = op.params.iter().any(|p| p.location == ParamLocation::Path);
     let path_arg = if uses_path {
         quote! { req_path }
@@ -263,8 +276,9 @@ fn extraction(api: &Api, op: &Operation, scope: Scope) -> TokenStream {
             ) -> ::std::result::Result<Self, ::specjet::Problem> {
                 #(#setup)*
                 #(#reads)*
-                #check
                 #bounds
+                #check
+                #bounds_answer
                 #body_read
                 ::std::result::Result::Ok(Self {
                     #(#idents,)*

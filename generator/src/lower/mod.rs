@@ -25,8 +25,18 @@ use schema::TypeBuilder;
 
 /// Names the generated code uses inside every operation module.
 const OPERATION_RESERVED: &[&str] = &["Request", "Response"];
-/// Field names of every request struct besides its parameters.
-const REQUEST_RESERVED: &[&str] = &["body", "parts"];
+/// Field names of every request struct besides its parameters, and the locals of its `read`
+/// (a parameter's field is a local there too).
+const REQUEST_RESERVED: &[&str] = &[
+    "body",
+    "parts",
+    "req_path",
+    "req_query",
+    "req_headers",
+    "req_cookies",
+    "req_body",
+    "req_out_of_bounds",
+];
 
 /// Lowers a loaded spec. Problems are added to `diags`.
 pub(crate) fn lower(spec: &Spec, diags: &mut Diagnostics) -> Api {

@@ -221,6 +221,34 @@ async fn parameters_are_checked_against_their_formats() {
 }
 
 #[tokio::test]
+async fn one_answer_names_every_wrong_parameter_whether_unreadable_or_out_of_bounds() {
+    let router = contract::router();
+    // `offset` cannot be read as an integer; `limit` and `since` are read but break their
+    // schemas: the client hears of all three at once, not of `offset` first.
+    let refused = send(
+        &router,
+        Method::GET,
+        "/events?since=2026-02-30&limit=500&offset=ten",
+        &[],
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    let problem = refused.json();
+    let mut named: Vec<&str> = problem["invalid-params"]
+        .as_array()
+        .expect("invalid-params")
+        .iter()
+        .filter_map(|param| param["name"].as_str())
+        .collect();
+    named.sort_unstable();
+    assert_eq!(named, ["limit", "offset", "since"], "{problem}");
+    assert_eq!(problem["detail"], "3 invalid parameters", "{problem}");
+
+    let within = send(&router, Method::GET, "/events?limit=100&offset=3", &[]).await;
+    assert_eq!(within.status, StatusCode::OK, "{}", within.json());
+}
+
+#[tokio::test]
 async fn formats_switched_off_are_annotations() {
     let router = contract_no_formats::router();
     let created = post(&router, broken_formats()).await;

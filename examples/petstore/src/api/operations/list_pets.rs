@@ -70,6 +70,16 @@ impl Request {
         let limit = req_query.scalar::<i32>("limit").map(|value| value.unwrap_or(20));
         let tag = req_query.exploded::<::std::string::String>("tag");
         let status = req_query.scalar::<super::super::types::PetStatus>("status");
+        static PARAM_SCHEMAS: ::specjet::contract::ParamSchemas = ::specjet::contract::ParamSchemas::new(
+            &super::super::openapi::CONTRACT,
+            "/pets",
+            "get",
+            &[("limit", "query")],
+        );
+        let req_out_of_bounds = ::specjet::contract::check_params(
+            &PARAM_SCHEMAS,
+            &[::specjet::contract::param_value(&limit)],
+        );
         let (limit, tag, status) = match (limit, tag, status) {
             (
                 ::std::result::Result::Ok(limit),
@@ -78,20 +88,14 @@ impl Request {
             ) => (limit, tag, status),
             (limit, tag, status) => {
                 return ::std::result::Result::Err(
-                    ::specjet::extract::reject([limit.err(), tag.err(), status.err()]),
+                    ::specjet::extract::reject_with_bounds(
+                        [limit.err(), tag.err(), status.err()],
+                        req_out_of_bounds,
+                    ),
                 );
             }
         };
-        static PARAM_SCHEMAS: ::specjet::contract::ParamSchemas = ::specjet::contract::ParamSchemas::new(
-            &super::super::openapi::CONTRACT,
-            "/pets",
-            "get",
-            &[("limit", "query")],
-        );
-        ::specjet::contract::check_params(
-            &PARAM_SCHEMAS,
-            &[::specjet::contract::param_value(&limit)],
-        )?;
+        req_out_of_bounds?;
         ::std::result::Result::Ok(Self { limit, tag, status, parts })
     }
 }

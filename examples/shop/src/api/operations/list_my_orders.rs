@@ -60,6 +60,16 @@ impl Request {
     ) -> ::std::result::Result<Self, ::specjet::Problem> {
         let req_query = ::specjet::extract::QueryParams::from_uri(&parts.uri);
         let limit = req_query.scalar::<i32>("limit").map(|value| value.unwrap_or(10));
+        static PARAM_SCHEMAS: ::specjet::contract::ParamSchemas = ::specjet::contract::ParamSchemas::new(
+            &super::super::openapi::CONTRACT,
+            "/me/orders",
+            "get",
+            &[("limit", "query")],
+        );
+        let req_out_of_bounds = ::specjet::contract::check_params(
+            &PARAM_SCHEMAS,
+            &[::specjet::contract::param_value(&limit)],
+        );
         let limit = match limit {
             ::std::result::Result::Ok(value) => value,
             ::std::result::Result::Err(error) => {
@@ -68,16 +78,7 @@ impl Request {
                 );
             }
         };
-        static PARAM_SCHEMAS: ::specjet::contract::ParamSchemas = ::specjet::contract::ParamSchemas::new(
-            &super::super::openapi::CONTRACT,
-            "/me/orders",
-            "get",
-            &[("limit", "query")],
-        );
-        ::specjet::contract::check_params(
-            &PARAM_SCHEMAS,
-            &[::specjet::contract::param_value(&limit)],
-        )?;
+        req_out_of_bounds?;
         ::std::result::Result::Ok(Self { limit, parts })
     }
 }

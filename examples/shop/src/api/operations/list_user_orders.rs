@@ -78,6 +78,19 @@ impl Request {
         let limit = req_query.scalar::<i32>("limit").map(|value| value.unwrap_or(10));
         let status = req_query.scalar::<super::super::types::OrderStatus>("status");
         let before = req_query.scalar::<i64>("before");
+        static PARAM_SCHEMAS: ::specjet::contract::ParamSchemas = ::specjet::contract::ParamSchemas::new(
+            &super::super::openapi::CONTRACT,
+            "/users/{userId}/orders",
+            "get",
+            &[("limit", "query"), ("before", "query")],
+        );
+        let req_out_of_bounds = ::specjet::contract::check_params(
+            &PARAM_SCHEMAS,
+            &[
+                ::specjet::contract::param_value(&limit),
+                ::specjet::contract::param_value(&before),
+            ],
+        );
         let (user_id, limit, status, before) = match (user_id, limit, status, before) {
             (
                 ::std::result::Result::Ok(user_id),
@@ -87,28 +100,14 @@ impl Request {
             ) => (user_id, limit, status, before),
             (user_id, limit, status, before) => {
                 return ::std::result::Result::Err(
-                    ::specjet::extract::reject([
-                        user_id.err(),
-                        limit.err(),
-                        status.err(),
-                        before.err(),
-                    ]),
+                    ::specjet::extract::reject_with_bounds(
+                        [user_id.err(), limit.err(), status.err(), before.err()],
+                        req_out_of_bounds,
+                    ),
                 );
             }
         };
-        static PARAM_SCHEMAS: ::specjet::contract::ParamSchemas = ::specjet::contract::ParamSchemas::new(
-            &super::super::openapi::CONTRACT,
-            "/users/{userId}/orders",
-            "get",
-            &[("limit", "query"), ("before", "query")],
-        );
-        ::specjet::contract::check_params(
-            &PARAM_SCHEMAS,
-            &[
-                ::specjet::contract::param_value(&limit),
-                ::specjet::contract::param_value(&before),
-            ],
-        )?;
+        req_out_of_bounds?;
         ::std::result::Result::Ok(Self {
             user_id,
             limit,

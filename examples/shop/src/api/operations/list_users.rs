@@ -66,29 +66,33 @@ impl Request {
         let req_query = ::specjet::extract::QueryParams::from_uri(&parts.uri);
         let limit = req_query.scalar::<i32>("limit").map(|value| value.unwrap_or(20));
         let after = req_query.scalar::<i64>("after");
-        let (limit, after) = match (limit, after) {
-            (::std::result::Result::Ok(limit), ::std::result::Result::Ok(after)) => {
-                (limit, after)
-            }
-            (limit, after) => {
-                return ::std::result::Result::Err(
-                    ::specjet::extract::reject([limit.err(), after.err()]),
-                );
-            }
-        };
         static PARAM_SCHEMAS: ::specjet::contract::ParamSchemas = ::specjet::contract::ParamSchemas::new(
             &super::super::openapi::CONTRACT,
             "/users",
             "get",
             &[("limit", "query"), ("after", "query")],
         );
-        ::specjet::contract::check_params(
+        let req_out_of_bounds = ::specjet::contract::check_params(
             &PARAM_SCHEMAS,
             &[
                 ::specjet::contract::param_value(&limit),
                 ::specjet::contract::param_value(&after),
             ],
-        )?;
+        );
+        let (limit, after) = match (limit, after) {
+            (::std::result::Result::Ok(limit), ::std::result::Result::Ok(after)) => {
+                (limit, after)
+            }
+            (limit, after) => {
+                return ::std::result::Result::Err(
+                    ::specjet::extract::reject_with_bounds(
+                        [limit.err(), after.err()],
+                        req_out_of_bounds,
+                    ),
+                );
+            }
+        };
+        req_out_of_bounds?;
         ::std::result::Result::Ok(Self { limit, after, parts })
     }
 }
