@@ -65,10 +65,7 @@ impl Generations {
     /// have been killed by one: it dies (the floor); a later one outlived them all, so what
     /// decides it is still kept.
     fn forget_older_half(&self, latest: &mut HashMap<String, u64>) {
-        let mut times: Vec<u64> = latest.values().copied().collect();
-        let middle = times.len() / 2;
-        let cutoff = *times.select_nth_unstable(middle).1;
-        latest.retain(|_, at| *at > cutoff);
+        let cutoff = super::keep_newer_half(latest);
         self.floor.fetch_max(cutoff, Ordering::AcqRel);
     }
 }

@@ -197,6 +197,20 @@ struct Inner {
     stats: Stats,
 }
 
+/// Keeps the tags of `by_tag` whose value (a time, or a count that grows with time) is above
+/// the median, and returns that median: what a bounded map of tags forgets first is what
+/// happened longest ago. Values all equal are all forgotten.
+fn keep_newer_half(by_tag: &mut HashMap<String, u64>) -> u64 {
+    let mut values: Vec<u64> = by_tag.values().copied().collect();
+    if values.is_empty() {
+        return 0;
+    }
+    let middle = values.len() / 2;
+    let cutoff = *values.select_nth_unstable(middle).1;
+    by_tag.retain(|_, value| *value > cutoff);
+    cutoff
+}
+
 /// The state of a key being computed: pending, then the entry (or `None` when the response
 /// was not cacheable and every waiter must ask the handler itself).
 #[derive(Clone)]

@@ -62,8 +62,8 @@ struct Lookup {
 type Found = (Option<Vec<u8>>, Vec<Option<Vec<u8>>>);
 
 /// The invalidation count of each tag as this replica last learned it. Bounded: past
-/// [`MAX_COUNTS`] tags it starts over; a tag it does not know counts 0 (an entry it stores
-/// then is taken for a miss by the next lookup, which teaches the count).
+/// [`MAX_COUNTS`] tags it forgets the older half; a tag it does not know counts 0 (an entry it
+/// stores then is taken for a miss by the next lookup, which teaches the count).
 #[derive(Default)]
 pub(super) struct Counts(Mutex<HashMap<String, u64>>);
 
@@ -93,7 +93,10 @@ impl Counts {
             return;
         }
         if known.len() >= MAX_COUNTS {
-            known.clear();
+            // A count is at least the microseconds of its tag's last invalidation: the tags
+            // invalidated lately, the likely ones to be read again, are kept. A tag forgotten
+            // costs its next read one miss.
+            super::keep_newer_half(&mut known);
         }
         known.insert(tag.to_owned(), count);
     }
@@ -541,6 +544,26 @@ mod tests {
         assert!(b.set("user-8", std::sync::Arc::new(entry(&other)), began));
         b.settled().await;
         assert!(a.get("user-8", &other).await.is_some());
+    }
+
+    #[test]
+    fn past_the_bound_the_counts_of_the_tags_invalidated_longest_ago_are_forgotten() {
+        let counts = Counts::default();
+        let bound = u64::try_from(super::MAX_COUNTS).unwrap();
+        for count in 1..=bound {
+            counts.learn(&format!("tag:{count}"), count);
+        }
+        counts.learn("tag:new", bound + 1);
+        let known = counts.of(&[
+            "tag:1".to_owned(),
+            format!("tag:{}", bound / 4),
+            format!("tag:{}", bound - 1),
+            "tag:new".to_owned(),
+        ]);
+        // The older half is forgotten (counts 0: a read of theirs misses once), the newer
+        // half and the tag just learned are known.
+        assert_eq!(known, [0, 0, bound - 1, bound + 1]);
+        assert!(counts.lock().len() <= super::MAX_COUNTS / 2 + 1);
     }
 
     #[test]
