@@ -70,6 +70,9 @@ pub struct OperationInfo {
     /// Query parameters with a default, as (name, the default as a query writes it): a request
     /// without one is the request with its default, to the cache.
     pub query_defaults: &'static [(&'static str, &'static str)],
+    /// How the scalar query parameters that are not text are read, as (name, type): to the
+    /// cache, `?limit=010` is `?limit=10`.
+    pub query_types: &'static [(&'static str, ParamType)],
     /// What the spec says of how the operation is served.
     pub policies: Policies,
 }
@@ -92,6 +95,7 @@ impl OperationInfo {
             params,
             param_types: &[],
             query_defaults: &[],
+            query_types: &[],
             policies: Policies::NONE,
         }
     }
@@ -108,6 +112,15 @@ impl OperationInfo {
         defaults: &'static [(&'static str, &'static str)],
     ) -> OperationInfo {
         self.query_defaults = defaults;
+        self
+    }
+
+    /// The same entry with the types of its scalar query parameters that are not text.
+    pub const fn with_query_types(
+        mut self,
+        types: &'static [(&'static str, ParamType)],
+    ) -> OperationInfo {
+        self.query_types = types;
         self
     }
 

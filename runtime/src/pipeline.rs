@@ -83,6 +83,7 @@ impl Pipeline {
                         params: operation.params,
                         types: operation.param_types,
                         query_defaults: operation.query_defaults,
+                        query_types: operation.query_types,
                     }))
                 }),
                 invalidates,

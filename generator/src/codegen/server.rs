@@ -14,8 +14,8 @@ use quote::{format_ident, quote};
 use super::{doc_attrs, join_docs};
 use crate::ir::{
     Api, CacheBackend, CachePolicy, CacheScope, DefaultValue, OnBackendError, Operation,
-    ParamLocation, Piece, RateKey, RateLimitBackend, RateLimitPolicy, RateLimitUse, RateWindow,
-    TypeRef,
+    ParamLocation, ParamStyle, Piece, RateKey, RateLimitBackend, RateLimitPolicy, RateLimitUse,
+    RateWindow, TypeRef,
 };
 
 pub(crate) fn module(api: &Api) -> TokenStream {
@@ -432,6 +432,13 @@ fn operation_entry(api: &Api, op: &Operation, imports: &mut Imports) -> TokenStr
             .map(|(name, value)| quote! { (#name, #value) });
         entry = quote! { #entry.with_query_defaults(&[#(#defaults),*]) };
     }
+    let query_types = query_types(op);
+    if policies.cache.is_some() && !query_types.is_empty() {
+        let query_types = query_types
+            .iter()
+            .map(|(name, ty)| quote! { (#name, ::specjet::ParamType::#ty) });
+        entry = quote! { #entry.with_query_types(&[#(#query_types),*]) };
+    }
     if fields.is_empty() {
         entry
     } else {
@@ -464,11 +471,29 @@ fn param_type(op: &Operation, name: &str) -> TokenStream {
         .iter()
         .find(|param| param.location == ParamLocation::Path && param.wire == name)
         .map(|param| &param.ty);
-    match ty {
-        Some(TypeRef::I32 | TypeRef::I64 | TypeRef::U32 | TypeRef::U64) => quote! { Integer },
-        Some(TypeRef::F32 | TypeRef::F64) => quote! { Number },
-        Some(TypeRef::Bool) => quote! { Boolean },
-        _ => quote! { Text },
+    scalar_type(ty).unwrap_or_else(|| quote! { Text })
+}
+
+/// The scalar query parameters of `op` that are not text, as (name, `Integer`, `Number` or
+/// `Boolean`), for the cache to key their values as they are read.
+fn query_types(op: &Operation) -> Vec<(String, TokenStream)> {
+    op.params
+        .iter()
+        .filter(|param| {
+            param.location == ParamLocation::Query
+                && !matches!(param.style, ParamStyle::Exploded | ParamStyle::Delimited(_))
+        })
+        .filter_map(|param| Some((param.wire.clone(), scalar_type(Some(&param.ty))?)))
+        .collect()
+}
+
+/// The cache's name for how a value of `ty` is read, when it is not text.
+fn scalar_type(ty: Option<&TypeRef>) -> Option<TokenStream> {
+    match ty? {
+        TypeRef::I32 | TypeRef::I64 | TypeRef::U32 | TypeRef::U64 => Some(quote! { Integer }),
+        TypeRef::F32 | TypeRef::F64 => Some(quote! { Number }),
+        TypeRef::Bool => Some(quote! { Boolean }),
+        _ => None,
     }
 }
 

@@ -22,7 +22,8 @@ impl CacheKey {
     /// The key of `request` to `route`, whose path captured `captures` (capture key,
     /// canonical value): the operation, each path value as the handler reads it (so
     /// `/pets/+5` and `/pets/5` are one entry), the query in name order (values of one name
-    /// keep their order: the handler reads the first), the `vary` and negotiation headers.
+    /// keep their order: the handler reads the first; a typed scalar's value as it is read,
+    /// so `?limit=010` is `?limit=10`), the `vary` and negotiation headers.
     /// Every part that comes from the request is percent-encoded, so no value can pose as
     /// another part.
     pub(super) fn for_request<B>(
@@ -49,7 +50,13 @@ impl CacheKey {
         }
         let query = request.uri().query().unwrap_or_default();
         let mut pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .map(|(name, value)| {
+                let value = match route.query_types.iter().find(|(typed, _)| *typed == name) {
+                    Some((_, ty)) => ty.canonical(&value),
+                    None => value.into_owned(),
+                };
+                (name.into_owned(), value)
+            })
             .collect();
         // `/orders` is `/orders?limit=10` when 10 is the default: one entry, not two.
         for (name, value) in route.query_defaults {
@@ -188,6 +195,7 @@ mod tests {
             params: &[("petId", "s1")],
             types: &[crate::ParamType::Integer],
             query_defaults: &[("limit", "10")],
+            query_types: &[("limit", crate::ParamType::Integer)],
         }
     }
 
@@ -243,6 +251,25 @@ mod tests {
         assert_eq!(
             key(&r, "/pets/7?a=1", &[]).key,
             key(&r, "/pets/7?limit=10&a=1", &[]).key
+        );
+    }
+
+    #[test]
+    fn a_typed_query_value_keys_as_the_handler_reads_it() {
+        let r = route(Scope::Auto, false);
+        let ten = key(&r, "/pets/7?limit=10", &[]);
+        assert_eq!(ten.key, key(&r, "/pets/7?limit=010", &[]).key);
+        assert_eq!(ten.key, key(&r, "/pets/7?limit=%2B10", &[]).key);
+        assert_eq!(ten.key, key(&r, "/pets/7", &[]).key, "the default");
+        assert_ne!(ten.key, key(&r, "/pets/7?limit=11", &[]).key);
+        // Text parameters and values that do not read as the type stay as sent.
+        assert_ne!(
+            key(&r, "/pets/7?name=a", &[]).key,
+            key(&r, "/pets/7?name=A", &[]).key
+        );
+        assert_ne!(
+            key(&r, "/pets/7?limit=ten", &[]).key,
+            key(&r, "/pets/7?limit=TEN", &[]).key
         );
     }
 

@@ -116,6 +116,8 @@ pub(crate) struct CacheRoute {
     pub(crate) types: &'static [crate::ParamType],
     /// Query parameters with a default (name, value): absent, they key as their default.
     pub(crate) query_defaults: &'static [(&'static str, &'static str)],
+    /// Scalar query parameters that are not text (name, type): their values key as read.
+    pub(crate) query_types: &'static [(&'static str, crate::ParamType)],
 }
 
 /// An operation whose entries a mutating operation drops, and the path parameters the two

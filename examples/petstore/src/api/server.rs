@@ -119,6 +119,7 @@ const POLICY_WRITES: RateLimitPolicy = RateLimitPolicy::new(
 static OPERATIONS: [OperationInfo; 4] = [
     OperationInfo::new("listPets", Method::GET, "/pets", false, &[])
         .with_query_defaults(&[("limit", "20")])
+        .with_query_types(&[("limit", ::specjet::ParamType::Integer)])
         .with_policies(Policies {
             cache: Some(CachePolicy::new(Duration::from_secs(60))),
             rate_limit: Some(

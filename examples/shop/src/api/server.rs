@@ -265,6 +265,12 @@ const POLICY_WRITES: RateLimitPolicy = RateLimitPolicy::new(
 static OPERATIONS: [OperationInfo; 14] = [
     OperationInfo::new("listUsers", Method::GET, "/users", false, &[])
         .with_query_defaults(&[("limit", "20")])
+        .with_query_types(
+            &[
+                ("limit", ::specjet::ParamType::Integer),
+                ("after", ::specjet::ParamType::Integer),
+            ],
+        )
         .with_policies(Policies {
             cache: Some(CachePolicy::new(Duration::from_secs(10))),
             timeout: Some(Duration::from_secs(30)),
@@ -297,6 +303,12 @@ static OPERATIONS: [OperationInfo; 14] = [
         )
         .with_param_types(&[::specjet::ParamType::Integer])
         .with_query_defaults(&[("limit", "10")])
+        .with_query_types(
+            &[
+                ("limit", ::specjet::ParamType::Integer),
+                ("before", ::specjet::ParamType::Integer),
+            ],
+        )
         .with_policies(Policies {
             cache: Some(CachePolicy {
                 tags: &["orders:{userId}"],
@@ -351,6 +363,7 @@ static OPERATIONS: [OperationInfo; 14] = [
         }),
     OperationInfo::new("listMyOrders", Method::GET, "/me/orders", true, &[])
         .with_query_defaults(&[("limit", "10")])
+        .with_query_types(&[("limit", ::specjet::ParamType::Integer)])
         .with_policies(Policies {
             cache: Some(CachePolicy::new(Duration::from_secs(10))),
             rate_limit: Some(
@@ -401,6 +414,7 @@ static OPERATIONS: [OperationInfo; 14] = [
         }),
     OperationInfo::new("listProducts", Method::GET, "/products", false, &[])
         .with_query_defaults(&[("limit", "20")])
+        .with_query_types(&[("limit", ::specjet::ParamType::Integer)])
         .with_policies(Policies {
             cache: Some(CachePolicy::new(Duration::from_secs(5))),
             timeout: Some(Duration::from_secs(30)),
