@@ -117,6 +117,19 @@ fn invalid(answer: &Answer) -> Vec<String> {
     names
 }
 
+/// The parameters a problem+json answer's `invalid-params` names, sorted.
+fn invalid_params(answer: &Answer) -> Vec<String> {
+    let mut names: Vec<String> = answer.json()["invalid-params"]
+        .as_array()
+        .expect("invalid-params")
+        .iter()
+        .filter_map(|param| param["name"].as_str())
+        .map(str::to_owned)
+        .collect();
+    names.sort_unstable();
+    names
+}
+
 /// `POST /events` with a JSON body.
 async fn post(router: &Router, body: Value) -> Answer {
     let body = Some(("application/json", body.to_string().into_bytes()));
@@ -198,15 +211,12 @@ async fn parameters_are_checked_against_their_formats() {
         refused.header("content-type"),
         Some("application/problem+json")
     );
-    let problem = refused.json();
-    let mut named: Vec<&str> = problem["invalid-params"]
-        .as_array()
-        .expect("invalid-params")
-        .iter()
-        .filter_map(|param| param["name"].as_str())
-        .collect();
-    named.sort_unstable();
-    assert_eq!(named, ["since", "x-origin"], "{}", refused.json());
+    assert_eq!(
+        invalid_params(&refused),
+        ["since", "x-origin"],
+        "{}",
+        refused.json()
+    );
 
     // `getEvent` answers in its own shape.
     let refused = send(&router, Method::GET, "/events/not-a-uuid", &[]).await;
@@ -234,14 +244,11 @@ async fn one_answer_names_every_wrong_parameter_whether_unreadable_or_out_of_bou
     .await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST);
     let problem = refused.json();
-    let mut named: Vec<&str> = problem["invalid-params"]
-        .as_array()
-        .expect("invalid-params")
-        .iter()
-        .filter_map(|param| param["name"].as_str())
-        .collect();
-    named.sort_unstable();
-    assert_eq!(named, ["limit", "offset", "since"], "{problem}");
+    assert_eq!(
+        invalid_params(&refused),
+        ["limit", "offset", "since"],
+        "{problem}"
+    );
     assert_eq!(problem["detail"], "3 invalid parameters", "{problem}");
 
     let within = send(&router, Method::GET, "/events?limit=100&offset=3", &[]).await;
