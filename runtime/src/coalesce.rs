@@ -45,7 +45,26 @@ impl<I, O> Clone for Coalescer<I, O> {
     }
 }
 
+/// A coalescer that does not keep its batch function (and what it holds) alive.
+pub(crate) struct WeakCoalescer<I, O> {
+    shared: std::sync::Weak<Shared<I, O>>,
+}
+
+impl<I, O> WeakCoalescer<I, O> {
+    /// The coalescer, while any clone of it is alive.
+    pub(crate) fn upgrade(&self) -> Option<Coalescer<I, O>> {
+        self.shared.upgrade().map(|shared| Coalescer { shared })
+    }
+}
+
 impl<I, O> Coalescer<I, O> {
+    /// A handle for a background task that must end with the coalescer.
+    pub(crate) fn downgrade(&self) -> WeakCoalescer<I, O> {
+        WeakCoalescer {
+            shared: Arc::downgrade(&self.shared),
+        }
+    }
+
     /// The name given at construction.
     pub(crate) fn name(&self) -> &'static str {
         self.shared.name

@@ -1081,6 +1081,131 @@ async fn a_hung_redis_costs_one_timeout_not_one_per_request() {
     );
 }
 
+/// How Redis goes away in [`no_entry_read_before_a_write_is_served_after_a_redis_outage`].
+#[derive(Debug, Clone, Copy)]
+enum Outage {
+    /// SIGSTOP, then SIGCONT: every command times out, then Redis carries on as it was.
+    Paused,
+    /// Killed after a `SAVE`, started again on the same folder: back with its data.
+    RestartedWithData,
+    /// Killed, started again empty.
+    RestartedEmpty,
+}
+
+/// A write while Redis is away cannot drop the entries stored there before it; once Redis is
+/// back, neither the writer nor a replica started afterwards may be served one of them.
+async fn outage_then_read(outage: Outage) {
+    let port = free_port();
+    let dir = std::env::temp_dir().join(unique_prefix("outage"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let Some(redis) = PrivateRedis::start_in(port, &dir) else {
+        eprintln!("skipped: redis-server is not installed");
+        return;
+    };
+    let url = redis.url();
+    let prefix = unique_prefix("outage");
+    let calls = Arc::new(AtomicUsize::new(0));
+    let replica = |calls: &Arc<AtomicUsize>| {
+        let cache = Cache::new(settings(&prefix), Some(&url));
+        let app = app(
+            &cache,
+            calls.clone(),
+            policy(Duration::from_secs(60), Duration::ZERO),
+            Duration::ZERO,
+        );
+        (cache, app)
+    };
+    let (writer, writer_app) = replica(&calls);
+    wait_connected(&writer).await;
+    let before = send(&writer_app, get_req("/items/1")).await;
+    assert!(before.body.contains("\"call\":1"), "{}", before.body);
+    writer.redis_settled().await;
+    let (reader, reader_app) = replica(&calls);
+    wait_connected(&reader).await;
+    assert_eq!(
+        send(&reader_app, get_req("/items/1")).await.cache_status(),
+        "specjet; hit; detail=redis",
+        "the entry is in redis before the outage"
+    );
+
+    let redis = match outage {
+        Outage::Paused => {
+            signal(&redis, "STOP");
+            Some(redis)
+        }
+        Outage::RestartedWithData => {
+            redis.save();
+            drop(redis);
+            None
+        }
+        Outage::RestartedEmpty => {
+            drop(redis);
+            std::fs::remove_dir_all(&dir).unwrap();
+            std::fs::create_dir_all(&dir).unwrap();
+            None
+        }
+    };
+    // The write's invalidation cannot reach Redis.
+    let write = send(
+        &writer_app,
+        Request::post("/items/1").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(write.status, StatusCode::NO_CONTENT);
+    let _redis = match redis {
+        Some(redis) => {
+            signal(&redis, "CONT");
+            redis
+        }
+        None => PrivateRedis::start_in(port, &dir).expect("restarts on the same port"),
+    };
+
+    // Reads on the writer while Redis comes back and after: never the answer from before.
+    let back = Instant::now();
+    let mut from_redis = 0;
+    while back.elapsed() < Duration::from_secs(3) {
+        let read = send(&writer_app, get_req("/items/1")).await;
+        assert_eq!(read.status, StatusCode::OK);
+        assert!(
+            !read.body.contains("\"call\":1,") && !read.body.ends_with("\"call\":1}"),
+            "{outage:?}: the writer was served the answer from before its write: {} ({})",
+            read.body,
+            read.cache_status()
+        );
+        if read.cache_status() == "specjet; hit; detail=redis" {
+            from_redis += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // A replica that starts now reads Redis as it is: the entry from before is gone or dead.
+    writer.redis_settled().await;
+    let (late, late_app) = replica(&calls);
+    wait_connected(&late).await;
+    let read = send(&late_app, get_req("/items/1")).await;
+    assert!(
+        !read.body.ends_with("\"call\":1}"),
+        "{outage:?}: a replica started after the outage was served the answer from before the write: {}",
+        read.body
+    );
+    eprintln!("{outage:?}: {from_redis} reads on the writer came from redis after it was back");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn no_entry_read_before_a_write_is_served_after_redis_was_paused() {
+    outage_then_read(Outage::Paused).await;
+}
+
+#[tokio::test]
+async fn no_entry_read_before_a_write_is_served_after_redis_restarted_with_its_data() {
+    outage_then_read(Outage::RestartedWithData).await;
+}
+
+#[tokio::test]
+async fn no_entry_read_before_a_write_is_served_after_redis_restarted_empty() {
+    outage_then_read(Outage::RestartedEmpty).await;
+}
+
 static JSON_ITEM: OperationInfo = OperationInfo::new(
     "getJson",
     Method::GET,

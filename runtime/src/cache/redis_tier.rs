@@ -11,16 +11,25 @@
 //! the entry in the same `MGET`, takes an entry whose tags moved since its read for a miss.
 //! Without it, a replica that had not yet heard of another's write could put an answer read
 //! before it back into Redis, for every replica to serve until its ttl.
+//!
+//! An invalidation that does not reach Redis (Redis down or paused, the breaker open, a
+//! timeout) is kept ([`Unsent`]) and replayed before this replica reads Redis again: until it
+//! has landed, every lookup is a miss. Whatever Redis did meanwhile (restarted empty or with
+//! its data, failed over), no entry older than an invalidation this replica made is served
+//! from it. The comparison also takes the counts this replica knows, so a Redis that comes
+//! back with older counts than it gave out (an older snapshot) cannot make a stale entry
+//! current again.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
 use super::entry::Entry;
-use crate::coalesce::Coalescer;
-use crate::redis_conn::{SharedRedis, RECONNECT_DELAY};
+use crate::coalesce::{Coalescer, WeakCoalescer};
+use crate::redis_conn::{SharedRedis, PROBE_INTERVAL, RECONNECT_DELAY};
 
 /// The tier's commands of concurrent requests, each kind coalesced into one round trip.
 #[derive(Clone)]
@@ -34,6 +43,7 @@ pub(super) struct RedisTier {
     stores_on_their_way: Arc<Semaphore>,
     invalidations: Coalescer<Vec<String>, ()>,
     counts: Arc<Counts>,
+    unsent: Arc<Unsent>,
 }
 
 /// One entry to store under `key` (in Redis' key space), with the counts its read saw.
@@ -102,6 +112,52 @@ impl Counts {
     }
 }
 
+/// Invalidations that did not reach Redis, replayed before this replica reads Redis again.
+/// Bounded: past [`MAX_UNSENT`] tags it remembers that it lost some, and the replay drops
+/// every entry of the tier instead.
+#[derive(Default)]
+pub(super) struct Unsent {
+    tags: Mutex<BTreeSet<String>>,
+    /// Whether any is kept: read on every lookup, without the lock.
+    any: AtomicBool,
+    /// More than [`MAX_UNSENT`] tags were lost: the replay drops every entry.
+    overflowed: AtomicBool,
+}
+
+const MAX_UNSENT: usize = 1 << 16;
+
+impl Unsent {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeSet<String>> {
+        self.tags.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn any(&self) -> bool {
+        self.any.load(Ordering::Acquire)
+    }
+
+    /// Keeps `tags`, whose invalidation did not land, for the next replay.
+    fn keep(&self, tags: Vec<String>, overflowed: bool) {
+        if tags.is_empty() && !overflowed {
+            return;
+        }
+        let mut kept = self.lock();
+        kept.extend(tags);
+        if overflowed || kept.len() > MAX_UNSENT {
+            kept.clear();
+            self.overflowed.store(true, Ordering::Release);
+        }
+        self.any.store(true, Ordering::Release);
+    }
+
+    /// Takes every kept tag, and whether some were lost, for a replay.
+    fn take(&self) -> (Vec<String>, bool) {
+        let mut kept = self.lock();
+        let overflowed = self.overflowed.swap(false, Ordering::AcqRel);
+        self.any.store(false, Ordering::Release);
+        (std::mem::take(&mut *kept).into_iter().collect(), overflowed)
+    }
+}
+
 /// Deletes the entries of every tag set and the sets, moves each tag's count, and publishes
 /// the tags and their counts: a write's invalidations in one round trip. KEYS: the tag sets,
 /// then as many counts; ARGV: the channel, this replica's name, the tags. A count moves past
@@ -155,22 +211,31 @@ impl RedisTier {
         let prefix: Arc<str> = prefix.into();
         let channel = channel(&prefix);
         let counts = Arc::new(Counts::default());
+        let unsent = Arc::new(Unsent::default());
         let (stores, queue) = mpsc::unbounded_channel();
         runtime.spawn(write_stores(redis.clone(), prefix.clone(), queue));
+        let stores_on_their_way = Arc::new(Semaphore::new(MAX_STORES));
         let tier = RedisTier {
             lookups: lookups(redis.clone()),
             stores,
-            stores_on_their_way: Arc::new(Semaphore::new(MAX_STORES)),
-            invalidations: invalidations(
-                redis.clone(),
-                prefix.clone(),
-                origin.clone(),
-                counts.clone(),
-            ),
+            stores_on_their_way: stores_on_their_way.clone(),
+            invalidations: invalidations(Invalidations {
+                redis: redis.clone(),
+                prefix: prefix.clone(),
+                origin: origin.clone(),
+                counts: counts.clone(),
+                unsent: unsent.clone(),
+                stores_on_their_way,
+            }),
             redis,
             prefix,
             counts: counts.clone(),
+            unsent,
         };
+        runtime.spawn(replay_unsent(
+            tier.invalidations.downgrade(),
+            tier.unsent.clone(),
+        ));
         runtime.spawn(async move {
             use futures_util::StreamExt;
             while alive.strong_count() > 0 {
@@ -225,14 +290,24 @@ impl RedisTier {
                 .map(|tag| count_key(&self.prefix, tag))
                 .collect(),
         };
-        let (bytes, now) = self.lookups.call(lookup).await?;
-        let now: Vec<u64> = now
-            .iter()
-            .map(|count| parse_count(count.as_deref()))
-            .collect();
-        for (tag, count) in tags.iter().zip(&now) {
-            self.counts.learn(tag, *count);
+        if self.unsent.any() {
+            // An invalidation of this replica's has not reached Redis: until it has, Redis may
+            // hold what it should have dropped.
+            if self.is_skipped() {
+                return None;
+            }
+            self.invalidations.call(Vec::new()).await;
+            if self.unsent.any() {
+                return None;
+            }
         }
+        let (bytes, now) = self.lookups.call(lookup).await?;
+        for (tag, count) in tags.iter().zip(&now) {
+            self.counts.learn(tag, parse_count(count.as_deref()));
+        }
+        // The counts as this replica knows them now: Redis' unless Redis gave out higher ones
+        // before and lost them (an older snapshot), which must not make old entries current.
+        let now = self.counts.of(tags);
         let (seen, entry) = decode(&bytes?)?;
         let current = entry.tags == tags
             && seen.len() == now.len()
@@ -380,36 +455,58 @@ fn parse_count(count: Option<&[u8]>) -> u64 {
         .unwrap_or(0)
 }
 
-/// The invalidations of concurrent writes: one script, one message to the other replicas.
-/// `origin` names this replica in the message, so that it skips its own (it forgot those tags
-/// before it published them, and learns their counts from the script's reply).
-fn invalidations(
+/// What the invalidations of a tier need.
+#[derive(Clone)]
+struct Invalidations {
     redis: SharedRedis,
     prefix: Arc<str>,
+    /// Names this replica in the message, so that it skips its own (it forgot those tags
+    /// before it published them, and learns their counts from the script's reply).
     origin: Arc<str>,
     counts: Arc<Counts>,
-) -> Coalescer<Vec<String>, ()> {
+    unsent: Arc<Unsent>,
+    stores_on_their_way: Arc<Semaphore>,
+}
+
+/// The invalidations of concurrent writes, with those kept unsent: one script, one message to
+/// the other replicas. Tags whose invalidation does not land are kept again.
+fn invalidations(tier: Invalidations) -> Coalescer<Vec<String>, ()> {
     let script = Arc::new(redis::Script::new(INVALIDATE));
-    let channel = channel(&prefix);
+    let channel: Arc<str> = channel(&tier.prefix).into();
     Coalescer::new(
         "redis invalidations",
         SharedRedis::BATCHES,
         move |writes: Vec<Vec<String>>| {
-            let (redis, script, counts) = (redis.clone(), script.clone(), counts.clone());
+            let (tier, script, channel) = (tier.clone(), script.clone(), channel.clone());
             let count = writes.len();
             let mut tags: Vec<String> = writes.into_iter().flatten().collect();
+            let (unsent, lost) = tier.unsent.take();
+            tags.extend(unsent);
             tags.sort_unstable();
             tags.dedup();
-            let (prefix, origin, channel) = (prefix.clone(), origin.clone(), channel.clone());
             async move {
+                if lost && !drop_every_entry(&tier).await {
+                    tier.unsent.keep(tags, true);
+                    return vec![(); count];
+                }
+                if tags.is_empty() {
+                    return vec![(); count];
+                }
+                let Invalidations {
+                    redis,
+                    prefix,
+                    origin,
+                    counts,
+                    ..
+                } = &tier;
                 let mut invocation = script.prepare_invoke();
                 for tag in &tags {
-                    invocation.key(tag_key(&prefix, tag));
+                    invocation.key(tag_key(prefix, tag));
                 }
                 for tag in &tags {
-                    invocation.key(count_key(&prefix, tag));
+                    invocation.key(count_key(prefix, tag));
                 }
-                invocation.arg(&channel).arg(&*origin);
+                invocation.arg(&*channel).arg(&**origin);
                 for tag in &tags {
                     invocation.arg(tag);
                 }
@@ -419,15 +516,84 @@ fn invalidations(
                             invocation.invoke_async(&mut connection).await
                         })
                         .await;
-                for (tag, count) in tags.iter().zip(moved.unwrap_or_default()) {
-                    if let Ok(count) = count.parse() {
-                        counts.learn(tag, count);
+                match moved {
+                    Some(moved) => {
+                        for (tag, count) in tags.iter().zip(moved) {
+                            if let Ok(count) = count.parse() {
+                                counts.learn(tag, count);
+                            }
+                        }
                     }
+                    // It may have run (a timeout); replayed, it only moves the counts again.
+                    None => tier.unsent.keep(tags, false),
                 }
                 vec![(); count]
             }
         },
     )
+}
+
+/// Deletes every entry of the tier (and its tag sets), for a replica that lost track of the
+/// invalidations it could not send. The stores on their way land first, so that none read
+/// before those invalidations lands after. `false` when Redis did not answer throughout.
+async fn drop_every_entry(tier: &Invalidations) -> bool {
+    let all = u32::try_from(MAX_STORES).unwrap_or(u32::MAX);
+    let _no_stores = tier.stores_on_their_way.acquire_many(all).await;
+    for pattern in [
+        format!("{}:e:*", tier.prefix),
+        format!("{}:t:*", tier.prefix),
+    ] {
+        let mut cursor = 0u64;
+        loop {
+            let mut scan = redis::cmd("SCAN");
+            scan.arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(1000);
+            let Some((next, keys)): Option<(u64, Vec<String>)> = tier
+                .redis
+                .run(|mut connection| async move { scan.query_async(&mut connection).await })
+                .await
+            else {
+                return false;
+            };
+            if !keys.is_empty() {
+                let mut unlink = redis::cmd("UNLINK");
+                unlink.arg(&keys);
+                let unlinked: Option<u64> = tier
+                    .redis
+                    .run(|mut connection| async move { unlink.query_async(&mut connection).await })
+                    .await;
+                if unlinked.is_none() {
+                    return false;
+                }
+            }
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+    }
+    tracing::warn!(
+        "more invalidations than could be kept did not reach redis; every cached entry there was dropped"
+    );
+    true
+}
+
+/// Replays the invalidations kept unsent once Redis answers again, without waiting for a
+/// lookup to need it (so that the other replicas hear of them soon too). Ends with the tier.
+async fn replay_unsent(invalidations: WeakCoalescer<Vec<String>, ()>, unsent: Arc<Unsent>) {
+    loop {
+        tokio::time::sleep(PROBE_INTERVAL).await;
+        let Some(invalidations) = invalidations.upgrade() else {
+            return;
+        };
+        if unsent.any() {
+            // With the breaker open this costs nothing: the tags are kept again at once.
+            invalidations.call(Vec::new()).await;
+        }
+    }
 }
 
 /// The key of the set that indexes the entries of `tag`.
@@ -544,6 +710,23 @@ mod tests {
         assert!(b.set("user-8", std::sync::Arc::new(entry(&other)), began));
         b.settled().await;
         assert!(a.get("user-8", &other).await.is_some());
+    }
+
+    #[tokio::test]
+    async fn a_replica_that_lost_track_of_its_unsent_invalidations_drops_every_entry() {
+        let Some((a, b)) = two_replicas("lost").await else {
+            return;
+        };
+        let tags = vec!["getUser".to_owned()];
+        let began = a.counts(&tags);
+        assert!(a.set("user-1", std::sync::Arc::new(entry(&tags)), began));
+        a.settled().await;
+        assert!(b.get("user-1", &tags).await.is_some());
+        // More invalidations than it keeps failed: its next lookup replays by dropping all.
+        a.unsent.keep(Vec::new(), true);
+        assert!(a.get("user-1", &tags).await.is_none());
+        assert!(!a.unsent.any(), "the replay landed");
+        assert!(b.get("user-1", &tags).await.is_none(), "dropped from redis");
     }
 
     #[test]

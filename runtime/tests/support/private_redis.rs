@@ -12,21 +12,33 @@ pub(crate) struct PrivateRedis {
 }
 
 impl PrivateRedis {
+    /// A server that keeps nothing: started again, it is empty.
     pub(crate) fn start(port: u16) -> Option<PrivateRedis> {
-        let child = std::process::Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .ok()?;
+        PrivateRedis::spawn(port, None)
+    }
+
+    /// A server whose data lives in `dir` (`dump.rdb`): after [`PrivateRedis::save`], one
+    /// started again on the same folder comes back with it.
+    pub(crate) fn start_in(port: u16, dir: &std::path::Path) -> Option<PrivateRedis> {
+        PrivateRedis::spawn(port, Some(dir))
+    }
+
+    fn spawn(port: u16, dir: Option<&std::path::Path>) -> Option<PrivateRedis> {
+        let mut command = std::process::Command::new("redis-server");
+        command.args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ]);
+        if let Some(dir) = dir {
+            command.arg("--dir").arg(dir);
+        }
+        let child = command.stdout(std::process::Stdio::null()).spawn().ok()?;
         let deadline = Instant::now() + Duration::from_secs(5);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             if Instant::now() > deadline {
@@ -35,6 +47,16 @@ impl PrivateRedis {
             std::thread::sleep(Duration::from_millis(20));
         }
         Some(PrivateRedis { child, port })
+    }
+
+    /// Writes the data set to the server's folder (`SAVE`).
+    pub(crate) fn save(&self) {
+        let status = std::process::Command::new("redis-cli")
+            .args(["-p", &self.port.to_string(), "SAVE"])
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("redis-cli runs");
+        assert!(status.success(), "SAVE failed");
     }
 
     pub(crate) fn pid(&self) -> u32 {
