@@ -366,24 +366,38 @@ fn redact(url: &str) -> String {
     }
 }
 
-/// The database (or the way to it) is gone, as opposed to a query that is wrong.
+/// The database (or the way to it) is gone, as opposed to a query that is wrong: no
+/// connection, or the server going away, starting up or out of connections.
 fn is_unavailable(error: &sqlx::Error) -> bool {
-    matches!(
-        error,
+    match error {
         sqlx::Error::Io(_)
-            | sqlx::Error::Tls(_)
-            | sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::WorkerCrashed
-    )
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(database) => database
+            .code()
+            .is_some_and(|code| is_unavailable_state(&code)),
+        _ => false,
+    }
+}
+
+/// Postgres' SQLSTATEs for a server that cannot serve now, whatever the query: a connection
+/// exception (class `08`), `admin_shutdown` (`57P01`, what `pg_ctl stop -m fast` and a
+/// restart send every session), `crash_shutdown` (`57P02`), `cannot_connect_now` (`57P03`,
+/// starting up or in recovery), `database_dropped` (`57P04`), `too_many_connections`
+/// (`53300`).
+fn is_unavailable_state(code: &str) -> bool {
+    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "57P04" | "53300")
 }
 
 /// Postgres' `query_canceled`, what a statement past `statement_timeout` fails with.
 const QUERY_CANCELED: &str = "57014";
 
 /// `?` on a sqlx error in a handler: not found 404, a unique or foreign-key violation 409, a
-/// check violation 422, a statement past its timeout 504, no connection (pool timeout, the
-/// database gone) 503 with `Retry-After`; anything else 500, with the error logged and not
+/// check violation 422, a statement past its timeout 504, no connection or no server to
+/// answer (pool timeout, the database gone, shutting down, restarting, starting up or out of
+/// connections: [`is_unavailable`]) 503 with `Retry-After`; anything else 500, with the error logged and not
 /// sent (it may name tables and values).
 impl From<sqlx::Error> for Problem {
     fn from(error: sqlx::Error) -> Problem {
@@ -451,6 +465,12 @@ mod tests {
         let busy = Problem::from(sqlx::Error::PoolTimedOut);
         assert_eq!((busy.status, busy.retry_after), (503, Some(1)));
         assert_eq!(status(sqlx::Error::PoolClosed), 503);
+        for state in ["57P01", "57P02", "57P03", "53300", "08006", "08001"] {
+            assert!(is_unavailable_state(state), "{state}");
+        }
+        for state in ["23505", "42P01", "57014", "40001"] {
+            assert!(!is_unavailable_state(state), "{state}");
+        }
         let internal = Problem::from(sqlx::Error::ColumnNotFound("secret_column".into()));
         assert_eq!(internal.status, 500);
         assert_eq!(

@@ -3,6 +3,7 @@
 
 mod support;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::State;
@@ -329,4 +330,79 @@ async fn a_postgres_that_goes_away_answers_503_and_is_used_again_when_back() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(send(&router, "/hold").await.0, StatusCode::OK, "used again");
+}
+
+/// Runs a statement that takes a while, so that a restart finds sessions mid-query.
+async fn query(State(database): State<Database>) -> Result<&'static str, Problem> {
+    let mut connection = database.acquire().await?;
+    connection.execute("SELECT pg_sleep(0.02)").await?;
+    Ok("done")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_postgres_restarted_or_stopped_under_load_answers_503_never_500() {
+    let Some(server) = PrivatePostgres::start() else {
+        return;
+    };
+    let mut settings = settings(6, Duration::from_secs(1));
+    settings.min_connections = 6;
+    let pool = Database::connect(&settings, Some(&server.url()))
+        .await
+        .expect("connects");
+    let router = Router::new()
+        .route("/query", get(query))
+        .with_state(pool.clone());
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load: Vec<_> = (0..8)
+        .map(|_| {
+            let (router, stop) = (router.clone(), stop.clone());
+            tokio::spawn(async move {
+                let mut answers: Vec<(StatusCode, Option<String>)> = Vec::new();
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    answers.push(send(&router, "/query").await);
+                }
+                answers
+            })
+        })
+        .collect();
+
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // `pg_ctl restart -m fast`: sessions terminated mid-query, the server back at once.
+    let restart = {
+        let server = &server;
+        move || {
+            server.stop_fast();
+            server.resume();
+        }
+    };
+    tokio::task::block_in_place(restart);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    tokio::task::block_in_place(|| server.stop_fast());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    tokio::task::block_in_place(|| server.resume());
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+
+    let mut by_status: std::collections::BTreeMap<u16, usize> = Default::default();
+    let mut last = Vec::new();
+    for task in load {
+        let answers = task.await.unwrap();
+        for (status, retry_after) in &answers {
+            *by_status.entry(status.as_u16()).or_default() += 1;
+            if *status == StatusCode::SERVICE_UNAVAILABLE {
+                assert_eq!(retry_after.as_deref(), Some("1"), "503 says when to retry");
+            }
+        }
+        last.extend(answers.last().cloned());
+    }
+    eprintln!("answers by status: {by_status:?}");
+    assert_eq!(
+        by_status.keys().copied().collect::<Vec<_>>(),
+        [200, 503],
+        "only 200 and 503 through a restart and a stop: {by_status:?}"
+    );
+    assert!(
+        last.iter().all(|(status, _)| *status == StatusCode::OK),
+        "served again once the server is back: {last:?}"
+    );
 }

@@ -175,6 +175,13 @@ impl PrivatePostgres {
         .expect("pg_ctl stop");
     }
 
+    /// Stops the server as `pg_ctl stop -m fast` does: every session is terminated
+    /// (`57P01`, "terminating connection due to administrator command"), mid-query or not.
+    pub(crate) fn stop_fast(&self) {
+        self.run("pg_ctl", &["-D", &self.data(), "-m", "fast", "-w", "stop"])
+            .expect("pg_ctl stop");
+    }
+
     /// Starts the server (again), on the same port, and waits until it accepts connections.
     pub(crate) fn resume(&self) {
         let options = format!(
