@@ -1,5 +1,7 @@
 //! `GET /healthz` (the process answers) and `GET /readyz` (it should get traffic: not
-//! draining, and the Redis it was configured with answers), outside caching and limits.
+//! draining, and its database answers), outside caching and limits. A Redis that does not
+//! answer does not make a replica unready (it serves without it); `/readyz` says so in its
+//! body. Every probe answers within [`PROBE_BOUND`].
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -28,16 +30,33 @@ pub async fn healthz() -> Response {
     no_store((StatusCode::OK, "ok").into_response())
 }
 
-/// `GET /readyz`: 200 when the service should get traffic; otherwise 503 problem+json with
-/// `Retry-After`, naming what is not ready.
+/// How long `/readyz` may take: a database that does not answer within it is not ready.
+pub const PROBE_BOUND: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// `GET /readyz`: 200 when the service should get traffic (`ready`, then what works less
+/// well than configured, one per line); otherwise 503 problem+json with `Retry-After`, naming
+/// what is not ready. Answers within [`PROBE_BOUND`].
 pub async fn readyz(State(services): State<Services>) -> Response {
     let reason = if is_draining() {
         Some("shutting down: in-flight requests are draining".to_owned())
     } else {
-        services.unready().await
+        match tokio::time::timeout(PROBE_BOUND, services.unready()).await {
+            Ok(reason) => reason,
+            Err(_) => Some(format!(
+                "the database does not answer within {} ms",
+                PROBE_BOUND.as_millis()
+            )),
+        }
     };
     let response = match reason {
-        None => (StatusCode::OK, "ready").into_response(),
+        None => {
+            let mut body = String::from("ready");
+            for degraded in services.degraded() {
+                body.push('\n');
+                body.push_str(degraded);
+            }
+            (StatusCode::OK, body).into_response()
+        }
         Some(reason) => Problem::new(StatusCode::SERVICE_UNAVAILABLE)
             .with_detail(reason)
             .with_retry_after(1)

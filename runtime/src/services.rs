@@ -279,9 +279,11 @@ impl Services {
         &self.rate_limiter
     }
 
-    /// Why the service should not get traffic now, if it should not: a Redis it was
-    /// configured with (shared cache tier or shared rate-limit budgets) has no connection, or
-    /// its database does not answer.
+    /// Why the service should not get traffic now, if it should not: its database does not
+    /// answer. A Redis that does not answer is not a reason: the cache serves its in-process
+    /// tier and the handlers, the limiter its `on-backend-error`, and every replica shares
+    /// that Redis, so taking this one out would send its traffic to replicas no better off
+    /// ([`Services::degraded`] says so instead).
     pub async fn unready(&self) -> Option<String> {
         #[cfg(feature = "database")]
         if let Some(database) = &self.database {
@@ -289,15 +291,23 @@ impl Services {
                 return Some(reason);
             }
         }
+        None
+    }
+
+    /// What works less well than configured while the service still serves: a Redis (the
+    /// cache's shared tier, the shared rate-limit budgets) that has no connection or does not
+    /// answer (its breaker open).
+    pub fn degraded(&self) -> Vec<&'static str> {
+        let mut degraded = Vec::new();
         let cache = &self.cache;
-        if cache.uses_redis() && !cache.redis_connected() {
-            return Some("the cache's Redis tier has no connection".to_owned());
+        if cache.uses_redis() && (!cache.redis_connected() || cache.redis_skipped()) {
+            degraded.push("the cache's Redis tier does not answer: serving from memory");
         }
         let limiter = &self.rate_limiter;
-        if limiter.uses_redis() && !limiter.redis_connected() {
-            return Some("the rate limiter's Redis has no connection".to_owned());
+        if limiter.uses_redis() && (!limiter.redis_connected() || limiter.redis_skipped()) {
+            degraded.push("the rate limiter's Redis does not answer: `on-backend-error` applies");
         }
-        None
+        degraded
     }
 
     /// `router` with every operation's policies served: the policy layer (rate limit, then

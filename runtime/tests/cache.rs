@@ -1017,16 +1017,6 @@ async fn the_service_keeps_answering_while_redis_is_down_and_recovers() {
     }
 }
 
-/// Sends `signal` (`STOP`, `CONT`) to the private redis-server: a stopped one accepts
-/// connections and never answers, the fault that costs a timeout per command.
-fn signal(redis: &PrivateRedis, signal: &str) {
-    let status = std::process::Command::new("kill")
-        .args([&format!("-{signal}"), &redis.pid().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(status.success());
-}
-
 #[tokio::test]
 async fn a_hung_redis_costs_one_timeout_not_one_per_request() {
     let port = free_port();
@@ -1045,7 +1035,7 @@ async fn a_hung_redis_costs_one_timeout_not_one_per_request() {
     );
     send(&app, get_req("/items/1")).await;
 
-    signal(&redis, "STOP");
+    redis.signal("STOP");
     let mut waited = 0;
     for id in 0..200 {
         let started = Instant::now();
@@ -1064,7 +1054,7 @@ async fn a_hung_redis_costs_one_timeout_not_one_per_request() {
     let cached = send(&app, get_req("/items/1")).await;
     assert_eq!(cached.cache_status(), "specjet; hit; detail=memory");
 
-    signal(&redis, "CONT");
+    redis.signal("CONT");
     let resumed = Instant::now();
     while cache.redis_skipped() {
         assert!(
@@ -1130,7 +1120,7 @@ async fn outage_then_read(outage: Outage) {
 
     let redis = match outage {
         Outage::Paused => {
-            signal(&redis, "STOP");
+            redis.signal("STOP");
             Some(redis)
         }
         Outage::RestartedWithData => {
@@ -1154,7 +1144,7 @@ async fn outage_then_read(outage: Outage) {
     assert_eq!(write.status, StatusCode::NO_CONTENT);
     let _redis = match redis {
         Some(redis) => {
-            signal(&redis, "CONT");
+            redis.signal("CONT");
             redis
         }
         None => PrivateRedis::start_in(port, &dir).expect("restarts on the same port"),

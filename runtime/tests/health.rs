@@ -1,5 +1,6 @@
-//! `/healthz` and `/readyz` on a generated-style router: alive regardless, ready only with the
-//! configured Redis answering and while not draining. One test: draining is process-wide.
+//! `/healthz` and `/readyz` on a generated-style router: alive regardless, ready while not
+//! draining whatever Redis does (it says when Redis does not answer). One test: draining is
+//! process-wide.
 
 use axum::body::{to_bytes, Body};
 use axum::Router;
@@ -8,7 +9,8 @@ use specjet::{ServiceSettings, Services};
 use tower::ServiceExt;
 
 mod support;
-use support::{free_port, redis_url};
+use std::time::{Duration, Instant};
+use support::{free_port, redis_url, PrivateRedis};
 
 async fn get(app: &Router, path: &str) -> (StatusCode, http::HeaderMap, String) {
     let response = app
@@ -34,32 +36,56 @@ fn app(services: &Services) -> Router {
 }
 
 #[tokio::test]
-async fn readiness_follows_redis_and_draining_while_health_stays() {
+async fn readiness_holds_through_redis_faults_and_ends_with_draining_while_health_stays() {
     // No Redis configured: nothing to wait for.
     let in_process = app(&Services::new(ServiceSettings::default(), None));
-    let (status, headers, _) = get(&in_process, "/readyz").await;
-    assert_eq!(status, StatusCode::OK);
+    let (status, headers, body) = get(&in_process, "/readyz").await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "ready"));
     assert_eq!(headers[header::CACHE_CONTROL], "no-store");
 
-    // A Redis that does not answer (nothing listens on the port): alive, not ready.
+    // A Redis that never answered (nothing listens on the port): a replica started while its
+    // Redis is down serves, so it is ready, and says what it runs without.
     let dead = format!("redis://127.0.0.1:{}", free_port());
     let unreachable = app(&Services::new(ServiceSettings::default(), Some(&dead)));
     assert_eq!(get(&unreachable, "/healthz").await.0, StatusCode::OK);
-    let (status, headers, body) = get(&unreachable, "/readyz").await;
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(headers[header::RETRY_AFTER], "1");
-    assert_eq!(headers[header::CONTENT_TYPE], "application/problem+json");
-    assert!(body.contains("Redis tier has no connection"), "{body}");
+    let (status, _, body) = get(&unreachable, "/readyz").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("Redis tier does not answer"), "{body}");
+    assert!(
+        body.contains("rate limiter's Redis does not answer"),
+        "{body}"
+    );
 
-    // The local Redis answers: ready once connected.
-    if let Some(url) = redis_url() {
-        let services = Services::new(ServiceSettings::default(), Some(&url));
-        let connected = app(&services);
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-        while services.unready().await.is_some() && std::time::Instant::now() < deadline {
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    // A Redis that answered, then stopped answering (paused): still ready, and it says so
+    // once the breaker is open; back to plain `ready` when Redis answers again.
+    let port = free_port();
+    if let Some(redis) = PrivateRedis::start(port) {
+        let services = Services::new(ServiceSettings::default(), Some(&redis.url()));
+        let paused = app(&services);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while get(&paused, "/readyz").await.2 != "ready" {
+            assert!(Instant::now() < deadline, "never connected");
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        assert_eq!(get(&connected, "/readyz").await.0, StatusCode::OK);
+        redis.signal("STOP");
+        let cache = services.cache().clone();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !cache.redis_skipped() {
+            assert!(Instant::now() < deadline, "the breaker never opened");
+            // A read through the tier meets the timeouts that open the breaker.
+            cache.invalidate("nothing").await;
+        }
+        let started = Instant::now();
+        let (status, _, body) = get(&paused, "/readyz").await;
+        assert!(started.elapsed() < specjet::health::PROBE_BOUND);
+        assert_eq!(status, StatusCode::OK);
+        assert!(body.contains("Redis tier does not answer"), "{body}");
+        redis.signal("CONT");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while get(&paused, "/readyz").await.2 != "ready" {
+            assert!(Instant::now() < deadline, "never said ready again");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     // Draining: not ready, still alive.

@@ -302,6 +302,15 @@ impl RateLimiter {
             .is_some_and(redis_gcra::RedisBudgets::is_connected)
     }
 
+    /// Whether Redis is skipped for now: it stopped answering and the circuit breaker is open
+    /// until a background probe gets an answer.
+    pub fn redis_skipped(&self) -> bool {
+        self.inner
+            .redis
+            .as_ref()
+            .is_some_and(redis_gcra::RedisBudgets::is_skipped)
+    }
+
     /// The in-process budget of a policy (of its adaptive windows when `adaptive`), made on
     /// first use.
     fn local(&self, policy: &RateLimitPolicy, adaptive: bool) -> Arc<local::LocalBudget> {

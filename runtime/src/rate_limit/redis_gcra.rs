@@ -92,6 +92,10 @@ impl RedisBudgets {
         self.redis.is_connected()
     }
 
+    pub(crate) fn is_skipped(&self) -> bool {
+        self.redis.is_skipped()
+    }
+
     /// Takes `policy.cost` units from `key` in every window; `None` when Redis did not
     /// answer in time.
     pub(crate) async fn take(&self, policy: &RateLimitPolicy, key: &str) -> Option<Decision> {

@@ -59,10 +59,15 @@ impl PrivateRedis {
         assert!(status.success(), "SAVE failed");
     }
 
-    pub(crate) fn pid(&self) -> u32 {
-        self.child.id()
+    /// Sends `signal` (`STOP`, `CONT`) to the server: a stopped one accepts connections and
+    /// never answers, the fault that costs a timeout per command.
+    pub(crate) fn signal(&self, signal: &str) {
+        let status = std::process::Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
     }
-
     pub(crate) fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
     }
