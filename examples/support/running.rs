@@ -61,6 +61,20 @@ impl Service {
     }
 }
 
+impl Service {
+    /// The service's exit status, once it exits; panics if it has not within `within`.
+    pub fn exited_within(&mut self, within: Duration) -> std::process::ExitStatus {
+        let started = std::time::Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("the service's state") {
+                return status;
+            }
+            assert!(started.elapsed() < within, "the service did not exit");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
 pub struct Reply {
     pub status: u16,
     pub headers: Vec<(String, String)>,
@@ -180,4 +194,107 @@ fn exchange(
 
 pub fn get(service: &Service, path: &str) -> Reply {
     request(service, "GET", path, None, "")
+}
+
+/// A kept-alive HTTP/1.1 connection, as a pooling client holds one: requests go one after
+/// the other on it, and a new connection is made only when the service said
+/// `Connection: close` (or before the first request). A request the service drops (the
+/// connection closed before its answer) is an error, what a client cannot retry safely.
+pub struct KeptAlive {
+    addr: String,
+    stream: Option<TcpStream>,
+    /// Connections made, the first one included.
+    pub connections: usize,
+}
+
+impl KeptAlive {
+    pub fn new(addr: &str) -> KeptAlive {
+        KeptAlive {
+            addr: addr.to_owned(),
+            stream: None,
+            connections: 0,
+        }
+    }
+
+    /// One request on the kept connection (a new one when there is none).
+    pub fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        content_type: Option<&str>,
+        body: &str,
+    ) -> std::io::Result<Reply> {
+        let stream = match &mut self.stream {
+            Some(stream) => stream,
+            None => {
+                let stream = TcpStream::connect(&self.addr)?;
+                stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+                self.connections += 1;
+                self.stream.insert(stream)
+            }
+        };
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\n",
+            self.addr,
+            body.len()
+        );
+        if let Some(content_type) = content_type {
+            head.push_str(&format!("Content-Type: {content_type}\r\n"));
+        }
+        head.push_str("\r\n");
+        head.push_str(body);
+        stream.write_all(head.as_bytes())?;
+        let reply = read_reply(stream);
+        let close = match &reply {
+            Ok(reply) => reply
+                .header("connection")
+                .is_some_and(|value| value.eq_ignore_ascii_case("close")),
+            Err(_) => true,
+        };
+        if close {
+            self.stream = None;
+        }
+        reply
+    }
+}
+
+/// One answer read off a kept-alive connection (its body by `Content-Length`).
+fn read_reply(stream: &mut TcpStream) -> std::io::Result<Reply> {
+    let mut reader = BufReader::new(stream);
+    let mut status_line = String::new();
+    if reader.read_line(&mut status_line)? == 0 {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "the connection closed without an answer",
+        ));
+    }
+    let status = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|status| status.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("not a status line: {status_line:?}")))?;
+    let mut headers = Vec::new();
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line)?;
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            headers.push((name.trim().to_owned(), value.trim().to_owned()));
+        }
+    }
+    let length = headers
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, value)| value.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body)?;
+    Ok(Reply {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    })
 }

@@ -42,10 +42,20 @@ pub fn finish(
     reject: crate::reject::RejectHook,
 ) -> axum::Router {
     let settings = services.settings();
+    crate::serve::configure(&settings.server);
     let api = services
         .apply(router, operations)
         .fallback(crate::problem::not_found)
         .method_not_allowed_fallback(crate::problem::method_not_allowed)
+        // The body whole before any slot, connection or timeout is taken for it: a stalled
+        // body is the client's 408.
+        .layer(axum::middleware::from_fn_with_state(
+            crate::request_body::Bounds {
+                limit: settings.compression.max_request_size,
+                idle: settings.server.body_timeout,
+            },
+            crate::request_body::read_first,
+        ))
         // Around every operation and the fallbacks: metrics, request ids, Server-Timing, and
         // the `reject` hook for the problems of operations.
         .layer(crate::observe::ObserveLayer::new(

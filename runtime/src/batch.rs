@@ -22,7 +22,6 @@ use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
-use http_body_util::BodyExt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -64,6 +63,8 @@ pub(crate) struct Batch {
     settings: Arc<BatchSettings>,
     /// The base path the service is served under, which an item's URL may start with.
     base_path: Arc<str>,
+    /// The longest pause in the batch's body (`x-specjet.server.body-timeout`).
+    body_timeout: std::time::Duration,
 }
 
 impl Batch {
@@ -102,6 +103,7 @@ impl Batch {
             routes: Arc::new(routes),
             settings: Arc::new(settings.clone()),
             base_path: service.base_path.as_str().into(),
+            body_timeout: service.server.body_timeout,
         })
     }
 
@@ -161,14 +163,9 @@ struct Prepared {
 pub(crate) async fn handle(State(batch): State<Batch>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let limit = batch.settings.max_body_size;
-    let bytes = match http_body_util::Limited::new(body, limit).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(_) => {
-            return bad(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("the batch is larger than {limit} bytes"),
-            )
-        }
+    let bytes = match crate::request_body::read(body, limit, batch.body_timeout).await {
+        Ok(bytes) => bytes,
+        Err(error) => return error.answer("the batch", limit),
     };
     let envelope: Envelope = match serde_json::from_slice(&bytes) {
         Ok(envelope) => envelope,

@@ -62,6 +62,7 @@ pub mod problem;
 pub mod rate_limit;
 mod redis_conn;
 pub mod reject;
+mod request_body;
 #[doc(hidden)] // what generated `IntoResponse` impls call; not a stable API
 pub mod respond;
 pub mod serve;
@@ -103,7 +104,7 @@ pub use redis_conn::{
     SharedRedis, COMMAND_TIMEOUT as REDIS_COMMAND_TIMEOUT, OPEN_AFTER as REDIS_OPEN_AFTER,
     PROBE_INTERVAL as REDIS_PROBE_INTERVAL,
 };
-pub use serve::{bind, serve, serve_listener};
+pub use serve::{bind, serve, serve_listener, serve_listener_with, ServerSettings};
 pub use services::{ServiceSettings, Services};
 pub use start::StartError;
 #[cfg(feature = "database")]

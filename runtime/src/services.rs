@@ -44,6 +44,8 @@ pub struct ServiceSettings {
     /// Per-request metrics, request ids, `Server-Timing`, the debug span and the load that
     /// adaptive rate limits read (on by default; off, none of them, for measuring their cost).
     pub observability: bool,
+    /// `x-specjet.server`: how connections are held and how a shutdown proceeds.
+    pub server: crate::serve::ServerSettings,
 }
 
 impl Default for ServiceSettings {
@@ -63,6 +65,7 @@ impl Default for ServiceSettings {
             cors: None,
             slo_thresholds: Vec::new(),
             observability: true,
+            server: crate::serve::ServerSettings::default(),
         }
     }
 }

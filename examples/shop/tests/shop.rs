@@ -408,9 +408,10 @@ async fn the_wait_for_a_connection_is_in_server_timing() {
     }
 }
 
-/// SIGTERM with 50 requests in flight: each of them completes, no new connection is
-/// accepted, and the process exits 0. The 50 inserts wait on a table lock the test holds, so
-/// they are surely in flight when the signal arrives.
+/// SIGTERM with 50 requests in flight: `/readyz` answers 503 during the shutdown delay, then
+/// no new connection is accepted, each of the 50 completes, and the process exits 0. The 50
+/// inserts wait on a table lock the test holds, so they are surely in flight when the signal
+/// arrives.
 #[test]
 fn sigterm_lets_50_in_flight_requests_finish_and_exits_0() {
     let Some(database) = postgres::postgres("drain") else {
@@ -422,6 +423,7 @@ fn sigterm_lets_50_in_flight_requests_finish_and_exits_0() {
             ("DATABASE_URL", database.url.as_str()),
             ("DATABASE_ACQUIRE_TIMEOUT", "60s"),
             ("SEED_USERS", "0"),
+            ("SHUTDOWN_DELAY", "1s"),
         ],
         // The default drain bound (30 s) is what is under test.
         &["REDIS_URL", "SHUTDOWN_TIMEOUT"],
@@ -458,8 +460,12 @@ fn sigterm_lets_50_in_flight_requests_finish_and_exits_0() {
         .status();
     assert!(signalled.is_ok_and(|status| status.success()));
 
-    // The listener closes at once: a new connection is refused.
-    let deadline = Instant::now() + Duration::from_secs(2);
+    // During the delay: still accepting, not ready.
+    std::thread::sleep(Duration::from_millis(200));
+    let probe = running::request_to(&addr, "GET", "/readyz", None, "");
+    assert_eq!(probe.status, 503, "{}", probe.body);
+    // Then the listener closes: a new connection is refused.
+    let deadline = Instant::now() + Duration::from_secs(3);
     while std::net::TcpStream::connect(&addr).is_ok() {
         assert!(
             Instant::now() < deadline,
@@ -485,17 +491,7 @@ fn sigterm_lets_50_in_flight_requests_finish_and_exits_0() {
         let reply = request.join().expect("the request thread");
         assert_eq!(reply.status, 201, "{}", reply.body);
     }
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = service.child.try_wait().expect("waits for the service") {
-            break status;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "the service did not exit"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = service.exited_within(Duration::from_secs(10));
     assert!(status.success(), "exit status {status}");
 }
 
