@@ -31,8 +31,9 @@ const BUILTIN_PATHS: [&str; 3] = ["/metrics", "/healthz", "/readyz"];
 /// (405), the batch endpoint, the document and the docs, CORS around all of them, the whole
 /// served under the base path; and the service's own endpoints at the root (`/metrics`,
 /// `/healthz`, `/readyz`, except those in `taken`, which the API serves itself). The
-/// composites of `fan_out` call their parts through the operations' router. Every problem an
-/// operation answers goes through `reject` ([`crate::reject`]).
+/// composites of `fan_out` call their parts through the operations' router. Each operation's
+/// `security` is checked with the verifiers of `security`. Every problem an operation answers
+/// goes through `reject` ([`crate::reject`]).
 pub fn finish(
     router: axum::Router,
     services: &crate::Services,
@@ -41,10 +42,24 @@ pub fn finish(
     fan_out: Option<&crate::fan_out::Slot>,
     reject: crate::reject::RejectHook,
 ) -> axum::Router {
+    let security = crate::security::Security::none();
+    finish_secured(router, services, operations, taken, fan_out, &security, reject)
+}
+
+/// [`finish`] for an API with security schemes, verified by `security`.
+pub fn finish_secured(
+    router: axum::Router,
+    services: &crate::Services,
+    operations: &[(&'static crate::OperationInfo, crate::Policies)],
+    taken: &[&str],
+    fan_out: Option<&crate::fan_out::Slot>,
+    security: &crate::security::Security,
+    reject: crate::reject::RejectHook,
+) -> axum::Router {
     let settings = services.settings();
     crate::serve::configure(&settings.server);
     let api = services
-        .apply(router, operations)
+        .apply_secured(router, operations, security)
         .fallback(crate::problem::not_found)
         .method_not_allowed_fallback(crate::problem::method_not_allowed)
         // The body whole before any slot, connection or timeout is taken for it: a stalled
@@ -73,7 +88,7 @@ pub fn finish(
             .or_default()
             .push(operation.method.clone());
     }
-    let mut api = match crate::batch::Batch::new(api.clone(), operations, settings) {
+    let mut api = match crate::batch::Batch::new(api.clone(), operations, settings, security) {
         Some(batch) if !taken.contains(&batch_path) => {
             methods_by_path.insert(batch_path.to_owned(), vec![http::Method::POST]);
             api.route(

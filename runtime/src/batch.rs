@@ -9,7 +9,10 @@
 //! answers `{"responses": [{"id", "status", "headers", "body"}]}` in request order. Each item
 //! is sent through the service's own router, so it meets every layer a direct call meets
 //! (validation, caching, rate limits: a batch of 20 costs 20 from the caller's budget), with
-//! the outer request's headers (credentials, forwarding) unless it sets its own. An item that
+//! the outer request's headers (credentials, forwarding) unless it sets its own. Every item
+//! runs as the batch's caller: each operation's `security` is checked on each item with the
+//! batch's credentials, and an item that carries credentials of its own (`Authorization`,
+//! `Cookie`, an API key in a header or its query) makes the whole batch a 400. An item that
 //! fails answers its own status; one that depends on a failed item answers 424 unrun. A batch
 //! that is wrong as a whole (malformed, too big, an item outside every batch group, a nested
 //! batch, duplicate ids, an unknown or circular `dependsOn`) answers a problem and runs nothing.
@@ -65,6 +68,8 @@ pub(crate) struct Batch {
     base_path: Arc<str>,
     /// The longest pause in the batch's body (`x-specjet.server.body-timeout`).
     body_timeout: std::time::Duration,
+    /// The headers and query parameters that carry credentials, which an item may not set.
+    credentials: Arc<(Vec<HeaderName>, Vec<&'static str>)>,
 }
 
 impl Batch {
@@ -74,6 +79,7 @@ impl Batch {
         router: axum::Router,
         operations: &[(&'static OperationInfo, crate::Policies)],
         service: &crate::ServiceSettings,
+        security: &crate::security::Security,
     ) -> Option<Batch> {
         let settings = &service.batch;
         if !operations
@@ -104,6 +110,7 @@ impl Batch {
             settings: Arc::new(settings.clone()),
             base_path: service.base_path.as_str().into(),
             body_timeout: service.server.body_timeout,
+            credentials: Arc::new(security.credential_places(&service.security.certificate_header)),
         })
     }
 
@@ -268,6 +275,25 @@ fn prepare(
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let (headers, queries) = &*batch.credentials;
+        if let Some(name) = item.headers.keys().find(|name| {
+            headers
+                .iter()
+                .any(|h| h.as_str().eq_ignore_ascii_case(name))
+        }) {
+            return Err(at(format!(
+                "an item cannot carry credentials (`{name}`): every item runs as the batch's caller"
+            )));
+        }
+        if let Some(query) = uri.query() {
+            if let Some((name, _)) = form_urlencoded::parse(query.as_bytes())
+                .find(|(name, _)| queries.contains(&name.as_ref()))
+            {
+                return Err(at(format!(
+                    "an item cannot carry credentials (`{name}`): every item runs as the batch's caller"
+                )));
+            }
+        }
         let request = item_request(outer, item, method, uri).map_err(at)?;
         prepared.push(Prepared {
             request,

@@ -100,6 +100,14 @@ impl ClientIp {
         self.trusted.iter().any(|net| net.contains(&ip))
     }
 
+    /// Whether the request came straight from a trusted proxy (whose forwarded headers, a
+    /// client certificate's included, are believed).
+    pub fn peer_is_trusted(&self, extensions: &http::Extensions) -> bool {
+        extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .is_some_and(|peer| self.is_trusted(peer.0.ip().to_canonical()))
+    }
+
     /// The client's address: the peer's, or, when the peer is a trusted proxy, the rightmost
     /// address in the forwarding header that is not a trusted proxy (the leftmost entries are
     /// whatever the client chose to send). `None` when the server was not started with

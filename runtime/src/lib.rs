@@ -65,6 +65,7 @@ pub mod reject;
 mod request_body;
 #[doc(hidden)] // what generated `IntoResponse` impls call; not a stable API
 pub mod respond;
+pub mod security;
 pub mod serve;
 mod services;
 mod shed;

@@ -75,6 +75,9 @@ pub struct OperationInfo {
     pub query_types: &'static [(&'static str, ParamType)],
     /// What the spec says of how the operation is served.
     pub policies: Policies,
+    /// Its `security` (or the root's): alternatives, any of which lets a request in; empty
+    /// for an operation open to all.
+    pub security: &'static [crate::security::Requirement],
 }
 
 impl OperationInfo {
@@ -97,7 +100,17 @@ impl OperationInfo {
             query_defaults: &[],
             query_types: &[],
             policies: Policies::NONE,
+            security: &[],
         }
+    }
+
+    /// The same entry with its security requirements (alternatives of schemes and scopes).
+    pub const fn with_security(
+        mut self,
+        security: &'static [crate::security::Requirement],
+    ) -> OperationInfo {
+        self.security = security;
+        self
     }
 
     /// The same entry with the types of its path parameters (by position in `params`).

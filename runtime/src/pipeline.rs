@@ -1,7 +1,7 @@
 //! The policy layer: one middleware, driven by the operations table, that serves every
-//! operation's rate limit, caching and invalidation in that order (a refused request costs
-//! nothing more; a cached answer still pays its rate limit), all of it bounded by the
-//! operation's timeout.
+//! operation's security, rate limit, caching and invalidation in that order (limits and
+//! private entries key on the verified caller; a refused request costs nothing more; a cached
+//! answer still pays its rate limit), all of it bounded by the operation's timeout.
 //!
 //! It runs after routing (`Router::layer`), so it finds the request's operation by method and
 //! matched path in one lookup, then runs only the steps that operation has.
@@ -22,6 +22,8 @@ use crate::Services;
 /// What one operation's steps need, prepared once when the router is built.
 struct Steps {
     operation: &'static OperationInfo,
+    /// Its `security` is checked first.
+    secured: bool,
     limit: Option<rate_limit::Prepared>,
     cache: Option<Arc<cache::Prepared>>,
     invalidates: &'static [InvalidationTarget],
@@ -38,6 +40,7 @@ pub(crate) struct Pipeline {
 
 struct Shared {
     services: Services,
+    security: crate::security::Security,
     steps: ByRoute<Steps>,
 }
 
@@ -47,6 +50,7 @@ impl Pipeline {
     pub(crate) fn new(
         services: &Services,
         operations: &[(&'static OperationInfo, Policies)],
+        security: &crate::security::Security,
     ) -> Option<Pipeline> {
         // Operations that share a route and method (told apart by literal affixes inside a
         // segment, after this layer has run) are not cached: an entry could not be told to
@@ -71,6 +75,7 @@ impl Pipeline {
             };
             let steps = Steps {
                 operation,
+                secured: !operation.security.is_empty(),
                 timeout: policies.timeout,
                 limit: policies.rate_limit.map(|policy| {
                     rate_limit::Prepared::new(services.rate_limiter(), operation, policy)
@@ -89,7 +94,8 @@ impl Pipeline {
                 invalidates,
                 invalidate_tags,
             };
-            let any = steps.limit.is_some()
+            let any = steps.secured
+                || steps.limit.is_some()
                 || steps.cache.is_some()
                 || !steps.invalidates.is_empty()
                 || !steps.invalidate_tags.is_empty()
@@ -100,6 +106,7 @@ impl Pipeline {
         (!steps.is_empty()).then(|| Pipeline {
             shared: Arc::new(Shared {
                 services: services.clone(),
+                security: security.clone(),
                 steps,
             }),
         })
@@ -112,11 +119,29 @@ pub(crate) async fn run(
     request: Request,
     next: Next,
 ) -> Response {
-    let Shared { services, steps } = &*pipeline.shared;
+    let Shared {
+        services,
+        security,
+        steps,
+    } = &*pipeline.shared;
     let Some(steps) = steps.get(&request) else {
         return next.run(request).await;
     };
     let (mut parts, body) = request.into_parts();
+    if steps.secured {
+        let client_ip = services.rate_limiter().client_ip();
+        let checked = crate::security::authenticate(
+            services.gate(),
+            security,
+            client_ip,
+            steps.operation,
+            &mut parts,
+        )
+        .await;
+        if let Err(refused) = checked {
+            return refused;
+        }
+    }
     let decision = match &steps.limit {
         Some(limit) => match limit.admit(services.rate_limiter(), &mut parts).await {
             Ok(decision) => decision,

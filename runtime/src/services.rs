@@ -46,6 +46,9 @@ pub struct ServiceSettings {
     pub observability: bool,
     /// `x-specjet.server`: how connections are held and how a shutdown proceeds.
     pub server: crate::serve::ServerSettings,
+    /// `x-specjet.security`: the built-in verifiers of the spec's schemes, and the limit on
+    /// failed verifications per client address.
+    pub security: crate::security::SecuritySettings,
 }
 
 impl Default for ServiceSettings {
@@ -66,6 +69,7 @@ impl Default for ServiceSettings {
             slo_thresholds: Vec::new(),
             observability: true,
             server: crate::serve::ServerSettings::default(),
+            security: crate::security::SecuritySettings::default(),
         }
     }
 }
@@ -121,6 +125,8 @@ pub struct Services {
     settings: std::sync::Arc<ServiceSettings>,
     cache: Cache,
     rate_limiter: RateLimiter,
+    /// The security step's state: built-in verifiers, remembered verdicts, failures.
+    gate: crate::security::Gate,
     /// The one Redis connection (`REDIS_URL`) the cache and the limiter share.
     redis: Option<SharedRedis>,
     #[cfg(feature = "database")]
@@ -146,8 +152,11 @@ impl Services {
             Some(client) => Some(crate::http_client::HttpClient::new(client)?),
             None => None,
         };
+        let gate = crate::security::Gate::new(&settings.security)
+            .map_err(|error| crate::StartError::new(format!("x-specjet.security: {error}")))?;
         #[allow(unused_mut)] // without the features that add connections
         let mut services = Services::from_env(settings);
+        services.gate = gate;
         #[cfg(feature = "database")]
         {
             services.database = database;
@@ -186,6 +195,7 @@ impl Services {
         Services {
             cache: Cache::with_redis(settings.cache.clone(), redis.clone()),
             rate_limiter: RateLimiter::new(settings.rate_limit.clone(), redis.clone()),
+            gate: crate::security::Gate::or_unavailable(&settings.security),
             settings: std::sync::Arc::new(settings),
             redis,
             #[cfg(feature = "database")]
@@ -204,6 +214,7 @@ impl Services {
     ) -> Services {
         crate::metrics::install(&settings.slo_thresholds);
         Services {
+            gate: crate::security::Gate::or_unavailable(&settings.security),
             settings: std::sync::Arc::new(settings),
             cache,
             rate_limiter,
@@ -282,6 +293,10 @@ impl Services {
         &self.rate_limiter
     }
 
+    pub(crate) fn gate(&self) -> &crate::security::Gate {
+        &self.gate
+    }
+
     /// Why the service should not get traffic now, if it should not: its database does not
     /// answer. A Redis that does not answer is not a reason: the cache serves its in-process
     /// tier and the handlers, the limiter its `on-backend-error`, and every replica shares
@@ -329,7 +344,21 @@ impl Services {
     where
         S: Clone + Send + Sync + 'static,
     {
-        let router = match Pipeline::new(self, operations) {
+        self.apply_secured(router, operations, &crate::security::Security::none())
+    }
+
+    /// [`Services::apply`], each operation's `security` checked first with the verifiers of
+    /// `security` (what the generated router passes).
+    pub fn apply_secured<S>(
+        &self,
+        router: axum::Router<S>,
+        operations: &[(&'static OperationInfo, Policies)],
+        security: &crate::security::Security,
+    ) -> axum::Router<S>
+    where
+        S: Clone + Send + Sync + 'static,
+    {
+        let router = match Pipeline::new(self, operations, security) {
             Some(pipeline) => router.layer(axum::middleware::from_fn_with_state(
                 pipeline,
                 crate::pipeline::run,

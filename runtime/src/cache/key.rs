@@ -82,15 +82,24 @@ impl CacheKey {
                 push_escaped(&mut key, &header_text(headers, name));
             }
         }
+        let principal = request.extensions().get::<crate::security::Principal>();
         let private = match route.policy.scope {
             Scope::Public => false,
             Scope::Private => true,
-            Scope::Auto => route.secured || has_credentials(headers),
+            Scope::Auto => route.secured || principal.is_some() || has_credentials(headers),
         };
         if private {
-            // A digest, so no credential is ever written into a Redis key.
             key.push_str("|private=");
-            key.push_str(&credentials_digest(headers));
+            match principal {
+                // The verified caller: every token of one subject shares its entries.
+                Some(principal) => {
+                    key.push_str("s:");
+                    key.push_str(&principal.subject_digest());
+                }
+                // No verified caller (the operation has no `security`): its credentials, as
+                // a digest, so no credential is ever written into a Redis key.
+                None => key.push_str(&credentials_digest(headers)),
+            }
         }
         CacheKey {
             key,

@@ -10,7 +10,7 @@ use http::{header, HeaderName, HeaderValue, StatusCode};
 
 use super::local::LocalBudget;
 use super::{Decision, KeyPart, RateLimitPolicy, RateLimiter, Unavailable};
-use crate::caller::{credentials_digest, has_credentials, header_text, short_digest};
+use crate::caller::{header_text, short_digest};
 use crate::load::{load, Overload};
 use crate::operation::OperationInfo;
 use crate::problem::Problem;
@@ -230,10 +230,12 @@ async fn key_of(
         let value = match part {
             KeyPart::Global => "*".to_owned(),
             KeyPart::Ip => ip_of(limiter, parts),
-            KeyPart::Principal if has_credentials(&parts.headers) => {
-                format!("p={}", credentials_digest(&parts.headers))
-            }
-            KeyPart::Principal => ip_of(limiter, parts),
+            // The verified caller, never the bytes it sent: a respelled header or another
+            // token of the same subject is the same budget. Unverified, the client address.
+            KeyPart::Principal => match parts.extensions.get::<crate::security::Principal>() {
+                Some(principal) => format!("p={}", principal.subject_digest()),
+                None => ip_of(limiter, parts),
+            },
             KeyPart::Header(name) => bounded(&header_text(&parts.headers, name)),
             KeyPart::Query(name) => {
                 let value = parts.uri.query().and_then(|query| {

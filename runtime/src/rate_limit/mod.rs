@@ -8,7 +8,7 @@
 //! from its operations table, through the one policy layer of [`crate::Services::apply`].
 
 mod layer;
-mod local;
+pub(crate) mod local;
 mod redis_gcra;
 
 use std::collections::HashMap;
@@ -287,6 +287,11 @@ impl RateLimiter {
     /// The settings the limiter was made with.
     pub fn settings(&self) -> &RateLimitSettings {
         &self.inner.settings
+    }
+
+    /// How the client's address is found (trusted proxies).
+    pub(crate) fn client_ip(&self) -> &ClientIp {
+        &self.inner.client_ip
     }
 
     /// Whether budgets are kept in Redis (one was given and the backend is `Redis`).
