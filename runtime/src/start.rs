@@ -61,10 +61,14 @@ fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|value| !value.is_empty())
 }
 
-/// `250ms`, `5s`, `2m`, `1h`, `1d`: the spec's duration syntax (the generator checks the
-/// spec's own values; this reads the environment's, at start).
+/// `250ms`, `5s`, `2m`, `1h`, `1d` (and `0`): the spec's duration syntax (the generator
+/// checks the spec's own values; this reads the environment's, at start).
 pub(crate) fn parse_duration(text: &str) -> Option<Duration> {
     let text = text.trim();
+    // Zero needs no unit.
+    if text == "0" {
+        return Some(Duration::ZERO);
+    }
     let split = text.find(|c: char| !c.is_ascii_digit())?;
     let (number, unit) = text.split_at(split);
     let number: u64 = number.parse().ok()?;
@@ -89,6 +93,11 @@ mod tests {
         assert_eq!(parse_duration("5s"), Some(Duration::from_secs(5)));
         assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
         assert_eq!(parse_duration("5"), None, "a unit is required");
+        assert_eq!(
+            parse_duration("0"),
+            Some(Duration::ZERO),
+            "but not for zero"
+        );
         assert_eq!(parse_duration("5 days"), None);
         assert_eq!(parse_duration("99999999999999999999h"), None);
     }

@@ -163,9 +163,15 @@ async fn headers_sent_slowly_or_never_finished_are_cut_at_the_header_timeout() {
     for stream in &mut half_sent {
         assert!(closed_within(stream, Duration::from_secs(2)).await);
     }
-    // A client that sends its headers at once is served.
+    // A client that sends its headers at once is served, and its kept-alive connection
+    // waits for its next request past the header timeout (that wait is the idle timeout's).
     let mut stream = TcpStream::connect(addr).await.unwrap();
     assert_eq!(exchange(&mut stream, "/fast").await.unwrap().status, 200);
+    assert!(!closed_within(&mut stream, Duration::from_millis(1800)).await);
+    assert_eq!(exchange(&mut stream, "/fast").await.unwrap().status, 200);
+    // A connection that never sends a byte is cut at the header timeout too.
+    let mut silent = TcpStream::connect(addr).await.unwrap();
+    assert!(closed_within(&mut silent, Duration::from_secs(3)).await);
     server.abort();
 }
 

@@ -1,11 +1,16 @@
 //! The connections a service holds, each bounded: in the time its client takes to send a
-//! request's headers (hyper's header-read timeout), in the time it stays idle (a sweeper
-//! closes one with no request in flight and no byte either way past the idle timeout), and in
-//! number (at the bound, the oldest idle connection makes room for a new one; with none idle,
-//! a new one gets one answer, 503 unless it asks for a probe, and is closed).
+//! request's headers (from the connection, or from the first byte of the next request on a
+//! kept-alive one), in the time it stays idle between requests (no request in flight, no byte
+//! either way), and in number (at the bound, the oldest idle connection makes room for a new
+//! one; with none idle, a new one gets one answer, 503 unless it asks for a probe, and is
+//! closed). One sweeper task enforces both times for every connection.
 //!
-//! A connection closed by the service is closed gracefully: an answer in flight is finished
-//! first, with `Connection: close`.
+//! hyper's own header-read timeout is not used: it also runs while a kept-alive connection
+//! waits for its next request, which would make the idle timeout the header timeout.
+//!
+//! A connection closed for being idle, at the bound or at shutdown is closed gracefully (an
+//! answer in flight is finished first, with `Connection: close`); one whose headers are late
+//! is closed at once.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -62,7 +67,7 @@ impl Server {
         builder
             .http1()
             .timer(TokioTimer::new())
-            .header_read_timeout(settings.header_read_timeout);
+            .header_read_timeout(None);
         let busy = Router::new().fallback(move || async move {
             Problem::new(StatusCode::SERVICE_UNAVAILABLE)
                 .with_detail(format!(
@@ -190,6 +195,10 @@ impl Server {
             tokio::select! {
                 _ = served.as_mut() => break,
                 () = connection.close.notified(), if !closing => {
+                    if connection.cut.load(Ordering::Acquire) {
+                        // Headers too late: dropped, which closes the socket.
+                        break;
+                    }
                     closing = true;
                     served.as_mut().graceful_shutdown();
                 }
@@ -224,23 +233,36 @@ fn libc_enfile() -> i32 {
     23
 }
 
-/// Closes the connections idle past the idle timeout, a few times per timeout; ends with the
-/// server.
+/// Closes the connections idle past the idle timeout, and cuts those whose request headers are
+/// late, a few times per timeout; ends with the server.
 async fn sweep_idle(server: std::sync::Weak<Server>) {
     let every = match server.upgrade() {
-        Some(server) => (server.settings.idle_timeout / 4)
-            .clamp(Duration::from_millis(50), Duration::from_secs(1)),
+        Some(server) => {
+            let shortest = server
+                .settings
+                .idle_timeout
+                .min(server.settings.header_read_timeout);
+            (shortest / 4).clamp(Duration::from_millis(50), Duration::from_secs(1))
+        }
         None => return,
     };
+    let millis = |duration: Duration| u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
     loop {
         tokio::time::sleep(every).await;
         let Some(server) = server.upgrade() else {
             return;
         };
-        let idle_ms = u64::try_from(server.settings.idle_timeout.as_millis()).unwrap_or(u64::MAX);
+        let idle_ms = millis(server.settings.idle_timeout);
+        let header_ms = millis(server.settings.header_read_timeout);
         let now = server.now_ms();
         server.registry.each(|connection| {
-            if connection
+            let head_since = connection.head_since_ms.load(Ordering::Acquire);
+            if head_since != 0 {
+                if now.saturating_sub(head_since) >= header_ms {
+                    connection.cut.store(true, Ordering::Release);
+                    connection.close.notify_one();
+                }
+            } else if connection
                 .idle_since(now)
                 .is_some_and(|idle| idle >= idle_ms)
             {
@@ -256,6 +278,11 @@ struct Connection {
     /// On the server's clock: when a byte last went either way, or a request ended.
     last_active_ms: AtomicU64,
     in_flight: AtomicU32,
+    /// On the server's clock, when the request head being read began (the connection, or the
+    /// first byte after the last answer); 0 while no head is being read.
+    head_since_ms: AtomicU64,
+    /// Asked to close at once rather than gracefully (its head is late).
+    cut: AtomicBool,
     close: Notify,
 }
 
@@ -293,6 +320,9 @@ impl Registry {
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
             last_active_ms: AtomicU64::new(now),
             in_flight: AtomicU32::new(0),
+            // A client connects to send a request: its head is awaited from now.
+            head_since_ms: AtomicU64::new(now.max(1)),
+            cut: AtomicBool::new(false),
             close: Notify::new(),
         });
         self.lock().insert(connection.id, connection.clone());
@@ -365,6 +395,15 @@ impl AsyncRead for Tracked {
         let read = Pin::new(&mut this.stream).poll_read(cx, buf);
         if buf.filled().len() > before {
             this.active();
+            let connection = &this.connection;
+            // The first byte of a request head (none in flight): its clock starts.
+            if connection.in_flight.load(Ordering::Acquire) == 0
+                && connection.head_since_ms.load(Ordering::Relaxed) == 0
+            {
+                connection
+                    .head_since_ms
+                    .store(this.server.now_ms().max(1), Ordering::Release);
+            }
         }
         read
     }
@@ -442,6 +481,8 @@ impl hyper::service::Service<http::Request<Incoming>> for ConnectionService {
         let close = request.version() <= http::Version::HTTP_11
             && (self.over || self.server.closing_keep_alives.load(Ordering::Relaxed));
         self.connection.in_flight.fetch_add(1, Ordering::AcqRel);
+        // Its head is in: no head is being read until the next request's first byte.
+        self.connection.head_since_ms.store(0, Ordering::Release);
         Answer {
             inner: tower::Service::call(&mut router, request),
             in_flight: Some(InFlight(self.connection.clone(), self.server.clone())),
