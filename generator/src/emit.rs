@@ -36,6 +36,7 @@ pub struct Generated {
 }
 
 fn header(spec_label: &str) -> String {
+    let spec_label = crate::source_text::comment_line(spec_label);
     format!("{HEADER_PREFIX}{spec_label} — do not edit\n")
 }
 
@@ -104,7 +105,7 @@ pub fn render(
                 let mut contents = header(spec_label);
                 for line in file.doc.lines() {
                     contents.push_str("//! ");
-                    contents.push_str(line);
+                    contents.push_str(&crate::source_text::comment_line(line));
                     contents.push('\n');
                 }
                 contents.push('\n');

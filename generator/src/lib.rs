@@ -25,6 +25,7 @@ mod pointer;
 mod position;
 #[cfg(feature = "cli")]
 pub mod scaffold;
+mod source_text;
 mod swagger2;
 #[cfg(feature = "cli")]
 pub mod watch;

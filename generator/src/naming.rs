@@ -51,11 +51,13 @@ fn symbol_word(c: char) -> Option<&'static str> {
 }
 
 /// Splits a name into ASCII words: `in-progress` → `in progress`; symbols that carry meaning
-/// at the edges are spelled (`+1` → `plus 1`); other non-ASCII characters become `u<hex>`.
+/// at the edges are spelled (`+1` → `plus 1`); characters that show nothing are dropped
+/// (`source_text::is_hidden`); other non-ASCII characters become `u<hex>`.
 fn words(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
     let has_alnum = raw.chars().any(|c| c.is_ascii_alphanumeric());
-    for (index, c) in raw.chars().enumerate() {
+    let shown = raw.chars().filter(|c| !crate::source_text::is_hidden(*c));
+    for (index, c) in shown.enumerate() {
         if c.is_ascii_alphanumeric() {
             out.push(c);
         } else if c.is_ascii() {
@@ -162,6 +164,9 @@ mod tests {
         assert_eq!(type_name("Self"), "Self_");
         assert_eq!(type_name("Ünïcode"), "UdcNUefCode");
         assert_eq!(type_name("a.b.c"), "ABC");
+        assert_eq!(type_name("list\u{200B}Pets\u{202E}"), "ListPets");
+        assert_eq!(type_name("\u{2066}+1\u{2069}"), "Plus1");
+        assert_eq!(type_name("\u{FEFF}"), "Empty");
     }
 
     #[test]

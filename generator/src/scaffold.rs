@@ -96,6 +96,7 @@ struct MainRs<'a> {
 
 struct OperationView {
     name: String,
+    /// The `operationId` as the inside of a Rust string literal.
     id: String,
     method: String,
     path: String,
@@ -153,9 +154,11 @@ pub fn init(spec: &Path, dir: &Path, force: bool, runtime: &Runtime) -> Result<I
         .canonicalize()
         .map_err(|e| format!("{}: {e}", spec.display()))?;
     let spec_path = relative_path(&crate_dir, &spec_file);
-    let spec_label = crate::spec_label(spec);
+    // Both are written into comments (`//!`) as well as the README.
+    let spec_label = crate::source_text::comment_line(&crate::spec_label(spec));
     let package = package_name(&crate_dir);
-    let title = api.title.as_str();
+    let title = crate::source_text::comment_line(&api.title);
+    let title = title.as_str();
     let database = api.settings.database.is_some();
     let http_client = api.settings.http_client.is_some();
     let urls = urls(api);
@@ -237,11 +240,22 @@ fn operation_views(api: &Api) -> Vec<OperationView> {
     api.handled_operations()
         .map(|op| OperationView {
             name: op.name.clone(),
-            id: op.id.replace('\\', "\\\\").replace('"', "\\\""),
+            id: literal_inside(&op.id),
             method: op.method.as_str().to_uppercase(),
-            path: op.path.replace('`', "'"),
+            path: crate::source_text::comment_line(&op.path.replace('`', "'")),
         })
         .collect()
+}
+
+/// The inside of the string literal for `text`, escaped as the generated code escapes its
+/// literals (quotes, backslashes, and characters that show nothing, as `\u{..}`).
+fn literal_inside(text: &str) -> String {
+    let literal = proc_macro2::Literal::string(text).to_string();
+    literal
+        .strip_prefix('"')
+        .and_then(|inside| inside.strip_suffix('"'))
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// A cargo package name from a directory name (`My Service` → `my-service`).
@@ -300,6 +314,16 @@ mod tests {
         assert_eq!(
             relative_path(Path::new("/a/svc"), Path::new("/a/svc/openapi.yaml")),
             "openapi.yaml"
+        );
+    }
+
+    #[test]
+    fn operation_ids_are_escaped_for_their_literal() {
+        assert_eq!(literal_inside("showPetById"), "showPetById");
+        assert_eq!(literal_inside("a\"b\\"), "a\\\"b\\\\");
+        assert_eq!(
+            literal_inside("list\u{200B}Pets\u{202E}"),
+            "list\\u{200b}Pets\\u{202e}"
         );
     }
 }

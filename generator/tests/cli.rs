@@ -1045,12 +1045,89 @@ fn nonstandard_documents_generate_and_validate_names_every_breach_at_its_line() 
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     let stderr = text(&output.stderr);
     assert!(
-        stderr.contains("warning: ") && stderr.contains("read as empty"),
+        stderr.contains("warning: ") && stderr.contains("read as `{}`"),
         "{stderr}"
     );
+    // The operations written as `[]` and `null` are generated too (`get /a`, `put /d`).
     let modules = std::fs::read_to_string(out.join("operations/mod.rs")).unwrap();
-    assert!(
-        modules.contains("pub mod make_a;") && modules.contains("pub mod get_d;"),
-        "{modules}"
-    );
+    for module in ["make_a", "get_d", "get_a", "put_d"] {
+        assert!(modules.contains(&format!("pub mod {module};")), "{modules}");
+    }
+}
+
+/// An operation written as `[]`, `null` or `{}` (a valid operation in OpenAPI 3.1, where
+/// `responses` is optional) is generated like any other, in 3.0 and 3.1 documents alike: a
+/// trait method, a route, a `Response` that documents no status (any answer is a `Problem`);
+/// `[]` and `null` with a warning that says so. A path item written as `[]` or `null` holds no
+/// operation. `scripts/count-operations.py` counts the same operations.
+#[test]
+fn empty_operations_are_generated_in_3_0_and_3_1() {
+    for version in ["3.0.3", "3.1.0"] {
+        for (form, warned) in [("[]", true), ("null", true), ("{}", false)] {
+            let spec = format!(
+                "openapi: {version}\ninfo: {{title: t, version: '1'}}\npaths:\n  \
+                 /things/{{id}}:\n    parameters:\n      - {{name: id, in: path, required: true, \
+                 schema: {{type: integer}}}}\n    get: {form}\n    delete:\n      \
+                 operationId: dropThing\n      responses: {{'204': {{description: gone}}}}\n  \
+                 /nothing: {form}\n"
+            );
+            let case = format!("{version} `{form}`");
+            let generated = specjet_generator::generate_text("e.yaml", &spec)
+                .unwrap_or_else(|d| panic!("{case}: {d:?}"));
+            let ids: Vec<&str> = generated
+                .api
+                .operations
+                .iter()
+                .map(|op| op.id.as_str())
+                .collect();
+            assert_eq!(ids, ["get /things/{id}", "dropThing"], "{case}");
+            let empty = &generated.api.operations[0];
+            assert!(empty.responses.is_empty() && empty.body.is_none(), "{case}");
+            assert_eq!(empty.params.len(), 1, "{case}: the path item's parameter");
+
+            let file = |path: &str| {
+                let file = generated.files.iter().find(|f| f.path == path);
+                file.unwrap_or_else(|| panic!("{case}: no {path}"))
+                    .contents
+                    .clone()
+            };
+            let server = file("server.rs");
+            assert!(
+                server.contains("fn get_things_id(")
+                    && server.contains("get(::specjet::__operation_handler!(get_things_id))"),
+                "{case}:\n{server}"
+            );
+            let module = file("operations/get_things_id.rs");
+            let response = module
+                .split("pub enum Response {")
+                .nth(1)
+                .unwrap_or_default();
+            let variants = response.split("\n}").next().unwrap_or_default();
+            assert!(
+                variants.contains("Problem(::specjet::Problem)")
+                    && variants.matches("),").count() == 1,
+                "{case}:\n{variants}"
+            );
+
+            let warnings: Vec<String> = generated
+                .diagnostics
+                .items()
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            let operation_warned = warnings.iter().any(|w| {
+                w.contains("#/paths/~1things~1{id}/get")
+                    && w.contains(&format!("an operation must be an object, not `{form}`"))
+                    && w.contains("read as `{}`, an operation that declares nothing, generated like any other")
+            });
+            let item_warned = warnings.iter().any(|w| {
+                w.contains("#/paths/~1nothing") && w.contains("read as `{}`, without operations")
+            });
+            assert_eq!(
+                (operation_warned, item_warned),
+                (warned, warned),
+                "{case}: {warnings:?}"
+            );
+        }
+    }
 }

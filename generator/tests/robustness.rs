@@ -1,6 +1,9 @@
 //! Hostile input: real documents mutated at random, and random bytes. The generator must
 //! answer every one with generated code or with diagnostics — never a panic, never a hang.
 //! Mutations are drawn from fixed seeds, so a failure names the seed that reproduces it.
+//! Invisible and bidirectional characters spread through every text of a document (names,
+//! paths, descriptions, examples, enum values) must never reach the generated code as
+//! themselves, where rustc and clippy refuse them.
 
 use std::path::Path;
 
@@ -50,7 +53,56 @@ const ODD_NAMES: &[&str] = &[
     "~1",
     "{id}",
     "/",
+    "\u{200B}",
+    "a\u{200D}b",
+    "\u{202E}type",
+    "\u{2066}x\u{2069}",
+    "soft\u{AD}hyphen",
 ];
+
+/// Characters that show nothing or reorder the text around them: zero-width space, non-joiner
+/// and joiner, word joiner, soft hyphen, byte-order mark, the bidirectional marks, embeddings,
+/// overrides, isolates and pops, a variation selector and a tag character.
+const HIDDEN: &[char] = &[
+    '\u{200B}',
+    '\u{200C}',
+    '\u{200D}',
+    '\u{2060}',
+    '\u{AD}',
+    '\u{FEFF}',
+    '\u{200E}',
+    '\u{200F}',
+    '\u{61C}',
+    '\u{202A}',
+    '\u{202B}',
+    '\u{202C}',
+    '\u{202D}',
+    '\u{202E}',
+    '\u{2066}',
+    '\u{2067}',
+    '\u{2068}',
+    '\u{2069}',
+    '\u{FE0F}',
+    '\u{E0041}',
+];
+
+/// `iterations` copies of each base document, each with its seed (from `first_seed`, so that
+/// a failure names the seed that reproduces it) and a generator drawn from it.
+fn seeded_copies(
+    first_seed: u64,
+    iterations: usize,
+) -> impl Iterator<Item = (&'static str, u64, Rng, Value)> {
+    BASES
+        .iter()
+        .enumerate()
+        .flat_map(move |(base_index, base)| {
+            let original = load(base);
+            (0..iterations).map(move |iteration| {
+                let seed = first_seed + (base_index as u64) * 100_000 + iteration as u64;
+                (*base, seed, Rng(seed), original.clone())
+            })
+        })
+}
 
 fn load(relative: &str) -> Value {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(relative);
@@ -160,6 +212,119 @@ fn mutate(document: &mut Value, rng: &mut Rng) {
     }
 }
 
+/// `text` with one to three hidden characters put in at random places.
+fn hide(text: &str, rng: &mut Rng) -> String {
+    let mut chars: Vec<char> = text.chars().collect();
+    for _ in 0..1 + rng.below(3) {
+        let at = rng.below(chars.len() + 1);
+        chars.insert(at, HIDDEN[rng.below(HIDDEN.len())]);
+    }
+    chars.into_iter().collect()
+}
+
+/// Hidden characters in every text of `value` that generated code writes: string values
+/// (descriptions, names, examples, enum values, defaults, paths of servers), the keys of
+/// `paths`, `properties` and `schemas` (a schema's `$ref`s follow its new name), each with a
+/// chance of one half. Values that only steer the reading (`$ref`, `type`, `in`, `format`,
+/// `openapi`) are left alone, so that the document still means what it did.
+fn hide_everywhere(
+    value: &mut Value,
+    key: &str,
+    rng: &mut Rng,
+    renamed: &mut Vec<(String, String)>,
+) {
+    match value {
+        Value::String(text) => {
+            let steering = [
+                "$ref", "type", "in", "format", "openapi", "style", "required",
+            ];
+            if !steering.contains(&key) && rng.below(2) == 0 {
+                *text = hide(text, rng);
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                hide_everywhere(item, key, rng, renamed);
+            }
+        }
+        Value::Object(map) => {
+            let names = matches!(key, "paths" | "properties" | "schemas");
+            let entries: Vec<(String, Value)> = std::mem::take(map).into_iter().collect();
+            for (name, mut child) in entries {
+                hide_everywhere(&mut child, &name, rng, renamed);
+                let name = if names && !name.starts_with("x-") && rng.below(2) == 0 {
+                    let hidden = hide(&name, rng);
+                    if key == "schemas" {
+                        renamed.push((name, hidden.clone()));
+                    }
+                    hidden
+                } else {
+                    name
+                };
+                map.insert(name, child);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Points `$ref`s at the schemas' new names.
+fn follow_renames(value: &mut Value, renamed: &[(String, String)]) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::String(target)) = map.get_mut("$ref") {
+                for (old, new) in renamed {
+                    if target == &format!("#/components/schemas/{old}") {
+                        *target = format!("#/components/schemas/{new}");
+                    }
+                }
+            }
+            for child in map.values_mut() {
+                follow_renames(child, renamed);
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                follow_renames(item, renamed);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn hidden_characters_never_reach_the_generated_code_as_themselves() {
+    let iterations = if cfg!(debug_assertions) { 20 } else { 200 };
+    let mut failures = Vec::new();
+    let mut generated = 0;
+    for (base, seed, mut rng, mut document) in seeded_copies(0x41dd_0000, iterations) {
+        let mut renamed = Vec::new();
+        hide_everywhere(&mut document, "", &mut rng, &mut renamed);
+        follow_renames(&mut document, &renamed);
+        let text = serde_json::to_string(&document).unwrap_or_default();
+        let Ok(output) = specjet_generator::generate_text("hidden.json", &text) else {
+            failures.push(format!("{base} seed {seed:#x}: not generated"));
+            continue;
+        };
+        generated += 1;
+        for file in &output.files {
+            for (number, line) in file.contents.lines().enumerate() {
+                if let Some(c) = line.chars().find(|c| HIDDEN.contains(c)) {
+                    failures.push(format!(
+                        "{base} seed {seed:#x}: {:?} in {}:{}: {line:?}",
+                        c,
+                        file.path,
+                        number + 1
+                    ));
+                    break;
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert_eq!(generated, BASES.len() * iterations);
+}
+
 fn survives(name: &str, text: &str) -> Result<(), String> {
     std::panic::catch_unwind(|| {
         let _ = specjet_generator::generate_text(name, text);
@@ -177,19 +342,13 @@ fn survives(name: &str, text: &str) -> Result<(), String> {
 fn mutated_real_documents_never_panic() {
     let iterations = if cfg!(debug_assertions) { 60 } else { 600 };
     let mut failures = Vec::new();
-    for (base_index, base) in BASES.iter().enumerate() {
-        let original = load(base);
-        for iteration in 0..iterations {
-            let seed = 0x5eed_0000 + (base_index as u64) * 100_000 + iteration as u64;
-            let mut rng = Rng(seed);
-            let mut document = original.clone();
-            for _ in 0..1 + rng.below(4) {
-                mutate(&mut document, &mut rng);
-            }
-            let text = serde_json::to_string(&document).unwrap_or_default();
-            if let Err(message) = survives("mutant.json", &text) {
-                failures.push(format!("{base} seed {seed:#x}: {message}"));
-            }
+    for (base, seed, mut rng, mut document) in seeded_copies(0x5eed_0000, iterations) {
+        for _ in 0..1 + rng.below(4) {
+            mutate(&mut document, &mut rng);
+        }
+        let text = serde_json::to_string(&document).unwrap_or_default();
+        if let Err(message) = survives("mutant.json", &text) {
+            failures.push(format!("{base} seed {seed:#x}: {message}"));
         }
     }
     assert!(failures.is_empty(), "panics:\n{}", failures.join("\n"));

@@ -14,6 +14,11 @@ const SPECS: &[(&str, &str)] = &[
     ("swagger2", "tests/compile/specs/swagger2.yaml"),
     ("observability", "tests/compile/specs/observability.yaml"),
     ("empty", "tests/compile/specs/empty.yaml"),
+    ("invisible", "tests/compile/specs/invisible.yaml"),
+    (
+        "empty_operations",
+        "tests/compile/specs/empty-operations.yaml",
+    ),
     (
         "contract_no_formats",
         "tests/compile/specs/contract-no-formats.yaml",

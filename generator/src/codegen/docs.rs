@@ -1,5 +1,7 @@
 //! Doc comments from spec text. Text goes into `#[doc = "..."]` string literals, so nothing a
-//! spec says can end a comment or a string; it is also kept from becoming a doctest.
+//! spec says can end a comment or a string; it is also kept from becoming a doctest, and the
+//! characters that show nothing are dropped (`source_text::comment_line`): the formatted file
+//! writes the docs as `///` comments, where rustc refuses bidirectional controls.
 
 use proc_macro2::TokenStream;
 use quote::quote;
@@ -24,6 +26,7 @@ pub(super) fn doc_lines(text: &str) -> Vec<String> {
         .replace('\r', "\n")
         .replace('\t', "    ");
     for raw in text.lines() {
+        let raw = crate::source_text::comment_line(raw);
         let trimmed_end = raw.trim_end();
         let trimmed = trimmed_end.trim_start();
         let line = if let Some(info) = trimmed
@@ -115,6 +118,15 @@ mod tests {
         assert!(tokens.contains("\\\"#"));
         let file: syn::File = syn::parse2(quote! { #[doc = "x"] struct A; }).unwrap();
         assert_eq!(file.items.len(), 1);
+    }
+
+    #[test]
+    fn hidden_characters_leave_the_docs() {
+        let tokens = doc_attrs(Some(
+            "zero\u{200B}width, \u{202E}reversed\u{202C}\n\u{FEFF}next",
+        ));
+        let code = crate::emit::format_tokens(quote! { #tokens struct A; }).unwrap();
+        assert_eq!(code, "/// zerowidth, reversed\n/// next\nstruct A;\n");
     }
 
     #[test]

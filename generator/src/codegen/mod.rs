@@ -13,7 +13,7 @@ pub(crate) mod server;
 mod types;
 
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote, ToTokens};
+use quote::{format_ident, quote};
 
 use crate::ir::{Api, Module, TypeRef};
 
@@ -220,14 +220,3 @@ pub(crate) fn rust_type(api: &Api, ty: &TypeRef, scope: Scope) -> TokenStream {
 }
 
 pub(crate) use docs::{doc_attrs, join as join_docs};
-
-/// `text` as a raw string literal, so that the generated file shows it as written.
-pub(crate) fn raw_string(text: &str) -> TokenStream {
-    let mut hashes = String::from("#");
-    while text.contains(&format!("\"{hashes}")) {
-        hashes.push('#');
-    }
-    format!("r{hashes}\"{text}\"{hashes}")
-        .parse()
-        .unwrap_or_else(|_| proc_macro2::Literal::string(text).into_token_stream())
-}

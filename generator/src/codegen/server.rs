@@ -767,7 +767,7 @@ fn batch_docs(api: &Api) -> TokenStream {
         let line = if line.is_empty() {
             String::new()
         } else {
-            format!(" {line}")
+            format!(" {}", crate::source_text::comment_line(line))
         };
         quote! { #[doc = #line] }
     });
@@ -815,9 +815,12 @@ fn fan_out_statics(api: &Api) -> Vec<TokenStream> {
                     }
                 }
             });
-            let doc = format!("The parts of `{}` (`x-fan-out`), called at once.", op.id);
+            let doc = doc_attrs(Some(&format!(
+                "The parts of `{}` (`x-fan-out`), called at once.",
+                op.id
+            )));
             Some(quote! {
-                #[doc = #doc]
+                #doc
                 static #name: [::specjet::fan_out::Part; #count] = [#(#parts),*];
             })
         })

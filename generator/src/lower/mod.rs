@@ -132,8 +132,15 @@ struct Lowering<'a> {
 
 impl Lowering<'_> {
     /// A path item or operation that is not an object: `[]` and `null` (which real documents
-    /// hold, and other tools read as empty) are read as empty; anything else is an error.
-    fn not_an_object(&mut self, location: &Location, value: &Value, what: &str) {
+    /// hold, and other tools read as empty) are read as `{}`, with a warning that says what
+    /// that means (`read_as`); anything else is an error. Returns whether it was read as `{}`.
+    fn not_an_object(
+        &mut self,
+        location: &Location,
+        value: &Value,
+        what: &str,
+        read_as: &str,
+    ) -> bool {
         let empty = value.is_null() || value.as_array().is_some_and(Vec::is_empty);
         if empty {
             let file = self.spec.doc_name(location.doc).to_owned();
@@ -141,11 +148,12 @@ impl Lowering<'_> {
                 Severity::Nonstandard,
                 &file,
                 &location.pointer,
-                format!("{what} must be an object, not `{value}`; read as empty"),
+                format!("{what} must be an object, not `{value}`; read as `{{}}`, {read_as}"),
             );
         } else {
             self.error(location, format!("{what} must be an object"));
         }
+        empty
     }
 
     fn warn(&mut self, location: &Location, message: impl Into<String>) {
@@ -199,7 +207,7 @@ impl Lowering<'_> {
                 continue;
             };
             let Value::Object(item_map) = &item else {
-                self.not_an_object(&item_location, &item, "a path item");
+                self.not_an_object(&item_location, &item, "a path item", "without operations");
                 continue;
             };
             let template = paths::parse(&path);
@@ -241,12 +249,18 @@ impl Lowering<'_> {
         location: &Location,
     ) {
         let item_location = item.0;
-        let Some((location, operation)) = self.deref(location) else {
+        let Some((location, mut operation)) = self.deref(location) else {
             return;
         };
+        // An operation that declares nothing is valid OpenAPI 3.1 (3.0 wants `responses`): it
+        // is generated like any other, and answers what its handler answers (the scaffold's,
+        // 501) with the statuses it documents (none).
         if !operation.is_object() {
-            self.not_an_object(&location, &operation, "an operation");
-            return;
+            let read_as = "an operation that declares nothing, generated like any other";
+            if !self.not_an_object(&location, &operation, "an operation", read_as) {
+                return;
+            }
+            operation = Value::Object(serde_json::Map::new());
         }
         let id = match operation
             .get("operationId")
@@ -887,7 +901,8 @@ fn parse_status(key: &str) -> Option<StatusSpec> {
     if key.eq_ignore_ascii_case("default") {
         return Some(StatusSpec::Default);
     }
-    if key.len() == 3 && key[1..].eq_ignore_ascii_case("xx") {
+    // Three bytes need not be three characters (`\u{200B}` is one).
+    if key.len() == 3 && key.is_char_boundary(1) && key[1..].eq_ignore_ascii_case("xx") {
         let class = key[..1]
             .parse::<u8>()
             .ok()

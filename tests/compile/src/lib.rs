@@ -24,6 +24,8 @@ generated!(
     swagger2,
     observability,
     empty,
+    invisible,
+    empty_operations,
     oai_petstore,
     oai_petstore_expanded,
     oai_uspto,

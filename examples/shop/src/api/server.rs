@@ -680,7 +680,7 @@ fn reject<A: Api>(
     }
 }
 
-///The parts of `getDashboard` (`x-fan-out`), called at once.
+/// The parts of `getDashboard` (`x-fan-out`), called at once.
 static FAN_OUT_GET_DASHBOARD: [::specjet::fan_out::Part; 3] = [
     ::specjet::fan_out::Part {
         field: "user",

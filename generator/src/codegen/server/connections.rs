@@ -6,7 +6,6 @@ use proc_macro2::{Literal, TokenStream};
 use quote::quote;
 
 use super::{duration, Imports};
-use crate::codegen::raw_string;
 use crate::ir::{Backend, DatabaseSettings, HttpClientSettings};
 
 /// The statement of `settings()` that sets `settings.database`, and the items it needs at
@@ -52,7 +51,7 @@ pub(super) fn database(
         let migrations = database.migrations.iter().map(|migration| {
             let version = Literal::i64_unsuffixed(migration.version);
             let description = &migration.description;
-            let sql = raw_string(&migration.sql);
+            let sql = crate::source_text::str_tokens(&migration.sql);
             let backend = match migration.backend {
                 None => quote! { ::std::option::Option::None },
                 Some(Backend::Postgres) => {

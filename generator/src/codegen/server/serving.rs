@@ -81,7 +81,7 @@ const DOCUMENT_DOCS: &str = "The document this module was generated from, bundle
 /// The `openapi` module: the bundled document the service serves, as written (inline), and
 /// the contract requests are checked against.
 pub(crate) fn document_module(api: &Api) -> TokenStream {
-    let document = super::super::raw_string(&api.document);
+    let document = crate::source_text::str_tokens(&api.document);
     let docs = super::super::doc_attrs(Some(DOCUMENT_DOCS));
     let contract = contract_item(api);
     quote! {
@@ -116,7 +116,7 @@ pub(crate) fn document_text(api: &Api) -> Result<String, String> {
         text.push('\n');
     }
     text.push_str("pub const DOCUMENT: &str = ");
-    text.push_str(&super::super::raw_string(&api.document).to_string());
+    text.push_str(&crate::source_text::str_expr(&api.document));
     text.push_str(";\n\n");
     // The small item formatted as any other; only the literal above is written as is.
     text.push_str(&crate::emit::format_tokens(contract_item(api))?);
