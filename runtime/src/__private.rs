@@ -43,7 +43,9 @@ pub fn finish(
     reject: crate::reject::RejectHook,
 ) -> axum::Router {
     let security = crate::security::Security::none();
-    finish_secured(router, services, operations, taken, fan_out, &security, reject)
+    finish_secured(
+        router, services, operations, taken, fan_out, &security, reject,
+    )
 }
 
 /// [`finish`] for an API with security schemes, verified by `security`.
