@@ -24,6 +24,8 @@ pub struct Api {
     /// The document itself, bundled into one JSON text (every external `$ref` brought in),
     /// which the service serves at `/openapi.json`.
     pub document: String,
+    /// `components.securitySchemes`, in document order.
+    pub security_schemes: Vec<SecurityScheme>,
 }
 
 impl Api {
@@ -72,7 +74,152 @@ pub struct ServiceSettings {
     pub validation: ValidationSettings,
     /// `x-specjet.types`: serde traits the handlers need beyond those the service uses.
     pub types: TypeSettings,
+    /// `x-specjet.server`: how connections are held and how a shutdown proceeds (`None`
+    /// fields: the runtime's defaults).
+    pub server: ServerSettings,
+    /// `x-specjet.security`: the built-in verifiers of the spec's schemes, and the limit on
+    /// failed verifications per client address.
+    pub security: SecuritySettings,
 }
+
+/// `x-specjet.server`; each value in milliseconds, `None` for the runtime's default.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServerSettings {
+    /// `header-read-timeout`.
+    pub header_read_timeout_ms: Option<u64>,
+    /// `idle-timeout`.
+    pub idle_timeout_ms: Option<u64>,
+    /// `body-timeout`.
+    pub body_timeout_ms: Option<u64>,
+    /// `max-connections`.
+    pub max_connections: Option<u64>,
+    /// `shutdown-delay`.
+    pub shutdown_delay_ms: Option<u64>,
+    /// `shutdown-timeout`.
+    pub shutdown_timeout_ms: Option<u64>,
+}
+
+/// `x-specjet.security` (`None` fields: the runtime's defaults).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SecuritySettings {
+    /// The schemes verified by a built-in verifier, by scheme name.
+    pub schemes: Vec<(String, BuiltInVerifier)>,
+    /// `failures`: failed verifications per client address (count, window in milliseconds);
+    /// `Some((0, _))` turns the limit off.
+    pub failures: Option<(u32, u64)>,
+    /// `certificate-header`: the header a trusted proxy forwards a client certificate in.
+    pub certificate_header: Option<String>,
+    /// `verified-tokens`: verified tokens remembered at most.
+    pub verified_tokens: Option<u64>,
+}
+
+/// A built-in verifier of one scheme.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BuiltInVerifier {
+    /// `jwt`.
+    Jwt(JwtSettings),
+    /// `api-keys: {env}`.
+    ApiKeys {
+        /// The environment variable that lists `subject:sha256` pairs.
+        env: String,
+    },
+    /// `certificate: {}`.
+    Certificate,
+}
+
+/// `jwt`: how bearer tokens are checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JwtSettings {
+    /// `algorithms`.
+    pub algorithms: Vec<String>,
+    /// Where the keys are.
+    pub keys: KeySource,
+    /// `issuer`.
+    pub issuer: Vec<String>,
+    /// `audience`.
+    pub audience: Vec<String>,
+    /// `leeway`, in milliseconds.
+    pub leeway_ms: Option<u64>,
+    /// `required-claims`.
+    pub required_claims: Vec<String>,
+    /// `refresh`, in milliseconds.
+    pub refresh_ms: Option<u64>,
+}
+
+/// Where a JWT verifier's keys are: the key and its value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySource {
+    /// `secret-env`.
+    SecretEnv(String),
+    /// `public-key-file`.
+    PublicKeyFile(String),
+    /// `public-key-env`.
+    PublicKeyEnv(String),
+    /// `jwks-file`.
+    JwksFile(String),
+    /// `jwks-url`.
+    JwksUrl(String),
+    /// `jwks-url-env`.
+    JwksUrlEnv(String),
+}
+
+/// A scheme of `components.securitySchemes`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecurityScheme {
+    /// Its name in `securitySchemes`.
+    pub name: String,
+    /// The trait method that verifies its credentials (`verify_<name>`).
+    pub method: String,
+    /// What credential it takes.
+    pub kind: SchemeKind,
+    /// `description`.
+    pub description: Option<String>,
+    /// Whether `x-specjet.security` gives it a built-in verifier (the trait method then has a
+    /// default body that calls it).
+    pub builtin: bool,
+}
+
+/// What credential a scheme takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SchemeKind {
+    /// `http` `bearer`, `oauth2`, `openIdConnect`.
+    Bearer {
+        /// The spec's `type` (and `scheme`), for docs: `http bearer`, `oauth2`, ...
+        source: &'static str,
+    },
+    /// `http` `basic`.
+    Basic,
+    /// Another `http` scheme (`digest`, ...).
+    OtherHttp {
+        /// Its name as a challenge writes it.
+        scheme: String,
+    },
+    /// `apiKey`.
+    ApiKey {
+        /// `in`.
+        location: KeyLocation,
+        /// `name`.
+        name: String,
+    },
+    /// `mutualTLS`.
+    MutualTls,
+}
+
+/// Where an API key is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyLocation {
+    /// `header`.
+    Header,
+    /// `query`.
+    Query,
+    /// `cookie`.
+    Cookie,
+}
+
+/// One requirement object of `security`: each scheme (an index into
+/// [`Api::security_schemes`], `None` for a name that is not a scheme of the spec, which no
+/// request can satisfy) with the scopes it requires. Empty: anonymous callers pass.
+pub type SecurityRequirement = Vec<(Option<usize>, Vec<String>)>;
 
 /// `x-specjet.types`: `serialize` and `deserialize`, each `all` or a list of component schema
 /// names whose types derive that trait whatever the operations do with them (a response type
@@ -779,8 +926,12 @@ pub struct Operation {
     pub route: usize,
     /// How this operation reads its path parameters from the route's captures.
     pub path_captures: Vec<Capture>,
-    /// Whether the operation requires credentials (`security`).
+    /// Whether the operation requires credentials: it has `security` (its own or the
+    /// root's) and none of its alternatives is empty.
     pub secured: bool,
+    /// Its `security` (or the root's): alternatives, any of which lets a request in; empty
+    /// for an operation open to all.
+    pub security: Vec<SecurityRequirement>,
     /// How the operation is served: every `x-` annotation of it, in one value.
     pub policies: Policies,
     /// `x-fan-out`: the operation is answered by calling these operations at once; it has no

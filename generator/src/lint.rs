@@ -57,8 +57,27 @@ fn own_answers(api: &Api, op: &Operation) -> Vec<(u16, &'static str)> {
     if structured_body {
         answers.push((422, "a body that breaks its schema"));
     }
+    if !op.security.is_empty() {
+        answers.push((401, "its `security`: credentials missing or refused"));
+        if op
+            .security
+            .iter()
+            .flatten()
+            .any(|(_, scopes)| !scopes.is_empty())
+        {
+            answers.push((403, "a caller without the scopes its `security` requires"));
+        }
+    }
+    let guessing_limited = !op.security.is_empty()
+        && api
+            .settings
+            .security
+            .failures
+            .is_none_or(|(count, _)| count > 0);
     if api.rate_limit_of(op).is_some() {
         answers.push((429, "its rate limit"));
+    } else if guessing_limited {
+        answers.push((429, "a client address whose credentials keep failing"));
     }
     if api.settings.max_in_flight.is_some() {
         answers.push((503, "`max-in-flight`"));

@@ -102,6 +102,13 @@ struct OperationView {
     path: String,
 }
 
+/// A scheme whose credentials the handlers verify (no built-in verifier in the spec).
+struct VerifierView {
+    method: String,
+    /// The scheme's name as the inside of a Rust string literal.
+    scheme: String,
+}
+
 #[derive(Template)]
 #[template(path = "init/handlers.rs.txt", escape = "none")]
 struct HandlersRs<'a> {
@@ -110,6 +117,7 @@ struct HandlersRs<'a> {
     database: bool,
     http_client: bool,
     operations: Vec<OperationView>,
+    verifiers: Vec<VerifierView>,
 }
 
 #[derive(Template)]
@@ -162,10 +170,20 @@ pub fn init(spec: &Path, dir: &Path, force: bool, runtime: &Runtime) -> Result<I
     let database = api.settings.database.is_some();
     let http_client = api.settings.http_client.is_some();
     let urls = urls(api);
-    let features: Vec<&str> = [(database, "database"), (http_client, "http-client")]
-        .into_iter()
-        .filter_map(|(on, feature)| on.then_some(feature))
-        .collect();
+    let jwt = api
+        .settings
+        .security
+        .schemes
+        .iter()
+        .any(|(_, verifier)| matches!(verifier, crate::ir::BuiltInVerifier::Jwt(_)));
+    let features: Vec<&str> = [
+        (database, "database"),
+        (http_client, "http-client"),
+        (jwt, "jwt"),
+    ]
+    .into_iter()
+    .filter_map(|(on, feature)| on.then_some(feature))
+    .collect();
 
     let files: Vec<(&str, String)> = vec![
         (
@@ -203,6 +221,15 @@ pub fn init(spec: &Path, dir: &Path, force: bool, runtime: &Runtime) -> Result<I
                 database,
                 http_client,
                 operations: operation_views(api),
+                verifiers: api
+                    .security_schemes
+                    .iter()
+                    .filter(|scheme| !scheme.builtin)
+                    .map(|scheme| VerifierView {
+                        method: scheme.method.clone(),
+                        scheme: literal_inside(&scheme.name),
+                    })
+                    .collect(),
             })?,
         ),
     ];

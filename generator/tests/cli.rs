@@ -289,6 +289,61 @@ fn annotation_mistakes_are_errors_with_locations() {
 }
 
 #[test]
+fn security_mistakes_are_errors_with_locations() {
+    let output = specjet(&["validate", &fixture("security.yaml")]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    let expect = [
+        ("`jwt` lists its `algorithms`", "/x-specjet/security/bearer"),
+        (
+            "an HMAC secret (`secret-env`) verifies only HS algorithms",
+            "/x-specjet/security/hmacWithPublicKey",
+        ),
+        ("`jwt` has one key source", "/x-specjet/security/noKeys"),
+        (
+            "`none` is not one of HS256",
+            "/x-specjet/security/badAlgorithm/jwt/algorithms",
+        ),
+        (
+            "`apiKey` takes API keys: `jwt` verifies bearer tokens",
+            "/x-specjet/security/apiKey",
+        ),
+        (
+            "`nowhere` is not a scheme of `components.securitySchemes`",
+            "/x-specjet/security/nowhere",
+        ),
+        ("`lots` is not a rate", "/x-specjet/security/failures"),
+        (
+            "`ghost` is not a scheme of `components.securitySchemes`: no request can meet",
+            "/paths/~1a/get/security/1/ghost",
+        ),
+        (
+            "`carrier-pigeon` is not a type of security scheme",
+            "/components/securitySchemes/strange/type",
+        ),
+        // A secured operation documents neither 401 nor 403.
+        ("may answer 401 (its `security`", "/paths/~1a/get/responses"),
+    ];
+    for (message, pointer) in expect {
+        let line = stderr
+            .lines()
+            .find(|l| l.contains(message))
+            .unwrap_or_else(|| panic!("no `{message}` in:\n{stderr}"));
+        assert!(line.contains(&format!("#{pointer}:")), "{line}");
+    }
+    assert!(
+        stderr.contains("403 (a caller without the scopes"),
+        "getA requires a scope: {stderr}"
+    );
+    // `security: [{}]` lets anyone in: no 401 to document.
+    let open = stderr
+        .lines()
+        .find(|line| line.contains("/paths/~1b/get/responses"))
+        .unwrap_or_default();
+    assert!(!open.contains("401"), "{open}");
+}
+
+#[test]
 fn short_names_need_the_opt_in_and_long_names_never_do() {
     let output = specjet(&["validate", &fixture("not-opted-in.yaml")]);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));

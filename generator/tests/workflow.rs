@@ -119,8 +119,13 @@ fn init_build_run_change_regenerate() {
     );
 
     // It serves at once: every operation answers 501 problem+json.
+    // The spec's API keys come from the environment (`x-specjet.security`): the service does
+    // not start without them.
     let mut pets = Command::new(target_dir().join("debug/pets"));
-    pets.env_remove("REDIS_URL");
+    pets.env_remove("REDIS_URL").env(
+        "PETSTORE_API_KEYS",
+        "staff:db79e91d2d3c2370ea45699cf00a5fde04897dd9b59d5f8d5d12db2d53794b2e",
+    );
     let (mut child, addr) = serve(pets);
     let reply = http_get(&addr, "/pets");
     let _ = child.kill();
@@ -213,7 +218,7 @@ fn init_a_database_service_that_starts_anywhere() {
     );
     let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
     assert!(
-        manifest.contains("features = [\"database\", \"http-client\"]"),
+        manifest.contains("features = [\"database\", \"http-client\", \"jwt\"]"),
         "{manifest}"
     );
     let build = cargo_build(&dir);
@@ -230,7 +235,8 @@ fn init_a_database_service_that_starts_anywhere() {
     store
         .current_dir(&run_dir)
         .env_remove("DATABASE_URL")
-        .env_remove("REDIS_URL");
+        .env_remove("REDIS_URL")
+        .env("SHOP_JWT_SECRET", "the-workflow-test-signing-key");
     let (mut child, addr) = serve(store);
     let ready = http_get(&addr, "/readyz");
     let products = http_get(&addr, "/products");

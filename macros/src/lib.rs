@@ -529,6 +529,13 @@ fn check_impl(api: &specjet_generator::ir::Api, implementation: &ItemImpl) -> To
         if specjet_generator::ir::PROVIDED_HOOKS.contains(&name.as_str()) {
             continue; // the trait's provided hooks, written by hand
         }
+        if api
+            .security_schemes
+            .iter()
+            .any(|scheme| scheme.method == name)
+        {
+            continue; // a scheme's verifier
+        }
         let Some(op) = api.operations.iter().find(|op| op.name == name) else {
             let known: Vec<&str> = api
                 .handled_operations()

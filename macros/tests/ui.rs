@@ -9,4 +9,5 @@ fn ui() {
     cases.compile_fail("tests/ui/spec_errors.rs");
     cases.compile_fail("tests/ui/policy_errors.rs");
     cases.compile_fail("tests/ui/limit_errors.rs");
+    cases.compile_fail("tests/ui/missing_verifier.rs");
 }

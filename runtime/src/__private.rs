@@ -20,6 +20,21 @@ macro_rules! __operation_handler {
     };
 }
 
+/// The verified caller of a request to an operation that requires one; 401 when the
+/// request did not pass the operation's security (read outside the generated router).
+pub fn principal(
+    parts: &http::request::Parts,
+) -> Result<crate::security::Principal, crate::Problem> {
+    parts
+        .extensions
+        .get::<crate::security::Principal>()
+        .cloned()
+        .ok_or_else(|| {
+            crate::Problem::new(http::StatusCode::UNAUTHORIZED)
+                .with_detail("the operation requires a verified caller")
+        })
+}
+
 /// Runs an operation's handler, counting its time in the answer's `Server-Timing`.
 pub use crate::timing::handler as timed;
 
@@ -317,6 +332,28 @@ macro_rules! __requires_http_client {
         ::core::compile_error!(
             "this spec declares `x-specjet.http-client`: enable specjet's `http-client` feature \
              (`specjet = { version = \"...\", features = [\"http-client\"] }`)"
+        );
+    };
+}
+
+/// What a generated module whose spec configures a `jwt` verifier in `x-specjet.security`
+/// invokes: nothing with the `jwt` feature, a compile error that says what to do without it.
+#[cfg(feature = "jwt")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __requires_jwt {
+    () => {};
+}
+
+/// See the other definition.
+#[cfg(not(feature = "jwt"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __requires_jwt {
+    () => {
+        ::core::compile_error!(
+            "this spec verifies JWTs (`jwt` in `x-specjet.security`): enable specjet's `jwt` \
+             feature (`specjet = { version = \"...\", features = [\"jwt\"] }`)"
         );
     };
 }

@@ -15,6 +15,7 @@ const SPECS: &[(&str, &str)] = &[
     ("observability", "tests/compile/specs/observability.yaml"),
     ("empty", "tests/compile/specs/empty.yaml"),
     ("invisible", "tests/compile/specs/invisible.yaml"),
+    ("security", "tests/compile/specs/security.yaml"),
     (
         "empty_operations",
         "tests/compile/specs/empty-operations.yaml",

@@ -10,6 +10,7 @@
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::OnceLock;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, Request, State};
@@ -24,8 +25,8 @@ use serde_json::{json, Value};
 use shop_example::api::types::{
     Dashboard, NewOrder, NewProduct, NewUser, OrderPage, OrderStatus, OrderUpdate,
 };
-use shop_example::handlers::bearer_token;
 use shop_example::store::{self, StoreError};
+use shop_example::tokens::Tokens;
 use sqlx::any::AnyPoolOptions;
 use sqlx::AnyPool;
 use tower::ServiceExt;
@@ -37,6 +38,19 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// a user's orders.
 const DEFAULT_LIMIT: i32 = 20;
 const DEFAULT_ORDERS: i32 = 10;
+
+/// The key the shop's tokens are signed with (`SHOP_JWT_SECRET`, as the shop reads it).
+static TOKENS: OnceLock<Tokens> = OnceLock::new();
+
+/// The token of `Authorization: Bearer <token>`, if the request carries a non-empty one.
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|token| !token.is_empty())
+}
 
 /// A failure, answered as problem+json.
 struct Failure(StatusCode, String);
@@ -150,7 +164,15 @@ async fn list_users(State(pool): State<AnyPool>, Query(page): Query<Page>) -> An
 
 async fn create_user(State(pool): State<AnyPool>, Json(new): Json<NewUser>) -> Answer<Response> {
     let mut connection = pool.acquire().await?;
-    let user = store::create_user(&mut connection, new).await?;
+    let mut user = store::create_user(&mut connection, new).await?;
+    if let Some(tokens) = TOKENS.get() {
+        user.token = tokens.issue(user.id).map_err(|problem| {
+            Failure(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                problem.detail.map(String::from).unwrap_or_default(),
+            )
+        })?;
+    }
     Ok((StatusCode::CREATED, Json(user)).into_response())
 }
 
@@ -219,11 +241,10 @@ async fn list_my_orders(
 ) -> Answer<Response> {
     let unauthorized = |detail: &str| Failure(StatusCode::UNAUTHORIZED, detail.to_owned());
     let token = bearer_token(&headers).ok_or_else(|| unauthorized("a bearer token is required"))?;
-    let caller = {
-        let mut connection = pool.acquire().await?;
-        store::user_by_token(&mut connection, token).await?
-    };
-    let caller = caller.ok_or_else(|| unauthorized("the token names no user"))?;
+    let caller = TOKENS
+        .get()
+        .and_then(|tokens| tokens.user_of(token))
+        .ok_or_else(|| unauthorized("the token does not verify"))?;
     let page = recent(&pool, caller, page.limit.unwrap_or(DEFAULT_ORDERS)).await?;
     Ok(Json(page).into_response())
 }
@@ -377,6 +398,12 @@ fn router(pool: AnyPool) -> Router {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    match Tokens::from_env() {
+        Ok(tokens) => {
+            let _ = TOKENS.set(tokens);
+        }
+        Err(error) => eprintln!("shop-axum: {error}: `/me/orders` refuses every token"),
+    }
     let Ok(url) = std::env::var("DATABASE_URL") else {
         eprintln!("shop-axum: DATABASE_URL is required (a database the shop has seeded)");
         return ExitCode::FAILURE;

@@ -5,6 +5,9 @@ mod running;
 
 use running::{get, request, request_with, Reply, Service};
 
+/// The development key the petstore takes without `PETSTORE_API_KEYS`.
+const KEY: (&str, &str) = ("X-API-Key", "petstore-dev-key");
+
 fn start() -> Service {
     // In process only: a shared Redis could hold entries of an earlier run, whose ids this
     // fresh in-memory store reuses.
@@ -162,9 +165,27 @@ fn petstore_over_http() {
         400,
     );
 
-    // Delete, then it is gone.
+    // Delete takes a key of the store's (`security: [apiKey: []]`): none or a made-up one is
+    // 401 in the spec's shape, with a challenge that says where the key goes; then it is gone.
+    for key in [None, Some("made-up")] {
+        let headers: Vec<(&str, &str)> = key.map(|key| ("X-API-Key", key)).into_iter().collect();
+        let refused = request_with(
+            &service,
+            "DELETE",
+            &format!("/pets/{id}"),
+            &headers,
+            None,
+            "",
+        );
+        let error = assert_error(&refused, 401);
+        assert!(!error.to_string().contains("made-up"), "{error}");
+        assert_eq!(
+            refused.header("www-authenticate"),
+            Some("ApiKey realm=\"api\", in=\"header\", name=\"x-api-key\"")
+        );
+    }
     assert_eq!(
-        request(&service, "DELETE", &format!("/pets/{id}"), None, "").status,
+        request_with(&service, "DELETE", &format!("/pets/{id}"), &[KEY], None, "").status,
         204
     );
     assert_eq!(get(&service, &format!("/pets/{id}")).status, 404);
@@ -248,14 +269,9 @@ fn rate_limits_and_compression_over_http() {
         .unwrap()
         .starts_with("\"writes\";r=0;"));
     // deletePet uses the same policy: the same budget.
-    let delete = request_with(
-        &service,
-        "DELETE",
-        "/pets/1",
-        &client("198.51.100.7"),
-        None,
-        "",
-    );
+    let mut headers = client("198.51.100.7").to_vec();
+    headers.push(KEY);
+    let delete = request_with(&service, "DELETE", "/pets/1", &headers, None, "");
     assert_error(&delete, 429);
     // Another client, and the proxy itself, have budgets of their own.
     assert_eq!(post_from("198.51.100.8").status, 201);
@@ -340,7 +356,7 @@ fn a_deleted_pet_is_not_served_under_another_spelling_of_its_id() {
         again.headers
     );
     assert_eq!(
-        request(&service, "DELETE", &spellings[2], None, "").status,
+        request_with(&service, "DELETE", &spellings[2], &[KEY], None, "").status,
         204
     );
     for path in &spellings {

@@ -5,14 +5,17 @@
 use std::collections::HashMap;
 use std::hash::Hash;
 
-use specjet::http::{header, StatusCode};
+use specjet::http::StatusCode;
 use specjet::{Database, Loader, Problem};
 
 use crate::api::operations::{
     create_order, create_product, create_user, delete_product, get_order, get_product, get_user,
-    get_user_stats, list_my_orders, list_products, list_user_orders, list_users, update_order,
+    get_user_stats, issue_token, list_my_orders, list_products, list_user_orders, list_users,
+    update_order,
 };
-use crate::api::types::{Order, OrderPage, Product, User, UserStats};
+use crate::api::types::{
+    IssuedToken, IssuedTokenTokenType, Order, OrderPage, Product, User, UserStats,
+};
 use crate::api::Api;
 use crate::store::{self, StoreError};
 
@@ -32,10 +35,12 @@ macro_rules! loader {
     }};
 }
 
-/// The handlers' state: the pool, and a loader per kind of read (a clone shares them all).
+/// The handlers' state: the pool, a loader per kind of read (a clone shares them all), and
+/// the key the shop signs its users' tokens with.
 #[derive(Clone, Debug)]
 pub struct Shop {
     database: Database,
+    tokens: crate::tokens::Tokens,
     products: Loader<i64, Product>,
     users: Loader<i64, User>,
     orders: Loader<i64, Order>,
@@ -45,10 +50,11 @@ pub struct Shop {
 }
 
 impl Shop {
-    /// The shop over the services' database.
+    /// The shop over the services' database, signing tokens with `SHOP_JWT_SECRET`.
     pub fn new(services: &specjet::Services) -> Result<Shop, specjet::StartError> {
         let database = services.require_database()?.clone();
         Ok(Shop {
+            tokens: crate::tokens::Tokens::from_env()?,
             products: loader!(database, "products", store::products_by_id),
             users: loader!(database, "users", store::users_by_id),
             orders: loader!(database, "orders", store::orders_by_id),
@@ -106,16 +112,6 @@ async fn with_connection<T>(
     Ok(call(&mut connection).await?)
 }
 
-/// The token of `Authorization: Bearer <token>`, if the request carries a non-empty one.
-pub fn bearer_token(headers: &specjet::http::HeaderMap) -> Option<&str> {
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .map(str::trim)
-        .filter(|token| !token.is_empty())
-}
-
 fn not_found(what: &str) -> Problem {
     Problem::new(StatusCode::NOT_FOUND).with_detail(format!("no {what} has this id"))
 }
@@ -146,19 +142,6 @@ impl Shop {
         }
     }
 
-    /// The user a bearer token names, or 401.
-    async fn caller(&self, parts: &specjet::http::request::Parts) -> Result<i64, Problem> {
-        let unauthorized =
-            |detail: &str| Problem::new(StatusCode::UNAUTHORIZED).with_detail(detail);
-        let token = bearer_token(&parts.headers)
-            .ok_or_else(|| unauthorized("a bearer token is required"))?;
-        with_connection(&self.database, async move |connection| {
-            store::user_by_token(connection, token).await
-        })
-        .await?
-        .ok_or_else(|| unauthorized("the token names no user"))
-    }
-
     async fn try_list_users(
         &self,
         request: list_users::Request,
@@ -174,10 +157,11 @@ impl Shop {
         &self,
         request: create_user::Request,
     ) -> Result<create_user::Response, Problem> {
-        let user = with_connection(&self.database, async move |connection| {
+        let mut user = with_connection(&self.database, async move |connection| {
             store::create_user(connection, request.body).await
         })
         .await?;
+        user.token = self.tokens.issue(user.id)?;
         Ok(create_user::Response::Created(user))
     }
 
@@ -236,10 +220,24 @@ impl Shop {
         &self,
         request: list_my_orders::Request,
     ) -> Result<list_my_orders::Response, Problem> {
-        let user_id = self.caller(&request.parts).await?;
+        // The service verified the token before this ran: its `sub` is the user.
+        let user_id = crate::tokens::user_of(&request.principal)?;
         Ok(list_my_orders::Response::Ok(
             self.recent(user_id, request.limit).await?,
         ))
+    }
+
+    async fn try_issue_token(
+        &self,
+        request: issue_token::Request,
+    ) -> Result<issue_token::Response, Problem> {
+        let user_id = request.body.user_id;
+        found(&self.users, user_id, "user").await?;
+        Ok(issue_token::Response::Created(IssuedToken {
+            token: self.tokens.issue(user_id)?,
+            token_type: IssuedTokenTokenType::Bearer,
+            expires_in: crate::tokens::LIFETIME.as_secs() as i64,
+        }))
     }
 
     async fn try_update_order(
@@ -323,6 +321,10 @@ impl Api for Shop {
 
     async fn list_my_orders(&self, request: list_my_orders::Request) -> list_my_orders::Response {
         self.try_list_my_orders(request).await.into()
+    }
+
+    async fn issue_token(&self, request: issue_token::Request) -> issue_token::Response {
+        self.try_issue_token(request).await.into()
     }
 
     async fn get_order(&self, request: get_order::Request) -> get_order::Response {

@@ -10,3 +10,4 @@ pub mod handlers;
 pub mod seed;
 pub mod sql;
 pub mod store;
+pub mod tokens;

@@ -12,8 +12,25 @@ use shop_example::{api, handlers::Shop};
 #[global_allocator]
 static ALLOCATOR: specjet::Allocator = specjet::ALLOCATOR;
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
+    // Before any thread reads the environment: the key the shop signs its tokens with.
+    if shop_example::tokens::development_key_if_unset() {
+        eprintln!(
+            "shop: {} is not set: tokens are signed with a development key made at start \
+             (they die with the process; set it to keep them valid across restarts and replicas)",
+            shop_example::tokens::SECRET_ENV
+        );
+    }
+    match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime.block_on(serve()),
+        Err(error) => {
+            eprintln!("shop: no runtime: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve() -> ExitCode {
     let size = match std::env::var("SEED_USERS") {
         Err(_) => SeedSize::DEFAULT,
         Ok(users) => match users.trim().parse() {
@@ -74,7 +91,8 @@ fn print_hints(base: &str) {
         "shop: try
   curl -i {base}/users/1                       # a cached read (Cache-Status: miss, then hit)
   curl {base}/users/1/dashboard                # user, recent orders and stats, read at once
-  curl {base}/me/orders -H 'Authorization: Bearer demo-1'     # private, cached per caller
+  TOKEN=$(curl -s {base}/tokens -H 'Content-Type: application/json' -d '{{\"user_id\":1}}' | sed 's/.*\"token\":\"\\([^\"]*\\)\".*/\\1/')
+  curl {base}/me/orders -H \"Authorization: Bearer $TOKEN\"    # verified, cached per caller
   curl {base}/batch -H 'Content-Type: application/json' \\
     -d '{{\"requests\":[{{\"id\":\"1\",\"method\":\"GET\",\"url\":\"/users/1\"}},{{\"id\":\"2\",\"method\":\"GET\",\"url\":\"/orders/1\"}}]}}'
   curl -s {base}/metrics | grep specjet_http_requests_total

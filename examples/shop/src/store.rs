@@ -183,7 +183,9 @@ pub async fn list_users(
     Ok(UserPage { items, next })
 }
 
-/// Registers a user with a new token (a duplicate email is a unique violation).
+/// Registers a user (a duplicate email is a unique violation). Its `token` column keeps a
+/// random value, as the seed's users have one; the token the answer carries is the signed
+/// one the handler puts there.
 pub async fn create_user(connection: &mut AnyConnection, new: NewUser) -> Result<RegisteredUser> {
     let token = new_token()?;
     let query = format!(
@@ -221,15 +223,6 @@ fn new_token() -> Result<String> {
     getrandom::fill(&mut bytes)
         .map_err(|error| StoreError::Internal(format!("no randomness for a token: {error}")))?;
     Ok(bytes.iter().map(|byte| format!("{byte:02x}")).collect())
-}
-
-/// The id of the user whose token this is.
-pub async fn user_by_token(connection: &mut AnyConnection, token: &str) -> Result<Option<i64>> {
-    let row: Option<(i64,)> = sqlx::query_as("SELECT id FROM users WHERE token = $1")
-        .bind(token)
-        .fetch_optional(connection)
-        .await?;
-    Ok(row.map(|(id,)| id))
 }
 
 // ---- orders ---------------------------------------------------------------------------

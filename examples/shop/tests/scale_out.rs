@@ -135,6 +135,8 @@ fn three_replicas_behind_haproxy_share_caches_budgets_and_survive_a_killed_repli
         ("DATABASE_URL", database.url.as_str()),
         ("REDIS_URL", &redis.url()),
         ("SEED_USERS", "40"),
+        // One key for every replica: a token one issues, every other verifies.
+        ("SHOP_JWT_SECRET", "the-scale-out-test-signing-key"),
     ];
     // The first replica migrates and seeds; the others find the shop ready.
     let mut replicas = vec![Service::start(SHOP, &env, &[])];
@@ -194,16 +196,21 @@ fn three_replicas_behind_haproxy_share_caches_budgets_and_survive_a_killed_repli
     // One budget across replicas: `listMyOrders` allows 20 at once and 20/s per caller. Sent
     // round-robin through the balancer, 60 calls in well under a second get about 20, not the
     // 60 that three budgets of one replica each would let through.
+    let issued = running::request_to(
+        &replicas[1].addr,
+        "POST",
+        "/tokens",
+        Some("application/json"),
+        r#"{"user_id":3}"#,
+    );
+    assert_eq!(issued.status, 201, "{}", issued.body);
+    let token = format!(
+        "Bearer {}",
+        issued.json()["token"].as_str().expect("a token")
+    );
     let started = Instant::now();
     let statuses: Vec<u16> = (0..60)
-        .map(|_| {
-            get(
-                &balancer.addr,
-                "/me/orders",
-                &[("Authorization", "Bearer demo-3")],
-            )
-            .status
-        })
+        .map(|_| get(&balancer.addr, "/me/orders", &[("Authorization", &token)]).status)
         .collect();
     let elapsed = started.elapsed().as_secs_f64();
     let allowed = statuses.iter().filter(|s| **s == 200).count();

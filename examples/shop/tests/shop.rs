@@ -23,8 +23,27 @@ async fn shop(database: &postgres::TestDatabase) -> specjet::axum::Router {
     shop_and_pool(database).await.0
 }
 
+/// The key the tests' shops sign and verify tokens with (`SHOP_JWT_SECRET`).
+fn signing_key() {
+    static SET: std::sync::Once = std::sync::Once::new();
+    SET.call_once(|| {
+        std::env::set_var(
+            shop_example::tokens::SECRET_ENV,
+            "the-shop-tests-signing-key",
+        )
+    });
+}
+
+/// A token of `user`'s, as `issueToken` answers it.
+async fn token_of(router: &specjet::axum::Router, user: i64) -> String {
+    let (status, issued) = call(router, "POST", "/tokens", Some(json!({"user_id": user}))).await;
+    assert_eq!(status, StatusCode::CREATED, "{issued}");
+    format!("Bearer {}", issued["token"].as_str().expect("a token"))
+}
+
 /// [`shop`], and the pool under it.
 async fn shop_and_pool(database: &postgres::TestDatabase) -> (specjet::axum::Router, Database) {
+    signing_key();
     let settings = api::settings();
     let declared = settings
         .database
@@ -343,8 +362,14 @@ async fn users_orders_statistics_and_the_dashboard_on_every_database() {
         )
         .await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{backend}");
+        let (status, _) = call(&router, "POST", "/tokens", Some(json!({"user_id": 999999}))).await;
+        assert_eq!(
+            status,
+            StatusCode::NOT_FOUND,
+            "{backend}: no token for nobody"
+        );
         for user in [ids[0], ids[1], ids[0]] {
-            let token = format!("Bearer demo-{user}");
+            let token = token_of(&router, user).await;
             let (status, mine) = call_with(
                 &router,
                 "GET",

@@ -95,6 +95,21 @@ fn request(api: &Api, op: &Operation, scope: Scope) -> TokenStream {
             doc_attrs(join_docs(&[Some("The request body."), body.docs.as_deref()]).as_deref());
         fields.push(quote! { #docs pub body: #ty, });
     }
+    if let Some(ty) = principal_type(op) {
+        let docs = doc_attrs(Some(if op.secured {
+            "The caller, verified by the scheme of the operation's `security` it passed."
+        } else {
+            "The caller, verified by the scheme of the operation's `security` it passed; \
+             `None` when it called anonymously, which the spec allows here."
+        }));
+        fields.push(quote! { #docs pub principal: #ty, });
+        if op.secured {
+            arguments.push(quote! { principal: #ty });
+            initial.push(quote! { principal });
+        } else {
+            initial.push(quote! { principal: ::std::option::Option::None });
+        }
+    }
     let extraction = extraction(api, op, scope);
     let method = format_ident!("{}", op.method.as_str().to_uppercase());
     let has_params = !op.path_captures.is_empty();
@@ -142,6 +157,18 @@ fn request(api: &Api, op: &Operation, scope: Scope) -> TokenStream {
         #body_enum
 
         #extraction
+    }
+}
+
+/// The type of the `principal` field of a request of `op`: the verified caller when `op`
+/// requires one, optional when it also lets anonymous callers in; none without `security`.
+fn principal_type(op: &Operation) -> Option<TokenStream> {
+    if op.security.is_empty() {
+        None
+    } else if op.secured {
+        Some(quote! { ::specjet::security::Principal })
+    } else {
+        Some(quote! { ::std::option::Option<::specjet::security::Principal> })
     }
 }
 
@@ -265,6 +292,17 @@ fn extraction(api: &Api, op: &Operation, scope: Scope) -> TokenStream {
             (quote! { req_body }, read, quote! { body, })
         }
     };
+    let (principal_read, principal_field) = match principal_type(op) {
+        None => (quote! {}, quote! {}),
+        Some(_) if op.secured => (
+            quote! { let principal = ::specjet::__private::principal(&parts)?; },
+            quote! { principal, },
+        ),
+        Some(_) => (
+            quote! { let principal = parts.extensions.get::<::specjet::security::Principal>().cloned(); },
+            quote! { principal, },
+        ),
+    };
     quote! {
         impl Request {
             /// Reads every parameter and the body, answering 400/413/415/422 problems that
@@ -274,6 +312,7 @@ fn extraction(api: &Api, op: &Operation, scope: Scope) -> TokenStream {
                 #path_arg: ::specjet::extract::PathParams,
                 #body_arg: ::specjet::axum::body::Body,
             ) -> ::std::result::Result<Self, ::specjet::Problem> {
+                #principal_read
                 #(#setup)*
                 #(#reads)*
                 #bounds
@@ -283,6 +322,7 @@ fn extraction(api: &Api, op: &Operation, scope: Scope) -> TokenStream {
                 ::std::result::Result::Ok(Self {
                     #(#idents,)*
                     #body_field
+                    #principal_field
                     parts,
                 })
             }

@@ -2,6 +2,7 @@
 //! operation's route and policies, named policies once) and the router that serves it.
 
 mod connections;
+mod security;
 mod serving;
 
 pub(crate) use serving::{document_module, document_text};
@@ -19,7 +20,12 @@ use crate::ir::{
 };
 
 pub(crate) fn module(api: &Api) -> TokenStream {
-    let methods = api.operations.iter().map(trait_method);
+    let methods: Vec<TokenStream> = api
+        .operations
+        .iter()
+        .map(trait_method)
+        .chain(security::verifier_methods(api))
+        .collect();
     let trait_docs = doc_attrs(
         join_docs(&[
             Some(&format!(
@@ -37,6 +43,7 @@ pub(crate) fn module(api: &Api) -> TokenStream {
             .into_iter()
             .map(|name| format_ident!("{}", name))
             .collect(),
+        verifiers: !api.security_schemes.is_empty(),
         ..Imports::default()
     };
     let operation_ids = operation_ids(api);
@@ -69,16 +76,32 @@ pub(crate) fn module(api: &Api) -> TokenStream {
         quote! { ::std::option::Option::None }
     };
     // One shared `api`: a request clones an `Arc`, not the handlers' state.
-    let finish = quote! {
-        ::specjet::__private::finish(
-            router.with_state(::std::sync::Arc::new(api)),
-            services,
-            &operations,
-            &[#(#taken),*],
-            #slot_arg,
-            ::std::sync::Arc::new(reject::<A>),
-        )
+    let finish = if api.security_schemes.is_empty() {
+        quote! {
+            ::specjet::__private::finish(
+                router.with_state(::std::sync::Arc::new(api)),
+                services,
+                &operations,
+                &[#(#taken),*],
+                #slot_arg,
+                ::std::sync::Arc::new(reject::<A>),
+            )
+        }
+    } else {
+        quote! {
+            let api = ::std::sync::Arc::new(api);
+            ::specjet::__private::finish_secured(
+                router.with_state(::std::sync::Arc::clone(&api)),
+                services,
+                &operations,
+                &[#(#taken),*],
+                #slot_arg,
+                &security(api),
+                ::std::sync::Arc::new(reject::<A>),
+            )
+        }
     };
+    let security_hook = security::hook(api);
     let imports = imports.tokens();
     quote! {
         #imports
@@ -149,6 +172,8 @@ pub(crate) fn module(api: &Api) -> TokenStream {
             }
         }
 
+        #security_hook
+
         #(#fan_out_statics)*
 
         #(#handlers)*
@@ -169,6 +194,8 @@ struct Imports {
     modules: Vec<Ident>,
     /// Whether a handler is written out (routes shared by several operations).
     state: bool,
+    /// Whether the trait has scheme verifiers (which return a `Future`).
+    verifiers: bool,
 }
 
 impl Imports {
@@ -215,7 +242,8 @@ impl Imports {
             .state
             .then(|| quote! { use ::specjet::axum::extract::State; });
         let method = (!self.modules.is_empty()).then(|| quote! { use ::specjet::http::Method; });
-        let future = (!self.modules.is_empty()).then(|| quote! { use ::std::future::Future; });
+        let future = (!self.modules.is_empty() || self.verifiers)
+            .then(|| quote! { use ::std::future::Future; });
         let modules = &self.modules;
         let operations = match modules.as_slice() {
             [] => quote! {},
@@ -438,6 +466,9 @@ fn operation_entry(api: &Api, op: &Operation, imports: &mut Imports) -> TokenStr
             .iter()
             .map(|(name, ty)| quote! { (#name, ::specjet::ParamType::#ty) });
         entry = quote! { #entry.with_query_types(&[#(#query_types),*]) };
+    }
+    if let Some(requirements) = security::requirements(op) {
+        entry = quote! { #entry #requirements };
     }
     if fields.is_empty() {
         entry
@@ -1039,6 +1070,7 @@ fn settings_fn(api: &Api, imports: &mut Imports) -> TokenStream {
         changes.push(quote! { settings.slo_thresholds = vec![#(#thresholds),*]; });
     }
     changes.extend(serving::settings(api));
+    changes.extend(security::settings(api, imports));
     let mut items = TokenStream::new();
     if let Some(database) = &settings.database {
         let (change, needs) = connections::database(database, &prefix, imports);

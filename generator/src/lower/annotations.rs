@@ -12,6 +12,7 @@ mod connections;
 mod contract;
 mod fan_out;
 mod limits;
+mod security;
 mod serving;
 mod slo;
 
@@ -237,6 +238,8 @@ impl<'a> Annotations<'a> {
                 "cors" => settings.cors = Some(self.cors_settings(&location, value)),
                 "validation" => settings.validation = self.validation_settings(&location, value),
                 "types" => settings.types = self.type_settings(&location, value),
+                "server" => settings.server = self.server_settings(&location, value),
+                "security" => settings.security = self.security_settings(&location, value),
                 concern if PLANNED_CONCERNS.contains(&concern) => self.report(
                     Severity::Warning,
                     &location,
@@ -741,7 +744,8 @@ fn is_fixed_path(path: &str) -> bool {
     path.starts_with('/') && path.len() > 1 && !path.contains(['{', '}', '?', '#', '*', ' '])
 }
 
-fn is_header_name(name: &str) -> bool {
+/// Whether `name` is a header name (an HTTP token).
+pub(crate) fn is_header_name(name: &str) -> bool {
     !name.is_empty()
         && name
             .bytes()

@@ -6,6 +6,7 @@ mod fan_out;
 pub(crate) mod paths;
 pub(crate) mod recursion;
 pub(crate) mod schema;
+mod security;
 mod serde_use;
 mod share;
 
@@ -36,6 +37,7 @@ const REQUEST_RESERVED: &[&str] = &[
     "req_cookies",
     "req_body",
     "req_out_of_bounds",
+    "principal",
 ];
 
 /// Lowers a loaded spec. Problems are added to `diags`.
@@ -70,7 +72,10 @@ pub(crate) fn lower(spec: &Spec, diags: &mut Diagnostics) -> Api {
         pending_invalidations: Vec::new(),
         pending_fan_outs: Vec::new(),
         check_formats: settings.validation.formats,
+        security_schemes: Vec::new(),
     };
+    lowering.security_schemes = lowering.security_schemes();
+    lowering.check_builtin_verifiers(&settings);
     lowering.paths();
     lowering.resolve_invalidations();
     let fan_out_sites = lowering.resolve_fan_outs();
@@ -87,6 +92,7 @@ pub(crate) fn lower(spec: &Spec, diags: &mut Diagnostics) -> Api {
         diags: own,
         mut operations,
         mut annotations,
+        security_schemes,
         ..
     } = lowering;
     let (mut types, type_diags) = types.finish();
@@ -112,6 +118,7 @@ pub(crate) fn lower(spec: &Spec, diags: &mut Diagnostics) -> Api {
         routes,
         settings,
         document,
+        security_schemes,
     }
 }
 
@@ -128,6 +135,8 @@ struct Lowering<'a> {
     pending_fan_outs: Vec<(usize, annotations::FanOutAnnotation)>,
     /// `x-specjet.validation.formats`: a parameter with a checked format is checked.
     check_formats: bool,
+    /// `components.securitySchemes`, read before the operations that name them.
+    security_schemes: Vec<crate::ir::SecurityScheme>,
 }
 
 impl Lowering<'_> {
@@ -286,7 +295,10 @@ impl Lowering<'_> {
                 .filter(|s| !s.is_empty())
                 .map(str::to_owned)
         };
-        let secured = is_secured(self.spec.root(), &operation);
+        let schemes = std::mem::take(&mut self.security_schemes);
+        let security = self.security_of(&schemes, (&location, &operation));
+        self.security_schemes = schemes;
+        let secured = security::requires_credentials(&security);
         let names_in = |location: ParamLocation| -> Vec<String> {
             params
                 .iter()
@@ -337,6 +349,7 @@ impl Lowering<'_> {
             route: usize::MAX,
             path_captures: template.captures.clone(),
             secured,
+            security,
             policies,
             fan_out: None,
             tags,
@@ -872,21 +885,6 @@ impl Lowering<'_> {
             }
         }
         routes
-    }
-}
-
-/// Whether an operation requires credentials: its own `security`, or the document's when it
-/// has none. An empty requirement (`{}`) in the list makes credentials optional.
-fn is_secured(root: &Value, operation: &Value) -> bool {
-    let requirements = operation.get("security").or_else(|| root.get("security"));
-    match requirements.and_then(Value::as_array) {
-        Some(list) => {
-            !list.is_empty()
-                && list
-                    .iter()
-                    .all(|r| r.as_object().is_some_and(|o| !o.is_empty()))
-        }
-        None => false,
     }
 }
 

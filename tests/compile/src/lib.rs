@@ -25,6 +25,7 @@ generated!(
     observability,
     empty,
     invisible,
+    security,
     empty_operations,
     oai_petstore,
     oai_petstore_expanded,

@@ -47,6 +47,27 @@ impl Api for Kennel {
         add_dog::Response::Created(added)
     }
 
+    /// The kennel's one key (its `securityDefinitions`, upgraded to a scheme of 3.0).
+    async fn verify_key(
+        &self,
+        verify: specjet::security::Verify,
+    ) -> Result<specjet::security::Principal, specjet::security::Refusal> {
+        match verify.credential {
+            specjet::security::Credential::ApiKey(key) if key == "secret" => {
+                Ok(specjet::security::Principal::new("keeper"))
+            }
+            _ => Err(specjet::security::Refusal::invalid("not the kennel's key")),
+        }
+    }
+
+    /// No operation of the kennel requires basic credentials: none passes.
+    async fn verify_basic(
+        &self,
+        _verify: specjet::security::Verify,
+    ) -> Result<specjet::security::Principal, specjet::security::Refusal> {
+        Err(specjet::security::Refusal::invalid("the kennel takes keys"))
+    }
+
     async fn get_dog(&self, request: get_dog::Request) -> get_dog::Response {
         get_dog::Response::Ok(dog(request.dog_id, "Rex"))
     }

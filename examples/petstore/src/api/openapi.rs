@@ -49,6 +49,13 @@ pub const DOCUMENT: &str = r##"{
       ],
       "min-size": "512B",
       "max-request-size": "64KiB"
+    },
+    "security": {
+      "apiKey": {
+        "api-keys": {
+          "env": "PETSTORE_API_KEYS"
+        }
+      }
     }
   },
   "x-slo": {
@@ -241,9 +248,15 @@ pub const DOCUMENT: &str = r##"{
       },
       "delete": {
         "summary": "Remove a pet",
+        "description": "Only for a caller with a key of the store's (`X-API-Key`).",
         "operationId": "deletePet",
         "tags": [
           "pets"
+        ],
+        "security": [
+          {
+            "apiKey": []
+          }
         ],
         "x-cache-invalidates": [
           "listPets",
@@ -255,6 +268,16 @@ pub const DOCUMENT: &str = r##"{
         "responses": {
           "204": {
             "description": "The pet was removed."
+          },
+          "401": {
+            "description": "No key, or one the store does not know.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
           },
           "404": {
             "description": "No pet has this id.",
@@ -274,6 +297,14 @@ pub const DOCUMENT: &str = r##"{
     }
   },
   "components": {
+    "securitySchemes": {
+      "apiKey": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-API-Key",
+        "description": "A key of the store's staff."
+      }
+    },
     "responses": {
       "Error": {
         "description": "Any other error.",

@@ -43,11 +43,30 @@ pub trait Api: ::std::clone::Clone + ::std::marker::Send + ::std::marker::Sync +
 
     /// Remove a pet
     ///
+    /// Only for a caller with a key of the store's (`X-API-Key`).
+    ///
     /// `DELETE /pets/{petId}` (`deletePet`)
     fn delete_pet(
         &self,
         request: delete_pet::Request,
     ) -> impl Future<Output = delete_pet::Response> + Send;
+
+    /// Verifies a credential of the scheme `apiKey` (an API key in the header `x-api-key`), for an operation that requires it: the caller as a `Principal`, or why the credential is refused (401; a principal without the operation's scopes is answered 403 after this).
+    ///
+    /// A key of the store's staff.
+    ///
+    /// By default, the built-in verifier `x-specjet.security` configures.
+    fn verify_api_key(
+        &self,
+        verify: ::specjet::security::Verify,
+    ) -> impl Future<
+        Output = ::std::result::Result<
+            ::specjet::security::Principal,
+            ::specjet::security::Refusal,
+        >,
+    > + Send {
+        verify.builtin()
+    }
 
     /// The policies `operation` is served with: the spec's (`spec`) unless code sets
     /// its own. `#[specjet::api]` writes this method from the handlers' attributes
@@ -167,10 +186,20 @@ static OPERATIONS: [OperationInfo; 4] = [
             "deletePet",
             Method::DELETE,
             "/pets/{s1}",
-            false,
+            true,
             &[("petId", "s1")],
         )
         .with_param_types(&[::specjet::ParamType::Integer])
+        .with_security(
+            &[
+                &[
+                    ::specjet::security::SchemeUse {
+                        scheme: 0,
+                        scopes: &[],
+                    },
+                ],
+            ],
+        )
         .with_policies(Policies {
             invalidates: &[
                 InvalidationTarget::new("listPets", &[]),
@@ -196,6 +225,12 @@ pub fn settings() -> ::specjet::ServiceSettings {
         Duration::from_millis(50), Duration::from_millis(200)
     ];
     settings.docs.document = ::std::option::Option::Some(super::openapi::DOCUMENT);
+    settings.security.schemes = vec![
+        ::specjet::security::SchemeSettings { scheme :
+        ::std::string::String::from("apiKey"), builtin :
+        ::specjet::security::BuiltIn::ApiKeys { env :
+        ::std::string::String::from("PETSTORE_API_KEYS") }, }
+    ];
     settings
 }
 
@@ -234,12 +269,14 @@ pub fn router_with<A: Api>(api: A, services: &Services) -> Router {
         .iter()
         .map(|&id| (id.info(), A::policies(id, id.info().policies)))
         .collect();
-    ::specjet::__private::finish(
-        router.with_state(::std::sync::Arc::new(api)),
+    let api = ::std::sync::Arc::new(api);
+    ::specjet::__private::finish_secured(
+        router.with_state(::std::sync::Arc::clone(&api)),
         services,
         &operations,
         &[],
         ::std::option::Option::None,
+        &security(api),
         ::std::sync::Arc::new(reject::<A>),
     )
 }
@@ -253,4 +290,31 @@ fn reject<A: Api>(
         ::std::option::Option::Some(operation) => A::reject(operation, problem),
         ::std::option::Option::None => ::specjet::reject::problem_json(info, problem),
     }
+}
+
+/// The spec's `components.securitySchemes`; operations name them by index.
+static SCHEMES: [::specjet::security::Scheme; 1] = [
+    ::specjet::security::Scheme {
+        name: "apiKey",
+        kind: ::specjet::security::SchemeKind::ApiKey {
+            location: ::specjet::security::KeyIn::Header,
+            name: "x-api-key",
+        },
+    },
+];
+
+/// The verifiers of `api`: each scheme's method of the `Api` trait.
+fn security<A: Api>(api: ::std::sync::Arc<A>) -> ::specjet::security::Security {
+    ::specjet::security::Security::new(
+        &SCHEMES,
+        move |scheme, verify| {
+            let api = ::std::sync::Arc::clone(&api);
+            ::std::boxed::Box::pin(async move {
+                match scheme {
+                    0 => api.verify_api_key(verify).await,
+                    _ => verify.builtin().await,
+                }
+            })
+        },
+    )
 }

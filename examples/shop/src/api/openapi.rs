@@ -64,6 +64,19 @@ pub const DOCUMENT: &str = r##"{
     "batch": {
       "concurrency": 20,
       "max-requests": 50
+    },
+    "security": {
+      "token": {
+        "jwt": {
+          "algorithms": [
+            "HS256"
+          ],
+          "secret-env": "SHOP_JWT_SECRET",
+          "issuer": "shop",
+          "audience": "shop"
+        }
+      },
+      "failures": "20/min"
     }
   },
   "x-slo": {
@@ -114,7 +127,7 @@ pub const DOCUMENT: &str = r##"{
       },
       "post": {
         "summary": "Register a user",
-        "description": "The answer carries the user's token, shown this once.",
+        "description": "The answer carries a token for the new user (a JWT, valid for an hour).",
         "operationId": "createUser",
         "tags": [
           "users"
@@ -416,14 +429,16 @@ pub const DOCUMENT: &str = r##"{
     "/me/orders": {
       "get": {
         "summary": "My orders",
-        "description": "The caller's own orders, newest first. Cached per caller (the key holds the credentials), limited per caller.",
+        "description": "The caller's own orders, newest first: the caller is the user its verified token names. Cached per caller (the key holds the verified subject, never the token), limited per caller.",
         "operationId": "listMyOrders",
         "tags": [
           "orders"
         ],
         "security": [
           {
-            "token": []
+            "token": [
+              "orders:read"
+            ]
           }
         ],
         "x-cache-ttl": "10s",
@@ -458,7 +473,7 @@ pub const DOCUMENT: &str = r##"{
             }
           },
           "401": {
-            "description": "No token, or one that names no user.",
+            "description": "No token, or one that does not verify (unknown, expired, tampered).",
             "content": {
               "application/problem+json": {
                 "schema": {
@@ -466,6 +481,57 @@ pub const DOCUMENT: &str = r##"{
                 }
               }
             }
+          },
+          "403": {
+            "description": "A token without the scope `orders:read`.",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "default": {
+            "$ref": "#/components/responses/Problem"
+          }
+        }
+      }
+    },
+    "/tokens": {
+      "post": {
+        "summary": "Issue a token",
+        "description": "A bearer token (a JWT signed with the shop's key, valid for an hour, with the scope `orders:read`) for an existing user. This is a demonstration: the shop's users have no passwords, so anyone may ask for anyone's token; a real shop checks a password or an identity provider here.",
+        "operationId": "issueToken",
+        "tags": [
+          "users"
+        ],
+        "x-rate-limit": {
+          "use": "writes"
+        },
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/TokenRequest"
+              }
+            }
+          }
+        },
+        "responses": {
+          "201": {
+            "description": "The token.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/IssuedToken"
+                }
+              }
+            }
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
           },
           "default": {
             "$ref": "#/components/responses/Problem"
@@ -747,7 +813,8 @@ pub const DOCUMENT: &str = r##"{
       "token": {
         "type": "http",
         "scheme": "bearer",
-        "description": "A user's token, as `createUser` answered it. The seeded users' tokens are `demo-<id>`: this is a demonstration, not an identity system."
+        "bearerFormat": "JWT",
+        "description": "A user's token, as `issueToken` (or `createUser`) answered it: a JWT signed with the shop's key (`SHOP_JWT_SECRET`), whose `sub` is the user's id. The service verifies it before the handler runs."
       }
     },
     "parameters": {
@@ -877,11 +944,49 @@ pub const DOCUMENT: &str = r##"{
             "properties": {
               "token": {
                 "type": "string",
-                "description": "The bearer token of `GET /me/orders`."
+                "description": "A bearer token for `GET /me/orders` (a JWT, valid for an hour)."
               }
             }
           }
         ]
+      },
+      "TokenRequest": {
+        "type": "object",
+        "required": [
+          "user_id"
+        ],
+        "properties": {
+          "user_id": {
+            "type": "integer",
+            "format": "int64",
+            "minimum": 1
+          }
+        }
+      },
+      "IssuedToken": {
+        "type": "object",
+        "required": [
+          "token",
+          "token_type",
+          "expires_in"
+        ],
+        "properties": {
+          "token": {
+            "type": "string",
+            "description": "The bearer token (a JWT)."
+          },
+          "token_type": {
+            "type": "string",
+            "enum": [
+              "Bearer"
+            ]
+          },
+          "expires_in": {
+            "type": "integer",
+            "format": "int64",
+            "description": "Seconds until it expires."
+          }
+        }
       },
       "UserPage": {
         "type": "object",

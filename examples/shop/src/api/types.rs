@@ -84,8 +84,34 @@ pub struct RegisteredUser {
     pub tier: Tier,
     /// When the user registered.
     pub created_at: ::std::string::String,
-    /// The bearer token of `GET /me/orders`.
+    /// A bearer token for `GET /me/orders` (a JWT, valid for an hour).
     pub token: ::std::string::String,
+}
+
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::std::cmp::PartialEq,
+    ::specjet::serde::Deserialize
+)]
+#[serde(crate = "::specjet::serde")]
+pub struct TokenRequest {
+    pub user_id: i64,
+}
+
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::std::cmp::PartialEq,
+    ::specjet::serde::Serialize
+)]
+#[serde(crate = "::specjet::serde")]
+pub struct IssuedToken {
+    /// The bearer token (a JWT).
+    pub token: ::std::string::String,
+    pub token_type: IssuedTokenTokenType,
+    /// Seconds until it expires.
+    pub expires_in: i64,
 }
 
 #[derive(
@@ -343,6 +369,36 @@ pub struct Problem {
     #[serde(rename = "invalid-params")]
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub invalid_params: ::std::option::Option<::std::vec::Vec<ProblemInvalidParamsItem>>,
+}
+
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::std::marker::Copy,
+    ::std::cmp::PartialEq,
+    ::std::cmp::Eq,
+    ::std::hash::Hash,
+    ::specjet::serde::Serialize
+)]
+#[serde(crate = "::specjet::serde")]
+pub enum IssuedTokenTokenType {
+    #[serde(rename = "Bearer")]
+    Bearer,
+}
+
+impl IssuedTokenTokenType {
+    /// The value as it is written on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Bearer => "Bearer",
+        }
+    }
+}
+
+impl ::std::fmt::Display for IssuedTokenTokenType {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 #[derive(

@@ -15,7 +15,7 @@ use crate::load::Location;
 impl Annotations<'_> {
     /// The keys of a connection's settings: an object's, or none for `{}`, `true` or an empty
     /// value (the defaults); anything else is an error (`what` says what is expected).
-    fn entries<'v>(
+    pub(super) fn entries<'v>(
         &mut self,
         location: &Location,
         value: &'v Value,

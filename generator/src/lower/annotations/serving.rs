@@ -1,13 +1,13 @@
 //! How clients reach the service: the base path its operations are served under (the path of
 //! the first `servers` URL, or root `x-specjet.base-path`), where it serves its own document
-//! and interactive docs (`x-specjet.docs`), and which browser origins may call it
-//! (`x-specjet.cors`).
+//! and interactive docs (`x-specjet.docs`), which browser origins may call it
+//! (`x-specjet.cors`), and how it holds their connections (`x-specjet.server`).
 
 use serde_json::Value;
 
-use super::{is_fixed_path, is_header_name, parse_duration, Annotations};
+use super::{is_fixed_path, is_header_name, parse_duration, positive_duration, Annotations};
 use crate::diag::Severity;
-use crate::ir::{CorsSettings, DocsSettings};
+use crate::ir::{CorsSettings, DocsSettings, ServerSettings};
 use crate::load::Location;
 
 const METHODS: &[&str] = &[
@@ -15,6 +15,47 @@ const METHODS: &[&str] = &[
 ];
 
 impl Annotations<'_> {
+    /// `x-specjet.server`: the connection bounds and the shutdown's timing.
+    pub(super) fn server_settings(&mut self, location: &Location, value: &Value) -> ServerSettings {
+        let mut settings = ServerSettings::default();
+        for (key, value) in self.entries(
+            location,
+            value,
+            "`server` is an object of connection settings",
+        ) {
+            let at = location.child(key);
+            let result = match key.as_str() {
+                "header-read-timeout" => {
+                    positive_duration(value).map(|ms| settings.header_read_timeout_ms = Some(ms))
+                }
+                "idle-timeout" => {
+                    positive_duration(value).map(|ms| settings.idle_timeout_ms = Some(ms))
+                }
+                "body-timeout" => {
+                    positive_duration(value).map(|ms| settings.body_timeout_ms = Some(ms))
+                }
+                "shutdown-delay" => {
+                    parse_duration(value).map(|ms| settings.shutdown_delay_ms = Some(ms))
+                }
+                "shutdown-timeout" => {
+                    positive_duration(value).map(|ms| settings.shutdown_timeout_ms = Some(ms))
+                }
+                "max-connections" => value
+                    .as_u64()
+                    .filter(|n| *n > 0)
+                    .map(|n| settings.max_connections = Some(n))
+                    .ok_or_else(|| {
+                        "`max-connections` is a whole number of connections, at least 1".to_owned()
+                    }),
+                other => Err(format!("unknown key `{other}` in `x-specjet.server`")),
+            };
+            if let Err(message) = result {
+                self.report(Severity::Error, &at, message);
+            }
+        }
+        settings
+    }
+
     /// The base path the first `servers` URL gives (server variables at their defaults); an
     /// empty string for none. Every URL of the list is checked.
     pub(super) fn servers_base_path(&mut self) -> String {

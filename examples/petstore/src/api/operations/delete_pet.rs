@@ -8,6 +8,8 @@ pub struct Request {
     ///
     /// The id of the pet.
     pub pet_id: i64,
+    /// The caller, verified by the scheme of the operation's `security` it passed.
+    pub principal: ::specjet::security::Principal,
     /// Method, URI, headers and extensions of the request, for handlers that need more
     /// than the declared parameters.
     pub parts: ::specjet::http::request::Parts,
@@ -17,9 +19,10 @@ impl Request {
     /// A request built in code (a test, a composite operation, a batch): the required
     /// values, every optional one at its default. Set the others on the result; the
     /// HTTP `parts` carry only the method until [`Request::with_parts`] gives real ones.
-    pub fn new(pet_id: i64) -> Self {
+    pub fn new(pet_id: i64, principal: ::specjet::security::Principal) -> Self {
         Self {
             pet_id,
+            principal,
             parts: ::specjet::__private::synthetic_parts(::specjet::http::Method::DELETE),
         }
     }
@@ -56,6 +59,7 @@ impl Request {
         req_path: ::specjet::extract::PathParams,
         _req_body: ::specjet::axum::body::Body,
     ) -> ::std::result::Result<Self, ::specjet::Problem> {
+        let principal = ::specjet::__private::principal(&parts)?;
         let pet_id = req_path.get::<i64>("s1", "petId");
         let pet_id = match pet_id {
             ::std::result::Result::Ok(value) => value,
@@ -65,7 +69,7 @@ impl Request {
                 );
             }
         };
-        ::std::result::Result::Ok(Self { pet_id, parts })
+        ::std::result::Result::Ok(Self { pet_id, principal, parts })
     }
 }
 
@@ -76,6 +80,10 @@ pub enum Response {
     ///
     /// The pet was removed.
     NoContent,
+    /// 401
+    ///
+    /// No key, or one the store does not know.
+    Unauthorized(super::super::types::Error),
     /// 404
     ///
     /// No pet has this id.
@@ -96,6 +104,13 @@ impl ::specjet::axum::response::IntoResponse for Response {
     fn into_response(self) -> ::specjet::axum::response::Response {
         match self {
             Self::NoContent => ::specjet::respond::empty(::specjet::respond::status(204)),
+            Self::Unauthorized(body) => {
+                ::specjet::respond::json(
+                    ::specjet::respond::status(401),
+                    "application/json",
+                    &body,
+                )
+            }
             Self::NotFound(body) => {
                 ::specjet::respond::json(
                     ::specjet::respond::status(404),

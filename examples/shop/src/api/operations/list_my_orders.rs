@@ -10,6 +10,8 @@ pub struct Request {
     ///
     /// `10` when absent.
     pub limit: i32,
+    /// The caller, verified by the scheme of the operation's `security` it passed.
+    pub principal: ::specjet::security::Principal,
     /// Method, URI, headers and extensions of the request, for handlers that need more
     /// than the declared parameters.
     pub parts: ::specjet::http::request::Parts,
@@ -19,9 +21,10 @@ impl Request {
     /// A request built in code (a test, a composite operation, a batch): the required
     /// values, every optional one at its default. Set the others on the result; the
     /// HTTP `parts` carry only the method until [`Request::with_parts`] gives real ones.
-    pub fn new() -> Self {
+    pub fn new(principal: ::specjet::security::Principal) -> Self {
         Self {
             limit: 10,
+            principal,
             parts: ::specjet::__private::synthetic_parts(::specjet::http::Method::GET),
         }
     }
@@ -58,6 +61,7 @@ impl Request {
         _req_path: ::specjet::extract::PathParams,
         _req_body: ::specjet::axum::body::Body,
     ) -> ::std::result::Result<Self, ::specjet::Problem> {
+        let principal = ::specjet::__private::principal(&parts)?;
         let req_query = ::specjet::extract::QueryParams::from_uri(&parts.uri);
         let limit = req_query.scalar::<i32>("limit").map(|value| value.unwrap_or(10));
         static PARAM_SCHEMAS: ::specjet::contract::ParamSchemas = ::specjet::contract::ParamSchemas::new(
@@ -79,7 +83,7 @@ impl Request {
             }
         };
         req_out_of_bounds?;
-        ::std::result::Result::Ok(Self { limit, parts })
+        ::std::result::Result::Ok(Self { limit, principal, parts })
     }
 }
 
@@ -92,8 +96,12 @@ pub enum Response {
     Ok(super::super::types::OrderPage),
     /// 401
     ///
-    /// No token, or one that names no user.
+    /// No token, or one that does not verify (unknown, expired, tampered).
     Unauthorized(super::super::types::Problem),
+    /// 403
+    ///
+    /// A token without the scope `orders:read`.
+    Forbidden(super::super::types::Problem),
     /// Any other status (`default`)
     ///
     /// Any other error, as RFC 9457 problem details: a parameter or body that breaks the contract (400, 413, 415, 422), too many requests (429), a full pool or too much load (503), a timeout (504).
@@ -119,6 +127,13 @@ impl ::specjet::axum::response::IntoResponse for Response {
             Self::Unauthorized(body) => {
                 ::specjet::respond::json(
                     ::specjet::respond::status(401),
+                    "application/problem+json",
+                    &body,
+                )
+            }
+            Self::Forbidden(body) => {
+                ::specjet::respond::json(
+                    ::specjet::respond::status(403),
                     "application/problem+json",
                     &body,
                 )

@@ -17,6 +17,8 @@ pub mod get_dashboard;
 
 pub mod list_my_orders;
 
+pub mod issue_token;
+
 pub mod get_order;
 
 pub mod update_order;
