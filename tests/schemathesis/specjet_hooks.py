@@ -34,7 +34,7 @@ class ShopToken:
         import requests
 
         response = requests.post(
-            f"{case.operation.base_url}/tokens",
+            f"{case.operation.base_url.rstrip('/')}/tokens",
             json={"user_id": 1},
             headers={"X-Forwarded-For": "198.19.255.254"},
             timeout=10,
