@@ -402,3 +402,27 @@ async fn moved_docs_link_to_the_moved_document_and_switched_off_ones_are_gone() 
         );
     }
 }
+
+#[test]
+fn connection_settings_come_from_the_spec() {
+    use std::time::Duration;
+    let server = settings().server;
+    assert_eq!(
+        (
+            server.header_read_timeout,
+            server.idle_timeout,
+            server.body_timeout,
+            server.max_connections,
+            server.shutdown_delay,
+            server.shutdown_timeout,
+        ),
+        (
+            Duration::from_secs(5),
+            Duration::from_secs(90),
+            Duration::from_secs(2),
+            Some(5000),
+            Duration::from_secs(10),
+            Duration::from_secs(20),
+        )
+    );
+}
