@@ -31,8 +31,6 @@ pub(crate) struct Gate {
 
 struct Inner {
     builtins: HashMap<String, Arc<dyn BuiltInVerifier>>,
-    /// A built-in verifier's principal per credential digest, until its token expires.
-    verified: moka::sync::Cache<[u8; 32], Principal>,
     /// Failed verifications per client address, and the addresses that used their budget
     /// (until when they wait).
     failures: Option<(LocalBudget, moka::sync::Cache<IpAddr, Instant>)>,
@@ -103,13 +101,26 @@ impl Gate {
                     .build(),
             )
         });
+        // A built-in verifier's principal per credential digest, until its token expires
+        // (none with `verified-tokens: 0`: every credential is verified each time).
+        let verified = (settings.verified_tokens > 0).then(|| {
+            moka::sync::Cache::builder()
+                .max_capacity(settings.verified_tokens)
+                .expire_after(UntilExpiry)
+                .build()
+        });
+        // Each built-in verifier's verdicts remembered, once for all requests.
+        if let Some(verified) = &verified {
+            for builtin in builtins.values_mut() {
+                *builtin = Arc::new(Remembered {
+                    inner: builtin.clone(),
+                    verified: verified.clone(),
+                });
+            }
+        }
         Ok(Gate {
             inner: Arc::new(Inner {
                 builtins,
-                verified: moka::sync::Cache::builder()
-                    .max_capacity(settings.verified_tokens)
-                    .expire_after(UntilExpiry)
-                    .build(),
                 failures,
                 failure_interval: settings.failures_per / settings.failures.max(1),
                 certificate_header: settings.certificate_header.to_ascii_lowercase(),
@@ -160,12 +171,7 @@ impl Gate {
         operation: &'static str,
         scopes: &'static [&'static str],
     ) -> Verify {
-        let builtin = self.inner.builtins.get(scheme).map(|builtin| {
-            Arc::new(Remembered {
-                inner: builtin.clone(),
-                verified: self.inner.verified.clone(),
-            }) as Arc<dyn BuiltInVerifier>
-        });
+        let builtin = self.inner.builtins.get(scheme).cloned();
         Verify {
             scheme,
             credential,
