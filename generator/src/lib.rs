@@ -15,6 +15,7 @@ mod codegen;
 pub mod diag;
 pub mod diff;
 pub mod emit;
+mod formatting;
 pub mod ir;
 mod lint;
 pub mod load;

@@ -296,31 +296,12 @@ fn split_ref(reference: &str) -> (&str, &str) {
 }
 
 fn resolve_path(base: &Path, file: &str) -> PathBuf {
-    let file = percent_decode(file);
+    let file = crate::pointer::percent_decode(file);
     base.parent().unwrap_or(Path::new(".")).join(file)
 }
 
 fn canonical(path: &Path) -> PathBuf {
     std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned())
-}
-
-/// Decodes `%XX` escapes (reference paths are URI references).
-pub fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(byte) = u8::from_str_radix(&text[i + 1..i + 3], 16) {
-                out.push(byte);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Every `$ref` string in a document with its pointer, skipping `x-` extensions and literal

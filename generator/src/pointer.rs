@@ -18,7 +18,26 @@ pub(crate) fn push(pointer: &str, segment: &str) -> String {
 
 /// The pointer of a `$ref` fragment (`/components/schemas/Pet`), percent-decoded.
 pub(crate) fn from_fragment(fragment: &str) -> String {
-    crate::load::percent_decode(fragment)
+    percent_decode(fragment)
+}
+
+/// Decodes `%XX` escapes (reference paths are URI references).
+pub(crate) fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let Ok(byte) = u8::from_str_radix(&text[i + 1..i + 3], 16) {
+                out.push(byte);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The segments of a pointer, unescaped.

@@ -46,7 +46,7 @@ impl Default for CompressionSettings {
             zstd: true,
             gzip: true,
             min_size: 1024,
-            max_request_size: crate::extract::DEFAULT_BODY_LIMIT,
+            max_request_size: crate::request_body::DEFAULT_BODY_LIMIT,
         }
     }
 }
@@ -62,10 +62,6 @@ impl CompressionSettings {
         }
     }
 }
-
-/// The limit on request bodies after decompression, read by [`crate::extract::body_limit`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BodyLimit(pub usize);
 
 /// The operations among `operations` whose responses are sent uncompressed: those for which
 /// `compress` says no (the generated router passes the code's choice, else the spec's).
@@ -111,7 +107,7 @@ pub fn layer(
             .br(settings.br)
             .zstd(settings.zstd)
             .gzip(settings.gzip),
-        limit: BodyLimit(settings.max_request_size),
+        limit: crate::request_body::BodyLimit(settings.max_request_size),
         codings: [
             (settings.br, "br"),
             (settings.zstd, "zstd"),
@@ -123,7 +119,7 @@ pub fn layer(
         active: settings.br
             || settings.zstd
             || settings.gzip
-            || settings.max_request_size != crate::extract::DEFAULT_BODY_LIMIT,
+            || settings.max_request_size != crate::request_body::DEFAULT_BODY_LIMIT,
         compresses: settings.br || settings.zstd || settings.gzip,
         uncompressed: Arc::new(ByRoute::new(
             uncompressed.into_iter().map(|operation| (operation, ())),
@@ -136,7 +132,7 @@ pub fn layer(
 pub struct CompressLayer {
     compression: CompressionLayer<Chosen>,
     decompression: RequestDecompressionLayer,
-    limit: BodyLimit,
+    limit: crate::request_body::BodyLimit,
     uncompressed: Arc<ByRoute<()>>,
     active: bool,
     compresses: bool,
@@ -190,7 +186,7 @@ pub struct CompressService<S> {
     /// `Accept-Encoding` and no `Content-Encoding` (most API clients), which skip
     /// tower-http's body wrappers.
     plain: S,
-    limit: BodyLimit,
+    limit: crate::request_body::BodyLimit,
     uncompressed: Arc<ByRoute<()>>,
     codings: Arc<[&'static str]>,
     /// Whether any algorithm is on (then answers vary by `Accept-Encoding`).

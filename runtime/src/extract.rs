@@ -9,9 +9,7 @@ use http::{header, HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
 
 use crate::problem::{InvalidParam, Problem};
-
-/// Requests bodies larger than this are refused with 413 unless the service sets its own limit.
-pub const DEFAULT_BODY_LIMIT: usize = 2 * 1024 * 1024;
+pub use crate::request_body::{body_limit, DEFAULT_BODY_LIMIT};
 
 /// One parameter that could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -442,15 +440,6 @@ impl CookieParams {
             })
             .transpose()
     }
-}
-
-/// The request body limit: the service's (counted after decompression), else
-/// [`DEFAULT_BODY_LIMIT`].
-pub fn body_limit(parts: &http::request::Parts) -> usize {
-    parts
-        .extensions
-        .get::<crate::compression::BodyLimit>()
-        .map_or(DEFAULT_BODY_LIMIT, |limit| limit.0)
 }
 
 /// Reads the whole body, refusing more than `limit` bytes with 413 and a body that cannot

@@ -70,6 +70,7 @@ pub mod serve;
 mod services;
 mod shed;
 mod start;
+mod tally;
 mod timing;
 
 #[doc(hidden)]

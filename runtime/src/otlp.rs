@@ -111,7 +111,7 @@ mod export {
             .u64_observable_counter("specjet.http.requests")
             .with_description("Requests answered, by operation, method and status class.")
             .with_callback(|observer| {
-                crate::observe::each_tally(|operation, method, _, answered| {
+                crate::tally::each_tally(|operation, method, _, answered| {
                     for (class, count) in CLASSES.iter().zip(answered) {
                         if count > 0 {
                             observer.observe(
@@ -131,7 +131,7 @@ mod export {
             .i64_observable_up_down_counter("specjet.http.requests.in_flight")
             .with_description("Requests being answered, by operation and method.")
             .with_callback(|observer| {
-                crate::observe::each_tally(|operation, method, in_flight, _| {
+                crate::tally::each_tally(|operation, method, in_flight, _| {
                     observer.observe(
                         in_flight,
                         &[

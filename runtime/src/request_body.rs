@@ -2,6 +2,9 @@
 //! body is answered 408 (its own timeout, a client error) once it pauses longer than
 //! `body-timeout`, and meanwhile holds no concurrency slot (`max-in-flight`), no pool
 //! connection and no part of the operation's `x-timeout`, which all begin once the body is in.
+//!
+//! The one home of body limits: the default, the service's (after decompression), and the
+//! reading itself.
 
 use std::time::Duration;
 
@@ -15,6 +18,23 @@ use http_body::Body as _;
 use http_body_util::BodyExt;
 
 use crate::problem::Problem;
+
+/// Requests bodies larger than this are refused with 413 unless the service sets its own limit.
+pub const DEFAULT_BODY_LIMIT: usize = 2 * 1024 * 1024;
+
+/// The service's limit on request bodies after decompression, which the compression layer
+/// puts in each request's extensions for [`body_limit`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct BodyLimit(pub(crate) usize);
+
+/// The request body limit: the service's (counted after decompression), else
+/// [`DEFAULT_BODY_LIMIT`].
+pub fn body_limit(parts: &http::request::Parts) -> usize {
+    parts
+        .extensions
+        .get::<BodyLimit>()
+        .map_or(DEFAULT_BODY_LIMIT, |limit| limit.0)
+}
 
 /// Why a body could not be read.
 #[derive(Debug)]

@@ -125,7 +125,7 @@ mod tests {
         let tokens = doc_attrs(Some(
             "zero\u{200B}width, \u{202E}reversed\u{202C}\n\u{FEFF}next",
         ));
-        let code = crate::emit::format_tokens(quote! { #tokens struct A; }).unwrap();
+        let code = crate::formatting::format_tokens(quote! { #tokens struct A; }).unwrap();
         assert_eq!(code, "/// zerowidth, reversed\n/// next\nstruct A;\n");
     }
 

@@ -119,6 +119,6 @@ pub(crate) fn document_text(api: &Api) -> Result<String, String> {
     text.push_str(&crate::source_text::str_expr(&api.document));
     text.push_str(";\n\n");
     // The small item formatted as any other; only the literal above is written as is.
-    text.push_str(&crate::emit::format_tokens(contract_item(api))?);
+    text.push_str(&crate::formatting::format_tokens(contract_item(api))?);
     Ok(text)
 }
