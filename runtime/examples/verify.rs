@@ -33,16 +33,19 @@ static SCHEMES: [Scheme; 3] = [
 ];
 
 const fn with(scheme: usize) -> SchemeUse {
-    SchemeUse { scheme, scopes: &[] }
+    SchemeUse {
+        scheme,
+        scopes: &[],
+    }
 }
 
 static OPEN: OperationInfo = OperationInfo::new("open", Method::GET, "/open", false, &[]);
-static HS256: OperationInfo = OperationInfo::new("hs256", Method::GET, "/hs256", true, &[])
-    .with_security(&[&[with(0)]]);
-static RS256: OperationInfo = OperationInfo::new("rs256", Method::GET, "/rs256", true, &[])
-    .with_security(&[&[with(1)]]);
-static ES256: OperationInfo = OperationInfo::new("es256", Method::GET, "/es256", true, &[])
-    .with_security(&[&[with(2)]]);
+static HS256: OperationInfo =
+    OperationInfo::new("hs256", Method::GET, "/hs256", true, &[]).with_security(&[&[with(0)]]);
+static RS256: OperationInfo =
+    OperationInfo::new("rs256", Method::GET, "/rs256", true, &[]).with_security(&[&[with(1)]]);
+static ES256: OperationInfo =
+    OperationInfo::new("es256", Method::GET, "/es256", true, &[]).with_security(&[&[with(2)]]);
 
 const SECRET: &str = "the-verification-benchmark-key-of-32-bytes";
 
@@ -58,15 +61,24 @@ fn router(remembered: u64) -> Router {
     settings.security.schemes = vec![
         SchemeSettings {
             scheme: "hs256".into(),
-            builtin: BuiltIn::Jwt(jwt("HS256", KeySource::SecretEnv("BENCH_JWT_SECRET".into()))),
+            builtin: BuiltIn::Jwt(jwt(
+                "HS256",
+                KeySource::SecretEnv("BENCH_JWT_SECRET".into()),
+            )),
         },
         SchemeSettings {
             scheme: "rs256".into(),
-            builtin: BuiltIn::Jwt(jwt("RS256", KeySource::PublicKeyFile(fixture("rsa.pub.pem")))),
+            builtin: BuiltIn::Jwt(jwt(
+                "RS256",
+                KeySource::PublicKeyFile(fixture("rsa.pub.pem")),
+            )),
         },
         SchemeSettings {
             scheme: "es256".into(),
-            builtin: BuiltIn::Jwt(jwt("ES256", KeySource::PublicKeyFile(fixture("ec.pub.pem")))),
+            builtin: BuiltIn::Jwt(jwt(
+                "ES256",
+                KeySource::PublicKeyFile(fixture("ec.pub.pem")),
+            )),
         },
     ];
     let services = Services::new(settings, None);
