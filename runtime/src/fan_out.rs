@@ -129,12 +129,21 @@ async fn compose(slot: Slot, parts: &'static [Part], request: Request) -> Respon
     for (index, (part, (status, headers, bytes))) in parts.iter().zip(answers).enumerate() {
         crate::timing::add_part(part.field, &headers);
         if !status.is_success() && !part.optional {
-            // The part's own answer (its status, its problem) is the composite's.
+            // The part's own answer (its status, its problem, and what tells a client when or
+            // how to come back) is the composite's.
             let mut answer = (status, bytes).into_response();
-            if let Some(media) = headers.get(header::CONTENT_TYPE) {
-                answer
-                    .headers_mut()
-                    .insert(header::CONTENT_TYPE, media.clone());
+            for name in [
+                header::CONTENT_TYPE,
+                header::RETRY_AFTER,
+                header::WWW_AUTHENTICATE,
+            ] {
+                let mut values = headers.get_all(&name).iter();
+                if let Some(first) = values.next() {
+                    answer.headers_mut().insert(name.clone(), first.clone());
+                }
+                for value in values {
+                    answer.headers_mut().append(name.clone(), value.clone());
+                }
             }
             return answer;
         }

@@ -60,6 +60,12 @@ pub mod fanout_parts {
             if request.user_id == 404 {
                 return get_user::Response::NotFound;
             }
+            if request.user_id == 503 {
+                // The store is away for a while: says when to come back.
+                let away = specjet::Problem::new(specjet::http::StatusCode::SERVICE_UNAVAILABLE)
+                    .with_retry_after(7);
+                return away.into();
+            }
             get_user::Response::Ok(types::User {
                 id: request.user_id,
                 name: format!("user {}", request.user_id),

@@ -74,6 +74,20 @@ async fn a_failing_part_fails_the_composite_and_an_optional_one_is_null() {
     );
 }
 
+#[tokio::test]
+async fn a_failing_parts_retry_after_reaches_the_client() {
+    // Found by scripts/soak: the dashboard answered a part's 503 without its Retry-After.
+    let (router, _) = service();
+    let request = Request::get("/dashboard/503").body(Body::empty()).unwrap();
+    let response = router.oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(response.headers()["retry-after"], "7");
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+}
+
 /// Code wins: an impl that writes the composite's method answers it by hand.
 #[derive(Clone)]
 struct ByHand;
