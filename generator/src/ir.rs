@@ -82,86 +82,9 @@ pub struct ServiceSettings {
     pub security: SecuritySettings,
 }
 
-/// `x-specjet.server`; each value in milliseconds, `None` for the runtime's default.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ServerSettings {
-    /// `header-read-timeout`.
-    pub header_read_timeout_ms: Option<u64>,
-    /// `idle-timeout`.
-    pub idle_timeout_ms: Option<u64>,
-    /// `body-timeout`.
-    pub body_timeout_ms: Option<u64>,
-    /// `max-connections`.
-    pub max_connections: Option<u64>,
-    /// `shutdown-delay`.
-    pub shutdown_delay_ms: Option<u64>,
-    /// `shutdown-timeout`.
-    pub shutdown_timeout_ms: Option<u64>,
-}
-
-/// `x-specjet.security` (`None` fields: the runtime's defaults).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SecuritySettings {
-    /// The schemes verified by a built-in verifier, by scheme name.
-    pub schemes: Vec<(String, BuiltInVerifier)>,
-    /// `failures`: failed verifications per client address (count, window in milliseconds);
-    /// `Some((0, _))` turns the limit off.
-    pub failures: Option<(u32, u64)>,
-    /// `certificate-header`: the header a trusted proxy forwards a client certificate in.
-    pub certificate_header: Option<String>,
-    /// `verified-tokens`: verified tokens remembered at most.
-    pub verified_tokens: Option<u64>,
-}
-
-/// A built-in verifier of one scheme.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BuiltInVerifier {
-    /// `jwt`.
-    Jwt(JwtSettings),
-    /// `api-keys: {env}`.
-    ApiKeys {
-        /// The environment variable that lists `subject:sha256` pairs.
-        env: String,
-    },
-    /// `certificate: {}`.
-    Certificate,
-}
-
-/// `jwt`: how bearer tokens are checked.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JwtSettings {
-    /// `algorithms`.
-    pub algorithms: Vec<String>,
-    /// Where the keys are.
-    pub keys: KeySource,
-    /// `issuer`.
-    pub issuer: Vec<String>,
-    /// `audience`.
-    pub audience: Vec<String>,
-    /// `leeway`, in milliseconds.
-    pub leeway_ms: Option<u64>,
-    /// `required-claims`.
-    pub required_claims: Vec<String>,
-    /// `refresh`, in milliseconds.
-    pub refresh_ms: Option<u64>,
-}
-
-/// Where a JWT verifier's keys are: the key and its value.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum KeySource {
-    /// `secret-env`.
-    SecretEnv(String),
-    /// `public-key-file`.
-    PublicKeyFile(String),
-    /// `public-key-env`.
-    PublicKeyEnv(String),
-    /// `jwks-file`.
-    JwksFile(String),
-    /// `jwks-url`.
-    JwksUrl(String),
-    /// `jwks-url-env`.
-    JwksUrlEnv(String),
-}
+pub use specjet_model::{
+    BuiltIn, JwtSettings, KeySource, SchemeSettings, SecuritySettings, ServerSettings,
+};
 
 /// A scheme of `components.securitySchemes`.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -69,11 +69,7 @@ fn own_answers(api: &Api, op: &Operation) -> Vec<(u16, &'static str)> {
         }
     }
     let guessing_limited = !op.security.is_empty()
-        && api
-            .settings
-            .security
-            .failures
-            .is_none_or(|(count, _)| count > 0);
+        && api.settings.security.failures > 0;
     if api.rate_limit_of(op).is_some() {
         answers.push((429, "its rate limit"));
     } else if guessing_limited {

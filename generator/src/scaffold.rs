@@ -175,7 +175,7 @@ pub fn init(spec: &Path, dir: &Path, force: bool, runtime: &Runtime) -> Result<I
         .security
         .schemes
         .iter()
-        .any(|(_, verifier)| matches!(verifier, crate::ir::BuiltInVerifier::Jwt(_)));
+        .any(|scheme| matches!(scheme.builtin, crate::ir::BuiltIn::Jwt(_)));
     let features: Vec<&str> = [
         (database, "database"),
         (http_client, "http-client"),

@@ -61,44 +61,8 @@ fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|value| !value.is_empty())
 }
 
-/// `250ms`, `5s`, `2m`, `1h`, `1d` (and `0`): the spec's duration syntax (the generator
-/// checks the spec's own values; this reads the environment's, at start).
+/// `250ms`, `5s`, `2m`, `1h`, `1d` (and `0`): the spec's duration syntax, read by the one
+/// parser the generator reads the spec's with.
 pub(crate) fn parse_duration(text: &str) -> Option<Duration> {
-    let text = text.trim();
-    // Zero needs no unit.
-    if text == "0" {
-        return Some(Duration::ZERO);
-    }
-    let split = text.find(|c: char| !c.is_ascii_digit())?;
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number.parse().ok()?;
-    let millis = match unit {
-        "ms" => 1,
-        "s" => 1_000,
-        "m" | "min" => 60_000,
-        "h" => 3_600_000,
-        "d" => 86_400_000,
-        _ => return None,
-    };
-    number.checked_mul(millis).map(Duration::from_millis)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_read_like_the_spec() {
-        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
-        assert_eq!(parse_duration("5s"), Some(Duration::from_secs(5)));
-        assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
-        assert_eq!(parse_duration("5"), None, "a unit is required");
-        assert_eq!(
-            parse_duration("0"),
-            Some(Duration::ZERO),
-            "but not for zero"
-        );
-        assert_eq!(parse_duration("5 days"), None);
-        assert_eq!(parse_duration("99999999999999999999h"), None);
-    }
+    specjet_model::duration::parse(text).ok()
 }

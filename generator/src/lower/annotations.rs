@@ -73,10 +73,11 @@ fn number_and_unit(text: &str) -> Option<(u64, &str)> {
     Some((number.parse().ok()?, unit.trim()))
 }
 
-/// Parses `500ms`, `30s`, `10m`, `1h`, `1d` into milliseconds.
+/// Parses `500ms`, `30s`, `10m`, `1h`, `1d` into milliseconds (the syntax of
+/// `specjet_model::duration`, which the runtime reads the environment with).
 pub(crate) fn parse_duration(value: &Value) -> Result<u64, String> {
     let text = match value {
-        Value::String(text) => text.trim(),
+        Value::String(text) => text,
         Value::Number(n) => {
             return Err(format!(
                 "`{n}` has no unit; write a duration such as `{n}s` or `{n}ms`"
@@ -84,29 +85,8 @@ pub(crate) fn parse_duration(value: &Value) -> Result<u64, String> {
         }
         other => return Err(format!("expected a duration such as `30s`, found {other}")),
     };
-    let (number, unit) = number_and_unit(text).ok_or_else(|| {
-        format!("`{text}` is not a duration; write e.g. `500ms`, `30s`, `10m`, `1h`, `1d`")
-    })?;
-    let factor = match unit {
-        "ms" => 1,
-        "s" => 1_000,
-        "m" | "min" => 60_000,
-        "h" => 3_600_000,
-        "d" => 86_400_000,
-        "" => {
-            return Err(format!(
-                "`{text}` has no unit; write e.g. `{text}s` or `{text}ms`"
-            ))
-        }
-        other => {
-            return Err(format!(
-                "unknown duration unit `{other}` in `{text}`; use ms, s, m, h or d"
-            ))
-        }
-    };
-    number
-        .checked_mul(factor)
-        .ok_or_else(|| format!("`{text}` is too long a duration"))
+    let duration = specjet_model::duration::parse(text)?;
+    u64::try_from(duration.as_millis()).map_err(|_| format!("`{text}` is too long a duration"))
 }
 
 /// A duration above zero (`500ms`, `30s`), in milliseconds.

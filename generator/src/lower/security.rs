@@ -150,7 +150,11 @@ impl Lowering<'_> {
     /// Marks the schemes `x-specjet.security` gives a built-in verifier, and reports one it
     /// names that is not a scheme of the spec, or whose verifier does not fit its credential.
     pub(super) fn check_builtin_verifiers(&mut self, settings: &crate::ir::ServiceSettings) {
-        for (name, verifier) in &settings.security.schemes {
+        for crate::ir::SchemeSettings {
+            scheme: name,
+            builtin: verifier,
+        } in &settings.security.schemes
+        {
             let at = Location {
                 doc: 0,
                 pointer: format!("/x-specjet/security/{}", crate::pointer::escape(name)),
@@ -181,16 +185,12 @@ impl Lowering<'_> {
             let kind = self.security_schemes[index].kind.clone();
             let fits = matches!(
                 (verifier, &kind),
-                (
-                    crate::ir::BuiltInVerifier::Jwt(_),
-                    SchemeKind::Bearer { .. }
-                ) | (
-                    crate::ir::BuiltInVerifier::ApiKeys { .. },
-                    SchemeKind::ApiKey { .. }
-                ) | (
-                    crate::ir::BuiltInVerifier::Certificate,
-                    SchemeKind::MutualTls
-                )
+                (crate::ir::BuiltIn::Jwt(_), SchemeKind::Bearer { .. })
+                    | (
+                        crate::ir::BuiltIn::ApiKeys { .. },
+                        SchemeKind::ApiKey { .. }
+                    )
+                    | (crate::ir::BuiltIn::Certificate, SchemeKind::MutualTls)
             );
             if fits {
                 self.security_schemes[index].builtin = true;

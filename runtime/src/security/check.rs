@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 
 use super::credential::{read, Source};
 use super::principal::RefusalKind;
-use super::settings::{BuiltIn, SecuritySettings};
+use super::{BuiltIn, SecuritySettings};
 use super::{BuiltInVerifier, Credential, Principal, Refusal, SchemeKind, Security, Verify};
 use crate::caller::ClientIp;
 use crate::operation::OperationInfo;

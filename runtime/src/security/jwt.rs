@@ -18,8 +18,8 @@ use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Map, Value};
 
-use super::settings::{JwtSettings, KeySource};
 use super::{BuiltInVerifier, Credential, Principal, Refusal};
+use super::{JwtSettings, KeySource};
 
 /// One key, by `kid` when it has one.
 struct Key {

@@ -18,7 +18,7 @@
 //! - `check.rs`: the step: alternatives, scopes, the answers, the failure limit.
 //! - `principal.rs`: who passed.
 //! - `api_key.rs`, `jwt.rs`, `certificate.rs`: the built-in verifiers.
-//! - `settings.rs`: `x-specjet.security`.
+//! - `x-specjet.security`'s settings are `specjet_model::security`'s.
 
 mod api_key;
 mod certificate;
@@ -27,7 +27,6 @@ mod credential;
 #[cfg(feature = "jwt")]
 mod jwt;
 mod principal;
-mod settings;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -37,7 +36,9 @@ pub use api_key::ApiKeys;
 pub(crate) use check::{authenticate, Gate};
 pub use credential::Credential;
 pub use principal::{Principal, Refusal};
-pub use settings::{BuiltIn, JwtSettings, KeySource, SchemeSettings, SecuritySettings};
+pub use specjet_model::security::{
+    BuiltIn, JwtSettings, KeySource, SchemeSettings, SecuritySettings,
+};
 
 /// Where an API key is sent (`in` of an `apiKey` scheme).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -70,8 +70,7 @@ pub async fn serve_listener_with(
     settings: &ServerSettings,
 ) -> std::io::Result<()> {
     crate::logging::init();
-    let settings = settings
-        .with_env_overrides()
+    let settings = settings::with_env_overrides(settings)
         .map_err(|error| std::io::Error::new(std::io::ErrorKind::InvalidInput, error))?;
     let (room, open_files) = settings::connection_room();
     let max_connections = match settings.max_connections {

@@ -622,8 +622,6 @@ pub fn settings() -> ::specjet::ServiceSettings {
         Duration::from_millis(25), Duration::from_millis(50), Duration::from_millis(100)
     ];
     settings.docs.document = ::std::option::Option::Some(super::openapi::DOCUMENT);
-    settings.security.failures = 20;
-    settings.security.failures_per = Duration::from_secs(60);
     settings.security.schemes = vec![
         ::specjet::security::SchemeSettings { scheme :
         ::std::string::String::from("token"), builtin :

@@ -9,8 +9,11 @@ use quote::{format_ident, quote};
 
 use super::super::{doc_attrs, join_docs};
 use super::{duration, Imports};
+use std::time::Duration;
+
 use crate::ir::{
-    Api, BuiltInVerifier, KeyLocation, KeySource, Operation, SchemeKind, SecurityScheme,
+    Api, BuiltIn, JwtSettings, KeyLocation, KeySource, Operation, SchemeKind, SecurityScheme,
+    SecuritySettings, ServerSettings,
 };
 
 /// The trait methods that verify each scheme's credentials.
@@ -83,7 +86,7 @@ pub(super) fn hook(api: &Api) -> TokenStream {
         .security
         .schemes
         .iter()
-        .any(|(_, verifier)| matches!(verifier, BuiltInVerifier::Jwt(_)))
+        .any(|scheme| matches!(scheme.builtin, BuiltIn::Jwt(_)))
         .then(|| quote! { ::specjet::__requires_jwt!(); });
     let count = Literal::usize_unsuffixed(api.security_schemes.len());
     let schemes = api.security_schemes.iter().map(|scheme| {
@@ -164,56 +167,86 @@ pub(super) fn requirements(op: &Operation) -> Option<TokenStream> {
     Some(quote! { .with_security(&[#(#alternatives),*]) })
 }
 
-/// The statements of `settings()` for `x-specjet.security` and `x-specjet.server`.
+/// The statements of `settings()` for `x-specjet.security` and `x-specjet.server`: each value
+/// that differs from the model's default (`specjet_model`, the runtime's own).
 pub(super) fn settings(api: &Api, imports: &mut Imports) -> Vec<TokenStream> {
     let mut changes = Vec::new();
     let server = &api.settings.server;
-    for (value, field) in [
-        (
-            server.header_read_timeout_ms,
-            quote! { header_read_timeout },
-        ),
-        (server.idle_timeout_ms, quote! { idle_timeout }),
-        (server.body_timeout_ms, quote! { body_timeout }),
-        (server.shutdown_delay_ms, quote! { shutdown_delay }),
-        (server.shutdown_timeout_ms, quote! { shutdown_timeout }),
-    ] {
-        if let Some(ms) = value {
-            let value = duration(ms, imports);
-            changes.push(quote! { settings.server.#field = #value; });
-        }
-    }
-    if let Some(max) = server.max_connections {
-        let max = Literal::u64_unsuffixed(max);
+    let defaults = ServerSettings::default();
+    let mut time =
+        |value: Duration, default: Duration, field: TokenStream, imports: &mut Imports| {
+            if value != default {
+                let value = duration(millis(value), imports);
+                changes.push(quote! { settings.server.#field = #value; });
+            }
+        };
+    time(
+        server.header_read_timeout,
+        defaults.header_read_timeout,
+        quote! { header_read_timeout },
+        imports,
+    );
+    time(
+        server.idle_timeout,
+        defaults.idle_timeout,
+        quote! { idle_timeout },
+        imports,
+    );
+    time(
+        server.body_timeout,
+        defaults.body_timeout,
+        quote! { body_timeout },
+        imports,
+    );
+    time(
+        server.shutdown_delay,
+        defaults.shutdown_delay,
+        quote! { shutdown_delay },
+        imports,
+    );
+    time(
+        server.shutdown_timeout,
+        defaults.shutdown_timeout,
+        quote! { shutdown_timeout },
+        imports,
+    );
+    if let Some(max) = server
+        .max_connections
+        .filter(|_| server.max_connections != defaults.max_connections)
+    {
+        let max = Literal::usize_unsuffixed(max);
         changes
             .push(quote! { settings.server.max_connections = ::std::option::Option::Some(#max); });
     }
     let security = &api.settings.security;
-    if let Some((count, per_ms)) = security.failures {
-        let count = Literal::u32_unsuffixed(count);
-        let per = duration(per_ms, imports);
+    let defaults = SecuritySettings::default();
+    if (security.failures, security.failures_per) != (defaults.failures, defaults.failures_per) {
+        let count = Literal::u32_unsuffixed(security.failures);
+        let per = duration(millis(security.failures_per), imports);
         changes.push(quote! {
             settings.security.failures = #count;
             settings.security.failures_per = #per;
         });
     }
-    if let Some(header) = &security.certificate_header {
+    if security.certificate_header != defaults.certificate_header {
+        let header = &security.certificate_header;
         changes.push(
             quote! { settings.security.certificate_header = ::std::string::String::from(#header); },
         );
     }
-    if let Some(tokens) = security.verified_tokens {
-        let tokens = Literal::u64_unsuffixed(tokens);
+    if security.verified_tokens != defaults.verified_tokens {
+        let tokens = Literal::u64_unsuffixed(security.verified_tokens);
         changes.push(quote! { settings.security.verified_tokens = #tokens; });
     }
     let schemes: Vec<TokenStream> = security
         .schemes
         .iter()
-        .map(|(scheme, verifier)| {
-            let builtin = builtin(verifier, imports);
+        .map(|scheme| {
+            let name = &scheme.scheme;
+            let builtin = builtin(&scheme.builtin, imports);
             quote! {
                 ::specjet::security::SchemeSettings {
-                    scheme: ::std::string::String::from(#scheme),
+                    scheme: ::std::string::String::from(#name),
                     builtin: #builtin,
                 }
             }
@@ -225,19 +258,23 @@ pub(super) fn settings(api: &Api, imports: &mut Imports) -> Vec<TokenStream> {
     changes
 }
 
-fn builtin(verifier: &BuiltInVerifier, imports: &mut Imports) -> TokenStream {
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn builtin(verifier: &BuiltIn, imports: &mut Imports) -> TokenStream {
     let string = |text: &str| quote! { ::std::string::String::from(#text) };
     let strings = |list: &[String]| {
         let list = list.iter().map(|text| string(text));
         quote! { vec![#(#list),*] }
     };
     match verifier {
-        BuiltInVerifier::ApiKeys { env } => {
+        BuiltIn::ApiKeys { env } => {
             let env = string(env);
             quote! { ::specjet::security::BuiltIn::ApiKeys { env: #env } }
         }
-        BuiltInVerifier::Certificate => quote! { ::specjet::security::BuiltIn::Certificate },
-        BuiltInVerifier::Jwt(jwt) => {
+        BuiltIn::Certificate => quote! { ::specjet::security::BuiltIn::Certificate },
+        BuiltIn::Jwt(jwt) => {
             let algorithms = jwt.algorithms.iter().map(String::as_str);
             let (variant, value) = match &jwt.keys {
                 KeySource::SecretEnv(name) => (quote! { SecretEnv }, name),
@@ -248,25 +285,27 @@ fn builtin(verifier: &BuiltInVerifier, imports: &mut Imports) -> TokenStream {
                 KeySource::JwksUrlEnv(name) => (quote! { JwksUrlEnv }, name),
             };
             let value = string(value);
+            // What the spec left out is `JwtSettings::new`'s, in the runtime as here.
+            let defaults = JwtSettings::new(&[], jwt.keys.clone());
             let mut changes = Vec::new();
-            if !jwt.issuer.is_empty() {
+            if jwt.issuer != defaults.issuer {
                 let issuer = strings(&jwt.issuer);
                 changes.push(quote! { jwt.issuer = #issuer; });
             }
-            if !jwt.audience.is_empty() {
+            if jwt.audience != defaults.audience {
                 let audience = strings(&jwt.audience);
                 changes.push(quote! { jwt.audience = #audience; });
             }
-            if !jwt.required_claims.is_empty() {
+            if jwt.required_claims != defaults.required_claims {
                 let claims = strings(&jwt.required_claims);
                 changes.push(quote! { jwt.required_claims = #claims; });
             }
-            if let Some(ms) = jwt.leeway_ms {
-                let leeway = duration(ms, imports);
+            if jwt.leeway != defaults.leeway {
+                let leeway = duration(millis(jwt.leeway), imports);
                 changes.push(quote! { jwt.leeway = #leeway; });
             }
-            if let Some(ms) = jwt.refresh_ms {
-                let refresh = duration(ms, imports);
+            if jwt.refresh != defaults.refresh {
+                let refresh = duration(millis(jwt.refresh), imports);
                 changes.push(quote! { jwt.refresh = #refresh; });
             }
             let new = quote! {

@@ -3,12 +3,14 @@
 //! header a trusted proxy forwards client certificates in, and how many verified tokens are
 //! remembered. The scheme names are checked against `securitySchemes` once those are read.
 
+use std::time::Duration;
+
 use serde_json::Value;
 
 use super::limits::parse_rate;
 use super::{is_header_name, parse_duration, positive_duration, Annotations};
 use crate::diag::Severity;
-use crate::ir::{BuiltInVerifier, JwtSettings, KeySource, SecuritySettings};
+use crate::ir::{BuiltIn, JwtSettings, KeySource, SchemeSettings, SecuritySettings};
 use crate::load::Location;
 
 /// The algorithms the built-in JWT verifier knows.
@@ -33,11 +35,12 @@ impl Annotations<'_> {
             let result = match key.as_str() {
                 "failures" => match value {
                     Value::Number(n) if n.as_u64() == Some(0) => {
-                        settings.failures = Some((0, 60_000));
+                        settings.failures = 0;
                         Ok(())
                     }
                     Value::String(text) => parse_rate(text).map(|rate| {
-                        settings.failures = Some((rate.limit, rate.period_ms));
+                        settings.failures = rate.limit;
+                        settings.failures_per = Duration::from_millis(rate.period_ms);
                     }),
                     _ => {
                         Err("`failures` is a rate such as `20/min` (or 0 for no limit)".to_owned())
@@ -45,18 +48,21 @@ impl Annotations<'_> {
                 },
                 "certificate-header" => match value.as_str() {
                     Some(name) if is_header_name(name) => {
-                        settings.certificate_header = Some(name.to_ascii_lowercase());
+                        settings.certificate_header = name.to_ascii_lowercase();
                         Ok(())
                     }
                     _ => Err("`certificate-header` is a header name".to_owned()),
                 },
                 "verified-tokens" => value
                     .as_u64()
-                    .map(|n| settings.verified_tokens = Some(n))
+                    .map(|n| settings.verified_tokens = n)
                     .ok_or_else(|| "`verified-tokens` is a number of tokens".to_owned()),
-                scheme => self
-                    .builtin_verifier(&at, value)
-                    .map(|verifier| settings.schemes.push((scheme.to_owned(), verifier))),
+                scheme => self.builtin_verifier(&at, value).map(|builtin| {
+                    settings.schemes.push(SchemeSettings {
+                        scheme: scheme.to_owned(),
+                        builtin,
+                    })
+                }),
             };
             if let Err(message) = result {
                 self.report(Severity::Error, &at, message);
@@ -66,11 +72,7 @@ impl Annotations<'_> {
     }
 
     /// `{jwt: {...}}`, `{api-keys: {env: NAME}}` or `{certificate: {}}`.
-    fn builtin_verifier(
-        &mut self,
-        at: &Location,
-        value: &Value,
-    ) -> Result<BuiltInVerifier, String> {
+    fn builtin_verifier(&mut self, at: &Location, value: &Value) -> Result<BuiltIn, String> {
         let expected = "a scheme's verifier is `{jwt: {...}}`, `{api-keys: {env: NAME}}` or `{certificate: {}}`";
         let Value::Object(map) = value else {
             return Err(expected.to_owned());
@@ -81,14 +83,14 @@ impl Annotations<'_> {
         };
         let at = at.child(kind);
         match kind.as_str() {
-            "jwt" => self.jwt_settings(&at, settings).map(BuiltInVerifier::Jwt),
+            "jwt" => self.jwt_settings(&at, settings).map(BuiltIn::Jwt),
             "api-keys" => match settings.get("env").and_then(Value::as_str) {
-                Some(env) if is_env_name(env) => Ok(BuiltInVerifier::ApiKeys {
+                Some(env) if is_env_name(env) => Ok(BuiltIn::ApiKeys {
                     env: env.to_owned(),
                 }),
                 _ => Err("`api-keys` names the environment variable that lists `subject:sha256` pairs: `{env: API_KEYS}`".to_owned()),
             },
-            "certificate" => Ok(BuiltInVerifier::Certificate),
+            "certificate" => Ok(BuiltIn::Certificate),
             _ => Err(expected.to_owned()),
         }
     }
@@ -99,15 +101,8 @@ impl Annotations<'_> {
         };
         let mut algorithms = Vec::new();
         let mut keys = None;
-        let mut jwt = JwtSettings {
-            algorithms: Vec::new(),
-            keys: KeySource::SecretEnv(String::new()),
-            issuer: Vec::new(),
-            audience: Vec::new(),
-            leeway_ms: None,
-            required_claims: Vec::new(),
-            refresh_ms: None,
-        };
+        // Filled in below; the defaults of what the spec leaves out are the model's.
+        let mut jwt = JwtSettings::new(&[], KeySource::SecretEnv(String::new()));
         for (key, value) in map {
             let here = at.child(key);
             let text = || -> Result<String, String> {
@@ -155,8 +150,10 @@ impl Annotations<'_> {
                 "issuer" => strings(value).map(|list| jwt.issuer = list),
                 "audience" => strings(value).map(|list| jwt.audience = list),
                 "required-claims" => strings(value).map(|list| jwt.required_claims = list),
-                "leeway" => parse_duration(value).map(|ms| jwt.leeway_ms = Some(ms)),
-                "refresh" => positive_duration(value).map(|ms| jwt.refresh_ms = Some(ms)),
+                "leeway" => parse_duration(value).map(|ms| jwt.leeway = Duration::from_millis(ms)),
+                "refresh" => {
+                    positive_duration(value).map(|ms| jwt.refresh = Duration::from_millis(ms))
+                }
                 other => Err(format!("unknown key `{other}` in `jwt`")),
             };
             if let Err(message) = result {

@@ -3,6 +3,8 @@
 //! and interactive docs (`x-specjet.docs`), which browser origins may call it
 //! (`x-specjet.cors`), and how it holds their connections (`x-specjet.server`).
 
+use std::time::Duration;
+
 use serde_json::Value;
 
 use super::{is_fixed_path, is_header_name, parse_duration, positive_duration, Annotations};
@@ -24,25 +26,24 @@ impl Annotations<'_> {
             "`server` is an object of connection settings",
         ) {
             let at = location.child(key);
+            let duration = |positive: bool| {
+                let ms = if positive {
+                    positive_duration(value)
+                } else {
+                    parse_duration(value)
+                };
+                ms.map(Duration::from_millis)
+            };
             let result = match key.as_str() {
-                "header-read-timeout" => {
-                    positive_duration(value).map(|ms| settings.header_read_timeout_ms = Some(ms))
-                }
-                "idle-timeout" => {
-                    positive_duration(value).map(|ms| settings.idle_timeout_ms = Some(ms))
-                }
-                "body-timeout" => {
-                    positive_duration(value).map(|ms| settings.body_timeout_ms = Some(ms))
-                }
-                "shutdown-delay" => {
-                    parse_duration(value).map(|ms| settings.shutdown_delay_ms = Some(ms))
-                }
-                "shutdown-timeout" => {
-                    positive_duration(value).map(|ms| settings.shutdown_timeout_ms = Some(ms))
-                }
+                "header-read-timeout" => duration(true).map(|d| settings.header_read_timeout = d),
+                "idle-timeout" => duration(true).map(|d| settings.idle_timeout = d),
+                "body-timeout" => duration(true).map(|d| settings.body_timeout = d),
+                "shutdown-delay" => duration(false).map(|d| settings.shutdown_delay = d),
+                "shutdown-timeout" => duration(true).map(|d| settings.shutdown_timeout = d),
                 "max-connections" => value
                     .as_u64()
                     .filter(|n| *n > 0)
+                    .and_then(|n| usize::try_from(n).ok())
                     .map(|n| settings.max_connections = Some(n))
                     .ok_or_else(|| {
                         "`max-connections` is a whole number of connections, at least 1".to_owned()

@@ -1,0 +1,15 @@
+//! The one copy of specjet's settings, shared by both sides of the build: the generator reads
+//! `x-specjet` into these values and writes each one that differs from its default into the
+//! generated `settings()`; the runtime serves them. Plain data: no axum, no syn, no I/O. A
+//! default lives here once, so the two sides cannot disagree on it.
+//!
+//! - `duration.rs`: the spec's duration syntax (`500ms`, `30s`, `10m`, `1h`, `1d`).
+//! - `server.rs`: `x-specjet.server`, how connections are held and a shutdown proceeds.
+//! - `security.rs`: `x-specjet.security`, the built-in verifiers of the spec's schemes.
+
+pub mod duration;
+pub mod security;
+pub mod server;
+
+pub use security::{BuiltIn, JwtSettings, KeySource, SchemeSettings, SecuritySettings};
+pub use server::ServerSettings;
