@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::codegen::{rust_type, Scope};
-use crate::ir::{Api, BodyKind, Operation, StatusSpec, TypeKind};
+use crate::ir::{Api, Operation, StatusSpec, TypeKind};
 
 /// One difference.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,9 +76,9 @@ fn shape(api: &Api, op: &Operation) -> Shape {
             .contents
             .iter()
             .map(|c| {
-                let t = match &c.kind {
-                    BodyKind::Json(t) | BodyKind::Form(t) => ty(api, t),
-                    other => format!("{other:?}"),
+                let t = match c.kind.value_type() {
+                    Some(t) => ty(api, t),
+                    None => format!("{:?}", c.kind),
                 };
                 (c.media_type.clone(), t)
             })
@@ -97,11 +97,9 @@ fn shape(api: &Api, op: &Operation) -> Shape {
             let bodies = r
                 .contents
                 .iter()
-                .map(|c| match &c.kind {
-                    BodyKind::Json(t) | BodyKind::Form(t) => {
-                        format!("{} {}", c.media_type, ty(api, t))
-                    }
-                    _ => c.media_type.clone(),
+                .map(|c| match c.kind.value_type() {
+                    Some(t) => format!("{} {}", c.media_type, ty(api, t)),
+                    None => c.media_type.clone(),
                 })
                 .collect();
             (status, bodies)

@@ -1154,6 +1154,39 @@ pub enum BodyKind {
     Text,
     /// Anything else, as raw bytes.
     Binary,
+    /// A response of server-sent events (`text/event-stream`) whose data is this type (the
+    /// media type's `itemSchema`, else its `schema`; text without one), as an `EventStream`.
+    Events(TypeRef),
+    /// A response of items (`application/x-ndjson`, `application/jsonl`,
+    /// `application/json-seq`) of this type, as an `ItemStream`.
+    Items(TypeRef, Framing),
+}
+
+/// How the items of an item stream follow one another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// One JSON text per line.
+    Lines,
+    /// Each JSON text after a record separator (RFC 7464).
+    RecordSeparated,
+}
+
+impl BodyKind {
+    /// The type of the values it holds (a JSON or form body, or the items of a stream).
+    pub fn value_type(&self) -> Option<&TypeRef> {
+        match self {
+            BodyKind::Json(ty)
+            | BodyKind::Form(ty)
+            | BodyKind::Events(ty)
+            | BodyKind::Items(ty, _) => Some(ty),
+            BodyKind::Multipart | BodyKind::Text | BodyKind::Binary => None,
+        }
+    }
+
+    /// Whether it is sent as a stream.
+    pub fn is_stream(&self) -> bool {
+        matches!(self, BodyKind::Events(_) | BodyKind::Items(..))
+    }
 }
 
 /// Which statuses a response covers.

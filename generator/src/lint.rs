@@ -68,8 +68,7 @@ fn own_answers(api: &Api, op: &Operation) -> Vec<(u16, &'static str)> {
             answers.push((403, "a caller without the scopes its `security` requires"));
         }
     }
-    let guessing_limited = !op.security.is_empty()
-        && api.settings.security.failures > 0;
+    let guessing_limited = !op.security.is_empty() && api.settings.security.failures > 0;
     if api.rate_limit_of(op).is_some() {
         answers.push((429, "its rate limit"));
     } else if guessing_limited {

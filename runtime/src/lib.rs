@@ -70,6 +70,7 @@ pub mod serve;
 mod services;
 mod shed;
 mod start;
+pub mod stream;
 mod tally;
 mod timing;
 

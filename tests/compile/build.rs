@@ -16,6 +16,7 @@ const SPECS: &[(&str, &str)] = &[
     ("empty", "tests/compile/specs/empty.yaml"),
     ("invisible", "tests/compile/specs/invisible.yaml"),
     ("security", "tests/compile/specs/security.yaml"),
+    ("streams", "tests/compile/specs/streams.yaml"),
     (
         "empty_operations",
         "tests/compile/specs/empty-operations.yaml",

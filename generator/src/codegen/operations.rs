@@ -6,8 +6,8 @@ use quote::{format_ident, quote};
 
 use super::{doc_attrs, join_docs, rust_type, Scope};
 use crate::ir::{
-    Api, BodyKind, Content, Module, Operation, Param, ParamLocation, ParamStyle, Piece, Response,
-    StatusSpec,
+    Api, BodyKind, Content, Framing, Module, Operation, Param, ParamLocation, ParamStyle, Piece,
+    Response, StatusSpec, TypeRef,
 };
 
 pub(super) fn module(api: &Api, index: usize) -> TokenStream {
@@ -110,6 +110,16 @@ fn request(api: &Api, op: &Operation, scope: Scope) -> TokenStream {
             initial.push(quote! { principal: ::std::option::Option::None });
         }
     }
+    if reads_last_event_id(op) {
+        let docs = doc_attrs(Some(
+            "`Last-Event-ID`: the id of the last event a reconnecting client received, to \
+             resume the stream after it.",
+        ));
+        fields.push(
+            quote! { #docs pub last_event_id: ::std::option::Option<::std::string::String>, },
+        );
+        initial.push(quote! { last_event_id: ::std::option::Option::None });
+    }
     let extraction = extraction(api, op, scope);
     let method = format_ident!("{}", op.method.as_str().to_uppercase());
     let has_params = !op.path_captures.is_empty();
@@ -158,6 +168,22 @@ fn request(api: &Api, op: &Operation, scope: Scope) -> TokenStream {
 
         #extraction
     }
+}
+
+/// Whether a request of `op` carries `Last-Event-ID`: `op` answers server-sent events and
+/// does not declare the header itself.
+fn reads_last_event_id(op: &Operation) -> bool {
+    let events = op.responses.iter().any(|response| {
+        response
+            .contents
+            .iter()
+            .any(|content| matches!(content.kind, BodyKind::Events(_)))
+    });
+    events
+        && !op.params.iter().any(|param| {
+            param.location == ParamLocation::Header
+                && param.wire.eq_ignore_ascii_case("last-event-id")
+        })
 }
 
 /// The type of the `principal` field of a request of `op`: the verified caller when `op`
@@ -292,6 +318,20 @@ fn extraction(api: &Api, op: &Operation, scope: Scope) -> TokenStream {
             (quote! { req_body }, read, quote! { body, })
         }
     };
+    let (last_event_read, last_event_field) = if reads_last_event_id(op) {
+        (
+            quote! {
+                let last_event_id = parts
+                    .headers
+                    .get("last-event-id")
+                    .and_then(|value| value.to_str().ok())
+                    .map(::std::borrow::ToOwned::to_owned);
+            },
+            quote! { last_event_id, },
+        )
+    } else {
+        (quote! {}, quote! {})
+    };
     let (principal_read, principal_field) = match principal_type(op) {
         None => (quote! {}, quote! {}),
         Some(_) if op.secured => (
@@ -313,6 +353,7 @@ fn extraction(api: &Api, op: &Operation, scope: Scope) -> TokenStream {
                 #body_arg: ::specjet::axum::body::Body,
             ) -> ::std::result::Result<Self, ::specjet::Problem> {
                 #principal_read
+                #last_event_read
                 #(#setup)*
                 #(#reads)*
                 #bounds
@@ -323,6 +364,7 @@ fn extraction(api: &Api, op: &Operation, scope: Scope) -> TokenStream {
                     #(#idents,)*
                     #body_field
                     #principal_field
+                    #last_event_field
                     parts,
                 })
             }
@@ -508,7 +550,8 @@ fn parse_content(
             quote! { ::specjet::MultipartForm::parse(&parts.headers, req_bytes).await? }
         }
         BodyKind::Text => quote! { ::specjet::extract::text_body(req_bytes)? },
-        BodyKind::Binary => quote! { req_bytes },
+        // Streams are answers only: a request's body of these media types is its bytes.
+        BodyKind::Binary | BodyKind::Events(_) | BodyKind::Items(..) => quote! { req_bytes },
     }
 }
 
@@ -519,6 +562,14 @@ fn content_type(api: &Api, content: &Content, scope: Scope) -> TokenStream {
         BodyKind::Multipart => quote! { ::specjet::MultipartForm },
         BodyKind::Text => quote! { ::std::string::String },
         BodyKind::Binary => quote! { ::specjet::bytes::Bytes },
+        BodyKind::Events(ty) => {
+            let ty = rust_type(api, ty, scope);
+            quote! { ::specjet::stream::EventStream<#ty> }
+        }
+        BodyKind::Items(ty, _) => {
+            let ty = rust_type(api, ty, scope);
+            quote! { ::specjet::stream::ItemStream<#ty> }
+        }
     }
 }
 
@@ -535,9 +586,12 @@ fn media_enum(
         let docs = doc_attrs(Some(&format!("`{}`", content.media_type)));
         quote! { #docs #variant(#ty), }
     });
+    // A stream is read once: an enum that may hold one is not `Clone`.
+    let clone = (!contents.iter().any(|content| content.kind.is_stream()))
+        .then(|| quote! { , ::std::clone::Clone });
     quote! {
         #[doc = #doc]
-        #[derive(::std::fmt::Debug, ::std::clone::Clone)]
+        #[derive(::std::fmt::Debug #clone)]
         pub enum #name {
             #(#variants)*
         }
@@ -557,10 +611,38 @@ fn sent_content_type(content: &Content) -> String {
     }
 }
 
-/// An expression building a response with `status` from the body value `body`.
-fn respond_content(content: &Content, status: &TokenStream, body: TokenStream) -> TokenStream {
+/// An expression building a response of `op` with `status` from the body value `body`.
+fn respond_content(
+    op: &Operation,
+    content: &Content,
+    status: &TokenStream,
+    body: TokenStream,
+) -> TokenStream {
     let content_type = sent_content_type(content);
-    match content.kind {
+    let id = &op.id;
+    match &content.kind {
+        BodyKind::Events(TypeRef::String) => {
+            quote! { ::specjet::stream::text_events(#status, #id, #body) }
+        }
+        BodyKind::Events(_) => quote! { ::specjet::stream::json_events(#status, #id, #body) },
+        BodyKind::Items(_, framing) => {
+            let framing = match framing {
+                Framing::Lines => quote! { Lines },
+                Framing::RecordSeparated => quote! { RecordSeparated },
+            };
+            // A producer silent for the operation's `x-timeout` ends the stream.
+            let idle = Literal::u64_unsuffixed(op.policies.timeout_ms);
+            quote! {
+                ::specjet::stream::items(
+                    #status,
+                    #content_type,
+                    #id,
+                    #body,
+                    ::specjet::stream::Framing::#framing,
+                    ::std::time::Duration::from_millis(#idle),
+                )
+            }
+        }
         BodyKind::Json(_) => quote! { ::specjet::respond::json(#status, #content_type, &#body) },
         BodyKind::Form(_) => quote! { ::specjet::respond::form(#status, #content_type, &#body) },
         BodyKind::Multipart => {
@@ -577,7 +659,7 @@ fn response(api: &Api, op: &Operation, scope: Scope) -> TokenStream {
     let mut arms = Vec::new();
     let mut media_enums = Vec::new();
     for response in &op.responses {
-        let (variant, arm, media) = response_variant(api, response, scope);
+        let (variant, arm, media) = response_variant(api, op, response, scope);
         variants.push(variant);
         arms.push(arm);
         media_enums.push(media);
@@ -625,6 +707,7 @@ fn response(api: &Api, op: &Operation, scope: Scope) -> TokenStream {
 /// The variant, its `into_response` arm, and its media-type enum if it has several.
 fn response_variant(
     api: &Api,
+    op: &Operation,
     response: &Response,
     scope: Scope,
 ) -> (TokenStream, TokenStream, TokenStream) {
@@ -664,7 +747,7 @@ fn response_variant(
             let name = format_ident!("{}", name);
             let arms = response.contents.iter().map(|content| {
                 let media_variant = format_ident!("{}", content.variant);
-                let respond = respond_content(content, &quote! { status }, quote! { body });
+                let respond = respond_content(op, content, &quote! { status }, quote! { body });
                 quote! { #name::#media_variant(body) => #respond, }
             });
             quote! {
@@ -676,7 +759,7 @@ fn response_variant(
                 }
             }
         }
-        (None, Some(content)) => respond_content(content, &status_expr, quote! { body }),
+        (None, Some(content)) => respond_content(op, content, &status_expr, quote! { body }),
         (None, None) => quote! { ::specjet::respond::empty(#status_expr) },
     };
     let header_idents: Vec<_> = response

@@ -38,6 +38,7 @@ const REQUEST_RESERVED: &[&str] = &[
     "req_body",
     "req_out_of_bounds",
     "principal",
+    "last_event_id",
 ];
 
 /// Lowers a loaded spec. Problems are added to `diags`.
@@ -324,6 +325,23 @@ impl Lowering<'_> {
             self.pending_invalidations.push((index, at, target));
         }
         policies.invalidate_tags = tags;
+        let streams = responses
+            .iter()
+            .any(|response| response.contents.iter().any(|c| c.kind.is_stream()));
+        if streams && policies.cache.is_some() {
+            self.warn(
+                &location,
+                "a streaming answer (server-sent events, items) is never cached: this operation's `x-cache` is left out",
+            );
+            policies.cache = None;
+        }
+        if streams && policies.batch_group.is_some() {
+            self.warn(
+                &location,
+                "a batch holds whole answers, not streams: this operation's `x-batch-group` is left out",
+            );
+            policies.batch_group = None;
+        }
         let slo = self.annotations.slo(item, (&location, &operation));
         let tags = operation
             .get("tags")
@@ -611,7 +629,7 @@ impl Lowering<'_> {
         operation.get("requestBody")?;
         let (body_location, body) = self.deref(&location.child("requestBody"))?;
         let media_enum = self.media_enum(&body, "Body", module);
-        let contents = self.contents(&body_location, &body, "Body", module);
+        let contents = self.contents(&body_location, &body, "Body", module, false);
         Some(RequestBody {
             required: body.get("required") == Some(&Value::Bool(true)),
             media_enum,
@@ -639,6 +657,7 @@ impl Lowering<'_> {
         body: &Value,
         hint: &str,
         module: Module,
+        response: bool,
     ) -> Vec<Content> {
         let Some(Value::Object(content)) = body.get("content") else {
             return Vec::new();
@@ -661,7 +680,33 @@ impl Lowering<'_> {
             } else {
                 hint.to_owned()
             };
-            let kind = if is_json_media(&essence) {
+            let stream = if response {
+                stream_framing(&essence)
+            } else {
+                None
+            };
+            let kind = if let Some(framing) = stream {
+                // The schema of one item: OpenAPI 3.2's `itemSchema`, else the media type's.
+                let item_key = if media_object.get("itemSchema").is_some() {
+                    "itemSchema"
+                } else {
+                    "schema"
+                };
+                let item_location = location.child("content").child(media).child(item_key);
+                let ty = if media_object.get(item_key).is_some() {
+                    self.types
+                        .schema(&item_location, &type_hint, module)
+                        .wrapped()
+                } else if framing.is_none() {
+                    TypeRef::String
+                } else {
+                    TypeRef::Value
+                };
+                match framing {
+                    None => BodyKind::Events(ty),
+                    Some(framing) => BodyKind::Items(ty, framing),
+                }
+            } else if is_json_media(&essence) {
                 let ty = if has_schema {
                     self.types
                         .schema(&schema_location, &type_hint, module)
@@ -735,6 +780,7 @@ impl Lowering<'_> {
                 &response,
                 &format!("{variant}Body"),
                 module,
+                true,
             );
             let headers = self.response_headers(&response_location, &response, &variant, module);
             out.push(Response {
@@ -1004,6 +1050,19 @@ pub(crate) fn is_json_media(essence: &str) -> bool {
         .trim()
         .to_ascii_lowercase();
     essence == "application/json" || essence == "text/json" || essence.ends_with("+json")
+}
+
+/// How a response of media type `essence` is streamed: `Some(None)` for server-sent events,
+/// `Some(Some(framing))` for items; `None` for a body sent whole.
+fn stream_framing(essence: &str) -> Option<Option<crate::ir::Framing>> {
+    match essence {
+        "text/event-stream" => Some(None),
+        "application/x-ndjson" | "application/jsonl" | "application/x-jsonlines" => {
+            Some(Some(crate::ir::Framing::Lines))
+        }
+        "application/json-seq" => Some(Some(crate::ir::Framing::RecordSeparated)),
+        _ => None,
+    }
 }
 
 pub(crate) fn is_text_media(essence: &str) -> bool {

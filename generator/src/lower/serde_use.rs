@@ -59,10 +59,7 @@ fn also_derived(types: &[TypeDef], also: &AlsoDerive) -> Vec<TypeId> {
 }
 
 fn body_type(kind: &BodyKind) -> Option<TypeId> {
-    match kind {
-        BodyKind::Json(ty) | BodyKind::Form(ty) => ty.named(),
-        BodyKind::Multipart | BodyKind::Text | BodyKind::Binary => None,
-    }
+    kind.value_type().and_then(TypeRef::named)
 }
 
 /// Every type reachable from `roots`, as a mark per type id.

@@ -181,7 +181,11 @@ fn each_ref_in_operation(op: &mut Operation, visit: &mut impl FnMut(&mut TypeRef
         .iter_mut()
         .flat_map(|response| response.contents.iter_mut());
     for content in bodies.chain(responses) {
-        if let BodyKind::Json(ty) | BodyKind::Form(ty) = &mut content.kind {
+        if let BodyKind::Json(ty)
+        | BodyKind::Form(ty)
+        | BodyKind::Events(ty)
+        | BodyKind::Items(ty, _) = &mut content.kind
+        {
             each_ref(ty, visit);
         }
     }

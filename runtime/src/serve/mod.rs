@@ -113,6 +113,9 @@ pub async fn serve_listener_with(
     tokio::time::sleep(delay).await;
     let _ = stop_accepting.send(());
     let _ = accepting.await;
+    // Event streams never end by themselves: each sends a `retry:` hint and ends, so that its
+    // client reconnects elsewhere.
+    crate::stream::end_event_streams();
     let shutdown_timeout = settings.shutdown_timeout;
     if tokio::time::timeout(shutdown_timeout, server.close_all())
         .await

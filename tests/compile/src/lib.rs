@@ -26,6 +26,7 @@ generated!(
     empty,
     invisible,
     security,
+    streams,
     empty_operations,
     oai_petstore,
     oai_petstore_expanded,

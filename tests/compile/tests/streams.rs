@@ -1,0 +1,201 @@
+//! The service generated from `tests/compile/specs/streams.yaml`: server-sent events (JSON and
+//! text data), items as NDJSON and as a JSON text sequence, each sent as the handler yields
+//! it (not at the end), never cached, event streams never compressed, a silent producer
+//! ending an item stream at the operation's `x-timeout`, and `Last-Event-ID` handed to the
+//! handler of a reconnecting client.
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use specjet::axum::body::Body;
+use specjet::http::{Request, StatusCode};
+use specjet::stream::{Event, EventStream, ItemStream};
+use specjet_compile_tests::streams::operations::{export, log, ticks};
+use specjet_compile_tests::streams::server::{router_with, settings, Api};
+use specjet_compile_tests::streams::types::Record;
+use tokio::sync::mpsc;
+use tower::ServiceExt;
+
+/// The handlers; `ticks` sends what the test pushes into its channel, after the event the
+/// client last received.
+#[derive(Clone)]
+struct Handlers {
+    ticks: std::sync::Arc<std::sync::Mutex<Option<mpsc::Receiver<i64>>>>,
+}
+
+impl Api for Handlers {
+    async fn ticks(&self, request: ticks::Request) -> ticks::Response {
+        let resume_after: i64 = request
+            .last_event_id
+            .as_deref()
+            .and_then(|id| id.parse().ok())
+            .unwrap_or(0);
+        let receiver = self.ticks.lock().unwrap().take().expect("one stream");
+        let events = futures_util::stream::unfold(receiver, |mut receiver| async move {
+            receiver.recv().await.map(|n| (n, receiver))
+        })
+        .filter(move |n| std::future::ready(*n > resume_after))
+        .map(|n| Event::new(ticks::OkBody { n }).with_id(n.to_string()));
+        ticks::Response::Ok(EventStream::new(events))
+    }
+
+    async fn log(&self, _request: log::Request) -> log::Response {
+        let lines = ["started", "two\nlines"].map(|line| Event::new(line.to_owned()));
+        log::Response::Ok(EventStream::new(futures_util::stream::iter(lines)))
+    }
+
+    async fn export(&self, request: export::Request) -> export::Response {
+        let count = i64::from(request.count);
+        let records = futures_util::stream::iter(0..count).map(|id| Record {
+            id,
+            name: format!("record {id}"),
+        });
+        let sequence = request
+            .parts
+            .headers
+            .get("accept")
+            .is_some_and(|accept| accept == "application/json-seq");
+        export::Response::Ok(if sequence {
+            export::OkBody::JsonSeq(ItemStream::new(records))
+        } else if count == 0 {
+            // A producer that never yields: the operation's `x-timeout` (500 ms) ends it.
+            export::OkBody::XNdjson(ItemStream::new(futures_util::stream::pending()))
+        } else {
+            export::OkBody::XNdjson(ItemStream::new(records))
+        })
+    }
+}
+
+fn service() -> (specjet::axum::Router, mpsc::Sender<i64>) {
+    let (sender, receiver) = mpsc::channel(16);
+    let handlers = Handlers {
+        ticks: std::sync::Arc::new(std::sync::Mutex::new(Some(receiver))),
+    };
+    let router = router_with(handlers, &specjet::Services::new(settings(), None));
+    (router, sender)
+}
+
+fn get(path: &str, headers: &[(&str, &str)]) -> Request<Body> {
+    let mut request = Request::get(path);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request.body(Body::empty()).unwrap()
+}
+
+#[tokio::test]
+async fn events_arrive_as_they_are_sent_and_resume_after_the_last_event_id() {
+    let (router, ticks) = service();
+    // Even asked with compression: each event must reach the client when it is sent.
+    let response = router
+        .oneshot(get(
+            "/ticks",
+            &[("accept-encoding", "gzip"), ("last-event-id", "1")],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    assert!(response.headers().get("content-encoding").is_none());
+    assert!(
+        response.headers().get("cache-status").is_none(),
+        "never cached, though the spec says x-cache-ttl"
+    );
+    let mut body = response.into_body().into_data_stream();
+    ticks.send(1).await.unwrap(); // before the client's last event: skipped
+    ticks.send(2).await.unwrap();
+    let first = tokio::time::timeout(Duration::from_secs(2), body.next())
+        .await
+        .expect("the event arrives before the stream ends")
+        .unwrap()
+        .unwrap();
+    assert_eq!(&first[..], b"id: 2\ndata: {\"n\":2}\n\n");
+    ticks.send(3).await.unwrap();
+    let second = body.next().await.unwrap().unwrap();
+    assert_eq!(&second[..], b"id: 3\ndata: {\"n\":3}\n\n");
+    drop(ticks);
+    assert!(body.next().await.is_none(), "ends with its producer");
+}
+
+#[tokio::test]
+async fn text_events_and_items_are_framed_as_their_media_types_say() {
+    let (router, _) = service();
+    let response = router.clone().oneshot(get("/log", &[])).await.unwrap();
+    let text = specjet::axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    assert_eq!(&text[..], b"data: started\n\ndata: two\ndata: lines\n\n");
+
+    let response = router.clone().oneshot(get("/export", &[])).await.unwrap();
+    assert_eq!(response.headers()["content-type"], "application/x-ndjson");
+    let lines = specjet::axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&lines),
+        "{\"id\":0,\"name\":\"record 0\"}\n{\"id\":1,\"name\":\"record 1\"}\n{\"id\":2,\"name\":\"record 2\"}\n"
+    );
+    let response = router
+        .clone()
+        .oneshot(get(
+            "/export?count=2",
+            &[("accept", "application/json-seq")],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["content-type"], "application/json-seq");
+    let sequence = specjet::axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&sequence),
+        "\u{1e}{\"id\":0,\"name\":\"record 0\"}\n\u{1e}{\"id\":1,\"name\":\"record 1\"}\n"
+    );
+}
+
+#[tokio::test]
+async fn a_silent_producer_ends_at_the_operations_timeout_and_streams_are_counted() {
+    let (router, _) = service();
+    let started = std::time::Instant::now();
+    let response = router
+        .clone()
+        .oneshot(get("/export?count=0", &[]))
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "the first byte came at once"
+    );
+    let body = specjet::axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    assert!(body.is_empty());
+    let took = started.elapsed();
+    assert!(
+        (Duration::from_millis(450)..Duration::from_secs(3)).contains(&took),
+        "ended after its 500 ms x-timeout of silence: {took:?}"
+    );
+    let big = router
+        .oneshot(get("/export?count=1000", &[]))
+        .await
+        .unwrap();
+    let _ = specjet::axum::body::to_bytes(big.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let metrics = specjet::metrics::render().await;
+    let metrics = specjet::axum::body::to_bytes(metrics.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let metrics = String::from_utf8_lossy(&metrics);
+    assert!(
+        metrics
+            .lines()
+            .any(|line| line.starts_with("specjet_stream_items_total{operation=\"export\"}")),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("specjet_stream_duration_seconds"),
+        "{metrics}"
+    );
+}
