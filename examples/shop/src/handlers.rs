@@ -9,9 +9,9 @@ use specjet::http::StatusCode;
 use specjet::{Database, Loader, Problem};
 
 use crate::api::operations::{
-    create_order, create_product, create_user, delete_product, get_order, get_product, get_user,
-    get_user_stats, issue_token, list_my_orders, list_products, list_user_orders, list_users,
-    update_order,
+    create_order, create_product, create_user, delete_product, export_orders, get_order,
+    get_product, get_user, get_user_stats, issue_token, list_my_orders, list_products,
+    list_user_orders, list_users, update_order, watch_user_orders,
 };
 use crate::api::types::{
     IssuedToken, IssuedTokenTokenType, Order, OrderPage, Product, User, UserStats,
@@ -47,7 +47,12 @@ pub struct Shop {
     /// A user's newest orders, by (user, page size).
     recent_orders: Loader<(i64, i32), OrderPage>,
     stats: Loader<i64, UserStats>,
+    /// New orders, for the watchers of `watchUserOrders`.
+    news: crate::news::OrderNews,
 }
+
+/// How many orders `exportOrders` reads from the database at a time.
+const EXPORT_PAGE: i64 = 500;
 
 impl Shop {
     /// The shop over the services' database, signing tokens with `SHOP_JWT_SECRET`.
@@ -60,6 +65,7 @@ impl Shop {
             orders: loader!(database, "orders", store::orders_by_id),
             recent_orders: recent_orders_loader(&database),
             stats: loader!(database, "stats", store::stats),
+            news: crate::news::OrderNews::new(database.clone()),
             database,
         })
     }
@@ -240,6 +246,87 @@ impl Shop {
         }))
     }
 
+    async fn try_watch_user_orders(
+        &self,
+        request: watch_user_orders::Request,
+    ) -> Result<watch_user_orders::Response, Problem> {
+        use futures_util::StreamExt;
+        let user = request.user_id;
+        found(&self.users, user, "user").await?;
+        // Subscribed before the missed orders are read: none falls between the two.
+        let live = self.news.subscribe().await?;
+        let resume_after = request
+            .last_event_id
+            .as_deref()
+            .and_then(|id| id.parse::<i64>().ok());
+        let missed = match resume_after {
+            Some(after) => {
+                with_connection(&self.database, async move |connection| {
+                    store::orders_after(connection, Some(user), after, 100).await
+                })
+                .await?
+            }
+            None => Vec::new(),
+        };
+        let mut sent = missed
+            .last()
+            .map(|order| order.id)
+            .or(resume_after)
+            .unwrap_or(0);
+        let live = futures_util::stream::unfold(live, |mut live| async move {
+            loop {
+                match live.recv().await {
+                    Ok(order) => return Some((order, live)),
+                    // A watcher that fell behind skips what it missed; it has the newest.
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        })
+        .filter_map(move |order| {
+            let new = order.user_id == user && order.id > sent;
+            if new {
+                sent = order.id;
+            }
+            std::future::ready(new.then(|| Order::clone(&order)))
+        });
+        let events = futures_util::stream::iter(missed).chain(live).map(|order| {
+            specjet::stream::Event::new(order.clone())
+                .with_id(order.id.to_string())
+                .with_event("order")
+        });
+        Ok(watch_user_orders::Response::Ok(
+            specjet::stream::EventStream::new(events),
+        ))
+    }
+
+    fn export_orders(&self) -> export_orders::Response {
+        use futures_util::TryStreamExt;
+        let database = self.database.clone();
+        // A page at a time, the next read only when the client has taken the last one.
+        let pages = futures_util::stream::try_unfold(Some(0), move |after| {
+            let database = database.clone();
+            async move {
+                let Some(after) = after else {
+                    return Ok(None);
+                };
+                let page = with_connection(&database, async move |connection| {
+                    store::orders_after(connection, None, after, EXPORT_PAGE).await
+                })
+                .await?;
+                let next = (page.len() as i64 == EXPORT_PAGE)
+                    .then(|| page.last().map(|o| o.id))
+                    .flatten();
+                Ok::<_, Problem>(Some((page, next)))
+            }
+        });
+        let orders = pages
+            .map_ok(|page| futures_util::stream::iter(page.into_iter().map(Ok)))
+            .try_flatten()
+            .map_err(|problem: Problem| problem.detail.map(String::from).unwrap_or_default());
+        export_orders::Response::Ok(specjet::stream::ItemStream::try_new(orders))
+    }
+
     async fn try_update_order(
         &self,
         request: update_order::Request,
@@ -325,6 +412,17 @@ impl Api for Shop {
 
     async fn issue_token(&self, request: issue_token::Request) -> issue_token::Response {
         self.try_issue_token(request).await.into()
+    }
+
+    async fn watch_user_orders(
+        &self,
+        request: watch_user_orders::Request,
+    ) -> watch_user_orders::Response {
+        self.try_watch_user_orders(request).await.into()
+    }
+
+    async fn export_orders(&self, _request: export_orders::Request) -> export_orders::Response {
+        Shop::export_orders(self)
     }
 
     async fn get_order(&self, request: get_order::Request) -> get_order::Response {

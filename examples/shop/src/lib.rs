@@ -7,6 +7,7 @@
 #[rustfmt::skip]
 pub mod api;
 pub mod handlers;
+pub mod news;
 pub mod seed;
 pub mod sql;
 pub mod store;

@@ -289,6 +289,35 @@ pub async fn orders_by_id(
         .collect()
 }
 
+/// Orders after `after` (by id), oldest first, at most `limit`: every user's, or `user`'s.
+pub async fn orders_after(
+    connection: &mut AnyConnection,
+    user: Option<i64>,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<Order>> {
+    let query = match user {
+        Some(_) => format!(
+            "SELECT {ORDER_COLUMNS} FROM orders WHERE user_id = $1 AND id > $2 ORDER BY id LIMIT $3"
+        ),
+        None => format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id > $1 ORDER BY id LIMIT $2"),
+    };
+    let mut query = sqlx::query_as::<_, OrderRow>(&query);
+    if let Some(user) = user {
+        query = query.bind(user);
+    }
+    let rows = query.bind(after).bind(limit).fetch_all(connection).await?;
+    rows.into_iter().map(order).collect()
+}
+
+/// The highest order id (0 without orders).
+pub async fn last_order_id(connection: &mut AnyConnection) -> Result<i64> {
+    let (id,): (i64,) = sqlx::query_as("SELECT COALESCE(MAX(id), 0) FROM orders")
+        .fetch_one(connection)
+        .await?;
+    Ok(id)
+}
+
 /// The newest `limit` orders of each of these users, in one query (a window over the
 /// `orders_by_user` index): the orders of many users are not one query each. Users without
 /// orders are left out.

@@ -703,3 +703,122 @@ fn with_no_environment_it_serves_a_seeded_shop_from_sqlite() {
     drop(service);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The body of `response`, read a chunk at a time until `done` says it has what it waits for
+/// (or 5 s passed).
+async fn read_until(
+    body: &mut (impl futures_util::Stream<Item = Result<specjet::bytes::Bytes, specjet::axum::Error>>
+              + Unpin),
+    done: impl Fn(&str) -> bool,
+) -> String {
+    use futures_util::StreamExt;
+    let mut text = String::new();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !done(&text) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, body.next()).await {
+            Ok(Some(Ok(chunk))) => text.push_str(&String::from_utf8_lossy(&chunk)),
+            _ => break,
+        }
+    }
+    text
+}
+
+/// A user's new orders arrive as server-sent events as they are placed, a client reconnecting
+/// with `Last-Event-ID` gets those it missed first, and every order exports as NDJSON, on each
+/// database.
+#[tokio::test]
+async fn new_orders_stream_as_events_and_every_order_exports_as_ndjson() {
+    for database in postgres::every_backend("shop_streams") {
+        let backend = database.backend;
+        let (router, pool) = shop_and_pool(&database).await;
+        seed_if_empty(&pool, SeedSize::users(20)).await.unwrap();
+        let watch = |last: Option<String>| {
+            let mut request = Request::get("/users/3/orders/events");
+            if let Some(last) = last {
+                request = request.header("last-event-id", last);
+            }
+            router.clone().oneshot(request.body(Body::empty()).unwrap())
+        };
+        let response = watch(None).await.unwrap();
+        assert_eq!(
+            response.headers()["content-type"],
+            "text/event-stream",
+            "{backend}"
+        );
+        let mut events = response.into_body().into_data_stream();
+        let place = |user: i64| {
+            let order = json!({"items": [{"product_id": 1, "quantity": 1}],
+                "shipping": {"street": "1 Main St", "city": "Springfield", "country": "US"}});
+            let router = router.clone();
+            async move {
+                let (status, order) = call(
+                    &router,
+                    "POST",
+                    &format!("/users/{user}/orders"),
+                    Some(order),
+                )
+                .await;
+                assert_eq!(status, StatusCode::CREATED, "{order}");
+                order["id"].as_i64().unwrap()
+            }
+        };
+        let other = place(4).await; // another user's: not in this stream
+        let first = place(3).await;
+        let text = read_until(&mut events, |text| text.contains("\n\n")).await;
+        assert!(
+            text.starts_with(&format!(
+                "id: {first}\nevent: order\ndata: {{\"id\":{first},"
+            )),
+            "{backend}: {text}"
+        );
+        assert!(
+            !text.contains(&format!("\"id\":{other},")),
+            "{backend}: {text}"
+        );
+        drop(events);
+
+        // Gone for a while; back with the last id it saw: what it missed comes first.
+        let second = place(3).await;
+        let third = place(3).await;
+        let response = watch(Some(first.to_string())).await.unwrap();
+        let mut events = response.into_body().into_data_stream();
+        let text = read_until(&mut events, |text| text.matches("\n\n").count() >= 2).await;
+        let ids: Vec<&str> = text
+            .lines()
+            .filter_map(|line| line.strip_prefix("id: "))
+            .collect();
+        assert_eq!(
+            ids,
+            [second.to_string(), third.to_string()],
+            "{backend}: {text}"
+        );
+
+        // Every order, one JSON text per line, read a page at a time.
+        let response = router
+            .clone()
+            .oneshot(Request::get("/orders/export").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.headers()["content-type"], "application/x-ndjson");
+        let body = specjet::axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let lines: Vec<Value> = String::from_utf8_lossy(&body)
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        let mut connection = pool.acquire().await.unwrap();
+        let (count,): (i64,) = specjet::sqlx::query_as("SELECT COUNT(*) FROM orders")
+            .fetch_one(&mut *connection)
+            .await
+            .unwrap();
+        assert_eq!(lines.len() as i64, count, "{backend}: every order once");
+        assert!(
+            lines
+                .windows(2)
+                .all(|pair| pair[0]["id"].as_i64() < pair[1]["id"].as_i64()),
+            "{backend}: oldest first"
+        );
+    }
+}

@@ -345,6 +345,73 @@ pub const DOCUMENT: &str = r##"{
         }
       }
     },
+    "/users/{userId}/orders/events": {
+      "parameters": [
+        {
+          "$ref": "#/components/parameters/UserId"
+        }
+      ],
+      "get": {
+        "summary": "New orders of a user, as they are placed",
+        "description": "Server-sent events: one `order` event per order the user places from now on, on any replica (each replica reads new orders from the database a few times a second). The event id is the order's id; a client that reconnects with `Last-Event-ID` first gets the orders it missed.",
+        "operationId": "watchUserOrders",
+        "tags": [
+          "orders"
+        ],
+        "x-rate-limit": {
+          "rate": "5/s",
+          "burst": 10
+        },
+        "responses": {
+          "200": {
+            "description": "The user's new orders.",
+            "content": {
+              "text/event-stream": {
+                "itemSchema": {
+                  "$ref": "#/components/schemas/Order"
+                }
+              }
+            }
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "default": {
+            "$ref": "#/components/responses/Problem"
+          }
+        }
+      }
+    },
+    "/orders/export": {
+      "get": {
+        "summary": "Every order",
+        "description": "Every order, oldest first, one JSON text per line (NDJSON), read from the database a page at a time as the client reads: memory stays bounded however many there are, and a slow client slows the reading.",
+        "operationId": "exportOrders",
+        "tags": [
+          "orders"
+        ],
+        "x-rate-limit": {
+          "rate": "1/s",
+          "burst": 2
+        },
+        "x-timeout": "10s",
+        "responses": {
+          "200": {
+            "description": "The orders.",
+            "content": {
+              "application/x-ndjson": {
+                "schema": {
+                  "$ref": "#/components/schemas/Order"
+                }
+              }
+            }
+          },
+          "default": {
+            "$ref": "#/components/responses/Problem"
+          }
+        }
+      }
+    },
     "/users/{userId}/stats": {
       "parameters": [
         {

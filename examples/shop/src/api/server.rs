@@ -10,9 +10,10 @@ use ::specjet::{OperationInfo, Policies, Services};
 use ::std::future::Future;
 use ::std::time::Duration;
 use super::operations::{
-    create_order, create_product, create_user, delete_product, get_dashboard, get_order,
-    get_product, get_user, get_user_stats, issue_token, list_my_orders, list_products,
-    list_user_orders, list_users, update_order,
+    create_order, create_product, create_user, delete_product, export_orders,
+    get_dashboard, get_order, get_product, get_user, get_user_stats, issue_token,
+    list_my_orders, list_products, list_user_orders, list_users, update_order,
+    watch_user_orders,
 };
 
 /// The operations of Shop: implement each, then serve [`router`].
@@ -66,6 +67,26 @@ pub trait Api: ::std::clone::Clone + ::std::marker::Send + ::std::marker::Sync +
         &self,
         request: create_order::Request,
     ) -> impl Future<Output = create_order::Response> + Send;
+
+    /// New orders of a user, as they are placed
+    ///
+    /// Server-sent events: one `order` event per order the user places from now on, on any replica (each replica reads new orders from the database a few times a second). The event id is the order's id; a client that reconnects with `Last-Event-ID` first gets the orders it missed.
+    ///
+    /// `GET /users/{userId}/orders/events` (`watchUserOrders`)
+    fn watch_user_orders(
+        &self,
+        request: watch_user_orders::Request,
+    ) -> impl Future<Output = watch_user_orders::Response> + Send;
+
+    /// Every order
+    ///
+    /// Every order, oldest first, one JSON text per line (NDJSON), read from the database a page at a time as the client reads: memory stays bounded however many there are, and a slow client slows the reading.
+    ///
+    /// `GET /orders/export` (`exportOrders`)
+    fn export_orders(
+        &self,
+        request: export_orders::Request,
+    ) -> impl Future<Output = export_orders::Response> + Send;
 
     /// A user's statistics
     ///
@@ -226,6 +247,10 @@ pub enum OperationId {
     ListUserOrders,
     /// `createOrder` (`POST /users/{userId}/orders`)
     CreateOrder,
+    /// `watchUserOrders` (`GET /users/{userId}/orders/events`)
+    WatchUserOrders,
+    /// `exportOrders` (`GET /orders/export`)
+    ExportOrders,
     /// `getUserStats` (`GET /users/{userId}/stats`)
     GetUserStats,
     /// `getDashboard` (`GET /users/{userId}/dashboard`)
@@ -250,12 +275,14 @@ pub enum OperationId {
 
 impl OperationId {
     /// Every operation, in the spec's order.
-    pub const ALL: [OperationId; 15] = [
+    pub const ALL: [OperationId; 17] = [
         Self::ListUsers,
         Self::CreateUser,
         Self::GetUser,
         Self::ListUserOrders,
         Self::CreateOrder,
+        Self::WatchUserOrders,
+        Self::ExportOrders,
         Self::GetUserStats,
         Self::GetDashboard,
         Self::ListMyOrders,
@@ -292,7 +319,7 @@ const POLICY_WRITES: RateLimitPolicy = RateLimitPolicy::new(
     .keyed_by(&[KeyPart::Ip]);
 
 /// Every operation: its route and what the spec says of how it is served.
-static OPERATIONS: [OperationInfo; 15] = [
+static OPERATIONS: [OperationInfo; 17] = [
     OperationInfo::new("listUsers", Method::GET, "/users", false, &[])
         .with_query_defaults(&[("limit", "20")])
         .with_query_types(
@@ -361,6 +388,35 @@ static OPERATIONS: [OperationInfo; 15] = [
             invalidate_tags: &["orders:{userId}", "stats:{userId}"],
             rate_limit: Some(POLICY_WRITES),
             timeout: Some(Duration::from_secs(5)),
+            ..Policies::NONE
+        }),
+    OperationInfo::new(
+            "watchUserOrders",
+            Method::GET,
+            "/users/{s1}/orders/events",
+            false,
+            &[("userId", "s1")],
+        )
+        .with_param_types(&[::specjet::ParamType::Integer])
+        .with_policies(Policies {
+            rate_limit: Some(
+                RateLimitPolicy::new(
+                    "watchUserOrders",
+                    &[Window::new(5, Duration::from_secs(1)).with_burst(10)],
+                ),
+            ),
+            timeout: Some(Duration::from_secs(30)),
+            ..Policies::NONE
+        }),
+    OperationInfo::new("exportOrders", Method::GET, "/orders/export", false, &[])
+        .with_policies(Policies {
+            rate_limit: Some(
+                RateLimitPolicy::new(
+                    "exportOrders",
+                    &[Window::new(1, Duration::from_secs(1)).with_burst(2)],
+                ),
+            ),
+            timeout: Some(Duration::from_secs(10)),
             ..Policies::NONE
         }),
     OperationInfo::new(
@@ -685,6 +741,11 @@ pub fn router_with<A: Api>(api: A, services: &Services) -> Router {
             get(::specjet::__operation_handler!(list_user_orders))
                 .post(::specjet::__operation_handler!(create_order)),
         )
+        .route(
+            "/users/{s1}/orders/events",
+            get(::specjet::__operation_handler!(watch_user_orders)),
+        )
+        .route("/orders/export", get(::specjet::__operation_handler!(export_orders)))
         .route("/users/{s1}/stats", get(::specjet::__operation_handler!(get_user_stats)))
         .route(
             "/users/{s1}/dashboard",

@@ -11,6 +11,10 @@ pub mod list_user_orders;
 
 pub mod create_order;
 
+pub mod watch_user_orders;
+
+pub mod export_orders;
+
 pub mod get_user_stats;
 
 pub mod get_dashboard;
