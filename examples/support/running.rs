@@ -75,6 +75,14 @@ impl Service {
     }
 }
 
+/// A port of 127.0.0.1 free now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port()
+}
+
 pub struct Reply {
     pub status: u16,
     pub headers: Vec<(String, String)>,
