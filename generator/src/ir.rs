@@ -1160,6 +1160,8 @@ pub enum BodyKind {
     /// A response of items (`application/x-ndjson`, `application/jsonl`,
     /// `application/json-seq`) of this type, as an `ItemStream`.
     Items(TypeRef, Framing),
+    /// A response of a binary media type, as a `ByteStream` (whole bytes convert into one).
+    Bytes,
 }
 
 /// How the items of an item stream follow one another.
@@ -1179,11 +1181,12 @@ impl BodyKind {
             | BodyKind::Form(ty)
             | BodyKind::Events(ty)
             | BodyKind::Items(ty, _) => Some(ty),
-            BodyKind::Multipart | BodyKind::Text | BodyKind::Binary => None,
+            BodyKind::Multipart | BodyKind::Text | BodyKind::Binary | BodyKind::Bytes => None,
         }
     }
 
-    /// Whether it is sent as a stream.
+    /// Whether it is a stream that may never end (events, items): never cached or batched.
+    /// (Bytes are cached as other answers are: a download ends.)
     pub fn is_stream(&self) -> bool {
         matches!(self, BodyKind::Events(_) | BodyKind::Items(..))
     }

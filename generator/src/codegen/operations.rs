@@ -551,7 +551,9 @@ fn parse_content(
         }
         BodyKind::Text => quote! { ::specjet::extract::text_body(req_bytes)? },
         // Streams are answers only: a request's body of these media types is its bytes.
-        BodyKind::Binary | BodyKind::Events(_) | BodyKind::Items(..) => quote! { req_bytes },
+        BodyKind::Binary | BodyKind::Bytes | BodyKind::Events(_) | BodyKind::Items(..) => {
+            quote! { req_bytes }
+        }
     }
 }
 
@@ -562,6 +564,7 @@ fn content_type(api: &Api, content: &Content, scope: Scope) -> TokenStream {
         BodyKind::Multipart => quote! { ::specjet::MultipartForm },
         BodyKind::Text => quote! { ::std::string::String },
         BodyKind::Binary => quote! { ::specjet::bytes::Bytes },
+        BodyKind::Bytes => quote! { ::specjet::stream::ByteStream },
         BodyKind::Events(ty) => {
             let ty = rust_type(api, ty, scope);
             quote! { ::specjet::stream::EventStream<#ty> }
@@ -587,8 +590,10 @@ fn media_enum(
         quote! { #docs #variant(#ty), }
     });
     // A stream is read once: an enum that may hold one is not `Clone`.
-    let clone = (!contents.iter().any(|content| content.kind.is_stream()))
-        .then(|| quote! { , ::std::clone::Clone });
+    let clone = (!contents
+        .iter()
+        .any(|content| content.kind.is_stream() || content.kind == BodyKind::Bytes))
+    .then(|| quote! { , ::std::clone::Clone });
     quote! {
         #[doc = #doc]
         #[derive(::std::fmt::Debug #clone)]
@@ -625,6 +630,18 @@ fn respond_content(
             quote! { ::specjet::stream::text_events(#status, #id, #body) }
         }
         BodyKind::Events(_) => quote! { ::specjet::stream::json_events(#status, #id, #body) },
+        BodyKind::Bytes => {
+            let idle = Literal::u64_unsuffixed(op.policies.timeout_ms);
+            quote! {
+                ::specjet::stream::bytes(
+                    #status,
+                    #content_type,
+                    #id,
+                    #body,
+                    ::std::time::Duration::from_millis(#idle),
+                )
+            }
+        }
         BodyKind::Items(_, framing) => {
             let framing = match framing {
                 Framing::Lines => quote! { Lines },

@@ -728,6 +728,8 @@ impl Lowering<'_> {
                 BodyKind::Multipart
             } else if is_text_media(&essence) {
                 BodyKind::Text
+            } else if response {
+                BodyKind::Bytes
             } else {
                 BodyKind::Binary
             };

@@ -10,7 +10,7 @@ use futures_util::StreamExt;
 use specjet::axum::body::Body;
 use specjet::http::{Request, StatusCode};
 use specjet::stream::{Event, EventStream, ItemStream};
-use specjet_compile_tests::streams::operations::{export, log, ticks};
+use specjet_compile_tests::streams::operations::{download, export, log, ticks};
 use specjet_compile_tests::streams::server::{router_with, settings, Api};
 use specjet_compile_tests::streams::types::Record;
 use tokio::sync::mpsc;
@@ -42,6 +42,16 @@ impl Api for Handlers {
     async fn log(&self, _request: log::Request) -> log::Response {
         let lines = ["started", "two\nlines"].map(|line| Event::new(line.to_owned()));
         log::Response::Ok(EventStream::new(futures_util::stream::iter(lines)))
+    }
+
+    async fn download(&self, request: download::Request) -> download::Response {
+        if request.whole {
+            // Whole bytes are a stream of one chunk.
+            return download::Response::Ok(specjet::bytes::Bytes::from_static(b"whole").into());
+        }
+        let chunks = futures_util::stream::iter(["chunk 1, ", "chunk 2"])
+            .map(|chunk| Ok(specjet::bytes::Bytes::from(chunk)));
+        download::Response::Ok(specjet::stream::ByteStream::new(chunks))
     }
 
     async fn export(&self, request: export::Request) -> export::Response {
@@ -198,4 +208,24 @@ async fn a_silent_producer_ends_at_the_operations_timeout_and_streams_are_counte
         metrics.contains("specjet_stream_duration_seconds"),
         "{metrics}"
     );
+}
+
+#[tokio::test]
+async fn a_binary_answer_is_a_byte_stream_or_whole_bytes() {
+    let (router, _) = service();
+    for (path, expected) in [
+        ("/download", "chunk 1, chunk 2"),
+        ("/download?whole=true", "whole"),
+    ] {
+        let response = router.clone().oneshot(get(path, &[])).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/octet-stream"
+        );
+        let body = specjet::axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        assert_eq!(&body[..], expected.as_bytes(), "{path}");
+    }
 }
