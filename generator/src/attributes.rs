@@ -45,7 +45,7 @@ pub fn policy_field(
 ) -> Result<TokenStream, Vec<AttributeError>> {
     let mut vocab = Vocabulary::new(
         vec![String::new()],
-        api.settings.rate_limit.policies.clone(),
+        api.settings.rate_limit_policies.clone(),
     );
     let at = Location {
         doc: 0,

@@ -34,7 +34,7 @@ impl Api {
         match op.policies.rate_limit.as_ref()? {
             RateLimitUse::Own(policy) => Some(policy.clone()),
             RateLimitUse::Named { name, cost } => {
-                let policy = self.settings.rate_limit.policies.get(name)?;
+                let policy = self.settings.rate_limit_policies.get(name)?;
                 Some(RateLimitPolicy {
                     cost: *cost,
                     ..policy.clone()
@@ -49,10 +49,14 @@ impl Api {
 pub struct ServiceSettings {
     /// The document has a root `x-specjet` key.
     pub opted_in: bool,
-    /// `x-specjet.cache`.
+    /// `x-specjet.cache`; its key prefix, when the spec names none, is derived from the
+    /// API's title (and the rate limiter's is the same).
     pub cache: CacheSettings,
-    /// `x-specjet.rate-limit`.
+    /// `x-specjet.rate-limit`, but for its named policies.
     pub rate_limit: RateLimitSettings,
+    /// `x-specjet.rate-limit.policies`: named policies, which operations `use` and share a
+    /// budget of.
+    pub rate_limit_policies: std::collections::BTreeMap<String, RateLimitPolicy>,
     /// `x-specjet.compression`.
     pub compression: CompressionSettings,
     /// `x-specjet.max-in-flight`: requests handled at once; above it, 503 at once.
@@ -82,8 +86,11 @@ pub struct ServiceSettings {
     pub security: SecuritySettings,
 }
 
+pub use specjet_model::cache::Backend as CacheBackend;
+pub use specjet_model::rate_limit::Backend as RateLimitBackend;
 pub use specjet_model::{
-    BuiltIn, JwtSettings, KeySource, SchemeSettings, SecuritySettings, ServerSettings,
+    BatchSettings, BuiltIn, CacheSettings, CompressionSettings, JwtSettings, KeySource,
+    OnBackendError, RateLimitSettings, SchemeSettings, SecuritySettings, ServerSettings,
 };
 
 /// A scheme of `components.securitySchemes`.
@@ -239,30 +246,6 @@ pub struct CorsSettings {
     pub allow_credentials: bool,
 }
 
-/// `x-specjet.batch`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BatchSettings {
-    /// `path`: where the batch endpoint is served.
-    pub path: String,
-    /// `max-requests`: items one batch may hold.
-    pub max_requests: u32,
-    /// `concurrency`: items run at once.
-    pub concurrency: u32,
-    /// `max-body-size`, in bytes.
-    pub max_body_bytes: u64,
-}
-
-impl Default for BatchSettings {
-    fn default() -> Self {
-        BatchSettings {
-            path: "/batch".to_owned(),
-            max_requests: 20,
-            concurrency: 8,
-            max_body_bytes: 1 << 20,
-        }
-    }
-}
-
 /// `x-specjet.http-client`; a `None` takes the runtime's default.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HttpClientSettings {
@@ -330,44 +313,6 @@ pub struct Migration {
     pub backend: Option<Backend>,
     /// Where it was read from (a change regenerates).
     pub path: std::path::PathBuf,
-}
-
-/// Where rate-limit budgets are kept (`x-specjet.rate-limit.backend`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum RateLimitBackend {
-    /// In process: each replica has its own budget.
-    Memory,
-    /// Redis when `REDIS_URL` is set, else in process.
-    #[default]
-    Redis,
-}
-
-/// What a request meets when the Redis budget does not answer.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum OnBackendError {
-    /// Enforce the limit in process meanwhile.
-    #[default]
-    Local,
-    /// Let the request through.
-    Allow,
-    /// Refuse it with 503.
-    Deny,
-}
-
-/// Service-wide rate-limit settings (`x-specjet.rate-limit`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RateLimitSettings {
-    /// Where budgets are kept.
-    pub backend: RateLimitBackend,
-    /// What a request meets when Redis does not answer.
-    pub on_backend_error: OnBackendError,
-    /// Addresses or CIDR ranges.
-    pub trusted_proxies: Vec<String>,
-    /// The forwarding header read from trusted proxies, lower-case (`None`: the runtime's
-    /// default, `X-Forwarded-For`).
-    pub client_ip_header: Option<String>,
-    /// Named policies (`policies`), which operations `use` and share a budget of.
-    pub policies: std::collections::BTreeMap<String, RateLimitPolicy>,
 }
 
 /// One window of a rate limit: `limit` per `period_ms`, bursts of `burst`.
@@ -446,73 +391,6 @@ pub struct AdaptiveLimit {
 
 /// How long the signals of an adaptive limit stay below their thresholds before it lifts.
 pub const DEFAULT_ADAPTIVE_HOLD_MS: u64 = 5_000;
-
-/// Service-wide compression settings (`x-specjet.compression`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CompressionSettings {
-    /// Brotli is offered.
-    pub br: bool,
-    /// Zstandard is offered.
-    pub zstd: bool,
-    /// Gzip is offered.
-    pub gzip: bool,
-    /// Responses smaller than this many bytes are sent as they are.
-    pub min_size: u16,
-    /// The largest request body accepted, counted after decompression.
-    pub max_request_bytes: u64,
-}
-
-impl CompressionSettings {
-    /// Whether any coding is offered.
-    pub fn enabled(&self) -> bool {
-        self.br || self.zstd || self.gzip
-    }
-}
-
-impl Default for CompressionSettings {
-    fn default() -> Self {
-        CompressionSettings {
-            br: true,
-            zstd: true,
-            gzip: true,
-            min_size: 1024,
-            max_request_bytes: 2 << 20,
-        }
-    }
-}
-
-/// Where cached responses are kept (`x-specjet.cache.backend`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum CacheBackend {
-    /// In process only.
-    Memory,
-    /// Redis only (every replica shares every entry).
-    Redis,
-    /// In process in front of Redis.
-    #[default]
-    Tiered,
-}
-
-/// Service-wide cache settings (`x-specjet.cache`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CacheSettings {
-    /// Where entries are kept.
-    pub backend: CacheBackend,
-    /// Bound of the in-process tier, in bytes of cached responses.
-    pub capacity_bytes: u64,
-    /// `None`: derived from the API title.
-    pub key_prefix: Option<String>,
-}
-
-impl Default for CacheSettings {
-    fn default() -> Self {
-        CacheSettings {
-            backend: CacheBackend::Tiered,
-            capacity_bytes: 64 << 20,
-            key_prefix: None,
-        }
-    }
-}
 
 /// Whose answer a cached entry is (`scope`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -741,7 +741,7 @@ fn batch_groups_and_the_batch_endpoint_are_read_and_checked() {
         (batch.path.as_str(), batch.max_requests, batch.concurrency),
         ("/many", 50, 10)
     );
-    assert_eq!(batch.max_body_bytes, 2 << 20);
+    assert_eq!(batch.max_body_size, 2 << 20);
 
     for (batch, group, pointer) in [
         (

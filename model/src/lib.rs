@@ -6,10 +6,20 @@
 //! - `duration.rs`: the spec's duration syntax (`500ms`, `30s`, `10m`, `1h`, `1d`).
 //! - `server.rs`: `x-specjet.server`, how connections are held and a shutdown proceeds.
 //! - `security.rs`: `x-specjet.security`, the built-in verifiers of the spec's schemes.
+//! - `cache.rs`, `rate_limit.rs`, `compression.rs`, `batch.rs`: the service-wide settings of
+//!   the cache, the rate limiter, compression and the batch endpoint.
 
+pub mod batch;
+pub mod cache;
+pub mod compression;
 pub mod duration;
+pub mod rate_limit;
 pub mod security;
 pub mod server;
 
+pub use batch::BatchSettings;
+pub use cache::CacheSettings;
+pub use compression::CompressionSettings;
+pub use rate_limit::{OnBackendError, RateLimitSettings};
 pub use security::{BuiltIn, JwtSettings, KeySource, SchemeSettings, SecuritySettings};
 pub use server::ServerSettings;

@@ -32,29 +32,7 @@ use crate::dispatch;
 use crate::operation::OperationInfo;
 use crate::problem::Problem;
 
-/// `x-specjet.batch`: where the batch endpoint is and how much one batch may hold.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BatchSettings {
-    /// The endpoint's path (`path`, default `/batch`).
-    pub path: String,
-    /// Items one batch may hold (`max-requests`, default 20).
-    pub max_requests: usize,
-    /// Items run at once (`concurrency`, default 8).
-    pub concurrency: usize,
-    /// The largest batch body, in bytes (`max-body-size`, default 1 MiB).
-    pub max_body_size: usize,
-}
-
-impl Default for BatchSettings {
-    fn default() -> Self {
-        BatchSettings {
-            path: "/batch".to_owned(),
-            max_requests: 20,
-            concurrency: 8,
-            max_body_size: 1 << 20,
-        }
-    }
-}
+pub use specjet_model::batch::BatchSettings;
 
 /// The batch endpoint's state: the router items are sent through, and which routes belong to
 /// a batch group.

@@ -24,44 +24,7 @@ use tower_http::decompression::{RequestDecompression, RequestDecompressionLayer}
 use crate::operation::ByRoute;
 use crate::OperationInfo;
 
-/// Service-wide compression settings (`x-specjet.compression`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CompressionSettings {
-    /// Brotli, for responses and request bodies.
-    pub br: bool,
-    /// Zstandard, for responses and request bodies.
-    pub zstd: bool,
-    /// Gzip, for responses and request bodies.
-    pub gzip: bool,
-    /// Responses smaller than this are sent as they are.
-    pub min_size: u16,
-    /// The largest request body accepted, counted after decompression.
-    pub max_request_size: usize,
-}
-
-impl Default for CompressionSettings {
-    fn default() -> Self {
-        CompressionSettings {
-            br: true,
-            zstd: true,
-            gzip: true,
-            min_size: 1024,
-            max_request_size: crate::request_body::DEFAULT_BODY_LIMIT,
-        }
-    }
-}
-
-impl CompressionSettings {
-    /// No compression either way (the request body limit stays the default).
-    pub fn off() -> Self {
-        CompressionSettings {
-            br: false,
-            zstd: false,
-            gzip: false,
-            ..CompressionSettings::default()
-        }
-    }
-}
+pub use specjet_model::compression::CompressionSettings;
 
 /// The operations among `operations` whose responses are sent uncompressed: those for which
 /// `compress` says no (the generated router passes the code's choice, else the spec's).

@@ -20,7 +20,7 @@ use http_body_util::BodyExt;
 use crate::problem::Problem;
 
 /// Requests bodies larger than this are refused with 413 unless the service sets its own limit.
-pub const DEFAULT_BODY_LIMIT: usize = 2 * 1024 * 1024;
+pub use specjet_model::compression::DEFAULT_BODY_LIMIT;
 
 /// The service's limit on request bodies after decompression, which the compression layer
 /// puts in each request's extensions for [`body_limit`].

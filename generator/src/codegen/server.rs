@@ -335,7 +335,7 @@ fn operations_table(api: &Api, imports: &mut Imports) -> TokenStream {
         })
         .collect();
     for name in used {
-        if let Some(policy) = api.settings.rate_limit.policies.get(name) {
+        if let Some(policy) = api.settings.rate_limit_policies.get(name) {
             let constant = policy_constant(name);
             let literal = rate_limit_literal(policy, imports);
             let docs = doc_attrs(Some(&format!(
@@ -426,8 +426,7 @@ fn operation_entry(api: &Api, op: &Operation, imports: &mut Imports) -> TokenStr
             let constant = policy_constant(name);
             let own_cost = api
                 .settings
-                .rate_limit
-                .policies
+                .rate_limit_policies
                 .get(name)
                 .map(|policy| policy.cost);
             if own_cost == Some(*cost) {
@@ -959,14 +958,7 @@ fn affix_handler(api: &Api, handler: &Ident, ops: &[usize]) -> TokenStream {
 fn settings_fn(api: &Api, imports: &mut Imports) -> TokenStream {
     let defaults = crate::ir::ServiceSettings::default();
     let settings = &api.settings;
-    let prefix = settings.cache.key_prefix.clone().unwrap_or_else(|| {
-        let name = crate::naming::field_name(&api.title);
-        if name == "empty" {
-            "specjet".to_owned()
-        } else {
-            name
-        }
-    });
+    let prefix = settings.cache.key_prefix.as_str();
     let mut changes = Vec::new();
     let cache = &settings.cache;
     if cache.backend != defaults.cache.backend {
@@ -1024,12 +1016,12 @@ fn settings_fn(api: &Api, imports: &mut Imports) -> TokenStream {
         let min_size = Literal::u16_unsuffixed(compression.min_size);
         changes.push(quote! { settings.compression.min_size = #min_size; });
     }
-    if compression.max_request_bytes != defaults.max_request_bytes {
-        let max_request = Literal::u64_unsuffixed(compression.max_request_bytes);
+    if compression.max_request_size != defaults.max_request_size {
+        let max_request = Literal::usize_unsuffixed(compression.max_request_size);
         changes.push(quote! { settings.compression.max_request_size = #max_request; });
     }
     let batch = &settings.batch;
-    let default_batch = crate::ir::BatchSettings::default();
+    let default_batch = specjet_model::BatchSettings::default();
     if batch.path != default_batch.path {
         let path = &batch.path;
         changes.push(quote! { settings.batch.path = ::std::string::String::from(#path); });
@@ -1047,12 +1039,12 @@ fn settings_fn(api: &Api, imports: &mut Imports) -> TokenStream {
         ),
     ] {
         if value != default {
-            let value = Literal::u32_unsuffixed(value);
+            let value = Literal::usize_unsuffixed(value);
             changes.push(quote! { settings.batch.#field = #value; });
         }
     }
-    if batch.max_body_bytes != default_batch.max_body_bytes {
-        let bytes = Literal::u64_unsuffixed(batch.max_body_bytes);
+    if batch.max_body_size != default_batch.max_body_size {
+        let bytes = Literal::usize_unsuffixed(batch.max_body_size);
         changes.push(quote! { settings.batch.max_body_size = #bytes; });
     }
     if let Some(limit) = settings.max_in_flight {
@@ -1073,12 +1065,12 @@ fn settings_fn(api: &Api, imports: &mut Imports) -> TokenStream {
     changes.extend(security::settings(api, imports));
     let mut items = TokenStream::new();
     if let Some(database) = &settings.database {
-        let (change, needs) = connections::database(database, &prefix, imports);
+        let (change, needs) = connections::database(database, prefix, imports);
         changes.push(change);
         items.extend(needs);
     }
     if let Some(client) = &settings.http_client {
-        let (change, needs) = connections::http_client(client, &prefix, imports);
+        let (change, needs) = connections::http_client(client, prefix, imports);
         changes.push(change);
         items.extend(needs);
     }

@@ -167,12 +167,13 @@ impl<'a> Annotations<'a> {
         self.vocab.report(severity, location, message);
     }
 
-    /// The root `x-specjet` settings.
-    pub(crate) fn service_settings(&mut self) -> ServiceSettings {
+    /// The root `x-specjet` settings of the API titled `title`.
+    pub(crate) fn service_settings(&mut self, title: &str) -> ServiceSettings {
         let mut settings = ServiceSettings {
             opted_in: self.opted_in,
             ..ServiceSettings::default()
         };
+        settings.cache.key_prefix = default_key_prefix(title);
         let root = Location {
             doc: 0,
             pointer: "/x-specjet".to_owned(),
@@ -197,8 +198,11 @@ impl<'a> Annotations<'a> {
         for (key, value) in &map {
             let location = root.child(key);
             match key.as_str() {
-                "cache" => settings.cache = self.cache_settings(&location, value),
-                "rate-limit" => settings.rate_limit = self.rate_limit_settings(&location, value),
+                "cache" => self.cache_settings(&location, value, &mut settings.cache),
+                "rate-limit" => {
+                    (settings.rate_limit, settings.rate_limit_policies) =
+                        self.rate_limit_settings(&location, value)
+                }
                 "compression" => settings.compression = self.compression_settings(&location, value),
                 "max-in-flight" => match value.as_u64().filter(|n| *n > 0) {
                     Some(limit) => settings.max_in_flight = Some(limit),
@@ -233,14 +237,16 @@ impl<'a> Annotations<'a> {
             }
         }
         settings.base_path = base_path.unwrap_or(served_under);
+        // One prefix for every Redis key of the service.
+        settings.rate_limit.key_prefix = settings.cache.key_prefix.clone();
         settings
     }
 
-    fn cache_settings(&mut self, location: &Location, value: &Value) -> CacheSettings {
-        let mut settings = CacheSettings::default();
+    /// Reads `x-specjet.cache` over `settings`.
+    fn cache_settings(&mut self, location: &Location, value: &Value, settings: &mut CacheSettings) {
         let Value::Object(map) = value else {
             self.report(Severity::Error, location, "`cache` must be an object");
-            return settings;
+            return;
         };
         for (key, value) in map {
             let at = location.child(key);
@@ -260,9 +266,7 @@ impl<'a> Annotations<'a> {
                     Err(message) => self.report(Severity::Error, &at, message),
                 },
                 "key-prefix" => match value.as_str() {
-                    Some(prefix) if !prefix.is_empty() => {
-                        settings.key_prefix = Some(prefix.to_owned())
-                    }
+                    Some(prefix) if !prefix.is_empty() => settings.key_prefix = prefix.to_owned(),
                     _ => self.report(
                         Severity::Error,
                         &at,
@@ -276,7 +280,6 @@ impl<'a> Annotations<'a> {
                 ),
             }
         }
-        settings
     }
 
     /// The value of a concern on an object: `x-specjet-<name>`, or the short `x-<name>` in
@@ -730,6 +733,16 @@ pub(crate) fn is_header_name(name: &str) -> bool {
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// The Redis key prefix of an API that names none: its title as a snake-case name.
+fn default_key_prefix(title: &str) -> String {
+    let name = crate::naming::field_name(title);
+    if name == "empty" {
+        "specjet".to_owned()
+    } else {
+        name
+    }
 }
 
 #[cfg(test)]

@@ -53,8 +53,9 @@ pub(crate) fn lower(spec: &Spec, diags: &mut Diagnostics) -> Api {
             .and_then(Value::as_str)
             .map(str::to_owned)
     };
+    let title = text("title").unwrap_or_else(|| "API".to_owned());
     let mut annotations = Annotations::new(spec);
-    let settings = annotations.service_settings();
+    let settings = annotations.service_settings(&title);
     let mut lowering = Lowering {
         spec,
         types,
@@ -111,7 +112,7 @@ pub(crate) fn lower(spec: &Spec, diags: &mut Diagnostics) -> Api {
     // Embedded whether or not it is served: request bodies are checked against its schemas.
     let document = crate::bundle::document(spec, settings.docs.strip_annotations);
     Api {
-        title: text("title").unwrap_or_else(|| "API".to_owned()),
+        title,
         version: text("version").unwrap_or_default(),
         description: text("description"),
         operations,

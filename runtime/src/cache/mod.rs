@@ -26,37 +26,7 @@ use tokio::sync::watch;
 
 use crate::redis_conn::SharedRedis;
 
-/// Where entries are kept.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    /// In process only.
-    Memory,
-    /// Redis only (every replica shares every entry).
-    Redis,
-    /// In process in front of Redis (the default when `REDIS_URL` is set).
-    Tiered,
-}
-
-/// Service-wide cache settings (`x-specjet.cache`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CacheSettings {
-    /// Where entries are kept.
-    pub backend: Backend,
-    /// Bound of the in-process tier, in bytes of cached responses.
-    pub capacity_bytes: u64,
-    /// Prefix of every Redis key, so services can share a Redis.
-    pub key_prefix: String,
-}
-
-impl Default for CacheSettings {
-    fn default() -> Self {
-        CacheSettings {
-            backend: Backend::Tiered,
-            capacity_bytes: 64 * 1024 * 1024,
-            key_prefix: "specjet".to_owned(),
-        }
-    }
-}
+pub use specjet_model::cache::{Backend, CacheSettings};
 
 /// Whose answer an entry is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

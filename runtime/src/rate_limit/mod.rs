@@ -21,52 +21,7 @@ pub use layer::{RATE_LIMIT, RATE_LIMIT_POLICY};
 use crate::caller::ClientIp;
 use crate::redis_conn::SharedRedis;
 
-/// Where budgets are kept.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    /// In process: each replica has its own budget.
-    Memory,
-    /// In Redis when `REDIS_URL` is set (every replica shares one budget), else in process.
-    Redis,
-}
-
-/// What happens to a request when the Redis backend does not answer in time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OnBackendError {
-    /// Enforce the limit in process meanwhile (the default).
-    Local,
-    /// Let the request through.
-    Allow,
-    /// Refuse it with 503.
-    Deny,
-}
-
-/// Service-wide rate-limit settings (`x-specjet.rate-limit`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RateLimitSettings {
-    /// Where budgets are kept.
-    pub backend: Backend,
-    /// What a request meets when Redis does not answer in time.
-    pub on_backend_error: OnBackendError,
-    /// Proxies (addresses or CIDR ranges) whose forwarding header names the client.
-    pub trusted_proxies: Vec<String>,
-    /// The forwarding header read from trusted proxies (default `X-Forwarded-For`).
-    pub client_ip_header: Option<String>,
-    /// Prefix of every Redis key, so services can share a Redis.
-    pub key_prefix: String,
-}
-
-impl Default for RateLimitSettings {
-    fn default() -> Self {
-        RateLimitSettings {
-            backend: Backend::Redis,
-            on_backend_error: OnBackendError::Local,
-            trusted_proxies: Vec::new(),
-            client_ip_header: None,
-            key_prefix: "specjet".to_owned(),
-        }
-    }
-}
+pub use specjet_model::rate_limit::{Backend, OnBackendError, RateLimitSettings};
 
 /// One window of a policy: `limit` units per `period`, with bursts of up to `burst` units.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -48,10 +48,10 @@ impl Annotations<'_> {
                 "max-requests" => count(value, 1000).map(|n| settings.max_requests = n),
                 "concurrency" => count(value, 1000).map(|n| settings.concurrency = n),
                 "max-body-size" => parse_size(value).and_then(|bytes| {
-                    if bytes == 0 {
-                        return Err("`max-body-size` must be above zero".to_owned());
-                    }
-                    settings.max_body_bytes = bytes;
+                    settings.max_body_size = usize::try_from(bytes)
+                        .ok()
+                        .filter(|bytes| *bytes > 0)
+                        .ok_or_else(|| "`max-body-size` must be above zero".to_owned())?;
                     Ok(())
                 }),
                 other => Err(format!("unknown key `{other}` in `x-specjet.batch`")),
@@ -64,10 +64,10 @@ impl Annotations<'_> {
     }
 }
 
-fn count(value: &Value, most: u32) -> Result<u32, String> {
+fn count(value: &Value, most: usize) -> Result<usize, String> {
     value
         .as_u64()
-        .and_then(|n| u32::try_from(n).ok())
+        .and_then(|n| usize::try_from(n).ok())
         .filter(|n| (1..=most).contains(n))
         .ok_or_else(|| format!("expected a whole number from 1 to {most}, found {value}"))
 }

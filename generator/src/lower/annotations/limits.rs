@@ -2,6 +2,8 @@
 //! `x-specjet.compression`, and per operation `x-rate-limit` and `x-compress` (the
 //! operation's beats its path item's, which beats the document root's).
 
+use std::collections::BTreeMap;
+
 use serde_json::Value;
 
 use super::{
@@ -114,11 +116,12 @@ impl<'a> Annotations<'a> {
         &mut self,
         location: &Location,
         value: &Value,
-    ) -> RateLimitSettings {
+    ) -> (RateLimitSettings, BTreeMap<String, RateLimitPolicy>) {
         let mut settings = RateLimitSettings::default();
+        let mut named = BTreeMap::new();
         let Value::Object(map) = value else {
             self.report(Severity::Error, location, "`rate-limit` must be an object");
-            return settings;
+            return (settings, named);
         };
         // Named policies first: a policy may be defined after the keys that mention it.
         if let Some(policies) = map.get("policies") {
@@ -130,7 +133,7 @@ impl<'a> Annotations<'a> {
                             self.vocab
                                 .parse_rate_limit(&at.child(name), value, name, false)
                         {
-                            settings.policies.insert(name.clone(), policy.clone());
+                            named.insert(name.clone(), policy.clone());
                             self.vocab.policies.insert(name.clone(), policy);
                         }
                     }
@@ -204,7 +207,7 @@ impl<'a> Annotations<'a> {
                 self.report(Severity::Error, &at, message);
             }
         }
-        settings
+        (settings, named)
     }
 
     pub(super) fn compression_settings(
@@ -214,14 +217,7 @@ impl<'a> Annotations<'a> {
     ) -> CompressionSettings {
         let mut settings = CompressionSettings::default();
         let map = match value {
-            Value::Bool(false) => {
-                return CompressionSettings {
-                    br: false,
-                    zstd: false,
-                    gzip: false,
-                    ..settings
-                }
-            }
+            Value::Bool(false) => return CompressionSettings::off(),
             Value::Bool(true) => return settings,
             Value::Object(map) => map,
             _ => {
@@ -267,10 +263,10 @@ impl<'a> Annotations<'a> {
                     Ok(())
                 }),
                 "max-request-size" => parse_size(value).and_then(|bytes| {
-                    if bytes == 0 || usize::try_from(bytes).is_err() {
-                        return Err("`max-request-size` must be above zero".to_owned());
-                    }
-                    settings.max_request_bytes = bytes;
+                    settings.max_request_size = usize::try_from(bytes)
+                        .ok()
+                        .filter(|bytes| *bytes > 0)
+                        .ok_or_else(|| "`max-request-size` must be above zero".to_owned())?;
                     Ok(())
                 }),
                 other => Err(format!("unknown key `{other}` in `x-specjet.compression`")),
