@@ -87,10 +87,14 @@ pub struct ServiceSettings {
 }
 
 pub use specjet_model::cache::Backend as CacheBackend;
+
+/// `x-specjet.database`, with the migrations read from its folder.
+pub type DatabaseSettings = specjet_model::DatabaseSettings<Vec<Migration>>;
+pub use specjet_model::database::Backend;
 pub use specjet_model::rate_limit::Backend as RateLimitBackend;
 pub use specjet_model::{
-    BatchSettings, BuiltIn, CacheSettings, CompressionSettings, JwtSettings, KeySource,
-    OnBackendError, RateLimitSettings, SchemeSettings, SecuritySettings, ServerSettings,
+    BatchSettings, BuiltIn, CacheSettings, CompressionSettings, HttpClientSettings, JwtSettings,
+    KeySource, OnBackendError, RateLimitSettings, SchemeSettings, SecuritySettings, ServerSettings,
 };
 
 /// A scheme of `components.securitySchemes`.
@@ -246,58 +250,11 @@ pub struct CorsSettings {
     pub allow_credentials: bool,
 }
 
-/// `x-specjet.http-client`; a `None` takes the runtime's default.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct HttpClientSettings {
-    /// `connect-timeout`, in milliseconds.
-    pub connect_timeout_ms: Option<u64>,
-    /// `timeout`, in milliseconds: a whole call.
-    pub timeout_ms: Option<u64>,
-    /// `idle-timeout`, in milliseconds: a kept-alive connection's idle life.
-    pub idle_timeout_ms: Option<u64>,
-    /// `max-idle-per-host`.
-    pub max_idle_per_host: Option<u32>,
-    /// `user-agent`.
-    pub user_agent: Option<String>,
-}
-
-/// `x-specjet.database`; a `None` takes the runtime's default.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DatabaseSettings {
-    /// `max-connections`.
-    pub max_connections: Option<u32>,
-    /// `min-connections`: opened at start and kept.
-    pub min_connections: Option<u32>,
-    /// `acquire-timeout`, in milliseconds: past it a request answers 503.
-    pub acquire_timeout_ms: Option<u64>,
-    /// `idle-timeout`, in milliseconds.
-    pub idle_timeout_ms: Option<u64>,
-    /// `max-lifetime`, in milliseconds.
-    pub max_lifetime_ms: Option<u64>,
-    /// `statement-timeout`, in milliseconds (Postgres).
-    pub statement_timeout_ms: Option<u64>,
-    /// `connect-timeout`, in milliseconds: how long the start waits for the database.
-    pub connect_timeout_ms: Option<u64>,
-    /// `sqlite-file`: the embedded database used without `DATABASE_URL`.
-    pub sqlite_file: Option<String>,
-    /// The migrations of the `migrations` folder, in version order.
-    pub migrations: Vec<Migration>,
-}
-
 impl Api {
     /// The operations a handler answers: every one but those composed by `x-fan-out`.
     pub fn handled_operations(&self) -> impl Iterator<Item = &Operation> {
         self.operations.iter().filter(|op| op.fan_out.is_none())
     }
-}
-
-/// A database server the pool can talk to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    /// Postgres (`DATABASE_URL=postgres://...`).
-    Postgres,
-    /// SQLite (the embedded default).
-    Sqlite,
 }
 
 /// One file of the migrations folder, `<version>_<description>.sql`.

@@ -2,6 +2,7 @@
 
 use std::path::Path;
 use std::process::{Command, Output};
+use std::time::Duration;
 
 fn specjet(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_specjet"))
@@ -585,12 +586,10 @@ fn database_settings_and_migrations_are_read_and_checked() {
         analysis.diagnostics.items()
     );
     let database = analysis.api.settings.database.clone().expect("declared");
-    assert_eq!(
-        (database.max_connections, database.min_connections),
-        (Some(5), Some(2))
-    );
-    assert_eq!(database.acquire_timeout_ms, Some(250));
-    assert_eq!(database.statement_timeout_ms, Some(5000));
+    assert_eq!((database.max_connections, database.min_connections), (5, 2));
+    assert_eq!(database.acquire_timeout, Duration::from_millis(250));
+    assert_eq!(database.statement_timeout, Some(Duration::from_secs(5)));
+    assert_eq!(database.connect_timeout, Duration::from_secs(10), "default");
     let order: Vec<_> = database
         .migrations
         .iter()
@@ -642,6 +641,12 @@ fn database_settings_and_migrations_are_read_and_checked() {
         error_at("{min-connections: 9, max-connections: 3}").0,
         "/x-specjet/database/min-connections"
     );
+    let (pointer, message) = error_at("{min-connections: 20}");
+    assert_eq!(pointer, "/x-specjet/database/min-connections");
+    assert!(
+        message.contains("above the default `max-connections` (10)"),
+        "the start would refuse it: {message}"
+    );
     assert_eq!(error_at("42").0, "/x-specjet/database");
     let (pointer, message) = error_at("{migrations: nowhere}");
     assert_eq!(pointer, "/x-specjet/database/migrations");
@@ -675,11 +680,11 @@ fn http_client_settings_are_read_and_checked() {
     assert!(!analysis.diagnostics.has_errors());
     let client = analysis.api.settings.http_client.expect("declared");
     assert_eq!(
-        (client.connect_timeout_ms, client.timeout_ms),
-        (Some(500), Some(5000))
+        (client.connect_timeout, client.timeout),
+        (Duration::from_millis(500), Duration::from_secs(5))
     );
-    assert_eq!(client.max_idle_per_host, Some(4));
-    assert_eq!(client.user_agent.as_deref(), Some("up/1"));
+    assert_eq!(client.max_idle_per_host, 4);
+    assert_eq!(client.user_agent, "up/1");
     for (bad, pointer) in [
         ("{timeout: 0s}", "/x-specjet/http-client/timeout"),
         (

@@ -8,11 +8,14 @@
 //! - `security.rs`: `x-specjet.security`, the built-in verifiers of the spec's schemes.
 //! - `cache.rs`, `rate_limit.rs`, `compression.rs`, `batch.rs`: the service-wide settings of
 //!   the cache, the rate limiter, compression and the batch endpoint.
+//! - `database.rs`, `http_client.rs`: the service's outgoing connections.
 
 pub mod batch;
 pub mod cache;
 pub mod compression;
+pub mod database;
 pub mod duration;
+pub mod http_client;
 pub mod rate_limit;
 pub mod security;
 pub mod server;
@@ -20,6 +23,8 @@ pub mod server;
 pub use batch::BatchSettings;
 pub use cache::CacheSettings;
 pub use compression::CompressionSettings;
+pub use database::DatabaseSettings;
+pub use http_client::HttpClientSettings;
 pub use rate_limit::{OnBackendError, RateLimitSettings};
 pub use security::{BuiltIn, JwtSettings, KeySource, SchemeSettings, SecuritySettings};
 pub use server::ServerSettings;

@@ -35,84 +35,37 @@ pub struct Migration {
     pub only: Option<Backend>,
 }
 
-/// `x-specjet.database`, overridden by the environment at start (see [`Database::connect`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DatabaseSettings {
-    /// Connections the pool opens at most (`max-connections`, `DATABASE_MAX_CONNECTIONS`).
-    pub max_connections: u32,
-    /// Connections kept open even when idle, opened at start (`min-connections`,
-    /// `DATABASE_MIN_CONNECTIONS`).
-    pub min_connections: u32,
-    /// How long a request waits for a free connection before it answers 503
-    /// (`acquire-timeout`, `DATABASE_ACQUIRE_TIMEOUT`).
-    pub acquire_timeout: Duration,
-    /// An idle connection above `min_connections` is closed after this long (`idle-timeout`).
-    pub idle_timeout: Option<Duration>,
-    /// A connection is replaced after this long (`max-lifetime`).
-    pub max_lifetime: Option<Duration>,
-    /// Postgres cancels a statement running longer than this (`statement-timeout`,
-    /// `DATABASE_STATEMENT_TIMEOUT`); SQLite has no such bound.
-    pub statement_timeout: Option<Duration>,
-    /// How long the start retries (with backoff) a database that does not answer yet before
-    /// it gives up (`connect-timeout`, `DATABASE_CONNECT_TIMEOUT`).
-    pub connect_timeout: Duration,
-    /// The embedded SQLite file used when `DATABASE_URL` is not set.
-    pub sqlite_file: String,
-    /// The migrations to run at start, in version order.
-    pub migrations: &'static [Migration],
-}
+/// `x-specjet.database`, overridden by the environment at start (see [`Database::connect`]),
+/// with the migrations embedded in the generated code.
+pub type DatabaseSettings = specjet_model::DatabaseSettings<&'static [Migration]>;
 
-impl DatabaseSettings {
-    /// The defaults, with `<name>.sqlite3` as the embedded database file.
-    pub fn named(name: &str) -> DatabaseSettings {
-        DatabaseSettings {
-            max_connections: 10,
-            min_connections: 1,
-            acquire_timeout: Duration::from_secs(3),
-            idle_timeout: Some(Duration::from_secs(600)),
-            max_lifetime: Some(Duration::from_secs(1800)),
-            statement_timeout: None,
-            connect_timeout: Duration::from_secs(10),
-            sqlite_file: format!("{name}.sqlite3"),
-            migrations: &[],
-        }
+pub use specjet_model::database::Backend;
+
+/// `settings` with the environment's overrides applied.
+fn with_env_overrides(settings: &DatabaseSettings) -> Result<DatabaseSettings, StartError> {
+    let mut settings = settings.clone();
+    if let Some(max) = env_number("DATABASE_MAX_CONNECTIONS")? {
+        settings.max_connections = max;
     }
-
-    /// These settings with the environment's overrides applied.
-    fn with_env_overrides(&self) -> Result<DatabaseSettings, StartError> {
-        let mut settings = self.clone();
-        if let Some(max) = env_number("DATABASE_MAX_CONNECTIONS")? {
-            settings.max_connections = max;
-        }
-        if let Some(min) = env_number("DATABASE_MIN_CONNECTIONS")? {
-            settings.min_connections = min;
-        }
-        if let Some(timeout) = env_duration("DATABASE_ACQUIRE_TIMEOUT")? {
-            settings.acquire_timeout = timeout;
-        }
-        if let Some(timeout) = env_duration("DATABASE_STATEMENT_TIMEOUT")? {
-            settings.statement_timeout = Some(timeout);
-        }
-        if let Some(timeout) = env_duration("DATABASE_CONNECT_TIMEOUT")? {
-            settings.connect_timeout = timeout;
-        }
-        if settings.max_connections == 0 || settings.min_connections > settings.max_connections {
-            return Err(StartError::new(format!(
-                "the database pool needs 1 <= min-connections <= max-connections, got {} and {}",
-                settings.min_connections, settings.max_connections
-            )));
-        }
-        Ok(settings)
+    if let Some(min) = env_number("DATABASE_MIN_CONNECTIONS")? {
+        settings.min_connections = min;
     }
-}
-
-/// Which server the pool talks to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    /// `DATABASE_URL=postgres://...`.
-    Postgres,
-    /// An SQLite file (`DATABASE_URL=sqlite:...`, or the embedded default).
-    Sqlite,
+    if let Some(timeout) = env_duration("DATABASE_ACQUIRE_TIMEOUT")? {
+        settings.acquire_timeout = timeout;
+    }
+    if let Some(timeout) = env_duration("DATABASE_STATEMENT_TIMEOUT")? {
+        settings.statement_timeout = Some(timeout);
+    }
+    if let Some(timeout) = env_duration("DATABASE_CONNECT_TIMEOUT")? {
+        settings.connect_timeout = timeout;
+    }
+    if settings.max_connections == 0 || settings.min_connections > settings.max_connections {
+        return Err(StartError::new(format!(
+            "the database pool needs 1 <= min-connections <= max-connections, got {} and {}",
+            settings.min_connections, settings.max_connections
+        )));
+    }
+    Ok(settings)
 }
 
 /// The service's database pool; cheap to clone (every clone is the same pool).
@@ -139,7 +92,7 @@ impl Database {
         install_drivers();
         // Record from the first acquire on, not from the first scrape.
         crate::metrics::handle();
-        let settings = settings.with_env_overrides()?;
+        let settings = with_env_overrides(settings)?;
         let env_url = std::env::var("DATABASE_URL")
             .ok()
             .filter(|url| !url.is_empty());

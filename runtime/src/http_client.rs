@@ -3,42 +3,12 @@
 //! HTTP/2 where the upstream offers it over TLS), with connect and request timeouts, so that
 //! a slow upstream costs a bounded wait and a clear answer, never a hung request.
 
-use std::time::Duration;
-
 use http::StatusCode;
 
 use crate::problem::Problem;
 use crate::start::{env_duration, StartError};
 
-/// `x-specjet.http-client`, overridden by the environment at start (see [`HttpClient::new`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HttpClientSettings {
-    /// How long opening a connection may take (`connect-timeout`,
-    /// `HTTP_CLIENT_CONNECT_TIMEOUT`).
-    pub connect_timeout: Duration,
-    /// How long a whole call may take, connection to last byte (`timeout`,
-    /// `HTTP_CLIENT_TIMEOUT`).
-    pub timeout: Duration,
-    /// An idle kept-alive connection is closed after this long (`idle-timeout`).
-    pub idle_timeout: Duration,
-    /// Idle connections kept per upstream host (`max-idle-per-host`).
-    pub max_idle_per_host: usize,
-    /// The `User-Agent` of every call (`user-agent`).
-    pub user_agent: String,
-}
-
-impl HttpClientSettings {
-    /// The defaults, with `<name> (specjet)` as the user agent.
-    pub fn named(name: &str) -> HttpClientSettings {
-        HttpClientSettings {
-            connect_timeout: Duration::from_secs(2),
-            timeout: Duration::from_secs(10),
-            idle_timeout: Duration::from_secs(90),
-            max_idle_per_host: 32,
-            user_agent: format!("{name} (specjet)"),
-        }
-    }
-}
+pub use specjet_model::http_client::HttpClientSettings;
 
 /// The service's HTTP client; cheap to clone (every clone shares the connection pool).
 #[derive(Debug, Clone)]

@@ -194,11 +194,16 @@ impl<'a> Annotations<'a> {
             }
             return settings;
         };
+        // The cache's key prefix first: the defaults of the connections are named after it.
+        if let Some(cache) = map.get("cache") {
+            self.cache_settings(&root.child("cache"), cache, &mut settings.cache);
+        }
+        let prefix = settings.cache.key_prefix.clone();
         let mut base_path = None;
         for (key, value) in &map {
             let location = root.child(key);
             match key.as_str() {
-                "cache" => self.cache_settings(&location, value, &mut settings.cache),
+                "cache" => {}
                 "rate-limit" => {
                     (settings.rate_limit, settings.rate_limit_policies) =
                         self.rate_limit_settings(&location, value)
@@ -212,10 +217,13 @@ impl<'a> Annotations<'a> {
                         "`max-in-flight` is a whole number of requests, at least 1",
                     ),
                 },
-                "database" => settings.database = Some(self.database_settings(&location, value)),
+                "database" => {
+                    settings.database = Some(self.database_settings(&location, value, &prefix))
+                }
                 "batch" => settings.batch = self.batch_settings(&location, value),
                 "http-client" => {
-                    settings.http_client = Some(self.http_client_settings(&location, value))
+                    settings.http_client =
+                        Some(self.http_client_settings(&location, value, &prefix))
                 }
                 "base-path" => base_path = self.base_path(&location, value),
                 "docs" => settings.docs = self.docs_settings(&location, value),

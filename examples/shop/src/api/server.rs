@@ -689,7 +689,6 @@ pub fn settings() -> ::specjet::ServiceSettings {
     ];
     settings.database = ::std::option::Option::Some({
         let mut database = ::specjet::database::DatabaseSettings::named("shop");
-        database.max_connections = 10;
         database.min_connections = 2;
         database.acquire_timeout = Duration::from_secs(2);
         database.statement_timeout = ::std::option::Option::Some(Duration::from_secs(5));

@@ -15,35 +15,72 @@ pub(super) fn database(
     prefix: &str,
     imports: &mut Imports,
 ) -> (TokenStream, TokenStream) {
+    let defaults = DatabaseSettings::named(prefix);
     let mut changes = Vec::new();
-    for (value, field) in [
-        (database.max_connections, quote! { max_connections }),
-        (database.min_connections, quote! { min_connections }),
+    for (value, default, field) in [
+        (
+            database.max_connections,
+            defaults.max_connections,
+            quote! { max_connections },
+        ),
+        (
+            database.min_connections,
+            defaults.min_connections,
+            quote! { min_connections },
+        ),
     ] {
-        if let Some(value) = value {
+        if value != default {
             let value = Literal::u32_unsuffixed(value);
             changes.push(quote! { database.#field = #value; });
         }
     }
-    if let Some(ms) = database.acquire_timeout_ms {
-        let value = duration(ms, imports);
-        changes.push(quote! { database.acquire_timeout = #value; });
-    }
-    if let Some(ms) = database.connect_timeout_ms {
-        let value = duration(ms, imports);
-        changes.push(quote! { database.connect_timeout = #value; });
-    }
-    for (value, field) in [
-        (database.idle_timeout_ms, quote! { idle_timeout }),
-        (database.max_lifetime_ms, quote! { max_lifetime }),
-        (database.statement_timeout_ms, quote! { statement_timeout }),
+    for (value, default, field) in [
+        (
+            database.acquire_timeout,
+            defaults.acquire_timeout,
+            quote! { acquire_timeout },
+        ),
+        (
+            database.connect_timeout,
+            defaults.connect_timeout,
+            quote! { connect_timeout },
+        ),
     ] {
-        if let Some(ms) = value {
-            let value = duration(ms, imports);
-            changes.push(quote! { database.#field = ::std::option::Option::Some(#value); });
+        if value != default {
+            let value = duration(millis(value), imports);
+            changes.push(quote! { database.#field = #value; });
         }
     }
-    if let Some(file) = &database.sqlite_file {
+    for (value, default, field) in [
+        (
+            database.idle_timeout,
+            defaults.idle_timeout,
+            quote! { idle_timeout },
+        ),
+        (
+            database.max_lifetime,
+            defaults.max_lifetime,
+            quote! { max_lifetime },
+        ),
+        (
+            database.statement_timeout,
+            defaults.statement_timeout,
+            quote! { statement_timeout },
+        ),
+    ] {
+        if value != default {
+            let value = match value {
+                Some(value) => {
+                    let value = duration(millis(value), imports);
+                    quote! { ::std::option::Option::Some(#value) }
+                }
+                None => quote! { ::std::option::Option::None },
+            };
+            changes.push(quote! { database.#field = #value; });
+        }
+    }
+    if database.sqlite_file != defaults.sqlite_file {
+        let file = &database.sqlite_file;
         changes.push(quote! { database.sqlite_file = ::std::string::String::from(#file); });
     }
     let migrations = (!database.migrations.is_empty()).then(|| {
@@ -96,22 +133,32 @@ pub(super) fn http_client(
     prefix: &str,
     imports: &mut Imports,
 ) -> (TokenStream, TokenStream) {
+    let defaults = HttpClientSettings::named(prefix);
     let mut changes = Vec::new();
-    for (value, field) in [
-        (client.connect_timeout_ms, quote! { connect_timeout }),
-        (client.timeout_ms, quote! { timeout }),
-        (client.idle_timeout_ms, quote! { idle_timeout }),
+    for (value, default, field) in [
+        (
+            client.connect_timeout,
+            defaults.connect_timeout,
+            quote! { connect_timeout },
+        ),
+        (client.timeout, defaults.timeout, quote! { timeout }),
+        (
+            client.idle_timeout,
+            defaults.idle_timeout,
+            quote! { idle_timeout },
+        ),
     ] {
-        if let Some(ms) = value {
-            let value = duration(ms, imports);
+        if value != default {
+            let value = duration(millis(value), imports);
             changes.push(quote! { client.#field = #value; });
         }
     }
-    if let Some(max) = client.max_idle_per_host {
-        let max = Literal::u32_unsuffixed(max);
+    if client.max_idle_per_host != defaults.max_idle_per_host {
+        let max = Literal::usize_unsuffixed(client.max_idle_per_host);
         changes.push(quote! { client.max_idle_per_host = #max; });
     }
-    if let Some(agent) = &client.user_agent {
+    if client.user_agent != defaults.user_agent {
+        let agent = &client.user_agent;
         changes.push(quote! { client.user_agent = ::std::string::String::from(#agent); });
     }
     let statement = quote! {
@@ -122,4 +169,9 @@ pub(super) fn http_client(
         });
     };
     (statement, quote! { ::specjet::__requires_http_client!(); })
+}
+
+/// A duration of the settings in whole milliseconds, as the spec writes them.
+fn millis(duration: std::time::Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }

@@ -4,6 +4,7 @@
 //! and `x-specjet.http-client` (the pooled client's timeouts and pool).
 
 use std::path::Path;
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -32,37 +33,44 @@ impl Annotations<'_> {
         }
     }
 
+    /// `x-specjet.database` of the service whose Redis key prefix is `prefix` (which names
+    /// its embedded SQLite file by default).
     pub(super) fn database_settings(
         &mut self,
         location: &Location,
         value: &Value,
+        prefix: &str,
     ) -> DatabaseSettings {
-        let mut settings = DatabaseSettings::default();
+        let mut settings = DatabaseSettings::named(prefix);
+        let mut max_given = false;
         for (key, value) in
             self.entries(location, value, "`database` is an object of pool settings")
         {
             let at = location.child(key);
             let result = match key.as_str() {
-                "max-connections" => connections(value).map(|n| settings.max_connections = Some(n)),
-                "min-connections" => connections(value).map(|n| settings.min_connections = Some(n)),
+                "max-connections" => connections(value).map(|n| {
+                    settings.max_connections = n;
+                    max_given = true;
+                }),
+                "min-connections" => connections(value).map(|n| settings.min_connections = n),
                 "acquire-timeout" => {
-                    positive_duration(value).map(|ms| settings.acquire_timeout_ms = Some(ms))
+                    positive_duration(value).map(|ms| settings.acquire_timeout = millis(ms))
                 }
                 "idle-timeout" => {
-                    positive_duration(value).map(|ms| settings.idle_timeout_ms = Some(ms))
+                    positive_duration(value).map(|ms| settings.idle_timeout = Some(millis(ms)))
                 }
                 "max-lifetime" => {
-                    positive_duration(value).map(|ms| settings.max_lifetime_ms = Some(ms))
+                    positive_duration(value).map(|ms| settings.max_lifetime = Some(millis(ms)))
                 }
                 "statement-timeout" => {
-                    positive_duration(value).map(|ms| settings.statement_timeout_ms = Some(ms))
+                    positive_duration(value).map(|ms| settings.statement_timeout = Some(millis(ms)))
                 }
                 "connect-timeout" => {
-                    positive_duration(value).map(|ms| settings.connect_timeout_ms = Some(ms))
+                    positive_duration(value).map(|ms| settings.connect_timeout = millis(ms))
                 }
                 "sqlite-file" => match value.as_str() {
                     Some(file) if !file.trim().is_empty() && !file.contains('?') => {
-                        settings.sqlite_file = Some(file.to_owned());
+                        settings.sqlite_file = file.to_owned();
                         Ok(())
                     }
                     _ => Err("`sqlite-file` is a file name such as `shop.sqlite3`".to_owned()),
@@ -84,26 +92,33 @@ impl Annotations<'_> {
                 self.report(Severity::Error, &at, message);
             }
         }
-        if let (Some(min), Some(max)) = (settings.min_connections, settings.max_connections) {
-            if min > max {
-                self.report(
-                    Severity::Error,
-                    &location.child("min-connections"),
-                    format!("`min-connections` ({min}) is above `max-connections` ({max})"),
-                );
-            }
+        let (min, max) = (settings.min_connections, settings.max_connections);
+        if min > max {
+            let max_source = if max_given {
+                "`max-connections`"
+            } else {
+                "the default `max-connections`"
+            };
+            self.report(
+                Severity::Error,
+                &location.child("min-connections"),
+                format!("`min-connections` ({min}) is above {max_source} ({max})"),
+            );
         }
         settings
     }
 }
 
 impl Annotations<'_> {
+    /// `x-specjet.http-client` of the service whose Redis key prefix is `prefix` (which
+    /// names its user agent by default).
     pub(super) fn http_client_settings(
         &mut self,
         location: &Location,
         value: &Value,
+        prefix: &str,
     ) -> HttpClientSettings {
-        let mut settings = HttpClientSettings::default();
+        let mut settings = HttpClientSettings::named(prefix);
         for (key, value) in self.entries(
             location,
             value,
@@ -112,23 +127,23 @@ impl Annotations<'_> {
             let at = location.child(key);
             let result = match key.as_str() {
                 "connect-timeout" => {
-                    positive_duration(value).map(|ms| settings.connect_timeout_ms = Some(ms))
+                    positive_duration(value).map(|ms| settings.connect_timeout = millis(ms))
                 }
-                "timeout" => positive_duration(value).map(|ms| settings.timeout_ms = Some(ms)),
+                "timeout" => positive_duration(value).map(|ms| settings.timeout = millis(ms)),
                 "idle-timeout" => {
-                    positive_duration(value).map(|ms| settings.idle_timeout_ms = Some(ms))
+                    positive_duration(value).map(|ms| settings.idle_timeout = millis(ms))
                 }
                 "max-idle-per-host" => value
                     .as_u64()
-                    .and_then(|n| u32::try_from(n).ok())
+                    .and_then(|n| usize::try_from(n).ok())
                     .filter(|n| *n <= 10_000)
-                    .map(|n| settings.max_idle_per_host = Some(n))
+                    .map(|n| settings.max_idle_per_host = n)
                     .ok_or_else(|| {
                         format!("expected a number of connections from 0 to 10000, found {value}")
                     }),
                 "user-agent" => match value.as_str() {
                     Some(agent) if http_header_value(agent) => {
-                        settings.user_agent = Some(agent.to_owned());
+                        settings.user_agent = agent.to_owned();
                         Ok(())
                     }
                     _ => Err("`user-agent` is a header value: visible ASCII and spaces".to_owned()),
@@ -141,6 +156,10 @@ impl Annotations<'_> {
         }
         settings
     }
+}
+
+fn millis(ms: u64) -> Duration {
+    Duration::from_millis(ms)
 }
 
 fn http_header_value(text: &str) -> bool {
