@@ -93,8 +93,9 @@ pub type DatabaseSettings = specjet_model::DatabaseSettings<Vec<Migration>>;
 pub use specjet_model::database::Backend;
 pub use specjet_model::rate_limit::Backend as RateLimitBackend;
 pub use specjet_model::{
-    BatchSettings, BuiltIn, CacheSettings, CompressionSettings, HttpClientSettings, JwtSettings,
-    KeySource, OnBackendError, RateLimitSettings, SchemeSettings, SecuritySettings, ServerSettings,
+    BatchSettings, BuiltIn, CacheSettings, CompressionSettings, CorsSettings, HttpClientSettings,
+    JwtSettings, KeySource, OnBackendError, RateLimitSettings, SchemeSettings, SecuritySettings,
+    ServerSettings,
 };
 
 /// A scheme of `components.securitySchemes`.
@@ -231,23 +232,6 @@ impl DocsSettings {
             None => format!("{json}.yaml"),
         })
     }
-}
-
-/// `x-specjet.cors`; a `None` takes the runtime's default.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CorsSettings {
-    /// `allow-origins`: origins (`https://app.example.com`, `https://*.example.com`) or `*`.
-    pub allow_origins: Vec<String>,
-    /// `allow-methods` (`None`: the methods the spec serves on the requested path).
-    pub allow_methods: Option<Vec<String>>,
-    /// `allow-headers` (`None`: the headers the browser asks for).
-    pub allow_headers: Option<Vec<String>>,
-    /// `expose-headers` (`None`: the runtime's list of specjet's own answer headers).
-    pub expose_headers: Option<Vec<String>>,
-    /// `max-age`, in seconds: how long a browser may keep a preflight's answer.
-    pub max_age_secs: Option<u64>,
-    /// `allow-credentials`.
-    pub allow_credentials: bool,
 }
 
 impl Api {

@@ -903,8 +903,8 @@ fn base_path_docs_and_cors_are_read_and_checked() {
         Some(&["GET".to_owned(), "POST".to_owned()][..])
     );
     assert_eq!(
-        (cors.max_age_secs, cors.allow_credentials),
-        (Some(600), true)
+        (cors.max_age, cors.allow_credentials),
+        (Some(Duration::from_secs(600)), true)
     );
     // Docs switched off: nothing served (the document is still embedded: bodies are checked
     // against it).

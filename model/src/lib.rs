@@ -9,10 +9,12 @@
 //! - `cache.rs`, `rate_limit.rs`, `compression.rs`, `batch.rs`: the service-wide settings of
 //!   the cache, the rate limiter, compression and the batch endpoint.
 //! - `database.rs`, `http_client.rs`: the service's outgoing connections.
+//! - `cors.rs`: which browser origins may call the service.
 
 pub mod batch;
 pub mod cache;
 pub mod compression;
+pub mod cors;
 pub mod database;
 pub mod duration;
 pub mod http_client;
@@ -23,6 +25,7 @@ pub mod server;
 pub use batch::BatchSettings;
 pub use cache::CacheSettings;
 pub use compression::CompressionSettings;
+pub use cors::CorsSettings;
 pub use database::DatabaseSettings;
 pub use http_client::HttpClientSettings;
 pub use rate_limit::{OnBackendError, RateLimitSettings};

@@ -126,7 +126,7 @@ pub fn finish_secured(
         api = api.merge(docs);
     }
     if let Some(cors) = &settings.cors {
-        match cors.layer(methods_by_path) {
+        match crate::cors::layer(cors, methods_by_path) {
             Ok(cors) => api = api.layer(cors),
             Err(error) => tracing::error!("CORS is off: {error}"),
         }

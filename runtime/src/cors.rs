@@ -13,7 +13,6 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::MatchedPath;
@@ -33,103 +32,85 @@ pub const EXPOSED_BY_DEFAULT: [&str; 6] = [
     "X-Request-Id",
 ];
 
-/// `x-specjet.cors`; `CORS_ALLOW_ORIGINS` (comma-separated) replaces `allow_origins`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CorsSettings {
-    /// Origins (`https://app.example.com`, `https://*.example.com` for every subdomain), or
-    /// `*` for any.
-    pub allow_origins: Vec<String>,
-    /// Methods a preflight allows (`None`: those the spec serves on the requested path).
-    pub allow_methods: Option<Vec<String>>,
-    /// Request headers a preflight allows (`None`: those the browser asks for).
-    pub allow_headers: Option<Vec<String>>,
-    /// Answer headers scripts may read (`None`: [`EXPOSED_BY_DEFAULT`]).
-    pub expose_headers: Option<Vec<String>>,
-    /// How long a browser may keep a preflight's answer.
-    pub max_age: Option<Duration>,
-    /// Whether credentials (cookies, `Authorization`) may be sent.
-    pub allow_credentials: bool,
+pub use specjet_model::cors::CorsSettings;
+
+/// The layer `settings` describe, or what is wrong with them (a value that is not a header
+/// value, or a wildcard with credentials, which browsers refuse).
+pub(crate) fn layer(
+    settings: &CorsSettings,
+    methods_by_path: HashMap<String, Vec<Method>>,
+) -> Result<Cors, String> {
+    let wildcard = |values: Option<&Vec<String>>| {
+        values.is_some_and(|values| values.iter().any(|value| value == "*"))
+    };
+    if settings.allow_credentials {
+        for (key, values) in [
+            ("allow-origins", Some(&settings.allow_origins)),
+            ("allow-methods", settings.allow_methods.as_ref()),
+            ("allow-headers", settings.allow_headers.as_ref()),
+            ("expose-headers", settings.expose_headers.as_ref()),
+        ] {
+            if wildcard(values) {
+                return Err(format!(
+                    "`{key}: *` cannot go with `allow-credentials: true`: browsers refuse it"
+                ));
+            }
+        }
+    }
+    let origins = if wildcard(Some(&settings.allow_origins)) {
+        AllowOrigin::any()
+    } else {
+        origins(&settings.allow_origins)?
+    };
+    let mut layer = CorsLayer::new()
+        .allow_origin(origins)
+        .allow_credentials(settings.allow_credentials);
+    let mut own_methods = None;
+    layer = match &settings.allow_methods {
+        Some(methods) if wildcard(Some(methods)) => layer.allow_methods(AllowMethods::any()),
+        Some(methods) => layer.allow_methods(
+            methods
+                .iter()
+                .map(|method| Method::from_bytes(method.as_bytes()))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|error| format!("`allow-methods`: {error}"))?,
+        ),
+        None => {
+            own_methods = Some(Arc::new(method_lists(methods_by_path)?));
+            layer.allow_methods(AllowMethods::mirror_request())
+        }
+    };
+    layer = match &settings.allow_headers {
+        Some(headers) if wildcard(Some(headers)) => layer.allow_headers(AllowHeaders::any()),
+        Some(headers) => layer.allow_headers(header_names(headers, "allow-headers")?),
+        None => layer.allow_headers(AllowHeaders::mirror_request()),
+    };
+    layer = match &settings.expose_headers {
+        Some(headers) if wildcard(Some(headers)) => layer.expose_headers(ExposeHeaders::any()),
+        Some(headers) => layer.expose_headers(header_names(headers, "expose-headers")?),
+        None => {
+            let names = EXPOSED_BY_DEFAULT.map(str::to_owned);
+            layer.expose_headers(header_names(&names, "expose-headers")?)
+        }
+    };
+    if let Some(max_age) = settings.max_age {
+        layer = layer.max_age(max_age);
+    }
+    Ok(Cors { layer, own_methods })
 }
 
-impl CorsSettings {
-    /// The layer these settings describe, or what is wrong with them (a value that is not a
-    /// header value, or a wildcard with credentials, which browsers refuse).
-    pub(crate) fn layer(
-        &self,
-        methods_by_path: HashMap<String, Vec<Method>>,
-    ) -> Result<Cors, String> {
-        let wildcard = |values: Option<&Vec<String>>| {
-            values.is_some_and(|values| values.iter().any(|value| value == "*"))
-        };
-        if self.allow_credentials {
-            for (key, values) in [
-                ("allow-origins", Some(&self.allow_origins)),
-                ("allow-methods", self.allow_methods.as_ref()),
-                ("allow-headers", self.allow_headers.as_ref()),
-                ("expose-headers", self.expose_headers.as_ref()),
-            ] {
-                if wildcard(values) {
-                    return Err(format!(
-                        "`{key}: *` cannot go with `allow-credentials: true`: browsers refuse it"
-                    ));
-                }
-            }
-        }
-        let origins = if wildcard(Some(&self.allow_origins)) {
-            AllowOrigin::any()
-        } else {
-            origins(&self.allow_origins)?
-        };
-        let mut layer = CorsLayer::new()
-            .allow_origin(origins)
-            .allow_credentials(self.allow_credentials);
-        let mut own_methods = None;
-        layer = match &self.allow_methods {
-            Some(methods) if wildcard(Some(methods)) => layer.allow_methods(AllowMethods::any()),
-            Some(methods) => layer.allow_methods(
-                methods
-                    .iter()
-                    .map(|method| Method::from_bytes(method.as_bytes()))
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|error| format!("`allow-methods`: {error}"))?,
-            ),
-            None => {
-                own_methods = Some(Arc::new(method_lists(methods_by_path)?));
-                layer.allow_methods(AllowMethods::mirror_request())
-            }
-        };
-        layer = match &self.allow_headers {
-            Some(headers) if wildcard(Some(headers)) => layer.allow_headers(AllowHeaders::any()),
-            Some(headers) => layer.allow_headers(header_names(headers, "allow-headers")?),
-            None => layer.allow_headers(AllowHeaders::mirror_request()),
-        };
-        layer = match &self.expose_headers {
-            Some(headers) if wildcard(Some(headers)) => layer.expose_headers(ExposeHeaders::any()),
-            Some(headers) => layer.expose_headers(header_names(headers, "expose-headers")?),
-            None => {
-                let names = EXPOSED_BY_DEFAULT.map(str::to_owned);
-                layer.expose_headers(header_names(&names, "expose-headers")?)
-            }
-        };
-        if let Some(max_age) = self.max_age {
-            layer = layer.max_age(max_age);
-        }
-        Ok(Cors { layer, own_methods })
+/// `settings` with `CORS_ALLOW_ORIGINS` (comma-separated origins, or `*`) in place of the
+/// spec's origins, when it is set.
+pub(crate) fn with_env(mut settings: CorsSettings) -> CorsSettings {
+    if let Ok(origins) = std::env::var("CORS_ALLOW_ORIGINS") {
+        settings.allow_origins = origins
+            .split(',')
+            .map(str::trim)
+            .filter(|origin| !origin.is_empty())
+            .map(str::to_owned)
+            .collect();
     }
-
-    /// These settings with `CORS_ALLOW_ORIGINS` (comma-separated origins, or `*`) in place of
-    /// the spec's origins, when it is set.
-    pub(crate) fn with_env(mut self) -> CorsSettings {
-        if let Ok(origins) = std::env::var("CORS_ALLOW_ORIGINS") {
-            self.allow_origins = origins
-                .split(',')
-                .map(str::trim)
-                .filter(|origin| !origin.is_empty())
-                .map(str::to_owned)
-                .collect();
-        }
-        self
-    }
+    settings
 }
 
 fn header_names(names: &[String], key: &str) -> Result<Vec<HeaderName>, String> {
@@ -297,7 +278,7 @@ mod tests {
             allow_credentials: true,
             ..CorsSettings::default()
         };
-        let error = settings.layer(HashMap::new()).unwrap_err();
+        let error = layer(&settings, HashMap::new()).unwrap_err();
         assert!(error.contains("allow-origins"), "{error}");
         let settings = CorsSettings {
             allow_origins: vec!["https://app.example.com".to_owned()],
@@ -305,7 +286,7 @@ mod tests {
             allow_credentials: true,
             ..CorsSettings::default()
         };
-        assert!(settings.layer(HashMap::new()).is_err());
+        assert!(layer(&settings, HashMap::new()).is_err());
     }
 
     #[test]
@@ -314,12 +295,12 @@ mod tests {
             allow_origins: vec!["https://app.example.com\n".to_owned()],
             ..CorsSettings::default()
         };
-        assert!(settings.layer(HashMap::new()).is_err());
+        assert!(layer(&settings, HashMap::new()).is_err());
         let settings = CorsSettings {
             allow_origins: vec!["https://app.example.com".to_owned()],
             expose_headers: Some(vec!["not a header".to_owned()]),
             ..CorsSettings::default()
         };
-        assert!(settings.layer(HashMap::new()).is_err());
+        assert!(layer(&settings, HashMap::new()).is_err());
     }
 }

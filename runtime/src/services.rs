@@ -92,8 +92,8 @@ impl ServiceSettings {
                 .map_err(|message| crate::StartError::new(format!("BASE_PATH: {message}")))?;
         }
         if let Some(cors) = self.cors.take() {
-            let cors = cors.with_env();
-            cors.layer(std::collections::HashMap::new())
+            let cors = crate::cors::with_env(cors);
+            crate::cors::layer(&cors, std::collections::HashMap::new())
                 .map_err(|message| crate::StartError::new(format!("CORS settings: {message}")))?;
             self.cors = Some(cors);
         }

@@ -57,8 +57,8 @@ pub(super) fn settings(api: &Api) -> Vec<TokenStream> {
                 fields.push(quote! { #field: ::std::option::Option::Some(#values), });
             }
         }
-        if let Some(secs) = cors.max_age_secs {
-            let secs = Literal::u64_unsuffixed(secs);
+        if let Some(max_age) = cors.max_age {
+            let secs = Literal::u64_unsuffixed(max_age.as_secs());
             fields.push(quote! {
                 max_age: ::std::option::Option::Some(::std::time::Duration::from_secs(#secs)),
             });

@@ -178,7 +178,7 @@ impl Annotations<'_> {
                     if ms % 1000 != 0 {
                         return Err("`max-age` is a whole number of seconds (`10m`, `600s`)".into());
                     }
-                    settings.max_age_secs = Some(ms / 1000);
+                    settings.max_age = Some(std::time::Duration::from_millis(ms));
                     Ok(())
                 }),
                 "allow-credentials" => match value {
