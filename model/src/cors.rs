@@ -22,3 +22,23 @@ pub struct CorsSettings {
     /// Whether credentials (cookies, `Authorization`) may be sent (`allow-credentials`).
     pub allow_credentials: bool,
 }
+
+impl CorsSettings {
+    /// The keys that allow any value (`*`) although credentials may be sent: browsers refuse
+    /// such an answer, so each is an error.
+    pub fn wildcards_with_credentials(&self) -> Vec<&'static str> {
+        if !self.allow_credentials {
+            return Vec::new();
+        }
+        [
+            ("allow-origins", Some(&self.allow_origins)),
+            ("allow-methods", self.allow_methods.as_ref()),
+            ("allow-headers", self.allow_headers.as_ref()),
+            ("expose-headers", self.expose_headers.as_ref()),
+        ]
+        .into_iter()
+        .filter(|(_, values)| values.is_some_and(|values| values.iter().any(|value| value == "*")))
+        .map(|(key, _)| key)
+        .collect()
+    }
+}

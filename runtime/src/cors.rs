@@ -43,19 +43,10 @@ pub(crate) fn layer(
     let wildcard = |values: Option<&Vec<String>>| {
         values.is_some_and(|values| values.iter().any(|value| value == "*"))
     };
-    if settings.allow_credentials {
-        for (key, values) in [
-            ("allow-origins", Some(&settings.allow_origins)),
-            ("allow-methods", settings.allow_methods.as_ref()),
-            ("allow-headers", settings.allow_headers.as_ref()),
-            ("expose-headers", settings.expose_headers.as_ref()),
-        ] {
-            if wildcard(values) {
-                return Err(format!(
-                    "`{key}: *` cannot go with `allow-credentials: true`: browsers refuse it"
-                ));
-            }
-        }
+    if let Some(key) = settings.wildcards_with_credentials().first() {
+        return Err(format!(
+            "`{key}: *` cannot go with `allow-credentials: true`: browsers refuse it"
+        ));
     }
     let origins = if wildcard(Some(&settings.allow_origins)) {
         AllowOrigin::any()

@@ -198,19 +198,9 @@ impl Annotations<'_> {
             let message = "`cors` needs `allow-origins`: the origins (`https://app.example.com`) or `*` that may call the service";
             self.report(Severity::Error, location, message);
         }
-        if settings.allow_credentials {
-            // Browsers refuse a credentialed answer that allows any origin, method or header.
-            for (key, values) in [
-                ("allow-origins", Some(&settings.allow_origins)),
-                ("allow-methods", settings.allow_methods.as_ref()),
-                ("allow-headers", settings.allow_headers.as_ref()),
-                ("expose-headers", settings.expose_headers.as_ref()),
-            ] {
-                if values.is_some_and(|values| values.iter().any(|value| value == "*")) {
-                    let message = format!("`{key}: *` cannot go with `allow-credentials: true`: browsers refuse it; list what is allowed");
-                    self.report(Severity::Error, &location.child(key), message);
-                }
-            }
+        for key in settings.wildcards_with_credentials() {
+            let message = format!("`{key}: *` cannot go with `allow-credentials: true`: browsers refuse it; list what is allowed");
+            self.report(Severity::Error, &location.child(key), message);
         }
         settings
     }
