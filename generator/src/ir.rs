@@ -784,8 +784,7 @@ pub struct Policies {
 /// operation's method may take their names).
 pub const PROVIDED_HOOKS: [&str; 3] = ["policies", "composed_by_hand", "reject"];
 
-/// The paths every generated router serves itself (unless the API has an operation there).
-pub const BUILTIN_PATHS: [&str; 3] = ["/metrics", "/healthz", "/readyz"];
+pub use specjet_model::paths::BUILTIN_PATHS;
 
 impl ServiceSettings {
     /// The paths the router would serve itself (its builtin endpoints, the document and the

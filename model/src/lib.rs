@@ -10,6 +10,7 @@
 //!   the cache, the rate limiter, compression and the batch endpoint.
 //! - `database.rs`, `http_client.rs`: the service's outgoing connections.
 //! - `cors.rs`: which browser origins may call the service.
+//! - `paths.rs`: the built-in paths, and base paths.
 
 pub mod batch;
 pub mod cache;
@@ -18,6 +19,7 @@ pub mod cors;
 pub mod database;
 pub mod duration;
 pub mod http_client;
+pub mod paths;
 pub mod rate_limit;
 pub mod security;
 pub mod server;

@@ -38,8 +38,7 @@ pub fn principal(
 /// Runs an operation's handler, counting its time in the answer's `Server-Timing`.
 pub use crate::timing::handler as timed;
 
-/// The paths the service serves itself at the root.
-const BUILTIN_PATHS: [&str; 3] = ["/metrics", "/healthz", "/readyz"];
+use specjet_model::paths::BUILTIN_PATHS;
 
 /// The end of every generated `router_with`: the operations' policies served
 /// ([`crate::Services::apply`]), problem+json answers for unknown paths (404) and methods

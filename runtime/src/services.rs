@@ -88,7 +88,7 @@ impl ServiceSettings {
     /// `CORS_ALLOW_ORIGINS` (comma-separated origins); an error says which value is wrong.
     pub fn with_env(mut self) -> Result<ServiceSettings, crate::StartError> {
         if let Ok(path) = std::env::var("BASE_PATH") {
-            self.base_path = base_path(&path)
+            self.base_path = specjet_model::paths::base_path(&path)
                 .map_err(|message| crate::StartError::new(format!("BASE_PATH: {message}")))?;
         }
         if let Some(cors) = self.cors.take() {
@@ -99,23 +99,6 @@ impl ServiceSettings {
         }
         Ok(self)
     }
-}
-
-/// A base path as the router uses it: `/api/v1` (no trailing `/`), or empty for none.
-fn base_path(path: &str) -> Result<String, String> {
-    let trimmed = path.trim().trim_end_matches('/');
-    if trimmed.is_empty() {
-        return Ok(String::new());
-    }
-    if !trimmed.starts_with('/')
-        || trimmed.contains(['{', '}', '?', '#', '*'])
-        || trimmed.chars().any(char::is_whitespace)
-    {
-        return Err(format!(
-            "`{path}` is not a fixed path such as `/api/v1` (or `/` for none)"
-        ));
-    }
-    Ok(trimmed.to_owned())
 }
 
 /// Connections, caches and budgets shared by every route; cheap to clone.

@@ -96,7 +96,7 @@ impl Annotations<'_> {
 
     /// `x-specjet.base-path`: a path such as `/api/v1`, or `/` for none.
     pub(super) fn base_path(&mut self, location: &Location, value: &Value) -> Option<String> {
-        match value.as_str().map(normalize_base_path) {
+        match value.as_str().map(specjet_model::paths::base_path) {
             Some(Ok(path)) => Some(path),
             Some(Err(message)) => {
                 self.report(Severity::Error, location, message);
@@ -244,24 +244,7 @@ fn server_path(server: &Value) -> Result<String, String> {
             parsed.scheme()
         ));
     }
-    normalize_base_path(parsed.path())
-}
-
-/// A base path as routes use it: `/api/v1` (no trailing `/`), or empty for none.
-pub(crate) fn normalize_base_path(path: &str) -> Result<String, String> {
-    let trimmed = path.trim_end_matches('/');
-    if trimmed.is_empty() {
-        return Ok(String::new());
-    }
-    if !trimmed.starts_with('/') {
-        return Err(format!("the base path `{path}` must start with `/`"));
-    }
-    if trimmed.contains(['{', '}', '?', '#', '*']) || trimmed.chars().any(char::is_whitespace) {
-        return Err(format!(
-            "the base path `{path}` must be a fixed path such as `/api/v1`"
-        ));
-    }
-    Ok(trimmed.to_owned())
+    specjet_model::paths::base_path(parsed.path())
 }
 
 /// A docs route: a fixed path (ending in `extension` when one is given) or `false`.
@@ -380,14 +363,6 @@ mod tests {
         assert!(error(json!({"url": "ftp://example.com/v1"})).contains("not an HTTP URL"));
         assert!(error(json!({"url": "https://example.com/{v"})).contains("closes"));
         assert!(error(json!({"description": "no url"})).contains("`url`"));
-    }
-
-    #[test]
-    fn base_path_overrides() {
-        assert_eq!(normalize_base_path("/"), Ok(String::new()));
-        assert_eq!(normalize_base_path("/api/"), Ok("/api".into()));
-        assert!(normalize_base_path("api").is_err());
-        assert!(normalize_base_path("/v{n}").is_err());
     }
 
     #[test]
