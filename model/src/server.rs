@@ -2,6 +2,9 @@
 
 use std::time::Duration;
 
+/// The largest streamed request body when the spec sets none: 1 GiB.
+pub const DEFAULT_MAX_UPLOAD_SIZE: usize = 1 << 30;
+
 /// `x-specjet.server`; each field also has an environment variable that overrides it (read
 /// by the runtime at start).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,6 +19,11 @@ pub struct ServerSettings {
     /// How long a request body may pause between two of its bytes (`body-timeout`,
     /// `BODY_TIMEOUT`): past it the answer is 408, the client's timeout.
     pub body_timeout: Duration,
+    /// The largest request body an operation reads as a stream (a body of binary media
+    /// types only), counted as it arrives, after decompression (`max-upload-size`,
+    /// `MAX_UPLOAD_SIZE` in bytes): past it the stream ends in 413. Every other body is read
+    /// whole, bounded by `x-specjet.compression.max-request-size`.
+    pub max_upload_size: usize,
     /// Connections held at once, at most (`max-connections`, `MAX_CONNECTIONS`); `None`:
     /// as many as the open-file limit allows, less a reserve for the service's own files and
     /// backends. At the bound the oldest idle connection is closed for a new one; with none
@@ -37,6 +45,7 @@ impl Default for ServerSettings {
             header_read_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
             body_timeout: Duration::from_secs(10),
+            max_upload_size: DEFAULT_MAX_UPLOAD_SIZE,
             max_connections: None,
             shutdown_delay: Duration::from_secs(5),
             shutdown_timeout: Duration::from_secs(30),

@@ -84,6 +84,13 @@ pub fn finish_secured(
             crate::request_body::Bounds {
                 limit: settings.compression.max_request_size,
                 idle: settings.server.body_timeout,
+                upload_limit: settings.server.max_upload_size,
+                streamed: std::sync::Arc::new(crate::operation::ByRoute::new(
+                    operations
+                        .iter()
+                        .filter(|(operation, _)| operation.streamed_body)
+                        .map(|(operation, _)| (*operation, ())),
+                )),
             },
             crate::request_body::read_first,
         ))

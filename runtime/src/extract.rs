@@ -442,6 +442,16 @@ impl CookieParams {
     }
 }
 
+/// A request body of a binary media type, as a stream of its chunks: `None` when the request
+/// has none (a `Content-Length` of 0, or no body at all).
+pub fn body_stream(
+    parts: &http::request::Parts,
+    body: axum::body::Body,
+) -> Option<crate::stream::BodyStream> {
+    use http_body::Body as _;
+    (!body.is_end_stream()).then(|| crate::stream::BodyStream::new(parts, body))
+}
+
 /// Reads the whole body, refusing more than `limit` bytes with 413 and a body that cannot
 /// be read (cut off, or a corrupt content-coding) with 400.
 pub async fn read_body(body: axum::body::Body, limit: usize) -> Result<Bytes, Problem> {

@@ -78,6 +78,9 @@ pub struct OperationInfo {
     /// Its `security` (or the root's): alternatives, any of which lets a request in; empty
     /// for an operation open to all.
     pub security: &'static [crate::security::Requirement],
+    /// Whether it reads its request body as a stream ([`crate::BodyStream`]): the body is not
+    /// read whole before its layers run.
+    pub streamed_body: bool,
 }
 
 impl OperationInfo {
@@ -101,7 +104,14 @@ impl OperationInfo {
             query_types: &[],
             policies: Policies::NONE,
             security: &[],
+            streamed_body: false,
         }
+    }
+
+    /// The same entry reading its request body as a stream.
+    pub const fn with_streamed_body(mut self) -> OperationInfo {
+        self.streamed_body = true;
+        self
     }
 
     /// The same entry with its security requirements (alternatives of schemes and scopes).

@@ -3,8 +3,18 @@
 //! `body-timeout`, and meanwhile holds no concurrency slot (`max-in-flight`), no pool
 //! connection and no part of the operation's `x-timeout`, which all begin once the body is in.
 //!
-//! The one home of body limits: the default, the service's (after decompression), and the
-//! reading itself.
+//! An operation whose request body has only binary media types reads it as a stream instead
+//! ([`BodyStream`]): nothing is held whole, the limit (`x-specjet.server.max-upload-size`) is
+//! applied as bytes arrive and a pause longer than `body-timeout` ends it in 408. Its
+//! handler holds its concurrency slot and its `x-timeout` while the body arrives.
+//!
+//! The one home of body limits: the default, the service's (after decompression), the
+//! streamed ones, and the reading itself.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use std::time::Duration;
 
@@ -48,29 +58,29 @@ pub(crate) enum BodyError {
 }
 
 impl BodyError {
-    /// The answer: 413, 408 (with `Connection: close`: the rest of the body is not read) or 400;
-    /// `what` names the body ("the request body", "the batch").
-    pub(crate) fn answer(&self, what: &str, limit: usize) -> Response {
+    /// The problem: 413, 408 or 400; `what` names the body ("the request body", "the batch").
+    fn problem(&self, what: &str, limit: usize) -> Problem {
         match self {
             BodyError::TooLarge => Problem::new(StatusCode::PAYLOAD_TOO_LARGE)
-                .with_detail(format!("{what} is larger than {limit} bytes"))
-                .into_response(),
-            BodyError::Stalled(idle) => {
-                let mut response = Problem::new(StatusCode::REQUEST_TIMEOUT)
-                    .with_detail(format!(
-                        "{what} paused for longer than {} ms",
-                        idle.as_millis()
-                    ))
-                    .into_response();
-                response
-                    .headers_mut()
-                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
-                response
-            }
+                .with_detail(format!("{what} is larger than {limit} bytes")),
+            BodyError::Stalled(idle) => Problem::new(StatusCode::REQUEST_TIMEOUT).with_detail(
+                format!("{what} paused for longer than {} ms", idle.as_millis()),
+            ),
             BodyError::Broken(error) => Problem::new(StatusCode::BAD_REQUEST)
-                .with_detail(format!("{what} could not be read: {error}"))
-                .into_response(),
+                .with_detail(format!("{what} could not be read: {error}")),
         }
+    }
+
+    /// The answer: the problem, and after a stall `Connection: close` (the rest of the body
+    /// is not read).
+    pub(crate) fn answer(&self, what: &str, limit: usize) -> Response {
+        let mut response = self.problem(what, limit).into_response();
+        if matches!(self, BodyError::Stalled(_)) {
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        response
     }
 }
 
@@ -114,22 +124,40 @@ pub(crate) async fn read(body: Body, limit: usize, idle: Duration) -> Result<Byt
 }
 
 /// The bounds of [`read_first`].
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct Bounds {
-    /// The most bytes a body may have as sent (its content-coding still on).
+    /// The most bytes a body read whole may have as sent (its content-coding still on).
     pub(crate) limit: usize,
     /// The longest pause between two of its frames.
     pub(crate) idle: Duration,
+    /// The most bytes of a streamed body, after decompression.
+    pub(crate) upload_limit: usize,
+    /// The operations that read their body as a stream.
+    pub(crate) streamed: Arc<crate::operation::ByRoute<()>>,
+}
+
+/// The bounds of a streamed body, in its request's extensions for [`BodyStream::new`].
+#[derive(Debug, Clone, Copy)]
+struct StreamBounds {
+    limit: usize,
+    idle: Duration,
 }
 
 /// The middleware (`axum::middleware::from_fn_with_state`): the body read whole before the
-/// layers inside it run.
+/// layers inside it run, unless the operation reads it as a stream.
 pub(crate) async fn read_first(
     State(bounds): State<Bounds>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
     if request.body().is_end_stream() {
+        return next.run(request).await;
+    }
+    if bounds.streamed.get(&request).is_some() {
+        request.extensions_mut().insert(StreamBounds {
+            limit: bounds.upload_limit,
+            idle: bounds.idle,
+        });
         return next.run(request).await;
     }
     let (parts, body) = request.into_parts();
@@ -139,5 +167,134 @@ pub(crate) async fn read_first(
                 .await
         }
         Err(error) => error.answer("the request body", bounds.limit),
+    }
+}
+
+/// A request body read as it arrives: a `Stream` of its chunks (backpressure: the client
+/// sends as fast as the handler reads). The limit applies as bytes arrive (then the stream
+/// ends with a 413 problem), a pause longer than `body-timeout` ends it with a 408 problem;
+/// a handler passes either on with `?`. [`BodyStream::bytes`] reads the rest whole.
+pub struct BodyStream {
+    body: Body,
+    limit: usize,
+    idle: Duration,
+    read: usize,
+    /// The pause so far, while the body has no chunk ready.
+    pause: Option<Pin<Box<tokio::time::Sleep>>>,
+    done: bool,
+}
+
+impl std::fmt::Debug for BodyStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BodyStream")
+            .field("read", &self.read)
+            .field("limit", &self.limit)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BodyStream {
+    /// The body of the request whose head is `parts`, with the bounds the service put on it
+    /// (outside a service: the service's limit for bodies read whole, and the default pause).
+    pub fn new(parts: &http::request::Parts, body: Body) -> BodyStream {
+        let bounds = parts
+            .extensions
+            .get::<StreamBounds>()
+            .copied()
+            .unwrap_or_else(|| StreamBounds {
+                limit: body_limit(parts),
+                idle: specjet_model::ServerSettings::default().body_timeout,
+            });
+        BodyStream {
+            body,
+            limit: bounds.limit,
+            idle: bounds.idle,
+            read: 0,
+            pause: None,
+            done: false,
+        }
+    }
+
+    /// Bytes read so far.
+    pub fn read(&self) -> usize {
+        self.read
+    }
+
+    /// The rest of the body, whole (within the same limit).
+    pub async fn bytes(mut self) -> Result<Bytes, Problem> {
+        use futures_util::StreamExt;
+        let mut whole = BytesMut::new();
+        while let Some(chunk) = self.next().await {
+            whole.extend_from_slice(&chunk?);
+        }
+        Ok(whole.freeze())
+    }
+
+    fn fail(&mut self, error: BodyError) -> Poll<Option<Result<Bytes, Problem>>> {
+        self.done = true;
+        Poll::Ready(Some(Err(error.problem("the request body", self.limit))))
+    }
+}
+
+impl futures_util::Stream for BodyStream {
+    type Item = Result<Bytes, Problem>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        loop {
+            if this.done {
+                return Poll::Ready(None);
+            }
+            match Pin::new(&mut this.body).poll_frame(cx) {
+                Poll::Ready(Some(Ok(frame))) => {
+                    this.pause = None;
+                    let Ok(data) = frame.into_data() else {
+                        continue; // trailers
+                    };
+                    this.read = this.read.saturating_add(data.len());
+                    if this.read > this.limit {
+                        return this.fail(BodyError::TooLarge);
+                    }
+                    return Poll::Ready(Some(Ok(data)));
+                }
+                Poll::Ready(Some(Err(error))) => {
+                    return this.fail(BodyError::Broken(error.to_string()));
+                }
+                Poll::Ready(None) => {
+                    this.done = true;
+                    return Poll::Ready(None);
+                }
+                Poll::Pending => {
+                    let idle = this.idle;
+                    let pause = this
+                        .pause
+                        .get_or_insert_with(|| Box::pin(tokio::time::sleep(idle)));
+                    return match pause.as_mut().poll(cx) {
+                        Poll::Ready(()) => this.fail(BodyError::Stalled(idle)),
+                        Poll::Pending => Poll::Pending,
+                    };
+                }
+            }
+        }
+    }
+}
+
+/// Bytes at hand as a stream (a handler's test, or a body that came whole).
+impl From<Bytes> for BodyStream {
+    fn from(bytes: Bytes) -> Self {
+        BodyStream {
+            body: Body::from(bytes),
+            limit: usize::MAX,
+            idle: specjet_model::ServerSettings::default().body_timeout,
+            read: 0,
+            pause: None,
+            done: false,
+        }
+    }
+}
+
+impl From<Vec<u8>> for BodyStream {
+    fn from(bytes: Vec<u8>) -> Self {
+        BodyStream::from(Bytes::from(bytes))
     }
 }

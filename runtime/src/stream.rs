@@ -1,6 +1,7 @@
 //! Responses that are streams: server-sent events (`text/event-stream`), items one per line
 //! (`application/x-ndjson`, `application/jsonl`) or in a JSON text sequence
-//! (`application/json-seq`), and bytes (binary media types).
+//! (`application/json-seq`), and bytes (binary media types); and request bodies of binary
+//! media types, read as they arrive ([`BodyStream`]).
 //!
 //! A handler returns a `Stream`; the body pulls from it as the client reads, so a slow
 //! client slows the producer and memory stays bounded. Every stream, whatever its kind:
@@ -28,6 +29,8 @@ use bytes::{BufMut, Bytes, BytesMut};
 use futures_util::stream::{BoxStream, Stream, StreamExt};
 use http::{header, HeaderValue, StatusCode};
 use serde::Serialize;
+
+pub use crate::request_body::BodyStream;
 
 /// How often a server-sent event stream sends a comment while its producer is silent, so that
 /// proxies and browsers keep the connection.

@@ -478,20 +478,28 @@ fn body_read(
             }
         })
         .collect();
+    // A body whose every media type is binary is read as a stream; others are read whole.
+    let streamed = streams_body(body);
     let arms: Vec<TokenStream> = body
         .contents
         .iter()
         .enumerate()
         .map(|(index, content)| {
             let media = &content.media_type;
-            let parsed = wrap(content, parse_content(api, content, &schema_static(index), scope));
+            let parsed = wrap(
+                content,
+                parse_content(api, content, &schema_static(index), streamed, scope),
+            );
             quote! {
                 ::std::option::Option::Some(media) if ::specjet::extract::media_matches(media, #media) => #parsed,
             }
         })
         .collect();
     let parsed = if let Some(first) = body.contents.first() {
-        let default = wrap(first, parse_content(api, first, &schema_static(0), scope));
+        let default = wrap(
+            first,
+            parse_content(api, first, &schema_static(0), streamed, scope),
+        );
         quote! {
             match req_media_type.as_deref() {
                 ::std::option::Option::None => #default,
@@ -507,6 +515,27 @@ fn body_read(
     let needs_media = !body.contents.is_empty();
     let media = needs_media
         .then(|| quote! { let req_media_type = ::specjet::extract::media_type(&parts.headers); });
+    if streamed {
+        let finish = if body.required {
+            quote! {
+                let ::std::option::Option::Some(req_stream) = ::specjet::extract::body_stream(&parts, req_body) else {
+                    return ::std::result::Result::Err(::specjet::extract::missing_body());
+                };
+                let body = #parsed;
+            }
+        } else {
+            quote! {
+                let body = match ::specjet::extract::body_stream(&parts, req_body) {
+                    ::std::option::Option::None => ::std::option::Option::None,
+                    ::std::option::Option::Some(req_stream) => ::std::option::Option::Some(#parsed),
+                };
+            }
+        };
+        return quote! {
+            #media
+            #finish
+        };
+    }
     let finish = if body.required {
         quote! {
             if req_bytes.is_empty() {
@@ -531,10 +560,21 @@ fn body_read(
     }
 }
 
+/// Whether the operation reads its request body as a stream: every media type it accepts is
+/// binary (an upload), so nothing needs it whole.
+pub(super) fn streams_body(body: &crate::ir::RequestBody) -> bool {
+    !body.contents.is_empty()
+        && body
+            .contents
+            .iter()
+            .all(|content| content.kind == BodyKind::Binary)
+}
+
 fn parse_content(
     api: &Api,
     content: &Content,
     schema: &proc_macro2::Ident,
+    streamed: bool,
     scope: Scope,
 ) -> TokenStream {
     match &content.kind {
@@ -550,10 +590,11 @@ fn parse_content(
             quote! { ::specjet::MultipartForm::parse(&parts.headers, req_bytes).await? }
         }
         BodyKind::Text => quote! { ::specjet::extract::text_body(req_bytes)? },
-        // Streams are answers only: a request's body of these media types is its bytes.
-        BodyKind::Binary | BodyKind::Bytes | BodyKind::Events(_) | BodyKind::Items(..) => {
-            quote! { req_bytes }
-        }
+        BodyKind::Binary if streamed => quote! { req_stream },
+        // Read whole with the body's other media types: its bytes, as a stream.
+        BodyKind::Binary => quote! { ::specjet::stream::BodyStream::from(req_bytes) },
+        // Events, items and byte streams are answers only.
+        BodyKind::Bytes | BodyKind::Events(_) | BodyKind::Items(..) => quote! { req_bytes },
     }
 }
 
@@ -563,7 +604,7 @@ fn content_type(api: &Api, content: &Content, scope: Scope) -> TokenStream {
         BodyKind::Json(ty) | BodyKind::Form(ty) => rust_type(api, ty, scope),
         BodyKind::Multipart => quote! { ::specjet::MultipartForm },
         BodyKind::Text => quote! { ::std::string::String },
-        BodyKind::Binary => quote! { ::specjet::bytes::Bytes },
+        BodyKind::Binary => quote! { ::specjet::stream::BodyStream },
         BodyKind::Bytes => quote! { ::specjet::stream::ByteStream },
         BodyKind::Events(ty) => {
             let ty = rust_type(api, ty, scope);
@@ -590,9 +631,9 @@ fn media_enum(
         quote! { #docs #variant(#ty), }
     });
     // A stream is read once: an enum that may hold one is not `Clone`.
-    let clone = (!contents
-        .iter()
-        .any(|content| content.kind.is_stream() || content.kind == BodyKind::Bytes))
+    let clone = (!contents.iter().any(|content| {
+        content.kind.is_stream() || matches!(content.kind, BodyKind::Bytes | BodyKind::Binary)
+    }))
     .then(|| quote! { , ::std::clone::Clone });
     quote! {
         #[doc = #doc]

@@ -469,6 +469,13 @@ fn operation_entry(api: &Api, op: &Operation, imports: &mut Imports) -> TokenStr
     if let Some(requirements) = security::requirements(op) {
         entry = quote! { #entry #requirements };
     }
+    if op
+        .body
+        .as_ref()
+        .is_some_and(super::operations::streams_body)
+    {
+        entry = quote! { #entry.with_streamed_body() };
+    }
     if fields.is_empty() {
         entry
     } else {

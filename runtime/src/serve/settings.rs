@@ -22,6 +22,9 @@ pub(super) fn with_env_overrides(settings: &ServerSettings) -> Result<ServerSett
             *field = duration;
         }
     }
+    if let Some(bytes) = env_number("MAX_UPLOAD_SIZE")? {
+        settings.max_upload_size = bytes as usize;
+    }
     if let Some(max) = env_number("MAX_CONNECTIONS")? {
         settings.max_connections = Some(max as usize);
     }

@@ -79,8 +79,12 @@ impl Api for Service {
             Some(echo::Body::Text(text)) => {
                 echo::Response::Ok(echo::OkBody::Xml(format!("<t>{text}</t>")))
             }
-            Some(echo::Body::Binary(bytes)) => echo::Response::Status2xx {
-                status: 200 + bytes.len() as u16,
+            // Read whole with the other media types, handed over as a stream all the same.
+            Some(echo::Body::Binary(stream)) => match stream.bytes().await {
+                Ok(bytes) => echo::Response::Status2xx {
+                    status: 200 + bytes.len() as u16,
+                },
+                Err(problem) => problem.into(),
             },
             None => echo::Response::Default {
                 status: 418,

@@ -2,17 +2,19 @@
 //! text data), items as NDJSON and as a JSON text sequence, each sent as the handler yields
 //! it (not at the end), never cached, event streams never compressed, a silent producer
 //! ending an item stream at the operation's `x-timeout`, and `Last-Event-ID` handed to the
-//! handler of a reconnecting client.
+//! handler of a reconnecting client; and uploads read as they arrive, bounded by
+//! `max-upload-size` and `body-timeout` rather than by the limit on bodies read whole.
 
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use specjet::axum::body::Body;
 use specjet::http::{Request, StatusCode};
+use specjet::serde_json;
 use specjet::stream::{Event, EventStream, ItemStream};
-use specjet_compile_tests::streams::operations::{download, export, log, ticks};
+use specjet_compile_tests::streams::operations::{download, export, log, note, ticks, upload};
 use specjet_compile_tests::streams::server::{router_with, settings, Api};
-use specjet_compile_tests::streams::types::Record;
+use specjet_compile_tests::streams::types::{Received, Record};
 use tokio::sync::mpsc;
 use tower::ServiceExt;
 
@@ -21,9 +23,38 @@ use tower::ServiceExt;
 #[derive(Clone)]
 struct Handlers {
     ticks: std::sync::Arc<std::sync::Mutex<Option<mpsc::Receiver<i64>>>>,
+    /// The size of each chunk of an upload, as the handler reads it.
+    upload_chunks: mpsc::UnboundedSender<usize>,
 }
 
 impl Api for Handlers {
+    async fn upload(&self, request: upload::Request) -> upload::Response {
+        let (media, mut chunks) = match request.body {
+            upload::Body::Binary(chunks) => ("octet-stream", chunks),
+            upload::Body::Png(chunks) => ("png", chunks),
+        };
+        let mut received = Received {
+            bytes: 0,
+            chunks: 0,
+            media: media.to_owned(),
+        };
+        while let Some(chunk) = chunks.next().await {
+            let chunk = match chunk {
+                Ok(chunk) => chunk,
+                // Past `max-upload-size` or stalled: the answer is the stream's problem.
+                Err(problem) => return problem.into(),
+            };
+            received.bytes += chunk.len() as i64;
+            received.chunks += 1;
+            let _ = self.upload_chunks.send(chunk.len());
+        }
+        upload::Response::Ok(received)
+    }
+
+    async fn note(&self, _request: note::Request) -> note::Response {
+        note::Response::NoContent
+    }
+
     async fn ticks(&self, request: ticks::Request) -> ticks::Response {
         let resume_after: i64 = request
             .last_event_id
@@ -77,12 +108,48 @@ impl Api for Handlers {
 }
 
 fn service() -> (specjet::axum::Router, mpsc::Sender<i64>) {
+    let (router, ticks, _) = service_with_uploads();
+    (router, ticks)
+}
+
+/// The service, the sender of its ticks and the receiver of the chunk sizes its uploads read.
+fn service_with_uploads() -> (
+    specjet::axum::Router,
+    mpsc::Sender<i64>,
+    mpsc::UnboundedReceiver<usize>,
+) {
     let (sender, receiver) = mpsc::channel(16);
+    let (upload_chunks, chunk_sizes) = mpsc::unbounded_channel();
     let handlers = Handlers {
         ticks: std::sync::Arc::new(std::sync::Mutex::new(Some(receiver))),
+        upload_chunks,
     };
     let router = router_with(handlers, &specjet::Services::new(settings(), None));
-    (router, sender)
+    (router, sender, chunk_sizes)
+}
+
+/// A `PUT /uploads` of `media` whose body is what the test sends into the returned channel,
+/// as it sends it; dropping the sender ends the body.
+fn upload_request(media: &str) -> (Request<Body>, mpsc::Sender<specjet::bytes::Bytes>) {
+    let (sender, receiver) = mpsc::channel::<specjet::bytes::Bytes>(4);
+    let chunks = futures_util::stream::unfold(receiver, |mut receiver| async move {
+        receiver
+            .recv()
+            .await
+            .map(|chunk| (Ok::<_, std::io::Error>(chunk), receiver))
+    });
+    let request = Request::put("/uploads")
+        .header("content-type", media)
+        .body(Body::from_stream(chunks))
+        .unwrap();
+    (request, sender)
+}
+
+async fn json_of(response: specjet::http::Response<Body>) -> serde_json::Value {
+    let body = specjet::axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    serde_json::from_slice(&body).unwrap()
 }
 
 fn get(path: &str, headers: &[(&str, &str)]) -> Request<Body> {
@@ -228,4 +295,85 @@ async fn a_binary_answer_is_a_byte_stream_or_whole_bytes() {
             .unwrap();
         assert_eq!(&body[..], expected.as_bytes(), "{path}");
     }
+}
+
+#[tokio::test]
+async fn an_upload_reaches_the_handler_as_it_arrives_past_the_limit_on_whole_bodies() {
+    let (router, _, mut chunk_sizes) = service_with_uploads();
+    let (request, body) = upload_request("application/octet-stream");
+    let answer = tokio::spawn(router.clone().oneshot(request));
+    body.send(vec![1u8; 4096].into()).await.unwrap();
+    let first = tokio::time::timeout(Duration::from_secs(2), chunk_sizes.recv())
+        .await
+        .expect("the handler reads the first chunk before the body ends");
+    assert_eq!(first, Some(4096));
+    body.send(vec![2u8; 8192].into()).await.unwrap();
+    drop(body);
+    let response = answer.await.unwrap().unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    // 12 KiB: more than `max-request-size` (1 KiB), which bounds bodies read whole only.
+    assert_eq!(
+        json_of(response).await,
+        serde_json::json!({"bytes": 12288, "chunks": 2, "media": "octet-stream"})
+    );
+
+    // A JSON body is still read whole, and bounded by `max-request-size`.
+    let note = Request::post("/notes")
+        .header("content-type", "application/json")
+        .body(Body::from(format!(
+            "{{\"id\": 1, \"name\": \"{}\"}}",
+            "n".repeat(2048)
+        )))
+        .unwrap();
+    let response = router.oneshot(note).await.unwrap();
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+#[tokio::test]
+async fn an_upload_past_max_upload_size_ends_in_413_and_a_stalled_one_in_408() {
+    let (router, _, _chunk_sizes) = service_with_uploads();
+    let (request, body) = upload_request("image/png");
+    let answer = tokio::spawn(router.clone().oneshot(request));
+    // 64 KiB is the limit: the ninth chunk of 8 KiB passes it.
+    let sent = tokio::spawn(async move {
+        for _ in 0..16 {
+            if body.send(vec![0u8; 8192].into()).await.is_err() {
+                break; // the service stopped reading
+            }
+        }
+    });
+    let response = answer.await.unwrap().unwrap();
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let problem = json_of(response).await;
+    assert!(
+        problem["detail"]
+            .as_str()
+            .is_some_and(|detail| detail.contains("65536")),
+        "{problem}"
+    );
+    sent.await.unwrap();
+
+    let (request, body) = upload_request("application/octet-stream");
+    let started = std::time::Instant::now();
+    let answer = tokio::spawn(router.clone().oneshot(request));
+    body.send(vec![0u8; 100].into()).await.unwrap();
+    // ... and then nothing, the connection held open: `body-timeout` (300 ms) ends it.
+    let response = tokio::time::timeout(Duration::from_secs(3), answer)
+        .await
+        .expect("a stalled upload is answered")
+        .unwrap()
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::REQUEST_TIMEOUT);
+    assert!(started.elapsed() >= Duration::from_millis(250));
+    drop(body);
+
+    let missing = Request::put("/uploads")
+        .header("content-type", "application/octet-stream")
+        .body(Body::empty())
+        .unwrap();
+    let response = router.clone().oneshot(missing).await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let (request, _body) = upload_request("text/plain");
+    let response = router.oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
 }

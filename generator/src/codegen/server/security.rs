@@ -210,6 +210,10 @@ pub(super) fn settings(api: &Api, imports: &mut Imports) -> Vec<TokenStream> {
         quote! { shutdown_timeout },
         imports,
     );
+    if server.max_upload_size != defaults.max_upload_size {
+        let max = Literal::usize_unsuffixed(server.max_upload_size);
+        changes.push(quote! { settings.server.max_upload_size = #max; });
+    }
     if let Some(max) = server
         .max_connections
         .filter(|_| server.max_connections != defaults.max_connections)

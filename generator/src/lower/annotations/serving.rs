@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::{is_fixed_path, is_header_name, parse_duration, positive_duration, Annotations};
+use super::{
+    is_fixed_path, is_header_name, parse_duration, parse_size, positive_duration, Annotations,
+};
 use crate::diag::Severity;
 use crate::ir::{CorsSettings, DocsSettings, ServerSettings};
 use crate::load::Location;
@@ -40,6 +42,14 @@ impl Annotations<'_> {
                 "body-timeout" => duration(true).map(|d| settings.body_timeout = d),
                 "shutdown-delay" => duration(false).map(|d| settings.shutdown_delay = d),
                 "shutdown-timeout" => duration(true).map(|d| settings.shutdown_timeout = d),
+                "max-upload-size" => parse_size(value)
+                    .and_then(|n| {
+                        usize::try_from(n)
+                            .ok()
+                            .filter(|n| *n > 0)
+                            .ok_or_else(|| "`max-upload-size` must be above zero".to_owned())
+                    })
+                    .map(|n| settings.max_upload_size = n),
                 "max-connections" => value
                     .as_u64()
                     .filter(|n| *n > 0)
