@@ -345,6 +345,9 @@ pub enum CacheScope {
 /// The statuses cached when a policy names none (`status`).
 pub const DEFAULT_CACHE_STATUSES: [u16; 3] = [200, 203, 204];
 
+/// A cache tag template (`pet:{petId}`), parsed by the model's grammar.
+pub type TagTemplate = Vec<specjet_model::tag::TagPiece<String>>;
+
 /// One operation's caching policy (`x-cache`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CachePolicy {
@@ -364,7 +367,7 @@ pub struct CachePolicy {
     pub statuses: Vec<u16>,
     /// `tags`: templates (`pet:{petId}`) naming the operation's path parameters; an entry is
     /// stored under each, with the request's values, for `x-cache-invalidates: {tags}`.
-    pub tags: Vec<String>,
+    pub tags: Vec<TagTemplate>,
 }
 
 /// Which generated module a type lives in.
@@ -769,7 +772,7 @@ pub struct Policies {
     pub invalidates: Vec<usize>,
     /// Tag templates (`pet:{petId}`, naming this operation's path parameters) whose entries a
     /// success drops (`x-cache-invalidates: {tags: [...]}`).
-    pub invalidate_tags: Vec<String>,
+    pub invalidate_tags: Vec<TagTemplate>,
     /// `x-rate-limit`.
     pub rate_limit: Option<RateLimitUse>,
     /// `x-compress`: whether responses may be compressed (default yes).

@@ -11,6 +11,7 @@
 //! - `database.rs`, `http_client.rs`: the service's outgoing connections.
 //! - `cors.rs`: which browser origins may call the service.
 //! - `paths.rs`: the built-in paths, and base paths.
+//! - `tag.rs`: the grammar of cache tag templates.
 
 pub mod batch;
 pub mod cache;
@@ -23,6 +24,7 @@ pub mod paths;
 pub mod rate_limit;
 pub mod security;
 pub mod server;
+pub mod tag;
 
 pub use batch::BatchSettings;
 pub use cache::CacheSettings;

@@ -21,7 +21,7 @@ pub struct Policies {
     pub invalidates: &'static [InvalidationTarget],
     /// Cache tag templates (`pet:{petId}`, naming this operation's path parameters) whose
     /// entries a success drops (`x-cache-invalidates: {tags: [...]}`).
-    pub invalidate_tags: &'static [&'static str],
+    pub invalidate_tags: &'static [crate::cache::Tag],
     /// The rate limit (`x-rate-limit`).
     pub rate_limit: Option<RateLimitPolicy>,
     /// Whether responses may be compressed (`x-compress`).

@@ -27,7 +27,7 @@ struct Steps {
     limit: Option<rate_limit::Prepared>,
     cache: Option<Arc<cache::Prepared>>,
     invalidates: &'static [InvalidationTarget],
-    invalidate_tags: &'static [&'static str],
+    invalidate_tags: &'static [cache::Tag],
     timeout: Option<Duration>,
 }
 

@@ -11,7 +11,9 @@ use axum::extract::Path;
 use axum::routing::get;
 use axum::Router;
 use http::{header, Method, Request, StatusCode};
-use specjet::cache::{Backend, Cache, CachePolicy, CacheSettings, InvalidationTarget, Scope};
+use specjet::cache::{
+    Backend, Cache, CachePolicy, CacheSettings, InvalidationTarget, Scope, TagPiece,
+};
 use specjet::{OperationInfo, ParamType, Policies};
 use tower::ServiceExt;
 
@@ -583,13 +585,13 @@ async fn tags_drop_entries_across_operations_by_value() {
         );
     let cached = Policies {
         cache: Some(CachePolicy {
-            tags: &["pet:{petId}"],
+            tags: &[&[TagPiece::Text("pet:"), TagPiece::Param("petId")]],
             ..CachePolicy::new(Duration::from_secs(60))
         }),
         ..Policies::NONE
     };
     let adopting = Policies {
-        invalidate_tags: &["pet:{id}"],
+        invalidate_tags: &[&[TagPiece::Text("pet:"), TagPiece::Param("id")]],
         ..Policies::NONE
     };
     let app = services(Some(memory_cache()), None)
@@ -758,7 +760,10 @@ fn composite_app(cache: &Cache, calls: Arc<AtomicUsize>, invalidate: bool) -> Ro
     let app = services(Some(cache.clone()), None).apply(
         router,
         &[
-            (&PART_ITEM, cached(&["item:{id}"])),
+            (
+                &PART_ITEM,
+                cached(&[&[TagPiece::Text("item:"), TagPiece::Param("id")]]),
+            ),
             (&PART_SLOW, cached(&[])),
             (&COMPOSITE, cached(&[])),
         ],

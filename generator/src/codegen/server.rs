@@ -414,8 +414,8 @@ fn operation_entry(api: &Api, op: &Operation, imports: &mut Imports) -> TokenStr
         fields.push(quote! { invalidates: &[#(#targets),*], });
     }
     if !policies.invalidate_tags.is_empty() {
-        let tags = &policies.invalidate_tags;
-        fields.push(quote! { invalidate_tags: &[#(#tags),*], });
+        let tags = tag_templates(&policies.invalidate_tags, imports);
+        fields.push(quote! { invalidate_tags: #tags, });
     }
     match &policies.rate_limit {
         Some(RateLimitUse::Own(policy)) => {
@@ -481,6 +481,21 @@ fn operation_entry(api: &Api, op: &Operation, imports: &mut Imports) -> TokenStr
     } else {
         quote! { #entry.with_policies(Policies { #(#fields)* ..Policies::NONE }) }
     }
+}
+
+/// Tag templates as the runtime holds them: parsed, a slice of pieces each.
+fn tag_templates(tags: &[crate::ir::TagTemplate], imports: &mut Imports) -> TokenStream {
+    use specjet_model::tag::TagPiece;
+    let piece_type = imports.cache("TagPiece");
+    let tags = tags.iter().map(|pieces| {
+        let pieces = pieces.iter().map(|piece| match piece {
+            TagPiece::Text(text) => quote! { #piece_type::Text(#text) },
+            TagPiece::Param(name) => quote! { #piece_type::Param(#name) },
+            TagPiece::Answer(pointer) => quote! { #piece_type::Answer(#pointer) },
+        });
+        quote! { &[#(#pieces),*] }
+    });
+    quote! { &[#(#tags),*] }
 }
 
 /// The query parameters of `op` with a default, as (name, the default as a query writes it),
@@ -598,8 +613,8 @@ fn cache_literal(policy: &CachePolicy, imports: &mut Imports) -> TokenStream {
         fields.push(quote! { statuses: &[#(#statuses),*], });
     }
     if !policy.tags.is_empty() {
-        let tags = &policy.tags;
-        fields.push(quote! { tags: &[#(#tags),*], });
+        let tags = tag_templates(&policy.tags, imports);
+        fields.push(quote! { tags: #tags, });
     }
     if fields.is_empty() {
         quote! { #ty::new(#ttl) }

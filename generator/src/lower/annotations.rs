@@ -26,9 +26,10 @@ pub(crate) use limits::OperationFacts;
 use crate::diag::{Diagnostics, Severity};
 use crate::ir::{
     CacheBackend, CachePolicy, CacheScope, CacheSettings, Method, Policies, RateLimitPolicy,
-    ServiceSettings,
+    ServiceSettings, TagTemplate,
 };
 use crate::load::{Location, Spec};
+use specjet_model::tag::TagPiece;
 
 /// The one parser of every per-operation annotation value (`x-cache`, `x-rate-limit`,
 /// `x-compress`): the spec loader hands it what it finds in the document, the attribute
@@ -380,7 +381,7 @@ impl<'a> Annotations<'a> {
         &mut self,
         facts: &OperationFacts<'_>,
         operation: (&Location, &Value),
-    ) -> (Vec<(Location, String)>, Vec<String>) {
+    ) -> (Vec<(Location, String)>, Vec<TagTemplate>) {
         let Some((location, value)) = self.concern(operation.0, operation.1, "cache-invalidates")
         else {
             return (Vec::new(), Vec::new());
@@ -623,14 +624,15 @@ impl Vocabulary {
 
     /// Cache tag templates: strings whose `{name}`s are path parameters of the operation
     /// (`pet:{petId}`) or, where `values` allows, values of its answer
-    /// (`user:{$response.body#/user_id}`); every problem is reported at its item.
+    /// (`user:{$response.body#/user_id}`), parsed by the model's one grammar; every problem
+    /// is reported at its item.
     pub(crate) fn tags(
         &mut self,
         facts: &OperationFacts<'_>,
         location: &Location,
         value: &Value,
         values: TagValues,
-    ) -> Option<Vec<String>> {
+    ) -> Option<Vec<TagTemplate>> {
         let Some(items) = value.as_array() else {
             self.report(
                 Severity::Error,
@@ -643,15 +645,16 @@ impl Vocabulary {
         let mut ok = true;
         for (index, item) in items.iter().enumerate() {
             let at = location.child(&index.to_string());
-            let result = match item.as_str() {
-                Some(tag) if !tag.trim().is_empty() => tag_placeholders(tag).and_then(|names| {
-                    names
+            let result = item
+                .as_str()
+                .ok_or_else(|| "a tag is a non-empty string such as `pet:{petId}`".to_owned())
+                .and_then(specjet_model::tag::parse)
+                .and_then(|pieces| {
+                    pieces
                         .iter()
-                        .try_for_each(|name| tag_value(facts, values, name))
-                        .map(|()| tag.to_owned())
-                }),
-                _ => Err("a tag is a non-empty string such as `pet:{petId}`".to_owned()),
-            };
+                        .try_for_each(|piece| tag_value(facts, values, piece))
+                        .map(|()| pieces)
+                });
             match result {
                 Ok(tag) => tags.push(tag),
                 Err(message) => {
@@ -664,25 +667,16 @@ impl Vocabulary {
     }
 }
 
-/// Why `{name}` cannot fill a tag of the operation of `facts`, if it cannot.
-fn tag_value(facts: &OperationFacts<'_>, values: TagValues, name: &str) -> Result<(), String> {
-    if facts.path_params.iter().any(|param| param == name) {
-        return Ok(());
-    }
-    match name.strip_prefix(ANSWER_VALUE) {
-        Some(_) if values == TagValues::Path => Err(format!(
-            "`{{{name}}}` names a value of the answer, known only once a write has answered: \
-             it can fill the tags of `x-cache-invalidates`, not those of a cached entry"
-        )),
-        Some(pointer) if !pointer.starts_with('/') => Err(format!(
-            "`{{{name}}}`: after `#` comes a JSON pointer into the answer, such as `#/user_id`"
-        )),
-        Some(_) => Ok(()),
-        None if name.starts_with('$') => Err(format!(
-            "`{{{name}}}`: the one runtime expression a tag takes is `$response.body#/pointer` \
-             (a JSON pointer into the answer)"
-        )),
-        None => Err(format!(
+/// Why `piece` cannot fill a tag of the operation of `facts`, if it cannot.
+fn tag_value(
+    facts: &OperationFacts<'_>,
+    values: TagValues,
+    piece: &TagPiece<String>,
+) -> Result<(), String> {
+    match piece {
+        TagPiece::Text(_) => Ok(()),
+        TagPiece::Param(name) if facts.path_params.iter().any(|param| param == name) => Ok(()),
+        TagPiece::Param(name) => Err(format!(
             "`{{{name}}}` is not a path parameter of `{}`{}",
             facts.id,
             if facts.path_params.is_empty() {
@@ -691,6 +685,12 @@ fn tag_value(facts: &OperationFacts<'_>, values: TagValues, name: &str) -> Resul
                 format!(" (it has {})", facts.path_params.join(", "))
             }
         )),
+        TagPiece::Answer(pointer) if values == TagValues::Path => Err(format!(
+            "`{{{}{pointer}}}` names a value of the answer, known only once a write has \
+             answered: it can fill the tags of `x-cache-invalidates`, not those of a cached entry",
+            specjet_model::tag::ANSWER_VALUE
+        )),
+        TagPiece::Answer(_) => Ok(()),
     }
 }
 
@@ -701,32 +701,6 @@ pub(crate) enum TagValues {
     Path,
     /// Path parameters and values of the answer (the tags a write invalidates).
     PathAndAnswer,
-}
-
-/// How a tag names a value of the answer: `{$response.body#/user_id}` (OpenAPI's runtime
-/// expression, a JSON pointer into the answer's body).
-const ANSWER_VALUE: &str = "$response.body#";
-
-/// The `{name}`s of a tag template, or why its braces do not pair.
-fn tag_placeholders(tag: &str) -> Result<Vec<String>, String> {
-    let mut names = Vec::new();
-    let mut rest = tag;
-    while let Some(open) = rest.find(['{', '}']) {
-        if rest[open..].starts_with('}') {
-            return Err(format!("`{tag}` has a `}}` that no `{{` opens"));
-        }
-        let after = &rest[open + 1..];
-        let close = after
-            .find('}')
-            .ok_or_else(|| format!("`{tag}` has a `{{` that no `}}` closes"))?;
-        let name = &after[..close];
-        if name.is_empty() || name.contains('{') {
-            return Err(format!("`{tag}` has an empty or nested `{{...}}`"));
-        }
-        names.push(name.to_owned());
-        rest = &after[close + 1..];
-    }
-    Ok(names)
 }
 
 /// A path the router serves as written: absolute, not the root, no template, query,

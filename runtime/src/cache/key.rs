@@ -1,7 +1,7 @@
 //! Cache keys: method, path, normalized query, the `vary` headers, content negotiation and,
 //! for private entries, a digest of the caller's credentials.
 
-use super::{CacheRoute, Scope};
+use super::{CacheRoute, Scope, Tag};
 use crate::caller::{credentials_digest, has_credentials, header_text};
 
 /// A cache key, whether it is keyed by the caller, and the tags its entry is stored with.
@@ -128,7 +128,7 @@ fn tags(route: &CacheRoute, captures: &[(String, String)]) -> Vec<String> {
             .policy
             .tags
             .iter()
-            .filter_map(|template| own_tag(template, route.params, captures, None)),
+            .filter_map(|&template| own_tag(template, route.params, captures, None)),
     );
     tags
 }
@@ -141,45 +141,32 @@ pub(super) fn spec_tag(tag: &str) -> String {
     format!("{OWN_TAG_PREFIX}{tag}")
 }
 
-/// How a tag names a value of a write's answer: `{$response.body#/user_id}` (OpenAPI's
-/// runtime expression, a JSON pointer into the answer's body).
-pub(super) const ANSWER_VALUE: &str = "$response.body#";
-
 /// A tag of the spec's (`x-cache: {tags}`, `x-cache-invalidates: {tags}`): `template` with
 /// each `{name}` replaced by the value of that path parameter in `captures` (canonical), or
 /// each `{$response.body#/pointer}` by that value of `answer` (a string as it is, a number
 /// as JSON writes it); `None` when one has no value. Prefixed so that it never meets an
 /// operation's own tags.
 pub(super) fn own_tag(
-    template: &str,
+    template: Tag,
     params: &[(&str, &str)],
     captures: &[(String, String)],
     answer: Option<&serde_json::Value>,
 ) -> Option<String> {
-    let mut tag = String::from(OWN_TAG_PREFIX);
-    let mut rest = template;
-    while let Some(open) = rest.find('{') {
-        tag.push_str(&rest[..open]);
-        let close = rest[open..].find('}')? + open;
-        let name = &rest[open + 1..close];
-        match name.strip_prefix(ANSWER_VALUE) {
-            Some(pointer) => match answer?.pointer(pointer)? {
-                serde_json::Value::String(text) => tag.push_str(text),
-                value @ (serde_json::Value::Number(_) | serde_json::Value::Bool(_)) => {
-                    tag.push_str(&value.to_string())
-                }
-                _ => return None,
-            },
-            None => {
-                let capture = params.iter().find(|(param, _)| *param == name)?.1;
-                let value = &captures.iter().find(|(key, _)| key == capture)?.1;
-                tag.push_str(value);
+    specjet_model::tag::fill(
+        template,
+        OWN_TAG_PREFIX,
+        |name| {
+            let capture = params.iter().find(|(param, _)| *param == name)?.1;
+            Some(captures.iter().find(|(key, _)| key == capture)?.1.clone())
+        },
+        |pointer| match answer?.pointer(pointer)? {
+            serde_json::Value::String(text) => Some(text.clone()),
+            value @ (serde_json::Value::Number(_) | serde_json::Value::Bool(_)) => {
+                Some(value.to_string())
             }
-        }
-        rest = &rest[close + 1..];
-    }
-    tag.push_str(rest);
-    Some(tag)
+            _ => None,
+        },
+    )
 }
 
 /// The tag of an operation's entries with one path parameter value.
@@ -190,7 +177,7 @@ pub(super) fn tag(operation: &str, param: &str, value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cache::CachePolicy;
+    use crate::cache::{CachePolicy, TagPiece};
     use std::time::Duration;
 
     fn route(scope: Scope, secured: bool) -> CacheRoute {
@@ -319,7 +306,19 @@ mod tests {
         let params = [("orderId", "s1")];
         let captures = [("s1".to_owned(), "42".to_owned())];
         let answer = serde_json::json!({"user_id": 7, "owner": {"name": "ada"}, "items": []});
-        let fill = |template| own_tag(template, &params, &captures, Some(&answer));
+        let own = |template, answer| {
+            let pieces: Vec<TagPiece<&str>> = specjet_model::tag::parse(template)
+                .unwrap()
+                .into_iter()
+                .map(|piece| match piece {
+                    TagPiece::Text(text) => TagPiece::Text(&*text.leak()),
+                    TagPiece::Param(name) => TagPiece::Param(&*name.leak()),
+                    TagPiece::Answer(pointer) => TagPiece::Answer(&*pointer.leak()),
+                })
+                .collect();
+            own_tag(pieces.leak(), &params, &captures, answer)
+        };
+        let fill = |template| own(template, Some(&answer));
         assert_eq!(fill("order:{orderId}").as_deref(), Some("tag:order:42"));
         assert_eq!(
             fill("orders:{$response.body#/user_id}").as_deref(),
@@ -332,10 +331,7 @@ mod tests {
         // Nothing there, or nothing a tag can hold: no tag.
         assert_eq!(fill("x:{$response.body#/missing}"), None);
         assert_eq!(fill("x:{$response.body#/items}"), None);
-        assert_eq!(
-            own_tag("x:{$response.body#/user_id}", &params, &captures, None),
-            None
-        );
+        assert_eq!(own("x:{$response.body#/user_id}", None), None);
     }
 
     #[test]

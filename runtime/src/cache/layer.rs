@@ -12,7 +12,7 @@ use axum::response::Response;
 use http::{header, HeaderName, HeaderValue, Method, Request, StatusCode};
 
 use super::entry::{now_millis, Entry, Freshness, Windows};
-use super::key::{own_tag, tag, CacheKey, ANSWER_VALUE};
+use super::key::{own_tag, tag, CacheKey};
 use super::{Cache, CacheRoute, Flight, Found, InvalidationTarget};
 use crate::metrics;
 use crate::operation::OperationInfo;
@@ -528,7 +528,7 @@ fn not_modified(
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Drops {
     pub(crate) operations: &'static [InvalidationTarget],
-    pub(crate) tags: &'static [&'static str],
+    pub(crate) tags: &'static [super::Tag],
 }
 
 /// Runs the handler of a mutating operation and, when it succeeds, drops the entries of
@@ -547,7 +547,11 @@ pub(crate) async fn invalidate_after(
     if response.status().is_success() {
         // Tags filled from the answer (`{$response.body#/user_id}`) read its JSON.
         let mut answer = None;
-        if drops.tags.iter().any(|tag| tag.contains(ANSWER_VALUE)) {
+        if drops
+            .tags
+            .iter()
+            .any(|tag| specjet_model::tag::names_answer(tag))
+        {
             let (parts, body) = response.into_parts();
             let Ok(body) = axum::body::to_bytes(body, usize::MAX).await else {
                 // The answer broke off: nothing to send, and nothing known to drop by it.
@@ -559,12 +563,12 @@ pub(crate) async fn invalidate_after(
             response = Response::from_parts(parts, Body::from(body));
         }
         let mut dropped: Vec<String> = Vec::with_capacity(drops.tags.len());
-        for template in drops.tags {
+        for &template in drops.tags {
             match own_tag(template, operation.params, &captures, answer.as_ref()) {
                 Some(tag) => dropped.push(tag),
                 None => tracing::warn!(
                     operation = operation.id,
-                    tag = *template,
+                    tag = %specjet_model::tag::Template(template),
                     "a tag to invalidate names a value the answer does not hold; \
                      its entries stay until their ttl"
                 ),

@@ -27,6 +27,7 @@ use tokio::sync::watch;
 use crate::redis_conn::SharedRedis;
 
 pub use specjet_model::cache::{Backend, CacheSettings};
+pub use specjet_model::tag::{Tag, TagPiece};
 
 /// Whose answer an entry is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,9 +56,9 @@ pub struct CachePolicy {
     pub vary: &'static [&'static str],
     /// Statuses worth storing.
     pub statuses: &'static [u16],
-    /// Tag templates naming path parameters (`pet:{petId}`): each entry is stored under them
-    /// with the request's values, and an operation's `invalidate_tags` drop them.
-    pub tags: &'static [&'static str],
+    /// Tag templates naming path parameters (`pet:{petId}`), parsed: each entry is stored
+    /// under them with the request's values, and an operation's `invalidate_tags` drop them.
+    pub tags: &'static [Tag],
 }
 
 impl CachePolicy {

@@ -3,7 +3,7 @@
 
 use ::specjet::axum::routing::{get, post};
 use ::specjet::axum::Router;
-use ::specjet::cache::{CachePolicy, InvalidationTarget};
+use ::specjet::cache::{CachePolicy, InvalidationTarget, TagPiece};
 use ::specjet::http::Method;
 use ::specjet::rate_limit::{KeyPart, RateLimitPolicy, Window};
 use ::specjet::{OperationInfo, Policies, Services};
@@ -344,7 +344,7 @@ static OPERATIONS: [OperationInfo; 17] = [
         .with_param_types(&[::specjet::ParamType::Integer])
         .with_policies(Policies {
             cache: Some(CachePolicy {
-                tags: &["user:{userId}"],
+                tags: &[&[TagPiece::Text("user:"), TagPiece::Param("userId")]],
                 ..CachePolicy::new(Duration::from_secs(30))
             }),
             timeout: Some(Duration::from_secs(30)),
@@ -368,7 +368,7 @@ static OPERATIONS: [OperationInfo; 17] = [
         )
         .with_policies(Policies {
             cache: Some(CachePolicy {
-                tags: &["orders:{userId}"],
+                tags: &[&[TagPiece::Text("orders:"), TagPiece::Param("userId")]],
                 ..CachePolicy::new(Duration::from_secs(10))
             }),
             timeout: Some(Duration::from_secs(30)),
@@ -385,7 +385,10 @@ static OPERATIONS: [OperationInfo; 17] = [
         .with_param_types(&[::specjet::ParamType::Integer])
         .with_policies(Policies {
             invalidates: &[InvalidationTarget::new("listMyOrders", &[])],
-            invalidate_tags: &["orders:{userId}", "stats:{userId}"],
+            invalidate_tags: &[
+                &[TagPiece::Text("orders:"), TagPiece::Param("userId")],
+                &[TagPiece::Text("stats:"), TagPiece::Param("userId")],
+            ],
             rate_limit: Some(POLICY_WRITES),
             timeout: Some(Duration::from_secs(5)),
             ..Policies::NONE
@@ -429,7 +432,7 @@ static OPERATIONS: [OperationInfo; 17] = [
         .with_param_types(&[::specjet::ParamType::Integer])
         .with_policies(Policies {
             cache: Some(CachePolicy {
-                tags: &["stats:{userId}"],
+                tags: &[&[TagPiece::Text("stats:"), TagPiece::Param("userId")]],
                 ..CachePolicy::new(Duration::from_secs(60))
             }),
             timeout: Some(Duration::from_secs(30)),
@@ -488,7 +491,7 @@ static OPERATIONS: [OperationInfo; 17] = [
         .with_param_types(&[::specjet::ParamType::Integer])
         .with_policies(Policies {
             cache: Some(CachePolicy {
-                tags: &["order:{orderId}"],
+                tags: &[&[TagPiece::Text("order:"), TagPiece::Param("orderId")]],
                 ..CachePolicy::new(Duration::from_secs(30))
             }),
             timeout: Some(Duration::from_secs(30)),
@@ -506,9 +509,9 @@ static OPERATIONS: [OperationInfo; 17] = [
         .with_policies(Policies {
             invalidates: &[InvalidationTarget::new("listMyOrders", &[])],
             invalidate_tags: &[
-                "order:{orderId}",
-                "orders:{$response.body#/user_id}",
-                "stats:{$response.body#/user_id}",
+                &[TagPiece::Text("order:"), TagPiece::Param("orderId")],
+                &[TagPiece::Text("orders:"), TagPiece::Answer("/user_id")],
+                &[TagPiece::Text("stats:"), TagPiece::Answer("/user_id")],
             ],
             rate_limit: Some(POLICY_WRITES),
             timeout: Some(Duration::from_secs(30)),
