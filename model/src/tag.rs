@@ -48,9 +48,12 @@ pub fn parse(template: &str) -> Result<Vec<TagPiece<String>>, String> {
             return Err(format!("`{template}` has an empty or nested `{{...}}`"));
         }
         pieces.push(match name.strip_prefix(ANSWER_VALUE) {
-            Some(pointer) if !pointer.starts_with('/') => return Err(format!(
-                "`{{{name}}}`: after `#` comes a JSON pointer into the answer, such as `#/user_id`"
-            )),
+            Some(pointer) if !pointer.starts_with('/') => {
+                return Err(format!(
+                    "`{{{name}}}`: after `#` comes a JSON pointer into the answer, \
+                     such as `#/user_id`"
+                ))
+            }
             Some(pointer) => TagPiece::Answer(pointer.to_owned()),
             None if name.starts_with('$') => {
                 return Err(format!(
