@@ -37,6 +37,9 @@ pub struct RateLimitSettings {
     pub client_ip_header: Option<String>,
     /// Prefix of every Redis key, so services can share a Redis.
     pub key_prefix: String,
+    /// How many streams (server-sent events, item streams) one caller may hold open at once
+    /// on one replica (`streams-per-caller`; `None`: no bound); past it, 429.
+    pub streams_per_caller: Option<u32>,
 }
 
 impl Default for RateLimitSettings {
@@ -47,6 +50,7 @@ impl Default for RateLimitSettings {
             trusted_proxies: Vec::new(),
             client_ip_header: None,
             key_prefix: "specjet".to_owned(),
+            streams_per_caller: None,
         }
     }
 }

@@ -78,9 +78,12 @@ pub struct OperationInfo {
     /// Its `security` (or the root's): alternatives, any of which lets a request in; empty
     /// for an operation open to all.
     pub security: &'static [crate::security::Requirement],
-    /// Whether it reads its request body as a stream ([`crate::BodyStream`]): the body is not
-    /// read whole before its layers run.
+    /// Whether it reads its request body as a stream ([`crate::stream::BodyStream`]): the
+    /// body is not read whole before its layers run.
     pub streamed_body: bool,
+    /// Whether it answers with a stream (server-sent events, items): each one held open
+    /// counts against its caller's `streams-per-caller`.
+    pub streams: bool,
 }
 
 impl OperationInfo {
@@ -105,7 +108,15 @@ impl OperationInfo {
             policies: Policies::NONE,
             security: &[],
             streamed_body: false,
+            streams: false,
         }
+    }
+
+    /// The same entry answering with a stream (server-sent events, items), counted against
+    /// the caller's `streams-per-caller`.
+    pub const fn with_streamed_answer(mut self) -> OperationInfo {
+        self.streams = true;
+        self
     }
 
     /// The same entry reading its request body as a stream.

@@ -29,6 +29,8 @@ struct Steps {
     invalidates: &'static [InvalidationTarget],
     invalidate_tags: &'static [cache::Tag],
     timeout: Option<Duration>,
+    /// It answers with a stream, and callers hold a bounded number of those at once.
+    bounds_streams: bool,
 }
 
 /// The layer's state: the services and the steps of every operation that has any, behind one
@@ -93,8 +95,15 @@ impl Pipeline {
                 }),
                 invalidates,
                 invalidate_tags,
+                bounds_streams: operation.streams
+                    && services
+                        .rate_limiter()
+                        .settings()
+                        .streams_per_caller
+                        .is_some(),
             };
             let any = steps.secured
+                || steps.bounds_streams
                 || steps.limit.is_some()
                 || steps.cache.is_some()
                 || !steps.invalidates.is_empty()
@@ -149,6 +158,14 @@ pub(crate) async fn run(
         },
         None => None,
     };
+    let stream_slot = if steps.bounds_streams {
+        match services.rate_limiter().take_stream(&parts) {
+            Ok(slot) => slot,
+            Err(refused) => return refused.into_response(),
+        }
+    } else {
+        None
+    };
     let request = Request::from_parts(parts, body);
     let cache = services.cache();
     // With a `stale-if-error` window the cache step bounds the handler itself, so that a
@@ -184,7 +201,10 @@ pub(crate) async fn run(
     if let (Some(limit), Some(decision)) = (&steps.limit, &decision) {
         limit.annotate(decision, response.headers_mut());
     }
-    response
+    match stream_slot {
+        Some(slot) => slot.hold(response),
+        None => response,
+    }
 }
 
 /// 504 as problem+json: the operation took longer than its `x-timeout`.

@@ -476,6 +476,13 @@ fn operation_entry(api: &Api, op: &Operation, imports: &mut Imports) -> TokenStr
     {
         entry = quote! { #entry.with_streamed_body() };
     }
+    if op
+        .responses
+        .iter()
+        .any(|response| response.contents.iter().any(|c| c.kind.is_stream()))
+    {
+        entry = quote! { #entry.with_streamed_answer() };
+    }
     if fields.is_empty() {
         entry
     } else {
@@ -1018,6 +1025,10 @@ fn settings_fn(api: &Api, imports: &mut Imports) -> TokenStream {
         changes.push(quote! {
             settings.rate_limit.trusted_proxies = [#(#proxies),*].map(::std::string::String::from).to_vec();
         });
+    }
+    if let Some(count) = limits.streams_per_caller {
+        let count = Literal::u32_unsuffixed(count);
+        changes.push(quote! { settings.rate_limit.streams_per_caller = ::std::option::Option::Some(#count); });
     }
     if let Some(name) = &limits.client_ip_header {
         changes.push(quote! { settings.rate_limit.client_ip_header = ::std::option::Option::Some(::std::string::String::from(#name)); });

@@ -232,10 +232,7 @@ async fn key_of(
             KeyPart::Ip => ip_of(limiter, parts),
             // The verified caller, never the bytes it sent: a respelled header or another
             // token of the same subject is the same budget. Unverified, the client address.
-            KeyPart::Principal => match parts.extensions.get::<crate::security::Principal>() {
-                Some(principal) => format!("p={}", principal.subject_digest()),
-                None => ip_of(limiter, parts),
-            },
+            KeyPart::Principal => caller_of(limiter, parts),
             KeyPart::Header(name) => bounded(&header_text(&parts.headers, name)),
             KeyPart::Query(name) => {
                 let value = parts.uri.query().and_then(|query| {
@@ -265,6 +262,15 @@ async fn key_of(
         key.push_str(&value);
     }
     key
+}
+
+/// The verified caller, never the bytes it sent: a respelled header or another token of the
+/// same subject is the same caller. Unverified, the client address.
+pub(super) fn caller_of(limiter: &RateLimiter, parts: &http::request::Parts) -> String {
+    match parts.extensions.get::<crate::security::Principal>() {
+        Some(principal) => format!("p={}", principal.subject_digest()),
+        None => ip_of(limiter, parts),
+    }
 }
 
 fn ip_of(limiter: &RateLimiter, parts: &http::request::Parts) -> String {

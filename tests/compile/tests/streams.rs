@@ -3,7 +3,8 @@
 //! it (not at the end), never cached, event streams never compressed, a silent producer
 //! ending an item stream at the operation's `x-timeout`, and `Last-Event-ID` handed to the
 //! handler of a reconnecting client; and uploads read as they arrive, bounded by
-//! `max-upload-size` and `body-timeout` rather than by the limit on bodies read whole.
+//! `max-upload-size` and `body-timeout` rather than by the limit on bodies read whole; and
+//! at most `streams-per-caller` streams held by one caller.
 
 use std::time::Duration;
 
@@ -376,4 +377,36 @@ async fn an_upload_past_max_upload_size_ends_in_413_and_a_stalled_one_in_408() {
     let (request, _body) = upload_request("text/plain");
     let response = router.oneshot(request).await.unwrap();
     assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+}
+
+#[tokio::test]
+async fn a_caller_holds_at_most_streams_per_caller_streams_at_once() {
+    let (router, _) = service();
+    let from = |ip: &str| {
+        let mut request = get("/export?count=0", &[]);
+        let peer: std::net::SocketAddr = format!("{ip}:40000").parse().unwrap();
+        request
+            .extensions_mut()
+            .insert(specjet::axum::extract::ConnectInfo(peer));
+        request
+    };
+    // Two silent streams held open by one client (each would end after 500 ms of silence).
+    let first = router.clone().oneshot(from("10.0.0.1")).await.unwrap();
+    let second = router.clone().oneshot(from("10.0.0.1")).await.unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+    assert_eq!(second.status(), StatusCode::OK);
+    let third = router.clone().oneshot(from("10.0.0.1")).await.unwrap();
+    assert_eq!(third.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(third.headers().contains_key("retry-after"));
+    // Another client is not held back by the first one's streams.
+    let other = router.clone().oneshot(from("10.0.0.2")).await.unwrap();
+    assert_eq!(other.status(), StatusCode::OK);
+    // A client gone (its answer's body dropped) gives its stream back.
+    drop(first);
+    let again = router.clone().oneshot(from("10.0.0.1")).await.unwrap();
+    assert_eq!(again.status(), StatusCode::OK);
+    // Answers that are not streams are not counted.
+    let download = router.oneshot(get("/download", &[])).await.unwrap();
+    assert_eq!(download.status(), StatusCode::OK);
+    drop((second, other, again));
 }

@@ -44,6 +44,7 @@ pub const DOCUMENT: &str = r##"{
         "127.0.0.1",
         "::1"
       ],
+      "streams-per-caller": 16,
       "policies": {
         "writes": {
           "rate": "200/s",

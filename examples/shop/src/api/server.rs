@@ -401,6 +401,7 @@ static OPERATIONS: [OperationInfo; 17] = [
             &[("userId", "s1")],
         )
         .with_param_types(&[::specjet::ParamType::Integer])
+        .with_streamed_answer()
         .with_policies(Policies {
             rate_limit: Some(
                 RateLimitPolicy::new(
@@ -412,6 +413,7 @@ static OPERATIONS: [OperationInfo; 17] = [
             ..Policies::NONE
         }),
     OperationInfo::new("exportOrders", Method::GET, "/orders/export", false, &[])
+        .with_streamed_answer()
         .with_policies(Policies {
             rate_limit: Some(
                 RateLimitPolicy::new(
@@ -673,6 +675,7 @@ pub fn settings() -> ::specjet::ServiceSettings {
     settings.rate_limit.trusted_proxies = ["127.0.0.1", "::1"]
         .map(::std::string::String::from)
         .to_vec();
+    settings.rate_limit.streams_per_caller = ::std::option::Option::Some(16);
     settings.compression.max_request_size = 262144;
     settings.batch.max_requests = 50;
     settings.batch.concurrency = 20;

@@ -201,6 +201,15 @@ impl<'a> Annotations<'a> {
                             .to_owned(),
                     ),
                 },
+                "streams-per-caller" => match value.as_u64().map(u32::try_from) {
+                    Some(Ok(count)) if count > 0 => {
+                        settings.streams_per_caller = Some(count);
+                        Ok(())
+                    }
+                    _ => Err(
+                        "`streams-per-caller` is a whole number of streams, at least 1".to_owned(),
+                    ),
+                },
                 other => Err(format!("unknown key `{other}` in `x-specjet.rate-limit`")),
             };
             if let Err(message) = result {
