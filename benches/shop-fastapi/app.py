@@ -1,8 +1,9 @@
 """The shop written by hand on FastAPI, as a careful Python team would: the baseline of the
 benchmarks ("the stack our users replace"), never part of the product.
 
-The same 14 operations as the generated shop (`specs/shop.yaml`), with the same status codes
-and JSON bodies and the same SQL (`examples/shop/src/store.rs`), over:
+The same 14 operations as the generated shop (`specs/shop.yaml`) and its server-sent events of
+new orders (`GET /users/{userId}/orders/events`; not the token and export operations), with
+the same status codes and JSON bodies and the same SQL (`examples/shop/src/store.rs`), over:
 
 - asyncpg: a pool per worker (`POOL_SIZE`, default 5: two workers hold the 10 connections of
   the Rust shop's pool), opened whole at start, statements prepared and cached per connection
@@ -47,7 +48,7 @@ from pydantic import BaseModel, Field, ValidationError
 from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import GZipMiddleware
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 log = logging.getLogger("shop-fastapi")
 
@@ -780,6 +781,65 @@ async def delete_product(product_id: int) -> None:
     await invalidate(k_product(product_id), K_PRODUCTS)
 
 
+# ---- new orders as server-sent events ----------------------------------------------------
+#
+# As the Rust shop's `news.rs`: one reader per worker (started by the first watcher) asks the
+# database for the orders after the last it saw four times a second and hands each to every
+# watcher of the worker; a watcher resumes after its `Last-Event-ID`.
+
+NEWS_EVERY = 0.25
+KEEP_ALIVE = 15.0
+SQL_LAST_ORDER = "SELECT COALESCE(MAX(id), 0) FROM orders"
+SQL_ORDERS_AFTER = f"SELECT {ORDER_COLUMNS} FROM orders WHERE id > $1 ORDER BY id LIMIT $2"
+SQL_USER_ORDERS_AFTER = (
+    f"SELECT {ORDER_COLUMNS} FROM orders WHERE user_id = $1 AND id > $2 ORDER BY id LIMIT $3"
+)
+
+
+class OrderNews:
+    def __init__(self) -> None:
+        self.watchers: set[asyncio.Queue] = set()
+        self.reader: Optional[asyncio.Task] = None
+        self.last = 0
+        self.starting = asyncio.Lock()
+
+    async def subscribe(self) -> asyncio.Queue:
+        async with self.starting:
+            if self.reader is None:
+                async with connection() as conn:
+                    self.last = await conn.fetchval(SQL_LAST_ORDER)
+                self.reader = asyncio.create_task(self.read())
+        queue: asyncio.Queue = asyncio.Queue(maxsize=1024)
+        self.watchers.add(queue)
+        return queue
+
+    async def read(self) -> None:
+        while True:
+            await asyncio.sleep(NEWS_EVERY)
+            try:
+                async with connection() as conn:
+                    if not self.watchers:
+                        self.last = await conn.fetchval(SQL_LAST_ORDER)
+                        continue
+                    rows = await conn.fetch(SQL_ORDERS_AFTER, self.last, 1000)
+            except ApiError:
+                continue
+            for row in rows:
+                self.last = row[0]
+                order = order_json(row)
+                for queue in list(self.watchers):
+                    if queue.full():  # a watcher that fell behind skips what it missed
+                        queue.get_nowait()
+                    queue.put_nowait(order)
+
+
+news = OrderNews()
+
+
+def order_event(order: dict) -> bytes:
+    return b"id: %d\nevent: order\ndata: %s\n\n" % (order["id"], _dumps(order))
+
+
 # ---- the app -----------------------------------------------------------------------------
 
 @asynccontextmanager
@@ -936,6 +996,45 @@ async def list_my_orders_route(
         lambda: load_recent(user_id, limit), wants_fresh(request.headers),
     )
     return json_response(body)
+
+
+@app.get("/users/{userId}/orders/events")
+async def watch_user_orders_route(request: Request, user_id: UserId):
+    async with connection() as conn:
+        if not await user_exists(conn, user_id):
+            raise not_found("user")
+    # Subscribed before the missed orders are read: none falls between the two.
+    queue = await news.subscribe()
+    try:
+        resume = int(request.headers.get("last-event-id", ""))
+    except ValueError:
+        resume = None
+    missed = []
+    if resume is not None:
+        async with connection() as conn:
+            missed = [order_json(row) for row in
+                      await conn.fetch(SQL_USER_ORDERS_AFTER, user_id, resume, 100)]
+
+    async def events():
+        sent = missed[-1]["id"] if missed else (resume or 0)
+        try:
+            for order in missed:
+                yield order_event(order)
+            while True:
+                try:
+                    order = await asyncio.wait_for(queue.get(), KEEP_ALIVE)
+                except TimeoutError:
+                    yield b":\n\n"
+                    continue
+                if order["user_id"] == user_id and order["id"] > sent:
+                    sent = order["id"]
+                    yield order_event(order)
+        finally:
+            news.watchers.discard(queue)
+
+    return StreamingResponse(
+        events(), media_type="text/event-stream", headers={"cache-control": "no-cache"}
+    )
 
 
 @app.get("/orders/{orderId}")
