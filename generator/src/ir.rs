@@ -971,6 +971,9 @@ pub enum BodyKind {
     Form(TypeRef),
     /// `multipart/*`, as a `MultipartForm`.
     Multipart,
+    /// A `multipart/*` request body that uploads files (a property of its schema is binary),
+    /// as a `MultipartStream` read part by part as it arrives.
+    MultipartUpload,
     /// Text, as a `String`.
     Text,
     /// Anything else, as raw bytes.
@@ -983,6 +986,10 @@ pub enum BodyKind {
     Items(TypeRef, Framing),
     /// A response of a binary media type, as a `ByteStream` (whole bytes convert into one).
     Bytes,
+    /// A request body of items (`application/x-ndjson`, `application/jsonl`,
+    /// `application/json-seq`) of this type, as an `ItemReader` that parses them as they
+    /// arrive.
+    ItemUpload(TypeRef, Framing),
 }
 
 /// How the items of an item stream follow one another.
@@ -1001,8 +1008,13 @@ impl BodyKind {
             BodyKind::Json(ty)
             | BodyKind::Form(ty)
             | BodyKind::Events(ty)
-            | BodyKind::Items(ty, _) => Some(ty),
-            BodyKind::Multipart | BodyKind::Text | BodyKind::Binary | BodyKind::Bytes => None,
+            | BodyKind::Items(ty, _)
+            | BodyKind::ItemUpload(ty, _) => Some(ty),
+            BodyKind::Multipart
+            | BodyKind::MultipartUpload
+            | BodyKind::Text
+            | BodyKind::Binary
+            | BodyKind::Bytes => None,
         }
     }
 

@@ -1,10 +1,15 @@
-//! `multipart/*` bodies: read whole from requests (the body is already size-bounded), and
-//! written whole into responses.
+//! `multipart/*` bodies: read from requests whole ([`MultipartForm`], the body already
+//! size-bounded) or, for a body that uploads files, part by part as it arrives
+//! ([`MultipartStream`]); written whole into responses.
+
+use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
+use futures_util::StreamExt;
 use http::{HeaderMap, StatusCode};
 
 use crate::problem::Problem;
+use crate::stream::BodyStream;
 
 /// One part of a multipart body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,44 +34,9 @@ pub struct MultipartForm {
 impl MultipartForm {
     /// Parses `body` with the boundary named in the `Content-Type` (any `multipart/*`).
     pub async fn parse(headers: &HeaderMap, body: Bytes) -> Result<Self, Problem> {
-        let content_type = headers
-            .get(http::header::CONTENT_TYPE)
-            .and_then(|value| value.to_str().ok())
-            .unwrap_or_default();
-        // Any `multipart/*` type (multer's own reading takes only `multipart/form-data`).
-        let boundary = content_type
-            .parse::<mime::Mime>()
-            .ok()
-            .filter(|media| media.type_() == mime::MULTIPART)
-            .and_then(|media| {
-                media
-                    .get_param(mime::BOUNDARY)
-                    .map(|b| b.as_str().to_owned())
-            })
-            .ok_or_else(|| {
-                Problem::new(StatusCode::BAD_REQUEST).with_detail(
-                    "multipart body: the Content-Type is not `multipart/*` with a boundary",
-                )
-            })?;
-        let stream = futures_util::stream::once(async move { Ok::<Bytes, std::io::Error>(body) });
-        let mut multipart = multer::Multipart::new(stream, boundary);
-        let mut parts = Vec::new();
-        let bad = |error: multer::Error| {
-            Problem::new(StatusCode::BAD_REQUEST).with_detail(format!("multipart body: {error}"))
-        };
-        while let Some(field) = multipart.next_field().await.map_err(bad)? {
-            let name = field.name().map(str::to_owned);
-            let file_name = field.file_name().map(str::to_owned);
-            let content_type = field.content_type().map(ToString::to_string);
-            let data = field.bytes().await.map_err(bad)?;
-            parts.push(Part {
-                name,
-                file_name,
-                content_type,
-                data,
-            });
-        }
-        Ok(MultipartForm { parts })
+        MultipartStream::new(headers, BodyStream::from(body))?
+            .collect()
+            .await
     }
 
     /// The first part with this name.
@@ -150,6 +120,152 @@ fn quoted(name: &str) -> String {
     name.replace('"', "%22")
         .replace('\r', "%0D")
         .replace('\n', "%0A")
+}
+
+/// A multipart request body read as it arrives, part by part: each part's content is read
+/// as a stream of chunks ([`PartStream::chunk`]) or whole ([`PartStream::bytes`]), so a
+/// file goes where the handler puts it without being held whole. The body's bounds apply
+/// as bytes arrive (`max-upload-size`: 413; a pause past `body-timeout`: 408); a malformed
+/// body is 400.
+pub struct MultipartStream {
+    inner: multer::Multipart<'static>,
+    /// Why the body ended early, when it did (413, 408): multer only says that it did.
+    failure: Arc<Mutex<Option<Problem>>>,
+}
+
+impl std::fmt::Debug for MultipartStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MultipartStream").finish_non_exhaustive()
+    }
+}
+
+impl MultipartStream {
+    /// Reads `body` with the boundary named in `headers`' `Content-Type` (any `multipart/*`);
+    /// 400 without one.
+    pub fn new(headers: &HeaderMap, body: BodyStream) -> Result<MultipartStream, Problem> {
+        let content_type = headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default();
+        // Any `multipart/*` type (multer's own reading takes only `multipart/form-data`).
+        let boundary = content_type
+            .parse::<mime::Mime>()
+            .ok()
+            .filter(|media| media.type_() == mime::MULTIPART)
+            .and_then(|media| {
+                media
+                    .get_param(mime::BOUNDARY)
+                    .map(|b| b.as_str().to_owned())
+            })
+            .ok_or_else(|| {
+                Problem::new(StatusCode::BAD_REQUEST).with_detail(
+                    "multipart body: the Content-Type is not `multipart/*` with a boundary",
+                )
+            })?;
+        let failure = Arc::new(Mutex::new(None));
+        let noted = failure.clone();
+        let chunks = body.map(move |chunk| {
+            chunk.map_err(|problem| {
+                *noted.lock().unwrap_or_else(PoisonError::into_inner) = Some(problem);
+                std::io::Error::other("the request body ended early")
+            })
+        });
+        Ok(MultipartStream {
+            inner: multer::Multipart::new(chunks, boundary),
+            failure,
+        })
+    }
+
+    /// The next part, once its headers have arrived; `None` after the last.
+    pub async fn next_part(&mut self) -> Result<Option<PartStream>, Problem> {
+        match self.inner.next_field().await {
+            Ok(field) => Ok(field.map(|field| PartStream {
+                content_type: field.content_type().map(ToString::to_string),
+                field,
+                failure: self.failure.clone(),
+            })),
+            Err(error) => Err(problem(&self.failure, &error)),
+        }
+    }
+
+    /// The rest of the body, each part read whole.
+    pub async fn collect(mut self) -> Result<MultipartForm, Problem> {
+        let mut parts = Vec::new();
+        while let Some(part) = self.next_part().await? {
+            let name = part.name().map(str::to_owned);
+            let file_name = part.file_name().map(str::to_owned);
+            let content_type = part.content_type().map(str::to_owned);
+            let data = part.bytes().await?;
+            parts.push(Part {
+                name,
+                file_name,
+                content_type,
+                data,
+            });
+        }
+        Ok(MultipartForm { parts })
+    }
+}
+
+/// One part of a [`MultipartStream`], its content read as it arrives.
+pub struct PartStream {
+    field: multer::Field<'static>,
+    content_type: Option<String>,
+    failure: Arc<Mutex<Option<Problem>>>,
+}
+
+impl std::fmt::Debug for PartStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PartStream")
+            .field("name", &self.name())
+            .field("file_name", &self.file_name())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PartStream {
+    /// The form field's name (`Content-Disposition: form-data; name=...`).
+    pub fn name(&self) -> Option<&str> {
+        self.field.name()
+    }
+
+    /// The uploaded file's name, when the part is a file.
+    pub fn file_name(&self) -> Option<&str> {
+        self.field.file_name()
+    }
+
+    /// The part's own `Content-Type`.
+    pub fn content_type(&self) -> Option<&str> {
+        self.content_type.as_deref()
+    }
+
+    /// The next chunk of the part's content; `None` at its end.
+    pub async fn chunk(&mut self) -> Result<Option<Bytes>, Problem> {
+        self.field
+            .chunk()
+            .await
+            .map_err(|error| problem(&self.failure, &error))
+    }
+
+    /// The rest of the part's content, whole.
+    pub async fn bytes(self) -> Result<Bytes, Problem> {
+        let PartStream { field, failure, .. } = self;
+        field
+            .bytes()
+            .await
+            .map_err(|error| problem(&failure, &error))
+    }
+}
+
+/// The body's own problem when it ended early (413, 408), else 400 naming multer's error.
+fn problem(failure: &Mutex<Option<Problem>>, error: &multer::Error) -> Problem {
+    failure
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take()
+        .unwrap_or_else(|| {
+            Problem::new(StatusCode::BAD_REQUEST).with_detail(format!("multipart body: {error}"))
+        })
 }
 
 #[cfg(test)]

@@ -373,8 +373,7 @@ pub fn text_events<T: AsRef<str> + Send + 'static>(
     )
 }
 
-/// How items are written one after another.
-#[doc(hidden)]
+/// How items follow one another, written or read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Framing {
     /// One JSON text per line (`application/x-ndjson`, `application/jsonl`).
@@ -432,6 +431,111 @@ pub fn bytes(
         })
         .boxed();
     streamed(status, content_type, framed(operation, frames, false, idle))
+}
+
+/// A request body of items (`application/x-ndjson`, `application/jsonl`: one JSON text per
+/// line; `application/json-seq`: each after a record separator), read as it arrives: a
+/// `Stream` of the items, each parsed as it is complete. An item that is not JSON ends the
+/// stream with 400, one that does not fit its type with 422, both naming the item (from 1);
+/// the body's own bounds end it as [`BodyStream`]'s do (413, 408). Blank lines are skipped.
+pub struct ItemReader<T> {
+    body: BodyStream,
+    framing: Framing,
+    /// What arrived of the items not yet complete.
+    pending: BytesMut,
+    /// Items read so far.
+    count: usize,
+    /// The body has ended (or the stream has failed).
+    done: bool,
+    item: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T> std::fmt::Debug for ItemReader<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ItemReader")
+            .field("framing", &self.framing)
+            .field("count", &self.count)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: serde::de::DeserializeOwned> ItemReader<T> {
+    /// The items of `body`, framed as `framing` says.
+    pub fn new(body: BodyStream, framing: Framing) -> ItemReader<T> {
+        ItemReader {
+            body,
+            framing,
+            pending: BytesMut::new(),
+            count: 0,
+            done: false,
+            item: std::marker::PhantomData,
+        }
+    }
+
+    /// Items read so far.
+    pub fn count(&self) -> usize {
+        self.count
+    }
+
+    /// The next complete record in `pending` (or, once the body has ended, what is left).
+    fn record(&mut self, ended: bool) -> Option<Bytes> {
+        loop {
+            let separator = match self.framing {
+                Framing::Lines => b'\n',
+                Framing::RecordSeparated => 0x1e,
+            };
+            let record = match self.pending.iter().position(|byte| *byte == separator) {
+                Some(at) => {
+                    let record = self.pending.split_to(at + 1).freeze();
+                    record.slice(..at)
+                }
+                None if ended && !self.pending.is_empty() => self.pending.split().freeze(),
+                None => return None,
+            };
+            if !record.trim_ascii().is_empty() {
+                return Some(record);
+            }
+        }
+    }
+
+    fn parse(&mut self, record: &[u8]) -> Result<T, crate::Problem> {
+        self.count += 1;
+        crate::extract::json_body::<T>(record.trim_ascii()).map_err(|problem| {
+            let detail = problem.detail.as_deref().unwrap_or("not JSON").to_owned();
+            problem.with_detail(format!("item {}: {detail}", self.count))
+        })
+    }
+}
+
+impl<T: serde::de::DeserializeOwned> Stream for ItemReader<T> {
+    type Item = Result<T, crate::Problem>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        loop {
+            if let Some(record) = this.record(this.done) {
+                let item = this.parse(&record);
+                if item.is_err() {
+                    this.done = true;
+                    this.pending.clear();
+                }
+                return Poll::Ready(Some(item));
+            }
+            if this.done {
+                return Poll::Ready(None);
+            }
+            match this.body.poll_next_unpin(cx) {
+                Poll::Ready(Some(Ok(chunk))) => this.pending.extend_from_slice(&chunk),
+                Poll::Ready(Some(Err(problem))) => {
+                    this.done = true;
+                    this.pending.clear();
+                    return Poll::Ready(Some(Err(problem)));
+                }
+                Poll::Ready(None) => this.done = true,
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
 }
 
 #[cfg(test)]

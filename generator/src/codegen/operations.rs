@@ -564,10 +564,12 @@ fn body_read(
 /// binary (an upload), so nothing needs it whole.
 pub(super) fn streams_body(body: &crate::ir::RequestBody) -> bool {
     !body.contents.is_empty()
-        && body
-            .contents
-            .iter()
-            .all(|content| content.kind == BodyKind::Binary)
+        && body.contents.iter().all(|content| {
+            matches!(
+                content.kind,
+                BodyKind::Binary | BodyKind::ItemUpload(..) | BodyKind::MultipartUpload
+            )
+        })
 }
 
 fn parse_content(
@@ -591,6 +593,24 @@ fn parse_content(
         }
         BodyKind::Text => quote! { ::specjet::extract::text_body(req_bytes)? },
         BodyKind::Binary if streamed => quote! { req_stream },
+        BodyKind::MultipartUpload => {
+            let stream = if streamed {
+                quote! { req_stream }
+            } else {
+                quote! { ::specjet::stream::BodyStream::from(req_bytes) }
+            };
+            quote! { ::specjet::multipart::MultipartStream::new(&parts.headers, #stream)? }
+        }
+        BodyKind::ItemUpload(ty, framing) => {
+            let ty = rust_type(api, ty, scope);
+            let framing = framing_tokens(*framing);
+            let stream = if streamed {
+                quote! { req_stream }
+            } else {
+                quote! { ::specjet::stream::BodyStream::from(req_bytes) }
+            };
+            quote! { ::specjet::stream::ItemReader::<#ty>::new(#stream, ::specjet::stream::Framing::#framing) }
+        }
         // Read whole with the body's other media types: its bytes, as a stream.
         BodyKind::Binary => quote! { ::specjet::stream::BodyStream::from(req_bytes) },
         // Events, items and byte streams are answers only.
@@ -603,8 +623,13 @@ fn content_type(api: &Api, content: &Content, scope: Scope) -> TokenStream {
     match &content.kind {
         BodyKind::Json(ty) | BodyKind::Form(ty) => rust_type(api, ty, scope),
         BodyKind::Multipart => quote! { ::specjet::MultipartForm },
+        BodyKind::MultipartUpload => quote! { ::specjet::multipart::MultipartStream },
         BodyKind::Text => quote! { ::std::string::String },
         BodyKind::Binary => quote! { ::specjet::stream::BodyStream },
+        BodyKind::ItemUpload(ty, _) => {
+            let ty = rust_type(api, ty, scope);
+            quote! { ::specjet::stream::ItemReader<#ty> }
+        }
         BodyKind::Bytes => quote! { ::specjet::stream::ByteStream },
         BodyKind::Events(ty) => {
             let ty = rust_type(api, ty, scope);
@@ -632,7 +657,14 @@ fn media_enum(
     });
     // A stream is read once: an enum that may hold one is not `Clone`.
     let clone = (!contents.iter().any(|content| {
-        content.kind.is_stream() || matches!(content.kind, BodyKind::Bytes | BodyKind::Binary)
+        content.kind.is_stream()
+            || matches!(
+                content.kind,
+                BodyKind::Bytes
+                    | BodyKind::Binary
+                    | BodyKind::ItemUpload(..)
+                    | BodyKind::MultipartUpload
+            )
     }))
     .then(|| quote! { , ::std::clone::Clone });
     quote! {
@@ -684,10 +716,7 @@ fn respond_content(
             }
         }
         BodyKind::Items(_, framing) => {
-            let framing = match framing {
-                Framing::Lines => quote! { Lines },
-                Framing::RecordSeparated => quote! { RecordSeparated },
-            };
+            let framing = framing_tokens(*framing);
             // A producer silent for the operation's `x-timeout` ends the stream.
             let idle = Literal::u64_unsuffixed(op.policies.timeout_ms);
             quote! {
@@ -706,9 +735,21 @@ fn respond_content(
         BodyKind::Multipart => {
             quote! { ::specjet::respond::multipart(#status, #content_type, &#body) }
         }
-        BodyKind::Text | BodyKind::Binary => {
+        // A request's kind only: an answer's items are `Items`.
+        BodyKind::Text
+        | BodyKind::Binary
+        | BodyKind::ItemUpload(..)
+        | BodyKind::MultipartUpload => {
             quote! { ::specjet::respond::raw(#status, #content_type, #body) }
         }
+    }
+}
+
+/// The runtime's `Framing` variant of `framing`.
+fn framing_tokens(framing: Framing) -> TokenStream {
+    match framing {
+        Framing::Lines => quote! { Lines },
+        Framing::RecordSeparated => quote! { RecordSeparated },
     }
 }
 

@@ -523,6 +523,27 @@ impl Lowering<'_> {
             || (schema.get("items").is_some() && self.constrained(&at.child("items")))
     }
 
+    /// Whether the multipart schema at `location` has a file among its properties (a
+    /// binary string, or a list of them): `format: binary`, or 3.1's `contentMediaType`.
+    fn uploads_files(&self, location: &Location) -> bool {
+        let Ok((at, schema)) = self.spec.deref(location) else {
+            return false;
+        };
+        let Some(Value::Object(properties)) = schema.get("properties") else {
+            return false;
+        };
+        let is_file = |location: &Location| {
+            self.spec.deref(location).is_ok_and(|(_, property)| {
+                property.get("format").and_then(Value::as_str) == Some("binary")
+                    || property.get("contentMediaType").is_some()
+            })
+        };
+        properties.keys().any(|name| {
+            let property = at.child("properties").child(name);
+            is_file(&property) || is_file(&property.child("items"))
+        })
+    }
+
     fn param_type(
         &mut self,
         location: &Location,
@@ -681,10 +702,10 @@ impl Lowering<'_> {
             } else {
                 hint.to_owned()
             };
-            let stream = if response {
-                stream_framing(&essence)
-            } else {
-                None
+            // Requests stream items (an upload of records); events are answers only.
+            let stream = match stream_framing(&essence) {
+                Some(framing) if response || framing.is_some() => Some(framing),
+                _ => None,
             };
             let kind = if let Some(framing) = stream {
                 // The schema of one item: OpenAPI 3.2's `itemSchema`, else the media type's.
@@ -705,7 +726,8 @@ impl Lowering<'_> {
                 };
                 match framing {
                     None => BodyKind::Events(ty),
-                    Some(framing) => BodyKind::Items(ty, framing),
+                    Some(framing) if response => BodyKind::Items(ty, framing),
+                    Some(framing) => BodyKind::ItemUpload(ty, framing),
                 }
             } else if is_json_media(&essence) {
                 let ty = if has_schema {
@@ -726,7 +748,12 @@ impl Lowering<'_> {
                 };
                 BodyKind::Form(ty)
             } else if essence.starts_with("multipart/") {
-                BodyKind::Multipart
+                // A form that uploads files is read part by part as it arrives.
+                if !response && self.uploads_files(&schema_location) {
+                    BodyKind::MultipartUpload
+                } else {
+                    BodyKind::Multipart
+                }
             } else if is_text_media(&essence) {
                 BodyKind::Text
             } else if response {

@@ -184,7 +184,8 @@ fn each_ref_in_operation(op: &mut Operation, visit: &mut impl FnMut(&mut TypeRef
         if let BodyKind::Json(ty)
         | BodyKind::Form(ty)
         | BodyKind::Events(ty)
-        | BodyKind::Items(ty, _) = &mut content.kind
+        | BodyKind::Items(ty, _)
+        | BodyKind::ItemUpload(ty, _) = &mut content.kind
         {
             each_ref(ty, visit);
         }

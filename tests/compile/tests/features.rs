@@ -43,8 +43,12 @@ impl Api for Service {
     }
 
     async fn upload(&self, request: upload::Request) -> upload::Response {
-        let parts: Vec<String> = request
-            .body
+        // A form with a file arrives as a stream of parts; `collect` reads them all.
+        let form = match request.body.collect().await {
+            Ok(form) => form,
+            Err(problem) => return problem.into(),
+        };
+        let parts: Vec<String> = form
             .parts
             .iter()
             .map(|part| {

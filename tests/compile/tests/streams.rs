@@ -13,7 +13,9 @@ use specjet::axum::body::Body;
 use specjet::http::{Request, StatusCode};
 use specjet::serde_json;
 use specjet::stream::{Event, EventStream, ItemStream};
-use specjet_compile_tests::streams::operations::{download, export, log, note, ticks, upload};
+use specjet_compile_tests::streams::operations::{
+    download, export, import_records, log, note, ticks, upload, upload_photo,
+};
 use specjet_compile_tests::streams::server::{router_with, settings, Api};
 use specjet_compile_tests::streams::types::{Received, Record};
 use tokio::sync::mpsc;
@@ -50,6 +52,63 @@ impl Api for Handlers {
             let _ = self.upload_chunks.send(chunk.len());
         }
         upload::Response::Ok(received)
+    }
+
+    async fn import_records(&self, request: import_records::Request) -> import_records::Response {
+        let (media, mut records) = match request.body {
+            import_records::Body::XNdjson(records) => ("x-ndjson", records),
+            import_records::Body::JsonSeq(records) => ("json-seq", records),
+        };
+        let mut received = Received {
+            bytes: 0,
+            chunks: 0,
+            media: media.to_owned(),
+        };
+        while let Some(record) = records.next().await {
+            let record = match record {
+                Ok(record) => record,
+                Err(problem) => return problem.into(),
+            };
+            received.bytes += record.id;
+            received.chunks += 1;
+            let _ = self.upload_chunks.send(record.id as usize);
+        }
+        import_records::Response::Ok(received)
+    }
+
+    async fn upload_photo(&self, request: upload_photo::Request) -> upload_photo::Response {
+        let mut form = request.body;
+        let mut received = Received {
+            bytes: 0,
+            chunks: 0,
+            media: String::new(),
+        };
+        loop {
+            let mut part = match form.next_part().await {
+                Ok(Some(part)) => part,
+                Ok(None) => break,
+                Err(problem) => return problem.into(),
+            };
+            if part.name() == Some("caption") {
+                match part.bytes().await {
+                    Ok(caption) => received.media = String::from_utf8_lossy(&caption).into(),
+                    Err(problem) => return problem.into(),
+                }
+                continue;
+            }
+            loop {
+                match part.chunk().await {
+                    Ok(Some(chunk)) => {
+                        received.bytes += chunk.len() as i64;
+                        received.chunks += 1;
+                        let _ = self.upload_chunks.send(chunk.len());
+                    }
+                    Ok(None) => break,
+                    Err(problem) => return problem.into(),
+                }
+            }
+        }
+        upload_photo::Response::Ok(received)
     }
 
     async fn note(&self, _request: note::Request) -> note::Response {
@@ -132,6 +191,12 @@ fn service_with_uploads() -> (
 /// A `PUT /uploads` of `media` whose body is what the test sends into the returned channel,
 /// as it sends it; dropping the sender ends the body.
 fn upload_request(media: &str) -> (Request<Body>, mpsc::Sender<specjet::bytes::Bytes>) {
+    sent_request("/uploads", media)
+}
+
+/// A `PUT` or `POST` (`/records`) of `media` to `path` whose body is what the test sends
+/// into the returned channel.
+fn sent_request(path: &str, media: &str) -> (Request<Body>, mpsc::Sender<specjet::bytes::Bytes>) {
     let (sender, receiver) = mpsc::channel::<specjet::bytes::Bytes>(4);
     let chunks = futures_util::stream::unfold(receiver, |mut receiver| async move {
         receiver
@@ -139,7 +204,10 @@ fn upload_request(media: &str) -> (Request<Body>, mpsc::Sender<specjet::bytes::B
             .await
             .map(|chunk| (Ok::<_, std::io::Error>(chunk), receiver))
     });
-    let request = Request::put("/uploads")
+    let method = if path == "/records" { "POST" } else { "PUT" };
+    let request = Request::builder()
+        .method(method)
+        .uri(path)
         .header("content-type", media)
         .body(Body::from_stream(chunks))
         .unwrap();
@@ -409,4 +477,116 @@ async fn a_caller_holds_at_most_streams_per_caller_streams_at_once() {
     let download = router.oneshot(get("/download", &[])).await.unwrap();
     assert_eq!(download.status(), StatusCode::OK);
     drop((second, other, again));
+}
+
+#[tokio::test]
+async fn records_reach_the_handler_one_by_one_as_they_arrive() {
+    let (router, _, mut ids) = service_with_uploads();
+    let (request, body) = sent_request("/records", "application/x-ndjson");
+    let answer = tokio::spawn(router.clone().oneshot(request));
+    // The first record whole and half of the second: the first is read at once.
+    body.send("{\"id\": 1, \"name\": \"a\"}\n{\"id\": 2,".into())
+        .await
+        .unwrap();
+    let first = tokio::time::timeout(Duration::from_secs(2), ids.recv())
+        .await
+        .expect("the first record is read before the body ends");
+    assert_eq!(first, Some(1));
+    body.send(" \"name\": \"b\"}\n\n{\"id\": 4, \"name\": \"d\"}".into())
+        .await
+        .unwrap();
+    drop(body);
+    let response = answer.await.unwrap().unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        json_of(response).await,
+        serde_json::json!({"bytes": 7, "chunks": 3, "media": "x-ndjson"}),
+        "a blank line is skipped, the last record needs no newline"
+    );
+
+    // A JSON text sequence (RFC 7464).
+    let sequence = Request::post("/records")
+        .header("content-type", "application/json-seq")
+        .body(Body::from(
+            "\u{1e}{\"id\": 5, \"name\": \"e\"}\n\u{1e}{\"id\": 6, \"name\": \"f\"}\n",
+        ))
+        .unwrap();
+    let response = router.clone().oneshot(sequence).await.unwrap();
+    assert_eq!(
+        json_of(response).await,
+        serde_json::json!({"bytes": 11, "chunks": 2, "media": "json-seq"})
+    );
+
+    // A record that does not fit its schema ends the stream with 422 naming it.
+    let wrong = Request::post("/records")
+        .header("content-type", "application/x-ndjson")
+        .body(Body::from(
+            "{\"id\": 1, \"name\": \"a\"}\n{\"id\": \"two\", \"name\": \"b\"}\n",
+        ))
+        .unwrap();
+    let response = router.oneshot(wrong).await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let problem = json_of(response).await;
+    assert!(
+        problem["detail"]
+            .as_str()
+            .is_some_and(|detail| detail.starts_with("item 2")),
+        "{problem}"
+    );
+}
+
+#[tokio::test]
+async fn a_form_with_a_file_is_read_part_by_part_as_it_arrives() {
+    let (router, _, mut chunk_sizes) = service_with_uploads();
+    let media = "multipart/form-data; boundary=XyZ";
+    let (request, body) = sent_request("/photos", media);
+    let answer = tokio::spawn(router.clone().oneshot(request));
+    body.send(
+        "--XyZ\r\nContent-Disposition: form-data; name=\"caption\"\r\n\r\nat the beach\r\n\
+         --XyZ\r\nContent-Disposition: form-data; name=\"photo\"; filename=\"a.png\"\r\n\
+         Content-Type: image/png\r\n\r\n"
+            .into(),
+    )
+    .await
+    .unwrap();
+    body.send(vec![7u8; 4000].into()).await.unwrap();
+    let first = tokio::time::timeout(Duration::from_secs(2), chunk_sizes.recv())
+        .await
+        .expect("the photo's first bytes are read before the body ends")
+        .unwrap();
+    assert!(first > 0 && first <= 4000, "{first}");
+    body.send(vec![7u8; 8000].into()).await.unwrap();
+    body.send("\r\n--XyZ--\r\n".into()).await.unwrap();
+    drop(body);
+    let response = answer.await.unwrap().unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let received = json_of(response).await;
+    assert_eq!(received["bytes"], 12000, "{received}");
+    assert_eq!(received["media"], "at the beach");
+
+    // A file past `max-upload-size` (64 KiB) ends in 413, as it arrives.
+    let (request, body) = sent_request("/photos", media);
+    let answer = tokio::spawn(router.clone().oneshot(request));
+    let sent = tokio::spawn(async move {
+        let head = "--XyZ\r\nContent-Disposition: form-data; name=\"photo\"\r\n\r\n";
+        if body.send(head.into()).await.is_err() {
+            return;
+        }
+        for _ in 0..16 {
+            if body.send(vec![0u8; 8192].into()).await.is_err() {
+                break;
+            }
+        }
+    });
+    let response = answer.await.unwrap().unwrap();
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    sent.await.unwrap();
+
+    // A body that is not multipart with that boundary: 400.
+    let broken = Request::put("/photos")
+        .header("content-type", media)
+        .body(Body::from("no boundary here"))
+        .unwrap();
+    let response = router.oneshot(broken).await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
 }

@@ -72,12 +72,29 @@ impl Api for Kennel {
         get_dog::Response::Ok(dog(request.dog_id, "Rex"))
     }
 
+    /// A form with a file: read part by part as it arrives.
     async fn upload_photo(&self, request: upload_photo::Request) -> upload_photo::Response {
-        assert_eq!(request.body.text("caption"), Some("at the beach"));
-        assert_eq!(
-            request.body.part("photo").map(|part| part.data.len()),
-            Some(4)
-        );
+        let mut form = request.body;
+        let mut caption = None;
+        let mut photo_bytes = 0;
+        loop {
+            let mut part = match form.next_part().await {
+                Ok(Some(part)) => part,
+                Ok(None) => break,
+                Err(problem) => return problem.into(),
+            };
+            match part.name() {
+                Some("caption") => caption = part.bytes().await.ok(),
+                Some("photo") => {
+                    while let Ok(Some(chunk)) = part.chunk().await {
+                        photo_bytes += chunk.len();
+                    }
+                }
+                _ => {}
+            }
+        }
+        assert_eq!(caption.as_deref(), Some(&b"at the beach"[..]));
+        assert_eq!(photo_bytes, 4);
         upload_photo::Response::NoContent
     }
 
