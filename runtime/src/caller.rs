@@ -108,6 +108,21 @@ impl ClientIp {
             .is_some_and(|peer| self.is_trusted(peer.0.ip().to_canonical()))
     }
 
+    /// The client's address as a key (of budgets, of held streams): `unknown` for every
+    /// client when the server was not started with connection info (said once in the log).
+    pub(crate) fn key(&self, parts: &http::request::Parts) -> String {
+        match self.of(&parts.headers, &parts.extensions) {
+            Some(ip) => ip.to_string(),
+            None => {
+                static WARNED: std::sync::Once = std::sync::Once::new();
+                WARNED.call_once(|| {
+                    tracing::warn!("rate limits keyed by IP see no client address: serve with `specjet::serve` or `into_make_service_with_connect_info::<SocketAddr>()`; until then all clients share one budget");
+                });
+                "unknown".to_owned()
+            }
+        }
+    }
+
     /// The client's address: the peer's, or, when the peer is a trusted proxy, the rightmost
     /// address in the forwarding header that is not a trusted proxy (the leftmost entries are
     /// whatever the client chose to send). `None` when the server was not started with

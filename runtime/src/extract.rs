@@ -447,9 +447,9 @@ impl CookieParams {
 pub fn body_stream(
     parts: &http::request::Parts,
     body: axum::body::Body,
-) -> Option<crate::stream::BodyStream> {
+) -> Option<crate::request_body::BodyStream> {
     use http_body::Body as _;
-    (!body.is_end_stream()).then(|| crate::stream::BodyStream::new(parts, body))
+    (!body.is_end_stream()).then(|| crate::request_body::BodyStream::new(parts, body))
 }
 
 /// Reads the whole body, refusing more than `limit` bytes with 413 and a body that cannot

@@ -17,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use crate::cache::{self, CacheRoute, InvalidationTarget};
 use crate::operation::{ByRoute, OperationInfo, Policies};
 use crate::rate_limit;
+use crate::rate_limit::streams::StreamSlots;
 use crate::Services;
 
 /// What one operation's steps need, prepared once when the router is built.
@@ -29,8 +30,8 @@ struct Steps {
     invalidates: &'static [InvalidationTarget],
     invalidate_tags: &'static [cache::Tag],
     timeout: Option<Duration>,
-    /// It answers with a stream, and callers hold a bounded number of those at once.
-    bounds_streams: bool,
+    /// It answers with a stream, and each caller holds a bounded number of those at once.
+    stream_slots: Option<StreamSlots>,
 }
 
 /// The layer's state: the services and the steps of every operation that has any, behind one
@@ -65,6 +66,12 @@ impl Pipeline {
         }
         let shared_route =
             |operation: &OperationInfo| per_route[&(&operation.method, operation.path)] > 1;
+        // One count of held streams per caller, shared by every streaming operation.
+        let stream_slots = services
+            .rate_limiter()
+            .settings()
+            .streams_per_caller
+            .map(StreamSlots::new);
         let steps = operations.iter().filter_map(|&(operation, policies)| {
             let (cache, invalidates, invalidate_tags) = if shared_route(operation) {
                 (None, &[][..], &[][..])
@@ -95,15 +102,10 @@ impl Pipeline {
                 }),
                 invalidates,
                 invalidate_tags,
-                bounds_streams: operation.streams
-                    && services
-                        .rate_limiter()
-                        .settings()
-                        .streams_per_caller
-                        .is_some(),
+                stream_slots: stream_slots.clone().filter(|_| operation.streams),
             };
             let any = steps.secured
-                || steps.bounds_streams
+                || steps.stream_slots.is_some()
                 || steps.limit.is_some()
                 || steps.cache.is_some()
                 || !steps.invalidates.is_empty()
@@ -158,13 +160,12 @@ pub(crate) async fn run(
         },
         None => None,
     };
-    let stream_slot = if steps.bounds_streams {
-        match services.rate_limiter().take_stream(&parts) {
-            Ok(slot) => slot,
+    let stream_slot = match &steps.stream_slots {
+        Some(slots) => match slots.take(services.rate_limiter().client_ip(), &parts) {
+            Ok(slot) => Some(slot),
             Err(refused) => return refused.into_response(),
-        }
-    } else {
-        None
+        },
+        None => None,
     };
     let request = Request::from_parts(parts, body);
     let cache = services.cache();

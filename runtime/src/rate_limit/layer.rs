@@ -229,10 +229,10 @@ async fn key_of(
         }
         let value = match part {
             KeyPart::Global => "*".to_owned(),
-            KeyPart::Ip => ip_of(limiter, parts),
+            KeyPart::Ip => limiter.inner.client_ip.key(parts),
             // The verified caller, never the bytes it sent: a respelled header or another
             // token of the same subject is the same budget. Unverified, the client address.
-            KeyPart::Principal => caller_of(limiter, parts),
+            KeyPart::Principal => crate::security::caller_key(&limiter.inner.client_ip, parts),
             KeyPart::Header(name) => bounded(&header_text(&parts.headers, name)),
             KeyPart::Query(name) => {
                 let value = parts.uri.query().and_then(|query| {
@@ -262,33 +262,6 @@ async fn key_of(
         key.push_str(&value);
     }
     key
-}
-
-/// The verified caller, never the bytes it sent: a respelled header or another token of the
-/// same subject is the same caller. Unverified, the client address.
-pub(super) fn caller_of(limiter: &RateLimiter, parts: &http::request::Parts) -> String {
-    match parts.extensions.get::<crate::security::Principal>() {
-        Some(principal) => format!("p={}", principal.subject_digest()),
-        None => ip_of(limiter, parts),
-    }
-}
-
-fn ip_of(limiter: &RateLimiter, parts: &http::request::Parts) -> String {
-    match limiter
-        .inner
-        .client_ip
-        .of(&parts.headers, &parts.extensions)
-    {
-        Some(ip) => ip.to_string(),
-        // Served without connection info: every caller shares one budget.
-        None => {
-            static WARNED: std::sync::Once = std::sync::Once::new();
-            WARNED.call_once(|| {
-                tracing::warn!("rate limits keyed by IP see no client address: serve with `specjet::serve` or `into_make_service_with_connect_info::<SocketAddr>()`; until then all clients share one budget");
-            });
-            "unknown".to_owned()
-        }
-    }
 }
 
 fn bounded(value: &str) -> String {

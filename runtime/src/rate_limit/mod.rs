@@ -10,7 +10,7 @@
 mod layer;
 pub(crate) mod local;
 mod redis_gcra;
-mod streams;
+pub(crate) mod streams;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -214,8 +214,6 @@ struct Inner {
     /// In-process budgets per policy name, and whether they are its adaptive windows' (also
     /// the fallback while Redis is down).
     local: Mutex<HashMap<(&'static str, bool), Arc<local::LocalBudget>>>,
-    /// The streams each caller holds (`streams-per-caller`).
-    streams: streams::HeldStreams,
 }
 
 impl RateLimiter {
@@ -238,7 +236,6 @@ impl RateLimiter {
                 client_ip,
                 redis,
                 local: Mutex::new(HashMap::new()),
-                streams: streams::HeldStreams::default(),
             }),
         }
     }

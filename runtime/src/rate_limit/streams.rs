@@ -4,41 +4,36 @@
 //! else the client's address, as for a rate limit keyed on `principal`.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use http::{header, HeaderValue, StatusCode};
 use http_body_util::BodyExt;
 
-use super::RateLimiter;
+use crate::caller::ClientIp;
 use crate::problem::Problem;
 
 /// What a caller refused a stream is told to wait before trying again.
 const RETRY_AFTER_SECONDS: u32 = 5;
 
-/// The streams each caller holds open, by caller key.
-#[derive(Debug, Default)]
-pub(super) struct HeldStreams {
-    held: Mutex<HashMap<String, u32>>,
+/// The streams each caller holds open, by caller key, and how many one may hold.
+#[derive(Debug, Clone)]
+pub(crate) struct StreamSlots {
+    limit: u32,
+    held: Arc<Mutex<HashMap<String, u32>>>,
 }
 
 /// One stream held by one caller, given back when dropped: with the answer's body (sent, or
 /// its client gone) once [`StreamSlot::hold`] has put it there.
 pub(crate) struct StreamSlot {
-    limiter: RateLimiter,
+    held: Arc<Mutex<HashMap<String, u32>>>,
     caller: String,
 }
 
 impl Drop for StreamSlot {
     fn drop(&mut self) {
-        let mut held = self
-            .limiter
-            .inner
-            .streams
-            .held
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(count) = held.get_mut(&self.caller) {
             *count -= 1;
             if *count == 0 {
@@ -60,32 +55,32 @@ impl StreamSlot {
     }
 }
 
-impl RateLimiter {
-    /// A slot for one more stream of the caller of `parts`: `None` without a
-    /// `streams-per-caller` bound, 429 when the caller holds as many as it may.
-    pub(crate) fn take_stream(
+impl StreamSlots {
+    /// At most `limit` streams per caller.
+    pub(crate) fn new(limit: u32) -> StreamSlots {
+        StreamSlots {
+            limit,
+            held: Arc::default(),
+        }
+    }
+
+    /// A slot for one more stream of the caller of `parts`, or why not.
+    pub(crate) fn take(
         &self,
+        client_ip: &ClientIp,
         parts: &http::request::Parts,
-    ) -> Result<Option<StreamSlot>, TooManyStreams> {
-        let Some(limit) = self.inner.settings.streams_per_caller else {
-            return Ok(None);
-        };
-        let caller = super::layer::caller_of(self, parts);
-        let mut held = self
-            .inner
-            .streams
-            .held
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+    ) -> Result<StreamSlot, TooManyStreams> {
+        let caller = crate::security::caller_key(client_ip, parts);
+        let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
         let count = held.entry(caller.clone()).or_insert(0);
-        if *count >= limit {
-            return Err(TooManyStreams(limit));
+        if *count >= self.limit {
+            return Err(TooManyStreams(self.limit));
         }
         *count += 1;
-        Ok(Some(StreamSlot {
-            limiter: self.clone(),
+        Ok(StreamSlot {
+            held: self.held.clone(),
             caller,
-        }))
+        })
     }
 }
 

@@ -35,6 +35,7 @@ use std::sync::Arc;
 pub use api_key::ApiKeys;
 pub(crate) use check::{authenticate, Gate};
 pub use credential::Credential;
+pub(crate) use principal::caller_key;
 pub use principal::{Principal, Refusal};
 pub use specjet_model::security::{
     BuiltIn, JwtSettings, KeySource, SchemeSettings, SecuritySettings,

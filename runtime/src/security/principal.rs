@@ -163,3 +163,16 @@ impl Refusal {
         &self.reason
     }
 }
+
+/// The caller of a request as a key (of budgets, of held streams): the verified principal,
+/// never the bytes it sent (a respelled header or another token of the same subject is the
+/// same caller); unverified, the client's address.
+pub(crate) fn caller_key(
+    client_ip: &crate::caller::ClientIp,
+    parts: &http::request::Parts,
+) -> String {
+    match parts.extensions.get::<Principal>() {
+        Some(principal) => format!("p={}", principal.subject_digest()),
+        None => client_ip.key(parts),
+    }
+}
