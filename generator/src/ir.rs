@@ -201,38 +201,7 @@ impl Default for ValidationSettings {
 /// parameter with one of them is checked against its schema.
 pub const CHECKED_FORMATS: [&str; 5] = ["date", "date-time", "uuid", "ipv4", "ipv6"];
 
-/// `x-specjet.docs`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DocsSettings {
-    /// `openapi`: where the document is served as JSON (and, with `.yaml` for `.json`, as
-    /// YAML); `None` when switched off.
-    pub openapi: Option<String>,
-    /// `ui`: where the interactive docs are served; `None` when switched off.
-    pub ui: Option<String>,
-    /// `strip-annotations`: the served document leaves out specjet's annotations.
-    pub strip_annotations: bool,
-}
-
-impl Default for DocsSettings {
-    fn default() -> Self {
-        DocsSettings {
-            openapi: Some("/openapi.json".to_owned()),
-            ui: Some("/docs".to_owned()),
-            strip_annotations: false,
-        }
-    }
-}
-
-impl DocsSettings {
-    /// The YAML twin of the JSON document's path.
-    pub fn openapi_yaml(&self) -> Option<String> {
-        let json = self.openapi.as_deref()?;
-        Some(match json.strip_suffix(".json") {
-            Some(stem) => format!("{stem}.yaml"),
-            None => format!("{json}.yaml"),
-        })
-    }
-}
+pub use specjet_model::DocsSettings;
 
 impl Api {
     /// The operations a handler answers: every one but those composed by `x-fan-out`.
@@ -800,7 +769,7 @@ impl ServiceSettings {
             .filter(|path| served(path))
             .map(str::to_owned)
             .collect();
-        for path in [self.docs.openapi.clone(), self.docs.openapi_yaml()]
+        for path in [self.docs.openapi.clone(), self.docs.openapi_yaml.clone()]
             .into_iter()
             .flatten()
         {

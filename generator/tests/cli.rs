@@ -888,7 +888,7 @@ fn base_path_docs_and_cors_are_read_and_checked() {
     );
     let settings = &analysis.api.settings;
     assert_eq!(settings.docs.openapi.as_deref(), Some("/spec.json"));
-    assert_eq!(settings.docs.openapi_yaml().as_deref(), Some("/spec.yaml"));
+    assert_eq!(settings.docs.openapi_yaml.as_deref(), Some("/spec.yaml"));
     assert_eq!(settings.docs.ui, None);
     let document: serde_json::Value = serde_json::from_str(&analysis.api.document).unwrap();
     assert!(

@@ -10,6 +10,7 @@
 //!   the cache, the rate limiter, compression and the batch endpoint.
 //! - `database.rs`, `http_client.rs`: the service's outgoing connections.
 //! - `cors.rs`: which browser origins may call the service.
+//! - `docs.rs`: where the service serves its document and interactive docs.
 //! - `paths.rs`: the built-in paths, and base paths.
 //! - `tag.rs`: the grammar of cache tag templates.
 
@@ -18,6 +19,7 @@ pub mod cache;
 pub mod compression;
 pub mod cors;
 pub mod database;
+pub mod docs;
 pub mod duration;
 pub mod http_client;
 pub mod paths;
@@ -31,6 +33,7 @@ pub use cache::CacheSettings;
 pub use compression::CompressionSettings;
 pub use cors::CorsSettings;
 pub use database::DatabaseSettings;
+pub use docs::DocsSettings;
 pub use http_client::HttpClientSettings;
 pub use rate_limit::{OnBackendError, RateLimitSettings};
 pub use security::{BuiltIn, JwtSettings, KeySource, SchemeSettings, SecuritySettings};

@@ -125,7 +125,9 @@ pub fn finish_secured(
         slot.fill(&api);
     }
     let base_path = settings.base_path.as_str();
-    if let Some((docs, paths)) = crate::docs::routes(&settings.docs, base_path, taken) {
+    if let Some((docs, paths)) =
+        crate::docs::routes(&settings.docs, settings.document, base_path, taken)
+    {
         for path in paths {
             methods_by_path.insert(path, vec![http::Method::GET]);
         }

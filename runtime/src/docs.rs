@@ -11,29 +11,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde_json::Value;
 
-/// `x-specjet.docs`: what the service serves about itself.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DocsSettings {
-    /// The bundled document (JSON text), embedded by generated code; `None` serves nothing.
-    pub document: Option<&'static str>,
-    /// Where the document is served as JSON (`None`: off).
-    pub openapi: Option<String>,
-    /// Where the document is served as YAML (`None`: off).
-    pub openapi_yaml: Option<String>,
-    /// Where the interactive docs are served (`None`: off).
-    pub ui: Option<String>,
-}
-
-impl Default for DocsSettings {
-    fn default() -> Self {
-        DocsSettings {
-            document: None,
-            openapi: Some("/openapi.json".to_owned()),
-            openapi_yaml: Some("/openapi.yaml".to_owned()),
-            ui: Some("/docs".to_owned()),
-        }
-    }
-}
+pub use specjet_model::DocsSettings;
 
 /// The document as served, made once on first request (a large document costs nothing at
 /// start).
@@ -105,10 +83,11 @@ impl Served {
 /// serve.
 pub(crate) fn routes(
     settings: &DocsSettings,
+    document: Option<&'static str>,
     base_path: &str,
     taken: &[&str],
 ) -> Option<(axum::Router, Vec<String>)> {
-    let source = settings.document?;
+    let source = document?;
     let json_path = settings.openapi.as_deref()?;
     let ui = settings.ui.as_deref();
     let assets = ui.map(|ui| format!("{ui}/assets")).unwrap_or_default();

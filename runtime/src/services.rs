@@ -32,7 +32,10 @@ pub struct ServiceSettings {
     /// spec's first `servers` URL or `x-specjet.base-path`; `BASE_PATH` replaces it. The
     /// service's own endpoints (`/metrics`, `/healthz`, `/readyz`) stay at the root.
     pub base_path: String,
-    /// `x-specjet.docs`: the document and the interactive docs the service serves.
+    /// The bundled document (JSON text) the service serves, embedded by generated code;
+    /// `None` serves none.
+    pub document: Option<&'static str>,
+    /// `x-specjet.docs`: where the document and the interactive docs are served.
     pub docs: crate::docs::DocsSettings,
     /// `x-specjet.cors`: which browser origins may call the service (`None`: no CORS).
     pub cors: Option<crate::cors::CorsSettings>,
@@ -64,6 +67,7 @@ impl Default for ServiceSettings {
             #[cfg(feature = "http-client")]
             http_client: None,
             base_path: String::new(),
+            document: None,
             docs: crate::docs::DocsSettings::default(),
             cors: None,
             slo_thresholds: Vec::new(),

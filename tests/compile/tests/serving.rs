@@ -392,7 +392,7 @@ async fn moved_docs_link_to_the_moved_document_and_switched_off_ones_are_gone() 
     }
 
     let mut settings = self::settings();
-    settings.docs.document = None;
+    settings.document = None;
     let router = router_with(Service, &specjet::Services::new(settings, None));
     for gone in ["/v2/openapi.json", "/v2/docs"] {
         assert_eq!(

@@ -224,7 +224,7 @@ pub fn settings() -> ::specjet::ServiceSettings {
     settings.slo_thresholds = vec![
         Duration::from_millis(50), Duration::from_millis(200)
     ];
-    settings.docs.document = ::std::option::Option::Some(super::openapi::DOCUMENT);
+    settings.document = ::std::option::Option::Some(super::openapi::DOCUMENT);
     settings.security.schemes = vec![
         ::specjet::security::SchemeSettings { scheme :
         ::std::string::String::from("apiKey"), builtin :

@@ -19,14 +19,14 @@ pub(super) fn settings(api: &Api) -> Vec<TokenStream> {
     let defaults = DocsSettings::default();
     if docs.openapi.is_some() {
         changes.push(quote! {
-            settings.docs.document = ::std::option::Option::Some(super::openapi::DOCUMENT);
+            settings.document = ::std::option::Option::Some(super::openapi::DOCUMENT);
         });
     }
     for (value, default, field) in [
         (&docs.openapi, &defaults.openapi, quote! { openapi }),
         (
-            &docs.openapi_yaml(),
-            &defaults.openapi_yaml(),
+            &docs.openapi_yaml,
+            &defaults.openapi_yaml,
             quote! { openapi_yaml },
         ),
         (&docs.ui, &defaults.ui, quote! { ui }),

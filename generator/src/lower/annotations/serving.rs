@@ -125,7 +125,7 @@ impl Annotations<'_> {
     pub(super) fn docs_settings(&mut self, location: &Location, value: &Value) -> DocsSettings {
         let mut settings = DocsSettings::default();
         if *value == Value::Bool(false) {
-            settings.openapi = None;
+            settings.serve_document_at(None);
             settings.ui = None;
             return settings;
         }
@@ -137,7 +137,7 @@ impl Annotations<'_> {
         for (key, value) in map {
             let at = location.child(key);
             let result = match key.as_str() {
-                "openapi" => route(value, ".json").map(|path| settings.openapi = path),
+                "openapi" => route(value, ".json").map(|path| settings.serve_document_at(path)),
                 "ui" => route(value, "").map(|path| settings.ui = path),
                 "strip-annotations" => match value {
                     Value::Bool(strip) => {
