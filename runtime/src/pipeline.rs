@@ -18,6 +18,7 @@ use crate::cache::{self, CacheRoute, InvalidationTarget};
 use crate::operation::{ByRoute, OperationInfo, Policies};
 use crate::rate_limit;
 use crate::rate_limit::streams::StreamSlots;
+use crate::request_body::UploadDeadline;
 use crate::Services;
 
 /// What one operation's steps need, prepared once when the router is built.
@@ -167,6 +168,12 @@ pub(crate) async fn run(
         },
         None => None,
     };
+    // An upload's timeout starts again with each chunk of its body.
+    let upload = (steps.operation.streamed_body && steps.timeout.is_some()).then(|| {
+        let deadline = UploadDeadline::new();
+        parts.extensions.insert(deadline.clone());
+        deadline
+    });
     let request = Request::from_parts(parts, body);
     let cache = services.cache();
     // With a `stale-if-error` window the cache step bounds the handler itself, so that a
@@ -191,13 +198,17 @@ pub(crate) async fn run(
             None => next.run(request).await,
         }
     };
-    let mut response = match steps.timeout.filter(|_| !cache_bounds_handler) {
-        Some(limit) => match tokio::time::timeout(limit, served).await {
+    let mut response = match (steps.timeout.filter(|_| !cache_bounds_handler), upload) {
+        (Some(limit), None) => match tokio::time::timeout(limit, served).await {
             Ok(response) => response,
             // The handler's future is dropped here: its work stops at its next await.
             Err(_) => timed_out(steps.operation.id, limit),
         },
-        None => served.await,
+        (Some(limit), Some(upload)) => match upload.run(limit, served).await {
+            Some(response) => response,
+            None => timed_out(steps.operation.id, limit),
+        },
+        (None, _) => served.await,
     };
     if let (Some(limit), Some(decision)) = (&steps.limit, &decision) {
         limit.annotate(decision, response.headers_mut());

@@ -6,7 +6,9 @@
 //! An operation whose request body has only binary media types reads it as a stream instead
 //! ([`BodyStream`]): nothing is held whole, the limit (`x-specjet.server.max-upload-size`) is
 //! applied as bytes arrive and a pause longer than `body-timeout` ends it in 408. Its
-//! handler holds its concurrency slot and its `x-timeout` while the body arrives.
+//! handler holds its concurrency slot while the body arrives; its `x-timeout` starts again
+//! with each chunk ([`UploadDeadline`]), so that a large upload is not cut for taking long,
+//! and the handler has the whole `x-timeout` once the body is in.
 //!
 //! The one home of body limits: the default, the service's (after decompression), the
 //! streamed ones, and the reading itself.
@@ -179,6 +181,8 @@ pub struct BodyStream {
     limit: usize,
     idle: Duration,
     read: usize,
+    /// The operation's `x-timeout`, moved on by each chunk.
+    deadline: Option<UploadDeadline>,
     /// The pause so far, while the body has no chunk ready.
     pause: Option<Pin<Box<tokio::time::Sleep>>>,
     done: bool,
@@ -210,6 +214,7 @@ impl BodyStream {
             limit: bounds.limit,
             idle: bounds.idle,
             read: 0,
+            deadline: parts.extensions.get::<UploadDeadline>().cloned(),
             pause: None,
             done: false,
         }
@@ -255,6 +260,9 @@ impl futures_util::Stream for BodyStream {
                     if this.read > this.limit {
                         return this.fail(BodyError::TooLarge);
                     }
+                    if let Some(deadline) = &this.deadline {
+                        deadline.progressed();
+                    }
                     return Poll::Ready(Some(Ok(data)));
                 }
                 Poll::Ready(Some(Err(error))) => {
@@ -287,6 +295,7 @@ impl From<Bytes> for BodyStream {
             limit: usize::MAX,
             idle: specjet_model::ServerSettings::default().body_timeout,
             read: 0,
+            deadline: None,
             pause: None,
             done: false,
         }
@@ -296,5 +305,59 @@ impl From<Bytes> for BodyStream {
 impl From<Vec<u8>> for BodyStream {
     fn from(bytes: Vec<u8>) -> Self {
         BodyStream::from(Bytes::from(bytes))
+    }
+}
+
+/// The `x-timeout` of an operation that reads its body as a stream, in its request's
+/// extensions: each chunk that arrives starts it again, so the time a client takes to send
+/// is bounded by `body-timeout` (between chunks) and `max-upload-size`, not by the
+/// handler's timeout; once the body is in, the handler has the whole `x-timeout` to answer.
+#[derive(Debug, Clone)]
+pub(crate) struct UploadDeadline {
+    inner: Arc<Progress>,
+}
+
+#[derive(Debug)]
+struct Progress {
+    start: std::time::Instant,
+    /// Milliseconds from `start` to the last chunk.
+    last: std::sync::atomic::AtomicU64,
+}
+
+impl UploadDeadline {
+    pub(crate) fn new() -> UploadDeadline {
+        UploadDeadline {
+            inner: Arc::new(Progress {
+                start: std::time::Instant::now(),
+                last: std::sync::atomic::AtomicU64::new(0),
+            }),
+        }
+    }
+
+    fn progressed(&self) {
+        let now = u64::try_from(self.inner.start.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.inner
+            .last
+            .store(now, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn deadline(&self, limit: Duration) -> std::time::Instant {
+        let last = self.inner.last.load(std::sync::atomic::Ordering::Relaxed);
+        self.inner.start + Duration::from_millis(last) + limit
+    }
+
+    /// `future`'s output, or `None` when `limit` passed since the last chunk (or the start)
+    /// with the future unfinished.
+    pub(crate) async fn run<F: Future>(&self, limit: Duration, future: F) -> Option<F::Output> {
+        let mut future = std::pin::pin!(future);
+        loop {
+            let deadline = self.deadline(limit);
+            match tokio::time::timeout_at(deadline.into(), &mut future).await {
+                Ok(output) => return Some(output),
+                // A chunk came meanwhile: the deadline moved.
+                Err(_) if self.deadline(limit) > deadline => continue,
+                Err(_) => return None,
+            }
+        }
     }
 }

@@ -590,3 +590,22 @@ async fn a_form_with_a_file_is_read_part_by_part_as_it_arrives() {
     let response = router.oneshot(broken).await.unwrap();
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn an_upload_longer_than_its_timeout_is_not_cut_while_its_chunks_keep_coming() {
+    let (router, _, _chunk_sizes) = service_with_uploads();
+    let (request, body) = upload_request("application/octet-stream");
+    let started = std::time::Instant::now();
+    let answer = tokio::spawn(router.oneshot(request));
+    // Eight chunks 150 ms apart: 1.2 s in all, three times the operation's `x-timeout`
+    // (400 ms), each pause within `body-timeout` (300 ms).
+    for _ in 0..8 {
+        body.send(vec![1u8; 1024].into()).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    drop(body);
+    let response = answer.await.unwrap().unwrap();
+    assert!(started.elapsed() > Duration::from_millis(1000));
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(json_of(response).await["bytes"], 8192);
+}
