@@ -823,14 +823,8 @@ pub struct Capture {
     pub pieces: Vec<Piece>,
 }
 
-/// A part of a templated path segment.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Piece {
-    /// Fixed text around parameters (`v` in `v{version}`).
-    Literal(String),
-    /// A path parameter, by its wire name.
-    Param(String),
-}
+/// A part of a templated path segment, the model's.
+pub type Piece = specjet_model::paths::Piece<String>;
 
 impl Capture {
     /// Whether the segment is one parameter and nothing else.

@@ -22,6 +22,40 @@ pub fn base_path(path: &str) -> Result<String, String> {
     Ok(trimmed.to_owned())
 }
 
+/// A part of a templated path segment (`{id}.json`: a parameter, then `.json`); `S` is the
+/// text: `String` at generation, `&'static str` in a service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Piece<S> {
+    /// Fixed text around parameters (`v` in `v{version}`).
+    Literal(S),
+    /// A path parameter, by its wire name.
+    Param(S),
+}
+
+/// `{a}-{b}.json` → [a, "-", b, ".json"]. An unclosed `{` is literal text; of two parameters
+/// with nothing between them (which cannot be split) the second is dropped.
+pub fn segment_pieces(segment: &str) -> Vec<Piece<String>> {
+    let mut pieces = Vec::new();
+    let mut rest = segment;
+    while !rest.is_empty() {
+        match (rest.find('{'), rest.find('}')) {
+            (Some(open), Some(close)) if close > open + 1 => {
+                if open > 0 {
+                    pieces.push(Piece::Literal(rest[..open].to_owned()));
+                }
+                pieces.push(Piece::Param(rest[open + 1..close].to_owned()));
+                rest = &rest[close + 1..];
+            }
+            _ => {
+                pieces.push(Piece::Literal(rest.to_owned()));
+                break;
+            }
+        }
+    }
+    pieces.dedup_by(|b, a| matches!((a, b), (Piece::Param(_), Piece::Param(_))));
+    pieces
+}
+
 #[cfg(test)]
 mod tests {
     use super::base_path;

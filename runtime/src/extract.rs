@@ -84,14 +84,9 @@ pub fn parse_plain<T: DeserializeOwned>(
     serde_plain::from_str(raw).map_err(|error| ParamError::new(location, name, error.to_string()))
 }
 
-/// One literal or parameter of a path segment such as `{id}.json` or `{range}:append`.
-#[derive(Debug, Clone, Copy)]
-pub enum Piece {
-    /// Text that must match exactly.
-    Literal(&'static str),
-    /// A parameter's value.
-    Param,
-}
+/// One literal or parameter (by name) of a path segment such as `{id}.json` or
+/// `{range}:append`, the model's.
+pub type Piece = specjet_model::paths::Piece<&'static str>;
 
 /// The path parameters captured by the router, one per templated segment.
 #[derive(Debug, Default, Clone)]
@@ -170,13 +165,13 @@ pub fn split_segment(segment: &str, pieces: &[Piece]) -> Option<Vec<String>> {
     for (index, piece) in pieces.iter().enumerate() {
         match piece {
             Piece::Literal(literal) => rest = rest.strip_prefix(literal)?,
-            Piece::Param => {
+            Piece::Param(_) => {
                 let after = &pieces[index + 1..];
-                let end = if after.iter().any(|piece| matches!(piece, Piece::Param)) {
+                let end = if after.iter().any(|piece| matches!(piece, Piece::Param(_))) {
                     // Another parameter follows: stop at the next literal's first occurrence.
                     let next_literal = after.iter().find_map(|piece| match piece {
                         Piece::Literal(literal) => Some(*literal),
-                        Piece::Param => None,
+                        Piece::Param(_) => None,
                     })?;
                     rest.find(next_literal)?
                 } else {
@@ -185,7 +180,7 @@ pub fn split_segment(segment: &str, pieces: &[Piece]) -> Option<Vec<String>> {
                         .iter()
                         .map(|piece| match piece {
                             Piece::Literal(literal) => *literal,
-                            Piece::Param => "",
+                            Piece::Param(_) => "",
                         })
                         .collect();
                     rest.strip_suffix(tail.as_str())?.len()
@@ -612,16 +607,16 @@ mod tests {
 
     #[test]
     fn splits_segments_with_literals() {
-        let pieces = [Piece::Param, Piece::Literal(":append")];
+        let pieces = [Piece::Param("p"), Piece::Literal(":append")];
         assert_eq!(
             split_segment("Sheet1!A1:B2:append", &pieces),
             Some(vec!["Sheet1!A1:B2".to_owned()])
         );
         assert_eq!(split_segment("Sheet1:clear", &pieces), None);
         let two = [
-            Piece::Param,
+            Piece::Param("p"),
             Piece::Literal("-"),
-            Piece::Param,
+            Piece::Param("p"),
             Piece::Literal(".json"),
         ];
         assert_eq!(
@@ -629,11 +624,11 @@ mod tests {
             Some(vec!["a".to_owned(), "b-c".to_owned()])
         );
         assert_eq!(
-            split_segment(".json", &[Piece::Param, Piece::Literal(".json")]),
+            split_segment(".json", &[Piece::Param("p"), Piece::Literal(".json")]),
             None
         );
         assert_eq!(
-            split_segment("v1", &[Piece::Literal("v"), Piece::Param]),
+            split_segment("v1", &[Piece::Literal("v"), Piece::Param("p")]),
             Some(vec!["1".to_owned()])
         );
     }

@@ -395,7 +395,7 @@ fn param_read(api: &Api, op: &Operation, param: &Param, scope: Scope) -> TokenSt
             } else {
                 let pieces = capture.pieces.iter().map(|piece| match piece {
                     Piece::Literal(text) => quote! { ::specjet::extract::Piece::Literal(#text) },
-                    Piece::Param(_) => quote! { ::specjet::extract::Piece::Param },
+                    Piece::Param(name) => quote! { ::specjet::extract::Piece::Param(#name) },
                 });
                 quote! { req_path.piece::<#ty>(#key, &[#(#pieces),*], #index, #wire) }
             };

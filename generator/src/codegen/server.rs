@@ -941,7 +941,7 @@ fn affix_handler(api: &Api, handler: &Ident, ops: &[usize]) -> TokenStream {
                 let key = &capture.key;
                 let pieces = capture.pieces.iter().map(|piece| match piece {
                     Piece::Literal(text) => quote! { ::specjet::extract::Piece::Literal(#text) },
-                    Piece::Param(_) => quote! { ::specjet::extract::Piece::Param },
+                    Piece::Param(name) => quote! { ::specjet::extract::Piece::Param(#name) },
                 });
                 quote! { path.segment(#key, &[#(#pieces),*]).is_some() }
             })

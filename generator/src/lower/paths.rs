@@ -29,7 +29,7 @@ pub(crate) fn parse(path: &str) -> Template {
     let trimmed = route_part.strip_prefix('/').unwrap_or(route_part);
     for (index, segment) in trimmed.split('/').enumerate() {
         axum_path.push('/');
-        let pieces = split_pieces(segment);
+        let pieces = specjet_model::paths::segment_pieces(segment);
         if pieces.iter().any(|p| matches!(p, Piece::Param(_))) {
             let key = format!("s{index}");
             axum_path.push('{');
@@ -70,30 +70,6 @@ fn encode_literal(segment: &str) -> String {
         }
     }
     out
-}
-
-/// `{a}-{b}.json` → [a, "-", b, ".json"]. An unclosed `{` is literal text.
-fn split_pieces(segment: &str) -> Vec<Piece> {
-    let mut pieces = Vec::new();
-    let mut rest = segment;
-    while !rest.is_empty() {
-        match (rest.find('{'), rest.find('}')) {
-            (Some(open), Some(close)) if close > open + 1 => {
-                if open > 0 {
-                    pieces.push(Piece::Literal(rest[..open].to_owned()));
-                }
-                pieces.push(Piece::Param(rest[open + 1..close].to_owned()));
-                rest = &rest[close + 1..];
-            }
-            _ => {
-                pieces.push(Piece::Literal(rest.to_owned()));
-                break;
-            }
-        }
-    }
-    // Two parameters with nothing between them cannot be split; the second is dropped.
-    pieces.dedup_by(|b, a| matches!((a, b), (Piece::Param(_), Piece::Param(_))));
-    pieces
 }
 
 #[cfg(test)]
