@@ -807,6 +807,14 @@ impl Default for Policies {
     }
 }
 
+/// Whether any of `responses` is a stream (events, items): never cached or batched, and
+/// counted against `streams-per-caller` while it is held open.
+pub fn answers_with_stream(responses: &[Response]) -> bool {
+    responses
+        .iter()
+        .any(|response| response.contents.iter().any(|c| c.kind.is_stream()))
+}
+
 impl Operation {
     /// The operation's variant of the generated `OperationId` enum.
     pub fn id_variant(&self) -> String {

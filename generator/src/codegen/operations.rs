@@ -592,29 +592,31 @@ fn parse_content(
             quote! { ::specjet::MultipartForm::parse(&parts.headers, req_bytes).await? }
         }
         BodyKind::Text => quote! { ::specjet::extract::text_body(req_bytes)? },
-        BodyKind::Binary if streamed => quote! { req_stream },
+        // An upload: the body as it arrives or, read whole with the body's other media
+        // types, its bytes as a stream.
+        BodyKind::Binary => upload_stream(streamed),
         BodyKind::MultipartUpload => {
-            let stream = if streamed {
-                quote! { req_stream }
-            } else {
-                quote! { ::specjet::stream::BodyStream::from(req_bytes) }
-            };
+            let stream = upload_stream(streamed);
             quote! { ::specjet::multipart::MultipartStream::new(&parts.headers, #stream)? }
         }
         BodyKind::ItemUpload(ty, framing) => {
             let ty = rust_type(api, ty, scope);
             let framing = framing_tokens(*framing);
-            let stream = if streamed {
-                quote! { req_stream }
-            } else {
-                quote! { ::specjet::stream::BodyStream::from(req_bytes) }
-            };
+            let stream = upload_stream(streamed);
             quote! { ::specjet::stream::ItemReader::<#ty>::new(#stream, ::specjet::stream::Framing::#framing) }
         }
-        // Read whole with the body's other media types: its bytes, as a stream.
-        BodyKind::Binary => quote! { ::specjet::stream::BodyStream::from(req_bytes) },
         // Events, items and byte streams are answers only.
         BodyKind::Bytes | BodyKind::Events(_) | BodyKind::Items(..) => quote! { req_bytes },
+    }
+}
+
+/// An upload's bytes as a `BodyStream`: the body itself when the operation streams it, else
+/// the bytes read whole.
+fn upload_stream(streamed: bool) -> TokenStream {
+    if streamed {
+        quote! { req_stream }
+    } else {
+        quote! { ::specjet::stream::BodyStream::from(req_bytes) }
     }
 }
 

@@ -476,11 +476,7 @@ fn operation_entry(api: &Api, op: &Operation, imports: &mut Imports) -> TokenStr
     {
         entry = quote! { #entry.with_streamed_body() };
     }
-    if op
-        .responses
-        .iter()
-        .any(|response| response.contents.iter().any(|c| c.kind.is_stream()))
-    {
+    if crate::ir::answers_with_stream(&op.responses) {
         entry = quote! { #entry.with_streamed_answer() };
     }
     if fields.is_empty() {

@@ -326,9 +326,7 @@ impl Lowering<'_> {
             self.pending_invalidations.push((index, at, target));
         }
         policies.invalidate_tags = tags;
-        let streams = responses
-            .iter()
-            .any(|response| response.contents.iter().any(|c| c.kind.is_stream()));
+        let streams = crate::ir::answers_with_stream(&responses);
         if streams && policies.cache.is_some() {
             self.warn(
                 &location,
