@@ -6,24 +6,15 @@
 use proc_macro2::TokenStream;
 use serde_json::Value;
 
-use crate::codegen::server::{override_field, OverrideValue};
+use crate::codegen::server::override_field;
 use crate::diag::Severity;
-use crate::ir::{Api, Operation, ParamLocation, RateLimitUse};
+use crate::ir::{Api, Operation, ParamLocation, Policies};
 use crate::load::Location;
 use crate::lower::annotations::{OperationFacts, Vocabulary};
 
-/// The policy an attribute sets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Concern {
-    /// `x-cache`: `#[cache(...)]`, `#[no_cache]` (`false`).
-    Cache,
-    /// `x-rate-limit`: `#[rate_limit(...)]`, `#[no_rate_limit]` (`false`).
-    RateLimit,
-    /// `x-compress`: `#[no_compress]` (`false`).
-    Compress,
-    /// `x-timeout`: `#[timeout("5s")]`.
-    Timeout,
-}
+pub use crate::lower::annotations::registry::{
+    attribute_names, by_attribute, Annotation, Attribute, Positional,
+};
 
 /// A problem of an attribute: where in its value (a JSON pointer: `/ttl` is the `ttl`
 /// argument, empty for the whole attribute) and what is wrong.
@@ -40,7 +31,7 @@ pub struct AttributeError {
 pub fn policy_field(
     api: &Api,
     operation: &Operation,
-    concern: Concern,
+    annotation: &Annotation,
     value: &Value,
 ) -> Result<TokenStream, Vec<AttributeError>> {
     let mut vocab = Vocabulary::new(
@@ -69,46 +60,11 @@ pub fn policy_field(
         path_params: &path_params,
         query_params: &query_params,
     };
-    let tokens = match concern {
-        Concern::Cache => {
-            let policy = vocab.cache(&facts, true, &at, value);
-            let value = policy
-                .as_ref()
-                .map_or(OverrideValue::Off, OverrideValue::Cache);
-            override_field("cache", value)
-        }
-        Concern::RateLimit => {
-            let used = vocab.rate_limit(&facts, &at, value);
-            let policy = match used {
-                Some(RateLimitUse::Own(policy)) => Some(policy),
-                Some(RateLimitUse::Named { name, cost }) => {
-                    vocab
-                        .policies
-                        .get(&name)
-                        .map(|policy| crate::ir::RateLimitPolicy {
-                            cost,
-                            ..policy.clone()
-                        })
-                }
-                None => None,
-            };
-            let value = policy
-                .as_ref()
-                .map_or(OverrideValue::Off, OverrideValue::RateLimit);
-            override_field("rate_limit", value)
-        }
-        Concern::Compress => {
-            let on = vocab.compress(&at, value);
-            override_field("compress", OverrideValue::Compress(on.unwrap_or(true)))
-        }
-        Concern::Timeout => {
-            let ms = vocab.timeout(&at, value);
-            override_field(
-                "timeout",
-                OverrideValue::Timeout(ms.unwrap_or(crate::ir::DEFAULT_TIMEOUT_MS)),
-            )
-        }
-    };
+    let mut policies = Policies::default();
+    if let Some(parse) = annotation.parse {
+        parse(&mut vocab, &facts, true, &at, value, &mut policies);
+    }
+    let tokens = override_field(annotation.field, &policies);
     let errors: Vec<AttributeError> = vocab
         .diags
         .items()

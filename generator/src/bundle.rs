@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use serde_json::{Map, Value};
 
 use crate::load::{DocId, Location, Spec};
-use crate::lower::annotations::CONCERNS;
+use crate::lower::annotations::registry;
 use crate::pointer;
 
 /// The bundled document as pretty JSON (`strip`: without specjet's annotations).
@@ -250,7 +250,7 @@ fn is_annotation(key: &str, opted_in: bool) -> bool {
     opted_in
         && key
             .strip_prefix("x-")
-            .is_some_and(|name| CONCERNS.contains(&name))
+            .is_some_and(|name| registry::by_name(name).is_some())
 }
 
 #[cfg(test)]

@@ -29,18 +29,9 @@ pub struct Api {
 }
 
 impl Api {
-    /// The rate limit an operation is served with, a named policy resolved.
-    pub fn rate_limit_of(&self, op: &Operation) -> Option<RateLimitPolicy> {
-        match op.policies.rate_limit.as_ref()? {
-            RateLimitUse::Own(policy) => Some(policy.clone()),
-            RateLimitUse::Named { name, cost } => {
-                let policy = self.settings.rate_limit_policies.get(name)?;
-                Some(RateLimitPolicy {
-                    cost: *cost,
-                    ..policy.clone()
-                })
-            }
-        }
+    /// The rate limit an operation is served with (a named policy's, resolved).
+    pub fn rate_limit_of<'a>(&self, op: &'a Operation) -> Option<&'a RateLimitPolicy> {
+        op.policies.rate_limit.as_ref()
     }
 }
 
@@ -87,6 +78,7 @@ pub struct ServiceSettings {
 }
 
 pub use specjet_model::cache::Backend as CacheBackend;
+use specjet_model::Owned;
 
 /// `x-specjet.database`, with the migrations read from its folder.
 pub type DatabaseSettings = specjet_model::DatabaseSettings<Vec<Migration>>;
@@ -225,119 +217,35 @@ pub struct Migration {
     pub path: std::path::PathBuf,
 }
 
-/// One window of a rate limit: `limit` per `period_ms`, bursts of `burst`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RateWindow {
-    /// Units allowed per period.
-    pub limit: u32,
-    /// The period, in milliseconds.
-    pub period_ms: u64,
-    /// Units that may be taken at once.
-    pub burst: u32,
-}
+/// One window of a rate limit: `limit` per `period`, bursts of `burst`.
+pub use specjet_model::Window as RateWindow;
 
 /// What a rate-limit budget is kept per.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RateKey {
-    /// The client's IP address (`ip`).
-    Ip,
-    /// The caller's credentials (`principal`).
-    Principal,
-    /// One budget for everyone (`global`).
-    Global,
-    /// A request header's value (`header:<Name>`).
-    Header(String),
-    /// A path parameter's value (`path:<param>`).
-    Path(String),
-    /// A query parameter's value (`query:<param>`).
-    Query(String),
-}
+pub type RateKey = specjet_model::KeyPart<Owned>;
 
-/// An operation's rate limit: its own, or a root policy's (whose budget it shares), referenced
-/// by name and stored once in [`RateLimitSettings::policies`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RateLimitUse {
-    /// The operation's own limit.
-    Own(RateLimitPolicy),
-    /// `use: <name>`, with the cost of one call (the policy's unless set beside `use`).
-    Named {
-        /// The root policy's name.
-        name: String,
-        /// Units one call costs.
-        cost: u32,
-    },
-}
+/// A rate limit (`x-rate-limit`, or a named root policy, resolved: a root policy's name is
+/// shared by every operation that uses it, with the cost of its own call).
+pub type RateLimitPolicy = specjet_model::RateLimitPolicy<Owned>;
 
-/// A rate limit (`x-rate-limit`, or a named root policy).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RateLimitPolicy {
-    /// A root policy's name (its budget is shared), else the operation's id.
-    pub name: String,
-    /// Every window is enforced.
-    pub windows: Vec<RateWindow>,
-    /// Empty: principal when secured, else IP.
-    pub key: Vec<RateKey>,
-    /// Units one call costs.
-    pub cost: u32,
-    /// `adaptive`: a tighter limit in force while the service is loaded.
-    pub adaptive: Option<AdaptiveLimit>,
-}
+/// `adaptive: {limit: 20/s, when: {in-flight: 200, p95-above: 300ms}, hold: 5s}`.
+pub type AdaptiveLimit = specjet_model::AdaptiveLimit<Owned>;
 
-/// `adaptive: {limit: 20/s, when: {in-flight: 200, p95-above: 300ms}, hold: 5s}`: while any
-/// signal is over its threshold, `windows` apply as well (they are tighter); they lift once
-/// every signal has stayed below for `hold_ms`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AdaptiveLimit {
-    /// The windows in force while loaded.
-    pub windows: Vec<RateWindow>,
-    /// `in-flight`: requests the whole service is answering at once.
-    pub in_flight: Option<u32>,
-    /// `p95-above`: the 95th percentile of the service's latency over the last half second,
-    /// in milliseconds.
-    pub p95_above_ms: Option<u64>,
-    /// How long every signal stays below before the tighter limit lifts (default 5 s).
-    pub hold_ms: u64,
-}
-
-/// How long the signals of an adaptive limit stay below their thresholds before it lifts.
-pub const DEFAULT_ADAPTIVE_HOLD_MS: u64 = 5_000;
-
-/// Whose answer a cached entry is (`scope`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CacheScope {
-    /// Shared by every caller.
-    Public,
-    /// Keyed by the caller's credentials.
-    Private,
-}
-
-/// The statuses cached when a policy names none (`status`).
-pub const DEFAULT_CACHE_STATUSES: [u16; 3] = [200, 203, 204];
+/// Whose answer a cached entry is (`scope`; `Auto`: private when the operation is secured or
+/// the request carries credentials).
+pub use specjet_model::cache::Scope as CacheScope;
 
 /// A cache tag template (`pet:{petId}`), parsed by the model's grammar.
-pub type TagTemplate = Vec<specjet_model::tag::TagPiece<String>>;
+pub type TagTemplate = specjet_model::tag::TagTemplate<Owned>;
 
 /// One operation's caching policy (`x-cache`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CachePolicy {
-    /// How long an entry is fresh, in milliseconds.
-    pub ttl_ms: u64,
-    /// How long after that a stale entry may still be served while it is refreshed, in
-    /// milliseconds.
-    pub stale_while_revalidate_ms: u64,
-    /// How long after the ttl a stale entry may still be served when the handler fails (a
-    /// 5xx or its timeout), in milliseconds.
-    pub stale_if_error_ms: u64,
-    /// `None`: private when the operation is secured or the request carries credentials.
-    pub scope: Option<CacheScope>,
-    /// Lower-case request header names.
-    pub vary: Vec<String>,
-    /// The response statuses that are stored.
-    pub statuses: Vec<u16>,
-    /// `tags`: templates (`pet:{petId}`) naming the operation's path parameters; an entry is
-    /// stored under each, with the request's values, for `x-cache-invalidates: {tags}`.
-    pub tags: Vec<TagTemplate>,
-}
+pub type CachePolicy = specjet_model::CachePolicy<Owned>;
+
+/// An operation whose cached entries a write drops, and the path parameters they share.
+pub type InvalidationTarget = specjet_model::InvalidationTarget<Owned>;
+
+/// Everything the annotations say of how one operation is served (`specjet_model::Policies`,
+/// in the generator's form).
+pub type Policies = specjet_model::Policies<Owned>;
 
 /// Which generated module a type lives in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -729,29 +637,6 @@ pub enum ArgSource {
     Query(String),
 }
 
-/// Everything the annotations say of how one operation is served. A new per-operation
-/// annotation (a timeout, a batch group, fan-out) is one more field here, parsed by the
-/// vocabulary and written into the operations table by codegen.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Policies {
-    /// `x-cache` (GET and HEAD only).
-    pub cache: Option<CachePolicy>,
-    /// `x-cache-invalidates`: operations (indices) whose cached entries this one drops when it
-    /// succeeds.
-    pub invalidates: Vec<usize>,
-    /// Tag templates (`pet:{petId}`, naming this operation's path parameters) whose entries a
-    /// success drops (`x-cache-invalidates: {tags: [...]}`).
-    pub invalidate_tags: Vec<TagTemplate>,
-    /// `x-rate-limit`.
-    pub rate_limit: Option<RateLimitUse>,
-    /// `x-compress`: whether responses may be compressed (default yes).
-    pub compress: bool,
-    /// `x-timeout`: how long the handler may take before the answer is 504 (default 30 s).
-    pub timeout_ms: u64,
-    /// `x-batch-group`: the batch group whose endpoint may call the operation.
-    pub batch_group: Option<String>,
-}
-
 /// The provided methods of every generated `Api` trait (an impl may write them by hand; no
 /// operation's method may take their names).
 pub const PROVIDED_HOOKS: [&str; 3] = ["policies", "composed_by_hand", "reject"];
@@ -787,23 +672,6 @@ impl ServiceSettings {
             }
         }
         taken
-    }
-}
-
-/// How long a handler may take when no `x-timeout` says otherwise.
-pub const DEFAULT_TIMEOUT_MS: u64 = 30_000;
-
-impl Default for Policies {
-    fn default() -> Self {
-        Policies {
-            cache: None,
-            invalidates: Vec::new(),
-            invalidate_tags: Vec::new(),
-            rate_limit: None,
-            compress: true,
-            timeout_ms: DEFAULT_TIMEOUT_MS,
-            batch_group: None,
-        }
     }
 }
 

@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 use crate::diag::{Diagnostics, Severity};
 use crate::ir::{Api, BodyKind, Operation, StatusSpec};
 use crate::load::{Location, Spec};
+use crate::lower::annotations::registry;
 
 /// Adds the warnings of both checks to `diags`. Undocumented answers are listed per operation
 /// in documents that opt in to specjet (a root `x-specjet`); in others, where few operations
@@ -68,18 +69,21 @@ fn own_answers(api: &Api, op: &Operation) -> Vec<(u16, &'static str)> {
             answers.push((403, "a caller without the scopes its `security` requires"));
         }
     }
+    // The statuses of the policies in force, then the service's own, in status order.
+    let policies_from = answers.len();
+    for annotation in registry::ANNOTATIONS {
+        if (annotation.in_force)(&op.policies) {
+            answers.extend(annotation.statuses.iter().copied());
+        }
+    }
     let guessing_limited = !op.security.is_empty() && api.settings.security.failures > 0;
-    if api.rate_limit_of(op).is_some() {
-        answers.push((429, "its rate limit"));
-    } else if guessing_limited {
+    if guessing_limited && !answers.iter().any(|(status, _)| *status == 429) {
         answers.push((429, "a client address whose credentials keep failing"));
     }
     if api.settings.max_in_flight.is_some() {
         answers.push((503, "`max-in-flight`"));
     }
-    if op.policies.timeout_ms > 0 {
-        answers.push((504, "its timeout"));
-    }
+    answers[policies_from..].sort_by_key(|(status, _)| *status);
     answers
 }
 

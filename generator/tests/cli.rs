@@ -366,7 +366,7 @@ fn short_names_need_the_opt_in_and_long_names_never_do() {
             .policies
             .cache
             .as_ref()
-            .map(|c| c.ttl_ms),
+            .map(|c| c.ttl.as_millis()),
         Some(300_000)
     );
 }
@@ -409,16 +409,13 @@ paths:
         panic!("three operations");
     };
     // The path item's cache reaches its GET; `x-cache: false` turns it off for HEAD.
-    assert_eq!(get.policies.cache.as_ref().map(|c| c.ttl_ms), Some(300_000));
-    assert_eq!(head.policies.cache, None);
-    // The named policy is referenced, not copied; resolving it gives the cost set beside `use`.
     assert_eq!(
-        put.policies.rate_limit,
-        Some(specjet_generator::ir::RateLimitUse::Named {
-            name: "writes".to_owned(),
-            cost: 2
-        })
+        get.policies.cache.as_ref().map(|c| c.ttl.as_millis()),
+        Some(300_000)
     );
+    assert_eq!(head.policies.cache, None);
+    // The named policy is resolved with the cost set beside `use`, keeping the policy's name
+    // (so its budget is shared); the generated table refers to it by its constant.
     let resolved = analysis.api.rate_limit_of(put).unwrap();
     assert_eq!(
         (
@@ -429,7 +426,28 @@ paths:
         ("writes", 2, 10)
     );
     assert!(!put.policies.compress);
-    assert_eq!(put.policies.invalidates, vec![0]);
+    let targets: Vec<(&str, &[(String, String)])> = put
+        .policies
+        .invalidates
+        .iter()
+        .map(|target| (target.operation.as_str(), target.shared.as_slice()))
+        .collect();
+    assert_eq!(targets.len(), 1);
+    assert_eq!(targets[0].0, "getPet");
+    assert_eq!(targets[0].1.len(), 1, "both operations take `id`");
+    let generated = specjet_generator::generate_text("policies.yaml", text).unwrap();
+    let server = generated
+        .files
+        .iter()
+        .find(|file| file.path == "server.rs")
+        .unwrap();
+    assert!(
+        server
+            .contents
+            .contains("rate_limit: Some(POLICY_WRITES.costing(2))"),
+        "{}",
+        server.contents
+    );
 }
 
 #[test]
@@ -985,7 +1003,8 @@ fn cache_tags_are_read_and_checked() {
         written(&ops[1].policies.invalidate_tags),
         ["pet:{id}", "owner:{$response.body#/owner/id}"]
     );
-    assert_eq!(ops[1].policies.invalidates, [0]);
+    assert_eq!(ops[1].policies.invalidates.len(), 1);
+    assert_eq!(ops[1].policies.invalidates[0].operation, ops[0].id);
 
     for (tags, invalidates, pointer) in [
         (

@@ -69,16 +69,6 @@ pub fn api(args: TokenStream, item: TokenStream) -> TokenStream {
     .into()
 }
 
-/// The handler attributes that set an operation's policies in code.
-const POLICY_ATTRIBUTES: [&str; 6] = [
-    "cache",
-    "no_cache",
-    "rate_limit",
-    "no_rate_limit",
-    "no_compress",
-    "timeout",
-];
-
 /// A handler's policy attribute, e.g. `#[cache(ttl = "30s")]` or `#[no_compress]`.
 struct PolicyAttribute {
     method: String,
@@ -91,8 +81,7 @@ fn take_policy_attributes(implementation: &mut ItemImpl) -> Vec<PolicyAttribute>
         if let ImplItem::Fn(method) = item {
             let name = method.sig.ident.to_string();
             method.attrs.retain(|attribute| {
-                let ours = POLICY_ATTRIBUTES
-                    .iter()
+                let ours = specjet_generator::attributes::attribute_names()
                     .any(|known| attribute.path().is_ident(known));
                 if ours {
                     found.push(PolicyAttribute {
@@ -114,7 +103,6 @@ fn policy_overrides(
     implementation: &ItemImpl,
     attributes: Vec<PolicyAttribute>,
 ) -> Result<Vec<ImplItem>, TokenStream2> {
-    use specjet_generator::attributes::Concern;
     let mut errors = Vec::new();
     // Per operation (in spec order), the fields its attributes set.
     let mut fields: std::collections::BTreeMap<usize, Vec<TokenStream2>> = Default::default();
@@ -129,12 +117,12 @@ fn policy_overrides(
         };
         let op = &api.operations[index];
         let spanned = &attribute.attribute;
-        let what = match concern_of(spanned).0 {
-            Concern::Cache => "caching",
-            Concern::RateLimit => "rate limit",
-            Concern::Compress => "compression",
-            Concern::Timeout => "timeout",
+        let Some((annotation, _)) = annotation_of(spanned) else {
+            continue; // only the registry's attributes are taken
         };
+        let what = annotation
+            .attribute
+            .map_or(annotation.name, |form| form.what);
         if !seen.insert((attribute.method.clone(), what)) {
             errors.push(syn::Error::new_spanned(
                 spanned,
@@ -200,21 +188,12 @@ fn composed_by_hand(api: &specjet_generator::ir::Api, implementation: &ItemImpl)
     }]
 }
 
-/// The concern of a policy attribute, and whether it turns the policy off (`#[no_...]`).
-fn concern_of(attribute: &syn::Attribute) -> (specjet_generator::attributes::Concern, bool) {
-    use specjet_generator::attributes::Concern;
-    let name = attribute
-        .path()
-        .get_ident()
-        .map(|i| i.to_string())
-        .unwrap_or_default();
-    let concern = match name.trim_start_matches("no_") {
-        "cache" => Concern::Cache,
-        "rate_limit" => Concern::RateLimit,
-        "timeout" => Concern::Timeout,
-        _ => Concern::Compress,
-    };
-    (concern, name.starts_with("no_"))
+/// The annotation a policy attribute sets, and whether it turns the policy off (`#[no_...]`).
+fn annotation_of(
+    attribute: &syn::Attribute,
+) -> Option<(&'static specjet_generator::attributes::Annotation, bool)> {
+    let name = attribute.path().get_ident()?.to_string();
+    specjet_generator::attributes::by_attribute(&name)
 }
 
 /// The field of the `policies` hook one attribute on `op`'s handler sets, or its errors: its
@@ -224,7 +203,12 @@ fn attribute_field(
     op: &specjet_generator::ir::Operation,
     attribute: &syn::Attribute,
 ) -> Result<TokenStream2, Vec<syn::Error>> {
-    let (concern, off) = concern_of(attribute);
+    let Some((annotation, off)) = annotation_of(attribute) else {
+        return Err(vec![syn::Error::new_spanned(
+            attribute,
+            "not a policy attribute",
+        )]);
+    };
     let value = if off {
         match &attribute.meta {
             syn::Meta::Path(_) => AttributeValue::off(attribute),
@@ -241,14 +225,16 @@ fn attribute_field(
             }
         }
     } else {
-        AttributeValue::parse(attribute, concern).map_err(|e| vec![e])?
+        AttributeValue::parse(attribute, annotation).map_err(|e| vec![e])?
     };
-    specjet_generator::attributes::policy_field(api, op, concern, &value.json).map_err(|problems| {
-        problems
-            .into_iter()
-            .map(|problem| value.error_at(&problem.pointer, problem.message))
-            .collect()
-    })
+    specjet_generator::attributes::policy_field(api, op, annotation, &value.json).map_err(
+        |problems| {
+            problems
+                .into_iter()
+                .map(|problem| value.error_at(&problem.pointer, problem.message))
+                .collect()
+        },
+    )
 }
 
 /// The generated `OperationId` beside the implemented trait: `api::Api` gives
@@ -309,10 +295,14 @@ impl AttributeValue {
     /// the spec's `rate`), and the whole value for a timeout (`#[timeout("5s")]`).
     fn parse(
         attribute: &syn::Attribute,
-        concern: specjet_generator::attributes::Concern,
+        annotation: &specjet_generator::attributes::Annotation,
     ) -> syn::Result<AttributeValue> {
-        use specjet_generator::attributes::Concern;
-        let rates = concern == Concern::RateLimit;
+        use specjet_generator::attributes::Positional;
+        let positional_form = annotation
+            .attribute
+            .map_or(Positional::No, |form| form.positional);
+        let rates = positional_form == Positional::Rates;
+        let whole = positional_form == Positional::Whole;
         use specjet_generator::serde_json::{Map, Value};
         let mut value = AttributeValue {
             json: Value::Null,
@@ -329,7 +319,7 @@ impl AttributeValue {
         let mut positional = Vec::new();
         for argument in arguments {
             match argument {
-                Argument::Positional(expr) if rates || concern == Concern::Timeout => {
+                Argument::Positional(expr) if rates || whole => {
                     // A timeout's value is the whole annotation: its problems are at the root.
                     let pointer = if rates {
                         format!("/rate/{}", positional.len())
@@ -352,16 +342,22 @@ impl AttributeValue {
                 }
             }
         }
-        if concern == Concern::Timeout {
+        if whole {
             return match (positional.as_slice(), map.is_empty()) {
                 ([single], true) => {
                     value.json = single.clone();
                     Ok(value)
                 }
-                _ => Err(syn::Error::new_spanned(
-                    attribute,
-                    "`#[timeout]` takes one duration, e.g. `#[timeout(\"5s\")]`",
-                )),
+                _ => {
+                    let name = annotation
+                        .attribute
+                        .and_then(|form| form.set)
+                        .unwrap_or_default();
+                    Err(syn::Error::new_spanned(
+                        attribute,
+                        format!("`#[{name}]` takes one value, e.g. `#[timeout(\"5s\")]`"),
+                    ))
+                }
             };
         }
         match positional.len() {

@@ -12,6 +12,8 @@
 //! - `cors.rs`: which browser origins may call the service.
 //! - `docs.rs`: where the service serves its document and interactive docs.
 //! - `paths.rs`: the built-in paths, and base paths.
+//! - `form.rs`, `policies.rs`: one operation's policies (`x-cache`, `x-rate-limit`, ...), in
+//!   the generator's form and in a service's.
 //! - `tag.rs`: the grammar of cache tag templates.
 
 pub mod batch;
@@ -21,20 +23,26 @@ pub mod cors;
 pub mod database;
 pub mod docs;
 pub mod duration;
+pub mod form;
 pub mod http_client;
 pub mod paths;
+pub mod policies;
 pub mod rate_limit;
 pub mod security;
 pub mod server;
 pub mod tag;
 
 pub use batch::BatchSettings;
-pub use cache::CacheSettings;
+pub use cache::{CachePolicy, CacheSettings, InvalidationTarget};
 pub use compression::CompressionSettings;
 pub use cors::CorsSettings;
 pub use database::DatabaseSettings;
 pub use docs::DocsSettings;
+pub use form::{Form, Owned, Static};
 pub use http_client::HttpClientSettings;
-pub use rate_limit::{OnBackendError, RateLimitSettings};
+pub use policies::Policies;
+pub use rate_limit::{
+    AdaptiveLimit, KeyPart, OnBackendError, RateLimitPolicy, RateLimitSettings, Window,
+};
 pub use security::{BuiltIn, JwtSettings, KeySource, SchemeSettings, SecuritySettings};
 pub use server::ServerSettings;

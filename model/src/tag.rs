@@ -5,6 +5,8 @@
 
 use std::fmt;
 
+use crate::form::Form;
+
 /// How a tag names a value of the answer: `{$response.body#/user_id}` (OpenAPI's runtime
 /// expression, a JSON pointer into the answer's body).
 pub const ANSWER_VALUE: &str = "$response.body#";
@@ -21,8 +23,11 @@ pub enum TagPiece<S> {
     Answer(S),
 }
 
+/// A template in either form: parsed pieces (`pet:`, `{petId}`).
+pub type TagTemplate<F> = <F as Form>::List<TagPiece<<F as Form>::Text>>;
+
 /// A template as a service holds it.
-pub type Tag = &'static [TagPiece<&'static str>];
+pub type Tag = TagTemplate<crate::form::Static>;
 
 /// Parses `template` into its pieces, or says why its braces do not pair. What a `{name}`
 /// may name (a parameter of the operation, an answer) is the caller's to check.

@@ -5,52 +5,10 @@ use std::collections::HashMap;
 
 use axum::extract::MatchedPath;
 
-use crate::cache::{CachePolicy, InvalidationTarget};
-use crate::rate_limit::RateLimitPolicy;
-
-/// Everything the spec (or the code, which wins) says of how one operation is served.
-///
-/// Every field is plain data that can be written in a `const`, so a generated table states
-/// each operation's policies once and a named policy is one constant shared by reference.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Policies {
-    /// Response caching (`x-cache`); only GET and HEAD operations have one.
-    pub cache: Option<CachePolicy>,
-    /// Cached operations whose entries this one drops when it succeeds
-    /// (`x-cache-invalidates`).
-    pub invalidates: &'static [InvalidationTarget],
-    /// Cache tag templates (`pet:{petId}`, naming this operation's path parameters) whose
-    /// entries a success drops (`x-cache-invalidates: {tags: [...]}`).
-    pub invalidate_tags: &'static [crate::cache::Tag],
-    /// The rate limit (`x-rate-limit`).
-    pub rate_limit: Option<RateLimitPolicy>,
-    /// Whether responses may be compressed (`x-compress`).
-    pub compress: bool,
-    /// How long the handler may take (`x-timeout`): past it, it is dropped and the answer
-    /// is 504. `None`: unbounded.
-    pub timeout: Option<std::time::Duration>,
-    /// The batch group whose endpoint may call the operation (`x-batch-group`).
-    pub batch_group: Option<&'static str>,
-}
-
-impl Policies {
-    /// No caching, no invalidation, no limit, no timeout; compressed like every response.
-    pub const NONE: Policies = Policies {
-        cache: None,
-        invalidates: &[],
-        invalidate_tags: &[],
-        rate_limit: None,
-        compress: true,
-        timeout: None,
-        batch_group: None,
-    };
-}
-
-impl Default for Policies {
-    fn default() -> Self {
-        Policies::NONE
-    }
-}
+/// Everything the spec (or the code, which wins) says of how one operation is served, as a
+/// service holds it: `const` data in the generated operations table (the model's one
+/// definition, in its [`specjet_model::Static`] form).
+pub type Policies = specjet_model::Policies<specjet_model::Static>;
 
 /// One operation of the API.
 #[derive(Debug, Clone)]
@@ -87,8 +45,9 @@ pub struct OperationInfo {
 }
 
 impl OperationInfo {
-    /// The table entry of one operation, with no policies (generated tables are written
-    /// with it and [`OperationInfo::with_policies`]).
+    /// The table entry of one operation, with the policies of an operation whose spec says
+    /// nothing ([`Policies::DEFAULT`]: a 30 s timeout, compressed); generated tables are
+    /// written with it and [`OperationInfo::with_policies`].
     pub const fn new(
         id: &'static str,
         method: http::Method,
@@ -105,7 +64,7 @@ impl OperationInfo {
             param_types: &[],
             query_defaults: &[],
             query_types: &[],
-            policies: Policies::NONE,
+            policies: Policies::DEFAULT,
             security: &[],
             streamed_body: false,
             streams: false,

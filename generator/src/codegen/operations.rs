@@ -706,7 +706,7 @@ fn respond_content(
         }
         BodyKind::Events(_) => quote! { ::specjet::stream::json_events(#status, #id, #body) },
         BodyKind::Bytes => {
-            let idle = Literal::u64_unsuffixed(op.policies.timeout_ms);
+            let idle = Literal::u64_unsuffixed(idle_millis(op));
             quote! {
                 ::specjet::stream::bytes(
                     #status,
@@ -720,7 +720,7 @@ fn respond_content(
         BodyKind::Items(_, framing) => {
             let framing = framing_tokens(*framing);
             // A producer silent for the operation's `x-timeout` ends the stream.
-            let idle = Literal::u64_unsuffixed(op.policies.timeout_ms);
+            let idle = Literal::u64_unsuffixed(idle_millis(op));
             quote! {
                 ::specjet::stream::items(
                     #status,
@@ -931,4 +931,12 @@ fn response_variant(
         arm,
         media_enum_tokens,
     )
+}
+
+/// How long a stream may be silent before it ends: the operation's `x-timeout`, in
+/// milliseconds (`u64::MAX` when it has none).
+fn idle_millis(op: &Operation) -> u64 {
+    op.policies.timeout.map_or(u64::MAX, |timeout| {
+        u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX)
+    })
 }

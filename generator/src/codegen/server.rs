@@ -8,6 +8,7 @@ mod serving;
 pub(crate) use serving::{document_module, document_text};
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use proc_macro2::{Ident, Literal, TokenStream};
 use quote::{format_ident, quote};
@@ -15,8 +16,8 @@ use quote::{format_ident, quote};
 use super::{doc_attrs, join_docs};
 use crate::ir::{
     Api, CacheBackend, CachePolicy, CacheScope, DefaultValue, OnBackendError, Operation,
-    ParamLocation, ParamStyle, Piece, RateKey, RateLimitBackend, RateLimitPolicy, RateLimitUse,
-    RateWindow, TypeRef,
+    ParamLocation, ParamStyle, Piece, RateKey, RateLimitBackend, RateLimitPolicy, RateWindow,
+    TypeRef,
 };
 
 pub(crate) fn module(api: &Api) -> TokenStream {
@@ -329,10 +330,8 @@ fn operations_table(api: &Api, imports: &mut Imports) -> TokenStream {
     let used: BTreeSet<&str> = api
         .operations
         .iter()
-        .filter_map(|op| match &op.policies.rate_limit {
-            Some(RateLimitUse::Named { name, .. }) => Some(name.as_str()),
-            _ => None,
-        })
+        .filter_map(|op| named_policy(api, op.policies.rate_limit.as_ref()?))
+        .map(|(name, _)| name)
         .collect();
     for name in used {
         if let Some(policy) = api.settings.rate_limit_policies.get(name) {
@@ -356,6 +355,20 @@ fn operations_table(api: &Api, imports: &mut Imports) -> TokenStream {
         /// Every operation: its route and what the spec says of how it is served.
         static OPERATIONS: [OperationInfo; #count] = [#(#entries),*];
     }
+}
+
+/// The root policy a rate limit is (its name and its own cost), when it is one: every field
+/// but the cost is the named policy's.
+fn named_policy<'a>(api: &'a Api, policy: &RateLimitPolicy) -> Option<(&'a str, u32)> {
+    let (name, named) = api
+        .settings
+        .rate_limit_policies
+        .get_key_value(&policy.name)?;
+    let same = RateLimitPolicy {
+        cost: named.cost,
+        ..policy.clone()
+    };
+    (same == *named).then_some((name.as_str(), named.cost))
 }
 
 fn policy_constant(name: &str) -> Ident {
@@ -405,10 +418,12 @@ fn operation_entry(api: &Api, op: &Operation, imports: &mut Imports) -> TokenStr
     }
     if !policies.invalidates.is_empty() {
         let target_type = imports.cache("InvalidationTarget");
-        let targets = policies.invalidates.iter().map(|&target| {
-            let target_op = &api.operations[target];
-            let operation = &target_op.id;
-            let shared = shared_params(op, target_op);
+        let targets = policies.invalidates.iter().map(|target| {
+            let operation = &target.operation;
+            let shared = target
+                .shared
+                .iter()
+                .map(|(name, key)| quote! { (#name, #key) });
             quote! { #target_type::new(#operation, &[#(#shared),*]) }
         });
         fields.push(quote! { invalidates: &[#(#targets),*], });
@@ -417,32 +432,36 @@ fn operation_entry(api: &Api, op: &Operation, imports: &mut Imports) -> TokenStr
         let tags = tag_templates(&policies.invalidate_tags, imports);
         fields.push(quote! { invalidate_tags: #tags, });
     }
-    match &policies.rate_limit {
-        Some(RateLimitUse::Own(policy)) => {
-            let literal = rate_limit_literal(policy, imports);
-            fields.push(quote! { rate_limit: Some(#literal), });
-        }
-        Some(RateLimitUse::Named { name, cost }) => {
-            let constant = policy_constant(name);
-            let own_cost = api
-                .settings
-                .rate_limit_policies
-                .get(name)
-                .map(|policy| policy.cost);
-            if own_cost == Some(*cost) {
-                fields.push(quote! { rate_limit: Some(#constant), });
-            } else {
-                let cost = Literal::u32_unsuffixed(*cost);
-                fields.push(quote! { rate_limit: Some(#constant.costing(#cost)), });
+    if let Some(policy) = &policies.rate_limit {
+        match named_policy(api, policy) {
+            Some((name, own_cost)) => {
+                let constant = policy_constant(name);
+                if own_cost == policy.cost {
+                    fields.push(quote! { rate_limit: Some(#constant), });
+                } else {
+                    let cost = Literal::u32_unsuffixed(policy.cost);
+                    fields.push(quote! { rate_limit: Some(#constant.costing(#cost)), });
+                }
+            }
+            None => {
+                let literal = rate_limit_literal(policy, imports);
+                fields.push(quote! { rate_limit: Some(#literal), });
             }
         }
-        None => {}
     }
     if !policies.compress {
         fields.push(quote! { compress: false, });
     }
-    let timeout = duration(policies.timeout_ms, imports);
-    fields.push(quote! { timeout: Some(#timeout), });
+    if policies.timeout != crate::ir::Policies::default().timeout {
+        let timeout = match policies.timeout {
+            Some(timeout) => {
+                let timeout = duration(timeout, imports);
+                quote! { Some(#timeout) }
+            }
+            None => quote! { None },
+        };
+        fields.push(quote! { timeout: #timeout, });
+    }
     if let Some(group) = &policies.batch_group {
         fields.push(quote! { batch_group: Some(#group), });
     }
@@ -482,7 +501,7 @@ fn operation_entry(api: &Api, op: &Operation, imports: &mut Imports) -> TokenStr
     if fields.is_empty() {
         entry
     } else {
-        quote! { #entry.with_policies(Policies { #(#fields)* ..Policies::NONE }) }
+        quote! { #entry.with_policies(Policies { #(#fields)* ..Policies::DEFAULT }) }
     }
 }
 
@@ -552,29 +571,10 @@ fn scalar_type(ty: Option<&TypeRef>) -> Option<TokenStream> {
     }
 }
 
-/// `(parameter name, capture key)` for the whole-segment path parameters of `op` that
-/// `target` also has: an invalidation drops only the entries with the same values.
-fn shared_params(op: &Operation, target: &Operation) -> Vec<TokenStream> {
-    let whole = |op: &Operation| -> Vec<(String, String)> {
-        op.path_captures
-            .iter()
-            .filter_map(|capture| match capture.pieces.as_slice() {
-                [Piece::Param(name)] => Some((name.clone(), capture.key.clone())),
-                _ => None,
-            })
-            .collect()
-    };
-    let other = whole(target);
-    whole(op)
-        .into_iter()
-        .filter(|(name, _)| other.iter().any(|(n, _)| n == name))
-        .map(|(name, key)| quote! { (#name, #key) })
-        .collect()
-}
-
 /// A `Duration` expression, in the largest whole unit.
-fn duration(ms: u64, imports: &mut Imports) -> TokenStream {
+fn duration(duration: Duration, imports: &mut Imports) -> TokenStream {
     let ty = imports.duration();
+    let ms = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
     if ms == 0 {
         quote! { #ty::ZERO }
     } else if ms.is_multiple_of(1000) {
@@ -589,29 +589,30 @@ fn duration(ms: u64, imports: &mut Imports) -> TokenStream {
 /// A `CachePolicy` expression, naming only what differs from `CachePolicy::new(ttl)`.
 fn cache_literal(policy: &CachePolicy, imports: &mut Imports) -> TokenStream {
     let ty = imports.cache("CachePolicy");
-    let ttl = duration(policy.ttl_ms, imports);
+    let ttl = duration(policy.ttl, imports);
     let mut fields = Vec::new();
-    if policy.stale_while_revalidate_ms > 0 {
-        let swr = duration(policy.stale_while_revalidate_ms, imports);
+    if !policy.stale_while_revalidate.is_zero() {
+        let swr = duration(policy.stale_while_revalidate, imports);
         fields.push(quote! { stale_while_revalidate: #swr, });
     }
-    if policy.stale_if_error_ms > 0 {
-        let sie = duration(policy.stale_if_error_ms, imports);
+    if !policy.stale_if_error.is_zero() {
+        let sie = duration(policy.stale_if_error, imports);
         fields.push(quote! { stale_if_error: #sie, });
     }
-    if let Some(scope) = policy.scope {
+    let scope = match policy.scope {
+        CacheScope::Public => Some(quote! { Public }),
+        CacheScope::Private => Some(quote! { Private }),
+        CacheScope::Auto => None,
+    };
+    if let Some(scope) = scope {
         let scope_type = imports.cache("Scope");
-        let scope = match scope {
-            CacheScope::Public => quote! { Public },
-            CacheScope::Private => quote! { Private },
-        };
         fields.push(quote! { scope: #scope_type::#scope, });
     }
     if !policy.vary.is_empty() {
         let vary = &policy.vary;
         fields.push(quote! { vary: &[#(#vary),*], });
     }
-    if policy.statuses != crate::ir::DEFAULT_CACHE_STATUSES {
+    if policy.statuses != specjet_model::cache::DEFAULT_STATUSES {
         let statuses = policy.statuses.iter().map(|s| Literal::u16_unsuffixed(*s));
         fields.push(quote! { statuses: &[#(#statuses),*], });
     }
@@ -634,7 +635,7 @@ fn window_literals(windows: &[RateWindow], imports: &mut Imports) -> Vec<TokenSt
         .map(|window| {
             let window_type = imports.rate_limit("Window");
             let limit = Literal::u32_unsuffixed(window.limit);
-            let period = duration(window.period_ms, imports);
+            let period = duration(window.period, imports);
             if window.burst == window.limit {
                 quote! { #window_type::new(#limit, #period) }
             } else {
@@ -680,12 +681,12 @@ fn rate_limit_literal(policy: &RateLimitPolicy, imports: &mut Imports) -> TokenS
             let in_flight = Literal::u32_unsuffixed(in_flight);
             tokens = quote! { #tokens.when_in_flight(#in_flight) };
         }
-        if let Some(ms) = adaptive.p95_above_ms {
-            let latency = duration(ms, imports);
+        if let Some(latency) = adaptive.p95_above {
+            let latency = duration(latency, imports);
             tokens = quote! { #tokens.when_p95_above(#latency) };
         }
-        if adaptive.hold_ms != crate::ir::DEFAULT_ADAPTIVE_HOLD_MS {
-            let hold = duration(adaptive.hold_ms, imports);
+        if adaptive.hold != specjet_model::rate_limit::DEFAULT_ADAPTIVE_HOLD {
+            let hold = duration(adaptive.hold, imports);
             tokens = quote! { #tokens.holding(#hold) };
         }
         policy_tokens = quote! { #policy_tokens.adapting(#tokens) };
@@ -693,42 +694,55 @@ fn rate_limit_literal(policy: &RateLimitPolicy, imports: &mut Imports) -> TokenS
     policy_tokens
 }
 
-/// The policy field an attribute macro sets in the `policies` hook, as a full-path
-/// expression (the user's crate imports nothing of ours).
-pub(crate) fn override_field(field: &str, value: OverrideValue<'_>) -> TokenStream {
-    let field = format_ident!("{}", field);
+/// The policy field (`field`, as the registry names it: `Policies::cache`) an attribute
+/// macro sets in the `policies` hook, with its value in `policies`, as a full-path expression
+/// (the user's crate imports nothing of ours).
+pub(crate) fn override_field(field: &str, policies: &crate::ir::Policies) -> TokenStream {
     let mut full_paths = Imports {
         full_paths: true,
         ..Imports::default()
     };
-    let value = match value {
-        OverrideValue::Off => quote! { ::std::option::Option::None },
-        OverrideValue::Compress(on) => quote! { #on },
-        OverrideValue::Timeout(ms) => {
-            let limit = duration(ms, &mut full_paths);
-            quote! { ::std::option::Option::Some(#limit) }
+    let none = quote! { ::std::option::Option::None };
+    let name = field.trim_start_matches("Policies::");
+    // Policies are built in a `const`, where slices of `const fn` results live for the whole
+    // program.
+    let value = match name {
+        "cache" => match &policies.cache {
+            Some(policy) => {
+                let literal = cache_literal(policy, &mut full_paths);
+                quote! { ::std::option::Option::Some({ const POLICY: ::specjet::cache::CachePolicy = #literal; POLICY }) }
+            }
+            None => none,
+        },
+        "rate_limit" => match &policies.rate_limit {
+            Some(policy) => {
+                let literal = rate_limit_literal(policy, &mut full_paths);
+                quote! { ::std::option::Option::Some({ const POLICY: ::specjet::rate_limit::RateLimitPolicy = #literal; POLICY }) }
+            }
+            None => none,
+        },
+        "compress" => {
+            let on = policies.compress;
+            quote! { #on }
         }
-        // In a `const`, where slices of `const fn` results live for the whole program.
-        OverrideValue::Cache(policy) => {
-            let literal = cache_literal(policy, &mut full_paths);
-            quote! { ::std::option::Option::Some({ const POLICY: ::specjet::cache::CachePolicy = #literal; POLICY }) }
-        }
-        OverrideValue::RateLimit(policy) => {
-            let literal = rate_limit_literal(policy, &mut full_paths);
-            quote! { ::std::option::Option::Some({ const POLICY: ::specjet::rate_limit::RateLimitPolicy = #literal; POLICY }) }
+        "timeout" => match policies.timeout {
+            Some(timeout) => {
+                let limit = duration(timeout, &mut full_paths);
+                quote! { ::std::option::Option::Some(#limit) }
+            }
+            None => none,
+        },
+        "batch_group" => match &policies.batch_group {
+            Some(group) => quote! { ::std::option::Option::Some(#group) },
+            None => none,
+        },
+        other => {
+            let message = format!("specjet: no attribute sets `Policies::{other}`");
+            return quote! { ::std::compile_error!(#message) };
         }
     };
+    let field = format_ident!("{}", name);
     quote! { #field: #value }
-}
-
-/// What an attribute sets one policy field to.
-pub(crate) enum OverrideValue<'a> {
-    Off,
-    Compress(bool),
-    /// Milliseconds.
-    Timeout(u64),
-    Cache(&'a CachePolicy),
-    RateLimit(&'a RateLimitPolicy),
 }
 
 /// `.route(path, get(handler).post(handler))`, one per route.
@@ -1087,7 +1101,9 @@ fn settings_fn(api: &Api, imports: &mut Imports) -> TokenStream {
         .flat_map(|slo| slo.latency.iter().map(|objective| objective.threshold_ms))
         .collect();
     if !thresholds.is_empty() {
-        let thresholds = thresholds.into_iter().map(|ms| duration(ms, imports));
+        let thresholds = thresholds
+            .into_iter()
+            .map(|ms| duration(Duration::from_millis(ms), imports));
         changes.push(quote! { settings.slo_thresholds = vec![#(#thresholds),*]; });
     }
     changes.extend(serving::settings(api));

@@ -12,6 +12,7 @@ mod connections;
 mod contract;
 mod fan_out;
 mod limits;
+pub(crate) mod registry;
 mod security;
 mod serving;
 mod slo;
@@ -19,6 +20,7 @@ mod slo;
 use std::collections::BTreeMap;
 
 use serde_json::Value;
+use std::time::Duration;
 
 pub(crate) use fan_out::FanOutAnnotation;
 pub(crate) use limits::OperationFacts;
@@ -133,21 +135,6 @@ pub(crate) struct Annotations<'a> {
     pub(crate) opted_in: bool,
     pub(crate) vocab: Vocabulary,
 }
-
-/// Every concern read on operations, path items or the root, as `x-specjet-<name>` or, in
-/// opted-in documents, `x-<name>` (the served document may leave them out).
-pub(crate) const CONCERNS: &[&str] = &[
-    "cache",
-    "cache-ttl",
-    "cache-invalidates",
-    "rate-limit",
-    "compress",
-    "timeout",
-    "batch-group",
-    "fan-out",
-    "fan-out-optional",
-    "slo",
-];
 
 /// Root `x-specjet` concerns that are part of the vocabulary but not implemented yet.
 const PLANNED_CONCERNS: &[&str] = &["redis"];
@@ -300,8 +287,8 @@ impl<'a> Annotations<'a> {
         name: &str,
     ) -> Option<(Location, Value)> {
         debug_assert!(
-            CONCERNS.contains(&name),
-            "`{name}` is missing from CONCERNS"
+            registry::by_name(name).is_some(),
+            "`{name}` is missing from the registry"
         );
         let long = format!("x-specjet-{name}");
         if let Some(value) = object.get(&long) {
@@ -322,57 +309,52 @@ impl<'a> Annotations<'a> {
     }
 
     /// Every policy of an operation, from its annotations (invalidation targets are resolved
-    /// once every operation is known).
+    /// once every operation is known): for each annotation of the registry that is a policy,
+    /// the most specific one written (the operation's, its path item's, the document's) is
+    /// parsed.
     pub(crate) fn policies(
         &mut self,
         operation: &OperationFacts<'_>,
         item: (&Location, &Value),
         own: (&Location, &Value),
     ) -> Policies {
-        Policies {
-            cache: self.cache_policy(operation, item, own),
-            invalidates: Vec::new(),
-            invalidate_tags: Vec::new(),
-            rate_limit: self.rate_limit(operation, item, own),
-            compress: self.compress(item, own),
-            timeout_ms: self.timeout(item, own),
-            batch_group: self.batch_group(item, own),
-        }
-    }
-
-    /// How long an operation's handler may take (`x-timeout`): the operation's, else its path
-    /// item's, else the document's, else [`crate::ir::DEFAULT_TIMEOUT_MS`].
-    fn timeout(&mut self, item: (&Location, &Value), own: (&Location, &Value)) -> u64 {
-        let mut timeout = crate::ir::DEFAULT_TIMEOUT_MS;
-        for (location, value) in self.at_every_level("timeout", item, own) {
-            if let Some(ms) = self.vocab.timeout(&location, &value) {
-                timeout = ms;
+        let mut policies = Policies::default();
+        let root_location = Location {
+            doc: 0,
+            pointer: String::new(),
+        };
+        // Borrowed from the spec, not from `self`: no copy of the document per operation.
+        let spec: &'a Spec = self.spec;
+        for annotation in registry::ANNOTATIONS {
+            let Some(parse) = annotation.parse else {
+                continue;
+            };
+            let mut found = None;
+            for level in annotation.levels {
+                let (owner, object) = match level {
+                    registry::Level::Root => (&root_location, spec.root()),
+                    registry::Level::PathItem => item,
+                    registry::Level::Operation => own,
+                };
+                for name in annotation.alias.into_iter().chain([annotation.name]) {
+                    if let Some(value) = self.concern(owner, object, name) {
+                        found = Some(value);
+                    }
+                }
+            }
+            if let Some((location, value)) = found {
+                let on_operation = location.pointer.starts_with(&own.0.pointer);
+                parse(
+                    &mut self.vocab,
+                    operation,
+                    on_operation,
+                    &location,
+                    &value,
+                    &mut policies,
+                );
             }
         }
-        timeout
-    }
-
-    /// The caching policy of an operation: its own annotation, else its path item's.
-    pub(crate) fn cache_policy(
-        &mut self,
-        facts: &OperationFacts<'_>,
-        item: (&Location, &Value),
-        operation: (&Location, &Value),
-    ) -> Option<CachePolicy> {
-        let mut found = None;
-        for (owner, object) in [item, operation] {
-            // `x-cache-ttl: 10m` is `x-cache: 10m`, which is `x-cache: {ttl: 10m}`.
-            if let Some(annotation) = self.concern(owner, object, "cache-ttl") {
-                found = Some(annotation);
-            }
-            if let Some(annotation) = self.concern(owner, object, "cache") {
-                found = Some(annotation);
-            }
-        }
-        let (location, value) = found?;
-        // A path-item annotation covers only the item's reads.
-        let on_operation = location.pointer.starts_with(&operation.0.pointer);
-        self.vocab.cache(facts, on_operation, &location, &value)
+        policies
     }
 
     /// The operation ids an operation invalidates (checked against the API later), and the
@@ -522,33 +504,25 @@ impl Vocabulary {
                 return None;
             }
         };
-        let mut policy = CachePolicy {
-            ttl_ms: 0,
-            stale_while_revalidate_ms: 0,
-            stale_if_error_ms: 0,
-            scope: None,
-            vary: Vec::new(),
-            statuses: crate::ir::DEFAULT_CACHE_STATUSES.to_vec(),
-            tags: Vec::new(),
-        };
+        let mut policy = CachePolicy::with_ttl(Duration::ZERO);
         let mut ok = true;
         // A `ttl` that does not parse is reported as such, not as missing.
         let has_ttl = map.contains_key("ttl");
         for (key, value) in &map {
             let at = location.child(key);
             let result: Result<(), String> = match key.as_str() {
-                "ttl" => parse_duration(value).map(|ms| policy.ttl_ms = ms),
-                "stale-while-revalidate" => {
-                    parse_duration(value).map(|ms| policy.stale_while_revalidate_ms = ms)
-                }
-                "stale-if-error" => parse_duration(value).map(|ms| policy.stale_if_error_ms = ms),
+                "ttl" => parse_duration(value).map(|ms| policy.ttl = Duration::from_millis(ms)),
+                "stale-while-revalidate" => parse_duration(value)
+                    .map(|ms| policy.stale_while_revalidate = Duration::from_millis(ms)),
+                "stale-if-error" => parse_duration(value)
+                    .map(|ms| policy.stale_if_error = Duration::from_millis(ms)),
                 "scope" => match value.as_str() {
                     Some("public") => {
-                        policy.scope = Some(CacheScope::Public);
+                        policy.scope = CacheScope::Public;
                         Ok(())
                     }
                     Some("private") => {
-                        policy.scope = Some(CacheScope::Private);
+                        policy.scope = CacheScope::Private;
                         Ok(())
                     }
                     _ => Err("`scope` must be `public` or `private`".to_owned()),
@@ -611,7 +585,7 @@ impl Vocabulary {
             );
             return None;
         }
-        if ok && policy.ttl_ms == 0 {
+        if ok && policy.ttl.is_zero() {
             self.report(
                 Severity::Error,
                 &location.child("ttl"),

@@ -16,8 +16,8 @@ use serde_json::Value;
 
 use crate::diag::{Diagnostics, Severity};
 use crate::ir::{
-    Api, BodyKind, Content, Method, Module, Operation, Param, ParamLocation, ParamStyle,
-    RequestBody, Response, ResponseHeader, Route, StatusSpec, TypeKind, TypeRef,
+    Api, BodyKind, Content, InvalidationTarget, Method, Module, Operation, Param, ParamLocation,
+    ParamStyle, Piece, RequestBody, Response, ResponseHeader, Route, StatusSpec, TypeKind, TypeRef,
 };
 use crate::load::{Location, Spec};
 use crate::naming::{field_name, type_name, Namespace};
@@ -896,9 +896,13 @@ impl Lowering<'_> {
                     )
                 }
                 Some(found) => {
+                    let entry = InvalidationTarget {
+                        operation: target,
+                        shared: shared_params(&self.operations[index], &self.operations[found]),
+                    };
                     let invalidates = &mut self.operations[index].policies.invalidates;
-                    if !invalidates.contains(&found) {
-                        invalidates.push(found);
+                    if !invalidates.contains(&entry) {
+                        invalidates.push(entry);
                     }
                 }
             }
@@ -1166,4 +1170,23 @@ fn check_docs_paths(
             ),
         );
     }
+}
+
+/// `(parameter name, capture key)` for the whole-segment path parameters of `op` that
+/// `target` also has: an invalidation drops only the entries with the same values.
+fn shared_params(op: &Operation, target: &Operation) -> Vec<(String, String)> {
+    let whole = |op: &Operation| -> Vec<(String, String)> {
+        op.path_captures
+            .iter()
+            .filter_map(|capture| match capture.pieces.as_slice() {
+                [Piece::Param(name)] => Some((name.clone(), capture.key.clone())),
+                _ => None,
+            })
+            .collect()
+    };
+    let other = whole(target);
+    whole(op)
+        .into_iter()
+        .filter(|(name, _)| other.iter().any(|(n, _)| n == name))
+        .collect()
 }

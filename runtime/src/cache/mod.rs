@@ -29,52 +29,14 @@ use crate::redis_conn::SharedRedis;
 pub use specjet_model::cache::{Backend, CacheSettings};
 pub use specjet_model::tag::{Tag, TagPiece};
 
-/// Whose answer an entry is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope {
-    /// Shared by every caller.
-    Public,
-    /// Keyed by the caller's credentials (`Authorization`, `Cookie`).
-    Private,
-    /// Private when the operation is secured or the request carries credentials.
-    Auto,
-}
+pub use specjet_model::cache::Scope;
 
-/// The caching policy of one operation (`x-cache`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CachePolicy {
-    /// How long an entry is fresh.
-    pub ttl: Duration,
-    /// How long after that a stale entry is still served while one request refreshes it.
-    pub stale_while_revalidate: Duration,
-    /// How long after the ttl a stale entry is served when the handler fails (answers 5xx or
-    /// passes its timeout) instead of the failure (`stale-if-error`, RFC 5861).
-    pub stale_if_error: Duration,
-    /// Whose answer an entry is.
-    pub scope: Scope,
-    /// Request headers that split the key (also sent as `Vary`), lower case.
-    pub vary: &'static [&'static str],
-    /// Statuses worth storing.
-    pub statuses: &'static [u16],
-    /// Tag templates naming path parameters (`pet:{petId}`), parsed: each entry is stored
-    /// under them with the request's values, and an operation's `invalidate_tags` drop them.
-    pub tags: &'static [Tag],
-}
+/// The caching policy of one operation (`x-cache`), as a service holds it.
+pub type CachePolicy = specjet_model::CachePolicy<specjet_model::Static>;
 
-impl CachePolicy {
-    /// `ttl`, no stale window, scope chosen per request, statuses 200, 203 and 204.
-    pub const fn new(ttl: Duration) -> Self {
-        CachePolicy {
-            ttl,
-            stale_while_revalidate: Duration::ZERO,
-            stale_if_error: Duration::ZERO,
-            scope: Scope::Auto,
-            vary: &[],
-            statuses: &[200, 203, 204],
-            tags: &[],
-        }
-    }
-}
+/// An operation whose entries a mutating operation drops, and the path parameters the two
+/// share, as (name, capture key in the mutating operation's route).
+pub type InvalidationTarget = specjet_model::InvalidationTarget<specjet_model::Static>;
 
 /// One cached operation: its id, policy, whether it is secured, and its path parameters as
 /// (name, route capture key) pairs, which tag its entries for invalidation.
@@ -89,27 +51,6 @@ pub(crate) struct CacheRoute {
     pub(crate) query_defaults: &'static [(&'static str, &'static str)],
     /// Scalar query parameters that are not text (name, type): their values key as read.
     pub(crate) query_types: &'static [(&'static str, crate::ParamType)],
-}
-
-/// An operation whose entries a mutating operation drops, and the path parameters the two
-/// share, as (name, capture key in the mutating operation's route).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct InvalidationTarget {
-    /// The cached operation's id.
-    pub operation: &'static str,
-    /// The path parameters both share: (name, capture key in the mutating operation's route).
-    pub shared: &'static [(&'static str, &'static str)],
-}
-
-impl InvalidationTarget {
-    /// Drops `operation`'s entries whose `shared` parameters have this request's values (all
-    /// of its entries when none is shared).
-    pub const fn new(
-        operation: &'static str,
-        shared: &'static [(&'static str, &'static str)],
-    ) -> InvalidationTarget {
-        InvalidationTarget { operation, shared }
-    }
 }
 
 /// Counts per tier and outcome, for tests and metrics.

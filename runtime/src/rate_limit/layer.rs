@@ -89,21 +89,26 @@ impl Prepared {
         operation: &'static OperationInfo,
         policy: RateLimitPolicy,
     ) -> Prepared {
-        let adaptive = policy.adaptive.map(|adaptive| {
-            let tighter = RateLimitPolicy {
-                windows: adaptive.windows,
-                adaptive: None,
-                ..policy
-            };
-            let overload = Arc::new(Overload::new(
-                policy.name,
-                adaptive.in_flight,
-                adaptive.p95_above,
-                adaptive.hold,
-            ));
-            load().watch(&overload);
-            (Budget::new(limiter, tighter, true), overload)
-        });
+        // A `match`, not `Option::map`: a closure capturing the policy's fields one by one
+        // meets a compiler bug with the model's form-generic fields.
+        let adaptive = match policy.adaptive {
+            Some(adaptive) => {
+                let tighter = RateLimitPolicy {
+                    windows: adaptive.windows,
+                    adaptive: None,
+                    ..policy
+                };
+                let overload = Arc::new(Overload::new(
+                    policy.name,
+                    adaptive.in_flight,
+                    adaptive.p95_above,
+                    adaptive.hold,
+                ));
+                load().watch(&overload);
+                Some((Budget::new(limiter, tighter, true), overload))
+            }
+            None => None,
+        };
         let counter = |result: &'static str| metrics::counter!("specjet_rate_limit_requests_total", "operation" => operation.id, "result" => result);
         Prepared {
             normal: Budget::new(limiter, policy, false),

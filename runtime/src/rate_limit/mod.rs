@@ -22,153 +22,18 @@ pub use layer::{RATE_LIMIT, RATE_LIMIT_POLICY};
 use crate::caller::ClientIp;
 use crate::redis_conn::SharedRedis;
 
-pub use specjet_model::rate_limit::{Backend, OnBackendError, RateLimitSettings};
+pub use specjet_model::rate_limit::{
+    Backend, OnBackendError, RateLimitSettings, Window, DEFAULT_ADAPTIVE_HOLD,
+};
 
-/// One window of a policy: `limit` units per `period`, with bursts of up to `burst` units.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Window {
-    /// Units allowed per `period`.
-    pub limit: u32,
-    /// The period `limit` is counted over.
-    pub period: Duration,
-    /// Units that may be taken at once.
-    pub burst: u32,
-}
-
-impl Window {
-    /// `limit` per `period`, bursts of `limit`.
-    pub const fn new(limit: u32, period: Duration) -> Window {
-        Window {
-            limit,
-            period,
-            burst: limit,
-        }
-    }
-
-    /// The same window with bursts of `burst` units.
-    pub const fn with_burst(self, burst: u32) -> Window {
-        Window { burst, ..self }
-    }
-
-    /// The time one unit takes to come back.
-    fn interval(&self) -> Duration {
-        (self.period / self.limit.max(1)).max(Duration::from_nanos(1))
-    }
-}
+/// The rate limit of an operation (`x-rate-limit`), as a service holds it.
+pub type RateLimitPolicy = specjet_model::RateLimitPolicy<specjet_model::Static>;
 
 /// What a budget is kept per.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyPart {
-    /// The client's IP address (through trusted proxies).
-    Ip,
-    /// The caller's credentials (`Authorization`, `Cookie`); the IP when there are none.
-    Principal,
-    /// One budget for everyone.
-    Global,
-    /// A request header's value.
-    Header(&'static str),
-    /// A path parameter's value.
-    Path(&'static str),
-    /// A query parameter's value.
-    Query(&'static str),
-}
+pub type KeyPart = specjet_model::KeyPart<specjet_model::Static>;
 
-/// The rate limit of an operation (`x-rate-limit`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RateLimitPolicy {
-    /// The policy's name: a root policy's, else the operation's id. Operations that use one
-    /// named policy share its budget.
-    pub name: &'static str,
-    /// Every window is enforced.
-    pub windows: &'static [Window],
-    /// What the budget is kept per; empty means principal when secured, else IP.
-    pub key: &'static [KeyPart],
-    /// Units one call costs.
-    pub cost: u32,
-    /// A tighter limit in force while the service is loaded (`adaptive`).
-    pub adaptive: Option<AdaptiveLimit>,
-}
-
-/// `adaptive`: while the service is over a threshold (requests in flight, or the 95th
-/// percentile of its latency over the last half second), `windows` apply as well; they lift
-/// once every signal has stayed below for `hold`. `RateLimit-Policy` shows the limit in force.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AdaptiveLimit {
-    /// The windows in force while loaded (kept in their own budget).
-    pub windows: &'static [Window],
-    /// Loaded at this many requests in flight in the whole service.
-    pub in_flight: Option<u32>,
-    /// Loaded while the service's p95 latency is above this.
-    pub p95_above: Option<Duration>,
-    /// How long every signal stays below before the limit lifts.
-    pub hold: Duration,
-}
-
-impl AdaptiveLimit {
-    /// `windows` while loaded; give at least one signal (`when_in_flight`, `when_p95_above`).
-    /// Lifts after 5 s below every threshold.
-    pub const fn new(windows: &'static [Window]) -> AdaptiveLimit {
-        AdaptiveLimit {
-            windows,
-            in_flight: None,
-            p95_above: None,
-            hold: Duration::from_secs(5),
-        }
-    }
-
-    /// Loaded at `requests` in flight or more.
-    pub const fn when_in_flight(self, requests: u32) -> AdaptiveLimit {
-        AdaptiveLimit {
-            in_flight: Some(requests),
-            ..self
-        }
-    }
-
-    /// Loaded while the p95 latency is above `latency`.
-    pub const fn when_p95_above(self, latency: Duration) -> AdaptiveLimit {
-        AdaptiveLimit {
-            p95_above: Some(latency),
-            ..self
-        }
-    }
-
-    /// Lifts after every signal has been below for `hold`.
-    pub const fn holding(self, hold: Duration) -> AdaptiveLimit {
-        AdaptiveLimit { hold, ..self }
-    }
-}
-
-impl RateLimitPolicy {
-    /// The policy `name` enforcing every one of `windows`, keyed by the caller (principal when
-    /// the operation is secured, else IP), one unit a call.
-    pub const fn new(name: &'static str, windows: &'static [Window]) -> RateLimitPolicy {
-        RateLimitPolicy {
-            name,
-            windows,
-            key: &[],
-            cost: 1,
-            adaptive: None,
-        }
-    }
-
-    /// The same policy with a tighter limit while the service is loaded.
-    pub const fn adapting(self, adaptive: AdaptiveLimit) -> RateLimitPolicy {
-        RateLimitPolicy {
-            adaptive: Some(adaptive),
-            ..self
-        }
-    }
-
-    /// The same policy with budgets kept per `key`.
-    pub const fn keyed_by(self, key: &'static [KeyPart]) -> RateLimitPolicy {
-        RateLimitPolicy { key, ..self }
-    }
-
-    /// The same policy with calls costing `cost` units.
-    pub const fn costing(self, cost: u32) -> RateLimitPolicy {
-        RateLimitPolicy { cost, ..self }
-    }
-}
+/// A tighter limit in force while the service is loaded (`adaptive`).
+pub type AdaptiveLimit = specjet_model::AdaptiveLimit<specjet_model::Static>;
 
 /// The outcome of taking units from a budget.
 #[derive(Debug, Clone, PartialEq, Eq)]

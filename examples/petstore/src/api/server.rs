@@ -155,15 +155,13 @@ static OPERATIONS: [OperationInfo; 4] = [
                             .when_p95_above(Duration::from_millis(300)),
                     ),
             ),
-            timeout: Some(Duration::from_secs(30)),
-            ..Policies::NONE
+            ..Policies::DEFAULT
         }),
     OperationInfo::new("createPet", Method::POST, "/pets", false, &[])
         .with_policies(Policies {
             invalidates: &[InvalidationTarget::new("listPets", &[])],
             rate_limit: Some(POLICY_WRITES),
-            timeout: Some(Duration::from_secs(30)),
-            ..Policies::NONE
+            ..Policies::DEFAULT
         }),
     OperationInfo::new(
             "showPetById",
@@ -179,8 +177,7 @@ static OPERATIONS: [OperationInfo; 4] = [
                 stale_if_error: Duration::from_secs(3600),
                 ..CachePolicy::new(Duration::from_secs(60))
             }),
-            timeout: Some(Duration::from_secs(30)),
-            ..Policies::NONE
+            ..Policies::DEFAULT
         }),
     OperationInfo::new(
             "deletePet",
@@ -206,8 +203,7 @@ static OPERATIONS: [OperationInfo; 4] = [
                 InvalidationTarget::new("showPetById", &[("petId", "s1")]),
             ],
             rate_limit: Some(POLICY_WRITES),
-            timeout: Some(Duration::from_secs(30)),
-            ..Policies::NONE
+            ..Policies::DEFAULT
         }),
 ];
 

@@ -330,15 +330,13 @@ static OPERATIONS: [OperationInfo; 17] = [
         )
         .with_policies(Policies {
             cache: Some(CachePolicy::new(Duration::from_secs(10))),
-            timeout: Some(Duration::from_secs(30)),
-            ..Policies::NONE
+            ..Policies::DEFAULT
         }),
     OperationInfo::new("createUser", Method::POST, "/users", false, &[])
         .with_policies(Policies {
             invalidates: &[InvalidationTarget::new("listUsers", &[])],
             rate_limit: Some(POLICY_WRITES),
-            timeout: Some(Duration::from_secs(30)),
-            ..Policies::NONE
+            ..Policies::DEFAULT
         }),
     OperationInfo::new("getUser", Method::GET, "/users/{s1}", false, &[("userId", "s1")])
         .with_param_types(&[::specjet::ParamType::Integer])
@@ -347,9 +345,8 @@ static OPERATIONS: [OperationInfo; 17] = [
                 tags: &[&[TagPiece::Text("user:"), TagPiece::Param("userId")]],
                 ..CachePolicy::new(Duration::from_secs(30))
             }),
-            timeout: Some(Duration::from_secs(30)),
             batch_group: Some("reads"),
-            ..Policies::NONE
+            ..Policies::DEFAULT
         }),
     OperationInfo::new(
             "listUserOrders",
@@ -371,9 +368,8 @@ static OPERATIONS: [OperationInfo; 17] = [
                 tags: &[&[TagPiece::Text("orders:"), TagPiece::Param("userId")]],
                 ..CachePolicy::new(Duration::from_secs(10))
             }),
-            timeout: Some(Duration::from_secs(30)),
             batch_group: Some("reads"),
-            ..Policies::NONE
+            ..Policies::DEFAULT
         }),
     OperationInfo::new(
             "createOrder",
@@ -391,7 +387,7 @@ static OPERATIONS: [OperationInfo; 17] = [
             ],
             rate_limit: Some(POLICY_WRITES),
             timeout: Some(Duration::from_secs(5)),
-            ..Policies::NONE
+            ..Policies::DEFAULT
         }),
     OperationInfo::new(
             "watchUserOrders",
@@ -409,8 +405,7 @@ static OPERATIONS: [OperationInfo; 17] = [
                     &[Window::new(5, Duration::from_secs(1)).with_burst(10)],
                 ),
             ),
-            timeout: Some(Duration::from_secs(30)),
-            ..Policies::NONE
+            ..Policies::DEFAULT
         }),
     OperationInfo::new("exportOrders", Method::GET, "/orders/export", false, &[])
         .with_streamed_answer()
@@ -422,7 +417,7 @@ static OPERATIONS: [OperationInfo; 17] = [
                 ),
             ),
             timeout: Some(Duration::from_secs(10)),
-            ..Policies::NONE
+            ..Policies::DEFAULT
         }),
     OperationInfo::new(
             "getUserStats",
@@ -437,8 +432,7 @@ static OPERATIONS: [OperationInfo; 17] = [
                 tags: &[&[TagPiece::Text("stats:"), TagPiece::Param("userId")]],
                 ..CachePolicy::new(Duration::from_secs(60))
             }),
-            timeout: Some(Duration::from_secs(30)),
-            ..Policies::NONE
+            ..Policies::DEFAULT
         }),
     OperationInfo::new(
             "getDashboard",
@@ -450,7 +444,7 @@ static OPERATIONS: [OperationInfo; 17] = [
         .with_param_types(&[::specjet::ParamType::Integer])
         .with_policies(Policies {
             timeout: Some(Duration::from_secs(2)),
-            ..Policies::NONE
+            ..Policies::DEFAULT
         }),
     OperationInfo::new("listMyOrders", Method::GET, "/me/orders", true, &[])
         .with_query_defaults(&[("limit", "10")])
@@ -474,14 +468,12 @@ static OPERATIONS: [OperationInfo; 17] = [
                     )
                     .keyed_by(&[KeyPart::Principal]),
             ),
-            timeout: Some(Duration::from_secs(30)),
-            ..Policies::NONE
+            ..Policies::DEFAULT
         }),
     OperationInfo::new("issueToken", Method::POST, "/tokens", false, &[])
         .with_policies(Policies {
             rate_limit: Some(POLICY_WRITES),
-            timeout: Some(Duration::from_secs(30)),
-            ..Policies::NONE
+            ..Policies::DEFAULT
         }),
     OperationInfo::new(
             "getOrder",
@@ -496,9 +488,8 @@ static OPERATIONS: [OperationInfo; 17] = [
                 tags: &[&[TagPiece::Text("order:"), TagPiece::Param("orderId")]],
                 ..CachePolicy::new(Duration::from_secs(30))
             }),
-            timeout: Some(Duration::from_secs(30)),
             batch_group: Some("reads"),
-            ..Policies::NONE
+            ..Policies::DEFAULT
         }),
     OperationInfo::new(
             "updateOrder",
@@ -516,25 +507,22 @@ static OPERATIONS: [OperationInfo; 17] = [
                 &[TagPiece::Text("stats:"), TagPiece::Answer("/user_id")],
             ],
             rate_limit: Some(POLICY_WRITES),
-            timeout: Some(Duration::from_secs(30)),
-            ..Policies::NONE
+            ..Policies::DEFAULT
         }),
     OperationInfo::new("listProducts", Method::GET, "/products", false, &[])
         .with_query_defaults(&[("limit", "20")])
         .with_query_types(&[("limit", ::specjet::ParamType::Integer)])
         .with_policies(Policies {
             cache: Some(CachePolicy::new(Duration::from_secs(5))),
-            timeout: Some(Duration::from_secs(30)),
             batch_group: Some("reads"),
-            ..Policies::NONE
+            ..Policies::DEFAULT
         }),
     OperationInfo::new("createProduct", Method::POST, "/products", false, &[])
         .with_policies(Policies {
             invalidates: &[InvalidationTarget::new("listProducts", &[])],
             rate_limit: Some(POLICY_WRITES),
-            timeout: Some(Duration::from_secs(30)),
             batch_group: Some("writes"),
-            ..Policies::NONE
+            ..Policies::DEFAULT
         }),
     OperationInfo::new(
             "getProduct",
@@ -546,9 +534,8 @@ static OPERATIONS: [OperationInfo; 17] = [
         .with_param_types(&[::specjet::ParamType::Integer])
         .with_policies(Policies {
             cache: Some(CachePolicy::new(Duration::from_secs(30))),
-            timeout: Some(Duration::from_secs(30)),
             batch_group: Some("reads"),
-            ..Policies::NONE
+            ..Policies::DEFAULT
         }),
     OperationInfo::new(
             "deleteProduct",
@@ -564,8 +551,7 @@ static OPERATIONS: [OperationInfo; 17] = [
                 InvalidationTarget::new("listProducts", &[]),
             ],
             rate_limit: Some(POLICY_WRITES),
-            timeout: Some(Duration::from_secs(30)),
-            ..Policies::NONE
+            ..Policies::DEFAULT
         }),
 ];
 ::specjet::__requires_database!();

@@ -47,7 +47,7 @@ pub(super) fn database(
         ),
     ] {
         if value != default {
-            let value = duration(millis(value), imports);
+            let value = duration(value, imports);
             changes.push(quote! { database.#field = #value; });
         }
     }
@@ -71,7 +71,7 @@ pub(super) fn database(
         if value != default {
             let value = match value {
                 Some(value) => {
-                    let value = duration(millis(value), imports);
+                    let value = duration(value, imports);
                     quote! { ::std::option::Option::Some(#value) }
                 }
                 None => quote! { ::std::option::Option::None },
@@ -149,7 +149,7 @@ pub(super) fn http_client(
         ),
     ] {
         if value != default {
-            let value = duration(millis(value), imports);
+            let value = duration(value, imports);
             changes.push(quote! { client.#field = #value; });
         }
     }
@@ -169,9 +169,4 @@ pub(super) fn http_client(
         });
     };
     (statement, quote! { ::specjet::__requires_http_client!(); })
-}
-
-/// A duration of the settings in whole milliseconds, as the spec writes them.
-fn millis(duration: std::time::Duration) -> u64 {
-    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }

@@ -176,7 +176,7 @@ pub(super) fn settings(api: &Api, imports: &mut Imports) -> Vec<TokenStream> {
     let mut time =
         |value: Duration, default: Duration, field: TokenStream, imports: &mut Imports| {
             if value != default {
-                let value = duration(millis(value), imports);
+                let value = duration(value, imports);
                 changes.push(quote! { settings.server.#field = #value; });
             }
         };
@@ -226,7 +226,7 @@ pub(super) fn settings(api: &Api, imports: &mut Imports) -> Vec<TokenStream> {
     let defaults = SecuritySettings::default();
     if (security.failures, security.failures_per) != (defaults.failures, defaults.failures_per) {
         let count = Literal::u32_unsuffixed(security.failures);
-        let per = duration(millis(security.failures_per), imports);
+        let per = duration(security.failures_per, imports);
         changes.push(quote! {
             settings.security.failures = #count;
             settings.security.failures_per = #per;
@@ -260,10 +260,6 @@ pub(super) fn settings(api: &Api, imports: &mut Imports) -> Vec<TokenStream> {
         changes.push(quote! { settings.security.schemes = vec![#(#schemes),*]; });
     }
     changes
-}
-
-fn millis(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 fn builtin(verifier: &BuiltIn, imports: &mut Imports) -> TokenStream {
@@ -305,11 +301,11 @@ fn builtin(verifier: &BuiltIn, imports: &mut Imports) -> TokenStream {
                 changes.push(quote! { jwt.required_claims = #claims; });
             }
             if jwt.leeway != defaults.leeway {
-                let leeway = duration(millis(jwt.leeway), imports);
+                let leeway = duration(jwt.leeway, imports);
                 changes.push(quote! { jwt.leeway = #leeway; });
             }
             if jwt.refresh != defaults.refresh {
-                let refresh = duration(millis(jwt.refresh), imports);
+                let refresh = duration(jwt.refresh, imports);
                 changes.push(quote! { jwt.refresh = #refresh; });
             }
             let new = quote! {

@@ -10,21 +10,6 @@ use crate::ir::BatchSettings;
 use crate::load::Location;
 
 impl Annotations<'_> {
-    /// The batch group of an operation, if it is in one.
-    pub(super) fn batch_group(
-        &mut self,
-        item: (&Location, &Value),
-        own: (&Location, &Value),
-    ) -> Option<String> {
-        let mut group = None;
-        for (location, value) in self.at_every_level("batch-group", item, own) {
-            if let Some(found) = self.vocab.batch_group(&location, &value) {
-                group = found;
-            }
-        }
-        group
-    }
-
     pub(super) fn batch_settings(&mut self, location: &Location, value: &Value) -> BatchSettings {
         let mut settings = BatchSettings::default();
         let Value::Object(map) = value else {

@@ -3,6 +3,7 @@
 //! operation's beats its path item's, which beats the document root's).
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -12,7 +13,7 @@ use super::{
 use crate::diag::Severity;
 use crate::ir::{
     AdaptiveLimit, CompressionSettings, Method, OnBackendError, RateKey, RateLimitBackend,
-    RateLimitPolicy, RateLimitSettings, RateLimitUse, RateWindow,
+    RateLimitPolicy, RateLimitSettings, RateWindow,
 };
 use crate::load::Location;
 
@@ -52,7 +53,7 @@ fn window(limit: u32, period_ms: u64, burst: u32) -> Result<RateWindow, String> 
     }
     Ok(RateWindow {
         limit,
-        period_ms,
+        period: Duration::from_millis(period_ms),
         burst,
     })
 }
@@ -129,7 +130,7 @@ impl<'a> Annotations<'a> {
             match policies {
                 Value::Object(policies) => {
                     for (name, value) in policies {
-                        if let Some(RateLimitUse::Own(policy)) =
+                        if let Some(policy) =
                             self.vocab
                                 .parse_rate_limit(&at.child(name), value, name, false)
                         {
@@ -287,30 +288,6 @@ impl<'a> Annotations<'a> {
         settings
     }
 
-    /// The rate limit of an operation: its own annotation, else its path item's, else the
-    /// document's. `false` turns an inherited one off.
-    pub(crate) fn rate_limit(
-        &mut self,
-        operation: &OperationFacts<'_>,
-        item: (&Location, &Value),
-        own: (&Location, &Value),
-    ) -> Option<RateLimitUse> {
-        let found = self.at_every_level("rate-limit", item, own).pop();
-        let (location, value) = found?;
-        self.vocab.rate_limit(operation, &location, &value)
-    }
-
-    /// Whether an operation's responses may be compressed (`x-compress`, default yes).
-    pub(crate) fn compress(&mut self, item: (&Location, &Value), own: (&Location, &Value)) -> bool {
-        let mut compress = true;
-        for (location, value) in self.at_every_level("compress", item, own) {
-            if let Some(on) = self.vocab.compress(&location, &value) {
-                compress = on;
-            }
-        }
-        compress
-    }
-
     /// A concern's annotations on the document root, the path item and the operation, in
     /// that order (the last one found wins).
     pub(super) fn at_every_level(
@@ -340,22 +317,17 @@ impl Vocabulary {
         operation: &OperationFacts<'_>,
         location: &Location,
         value: &Value,
-    ) -> Option<RateLimitUse> {
+    ) -> Option<RateLimitPolicy> {
         if *value == Value::Bool(false) {
             return None;
         }
-        let used = self.parse_rate_limit(location, value, operation.id, true)?;
-        let policy = match &used {
-            RateLimitUse::Own(policy) => policy,
-            RateLimitUse::Named { name, .. } => self.policies.get(name)?,
-        };
-        let policy = policy.clone();
+        let policy = self.parse_rate_limit(location, value, operation.id, true)?;
         let key_location = match value.get("key") {
             Some(_) => location.child("key"),
             None => location.clone(),
         };
         self.check_key_sources(&key_location, &policy, operation);
-        Some(used)
+        Some(policy)
     }
 
     /// `x-compress` (`#[no_compress]` is `false`): `true` or `false`.
@@ -412,19 +384,13 @@ impl Vocabulary {
         value: &Value,
         name: &str,
         may_use: bool,
-    ) -> Option<RateLimitUse> {
-        let mut policy = RateLimitPolicy {
-            name: name.to_owned(),
-            windows: Vec::new(),
-            key: Vec::new(),
-            cost: 1,
-            adaptive: None,
-        };
+    ) -> Option<RateLimitPolicy> {
+        let mut policy = RateLimitPolicy::named(name, Vec::new());
         match value {
             Value::String(text) => match parse_rate(text) {
                 Ok(window) => {
                     policy.windows.push(window);
-                    return Some(RateLimitUse::Own(policy));
+                    return Some(policy);
                 }
                 Err(message) => {
                     self.report(Severity::Error, location, message);
@@ -433,7 +399,7 @@ impl Vocabulary {
             },
             Value::Array(_) => {
                 policy.windows = self.windows(location, value)?;
-                return Some(RateLimitUse::Own(policy));
+                return Some(policy);
             }
             Value::Object(_) => {}
             _ => {
@@ -562,7 +528,7 @@ impl Vocabulary {
             self.report(Severity::Error, &location.child("cost"), message);
             ok = false;
         }
-        ok.then_some(RateLimitUse::Own(policy))
+        ok.then_some(policy)
     }
 
     /// `adaptive`: `limit` (a rate or a list of them), `when` (`in-flight` and/or
@@ -579,8 +545,8 @@ impl Vocabulary {
         let mut adaptive = AdaptiveLimit {
             windows: Vec::new(),
             in_flight: None,
-            p95_above_ms: None,
-            hold_ms: crate::ir::DEFAULT_ADAPTIVE_HOLD_MS,
+            p95_above: None,
+            hold: specjet_model::rate_limit::DEFAULT_ADAPTIVE_HOLD,
         };
         let mut ok = true;
         for (key, value) in map {
@@ -605,7 +571,9 @@ impl Vocabulary {
                     )),
                 },
                 "when" => self.overload_signals(&at, value, &mut adaptive),
-                "hold" => positive_duration(value).map(|ms| adaptive.hold_ms = ms),
+                "hold" => {
+                    positive_duration(value).map(|ms| adaptive.hold = Duration::from_millis(ms))
+                }
                 other => Err(format!(
                     "unknown key `{other}` in `adaptive` (known: `limit`, `when`, `hold`)"
                 )),
@@ -619,7 +587,7 @@ impl Vocabulary {
             self.report(Severity::Error, location, "`adaptive` needs the `limit` in force while the service is loaded (e.g. `limit: 20/s`)");
             ok = false;
         }
-        if adaptive.in_flight.is_none() && adaptive.p95_above_ms.is_none() && ok {
+        if adaptive.in_flight.is_none() && adaptive.p95_above.is_none() && ok {
             self.report(Severity::Error, location, "`adaptive` needs `when`: `in-flight` (requests at once) and/or `p95-above` (a latency)");
             ok = false;
         }
@@ -648,7 +616,8 @@ impl Vocabulary {
                     }
                     _ => Err("`in-flight` is a whole number of requests above zero".to_owned()),
                 },
-                "p95-above" => positive_duration(value).map(|ms| adaptive.p95_above_ms = Some(ms)),
+                "p95-above" => positive_duration(value)
+                    .map(|ms| adaptive.p95_above = Some(Duration::from_millis(ms))),
                 other => Err(format!(
                     "unknown signal `{other}` in `when` (known: `in-flight`, `p95-above`)"
                 )),
@@ -667,7 +636,7 @@ impl Vocabulary {
         map: &serde_json::Map<String, Value>,
         used: &Value,
         may_use: bool,
-    ) -> Option<RateLimitUse> {
+    ) -> Option<RateLimitPolicy> {
         let at = location.child("use");
         if !may_use {
             self.report(Severity::Error, &at, "a named policy cannot `use` another");
@@ -720,10 +689,7 @@ impl Vocabulary {
                 ),
             }
         }
-        Some(RateLimitUse::Named {
-            name: name.to_owned(),
-            cost: policy.cost,
-        })
+        Some(policy)
     }
 
     /// A list of windows: rates, or objects with `limit`, `per` and `burst`.
@@ -816,7 +782,7 @@ mod tests {
 
     #[test]
     fn rates() {
-        let rate = |text| parse_rate(text).map(|w| (w.limit, w.period_ms, w.burst));
+        let rate = |text| parse_rate(text).map(|w| (w.limit, w.period.as_millis() as u64, w.burst));
         assert_eq!(rate("100/s"), Ok((100, 1_000, 100)));
         assert_eq!(rate("100/min"), Ok((100, 60_000, 100)));
         assert_eq!(rate("1000/h"), Ok((1000, 3_600_000, 1000)));

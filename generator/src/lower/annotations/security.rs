@@ -40,7 +40,7 @@ impl Annotations<'_> {
                     }
                     Value::String(text) => parse_rate(text).map(|rate| {
                         settings.failures = rate.limit;
-                        settings.failures_per = Duration::from_millis(rate.period_ms);
+                        settings.failures_per = rate.period;
                     }),
                     _ => {
                         Err("`failures` is a rate such as `20/min` (or 0 for no limit)".to_owned())
