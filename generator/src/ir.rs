@@ -81,7 +81,7 @@ pub use specjet_model::cache::Backend as CacheBackend;
 use specjet_model::Owned;
 
 /// `x-specjet.database`, with the migrations read from its folder.
-pub type DatabaseSettings = specjet_model::DatabaseSettings<Vec<Migration>>;
+pub type DatabaseSettings = specjet_model::DatabaseSettings<Vec<MigrationFile>>;
 pub use specjet_model::database::Backend;
 pub use specjet_model::rate_limit::Backend as RateLimitBackend;
 pub use specjet_model::{
@@ -202,18 +202,16 @@ impl Api {
     }
 }
 
-/// One file of the migrations folder, `<version>_<description>.sql`.
+/// One migration (`specjet_model::database::Migration`), as the generator reads it.
+pub type Migration = specjet_model::database::Migration<Owned>;
+
+/// One file of the migrations folder, `<version>_<description>.sql`, and where it was read
+/// from (a change regenerates).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Migration {
-    /// The number before the first `_`.
-    pub version: i64,
-    /// The rest of the name, `_` read as spaces.
-    pub description: String,
-    /// The file's SQL.
-    pub sql: String,
-    /// The one database it runs on (`.postgres.sql`, `.sqlite.sql`), or `None` for both.
-    pub backend: Option<Backend>,
-    /// Where it was read from (a change regenerates).
+pub struct MigrationFile {
+    /// The migration it holds.
+    pub migration: Migration,
+    /// Its path.
     pub path: std::path::PathBuf,
 }
 

@@ -611,7 +611,8 @@ fn database_settings_and_migrations_are_read_and_checked() {
     let order: Vec<_> = database
         .migrations
         .iter()
-        .map(|m| (m.version, m.description.as_str(), m.backend))
+        .map(|file| &file.migration)
+        .map(|m| (m.version, m.description.as_str(), m.only))
         .collect();
     assert_eq!(order.len(), 3);
     assert_eq!(order[2], (2, "add index", None), "in version order");

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::form::{Form, Static};
+
 /// A database server the pool can talk to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -56,3 +58,21 @@ impl<M: Default> DatabaseSettings<M> {
         }
     }
 }
+
+/// One migration of the spec's `migrations` folder (a file named
+/// `<version>_<description>.sql`, sqlx's convention), embedded in the generated code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Migration<F: Form = Static> {
+    /// The number before the first `_` of the file name; migrations run in this order.
+    pub version: i64,
+    /// The rest of the file name, `_` read as spaces.
+    pub description: F::Text,
+    /// The file's SQL.
+    pub sql: F::Text,
+    /// The one database it runs on (a `.postgres.sql` or `.sqlite.sql` file), or `None` for
+    /// both.
+    pub only: Option<Backend>,
+}
+
+/// In a service a migration is `static` data, copied freely.
+impl Copy for Migration<Static> {}

@@ -20,20 +20,8 @@ use sqlx::{AnyConnection, AnyPool, Connection, Executor};
 use crate::problem::Problem;
 use crate::start::{env_duration, env_number, StartError};
 
-/// One migration embedded in the generated code from the spec's `migrations` folder (a file
-/// named `<version>_<description>.sql`, sqlx's convention).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Migration {
-    /// The number before the first `_` of the file name; migrations run in this order.
-    pub version: i64,
-    /// The rest of the file name, `_` read as spaces.
-    pub description: &'static str,
-    /// The file's SQL.
-    pub sql: &'static str,
-    /// The one database it runs on (a `.postgres.sql` or `.sqlite.sql` file), or `None` for
-    /// both.
-    pub only: Option<Backend>,
-}
+/// One migration embedded in the generated code from the spec's `migrations` folder.
+pub type Migration = specjet_model::database::Migration<specjet_model::Static>;
 
 /// `x-specjet.database`, overridden by the environment at start (see [`Database::connect`]),
 /// with the migrations embedded in the generated code.

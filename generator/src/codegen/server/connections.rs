@@ -85,11 +85,12 @@ pub(super) fn database(
     }
     let migrations = (!database.migrations.is_empty()).then(|| {
         changes.push(quote! { database.migrations = MIGRATIONS; });
-        let migrations = database.migrations.iter().map(|migration| {
+        let migrations = database.migrations.iter().map(|file| {
+            let migration = &file.migration;
             let version = Literal::i64_unsuffixed(migration.version);
             let description = &migration.description;
             let sql = crate::source_text::str_tokens(&migration.sql);
-            let backend = match migration.backend {
+            let backend = match migration.only {
                 None => quote! { ::std::option::Option::None },
                 Some(Backend::Postgres) => {
                     quote! { ::std::option::Option::Some(::specjet::database::Backend::Postgres) }

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::{positive_duration, Annotations};
 use crate::diag::Severity;
-use crate::ir::{Backend, DatabaseSettings, HttpClientSettings, Migration};
+use crate::ir::{Backend, DatabaseSettings, HttpClientSettings, Migration, MigrationFile};
 use crate::load::Location;
 
 impl Annotations<'_> {
@@ -181,14 +181,14 @@ fn connections(value: &Value) -> Result<u32, String> {
 /// reversible `.up.sql` / `.down.sql` pair is not supported: migrations only go forward).
 /// `<version>_<description>.postgres.sql` and `.sqlite.sql` run on that database only, for
 /// the DDL the two spell differently (an auto-increment key).
-fn read_migrations(folder: &Path) -> Result<Vec<Migration>, String> {
+fn read_migrations(folder: &Path) -> Result<Vec<MigrationFile>, String> {
     let entries = std::fs::read_dir(folder).map_err(|error| {
         format!(
             "cannot read the migrations folder `{}`: {error}",
             folder.display()
         )
     })?;
-    let mut migrations: Vec<Migration> = Vec::new();
+    let mut migrations: Vec<MigrationFile> = Vec::new();
     for entry in entries {
         let path = entry.map_err(|error| error.to_string())?.path();
         let Some(name) = path.file_name().and_then(|name| name.to_str()) else {
@@ -216,9 +216,9 @@ fn read_migrations(folder: &Path) -> Result<Vec<Migration>, String> {
                 "migration `{name}` is not named `<version>_<description>.sql` (e.g. `1_create_products.sql`)"
             ));
         };
-        let clash = |m: &&Migration| {
-            m.version == version
-                && (m.backend.is_none() || backend.is_none() || m.backend == backend)
+        let clash = |file: &&MigrationFile| {
+            let m = &file.migration;
+            m.version == version && (m.only.is_none() || backend.is_none() || m.only == backend)
         };
         if let Some(other) = migrations.iter().find(clash) {
             return Err(format!(
@@ -228,11 +228,13 @@ fn read_migrations(folder: &Path) -> Result<Vec<Migration>, String> {
         }
         let sql = std::fs::read_to_string(&path)
             .map_err(|error| format!("cannot read migration `{name}`: {error}"))?;
-        migrations.push(Migration {
-            version,
-            description: description.replace('_', " "),
-            sql,
-            backend,
+        migrations.push(MigrationFile {
+            migration: Migration {
+                version,
+                description: description.replace('_', " "),
+                sql,
+                only: backend,
+            },
             path,
         });
     }
@@ -244,6 +246,6 @@ fn read_migrations(folder: &Path) -> Result<Vec<Migration>, String> {
     }
     // By version, then by file name: the folder's listing order differs between machines,
     // and the generated code must not.
-    migrations.sort_by(|a, b| (a.version, &a.path).cmp(&(b.version, &b.path)));
+    migrations.sort_by(|a, b| (a.migration.version, &a.path).cmp(&(b.migration.version, &b.path)));
     Ok(migrations)
 }
