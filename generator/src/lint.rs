@@ -165,16 +165,7 @@ fn uncheckable_patterns(spec: &Spec, diags: &mut Diagnostics) {
 /// (`enum`, `const`, `default`, `example`, `examples`) nor `x-` extensions, but in every entry
 /// of a map of names (`properties`, `schemas`, ...), whatever its name.
 fn each_pattern<'v>(value: &'v Value, at: String, names: bool, found: &mut Vec<(String, &'v str)>) {
-    const LITERALS: [&str; 5] = ["enum", "const", "default", "example", "examples"];
-    const NAME_MAPS: [&str; 7] = [
-        "properties",
-        "patternProperties",
-        "definitions",
-        "$defs",
-        "schemas",
-        "dependentSchemas",
-        "parameters",
-    ];
+    use specjet_model::schema::{descend, Descend};
     match value {
         Value::Object(map) => {
             if !names {
@@ -183,11 +174,9 @@ fn each_pattern<'v>(value: &'v Value, at: String, names: bool, found: &mut Vec<(
                 }
             }
             for (key, child) in map {
-                if !names && (LITERALS.contains(&key.as_str()) || key.starts_with("x-")) {
-                    continue;
+                if let Descend::Into { names } = descend(key, names) {
+                    each_pattern(child, crate::pointer::push(&at, key), names, found);
                 }
-                let below = !names && NAME_MAPS.contains(&key.as_str());
-                each_pattern(child, crate::pointer::push(&at, key), below, found);
             }
         }
         Value::Array(items) => {

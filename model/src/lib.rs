@@ -15,6 +15,7 @@
 //! - `form.rs`, `policies.rs`: one operation's policies (`x-cache`, `x-rate-limit`, ...), in
 //!   the generator's form and in a service's.
 //! - `tag.rs`: the grammar of cache tag templates.
+//! - `schema.rs`: how a walk over a document finds its schemas.
 
 pub mod batch;
 pub mod cache;
@@ -28,6 +29,7 @@ pub mod http_client;
 pub mod paths;
 pub mod policies;
 pub mod rate_limit;
+pub mod schema;
 pub mod security;
 pub mod server;
 pub mod tag;

@@ -483,34 +483,23 @@ mod validation {
         });
     }
 
-    /// Calls `visit` on every object of `value` that may be a schema: not the literal values
-    /// under `enum`, `const`, `default`, `example` and `examples` (whose keys are data), but
-    /// every entry of a map of names (`properties`, `schemas`, ...), whatever its name.
+    /// Calls `visit` on every object of `value` that may be a schema, as
+    /// [`specjet_model::schema::descend`] finds them.
     fn each_schema(
         value: &mut Value,
         names: bool,
         visit: &mut impl FnMut(&mut serde_json::Map<String, Value>),
     ) {
-        const LITERALS: [&str; 5] = ["enum", "const", "default", "example", "examples"];
-        const NAME_MAPS: [&str; 7] = [
-            "properties",
-            "patternProperties",
-            "definitions",
-            "$defs",
-            "schemas",
-            "dependentSchemas",
-            "parameters",
-        ];
+        use specjet_model::schema::{descend, Descend};
         match value {
             Value::Object(map) => {
                 if !names {
                     visit(map);
                 }
                 for (key, child) in map.iter_mut() {
-                    if !names && LITERALS.contains(&key.as_str()) {
-                        continue;
+                    if let Descend::Into { names } = descend(key, names) {
+                        each_schema(child, names, visit);
                     }
-                    each_schema(child, !names && NAME_MAPS.contains(&key.as_str()), visit);
                 }
             }
             Value::Array(items) => items
