@@ -132,7 +132,7 @@ def invalid_params(params: list[dict]) -> ApiError:
 
 
 def database_error(error: BaseException) -> ApiError:
-    """A database failure as the Rust shop answers it (runtime/src/database.rs)."""
+    """A database failure as the Rust shop answers it (runtime/src/backend/database.rs)."""
     if isinstance(error, asyncpg.UniqueViolationError):
         return ApiError(409, "a record with the same unique value exists")
     if isinstance(error, asyncpg.ForeignKeyViolationError):
@@ -1090,7 +1090,7 @@ async def readyz():
 
 # ---- POST /batch -----------------------------------------------------------------------------
 #
-# The generated shop's envelope (runtime/src/batch.rs, Microsoft Graph's JSON batching):
+# The generated shop's envelope (runtime/src/compose/batch.rs, Microsoft Graph's JSON batching):
 # {"requests": [{"id", "method", "url", "headers"?, "body"?}]} answers
 # {"responses": [{"id", "status", "headers", "body"}]} in request order. The items are the
 # operations of the spec's batch groups (`reads`: getUser, listUserOrders, getOrder,

@@ -24,10 +24,10 @@ macro_rules! __operation_handler {
 /// request did not pass the operation's security (read outside the generated router).
 pub fn principal(
     parts: &http::request::Parts,
-) -> Result<crate::security::Principal, crate::Problem> {
+) -> Result<crate::policy::security::Principal, crate::Problem> {
     parts
         .extensions
-        .get::<crate::security::Principal>()
+        .get::<crate::policy::security::Principal>()
         .cloned()
         .ok_or_else(|| {
             crate::Problem::new(http::StatusCode::UNAUTHORIZED)
@@ -36,7 +36,7 @@ pub fn principal(
 }
 
 /// Runs an operation's handler, counting its time in the answer's `Server-Timing`.
-pub use crate::timing::handler as timed;
+pub use crate::observability::timing::handler as timed;
 
 use specjet_model::paths::BUILTIN_PATHS;
 
@@ -47,16 +47,16 @@ use specjet_model::paths::BUILTIN_PATHS;
 /// `/healthz`, `/readyz`, except those in `taken`, which the API serves itself). The
 /// composites of `fan_out` call their parts through the operations' router. Each operation's
 /// `security` is checked with the verifiers of `security`. Every problem an operation answers
-/// goes through `reject` ([`crate::reject`]).
+/// goes through `reject` ([`crate::request::reject`]).
 pub fn finish(
     router: axum::Router,
     services: &crate::Services,
     operations: &[(&'static crate::OperationInfo, crate::Policies)],
     taken: &[&str],
-    fan_out: Option<&crate::fan_out::Slot>,
-    reject: crate::reject::RejectHook,
+    fan_out: Option<&crate::compose::fan_out::Slot>,
+    reject: crate::request::reject::RejectHook,
 ) -> axum::Router {
-    let security = crate::security::Security::none();
+    let security = crate::policy::security::Security::none();
     finish_secured(
         router, services, operations, taken, fan_out, &security, reject,
     )
@@ -68,35 +68,35 @@ pub fn finish_secured(
     services: &crate::Services,
     operations: &[(&'static crate::OperationInfo, crate::Policies)],
     taken: &[&str],
-    fan_out: Option<&crate::fan_out::Slot>,
-    security: &crate::security::Security,
-    reject: crate::reject::RejectHook,
+    fan_out: Option<&crate::compose::fan_out::Slot>,
+    security: &crate::policy::security::Security,
+    reject: crate::request::reject::RejectHook,
 ) -> axum::Router {
     let settings = services.settings();
-    crate::serve::configure(&settings.server);
+    crate::serving::serve::configure(&settings.server);
     let api = services
         .apply_secured(router, operations, security)
-        .fallback(crate::problem::not_found)
-        .method_not_allowed_fallback(crate::problem::method_not_allowed)
+        .fallback(crate::request::problem::not_found)
+        .method_not_allowed_fallback(crate::request::problem::method_not_allowed)
         // The body whole before any slot, connection or timeout is taken for it: a stalled
         // body is the client's 408.
         .layer(axum::middleware::from_fn_with_state(
-            crate::request_body::Bounds {
+            crate::request::request_body::Bounds {
                 limit: settings.compression.max_request_size,
                 idle: settings.server.body_timeout,
                 upload_limit: settings.server.max_upload_size,
-                streamed: std::sync::Arc::new(crate::operation::ByRoute::new(
+                streamed: std::sync::Arc::new(crate::serving::operation::ByRoute::new(
                     operations
                         .iter()
                         .filter(|(operation, _)| operation.streamed_body)
                         .map(|(operation, _)| (*operation, ())),
                 )),
             },
-            crate::request_body::read_first,
+            crate::request::request_body::read_first,
         ))
         // Around every operation and the fallbacks: metrics, request ids, Server-Timing, and
         // the `reject` hook for the problems of operations.
-        .layer(crate::observe::ObserveLayer::new(
+        .layer(crate::observability::observe::ObserveLayer::new(
             operations,
             reject,
             settings.observability,
@@ -111,22 +111,23 @@ pub fn finish_secured(
             .or_default()
             .push(operation.method.clone());
     }
-    let mut api = match crate::batch::Batch::new(api.clone(), operations, settings, security) {
-        Some(batch) if !taken.contains(&batch_path) => {
-            methods_by_path.insert(batch_path.to_owned(), vec![http::Method::POST]);
-            api.route(
-                batch_path,
-                axum::routing::post(crate::batch::handle).with_state(batch),
-            )
-        }
-        _ => api,
-    };
+    let mut api =
+        match crate::compose::batch::Batch::new(api.clone(), operations, settings, security) {
+            Some(batch) if !taken.contains(&batch_path) => {
+                methods_by_path.insert(batch_path.to_owned(), vec![http::Method::POST]);
+                api.route(
+                    batch_path,
+                    axum::routing::post(crate::compose::batch::handle).with_state(batch),
+                )
+            }
+            _ => api,
+        };
     if let Some(slot) = fan_out {
         slot.fill(&api);
     }
     let base_path = settings.base_path.as_str();
     if let Some((docs, paths)) =
-        crate::docs::routes(&settings.docs, settings.document, base_path, taken)
+        crate::serving::docs::routes(&settings.docs, settings.document, base_path, taken)
     {
         for path in paths {
             methods_by_path.insert(path, vec![http::Method::GET]);
@@ -134,7 +135,7 @@ pub fn finish_secured(
         api = api.merge(docs);
     }
     if let Some(cors) = &settings.cors {
-        match crate::cors::layer(cors, methods_by_path) {
+        match crate::serving::cors::layer(cors, methods_by_path) {
             Ok(cors) => api = api.layer(cors),
             Err(error) => tracing::error!("CORS is off: {error}"),
         }
@@ -150,11 +151,14 @@ pub fn finish_secured(
             continue;
         }
         root = match path {
-            "/metrics" => root.route(path, axum::routing::get(crate::metrics::render)),
-            "/healthz" => root.route(path, axum::routing::get(crate::health::healthz)),
+            "/metrics" => root.route(
+                path,
+                axum::routing::get(crate::observability::metrics::render),
+            ),
+            "/healthz" => root.route(path, axum::routing::get(crate::serving::health::healthz)),
             _ => root.route_service(
                 path,
-                axum::routing::get(crate::health::readyz).with_state(services.clone()),
+                axum::routing::get(crate::serving::health::readyz).with_state(services.clone()),
             ),
         };
     }
@@ -180,14 +184,14 @@ fn mounted(
     let base_path: std::sync::Arc<str> = base_path.into();
     tower::service_fn(move |mut request: axum::extract::Request| {
         let api = api.clone();
-        let inner = crate::dispatch::below(request.uri(), &base_path);
+        let inner = crate::compose::dispatch::below(request.uri(), &base_path);
         async move {
             match inner {
                 Some(uri) => {
                     *request.uri_mut() = uri;
                     api.oneshot(request).await
                 }
-                None => Ok(crate::problem::not_found(request.uri().clone())
+                None => Ok(crate::request::problem::not_found(request.uri().clone())
                     .await
                     .into_response()),
             }
@@ -200,12 +204,19 @@ fn mounted(
 pub async fn split(
     request: axum::extract::Request,
     has_params: bool,
-) -> Result<(http::request::Parts, crate::extract::PathParams, Body), crate::Problem> {
+) -> Result<
+    (
+        http::request::Parts,
+        crate::request::extract::PathParams,
+        Body,
+    ),
+    crate::Problem,
+> {
     let (mut parts, body) = request.into_parts();
     let path = if has_params {
-        crate::extract::PathParams::from_parts(&mut parts).await?
+        crate::request::extract::PathParams::from_parts(&mut parts).await?
     } else {
-        crate::extract::PathParams::default()
+        crate::request::extract::PathParams::default()
     };
     Ok((parts, path, body))
 }
@@ -219,7 +230,7 @@ pub async fn from_request<T, F, Fut>(
     read: F,
 ) -> Result<T, crate::Problem>
 where
-    F: FnOnce(http::request::Parts, crate::extract::PathParams, Body) -> Fut,
+    F: FnOnce(http::request::Parts, crate::request::extract::PathParams, Body) -> Fut,
     Fut: std::future::Future<Output = Result<T, crate::Problem>>,
 {
     let (parts, path, body) = split(request, has_params).await?;

@@ -30,49 +30,41 @@
 //! writing responses (`respond`), and the router's glue (`__private`,
 //! `__operation_handler!`).
 
-pub mod batch;
-pub mod cache;
-pub mod caller;
-mod coalesce;
-pub mod compression;
-pub mod contract;
-pub mod cors;
+mod backend;
+mod compose;
+mod observability;
+mod policy;
+mod request;
+mod serving;
+
 #[cfg(feature = "database")]
-pub mod database;
-mod dispatch;
-pub mod docs;
-#[doc(hidden)] // what generated `Request::read` calls; not a stable API
-pub mod extract;
-pub mod fan_out;
-pub mod health;
-mod histogram;
+pub use backend::database;
 #[cfg(feature = "http-client")]
-pub mod http_client;
-mod load;
-pub mod loader;
-pub mod logging;
-pub mod metrics;
-pub mod multipart;
-pub mod observe;
-mod operation;
-mod otlp;
-mod periodic;
-mod pipeline;
-pub mod problem;
-pub mod rate_limit;
-mod redis_conn;
-pub mod reject;
-mod request_body;
+pub use backend::http_client;
+pub use compose::batch;
+pub use compose::fan_out;
+pub use compose::loader;
+pub use observability::logging;
+pub use observability::metrics;
+pub use observability::observe;
+pub use policy::cache;
+pub use policy::caller;
+pub use policy::rate_limit;
+pub use policy::security;
+pub use request::contract;
+#[doc(hidden)] // what generated `Request::read` calls; not a stable API
+pub use request::extract;
+pub use request::multipart;
+pub use request::problem;
+pub use request::reject;
 #[doc(hidden)] // what generated `IntoResponse` impls call; not a stable API
-pub mod respond;
-pub mod security;
-pub mod serve;
-mod services;
-mod shed;
-mod start;
-pub mod stream;
-mod tally;
-mod timing;
+pub use request::respond;
+pub use request::stream;
+pub use serving::compression;
+pub use serving::cors;
+pub use serving::docs;
+pub use serving::health;
+pub use serving::serve;
 
 #[doc(hidden)]
 pub mod __private;
@@ -98,18 +90,18 @@ pub type Allocator = mimalloc::MiMalloc;
 #[cfg(feature = "allocator")]
 pub const ALLOCATOR: Allocator = mimalloc::MiMalloc;
 
-pub use loader::Loader;
-pub use multipart::{MultipartForm, Part};
-pub use observe::RequestId;
-pub use operation::{OperationInfo, ParamType, Policies};
-pub use problem::Problem;
-pub use redis_conn::{
+pub use backend::redis_conn::{
     SharedRedis, COMMAND_TIMEOUT as REDIS_COMMAND_TIMEOUT, OPEN_AFTER as REDIS_OPEN_AFTER,
     PROBE_INTERVAL as REDIS_PROBE_INTERVAL,
 };
+pub use loader::Loader;
+pub use multipart::{MultipartForm, Part};
+pub use observe::RequestId;
+pub use problem::Problem;
 pub use serve::{bind, serve, serve_listener, serve_listener_with, ServerSettings};
-pub use services::{ServiceSettings, Services};
-pub use start::StartError;
+pub use serving::operation::{OperationInfo, ParamType, Policies};
+pub use serving::services::{ServiceSettings, Services};
+pub use serving::start::StartError;
 #[cfg(feature = "database")]
 pub use {database::Database, sqlx};
 #[cfg(feature = "http-client")]
