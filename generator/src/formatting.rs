@@ -1,11 +1,254 @@
-//! Tokens to text as a person reads it: prettyplease's formatting, with a blank line between
-//! items (which prettyplease packs together).
+//! Tokens to text as a person reads it: the standard prelude's names written short
+//! (`Option`, `Some`, `Result`, `String`, ... rather than `::std::option::Option`), the
+//! runtime's most used paths imported (`use ::specjet::respond;`), then
+//! prettyplease's formatting, with a blank line between items (which prettyplease packs
+//! together).
+
+use std::collections::{BTreeSet, HashSet};
+
+use proc_macro2::{Group, Ident, Spacing, Span, TokenStream, TokenTree};
 
 /// `tokens` as formatted Rust source; an error when they do not parse as a file.
-pub(crate) fn format_tokens(tokens: proc_macro2::TokenStream) -> Result<String, String> {
+pub(crate) fn format_tokens(tokens: TokenStream) -> Result<String, String> {
+    let tokens = short_paths(tokens);
     let file: syn::File = syn::parse2(tokens)
         .map_err(|error| format!("internal error: generated code does not parse: {error}"))?;
     Ok(space_items(&prettyplease::unparse(&file)))
+}
+
+/// Paths of the standard library whose last name the 2021 prelude brings into every module.
+const PRELUDE: [&[&str]; 19] = [
+    &["std", "option", "Option"],
+    &["std", "option", "Option", "Some"],
+    &["std", "option", "Option", "None"],
+    &["std", "result", "Result"],
+    &["std", "result", "Result", "Ok"],
+    &["std", "result", "Result", "Err"],
+    &["std", "string", "String"],
+    &["std", "vec", "Vec"],
+    &["std", "boxed", "Box"],
+    &["std", "clone", "Clone"],
+    &["std", "marker", "Send"],
+    &["std", "marker", "Sync"],
+    &["std", "marker", "Copy"],
+    &["std", "convert", "From"],
+    &["std", "convert", "Into"],
+    &["std", "default", "Default"],
+    &["std", "fmt", "Debug"],
+    &["std", "cmp", "PartialEq"],
+    &["std", "iter", "Iterator"],
+];
+
+/// Paths of the runtime a module imports by their last name (`use ::specjet::respond;`) when
+/// it uses them.
+const IMPORTED: [&[&str]; 10] = [
+    &["std", "future", "Future"],
+    &["specjet", "Problem"],
+    &["specjet", "ParamType"],
+    &["specjet", "axum"],
+    &["specjet", "http"],
+    &["specjet", "serde"],
+    &["specjet", "respond"],
+    &["specjet", "extract"],
+    &["specjet", "contract"],
+    &["specjet", "security"],
+];
+
+/// `tokens` with every path of [`PRELUDE`] written as its last name, and those of
+/// [`IMPORTED`] too with a `use` in their module, unless the module defines or imports an item
+/// of that name itself (a schema called `Result` keeps `::std::result::Result` meaning the
+/// standard one). Each `mod name { .. }` is a module of its own.
+fn short_paths(tokens: TokenStream) -> TokenStream {
+    let mut taken = HashSet::new();
+    defined_names(&tokens, &mut taken);
+    let mut imports = BTreeSet::new();
+    let body = shorten(tokens, &taken, &mut imports);
+    let mut trees: Vec<TokenTree> = body.into_iter().collect();
+    // After the module's inner attributes (`#![..]`, `//!` docs).
+    let mut at = 0;
+    while let (
+        Some(TokenTree::Punct(hash)),
+        Some(TokenTree::Punct(bang)),
+        Some(TokenTree::Group(_)),
+    ) = (trees.get(at), trees.get(at + 1), trees.get(at + 2))
+    {
+        if hash.as_char() != '#' || bang.as_char() != '!' {
+            break;
+        }
+        at += 3;
+    }
+    // One `use` per crate: `use ::specjet::{axum, http, Problem};`.
+    let mut uses: Vec<TokenTree> = Vec::new();
+    let mut by_root: Vec<(&str, Vec<&[&str]>)> = Vec::new();
+    for path in imports {
+        match by_root.iter_mut().find(|(root, _)| *root == path[0]) {
+            Some((_, paths)) => paths.push(&path[1..]),
+            None => by_root.push((path[0], vec![&path[1..]])),
+        }
+    }
+    for (root, mut paths) in by_root {
+        paths.sort_by_key(|path| path.join("::").to_lowercase());
+        let root = Ident::new(root, Span::call_site());
+        let paths = paths.into_iter().map(|path| {
+            let names = path.iter().map(|name| Ident::new(name, Span::call_site()));
+            quote::quote! { #(#names)::* }
+        });
+        uses.extend(quote::quote! { use ::#root::{#(#paths),*}; });
+    }
+    trees.splice(at..at, uses);
+    trees.into_iter().collect()
+}
+
+/// The names a module defines (`struct X`, `fn x`, `mod x`, ...) or imports (every name of a
+/// `use`), not looking into the modules it holds: conservative, a name in doubt is taken.
+fn defined_names(tokens: &TokenStream, taken: &mut HashSet<String>) {
+    const DEFINES: [&str; 9] = [
+        "struct", "enum", "union", "type", "trait", "fn", "const", "static", "mod",
+    ];
+    let mut in_use = false;
+    let mut after_keyword = None::<String>;
+    for tree in tokens.clone() {
+        match &tree {
+            TokenTree::Ident(ident) => {
+                let name = ident.to_string();
+                if in_use || after_keyword.is_some() {
+                    taken.insert(name.clone());
+                }
+                after_keyword = DEFINES.contains(&name.as_str()).then_some(name.clone());
+                in_use |= name == "use";
+            }
+            TokenTree::Group(group) => {
+                if in_use {
+                    collect_all(&group.stream(), taken);
+                } else if after_keyword.is_none() {
+                    defined_names(&group.stream(), taken);
+                }
+                after_keyword = None;
+            }
+            TokenTree::Punct(punct) => {
+                if punct.as_char() == ';' {
+                    in_use = false;
+                }
+                after_keyword = None;
+            }
+            TokenTree::Literal(_) => after_keyword = None,
+        }
+    }
+}
+
+/// Every identifier of `tokens` (the names a `use` list imports).
+fn collect_all(tokens: &TokenStream, taken: &mut HashSet<String>) {
+    for tree in tokens.clone() {
+        match tree {
+            TokenTree::Ident(ident) => {
+                taken.insert(ident.to_string());
+            }
+            TokenTree::Group(group) => collect_all(&group.stream(), taken),
+            _ => {}
+        }
+    }
+}
+
+fn shorten(
+    tokens: TokenStream,
+    taken: &HashSet<String>,
+    imports: &mut BTreeSet<&'static [&'static str]>,
+) -> TokenStream {
+    let trees: Vec<TokenTree> = tokens.into_iter().collect();
+    let mut out: Vec<TokenTree> = Vec::with_capacity(trees.len());
+    let mut i = 0;
+    while i < trees.len() {
+        if let Some((ident, used, import)) = short_path_at(&trees[i..], taken) {
+            // Not the tail of a longer path (`self::std::...`): after an identifier, only
+            // after a keyword that starts a type or an expression.
+            let continues_path = match out.last() {
+                Some(TokenTree::Ident(before)) => {
+                    !BEFORE_PATH.contains(&before.to_string().as_str())
+                }
+                _ => false,
+            };
+            if !continues_path {
+                imports.extend(import);
+                out.push(TokenTree::Ident(ident));
+                i += used;
+                continue;
+            }
+        }
+        match &trees[i] {
+            TokenTree::Group(group) => {
+                // `mod name { .. }`: a module of its own, with its own names and imports.
+                let is_module = matches!(
+                    (out.len().checked_sub(2).map(|at| &out[at]), out.last()),
+                    (Some(TokenTree::Ident(keyword)), Some(TokenTree::Ident(_))) if keyword == "mod"
+                );
+                let stream = if is_module {
+                    short_paths(group.stream())
+                } else {
+                    shorten(group.stream(), taken, imports)
+                };
+                let mut inner = Group::new(group.delimiter(), stream);
+                inner.set_span(group.span());
+                out.push(TokenTree::Group(inner));
+            }
+            other => out.push(other.clone()),
+        }
+        i += 1;
+    }
+    out.into_iter().collect()
+}
+
+/// Keywords after which a path starts (`impl ::std::convert::From<..>`, `as ::std::...`).
+const BEFORE_PATH: [&str; 14] = [
+    "as", "impl", "dyn", "for", "in", "mut", "return", "where", "move", "ref", "else", "let",
+    "match", "if",
+];
+
+/// At the start of `trees`, a path that begins with one of [`PRELUDE`] or [`IMPORTED`]
+/// written in full (`::std::option::Option`, `::std::string::String::from`): the name it is
+/// written as, how many trees that prefix spans (the rest, `::from`, stays), and the import
+/// it needs.
+fn short_path_at(
+    trees: &[TokenTree],
+    taken: &HashSet<String>,
+) -> Option<(Ident, usize, Option<&'static [&'static str]>)> {
+    let mut names: Vec<&Ident> = Vec::new();
+    let mut at = 0;
+    loop {
+        let colons = matches!(
+            (trees.get(at), trees.get(at + 1)),
+            (Some(TokenTree::Punct(a)), Some(TokenTree::Punct(b)))
+                if a.as_char() == ':' && a.spacing() == Spacing::Joint && b.as_char() == ':'
+        );
+        if !colons {
+            break;
+        }
+        match trees.get(at + 2) {
+            Some(TokenTree::Ident(ident)) => names.push(ident),
+            _ => return None,
+        }
+        at += 3;
+    }
+    let path: Vec<String> = names.iter().map(|ident| ident.to_string()).collect();
+    let matches = |known: &[&str], length: usize| {
+        known
+            .iter()
+            .copied()
+            .eq(path[..length].iter().map(String::as_str))
+    };
+    // The longest prefix that is known (`Option::Some` before `Option`).
+    (1..=path.len()).rev().find_map(|length| {
+        let last = names[length - 1];
+        if taken.contains(&last.to_string()) {
+            return None;
+        }
+        if PRELUDE.iter().any(|known| matches(known, length)) {
+            return Some((last.clone(), length * 3, None));
+        }
+        IMPORTED
+            .iter()
+            .find(|known| matches(known, length))
+            .map(|&known| (last.clone(), length * 3, Some(known)))
+    })
 }
 
 /// Puts a blank line between consecutive items (prettyplease packs them): before a line that

@@ -1192,8 +1192,7 @@ fn empty_operations_are_generated_in_3_0_and_3_1() {
                 .unwrap_or_default();
             let variants = response.split("\n}").next().unwrap_or_default();
             assert!(
-                variants.contains("Problem(::specjet::Problem)")
-                    && variants.matches("),").count() == 1,
+                variants.contains("Problem(Problem)") && variants.matches("),").count() == 1,
                 "{case}:\n{variants}"
             );
 

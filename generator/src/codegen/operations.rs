@@ -284,12 +284,7 @@ fn extraction(api: &Api, op: &Operation, scope: Scope) -> TokenStream {
             let ident = &idents[0];
             let rejected = reject(quote! { [::std::option::Option::Some(error)] });
             quote! {
-                let #ident = match #ident {
-                    ::std::result::Result::Ok(value) => value,
-                    ::std::result::Result::Err(error) => {
-                        return ::std::result::Result::Err(#rejected);
-                    }
-                };
+                let #ident = #ident.map_err(|error| #rejected)?;
             }
         }
         _ => {

@@ -1460,7 +1460,7 @@ pub const DOCUMENT: &str = r##"{
   }
 }"##;
 
+use ::specjet::contract;
+
 /// The contract requests are checked against: the document's schemas.
-pub static CONTRACT: ::specjet::contract::Contract = ::specjet::contract::Contract::new(
-    DOCUMENT,
-);
+pub static CONTRACT: contract::Contract = contract::Contract::new(DOCUMENT);
