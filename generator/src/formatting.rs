@@ -41,8 +41,9 @@ const PRELUDE: [&[&str]; 19] = [
 
 /// Paths of the runtime a module imports by their last name (`use ::specjet::respond;`) when
 /// it uses them.
-const IMPORTED: [&[&str]; 10] = [
+const IMPORTED: [&[&str]; 11] = [
     &["std", "future", "Future"],
+    &["std", "sync", "Arc"],
     &["specjet", "Problem"],
     &["specjet", "ParamType"],
     &["specjet", "axum"],
@@ -64,7 +65,7 @@ fn short_paths(tokens: TokenStream) -> TokenStream {
     let mut imports = BTreeSet::new();
     let body = shorten(tokens, &taken, &mut imports);
     let mut trees: Vec<TokenTree> = body.into_iter().collect();
-    // After the module's inner attributes (`#![..]`, `//!` docs).
+    // After the module's inner attributes (`#![..]`, `//!` docs)...
     let mut at = 0;
     while let (
         Some(TokenTree::Punct(hash)),
@@ -76,6 +77,16 @@ fn short_paths(tokens: TokenStream) -> TokenStream {
             break;
         }
         at += 3;
+    }
+    // Below the module's own imports.
+    while matches!(trees.get(at), Some(TokenTree::Ident(ident)) if ident == "use") {
+        match trees[at..]
+            .iter()
+            .position(|tree| matches!(tree, TokenTree::Punct(p) if p.as_char() == ';'))
+        {
+            Some(end) => at += end + 1,
+            None => break,
+        }
     }
     // One `use` per crate: `use ::specjet::{axum, http, Problem};`.
     let mut uses: Vec<TokenTree> = Vec::new();

@@ -95,14 +95,13 @@ fn router(remembered: u64) -> Router {
         (&ES256, Policies::NONE),
     ];
     let security = Security::new(&SCHEMES, |_, verify| Box::pin(verify.builtin()));
-    specjet::__private::finish_secured(
+    specjet::__private::finish(
         routes,
         &services,
-        &operations,
-        &[],
-        None,
-        &security,
-        Arc::new(specjet::reject::problem_json),
+        specjet::__private::Finish {
+            security: Some(&security),
+            ..specjet::__private::Finish::new(&operations, Arc::new(specjet::reject::problem_json))
+        },
     )
 }
 

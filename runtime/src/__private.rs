@@ -40,6 +40,49 @@ pub use crate::observability::timing::handler as timed;
 
 use specjet_model::paths::BUILTIN_PATHS;
 
+/// What a generated `router_with` hands [`finish`] beside its routes, by name.
+#[derive(Clone)]
+pub struct Finish<'a> {
+    /// Every operation and the policies it is served with.
+    pub operations: &'a [(&'static crate::OperationInfo, crate::Policies)],
+    /// The service's own paths (`/metrics`, the docs, ...) that the API serves itself.
+    pub taken: &'a [&'a str],
+    /// Where the composites of `x-fan-out` find the finished router.
+    pub fan_out: Option<&'a crate::compose::fan_out::Slot>,
+    /// The verifiers of the spec's security schemes (`None`: an API without any).
+    pub security: Option<&'a crate::policy::security::Security>,
+    /// The `reject` hook every problem of an operation goes through.
+    pub reject: crate::request::reject::RejectHook,
+}
+
+impl std::fmt::Debug for Finish<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Finish")
+            .field("operations", &self.operations.len())
+            .field("taken", &self.taken)
+            .field("fan_out", &self.fan_out.is_some())
+            .field("security", &self.security.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> Finish<'a> {
+    /// `operations`, answering problems through `reject`; nothing taken, no composites, no
+    /// security schemes.
+    pub fn new(
+        operations: &'a [(&'static crate::OperationInfo, crate::Policies)],
+        reject: crate::request::reject::RejectHook,
+    ) -> Self {
+        Finish {
+            operations,
+            taken: &[],
+            fan_out: None,
+            security: None,
+            reject,
+        }
+    }
+}
+
 /// The end of every generated `router_with`: the operations' policies served
 /// ([`crate::Services::apply`]), problem+json answers for unknown paths (404) and methods
 /// (405), the batch endpoint, the document and the docs, CORS around all of them, the whole
@@ -51,27 +94,17 @@ use specjet_model::paths::BUILTIN_PATHS;
 pub fn finish(
     router: axum::Router,
     services: &crate::Services,
-    operations: &[(&'static crate::OperationInfo, crate::Policies)],
-    taken: &[&str],
-    fan_out: Option<&crate::compose::fan_out::Slot>,
-    reject: crate::request::reject::RejectHook,
+    finish: Finish<'_>,
 ) -> axum::Router {
-    let security = crate::policy::security::Security::none();
-    finish_secured(
-        router, services, operations, taken, fan_out, &security, reject,
-    )
-}
-
-/// [`finish`] for an API with security schemes, verified by `security`.
-pub fn finish_secured(
-    router: axum::Router,
-    services: &crate::Services,
-    operations: &[(&'static crate::OperationInfo, crate::Policies)],
-    taken: &[&str],
-    fan_out: Option<&crate::compose::fan_out::Slot>,
-    security: &crate::policy::security::Security,
-    reject: crate::request::reject::RejectHook,
-) -> axum::Router {
+    let Finish {
+        operations,
+        taken,
+        fan_out,
+        security,
+        reject,
+    } = finish;
+    let none = crate::policy::security::Security::none();
+    let security = security.unwrap_or(&none);
     let settings = services.settings();
     crate::serving::serve::configure(&settings.server);
     let api = services

@@ -101,10 +101,10 @@ fn service() -> (Router, Arc<AtomicUsize>, Arc<AtomicUsize>) {
     let app = specjet::__private::finish(
         router,
         &services,
-        &operations,
-        &[],
-        None,
-        std::sync::Arc::new(specjet::reject::problem_json),
+        specjet::__private::Finish::new(
+            &operations,
+            std::sync::Arc::new(specjet::reject::problem_json),
+        ),
     );
     (app, reads, created)
 }

@@ -28,10 +28,7 @@ fn app(services: &Services) -> Router {
     specjet::__private::finish(
         Router::new(),
         services,
-        &[],
-        &[],
-        None,
-        std::sync::Arc::new(specjet::reject::problem_json),
+        specjet::__private::Finish::new(&[], std::sync::Arc::new(specjet::reject::problem_json)),
     )
 }
 

@@ -250,14 +250,13 @@ fn app(jwks_url: &str, failures: u32) -> App {
         (&EC, Policies::NONE),
     ];
     let security = Security::new(&SCHEMES, |_, verify| Box::pin(verify.builtin()));
-    let router = specjet::__private::finish_secured(
+    let router = specjet::__private::finish(
         router,
         &services,
-        &operations,
-        &[],
-        None,
-        &security,
-        Arc::new(specjet::reject::problem_json),
+        specjet::__private::Finish {
+            security: Some(&security),
+            ..specjet::__private::Finish::new(&operations, Arc::new(specjet::reject::problem_json))
+        },
     );
     App {
         router,

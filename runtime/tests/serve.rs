@@ -266,10 +266,10 @@ async fn a_stalled_body_is_the_clients_408_and_holds_no_slot_meanwhile() {
             axum::routing::post(|body: String| async move { body }),
         ),
         &services,
-        &[(&ECHO, policies)],
-        &[],
-        None,
-        std::sync::Arc::new(specjet::reject::problem_json),
+        specjet::__private::Finish::new(
+            &[(&ECHO, policies)],
+            std::sync::Arc::new(specjet::reject::problem_json),
+        ),
     );
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

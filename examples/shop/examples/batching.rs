@@ -38,10 +38,10 @@ async fn main() -> std::io::Result<()> {
     specjet::serve(specjet::__private::finish(
         router,
         &services,
-        &operations,
-        &[],
-        None,
-        std::sync::Arc::new(specjet::reject::problem_json),
+        specjet::__private::Finish::new(
+            &operations,
+            std::sync::Arc::new(specjet::reject::problem_json),
+        ),
     ))
     .await
 }

@@ -70,35 +70,44 @@ pub(crate) fn module(api: &Api) -> TokenStream {
         }
     });
     let slot = composed.then(|| quote! { let fan_out = ::specjet::fan_out::Slot::default(); });
-    // The composites call their parts through the finished router, layers and all.
-    let slot_arg = if composed {
-        quote! { ::std::option::Option::Some(&fan_out) }
+    // What differs from `Finish::new`, by name: the paths the API serves itself, the slot
+    // through which composites call their parts (through the finished router, layers and
+    // all), the verifiers of the security schemes.
+    let mut finish_fields = Vec::new();
+    if !taken.is_empty() {
+        finish_fields.push(quote! { taken: &[#(#taken),*], });
+    }
+    if composed {
+        finish_fields.push(quote! { fan_out: ::std::option::Option::Some(&fan_out), });
+    }
+    let secured = !api.security_schemes.is_empty();
+    if secured {
+        finish_fields.push(quote! { security: ::std::option::Option::Some(&security(api)), });
+    }
+    let finish_new = quote! {
+        ::specjet::__private::Finish::new(&operations, ::std::sync::Arc::new(reject::<A>))
+    };
+    let finish_arg = if finish_fields.is_empty() {
+        finish_new
     } else {
-        quote! { ::std::option::Option::None }
+        quote! { ::specjet::__private::Finish { #(#finish_fields)* ..#finish_new } }
     };
     // One shared `api`: a request clones an `Arc`, not the handlers' state.
-    let finish = if api.security_schemes.is_empty() {
+    let finish = if secured {
         quote! {
+            let api = ::std::sync::Arc::new(api);
             ::specjet::__private::finish(
-                router.with_state(::std::sync::Arc::new(api)),
+                router.with_state(::std::sync::Arc::clone(&api)),
                 services,
-                &operations,
-                &[#(#taken),*],
-                #slot_arg,
-                ::std::sync::Arc::new(reject::<A>),
+                #finish_arg,
             )
         }
     } else {
         quote! {
-            let api = ::std::sync::Arc::new(api);
-            ::specjet::__private::finish_secured(
-                router.with_state(::std::sync::Arc::clone(&api)),
+            ::specjet::__private::finish(
+                router.with_state(::std::sync::Arc::new(api)),
                 services,
-                &operations,
-                &[#(#taken),*],
-                #slot_arg,
-                &security(api),
-                ::std::sync::Arc::new(reject::<A>),
+                #finish_arg,
             )
         }
     };
