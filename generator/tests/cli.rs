@@ -1218,3 +1218,51 @@ fn empty_operations_are_generated_in_3_0_and_3_1() {
         }
     }
 }
+
+#[test]
+fn captures_are_named_after_their_parameters_where_every_route_agrees() {
+    let text = r#"
+openapi: 3.0.3
+info: {title: Captures, version: "1"}
+paths:
+  /pets/{petId}:
+    get: {operationId: getPet, responses: {"200": {description: ok}}}
+  /pets/{petId}/photos/{photoId}:
+    get: {operationId: getPhoto, responses: {"200": {description: ok}}}
+  /a/{id}:
+    get: {operationId: getA, responses: {"200": {description: ok}}}
+  /a/{name}/x:
+    get: {operationId: getAx, responses: {"200": {description: ok}}}
+  /files/{name}.json:
+    get: {operationId: getFile, responses: {"200": {description: ok}}}
+  /files/{name}:
+    put: {operationId: putFile, responses: {"204": {description: ok}}}
+  /odd/{odd-name}:
+    get: {operationId: getOdd, responses: {"200": {description: ok}}}
+"#;
+    for (name, text) in [
+        ("captures.yaml", text.to_owned()),
+        ("captures31.yaml", text.replace("3.0.3", "3.1.0")),
+    ] {
+        let analysis = specjet_generator::analyze_text(name, &text).unwrap();
+        let route = |id: &str| {
+            let op = analysis
+                .api
+                .operations
+                .iter()
+                .find(|op| op.id == id)
+                .unwrap();
+            analysis.api.routes[op.route].axum_path.clone()
+        };
+        // One name at every place: the spec's.
+        assert_eq!(route("getPet"), "/pets/{petId}");
+        assert_eq!(route("getPhoto"), "/pets/{petId}/photos/{photoId}");
+        // Two names at one place, a segment with text around its parameter, a name the router
+        // reads otherwise: by position.
+        assert_eq!(route("getA"), "/a/{s1}");
+        assert_eq!(route("getAx"), "/a/{s1}/x");
+        assert_eq!(route("getFile"), route("putFile"));
+        assert_eq!(route("getFile"), "/files/{s1}");
+        assert_eq!(route("getOdd"), "/odd/{s1}");
+    }
+}

@@ -1004,101 +1004,13 @@ fn affix_handler(api: &Api, handler: &Ident, ops: &[usize]) -> TokenStream {
 /// `settings()`: the root `x-specjet` settings as runtime values, naming only what differs
 /// from the defaults.
 fn settings_fn(api: &Api, imports: &mut Imports) -> TokenStream {
-    let defaults = crate::ir::ServiceSettings::default();
     let settings = &api.settings;
     let prefix = settings.cache.key_prefix.as_str();
     let mut changes = Vec::new();
-    let cache = &settings.cache;
-    if cache.backend != defaults.cache.backend {
-        let backend = match cache.backend {
-            CacheBackend::Memory => quote! { Memory },
-            CacheBackend::Redis => quote! { Redis },
-            CacheBackend::Tiered => quote! { Tiered },
-        };
-        changes.push(quote! { settings.cache.backend = ::specjet::cache::Backend::#backend; });
-    }
-    if cache.capacity_bytes != defaults.cache.capacity_bytes {
-        let capacity = Literal::u64_unsuffixed(cache.capacity_bytes);
-        changes.push(quote! { settings.cache.capacity_bytes = #capacity; });
-    }
-    let limits = &settings.rate_limit;
-    if limits.backend != defaults.rate_limit.backend {
-        let backend = match limits.backend {
-            RateLimitBackend::Memory => quote! { Memory },
-            RateLimitBackend::Redis => quote! { Redis },
-        };
-        changes.push(
-            quote! { settings.rate_limit.backend = ::specjet::rate_limit::Backend::#backend; },
-        );
-    }
-    if limits.on_backend_error != defaults.rate_limit.on_backend_error {
-        let on_error = match limits.on_backend_error {
-            OnBackendError::Local => quote! { Local },
-            OnBackendError::Allow => quote! { Allow },
-            OnBackendError::Deny => quote! { Deny },
-        };
-        changes.push(quote! { settings.rate_limit.on_backend_error = ::specjet::rate_limit::OnBackendError::#on_error; });
-    }
-    if !limits.trusted_proxies.is_empty() {
-        let proxies = &limits.trusted_proxies;
-        changes.push(quote! {
-            settings.rate_limit.trusted_proxies = [#(#proxies),*].map(::std::string::String::from).to_vec();
-        });
-    }
-    if let Some(count) = limits.streams_per_caller {
-        let count = Literal::u32_unsuffixed(count);
-        changes.push(quote! { settings.rate_limit.streams_per_caller = ::std::option::Option::Some(#count); });
-    }
-    if let Some(name) = &limits.client_ip_header {
-        changes.push(quote! { settings.rate_limit.client_ip_header = ::std::option::Option::Some(::std::string::String::from(#name)); });
-    }
-    let compression = &settings.compression;
-    let defaults = &defaults.compression;
-    for (on, default, name) in [
-        (compression.br, defaults.br, "br"),
-        (compression.zstd, defaults.zstd, "zstd"),
-        (compression.gzip, defaults.gzip, "gzip"),
-    ] {
-        if on != default {
-            let field = format_ident!("{}", name);
-            changes.push(quote! { settings.compression.#field = #on; });
-        }
-    }
-    if compression.min_size != defaults.min_size {
-        let min_size = Literal::u16_unsuffixed(compression.min_size);
-        changes.push(quote! { settings.compression.min_size = #min_size; });
-    }
-    if compression.max_request_size != defaults.max_request_size {
-        let max_request = Literal::usize_unsuffixed(compression.max_request_size);
-        changes.push(quote! { settings.compression.max_request_size = #max_request; });
-    }
-    let batch = &settings.batch;
-    let default_batch = specjet_model::BatchSettings::default();
-    if batch.path != default_batch.path {
-        let path = &batch.path;
-        changes.push(quote! { settings.batch.path = ::std::string::String::from(#path); });
-    }
-    for (value, default, field) in [
-        (
-            batch.max_requests,
-            default_batch.max_requests,
-            quote! { max_requests },
-        ),
-        (
-            batch.concurrency,
-            default_batch.concurrency,
-            quote! { concurrency },
-        ),
-    ] {
-        if value != default {
-            let value = Literal::usize_unsuffixed(value);
-            changes.push(quote! { settings.batch.#field = #value; });
-        }
-    }
-    if batch.max_body_size != default_batch.max_body_size {
-        let bytes = Literal::usize_unsuffixed(batch.max_body_size);
-        changes.push(quote! { settings.batch.max_body_size = #bytes; });
-    }
+    changes.extend(cache_changes(&settings.cache));
+    changes.extend(rate_limit_changes(&settings.rate_limit));
+    changes.extend(compression_changes(&settings.compression));
+    changes.extend(batch_changes(&settings.batch));
     if let Some(limit) = settings.max_in_flight {
         let limit = Literal::u64_unsuffixed(limit);
         changes.push(quote! { settings.max_in_flight = ::std::option::Option::Some(#limit); });
@@ -1154,6 +1066,121 @@ fn settings_fn(api: &Api, imports: &mut Imports) -> TokenStream {
             Services::start(settings()).await
         }
     }
+}
+
+/// `settings.cache.* = ..` for what `x-specjet.cache` sets apart from the defaults.
+fn cache_changes(cache: &specjet_model::CacheSettings) -> Vec<TokenStream> {
+    let defaults = specjet_model::CacheSettings::default();
+    let mut changes = Vec::new();
+    if cache.backend != defaults.backend {
+        let backend = match cache.backend {
+            CacheBackend::Memory => quote! { Memory },
+            CacheBackend::Redis => quote! { Redis },
+            CacheBackend::Tiered => quote! { Tiered },
+        };
+        changes.push(quote! { settings.cache.backend = ::specjet::cache::Backend::#backend; });
+    }
+    if cache.capacity_bytes != defaults.capacity_bytes {
+        let capacity = Literal::u64_unsuffixed(cache.capacity_bytes);
+        changes.push(quote! { settings.cache.capacity_bytes = #capacity; });
+    }
+    changes
+}
+
+/// `settings.rate_limit.* = ..` for what `x-specjet.rate-limit` sets apart from the defaults.
+fn rate_limit_changes(limits: &specjet_model::RateLimitSettings) -> Vec<TokenStream> {
+    let defaults = specjet_model::RateLimitSettings::default();
+    let mut changes = Vec::new();
+    if limits.backend != defaults.backend {
+        let backend = match limits.backend {
+            RateLimitBackend::Memory => quote! { Memory },
+            RateLimitBackend::Redis => quote! { Redis },
+        };
+        changes.push(
+            quote! { settings.rate_limit.backend = ::specjet::rate_limit::Backend::#backend; },
+        );
+    }
+    if limits.on_backend_error != defaults.on_backend_error {
+        let on_error = match limits.on_backend_error {
+            OnBackendError::Local => quote! { Local },
+            OnBackendError::Allow => quote! { Allow },
+            OnBackendError::Deny => quote! { Deny },
+        };
+        changes.push(quote! { settings.rate_limit.on_backend_error = ::specjet::rate_limit::OnBackendError::#on_error; });
+    }
+    if !limits.trusted_proxies.is_empty() {
+        let proxies = &limits.trusted_proxies;
+        changes.push(quote! {
+            settings.rate_limit.trusted_proxies = [#(#proxies),*].map(::std::string::String::from).to_vec();
+        });
+    }
+    if let Some(count) = limits.streams_per_caller {
+        let count = Literal::u32_unsuffixed(count);
+        changes.push(quote! { settings.rate_limit.streams_per_caller = ::std::option::Option::Some(#count); });
+    }
+    if let Some(name) = &limits.client_ip_header {
+        changes.push(quote! { settings.rate_limit.client_ip_header = ::std::option::Option::Some(::std::string::String::from(#name)); });
+    }
+    changes
+}
+
+/// `settings.compression.* = ..` for what `x-specjet.compression` sets apart from the
+/// defaults.
+fn compression_changes(compression: &specjet_model::CompressionSettings) -> Vec<TokenStream> {
+    let defaults = specjet_model::CompressionSettings::default();
+    let mut changes = Vec::new();
+    for (on, default, name) in [
+        (compression.br, defaults.br, "br"),
+        (compression.zstd, defaults.zstd, "zstd"),
+        (compression.gzip, defaults.gzip, "gzip"),
+    ] {
+        if on != default {
+            let field = format_ident!("{}", name);
+            changes.push(quote! { settings.compression.#field = #on; });
+        }
+    }
+    if compression.min_size != defaults.min_size {
+        let min_size = Literal::u16_unsuffixed(compression.min_size);
+        changes.push(quote! { settings.compression.min_size = #min_size; });
+    }
+    if compression.max_request_size != defaults.max_request_size {
+        let max_request = Literal::usize_unsuffixed(compression.max_request_size);
+        changes.push(quote! { settings.compression.max_request_size = #max_request; });
+    }
+    changes
+}
+
+/// `settings.batch.* = ..` for what `x-specjet.batch` sets apart from the defaults.
+fn batch_changes(batch: &specjet_model::BatchSettings) -> Vec<TokenStream> {
+    let defaults = specjet_model::BatchSettings::default();
+    let mut changes = Vec::new();
+    if batch.path != defaults.path {
+        let path = &batch.path;
+        changes.push(quote! { settings.batch.path = ::std::string::String::from(#path); });
+    }
+    for (value, default, field) in [
+        (
+            batch.max_requests,
+            defaults.max_requests,
+            quote! { max_requests },
+        ),
+        (
+            batch.concurrency,
+            defaults.concurrency,
+            quote! { concurrency },
+        ),
+        (
+            batch.max_body_size,
+            defaults.max_body_size,
+            quote! { max_body_size },
+        ),
+    ] {
+        if value != default {
+            let value = Literal::usize_unsuffixed(value);
+            changes.push(quote! { settings.batch.#field = #value; });
+        }
+    }
+    changes
 }
 
 fn trait_method(op: &Operation) -> TokenStream {

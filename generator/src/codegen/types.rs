@@ -36,146 +36,12 @@ fn type_def(api: &Api, def: &TypeDef, scope: Scope, defaults: &mut Namespace) ->
             scope,
             defaults,
         ),
-        TypeKind::StringEnum { variants } => {
-            let idents: Vec<_> = variants
-                .iter()
-                .map(|v| format_ident!("{}", v.name))
-                .collect();
-            let wires: Vec<_> = variants.iter().map(|v| &v.wire).collect();
-            let renames = variants.iter().map(|v| {
-                let wire = &v.wire;
-                let docs = doc_attrs(v.docs.as_deref());
-                quote! { #docs #[serde(rename = #wire)] }
-            });
-            quote! {
-                #docs
-                #[derive(::std::fmt::Debug, ::std::clone::Clone, ::std::marker::Copy, ::std::cmp::PartialEq, ::std::cmp::Eq, ::std::hash::Hash #serde)]
-                #[serde(crate = "::specjet::serde")]
-                pub enum #name {
-                    #( #renames #idents, )*
-                }
-
-                impl #name {
-                    /// The value as it is written on the wire.
-                    pub fn as_str(self) -> &'static str {
-                        match self {
-                            #( Self::#idents => #wires, )*
-                        }
-                    }
-                }
-
-                impl ::std::fmt::Display for #name {
-                    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                        f.write_str(self.as_str())
-                    }
-                }
-            }
-        }
-        TypeKind::IntEnum { variants } => {
-            let idents: Vec<_> = variants
-                .iter()
-                .map(|v| format_ident!("{}", v.name))
-                .collect();
-            let values: Vec<_> = variants
-                .iter()
-                .map(|v| Literal::i64_unsuffixed(v.value))
-                .collect();
-            let expected = variants
-                .iter()
-                .map(|v| v.value.to_string())
-                .collect::<Vec<_>>()
-                .join(", ");
-            let message = format!("{{value}} is not one of {expected}");
-            quote! {
-                #docs
-                #[derive(::std::fmt::Debug, ::std::clone::Clone, ::std::marker::Copy, ::std::cmp::PartialEq, ::std::cmp::Eq, ::std::hash::Hash #serde)]
-                #[serde(crate = "::specjet::serde", try_from = "i64", into = "i64")]
-                pub enum #name {
-                    #( #idents, )*
-                }
-
-                impl ::std::convert::From<#name> for i64 {
-                    fn from(value: #name) -> i64 {
-                        match value {
-                            #( #name::#idents => #values, )*
-                        }
-                    }
-                }
-
-                impl ::std::convert::TryFrom<i64> for #name {
-                    type Error = ::std::string::String;
-
-                    fn try_from(value: i64) -> ::std::result::Result<Self, Self::Error> {
-                        match value {
-                            #( #values => ::std::result::Result::Ok(Self::#idents), )*
-                            value => ::std::result::Result::Err(::std::format!(#message)),
-                        }
-                    }
-                }
-            }
-        }
+        TypeKind::StringEnum { variants } => string_enum(&name, &docs, &serde, variants),
+        TypeKind::IntEnum { variants } => int_enum(&name, &docs, &serde, variants),
         TypeKind::Union {
             variants,
             discriminator,
-        } => {
-            let idents: Vec<_> = variants
-                .iter()
-                .map(|v| format_ident!("{}", v.name))
-                .collect();
-            let types: Vec<_> = variants
-                .iter()
-                .map(|v| rust_type(api, &v.ty, scope))
-                .collect();
-            match discriminator {
-                None => quote! {
-                    #docs
-                    #[derive(::std::fmt::Debug, ::std::clone::Clone, ::std::cmp::PartialEq #serde)]
-                    #[serde(crate = "::specjet::serde", untagged)]
-                    pub enum #name {
-                        #( #idents(#types), )*
-                    }
-                },
-                Some(property) => {
-                    let first_tags: Vec<&String> = variants.iter().map(|v| &v.tags[0]).collect();
-                    let all_tags: Vec<&String> = variants.iter().flat_map(|v| &v.tags).collect();
-                    let match_arms = variants.iter().zip(&idents).map(|(v, ident)| {
-                        let tags = &v.tags;
-                        quote! { #( #tags )|* => ::specjet::__private::from_tagged(value).map(Self::#ident), }
-                    });
-                    let serialize = def.serde.serialize.then(|| quote! {
-                        impl ::specjet::serde::Serialize for #name {
-                            fn serialize<S: ::specjet::serde::Serializer>(&self, serializer: S) -> ::std::result::Result<S::Ok, S::Error> {
-                                match self {
-                                    #( Self::#idents(value) => ::specjet::__private::serialize_tagged(serializer, #property, #first_tags, value), )*
-                                }
-                            }
-                        }
-                    });
-                    let deserialize = def.serde.deserialize.then(|| quote! {
-                        impl<'de> ::specjet::serde::Deserialize<'de> for #name {
-                            fn deserialize<D: ::specjet::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
-                                let (tag, value) = ::specjet::__private::tagged_variant(deserializer, #property)?;
-                                match tag.as_str() {
-                                    #( #match_arms )*
-                                    other => ::std::result::Result::Err(::specjet::__private::unknown_tag(#property, other, &[#( #all_tags ),*])),
-                                }
-                            }
-                        }
-                    });
-                    quote! {
-                        #docs
-                        #[derive(::std::fmt::Debug, ::std::clone::Clone, ::std::cmp::PartialEq)]
-                        pub enum #name {
-                            #( #idents(#types), )*
-                        }
-
-                        #serialize
-
-                        #deserialize
-                    }
-                }
-            }
-        }
+        } => union(api, def, scope, variants, discriminator.as_deref()),
         TypeKind::Alias(ty) => {
             let ty = rust_type(api, ty, scope);
             quote! {
@@ -190,6 +56,168 @@ fn type_def(api: &Api, def: &TypeDef, scope: Scope, defaults: &mut Namespace) ->
                 #[derive(::std::fmt::Debug, ::std::clone::Clone, ::std::cmp::PartialEq #serde)]
                 #[serde(crate = "::specjet::serde", transparent)]
                 pub struct #name(pub #ty);
+            }
+        }
+    }
+}
+
+/// A string enum: its variants renamed to their wire values, `as_str` and `Display`.
+fn string_enum(
+    name: &proc_macro2::Ident,
+    docs: &TokenStream,
+    serde: &TokenStream,
+    variants: &[crate::ir::EnumVariant],
+) -> TokenStream {
+    let idents: Vec<_> = variants
+        .iter()
+        .map(|v| format_ident!("{}", v.name))
+        .collect();
+    let wires: Vec<_> = variants.iter().map(|v| &v.wire).collect();
+    let renames = variants.iter().map(|v| {
+        let wire = &v.wire;
+        let docs = doc_attrs(v.docs.as_deref());
+        quote! { #docs #[serde(rename = #wire)] }
+    });
+    quote! {
+        #docs
+        #[derive(::std::fmt::Debug, ::std::clone::Clone, ::std::marker::Copy, ::std::cmp::PartialEq, ::std::cmp::Eq, ::std::hash::Hash #serde)]
+        #[serde(crate = "::specjet::serde")]
+        pub enum #name {
+            #( #renames #idents, )*
+        }
+
+        impl #name {
+            /// The value as it is written on the wire.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    #( Self::#idents => #wires, )*
+                }
+            }
+        }
+
+        impl ::std::fmt::Display for #name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    }
+}
+
+/// An integer enum, read from and written as its `i64` values.
+fn int_enum(
+    name: &proc_macro2::Ident,
+    docs: &TokenStream,
+    serde: &TokenStream,
+    variants: &[crate::ir::IntVariant],
+) -> TokenStream {
+    let idents: Vec<_> = variants
+        .iter()
+        .map(|v| format_ident!("{}", v.name))
+        .collect();
+    let values: Vec<_> = variants
+        .iter()
+        .map(|v| Literal::i64_unsuffixed(v.value))
+        .collect();
+    let expected = variants
+        .iter()
+        .map(|v| v.value.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let message = format!("{{value}} is not one of {expected}");
+    quote! {
+        #docs
+        #[derive(::std::fmt::Debug, ::std::clone::Clone, ::std::marker::Copy, ::std::cmp::PartialEq, ::std::cmp::Eq, ::std::hash::Hash #serde)]
+        #[serde(crate = "::specjet::serde", try_from = "i64", into = "i64")]
+        pub enum #name {
+            #( #idents, )*
+        }
+
+        impl ::std::convert::From<#name> for i64 {
+            fn from(value: #name) -> i64 {
+                match value {
+                    #( #name::#idents => #values, )*
+                }
+            }
+        }
+
+        impl ::std::convert::TryFrom<i64> for #name {
+            type Error = ::std::string::String;
+
+            fn try_from(value: i64) -> ::std::result::Result<Self, Self::Error> {
+                match value {
+                    #( #values => ::std::result::Result::Ok(Self::#idents), )*
+                    value => ::std::result::Result::Err(::std::format!(#message)),
+                }
+            }
+        }
+    }
+}
+
+/// A union (`oneOf`, `anyOf`): untagged, or read by its `discriminator` property.
+fn union(
+    api: &Api,
+    def: &TypeDef,
+    scope: Scope,
+    variants: &[crate::ir::UnionVariant],
+    discriminator: Option<&str>,
+) -> TokenStream {
+    let name = format_ident!("{}", def.name);
+    let docs = doc_attrs(def.docs.as_deref());
+    let serde = serde_derives(def.serde);
+    let idents: Vec<_> = variants
+        .iter()
+        .map(|v| format_ident!("{}", v.name))
+        .collect();
+    let types: Vec<_> = variants
+        .iter()
+        .map(|v| rust_type(api, &v.ty, scope))
+        .collect();
+    match discriminator {
+        None => quote! {
+            #docs
+            #[derive(::std::fmt::Debug, ::std::clone::Clone, ::std::cmp::PartialEq #serde)]
+            #[serde(crate = "::specjet::serde", untagged)]
+            pub enum #name {
+                #( #idents(#types), )*
+            }
+        },
+        Some(property) => {
+            let first_tags: Vec<&String> = variants.iter().map(|v| &v.tags[0]).collect();
+            let all_tags: Vec<&String> = variants.iter().flat_map(|v| &v.tags).collect();
+            let match_arms = variants.iter().zip(&idents).map(|(v, ident)| {
+                    let tags = &v.tags;
+                    quote! { #( #tags )|* => ::specjet::__private::from_tagged(value).map(Self::#ident), }
+                });
+            let serialize = def.serde.serialize.then(|| quote! {
+                    impl ::specjet::serde::Serialize for #name {
+                        fn serialize<S: ::specjet::serde::Serializer>(&self, serializer: S) -> ::std::result::Result<S::Ok, S::Error> {
+                            match self {
+                                #( Self::#idents(value) => ::specjet::__private::serialize_tagged(serializer, #property, #first_tags, value), )*
+                            }
+                        }
+                    }
+                });
+            let deserialize = def.serde.deserialize.then(|| quote! {
+                    impl<'de> ::specjet::serde::Deserialize<'de> for #name {
+                        fn deserialize<D: ::specjet::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
+                            let (tag, value) = ::specjet::__private::tagged_variant(deserializer, #property)?;
+                            match tag.as_str() {
+                                #( #match_arms )*
+                                other => ::std::result::Result::Err(::specjet::__private::unknown_tag(#property, other, &[#( #all_tags ),*])),
+                            }
+                        }
+                    }
+                });
+            quote! {
+                #docs
+                #[derive(::std::fmt::Debug, ::std::clone::Clone, ::std::cmp::PartialEq)]
+                pub enum #name {
+                    #( #idents(#types), )*
+                }
+
+                #serialize
+
+                #deserialize
             }
         }
     }

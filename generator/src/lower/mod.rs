@@ -79,6 +79,7 @@ pub(crate) fn lower(spec: &Spec, diags: &mut Diagnostics) -> Api {
     lowering.security_schemes = lowering.security_schemes();
     lowering.check_builtin_verifiers(&settings);
     lowering.paths();
+    paths::name_captures(&mut lowering.operations);
     lowering.resolve_invalidations();
     let fan_out_sites = lowering.resolve_fan_outs();
     let routes = lowering.routes();
@@ -914,7 +915,8 @@ impl Lowering<'_> {
         let mut routes: Vec<Route> = Vec::new();
         let mut by_path: HashMap<String, usize> = HashMap::new();
         for index in 0..self.operations.len() {
-            let axum_path = paths::parse(&self.operations[index].path).axum_path;
+            let op = &self.operations[index];
+            let axum_path = paths::route_path(&op.path, &op.path_captures);
             let route = *by_path.entry(axum_path.clone()).or_insert_with(|| {
                 routes.push(Route {
                     axum_path,

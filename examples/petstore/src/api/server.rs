@@ -165,9 +165,9 @@ static OPERATIONS: [OperationInfo; 4] = [
     OperationInfo::new(
             "showPetById",
             Method::GET,
-            "/pets/{s1}",
+            "/pets/{petId}",
             false,
-            &[("petId", "s1")],
+            &[("petId", "petId")],
         )
         .with_param_types(&[ParamType::Integer])
         .with_policies(Policies {
@@ -181,25 +181,16 @@ static OPERATIONS: [OperationInfo; 4] = [
     OperationInfo::new(
             "deletePet",
             Method::DELETE,
-            "/pets/{s1}",
+            "/pets/{petId}",
             true,
-            &[("petId", "s1")],
+            &[("petId", "petId")],
         )
         .with_param_types(&[ParamType::Integer])
-        .with_security(
-            &[
-                &[
-                    ::specjet::security::SchemeUse {
-                        scheme: 0,
-                        scopes: &[],
-                    },
-                ],
-            ],
-        )
+        .with_security(&[&[::specjet::security::SchemeUse::new(0)]])
         .with_policies(Policies {
             invalidates: &[
                 InvalidationTarget::new("listPets", &[]),
-                InvalidationTarget::new("showPetById", &[("petId", "s1")]),
+                InvalidationTarget::new("showPetById", &[("petId", "petId")]),
             ],
             rate_limit: Some(POLICY_WRITES),
             ..Policies::DEFAULT
@@ -255,7 +246,7 @@ pub fn router_with<A: Api>(api: A, services: &Services) -> Router {
                 .post(::specjet::__operation_handler!(create_pet)),
         )
         .route(
-            "/pets/{s1}",
+            "/pets/{petId}",
             get(::specjet::__operation_handler!(show_pet_by_id))
                 .delete(::specjet::__operation_handler!(delete_pet)),
         );

@@ -332,7 +332,13 @@ static OPERATIONS: [OperationInfo; 17] = [
             rate_limit: Some(POLICY_WRITES),
             ..Policies::DEFAULT
         }),
-    OperationInfo::new("getUser", Method::GET, "/users/{s1}", false, &[("userId", "s1")])
+    OperationInfo::new(
+            "getUser",
+            Method::GET,
+            "/users/{userId}",
+            false,
+            &[("userId", "userId")],
+        )
         .with_param_types(&[ParamType::Integer])
         .with_policies(Policies {
             cache: Some(CachePolicy {
@@ -345,9 +351,9 @@ static OPERATIONS: [OperationInfo; 17] = [
     OperationInfo::new(
             "listUserOrders",
             Method::GET,
-            "/users/{s1}/orders",
+            "/users/{userId}/orders",
             false,
-            &[("userId", "s1")],
+            &[("userId", "userId")],
         )
         .with_param_types(&[ParamType::Integer])
         .with_query_defaults(&[("limit", "10")])
@@ -365,9 +371,9 @@ static OPERATIONS: [OperationInfo; 17] = [
     OperationInfo::new(
             "createOrder",
             Method::POST,
-            "/users/{s1}/orders",
+            "/users/{userId}/orders",
             false,
-            &[("userId", "s1")],
+            &[("userId", "userId")],
         )
         .with_param_types(&[ParamType::Integer])
         .with_policies(Policies {
@@ -383,9 +389,9 @@ static OPERATIONS: [OperationInfo; 17] = [
     OperationInfo::new(
             "watchUserOrders",
             Method::GET,
-            "/users/{s1}/orders/events",
+            "/users/{userId}/orders/events",
             false,
-            &[("userId", "s1")],
+            &[("userId", "userId")],
         )
         .with_param_types(&[ParamType::Integer])
         .with_streamed_answer()
@@ -413,9 +419,9 @@ static OPERATIONS: [OperationInfo; 17] = [
     OperationInfo::new(
             "getUserStats",
             Method::GET,
-            "/users/{s1}/stats",
+            "/users/{userId}/stats",
             false,
-            &[("userId", "s1")],
+            &[("userId", "userId")],
         )
         .with_param_types(&[ParamType::Integer])
         .with_policies(Policies {
@@ -428,9 +434,9 @@ static OPERATIONS: [OperationInfo; 17] = [
     OperationInfo::new(
             "getDashboard",
             Method::GET,
-            "/users/{s1}/dashboard",
+            "/users/{userId}/dashboard",
             false,
-            &[("userId", "s1")],
+            &[("userId", "userId")],
         )
         .with_param_types(&[ParamType::Integer])
         .with_policies(Policies {
@@ -441,14 +447,7 @@ static OPERATIONS: [OperationInfo; 17] = [
         .with_query_defaults(&[("limit", "10")])
         .with_query_types(&[("limit", ParamType::Integer)])
         .with_security(
-            &[
-                &[
-                    ::specjet::security::SchemeUse {
-                        scheme: 0,
-                        scopes: &["orders:read"],
-                    },
-                ],
-            ],
+            &[&[::specjet::security::SchemeUse::new(0).with_scopes(&["orders:read"])]],
         )
         .with_policies(Policies {
             cache: Some(CachePolicy::new(Duration::from_secs(10))),
@@ -469,9 +468,9 @@ static OPERATIONS: [OperationInfo; 17] = [
     OperationInfo::new(
             "getOrder",
             Method::GET,
-            "/orders/{s1}",
+            "/orders/{orderId}",
             false,
-            &[("orderId", "s1")],
+            &[("orderId", "orderId")],
         )
         .with_param_types(&[ParamType::Integer])
         .with_policies(Policies {
@@ -485,9 +484,9 @@ static OPERATIONS: [OperationInfo; 17] = [
     OperationInfo::new(
             "updateOrder",
             Method::PATCH,
-            "/orders/{s1}",
+            "/orders/{orderId}",
             false,
-            &[("orderId", "s1")],
+            &[("orderId", "orderId")],
         )
         .with_param_types(&[ParamType::Integer])
         .with_policies(Policies {
@@ -518,9 +517,9 @@ static OPERATIONS: [OperationInfo; 17] = [
     OperationInfo::new(
             "getProduct",
             Method::GET,
-            "/products/{s1}",
+            "/products/{productId}",
             false,
-            &[("productId", "s1")],
+            &[("productId", "productId")],
         )
         .with_param_types(&[ParamType::Integer])
         .with_policies(Policies {
@@ -531,14 +530,14 @@ static OPERATIONS: [OperationInfo; 17] = [
     OperationInfo::new(
             "deleteProduct",
             Method::DELETE,
-            "/products/{s1}",
+            "/products/{productId}",
             false,
-            &[("productId", "s1")],
+            &[("productId", "productId")],
         )
         .with_param_types(&[ParamType::Integer])
         .with_policies(Policies {
             invalidates: &[
-                InvalidationTarget::new("getProduct", &[("productId", "s1")]),
+                InvalidationTarget::new("getProduct", &[("productId", "productId")]),
                 InvalidationTarget::new("listProducts", &[]),
             ],
             rate_limit: Some(POLICY_WRITES),
@@ -716,20 +715,23 @@ pub fn router_with<A: Api>(api: A, services: &Services) -> Router {
             get(::specjet::__operation_handler!(list_users))
                 .post(::specjet::__operation_handler!(create_user)),
         )
-        .route("/users/{s1}", get(::specjet::__operation_handler!(get_user)))
+        .route("/users/{userId}", get(::specjet::__operation_handler!(get_user)))
         .route(
-            "/users/{s1}/orders",
+            "/users/{userId}/orders",
             get(::specjet::__operation_handler!(list_user_orders))
                 .post(::specjet::__operation_handler!(create_order)),
         )
         .route(
-            "/users/{s1}/orders/events",
+            "/users/{userId}/orders/events",
             get(::specjet::__operation_handler!(watch_user_orders)),
         )
         .route("/orders/export", get(::specjet::__operation_handler!(export_orders)))
-        .route("/users/{s1}/stats", get(::specjet::__operation_handler!(get_user_stats)))
         .route(
-            "/users/{s1}/dashboard",
+            "/users/{userId}/stats",
+            get(::specjet::__operation_handler!(get_user_stats)),
+        )
+        .route(
+            "/users/{userId}/dashboard",
             if A::composed_by_hand(OperationId::GetDashboard) {
                 get(::specjet::__operation_handler!(get_dashboard))
             } else {
@@ -739,7 +741,7 @@ pub fn router_with<A: Api>(api: A, services: &Services) -> Router {
         .route("/me/orders", get(::specjet::__operation_handler!(list_my_orders)))
         .route("/tokens", post(::specjet::__operation_handler!(issue_token)))
         .route(
-            "/orders/{s1}",
+            "/orders/{orderId}",
             get(::specjet::__operation_handler!(get_order))
                 .patch(::specjet::__operation_handler!(update_order)),
         )
@@ -749,7 +751,7 @@ pub fn router_with<A: Api>(api: A, services: &Services) -> Router {
                 .post(::specjet::__operation_handler!(create_product)),
         )
         .route(
-            "/products/{s1}",
+            "/products/{productId}",
             get(::specjet::__operation_handler!(get_product))
                 .delete(::specjet::__operation_handler!(delete_product)),
         );
@@ -814,7 +816,7 @@ static FAN_OUT_GET_DASHBOARD: [::specjet::fan_out::Part; 3] = [
             ::specjet::fan_out::Arg {
                 name: "userId",
                 in_path: true,
-                from: ::specjet::fan_out::Source::Path("s1"),
+                from: ::specjet::fan_out::Source::Path("userId"),
             },
         ],
         optional: false,
@@ -826,7 +828,7 @@ static FAN_OUT_GET_DASHBOARD: [::specjet::fan_out::Part; 3] = [
             ::specjet::fan_out::Arg {
                 name: "userId",
                 in_path: true,
-                from: ::specjet::fan_out::Source::Path("s1"),
+                from: ::specjet::fan_out::Source::Path("userId"),
             },
         ],
         optional: false,
@@ -838,7 +840,7 @@ static FAN_OUT_GET_DASHBOARD: [::specjet::fan_out::Part; 3] = [
             ::specjet::fan_out::Arg {
                 name: "userId",
                 in_path: true,
-                from: ::specjet::fan_out::Source::Path("s1"),
+                from: ::specjet::fan_out::Source::Path("userId"),
             },
         ],
         optional: false,

@@ -160,7 +160,11 @@ pub(super) fn requirements(op: &Operation) -> Option<TokenStream> {
                 Some(index) => Literal::usize_unsuffixed(*index),
                 None => Literal::usize_unsuffixed(usize::MAX),
             };
-            quote! { ::specjet::security::SchemeUse { scheme: #scheme, scopes: &[#(#scopes),*] } }
+            if scopes.is_empty() {
+                quote! { ::specjet::security::SchemeUse::new(#scheme) }
+            } else {
+                quote! { ::specjet::security::SchemeUse::new(#scheme).with_scopes(&[#(#scopes),*]) }
+            }
         });
         quote! { &[#(#uses),*] }
     });

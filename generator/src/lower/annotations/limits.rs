@@ -435,27 +435,7 @@ impl Vocabulary {
                 },
                 "per" => parse_duration(value).map(|ms| per = Some(ms)),
                 "burst" => count(value, "burst").map(|n| burst = Some(n)),
-                "rate" => {
-                    let rates = match value {
-                        Value::Array(items) if !items.is_empty() => items.clone(),
-                        Value::String(_) => vec![value.clone()],
-                        _ => Vec::new(),
-                    };
-                    let parsed: Result<Vec<RateWindow>, String> = if rates.is_empty() {
-                        Err("`rate` is a rate such as `100/min`, or a list of them".to_owned())
-                    } else {
-                        rates
-                            .iter()
-                            .map(|rate| match rate {
-                                Value::String(text) => parse_rate(text),
-                                other => {
-                                    Err(format!("expected a rate such as `100/min`, found {other}"))
-                                }
-                            })
-                            .collect()
-                    };
-                    parsed.map(|windows| rated = Some(windows))
-                }
+                "rate" => parse_rates(value).map(|windows| rated = Some(windows)),
                 "windows" => match self.windows(&at, value) {
                     Some(windows) => {
                         policy.windows = windows;
@@ -482,6 +462,33 @@ impl Vocabulary {
                 ok = false;
             }
         }
+        ok &= self.gather_windows(location, &mut policy, (limit, per, burst), rated);
+        if ok && policy.windows.is_empty() {
+            self.report(
+                Severity::Error,
+                location,
+                "a rate limit needs `limit` and `per`, `rate`, `windows`, or `use`",
+            );
+            ok = false;
+        }
+        if let Err(message) = check_cost(&policy) {
+            self.report(Severity::Error, &location.child("cost"), message);
+            ok = false;
+        }
+        ok.then_some(policy)
+    }
+
+    /// Every window of an object's rate limit in `policy`: `limit` per `per` (bursts of
+    /// `burst`) first, then `windows` (already there), then the `rated` ones (`burst` applies
+    /// to a single one). Whether all of them were whole.
+    fn gather_windows(
+        &mut self,
+        location: &Location,
+        policy: &mut RateLimitPolicy,
+        (limit, per, mut burst): (Option<u32>, Option<u64>, Option<u32>),
+        rated: Option<Vec<RateWindow>>,
+    ) -> bool {
+        let mut ok = true;
         if let Some(mut windows) = rated {
             if let Some(burst) = burst.take() {
                 match windows.as_mut_slice() {
@@ -516,19 +523,7 @@ impl Vocabulary {
                 ok = false;
             }
         }
-        if ok && policy.windows.is_empty() {
-            self.report(
-                Severity::Error,
-                location,
-                "a rate limit needs `limit` and `per`, `rate`, `windows`, or `use`",
-            );
-            ok = false;
-        }
-        if let Err(message) = check_cost(&policy) {
-            self.report(Severity::Error, &location.child("cost"), message);
-            ok = false;
-        }
-        ok.then_some(policy)
+        ok
     }
 
     /// `adaptive`: `limit` (a rate or a list of them), `when` (`in-flight` and/or
@@ -750,6 +745,22 @@ fn count(value: &Value, what: &str) -> Result<u32, String> {
         .and_then(|n| u32::try_from(n).ok())
         .filter(|n| *n > 0)
         .ok_or_else(|| format!("`{what}` is a whole number, at least 1"))
+}
+
+/// `rate`: a rate such as `100/min`, or a list of them.
+fn parse_rates(value: &Value) -> Result<Vec<RateWindow>, String> {
+    let rates = match value {
+        Value::Array(items) if !items.is_empty() => items.as_slice(),
+        Value::String(_) => std::slice::from_ref(value),
+        _ => return Err("`rate` is a rate such as `100/min`, or a list of them".to_owned()),
+    };
+    rates
+        .iter()
+        .map(|rate| match rate {
+            Value::String(text) => parse_rate(text),
+            other => Err(format!("expected a rate such as `100/min`, found {other}")),
+        })
+        .collect()
 }
 
 /// A call costing more than a window's burst could never pass.

@@ -211,61 +211,11 @@ pub(crate) async fn serve(
         };
         match entry.freshness() {
             Freshness::Fresh => {
-                let counter = if in_memory {
-                    &stats.memory_hits
-                } else {
-                    &stats.redis_hits
-                };
-                counter.fetch_add(1, Ordering::Relaxed);
-                let status = if in_memory {
-                    status::HIT_MEMORY
-                } else {
-                    status::HIT_REDIS
-                };
-                if let Some(validator) = if_none_match
-                    .as_deref()
-                    .and_then(|tags| matching_validator(tags, &entry.etag))
-                {
-                    stats.not_modified.fetch_add(1, Ordering::Relaxed);
-                    let counter = if in_memory {
-                        &route.counters.not_modified_memory
-                    } else {
-                        &route.counters.not_modified_redis
-                    };
-                    counter.increment(1);
-                    return not_modified(&entry, route, key.private, status, validator);
-                }
-                let counter = if in_memory {
-                    &route.counters.hit_memory
-                } else {
-                    &route.counters.hit_redis
-                };
-                counter.increment(1);
-                return respond(&entry, route, key.private, status);
+                let if_none_match = if_none_match.as_deref();
+                return fresh_hit(cache, &entry, in_memory, route, key.private, if_none_match);
             }
             Freshness::Stale => {
-                stats.stale_hits.fetch_add(1, Ordering::Relaxed);
-                let counter = if in_memory {
-                    &route.counters.stale_memory
-                } else {
-                    &route.counters.stale_redis
-                };
-                counter.increment(1);
-                // Serve the stale answer now; one background request refreshes it.
-                if let Ok(guard) = cache.begin(&key.key) {
-                    let (cache, route, key) = (cache.clone(), route.clone(), key.clone());
-                    tokio::spawn(async move {
-                        let (_, entry) =
-                            fetch(&cache, &route, &key, handler, request, true, Forward::Stale)
-                                .await;
-                        guard.finish(entry);
-                    });
-                }
-                let status = if in_memory {
-                    status::STALE_MEMORY
-                } else {
-                    status::STALE_REDIS
-                };
+                let status = stale_hit(cache, route, &key, handler, request, in_memory);
                 let response = respond(&entry, route, key.private, status);
                 return conditional(response, Some(&entry), status);
             }
@@ -303,18 +253,10 @@ pub(crate) async fn serve(
             guard.finish(entry);
             response
         }
-        Err(mut waiting) => {
+        Err(waiting) => {
             // Another request computes this key: wait for its answer instead of running the
             // handler again.
-            let entry = loop {
-                if let Flight::Done(entry) = &*waiting.borrow() {
-                    break entry.clone();
-                }
-                if waiting.changed().await.is_err() {
-                    break None;
-                }
-            };
-            match entry {
+            match flight_answer(waiting).await {
                 Some(entry) => {
                     stats.collapsed.fetch_add(1, Ordering::Relaxed);
                     route.counters.collapsed.increment(1);
@@ -323,6 +265,79 @@ pub(crate) async fn serve(
                 }
                 None => stale_if_error(handler.run(request).await),
             }
+        }
+    }
+}
+
+/// A fresh entry's answer: 304 when the client holds its validator, else the entry; counted
+/// per tier.
+fn fresh_hit(
+    cache: &Cache,
+    entry: &Arc<Entry>,
+    in_memory: bool,
+    route: &Arc<Prepared>,
+    private: bool,
+    if_none_match: Option<&str>,
+) -> Response {
+    let stats = cache.stats();
+    let counters = &route.counters;
+    let (status, hits, not_modified_here, hit_here) = if in_memory {
+        let (ours, theirs) = (&counters.not_modified_memory, &counters.hit_memory);
+        (status::HIT_MEMORY, &stats.memory_hits, ours, theirs)
+    } else {
+        let (ours, theirs) = (&counters.not_modified_redis, &counters.hit_redis);
+        (status::HIT_REDIS, &stats.redis_hits, ours, theirs)
+    };
+    hits.fetch_add(1, Ordering::Relaxed);
+    if let Some(validator) = if_none_match.and_then(|tags| matching_validator(tags, &entry.etag)) {
+        stats.not_modified.fetch_add(1, Ordering::Relaxed);
+        not_modified_here.increment(1);
+        return not_modified(entry, route, private, status, validator);
+    }
+    hit_here.increment(1);
+    respond(entry, route, private, status)
+}
+
+/// A stale entry found: counted, and one background request refreshes it (unless another
+/// already does). The status to answer the stale entry with.
+fn stale_hit(
+    cache: &Cache,
+    route: &Arc<Prepared>,
+    key: &CacheKey,
+    handler: Handler,
+    request: Request<Body>,
+    in_memory: bool,
+) -> &'static str {
+    cache.stats().stale_hits.fetch_add(1, Ordering::Relaxed);
+    let counter = if in_memory {
+        &route.counters.stale_memory
+    } else {
+        &route.counters.stale_redis
+    };
+    counter.increment(1);
+    if let Ok(guard) = cache.begin(&key.key) {
+        let (cache, route, key) = (cache.clone(), route.clone(), key.clone());
+        tokio::spawn(async move {
+            let (_, entry) =
+                fetch(&cache, &route, &key, handler, request, true, Forward::Stale).await;
+            guard.finish(entry);
+        });
+    }
+    if in_memory {
+        status::STALE_MEMORY
+    } else {
+        status::STALE_REDIS
+    }
+}
+
+/// The entry another request computing the same key stores (`None` when it stores none).
+async fn flight_answer(mut waiting: tokio::sync::watch::Receiver<Flight>) -> Option<Arc<Entry>> {
+    loop {
+        if let Flight::Done(entry) = &*waiting.borrow() {
+            return entry.clone();
+        }
+        if waiting.changed().await.is_err() {
+            return None;
         }
     }
 }

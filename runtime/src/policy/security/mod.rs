@@ -95,6 +95,21 @@ pub struct SchemeUse {
     pub scopes: &'static [&'static str],
 }
 
+impl SchemeUse {
+    /// The scheme at `scheme`, requiring no scopes.
+    pub const fn new(scheme: usize) -> SchemeUse {
+        SchemeUse {
+            scheme,
+            scopes: &[],
+        }
+    }
+
+    /// The same use, requiring `scopes`.
+    pub const fn with_scopes(self, scopes: &'static [&'static str]) -> SchemeUse {
+        SchemeUse { scopes, ..self }
+    }
+}
+
 /// One requirement object: every scheme in it must pass. Empty: anonymous callers pass.
 pub type Requirement = &'static [SchemeUse];
 

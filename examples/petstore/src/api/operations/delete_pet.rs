@@ -59,7 +59,7 @@ impl Request {
         _req_body: axum::body::Body,
     ) -> Result<Self, Problem> {
         let principal = ::specjet::__private::principal(&parts)?;
-        let pet_id = req_path.get::<i64>("s1", "petId");
+        let pet_id = req_path.get::<i64>("petId", "petId");
         let pet_id = pet_id.map_err(|error| extract::reject([Some(error)]))?;
         Ok(Self { pet_id, principal, parts })
     }

@@ -55,7 +55,7 @@ impl Request {
         req_path: extract::PathParams,
         _req_body: axum::body::Body,
     ) -> Result<Self, Problem> {
-        let pet_id = req_path.get::<i64>("s1", "petId");
+        let pet_id = req_path.get::<i64>("petId", "petId");
         let pet_id = pet_id.map_err(|error| extract::reject([Some(error)]))?;
         Ok(Self { pet_id, parts })
     }

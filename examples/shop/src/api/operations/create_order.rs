@@ -58,7 +58,7 @@ impl Request {
         req_path: extract::PathParams,
         req_body: axum::body::Body,
     ) -> Result<Self, Problem> {
-        let user_id = req_path.get::<i64>("s1", "userId");
+        let user_id = req_path.get::<i64>("userId", "userId");
         let user_id = user_id.map_err(|error| extract::reject([Some(error)]))?;
         static BODY_SCHEMA_0: contract::BodySchema = contract::BodySchema::new(
             &super::super::openapi::CONTRACT,

@@ -55,7 +55,7 @@ impl Request {
         req_path: extract::PathParams,
         _req_body: axum::body::Body,
     ) -> Result<Self, Problem> {
-        let order_id = req_path.get::<i64>("s1", "orderId");
+        let order_id = req_path.get::<i64>("orderId", "orderId");
         let order_id = order_id.map_err(|error| extract::reject([Some(error)]))?;
         Ok(Self { order_id, parts })
     }

@@ -55,7 +55,7 @@ impl Request {
         req_path: extract::PathParams,
         _req_body: axum::body::Body,
     ) -> Result<Self, Problem> {
-        let product_id = req_path.get::<i64>("s1", "productId");
+        let product_id = req_path.get::<i64>("productId", "productId");
         let product_id = product_id.map_err(|error| extract::reject([Some(error)]))?;
         Ok(Self { product_id, parts })
     }

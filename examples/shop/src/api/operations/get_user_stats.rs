@@ -55,7 +55,7 @@ impl Request {
         req_path: extract::PathParams,
         _req_body: axum::body::Body,
     ) -> Result<Self, Problem> {
-        let user_id = req_path.get::<i64>("s1", "userId");
+        let user_id = req_path.get::<i64>("userId", "userId");
         let user_id = user_id.map_err(|error| extract::reject([Some(error)]))?;
         Ok(Self { user_id, parts })
     }

@@ -73,7 +73,7 @@ impl Request {
         _req_body: axum::body::Body,
     ) -> Result<Self, Problem> {
         let req_query = extract::QueryParams::from_uri(&parts.uri);
-        let user_id = req_path.get::<i64>("s1", "userId");
+        let user_id = req_path.get::<i64>("userId", "userId");
         let limit = req_query.scalar::<i32>("limit").map(|value| value.unwrap_or(10));
         let status = req_query.scalar::<super::super::types::OrderStatus>("status");
         let before = req_query.scalar::<i64>("before");

@@ -63,7 +63,7 @@ impl Request {
             .get("last-event-id")
             .and_then(|value| value.to_str().ok())
             .map(::std::borrow::ToOwned::to_owned);
-        let user_id = req_path.get::<i64>("s1", "userId");
+        let user_id = req_path.get::<i64>("userId", "userId");
         let user_id = user_id.map_err(|error| extract::reject([Some(error)]))?;
         Ok(Self {
             user_id,
