@@ -60,11 +60,11 @@ const IMPORTED: [&[&str]; 11] = [
 /// of that name itself (a schema called `Result` keeps `::std::result::Result` meaning the
 /// standard one). Each `mod name { .. }` is a module of its own.
 fn short_paths(tokens: TokenStream) -> TokenStream {
+    let trees: Vec<TokenTree> = tokens.into_iter().collect();
     let mut taken = HashSet::new();
-    defined_names(&tokens, &mut taken);
+    defined_names(&trees, &mut taken);
     let mut imports = BTreeSet::new();
-    let body = shorten(tokens, &taken, &mut imports);
-    let mut trees: Vec<TokenTree> = body.into_iter().collect();
+    let mut trees = shorten(trees, &taken, &mut imports);
     // After the module's inner attributes (`#![..]`, `//!` docs)...
     let mut at = 0;
     while let (
@@ -110,39 +110,37 @@ fn short_paths(tokens: TokenStream) -> TokenStream {
     trees.into_iter().collect()
 }
 
-/// The names a module defines (`struct X`, `fn x`, `mod x`, ...) or imports (every name of a
-/// `use`), not looking into the modules it holds: conservative, a name in doubt is taken.
-fn defined_names(tokens: &TokenStream, taken: &mut HashSet<String>) {
+/// The names a module defines at its top level (`struct X`, `fn x`, `mod x`, ...) or imports
+/// (every name of a `use`). Names inside items (methods, variants, a body's locals) do not
+/// hide a module-level path, so they are not looked at.
+fn defined_names(trees: &[TokenTree], taken: &mut HashSet<String>) {
     const DEFINES: [&str; 9] = [
         "struct", "enum", "union", "type", "trait", "fn", "const", "static", "mod",
     ];
     let mut in_use = false;
-    let mut after_keyword = None::<String>;
-    for tree in tokens.clone() {
-        match &tree {
+    let mut after_keyword = false;
+    for tree in trees {
+        match tree {
             TokenTree::Ident(ident) => {
-                let name = ident.to_string();
-                if in_use || after_keyword.is_some() {
-                    taken.insert(name.clone());
+                if in_use || after_keyword {
+                    taken.insert(ident.to_string());
                 }
-                after_keyword = DEFINES.contains(&name.as_str()).then_some(name.clone());
-                in_use |= name == "use";
+                after_keyword = DEFINES.iter().any(|keyword| ident == keyword);
+                in_use |= ident == "use";
             }
             TokenTree::Group(group) => {
                 if in_use {
                     collect_all(&group.stream(), taken);
-                } else if after_keyword.is_none() {
-                    defined_names(&group.stream(), taken);
                 }
-                after_keyword = None;
+                after_keyword = false;
             }
             TokenTree::Punct(punct) => {
                 if punct.as_char() == ';' {
                     in_use = false;
                 }
-                after_keyword = None;
+                after_keyword = false;
             }
-            TokenTree::Literal(_) => after_keyword = None,
+            TokenTree::Literal(_) => after_keyword = false,
         }
     }
 }
@@ -160,12 +158,13 @@ fn collect_all(tokens: &TokenStream, taken: &mut HashSet<String>) {
     }
 }
 
+/// `trees` with their paths written short (see [`short_paths`]); `taken` are the names the
+/// module defines, `imports` gathers the `use`s the short paths need.
 fn shorten(
-    tokens: TokenStream,
+    mut trees: Vec<TokenTree>,
     taken: &HashSet<String>,
     imports: &mut BTreeSet<&'static [&'static str]>,
-) -> TokenStream {
-    let trees: Vec<TokenTree> = tokens.into_iter().collect();
+) -> Vec<TokenTree> {
     let mut out: Vec<TokenTree> = Vec::with_capacity(trees.len());
     let mut i = 0;
     while i < trees.len() {
@@ -173,9 +172,7 @@ fn shorten(
             // Not the tail of a longer path (`self::std::...`): after an identifier, only
             // after a keyword that starts a type or an expression.
             let continues_path = match out.last() {
-                Some(TokenTree::Ident(before)) => {
-                    !BEFORE_PATH.contains(&before.to_string().as_str())
-                }
+                Some(TokenTree::Ident(before)) => !BEFORE_PATH.iter().any(|k| before == k),
                 _ => false,
             };
             if !continues_path {
@@ -185,7 +182,9 @@ fn shorten(
                 continue;
             }
         }
-        match &trees[i] {
+        // Moved out, not cloned (an identifier's clone allocates); only later trees are read.
+        let placeholder = TokenTree::Punct(proc_macro2::Punct::new(';', Spacing::Alone));
+        match std::mem::replace(&mut trees[i], placeholder) {
             TokenTree::Group(group) => {
                 // `mod name { .. }`: a module of its own, with its own names and imports.
                 let is_module = matches!(
@@ -195,17 +194,18 @@ fn shorten(
                 let stream = if is_module {
                     short_paths(group.stream())
                 } else {
-                    shorten(group.stream(), taken, imports)
+                    let inner = group.stream().into_iter().collect();
+                    shorten(inner, taken, imports).into_iter().collect()
                 };
                 let mut inner = Group::new(group.delimiter(), stream);
                 inner.set_span(group.span());
                 out.push(TokenTree::Group(inner));
             }
-            other => out.push(other.clone()),
+            other => out.push(other),
         }
         i += 1;
     }
-    out.into_iter().collect()
+    out
 }
 
 /// Keywords after which a path starts (`impl ::std::convert::From<..>`, `as ::std::...`).
@@ -239,26 +239,22 @@ fn short_path_at(
         }
         at += 3;
     }
-    let path: Vec<String> = names.iter().map(|ident| ident.to_string()).collect();
     let matches = |known: &[&str], length: usize| {
-        known
-            .iter()
-            .copied()
-            .eq(path[..length].iter().map(String::as_str))
+        known.len() == length
+            && names[..length]
+                .iter()
+                .zip(known)
+                .all(|(name, k)| *name == k)
     };
     // The longest prefix that is known (`Option::Some` before `Option`).
-    (1..=path.len()).rev().find_map(|length| {
-        let last = names[length - 1];
-        if taken.contains(&last.to_string()) {
-            return None;
-        }
-        if PRELUDE.iter().any(|known| matches(known, length)) {
-            return Some((last.clone(), length * 3, None));
-        }
-        IMPORTED
+    (1..=names.len()).rev().find_map(|length| {
+        let known = PRELUDE
             .iter()
-            .find(|known| matches(known, length))
-            .map(|&known| (last.clone(), length * 3, Some(known)))
+            .map(|known| (known, None))
+            .chain(IMPORTED.iter().map(|known| (known, Some(*known))))
+            .find(|(known, _)| matches(known, length))?;
+        let last = names[length - 1];
+        (!taken.contains(&last.to_string())).then(|| (last.clone(), length * 3, known.1))
     })
 }
 

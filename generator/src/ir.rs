@@ -28,13 +28,6 @@ pub struct Api {
     pub security_schemes: Vec<SecurityScheme>,
 }
 
-impl Api {
-    /// The rate limit an operation is served with (a named policy's, resolved).
-    pub fn rate_limit_of<'a>(&self, op: &'a Operation) -> Option<&'a RateLimitPolicy> {
-        op.policies.rate_limit.as_ref()
-    }
-}
-
 /// Service-wide settings (`x-specjet`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ServiceSettings {

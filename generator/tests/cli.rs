@@ -416,7 +416,7 @@ paths:
     assert_eq!(head.policies.cache, None);
     // The named policy is resolved with the cost set beside `use`, keeping the policy's name
     // (so its budget is shared); the generated table refers to it by its constant.
-    let resolved = analysis.api.rate_limit_of(put).unwrap();
+    let resolved = put.policies.rate_limit.as_ref().unwrap();
     assert_eq!(
         (
             resolved.name.as_str(),

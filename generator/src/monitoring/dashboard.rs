@@ -261,7 +261,7 @@ fn operation_panels(api: &Api, operations: &[&Operation], layout: &mut Layout) {
             )],
         ));
     }
-    if operations.iter().any(|op| api.rate_limit_of(op).is_some()) {
+    if operations.iter().any(|op| op.policies.rate_limit.is_some()) {
         layout.panel(timeseries(
             "Refused by rate limit (429)",
             "reqps",
