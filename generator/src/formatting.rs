@@ -41,9 +41,34 @@ const PRELUDE: [&[&str]; 19] = [
 
 /// Paths of the runtime a module imports by their last name (`use ::specjet::respond;`) when
 /// it uses them.
-const IMPORTED: [&[&str]; 11] = [
+const IMPORTED: &[&[&str]] = &[
     &["std", "future", "Future"],
     &["std", "sync", "Arc"],
+    &["std", "time", "Duration"],
+    &["specjet", "OperationInfo"],
+    &["specjet", "Policies"],
+    &["specjet", "ServiceSettings"],
+    &["specjet", "Services"],
+    &["specjet", "axum", "Router"],
+    &["specjet", "axum", "extract", "State"],
+    &["specjet", "axum", "response", "IntoResponse"],
+    &["specjet", "axum", "routing", "get"],
+    &["specjet", "axum", "routing", "put"],
+    &["specjet", "axum", "routing", "post"],
+    &["specjet", "axum", "routing", "delete"],
+    &["specjet", "axum", "routing", "options"],
+    &["specjet", "axum", "routing", "head"],
+    &["specjet", "axum", "routing", "patch"],
+    &["specjet", "axum", "routing", "trace"],
+    &["specjet", "http", "Method"],
+    &["specjet", "cache", "CachePolicy"],
+    &["specjet", "cache", "InvalidationTarget"],
+    &["specjet", "cache", "Scope"],
+    &["specjet", "cache", "TagPiece"],
+    &["specjet", "rate_limit", "AdaptiveLimit"],
+    &["specjet", "rate_limit", "KeyPart"],
+    &["specjet", "rate_limit", "RateLimitPolicy"],
+    &["specjet", "rate_limit", "Window"],
     &["specjet", "Problem"],
     &["specjet", "ParamType"],
     &["specjet", "axum"],
@@ -97,17 +122,67 @@ fn short_paths(tokens: TokenStream) -> TokenStream {
             None => by_root.push((path[0], vec![&path[1..]])),
         }
     }
-    for (root, mut paths) in by_root {
-        paths.sort_by_key(|path| path.join("::").to_lowercase());
+    for (root, paths) in by_root {
         let root = Ident::new(root, Span::call_site());
-        let paths = paths.into_iter().map(|path| {
-            let names = path.iter().map(|name| Ident::new(name, Span::call_site()));
-            quote::quote! { #(#names)::* }
-        });
-        uses.extend(quote::quote! { use ::#root::{#(#paths),*}; });
+        let tree = use_tree(&paths);
+        uses.extend(quote::quote! { use ::#root::#tree; });
     }
     trees.splice(at..at, uses);
     trees.into_iter().collect()
+}
+
+/// `paths` below one root as one `use` tree, nested by module as rustfmt writes it:
+/// `{axum::{self, routing::get, Router}, Problem}`.
+fn use_tree(paths: &[&[&str]]) -> TokenStream {
+    let mut heads: Vec<&str> = paths
+        .iter()
+        .filter_map(|path| path.first().copied())
+        .collect();
+    heads.sort_by_key(|head| head.to_lowercase());
+    heads.dedup();
+    let items: Vec<TokenStream> = heads
+        .iter()
+        .map(|head| {
+            let name = Ident::new(head, Span::call_site());
+            let tails: Vec<&[&str]> = paths
+                .iter()
+                .filter(|path| path.first() == Some(head))
+                .map(|path| &path[1..])
+                .collect();
+            let itself = tails.iter().any(|tail| tail.is_empty());
+            let below: Vec<&[&str]> = tails.into_iter().filter(|tail| !tail.is_empty()).collect();
+            match (itself, below.is_empty()) {
+                (_, true) => quote::quote! { #name },
+                (false, false) => {
+                    let tree = use_tree(&below);
+                    quote::quote! { #name::#tree }
+                }
+                (true, false) => {
+                    let tree = use_tree(&below);
+                    let inner = if below.len() == 1 && below[0].len() == 1 {
+                        quote::quote! { {self, #tree} }
+                    } else {
+                        let group = tree.into_iter().collect::<Vec<_>>();
+                        match group.as_slice() {
+                            [TokenTree::Group(group)] => {
+                                let stream = group.stream();
+                                quote::quote! { {self, #stream} }
+                            }
+                            _ => {
+                                let stream: TokenStream = group.into_iter().collect();
+                                quote::quote! { {self, #stream} }
+                            }
+                        }
+                    };
+                    quote::quote! { #name::#inner }
+                }
+            }
+        })
+        .collect();
+    match items.as_slice() {
+        [item] => item.clone(),
+        items => quote::quote! { {#(#items),*} },
+    }
 }
 
 /// The names a module defines at its top level (`struct X`, `fn x`, `mod x`, ...) or imports
@@ -171,8 +246,14 @@ fn shorten(
         if let Some((ident, used, import)) = short_path_at(&trees[i..], taken) {
             // Not the tail of a longer path (`self::std::...`): after an identifier, only
             // after a keyword that starts a type or an expression.
+            let lifetime = matches!(
+                out.len().checked_sub(2).map(|at| &out[at]),
+                Some(TokenTree::Punct(quote)) if quote.as_char() == '\''
+            );
             let continues_path = match out.last() {
-                Some(TokenTree::Ident(before)) => !BEFORE_PATH.iter().any(|k| before == k),
+                Some(TokenTree::Ident(before)) => {
+                    !lifetime && !BEFORE_PATH.iter().any(|k| before == k)
+                }
                 _ => false,
             };
             if !continues_path {

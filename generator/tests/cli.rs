@@ -436,17 +436,17 @@ paths:
     assert_eq!(targets[0].0, "getPet");
     assert_eq!(targets[0].1.len(), 1, "both operations take `id`");
     let generated = specjet_generator::generate_text("policies.yaml", text).unwrap();
-    let server = generated
+    let table = generated
         .files
         .iter()
-        .find(|file| file.path == "server.rs")
+        .find(|file| file.path == "policies.rs")
         .unwrap();
     assert!(
-        server
+        table
             .contents
             .contains("rate_limit: Some(POLICY_WRITES.costing(2))"),
         "{}",
-        server.contents
+        table.contents
     );
 }
 

@@ -349,13 +349,13 @@ impl AttributeValue {
                     Ok(value)
                 }
                 _ => {
-                    let name = annotation
+                    let (name, example) = annotation
                         .attribute
-                        .and_then(|form| form.set)
+                        .map(|form| (form.set.unwrap_or_default(), form.example))
                         .unwrap_or_default();
                     Err(syn::Error::new_spanned(
                         attribute,
-                        format!("`#[{name}]` takes one value, e.g. `#[timeout(\"5s\")]`"),
+                        format!("`#[{name}]` takes one value, e.g. `{example}`"),
                     ))
                 }
             };
@@ -815,6 +815,16 @@ paths:
                 parse_quote!(#[rate_limit("2/s", cost = 0)]),
             ),
             ("getPet", "x-timeout: '5'", parse_quote!(#[timeout("5")])),
+            (
+                "createPet",
+                "x-max-body-size: 0B",
+                parse_quote!(#[max_body_size("0B")]),
+            ),
+            (
+                "createPet",
+                "x-max-body-size: '10'",
+                parse_quote!(#[max_body_size("10")]),
+            ),
             ("getPet", "x-timeout: 0s", parse_quote!(#[timeout("0s")])),
             (
                 "getPet",
@@ -872,6 +882,11 @@ paths:
             ),
             ("getPet", "x-compress: false", parse_quote!(#[no_compress])),
             ("getPet", "x-timeout: 2s", parse_quote!(#[timeout("2s")])),
+            (
+                "createPet",
+                "x-max-body-size: 10MiB",
+                parse_quote!(#[max_body_size("10MiB")]),
+            ),
         ];
         for (operation, annotation, attribute) in accepted {
             let text = if operation == "getPet" {

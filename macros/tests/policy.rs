@@ -35,8 +35,9 @@ impl api::Api for Store {
         }
     }
 
-    // The spec limits it with the `writes` policy.
+    // The spec limits it with the `writes` policy, and its body to the service's 64 KiB.
     #[no_rate_limit]
+    #[max_body_size("64B")]
     async fn create_pet(&self, _request: create_pet::Request) -> create_pet::Response {
         specjet::Problem::not_implemented("createPet").into()
     }
@@ -53,7 +54,7 @@ impl api::Api for Store {
 }
 
 async fn headers(path: &str) -> specjet::http::HeaderMap {
-    let services = specjet::Services::new(api::server::settings(), None);
+    let services = specjet::Services::new(api::settings(), None);
     let router = api::server::router_with(Store, &services);
     let response = router
         .oneshot(Request::get(path).body(Body::empty()).unwrap())
@@ -66,7 +67,7 @@ async fn headers(path: &str) -> specjet::http::HeaderMap {
 async fn replies(
     requests: Vec<Request<Body>>,
 ) -> Vec<(specjet::http::StatusCode, specjet::http::HeaderMap)> {
-    let services = specjet::Services::new(api::server::settings(), None);
+    let services = specjet::Services::new(api::settings(), None);
     let router = api::server::router_with(Store, &services);
     let mut replies = Vec::new();
     for request in requests {
@@ -74,6 +75,24 @@ async fn replies(
         replies.push((response.status(), response.headers().clone()));
     }
     replies
+}
+
+#[tokio::test]
+async fn a_body_limit_in_code_wins_over_the_services() {
+    let post = |size: usize| {
+        let body = format!(r#"{{"name":"{}"}}"#, "x".repeat(size));
+        Request::post("/pets")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let statuses: Vec<u16> = replies(vec![post(40), post(60)])
+        .await
+        .into_iter()
+        .map(|(status, _)| status.as_u16())
+        .collect();
+    // 51 bytes reach the handler (which answers 501); 71 are refused before it.
+    assert_eq!(statuses, [501, 413]);
 }
 
 #[tokio::test]

@@ -1,5 +1,6 @@
 //! Everything the spec (or the code, which wins) says of how one operation is served: its
-//! cache, the entries it drops, its rate limit, compression, timeout and batch group.
+//! cache, the entries it drops, its rate limit, compression, timeout, batch group and body
+//! limit.
 
 use std::time::Duration;
 
@@ -32,6 +33,10 @@ pub struct Policies<F: Form = Static> {
     pub timeout: Option<Duration>,
     /// The batch group whose endpoint may call the operation (`x-batch-group`).
     pub batch_group: Option<F::Text>,
+    /// The most bytes its request body may have (`x-max-body-size`), in place of the
+    /// service's limit (`x-specjet.compression.max-request-size` for a body read whole,
+    /// `x-specjet.server.max-upload-size` for one read as a stream); past it, 413.
+    pub max_body_size: Option<u64>,
 }
 
 /// In a service a policy is `const` data, copied freely.
@@ -54,6 +59,7 @@ impl Policies<Static> {
         compress: true,
         timeout: None,
         batch_group: None,
+        max_body_size: None,
     };
 }
 
@@ -68,6 +74,7 @@ impl<F: Form> Default for Policies<F> {
             compress: true,
             timeout: Some(DEFAULT_TIMEOUT),
             batch_group: None,
+            max_body_size: None,
         }
     }
 }
@@ -83,6 +90,7 @@ mod tests {
         let service = Policies::DEFAULT;
         assert_eq!(owned.timeout, service.timeout);
         assert_eq!(owned.compress, service.compress);
+        assert_eq!(owned.max_body_size, service.max_body_size);
         assert!(owned.invalidates.is_empty() && service.invalidates.is_empty());
         assert_eq!(
             CachePolicy::with_ttl(Duration::from_secs(1)).statuses,

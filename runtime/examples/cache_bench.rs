@@ -25,15 +25,10 @@ async fn slow(Path(_id): Path<String>) -> ([(http::HeaderName, &'static str); 1]
     ([(http::header::CONTENT_TYPE, "application/json")], BODY)
 }
 
-static MEMORY: OperationInfo = OperationInfo::new(
-    "memory",
-    Method::GET,
-    "/memory/{id}",
-    false,
-    &[("id", "id")],
-);
+static MEMORY: OperationInfo =
+    OperationInfo::new("memory", Method::GET, "/memory/{id}").with_params(&[("id", "id")]);
 static REDIS: OperationInfo =
-    OperationInfo::new("redis", Method::GET, "/redis/{id}", false, &[("id", "id")]);
+    OperationInfo::new("redis", Method::GET, "/redis/{id}").with_params(&[("id", "id")]);
 
 const CACHED: Policies = Policies {
     cache: Some(CachePolicy::new(Duration::from_secs(600))),

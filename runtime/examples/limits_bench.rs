@@ -25,13 +25,7 @@ const BODY: &str =
     r#"{"id":1,"name":"Rex","tag":"dog","status":"available","owner":{"id":7,"name":"Ada"}}"#;
 
 fn operation(id: &'static str, path: &'static str) -> &'static OperationInfo {
-    Box::leak(Box::new(OperationInfo::new(
-        id,
-        Method::GET,
-        path,
-        false,
-        &[],
-    )))
+    Box::leak(Box::new(OperationInfo::new(id, Method::GET, path)))
 }
 
 /// `router` with `operation` limited per IP to `window`, as a generated router limits it.

@@ -39,13 +39,13 @@ const fn with(scheme: usize) -> SchemeUse {
     }
 }
 
-static OPEN: OperationInfo = OperationInfo::new("open", Method::GET, "/open", false, &[]);
+static OPEN: OperationInfo = OperationInfo::new("open", Method::GET, "/open");
 static HS256: OperationInfo =
-    OperationInfo::new("hs256", Method::GET, "/hs256", true, &[]).with_security(&[&[with(0)]]);
+    OperationInfo::new("hs256", Method::GET, "/hs256").with_security(&[&[with(0)]]);
 static RS256: OperationInfo =
-    OperationInfo::new("rs256", Method::GET, "/rs256", true, &[]).with_security(&[&[with(1)]]);
+    OperationInfo::new("rs256", Method::GET, "/rs256").with_security(&[&[with(1)]]);
 static ES256: OperationInfo =
-    OperationInfo::new("es256", Method::GET, "/es256", true, &[]).with_security(&[&[with(2)]]);
+    OperationInfo::new("es256", Method::GET, "/es256").with_security(&[&[with(2)]]);
 
 const SECRET: &str = "the-verification-benchmark-key-of-32-bytes";
 
@@ -100,7 +100,10 @@ fn router(remembered: u64) -> Router {
         &services,
         specjet::__private::Finish {
             security: Some(&security),
-            ..specjet::__private::Finish::new(&operations, Arc::new(specjet::reject::problem_json))
+            ..specjet::__private::Finish::of(
+                operations.to_vec(),
+                Arc::new(specjet::reject::problem_json),
+            )
         },
     )
 }

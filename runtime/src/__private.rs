@@ -44,7 +44,7 @@ use specjet_model::paths::BUILTIN_PATHS;
 #[derive(Clone)]
 pub struct Finish<'a> {
     /// Every operation and the policies it is served with.
-    pub operations: &'a [(&'static crate::OperationInfo, crate::Policies)],
+    pub operations: Vec<(&'static crate::OperationInfo, crate::Policies)>,
     /// The service's own paths (`/metrics`, the docs, ...) that the API serves itself.
     pub taken: &'a [&'a str],
     /// Where the composites of `x-fan-out` find the finished router.
@@ -66,11 +66,11 @@ impl std::fmt::Debug for Finish<'_> {
     }
 }
 
-impl<'a> Finish<'a> {
+impl Finish<'_> {
     /// `operations`, answering problems through `reject`; nothing taken, no composites, no
     /// security schemes.
-    pub fn new(
-        operations: &'a [(&'static crate::OperationInfo, crate::Policies)],
+    pub fn of(
+        operations: Vec<(&'static crate::OperationInfo, crate::Policies)>,
         reject: crate::request::reject::RejectHook,
     ) -> Self {
         Finish {
@@ -80,6 +80,32 @@ impl<'a> Finish<'a> {
             security: None,
             reject,
         }
+    }
+
+    /// The operations `ids` of a generated API (their entries found with `info`), each
+    /// served with the policies the `policies` hook makes of the spec's and answering
+    /// problems through the `reject` hook.
+    pub fn new<O: Copy + Send + Sync + 'static>(
+        ids: &[O],
+        info: fn(O) -> &'static crate::OperationInfo,
+        policies: fn(O, crate::Policies) -> crate::Policies,
+        reject: fn(O, crate::Problem) -> axum::response::Response,
+    ) -> Self {
+        let operations = ids
+            .iter()
+            .map(|&id| (info(id), policies(id, info(id).policies)))
+            .collect();
+        let by_id: Vec<(&'static str, O)> = ids.iter().map(|&id| (info(id).id, id)).collect();
+        // An entry that is not one of `ids` (none a generated router serves) answers in
+        // problem+json.
+        let reject = move |operation: &'static crate::OperationInfo, problem| match by_id
+            .iter()
+            .find(|(id, _)| *id == operation.id)
+        {
+            Some(&(_, id)) => reject(id, problem),
+            None => crate::request::reject::problem_json(operation, problem),
+        };
+        Finish::of(operations, std::sync::Arc::new(reject))
     }
 }
 
@@ -103,6 +129,7 @@ pub fn finish(
         security,
         reject,
     } = finish;
+    let operations = operations.as_slice();
     let none = crate::policy::security::Security::none();
     let security = security.unwrap_or(&none);
     let settings = services.settings();
@@ -118,11 +145,19 @@ pub fn finish(
                 limit: settings.compression.max_request_size,
                 idle: settings.server.body_timeout,
                 upload_limit: settings.server.max_upload_size,
-                streamed: std::sync::Arc::new(crate::serving::operation::ByRoute::new(
-                    operations
-                        .iter()
-                        .filter(|(operation, _)| operation.streamed_body)
-                        .map(|(operation, _)| (*operation, ())),
+                routes: std::sync::Arc::new(crate::serving::operation::ByRoute::new(
+                    operations.iter().filter_map(|(operation, policies)| {
+                        let limit = policies
+                            .max_body_size
+                            .map(|bytes| usize::try_from(bytes).unwrap_or(usize::MAX));
+                        (operation.streamed_body || limit.is_some()).then_some((
+                            *operation,
+                            crate::request::request_body::RouteBody {
+                                streamed: operation.streamed_body,
+                                limit,
+                            },
+                        ))
+                    }),
                 )),
             },
             crate::request::request_body::read_first,

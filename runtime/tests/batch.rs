@@ -26,18 +26,13 @@ const READS: Policies = Policies {
     ..Policies::NONE
 };
 
-static GET_ITEM: OperationInfo = OperationInfo::new(
-    "getItem",
-    Method::GET,
-    "/items/{id}",
-    false,
-    &[("id", "id")],
-)
-.with_policies(Policies {
-    cache: Some(CachePolicy::new(Duration::from_secs(60))),
-    ..READS
-});
-static LIMITED: OperationInfo = OperationInfo::new("limited", Method::GET, "/limited", false, &[])
+static GET_ITEM: OperationInfo = OperationInfo::new("getItem", Method::GET, "/items/{id}")
+    .with_params(&[("id", "id")])
+    .with_policies(Policies {
+        cache: Some(CachePolicy::new(Duration::from_secs(60))),
+        ..READS
+    });
+static LIMITED: OperationInfo = OperationInfo::new("limited", Method::GET, "/limited")
     .with_policies(Policies {
         rate_limit: Some(
             RateLimitPolicy::new("limited", &[Window::new(10, Duration::from_secs(60))])
@@ -45,12 +40,12 @@ static LIMITED: OperationInfo = OperationInfo::new("limited", Method::GET, "/lim
         ),
         ..READS
     });
-static CREATE: OperationInfo = OperationInfo::new("create", Method::POST, "/items", false, &[])
-    .with_policies(Policies {
+static CREATE: OperationInfo =
+    OperationInfo::new("create", Method::POST, "/items").with_policies(Policies {
         batch_group: Some("writes"),
         ..Policies::NONE
     });
-static ADMIN: OperationInfo = OperationInfo::new("admin", Method::GET, "/admin", false, &[]);
+static ADMIN: OperationInfo = OperationInfo::new("admin", Method::GET, "/admin");
 
 /// The service under test, and how many times each handler ran.
 fn service() -> (Router, Arc<AtomicUsize>, Arc<AtomicUsize>) {
@@ -101,8 +96,8 @@ fn service() -> (Router, Arc<AtomicUsize>, Arc<AtomicUsize>) {
     let app = specjet::__private::finish(
         router,
         &services,
-        specjet::__private::Finish::new(
-            &operations,
+        specjet::__private::Finish::of(
+            operations.to_vec(),
             std::sync::Arc::new(specjet::reject::problem_json),
         ),
     );

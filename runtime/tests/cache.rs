@@ -71,24 +71,13 @@ fn policy(ttl: Duration, swr: Duration) -> CachePolicy {
     policy
 }
 
-static GET_ITEM: OperationInfo = OperationInfo::new(
-    "getItem",
-    Method::GET,
-    "/items/{id}",
-    false,
-    &[("id", "id")],
-)
-.with_param_types(&[ParamType::Integer]);
-static POST_ITEM: OperationInfo = OperationInfo::new(
-    "postItem",
-    Method::POST,
-    "/items/{id}",
-    false,
-    &[("id", "id")],
-)
-.with_param_types(&[ParamType::Integer]);
-static MISSING: OperationInfo =
-    OperationInfo::new("missing", Method::GET, "/missing/{id}", false, &[]);
+static GET_ITEM: OperationInfo = OperationInfo::new("getItem", Method::GET, "/items/{id}")
+    .with_params(&[("id", "id")])
+    .with_param_types(&[ParamType::Integer]);
+static POST_ITEM: OperationInfo = OperationInfo::new("postItem", Method::POST, "/items/{id}")
+    .with_params(&[("id", "id")])
+    .with_param_types(&[ParamType::Integer]);
+static MISSING: OperationInfo = OperationInfo::new("missing", Method::GET, "/missing/{id}");
 
 /// `GET /items/{id}` cached (the body says how often the handler ran), `POST /items/{id}`
 /// invalidating that item, `GET /missing/{id}` answering 404: served as a generated router
@@ -484,7 +473,7 @@ async fn a_repeated_query_parameter_is_not_read_from_another_order() {
 }
 
 static FLAKY: OperationInfo =
-    OperationInfo::new("flaky", Method::GET, "/flaky/{id}", false, &[("id", "id")]);
+    OperationInfo::new("flaky", Method::GET, "/flaky/{id}").with_params(&[("id", "id")]);
 
 /// How the flaky handler answers: 0 well, 1 with a 503, 2 past its timeout.
 static FLAKY_MODE: AtomicUsize = AtomicUsize::new(0);
@@ -552,22 +541,13 @@ async fn a_failing_handler_is_answered_by_a_stale_entry_inside_stale_if_error() 
     assert_eq!(reply.cache_status(), "specjet; fwd=miss; stored");
 }
 
-static SHELF_PET: OperationInfo = OperationInfo::new(
-    "shelfPet",
-    Method::GET,
-    "/shelves/{shelf}/pets/{petId}",
-    false,
-    &[("shelf", "shelf"), ("petId", "petId")],
-)
-.with_param_types(&[ParamType::Text, ParamType::Integer]);
-static ADOPT: OperationInfo = OperationInfo::new(
-    "adopt",
-    Method::POST,
-    "/adoptions/{id}",
-    false,
-    &[("id", "id")],
-)
-.with_param_types(&[ParamType::Integer]);
+static SHELF_PET: OperationInfo =
+    OperationInfo::new("shelfPet", Method::GET, "/shelves/{shelf}/pets/{petId}")
+        .with_params(&[("shelf", "shelf"), ("petId", "petId")])
+        .with_param_types(&[ParamType::Text, ParamType::Integer]);
+static ADOPT: OperationInfo = OperationInfo::new("adopt", Method::POST, "/adoptions/{id}")
+    .with_params(&[("id", "id")])
+    .with_param_types(&[ParamType::Integer]);
 
 #[tokio::test]
 async fn tags_drop_entries_across_operations_by_value() {
@@ -677,30 +657,15 @@ async fn two_instances_share_entries_and_invalidations_through_redis() {
     assert_eq!(calls.load(Ordering::SeqCst), 2);
 }
 
-static PART_ITEM: OperationInfo = OperationInfo::new(
-    "partItem",
-    Method::GET,
-    "/parts/item/{id}",
-    false,
-    &[("id", "id")],
-)
-.with_param_types(&[ParamType::Integer]);
-static PART_SLOW: OperationInfo = OperationInfo::new(
-    "partSlow",
-    Method::GET,
-    "/parts/slow/{id}",
-    false,
-    &[("id", "id")],
-)
-.with_param_types(&[ParamType::Integer]);
-static COMPOSITE: OperationInfo = OperationInfo::new(
-    "composite",
-    Method::GET,
-    "/composite/{id}",
-    false,
-    &[("id", "id")],
-)
-.with_param_types(&[ParamType::Integer]);
+static PART_ITEM: OperationInfo = OperationInfo::new("partItem", Method::GET, "/parts/item/{id}")
+    .with_params(&[("id", "id")])
+    .with_param_types(&[ParamType::Integer]);
+static PART_SLOW: OperationInfo = OperationInfo::new("partSlow", Method::GET, "/parts/slow/{id}")
+    .with_params(&[("id", "id")])
+    .with_param_types(&[ParamType::Integer]);
+static COMPOSITE: OperationInfo = OperationInfo::new("composite", Method::GET, "/composite/{id}")
+    .with_params(&[("id", "id")])
+    .with_param_types(&[ParamType::Integer]);
 static COMPOSITE_PARTS: [specjet::fan_out::Part; 2] = [
     specjet::fan_out::Part {
         field: "item",
@@ -1201,20 +1166,10 @@ async fn no_entry_read_before_a_write_is_served_after_redis_restarted_empty() {
     outage_then_read(Outage::RestartedEmpty).await;
 }
 
-static JSON_ITEM: OperationInfo = OperationInfo::new(
-    "getJson",
-    Method::GET,
-    "/files/{s1}",
-    false,
-    &[("name", "s1")],
-);
-static META_ITEM: OperationInfo = OperationInfo::new(
-    "getMeta",
-    Method::GET,
-    "/files/{s1}",
-    false,
-    &[("name", "s1")],
-);
+static JSON_ITEM: OperationInfo =
+    OperationInfo::new("getJson", Method::GET, "/files/{s1}").with_params(&[("name", "s1")]);
+static META_ITEM: OperationInfo =
+    OperationInfo::new("getMeta", Method::GET, "/files/{s1}").with_params(&[("name", "s1")]);
 
 #[tokio::test]
 async fn operations_sharing_a_route_are_never_cached_for_each_other() {

@@ -15,7 +15,7 @@ use specjet::compression::{layer, CompressionSettings};
 use specjet::OperationInfo;
 use tower::ServiceExt;
 
-static SECRET: OperationInfo = OperationInfo::new("getSecret", Method::GET, "/secret", true, &[]);
+static SECRET: OperationInfo = OperationInfo::new("getSecret", Method::GET, "/secret");
 
 fn big() -> String {
     format!(

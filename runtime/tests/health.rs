@@ -28,7 +28,10 @@ fn app(services: &Services) -> Router {
     specjet::__private::finish(
         Router::new(),
         services,
-        specjet::__private::Finish::new(&[], std::sync::Arc::new(specjet::reject::problem_json)),
+        specjet::__private::Finish::of(
+            Vec::new(),
+            std::sync::Arc::new(specjet::reject::problem_json),
+        ),
     )
 }
 

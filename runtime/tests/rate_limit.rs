@@ -22,13 +22,8 @@ use tower::ServiceExt;
 mod support;
 use support::{free_port, redis_url, services, unique_prefix, PrivateRedis};
 
-static GET_ITEM: OperationInfo = OperationInfo::new(
-    "getItem",
-    Method::GET,
-    "/items/{id}",
-    false,
-    &[("id", "id")],
-);
+static GET_ITEM: OperationInfo =
+    OperationInfo::new("getItem", Method::GET, "/items/{id}").with_params(&[("id", "id")]);
 
 fn settings(prefix: &str) -> RateLimitSettings {
     RateLimitSettings {

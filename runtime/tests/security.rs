@@ -110,25 +110,25 @@ const KEY_COOKIE: SchemeUse = SchemeUse {
 };
 
 static ME: OperationInfo =
-    OperationInfo::new("me", Method::GET, "/me", true, &[]).with_security(&[&[JWT_ORDERS]]);
-static OPEN: OperationInfo = OperationInfo::new("open", Method::GET, "/open", false, &[]);
+    OperationInfo::new("me", Method::GET, "/me").with_security(&[&[JWT_ORDERS]]);
+static OPEN: OperationInfo = OperationInfo::new("open", Method::GET, "/open");
 static MAYBE: OperationInfo =
-    OperationInfo::new("maybe", Method::GET, "/maybe", false, &[]).with_security(&[&[JWT], &[]]);
-static BOTH: OperationInfo = OperationInfo::new("both", Method::GET, "/both", true, &[])
-    .with_security(&[&[JWT, KEY_HEADER]]);
-static EITHER: OperationInfo = OperationInfo::new("either", Method::GET, "/either", true, &[])
+    OperationInfo::new("maybe", Method::GET, "/maybe").with_security(&[&[JWT], &[]]);
+static BOTH: OperationInfo =
+    OperationInfo::new("both", Method::GET, "/both").with_security(&[&[JWT, KEY_HEADER]]);
+static EITHER: OperationInfo = OperationInfo::new("either", Method::GET, "/either")
     .with_security(&[&[KEY_QUERY], &[KEY_COOKIE], &[KEY_HEADER]]);
 static CACHED: OperationInfo =
-    OperationInfo::new("cached", Method::GET, "/cached", true, &[]).with_security(&[&[JWT]]);
+    OperationInfo::new("cached", Method::GET, "/cached").with_security(&[&[JWT]]);
 static LIMITED: OperationInfo =
-    OperationInfo::new("limited", Method::GET, "/limited", true, &[]).with_security(&[&[JWT]]);
-static RSA: OperationInfo = OperationInfo::new("rsa", Method::GET, "/rsa", true, &[])
-    .with_security(&[&[SchemeUse {
+    OperationInfo::new("limited", Method::GET, "/limited").with_security(&[&[JWT]]);
+static RSA: OperationInfo =
+    OperationInfo::new("rsa", Method::GET, "/rsa").with_security(&[&[SchemeUse {
         scheme: 4,
         scopes: &[],
     }]]);
 static EC: OperationInfo =
-    OperationInfo::new("ec", Method::GET, "/ec", true, &[]).with_security(&[&[SchemeUse {
+    OperationInfo::new("ec", Method::GET, "/ec").with_security(&[&[SchemeUse {
         scheme: 5,
         scopes: &[],
     }]]);
@@ -255,7 +255,10 @@ fn app(jwks_url: &str, failures: u32) -> App {
         &services,
         specjet::__private::Finish {
             security: Some(&security),
-            ..specjet::__private::Finish::new(&operations, Arc::new(specjet::reject::problem_json))
+            ..specjet::__private::Finish::of(
+                operations.to_vec(),
+                Arc::new(specjet::reject::problem_json),
+            )
         },
     );
     App {

@@ -240,7 +240,7 @@ async fn at_the_bound_the_oldest_idle_connection_makes_room_and_probes_still_ans
 }
 
 static ECHO: specjet::OperationInfo =
-    specjet::OperationInfo::new("echo", http::Method::POST, "/echo", false, &[]);
+    specjet::OperationInfo::new("echo", http::Method::POST, "/echo");
 
 #[tokio::test]
 async fn a_stalled_body_is_the_clients_408_and_holds_no_slot_meanwhile() {
@@ -266,8 +266,8 @@ async fn a_stalled_body_is_the_clients_408_and_holds_no_slot_meanwhile() {
             axum::routing::post(|body: String| async move { body }),
         ),
         &services,
-        specjet::__private::Finish::new(
-            &[(&ECHO, policies)],
+        specjet::__private::Finish::of(
+            vec![(&ECHO, policies)],
             std::sync::Arc::new(specjet::reject::problem_json),
         ),
     );

@@ -15,8 +15,8 @@ use tower::ServiceExt;
 mod support;
 use support::services;
 
-static SLOW: OperationInfo = OperationInfo::new("slow", Method::GET, "/slow", false, &[]);
-static QUICK: OperationInfo = OperationInfo::new("quick", Method::GET, "/quick", false, &[]);
+static SLOW: OperationInfo = OperationInfo::new("slow", Method::GET, "/slow");
+static QUICK: OperationInfo = OperationInfo::new("quick", Method::GET, "/quick");
 
 /// Set when the slow handler's future is dropped before it finished.
 struct DroppedEarly(Arc<AtomicBool>, bool);

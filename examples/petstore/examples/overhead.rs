@@ -40,11 +40,11 @@ static ALLOCATOR: specjet::Allocator = specjet::ALLOCATOR;
 async fn main() -> std::io::Result<()> {
     let store = PetStore::default();
     // In process only: the benchmark measures the layers, not a Redis round trip.
-    let services = specjet::Services::new(api::server::settings(), None);
+    let services = specjet::Services::new(api::settings(), None);
     let raw = Router::new()
         .route("/raw/pets/{id}", get(raw_show_pet))
         .with_state(store.clone());
-    let mut quiet_settings = api::server::settings();
+    let mut quiet_settings = api::settings();
     quiet_settings.observability = false;
     let quiet = api::router_with(store.clone(), &specjet::Services::new(quiet_settings, None));
     let addr: SocketAddr = std::env::var("ADDR")

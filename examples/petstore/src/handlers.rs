@@ -174,7 +174,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_request_goes_through_every_layer_without_a_socket() {
-        let services = specjet::Services::new(crate::api::server::settings(), None);
+        let services = specjet::Services::new(crate::api::settings(), None);
         let router = crate::api::router_with(PetStore::default(), &services);
         let send = |request: Request<Body>| router.clone().oneshot(request);
 

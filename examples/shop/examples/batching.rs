@@ -11,17 +11,12 @@ use specjet::axum::Router;
 use specjet::http::Method;
 use specjet::{OperationInfo, Policies, ServiceSettings, Services};
 
-static GET_ITEM: OperationInfo = OperationInfo::new(
-    "getItem",
-    Method::GET,
-    "/items/{id}",
-    false,
-    &[("id", "id")],
-)
-.with_policies(Policies {
-    batch_group: Some("reads"),
-    ..Policies::NONE
-});
+static GET_ITEM: OperationInfo = OperationInfo::new("getItem", Method::GET, "/items/{id}")
+    .with_params(&[("id", "id")])
+    .with_policies(Policies {
+        batch_group: Some("reads"),
+        ..Policies::NONE
+    });
 
 async fn get_item(Path(id): Path<u64>) -> String {
     tokio::time::sleep(Duration::from_millis(5)).await;
@@ -38,8 +33,8 @@ async fn main() -> std::io::Result<()> {
     specjet::serve(specjet::__private::finish(
         router,
         &services,
-        specjet::__private::Finish::new(
-            &operations,
+        specjet::__private::Finish::of(
+            operations.to_vec(),
             std::sync::Arc::new(specjet::reject::problem_json),
         ),
     ))

@@ -5,7 +5,8 @@
 //! - `mod.rs`: declares the modules and re-exports `Api` and `router`;
 //! - `types.rs`: component schemas;
 //! - `operations/<op>.rs`: each operation's `Request`, `Response` and inline types;
-//! - `server.rs`: the `Api` trait (one method per operation) and the axum router.
+//! - `server.rs`: the `Api` trait (one method per operation), `OperationId` and the axum router;
+//! - `policies.rs`: the operations table, the security schemes and the settings, as data.
 
 mod docs;
 mod operations;
@@ -78,10 +79,12 @@ pub(crate) fn files(api: &Api) -> Vec<FileTokens> {
 
             pub mod openapi;
             pub mod operations;
+            pub mod policies;
             pub mod server;
             pub mod types;
 
-            pub use server::{router, router_with, services, settings, Api, OperationId};
+            pub use policies::{services, settings};
+            pub use server::{router, router_with, Api, OperationId};
         },
     });
     files.push(FileTokens {
@@ -119,6 +122,14 @@ pub(crate) fn files(api: &Api) -> Vec<FileTokens> {
         text: Some(server::document_text(api)),
     });
     files.push(FileTokens {
+        path: "policies.rs".to_owned(),
+        text: None,
+        doc: "What the spec says of how the API is served: each operation's route and \
+              policies, the security schemes, and the service-wide settings (`x-specjet`)."
+            .to_owned(),
+        tokens: server::policies_module(api),
+    });
+    files.push(FileTokens {
         path: "server.rs".to_owned(),
         text: None,
         doc: "The `Api` trait to implement and the router that serves it.".to_owned(),
@@ -132,6 +143,7 @@ pub(crate) fn inline(api: &Api) -> TokenStream {
     let allow = allow_attrs();
     let types = types::module(api, Module::Types);
     let server = server::module(api);
+    let policies = server::policies_module(api);
     let ops = api.operations.iter().enumerate().map(|(index, op)| {
         let name = format_ident!("{}", op.name);
         let body = operations::module(api, index);
@@ -147,11 +159,15 @@ pub(crate) fn inline(api: &Api) -> TokenStream {
         #allow
         pub mod operations { #(#ops)* }
         #allow
+        pub mod policies { #policies }
+        #allow
         pub mod server { #server }
         #allow
         pub mod types { #types }
         #allow
-        pub use server::{router, router_with, services, settings, Api, OperationId};
+        pub use policies::{services, settings};
+        #allow
+        pub use server::{router, router_with, Api, OperationId};
     }
 }
 

@@ -149,6 +149,8 @@ fn request(api: &Api, op: &Operation, scope: Scope) -> TokenStream {
                 self.parts = parts;
                 self
             }
+
+            #extraction
         }
 
         /// Reading the request from HTTP, as the router does: a handler of your own can take
@@ -165,8 +167,6 @@ fn request(api: &Api, op: &Operation, scope: Scope) -> TokenStream {
         }
 
         #body_enum
-
-        #extraction
     }
 }
 
@@ -339,7 +339,6 @@ fn extraction(api: &Api, op: &Operation, scope: Scope) -> TokenStream {
         ),
     };
     quote! {
-        impl Request {
             /// Reads every parameter and the body, answering 400/413/415/422 problems that
             /// name what is wrong.
             pub async fn read(
@@ -363,7 +362,6 @@ fn extraction(api: &Api, op: &Operation, scope: Scope) -> TokenStream {
                     parts,
                 })
             }
-        }
     }
 }
 
@@ -818,9 +816,9 @@ fn response_variant(
     let status_expr = match response.status {
         StatusSpec::Code(code) => {
             let code = Literal::u16_unsuffixed(code);
-            quote! { ::specjet::respond::status(#code) }
+            quote! { #code }
         }
-        _ => quote! { ::specjet::respond::status(status) },
+        _ => quote! { status },
     };
     let mut media_enum_tokens = TokenStream::new();
     let body_ty = match (&response.media_enum, response.contents.first()) {

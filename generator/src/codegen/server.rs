@@ -37,22 +37,20 @@ pub(crate) fn module(api: &Api) -> TokenStream {
         ])
         .as_deref(),
     );
-    let mut modules: Vec<&str> = api.operations.iter().map(|op| op.name.as_str()).collect();
+    let mut modules: Vec<Ident> = api
+        .operations
+        .iter()
+        .map(|op| format_ident!("{}", op.name))
+        .collect();
     modules.sort_unstable();
-    let mut imports = Imports {
-        modules: modules
-            .into_iter()
-            .map(|name| format_ident!("{}", name))
-            .collect(),
-        verifiers: !api.security_schemes.is_empty(),
-        ..Imports::default()
+    let operation_modules = match modules.as_slice() {
+        [] => quote! {},
+        [module] => quote! { use super::operations::#module; },
+        modules => quote! { use super::operations::{#(#modules),*}; },
     };
     let operation_ids = operation_ids(api);
-    let table = operations_table(api, &mut imports);
-    let routes = routes(api, &mut imports);
+    let routes = routes(api);
     let handlers = handlers(api);
-    imports.state = !handlers.is_empty();
-    let settings = settings_fn(api, &mut imports);
     // The runtime's own endpoints (`/metrics`, `/healthz`, `/readyz`, the docs) that the API
     // serves itself, and which the runtime leaves to it.
     let taken = api.settings.paths_taken_by(&api.routes);
@@ -82,10 +80,10 @@ pub(crate) fn module(api: &Api) -> TokenStream {
     }
     let secured = !api.security_schemes.is_empty();
     if secured {
-        finish_fields.push(quote! { security: ::std::option::Option::Some(&security(api)), });
+        finish_fields.push(quote! { security: ::std::option::Option::Some(&verifiers(api)), });
     }
     let finish_new = quote! {
-        ::specjet::__private::Finish::new(&operations, ::std::sync::Arc::new(reject::<A>))
+        ::specjet::__private::Finish::new(&OperationId::ALL, OperationId::info, A::policies, A::reject)
     };
     let finish_arg = if finish_fields.is_empty() {
         finish_new
@@ -96,43 +94,30 @@ pub(crate) fn module(api: &Api) -> TokenStream {
     let finish = if secured {
         quote! {
             let api = ::std::sync::Arc::new(api);
-            ::specjet::__private::finish(
-                router.with_state(::std::sync::Arc::clone(&api)),
-                services,
-                #finish_arg,
-            )
+            ::specjet::__private::finish(router.with_state(::std::sync::Arc::clone(&api)), services, #finish_arg)
         }
     } else {
         quote! {
-            ::specjet::__private::finish(
-                router.with_state(::std::sync::Arc::new(api)),
-                services,
-                #finish_arg,
-            )
+            ::specjet::__private::finish(router.with_state(::std::sync::Arc::new(api)), services, #finish_arg)
         }
     };
-    let security_hook = security::hook(api);
-    let imports = imports.tokens();
+    let verifiers = security::verifiers(api);
     quote! {
-        #imports
+        #operation_modules
 
         #trait_docs
         pub trait Api: ::std::clone::Clone + ::std::marker::Send + ::std::marker::Sync + 'static {
             #(#methods)*
 
             /// The policies `operation` is served with: the spec's (`spec`) unless code sets
-            /// its own. `#[specjet::api]` writes this method from the handlers' attributes
-            /// (`#[cache]`, `#[rate_limit]`, `#[no_compress]`, ...): code wins over the spec.
-            fn policies(_operation: OperationId, spec: Policies) -> Policies {
+            /// its own, as `#[specjet::api]` writes it from the handlers' attributes.
+            fn policies(_operation: OperationId, spec: ::specjet::Policies) -> ::specjet::Policies {
                 spec
             }
 
-            /// The answer to a problem with a request to `operation`: found by the service
-            /// before the handler (a parameter or body that breaks the contract: 400, 413,
-            /// 415, 422), instead of it (a rate limit: 429; load: 503; a timeout: 504), or
-            /// returned by a handler as a `Problem`. By default `application/problem+json`;
-            /// write it to answer in the spec's own error shape. The headers the service set
-            /// beside it (`Retry-After`, `RateLimit-*`) are kept unless the answer sets them.
+            /// The answer to a problem with a request to `operation` (400-422 before the
+            /// handler, 429/503/504 instead of it, or a handler's `Problem`): by default
+            /// `application/problem+json`; write it to answer in the spec's own error shape.
             fn reject(
                 _operation: OperationId,
                 problem: ::specjet::Problem,
@@ -145,14 +130,10 @@ pub(crate) fn module(api: &Api) -> TokenStream {
 
         #operation_ids
 
-        #table
-
-        #settings
-
         /// The router serving every operation of `api`, with services configured from the
         /// environment (`REDIS_URL` enables the shared cache tier and shared rate-limit budgets).
-        pub fn router<A: Api>(api: A) -> Router {
-            router_with(api, &Services::from_env(settings()))
+        pub fn router<A: Api>(api: A) -> ::specjet::axum::Router {
+            router_with(api, &::specjet::Services::from_env(super::policies::settings()))
         }
 
         /// The router serving every operation of `api` with the given services: each
@@ -160,29 +141,14 @@ pub(crate) fn module(api: &Api) -> TokenStream {
         /// for unknown paths (404) and methods (405). Send it a request without a socket with
         /// `tower::ServiceExt::oneshot`: every layer applies.
         #batch_docs
-        pub fn router_with<A: Api>(api: A, services: &Services) -> Router {
+        pub fn router_with<A: Api>(api: A, services: &::specjet::Services) -> ::specjet::axum::Router {
             #slot
-            let router = Router::new()
+            let router = ::specjet::axum::Router::new()
                 #(#routes)*;
-            let operations: ::std::vec::Vec<_> = OperationId::ALL
-                .iter()
-                .map(|&id| (id.info(), A::policies(id, id.info().policies)))
-                .collect();
             #finish
         }
 
-        /// The answer to a problem with a request to the operation `info`: `A::reject`'s.
-        fn reject<A: Api>(
-            info: &'static OperationInfo,
-            problem: ::specjet::Problem,
-        ) -> ::specjet::axum::response::Response {
-            match OperationId::of(info) {
-                ::std::option::Option::Some(operation) => A::reject(operation, problem),
-                ::std::option::Option::None => ::specjet::reject::problem_json(info, problem),
-            }
-        }
-
-        #security_hook
+        #verifiers
 
         #(#fan_out_statics)*
 
@@ -190,89 +156,19 @@ pub(crate) fn module(api: &Api) -> TokenStream {
     }
 }
 
-/// The runtime names `server.rs` imports, collected while generating so that only used ones
-/// are imported (an unused import is a warning in the user's crate). With `full_paths`, names
-/// are written as full paths instead (code that lands in the user's crate).
-#[derive(Default)]
-struct Imports {
-    full_paths: bool,
-    routing: BTreeSet<&'static str>,
-    cache: BTreeSet<&'static str>,
-    rate_limit: BTreeSet<&'static str>,
-    duration: bool,
-    /// The operation modules, sorted.
-    modules: Vec<Ident>,
-    /// Whether a handler is written out (routes shared by several operations).
-    state: bool,
-    /// Whether the trait has scheme verifiers (which return a `Future`).
-    verifiers: bool,
-}
+/// `policies.rs`: what the spec says of how the API is served, as data: one constant per
+/// named rate-limit policy, the operations table, the security schemes, and the service-wide
+/// settings with `services()`, which starts what they declare.
+pub(crate) fn policies_module(api: &Api) -> TokenStream {
+    let table = operations_table(api);
+    let schemes = security::schemes(api);
+    let settings = settings_fn(api);
+    quote! {
+        #table
 
-impl Imports {
-    fn cache(&mut self, name: &'static str) -> TokenStream {
-        let ident = format_ident!("{}", name);
-        if self.full_paths {
-            return quote! { ::specjet::cache::#ident };
-        }
-        self.cache.insert(name);
-        quote! { #ident }
-    }
+        #schemes
 
-    fn rate_limit(&mut self, name: &'static str) -> TokenStream {
-        let ident = format_ident!("{}", name);
-        if self.full_paths {
-            return quote! { ::specjet::rate_limit::#ident };
-        }
-        self.rate_limit.insert(name);
-        quote! { #ident }
-    }
-
-    fn duration(&mut self) -> TokenStream {
-        if self.full_paths {
-            return quote! { ::std::time::Duration };
-        }
-        self.duration = true;
-        quote! { Duration }
-    }
-
-    fn tokens(&self) -> TokenStream {
-        let group = |path: TokenStream, names: &BTreeSet<&'static str>| {
-            let names: Vec<Ident> = names.iter().map(|name| format_ident!("{}", name)).collect();
-            match names.as_slice() {
-                [] => quote! {},
-                [name] => quote! { use #path::#name; },
-                names => quote! { use #path::{#(#names),*}; },
-            }
-        };
-        let routing = group(quote! { ::specjet::axum::routing }, &self.routing);
-        let cache = group(quote! { ::specjet::cache }, &self.cache);
-        let rate_limit = group(quote! { ::specjet::rate_limit }, &self.rate_limit);
-        let duration = self.duration.then(|| quote! { use ::std::time::Duration; });
-        let state = self
-            .state
-            .then(|| quote! { use ::specjet::axum::extract::State; });
-        let method = (!self.modules.is_empty()).then(|| quote! { use ::specjet::http::Method; });
-        let future = (!self.modules.is_empty() || self.verifiers)
-            .then(|| quote! { use ::std::future::Future; });
-        let modules = &self.modules;
-        let operations = match modules.as_slice() {
-            [] => quote! {},
-            [module] => quote! { use super::operations::#module; },
-            modules => quote! { use super::operations::{#(#modules),*}; },
-        };
-        quote! {
-            #state
-            #routing
-            use ::specjet::axum::Router;
-            #cache
-            #method
-            #rate_limit
-            use ::specjet::{OperationInfo, Policies, Services};
-            #future
-            #duration
-
-            #operations
-        }
+        #settings
     }
 }
 
@@ -301,7 +197,7 @@ fn operation_ids(api: &Api) -> TokenStream {
     let info = if api.operations.is_empty() {
         quote! { match self {} }
     } else {
-        quote! { &OPERATIONS[self as usize] }
+        quote! { &super::policies::OPERATIONS[self as usize] }
     };
     quote! {
         /// Every operation of the API, by its `operationId`.
@@ -315,7 +211,7 @@ fn operation_ids(api: &Api) -> TokenStream {
             pub const ALL: [OperationId; #count] = [#(Self::#all),*];
 
             /// The operation's entry in the operations table: its route and the spec's policies.
-            pub fn info(self) -> &'static OperationInfo {
+            pub fn info(self) -> &'static ::specjet::OperationInfo {
                 #info
             }
 
@@ -323,17 +219,12 @@ fn operation_ids(api: &Api) -> TokenStream {
             pub fn as_str(self) -> &'static str {
                 self.info().id
             }
-
-            /// The operation whose table entry is `info`.
-            pub fn of(info: &OperationInfo) -> ::std::option::Option<OperationId> {
-                Self::ALL.into_iter().find(|id| id.as_str() == info.id)
-            }
         }
     }
 }
 
 /// `OPERATIONS`, and one constant per named rate-limit policy that operations use.
-fn operations_table(api: &Api, imports: &mut Imports) -> TokenStream {
+fn operations_table(api: &Api) -> TokenStream {
     let count = Literal::usize_unsuffixed(api.operations.len());
     let mut named = Vec::new();
     let used: BTreeSet<&str> = api
@@ -345,24 +236,24 @@ fn operations_table(api: &Api, imports: &mut Imports) -> TokenStream {
     for name in used {
         if let Some(policy) = api.settings.rate_limit_policies.get(name) {
             let constant = policy_constant(name);
-            let literal = rate_limit_literal(policy, imports);
+            let literal = rate_limit_literal(policy);
             let docs = doc_attrs(Some(&format!(
                 "The rate-limit policy `{name}` (`x-specjet.rate-limit.policies`); operations that use it share its budget."
             )));
-            let ty = imports.rate_limit("RateLimitPolicy");
+            let ty = quote! { ::specjet::rate_limit::RateLimitPolicy };
             named.push(quote! { #docs const #constant: #ty = #literal; });
         }
     }
     let entries: Vec<TokenStream> = api
         .operations
         .iter()
-        .map(|op| operation_entry(api, op, imports))
+        .map(|op| operation_entry(api, op))
         .collect();
     quote! {
         #(#named)*
 
         /// Every operation: its route and what the spec says of how it is served.
-        static OPERATIONS: [OperationInfo; #count] = [#(#entries),*];
+        pub(super) static OPERATIONS: [::specjet::OperationInfo; #count] = [#(#entries),*];
     }
 }
 
@@ -386,11 +277,10 @@ fn policy_constant(name: &str) -> Ident {
     format_ident!("{}", constant)
 }
 
-fn operation_entry(api: &Api, op: &Operation, imports: &mut Imports) -> TokenStream {
+fn operation_entry(api: &Api, op: &Operation) -> TokenStream {
     let id = &op.id;
     let method = format_ident!("{}", op.method.as_str().to_uppercase());
     let path = &api.routes[op.route].axum_path;
-    let secured = op.secured;
     // Every parameter with the segment it is captured in (with its literal affixes, which
     // tell values apart just as well).
     let params = op.path_captures.iter().flat_map(|capture| {
@@ -422,11 +312,11 @@ fn operation_entry(api: &Api, op: &Operation, imports: &mut Imports) -> TokenStr
     let policies = &op.policies;
     let mut fields = Vec::new();
     if let Some(cache) = &policies.cache {
-        let literal = cache_literal(cache, imports);
+        let literal = cache_literal(cache);
         fields.push(quote! { cache: Some(#literal), });
     }
     if !policies.invalidates.is_empty() {
-        let target_type = imports.cache("InvalidationTarget");
+        let target_type = quote! { ::specjet::cache::InvalidationTarget };
         let targets = policies.invalidates.iter().map(|target| {
             let operation = &target.operation;
             let shared = target
@@ -438,7 +328,7 @@ fn operation_entry(api: &Api, op: &Operation, imports: &mut Imports) -> TokenStr
         fields.push(quote! { invalidates: &[#(#targets),*], });
     }
     if !policies.invalidate_tags.is_empty() {
-        let tags = tag_templates(&policies.invalidate_tags, imports);
+        let tags = tag_templates(&policies.invalidate_tags);
         fields.push(quote! { invalidate_tags: #tags, });
     }
     if let Some(policy) = &policies.rate_limit {
@@ -453,7 +343,7 @@ fn operation_entry(api: &Api, op: &Operation, imports: &mut Imports) -> TokenStr
                 }
             }
             None => {
-                let literal = rate_limit_literal(policy, imports);
+                let literal = rate_limit_literal(policy);
                 fields.push(quote! { rate_limit: Some(#literal), });
             }
         }
@@ -464,7 +354,7 @@ fn operation_entry(api: &Api, op: &Operation, imports: &mut Imports) -> TokenStr
     if policies.timeout != crate::ir::Policies::default().timeout {
         let timeout = match policies.timeout {
             Some(timeout) => {
-                let timeout = duration(timeout, imports);
+                let timeout = duration(timeout);
                 quote! { Some(#timeout) }
             }
             None => quote! { None },
@@ -474,8 +364,16 @@ fn operation_entry(api: &Api, op: &Operation, imports: &mut Imports) -> TokenStr
     if let Some(group) = &policies.batch_group {
         fields.push(quote! { batch_group: Some(#group), });
     }
+    if let Some(bytes) = policies.max_body_size {
+        let bytes = Literal::u64_unsuffixed(bytes);
+        fields.push(quote! { max_body_size: Some(#bytes), });
+    }
     let mut entry =
-        quote! { OperationInfo::new(#id, Method::#method, #path, #secured, &[#(#params),*]) };
+        quote! { ::specjet::OperationInfo::new(#id, ::specjet::http::Method::#method, #path) };
+    let params: Vec<TokenStream> = params.collect();
+    if !params.is_empty() {
+        entry = quote! { #entry.with_params(&[#(#params),*]) };
+    }
     if types.iter().any(|ty| ty.to_string() != "Text") {
         let types = types.iter().map(|ty| quote! { ::specjet::ParamType::#ty });
         entry = quote! { #entry.with_param_types(&[#(#types),*]) };
@@ -510,14 +408,14 @@ fn operation_entry(api: &Api, op: &Operation, imports: &mut Imports) -> TokenStr
     if fields.is_empty() {
         entry
     } else {
-        quote! { #entry.with_policies(Policies { #(#fields)* ..Policies::DEFAULT }) }
+        quote! { #entry.with_policies(::specjet::Policies { #(#fields)* ..::specjet::Policies::DEFAULT }) }
     }
 }
 
 /// Tag templates as the runtime holds them: parsed, a slice of pieces each.
-fn tag_templates(tags: &[crate::ir::TagTemplate], imports: &mut Imports) -> TokenStream {
+fn tag_templates(tags: &[crate::ir::TagTemplate]) -> TokenStream {
     use specjet_model::tag::TagPiece;
-    let piece_type = imports.cache("TagPiece");
+    let piece_type = quote! { ::specjet::cache::TagPiece };
     let tags = tags.iter().map(|pieces| {
         let pieces = pieces.iter().map(|piece| match piece {
             TagPiece::Text(text) => quote! { #piece_type::Text(#text) },
@@ -581,8 +479,8 @@ fn scalar_type(ty: Option<&TypeRef>) -> Option<TokenStream> {
 }
 
 /// A `Duration` expression, in the largest whole unit.
-fn duration(duration: Duration, imports: &mut Imports) -> TokenStream {
-    let ty = imports.duration();
+fn duration(duration: Duration) -> TokenStream {
+    let ty = quote! { ::std::time::Duration };
     let ms = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
     if ms == 0 {
         quote! { #ty::ZERO }
@@ -596,16 +494,16 @@ fn duration(duration: Duration, imports: &mut Imports) -> TokenStream {
 }
 
 /// A `CachePolicy` expression, naming only what differs from `CachePolicy::new(ttl)`.
-fn cache_literal(policy: &CachePolicy, imports: &mut Imports) -> TokenStream {
-    let ty = imports.cache("CachePolicy");
-    let ttl = duration(policy.ttl, imports);
+fn cache_literal(policy: &CachePolicy) -> TokenStream {
+    let ty = quote! { ::specjet::cache::CachePolicy };
+    let ttl = duration(policy.ttl);
     let mut fields = Vec::new();
     if !policy.stale_while_revalidate.is_zero() {
-        let swr = duration(policy.stale_while_revalidate, imports);
+        let swr = duration(policy.stale_while_revalidate);
         fields.push(quote! { stale_while_revalidate: #swr, });
     }
     if !policy.stale_if_error.is_zero() {
-        let sie = duration(policy.stale_if_error, imports);
+        let sie = duration(policy.stale_if_error);
         fields.push(quote! { stale_if_error: #sie, });
     }
     let scope = match policy.scope {
@@ -614,7 +512,7 @@ fn cache_literal(policy: &CachePolicy, imports: &mut Imports) -> TokenStream {
         CacheScope::Auto => None,
     };
     if let Some(scope) = scope {
-        let scope_type = imports.cache("Scope");
+        let scope_type = quote! { ::specjet::cache::Scope };
         fields.push(quote! { scope: #scope_type::#scope, });
     }
     if !policy.vary.is_empty() {
@@ -626,7 +524,7 @@ fn cache_literal(policy: &CachePolicy, imports: &mut Imports) -> TokenStream {
         fields.push(quote! { statuses: &[#(#statuses),*], });
     }
     if !policy.tags.is_empty() {
-        let tags = tag_templates(&policy.tags, imports);
+        let tags = tag_templates(&policy.tags);
         fields.push(quote! { tags: #tags, });
     }
     if fields.is_empty() {
@@ -638,13 +536,13 @@ fn cache_literal(policy: &CachePolicy, imports: &mut Imports) -> TokenStream {
 
 /// A `RateLimitPolicy` expression.
 /// `Window::new(100, Duration::from_secs(60))` for each window.
-fn window_literals(windows: &[RateWindow], imports: &mut Imports) -> Vec<TokenStream> {
+fn window_literals(windows: &[RateWindow]) -> Vec<TokenStream> {
     windows
         .iter()
         .map(|window| {
-            let window_type = imports.rate_limit("Window");
+            let window_type = quote! { ::specjet::rate_limit::Window };
             let limit = Literal::u32_unsuffixed(window.limit);
-            let period = duration(window.period, imports);
+            let period = duration(window.period);
             if window.burst == window.limit {
                 quote! { #window_type::new(#limit, #period) }
             } else {
@@ -655,15 +553,15 @@ fn window_literals(windows: &[RateWindow], imports: &mut Imports) -> Vec<TokenSt
         .collect()
 }
 
-fn rate_limit_literal(policy: &RateLimitPolicy, imports: &mut Imports) -> TokenStream {
-    let ty = imports.rate_limit("RateLimitPolicy");
+fn rate_limit_literal(policy: &RateLimitPolicy) -> TokenStream {
+    let ty = quote! { ::specjet::rate_limit::RateLimitPolicy };
     let name = &policy.name;
-    let windows = window_literals(&policy.windows, imports);
+    let windows = window_literals(&policy.windows);
     let key: Vec<TokenStream> = policy
         .key
         .iter()
         .map(|part| {
-            let key = imports.rate_limit("KeyPart");
+            let key = quote! { ::specjet::rate_limit::KeyPart };
             match part {
                 RateKey::Ip => quote! { #key::Ip },
                 RateKey::Principal => quote! { #key::Principal },
@@ -683,19 +581,19 @@ fn rate_limit_literal(policy: &RateLimitPolicy, imports: &mut Imports) -> TokenS
         policy_tokens = quote! { #policy_tokens.costing(#cost) };
     }
     if let Some(adaptive) = &policy.adaptive {
-        let ty = imports.rate_limit("AdaptiveLimit");
-        let windows = window_literals(&adaptive.windows, imports);
+        let ty = quote! { ::specjet::rate_limit::AdaptiveLimit };
+        let windows = window_literals(&adaptive.windows);
         let mut tokens = quote! { #ty::new(&[#(#windows),*]) };
         if let Some(in_flight) = adaptive.in_flight {
             let in_flight = Literal::u32_unsuffixed(in_flight);
             tokens = quote! { #tokens.when_in_flight(#in_flight) };
         }
         if let Some(latency) = adaptive.p95_above {
-            let latency = duration(latency, imports);
+            let latency = duration(latency);
             tokens = quote! { #tokens.when_p95_above(#latency) };
         }
         if adaptive.hold != specjet_model::rate_limit::DEFAULT_ADAPTIVE_HOLD {
-            let hold = duration(adaptive.hold, imports);
+            let hold = duration(adaptive.hold);
             tokens = quote! { #tokens.holding(#hold) };
         }
         policy_tokens = quote! { #policy_tokens.adapting(#tokens) };
@@ -707,10 +605,6 @@ fn rate_limit_literal(policy: &RateLimitPolicy, imports: &mut Imports) -> TokenS
 /// macro sets in the `policies` hook, with its value in `policies`, as a full-path expression
 /// (the user's crate imports nothing of ours).
 pub(crate) fn override_field(field: &str, policies: &crate::ir::Policies) -> TokenStream {
-    let mut full_paths = Imports {
-        full_paths: true,
-        ..Imports::default()
-    };
     let none = quote! { ::std::option::Option::None };
     let name = field.trim_start_matches("Policies::");
     // Policies are built in a `const`, where slices of `const fn` results live for the whole
@@ -718,14 +612,14 @@ pub(crate) fn override_field(field: &str, policies: &crate::ir::Policies) -> Tok
     let value = match name {
         "cache" => match &policies.cache {
             Some(policy) => {
-                let literal = cache_literal(policy, &mut full_paths);
+                let literal = cache_literal(policy);
                 quote! { ::std::option::Option::Some({ const POLICY: ::specjet::cache::CachePolicy = #literal; POLICY }) }
             }
             None => none,
         },
         "rate_limit" => match &policies.rate_limit {
             Some(policy) => {
-                let literal = rate_limit_literal(policy, &mut full_paths);
+                let literal = rate_limit_literal(policy);
                 quote! { ::std::option::Option::Some({ const POLICY: ::specjet::rate_limit::RateLimitPolicy = #literal; POLICY }) }
             }
             None => none,
@@ -736,13 +630,20 @@ pub(crate) fn override_field(field: &str, policies: &crate::ir::Policies) -> Tok
         }
         "timeout" => match policies.timeout {
             Some(timeout) => {
-                let limit = duration(timeout, &mut full_paths);
+                let limit = duration(timeout);
                 quote! { ::std::option::Option::Some(#limit) }
             }
             None => none,
         },
         "batch_group" => match &policies.batch_group {
             Some(group) => quote! { ::std::option::Option::Some(#group) },
+            None => none,
+        },
+        "max_body_size" => match policies.max_body_size {
+            Some(bytes) => {
+                let bytes = Literal::u64_unsuffixed(bytes);
+                quote! { ::std::option::Option::Some(#bytes) }
+            }
             None => none,
         },
         other => {
@@ -755,7 +656,7 @@ pub(crate) fn override_field(field: &str, policies: &crate::ir::Policies) -> Tok
 }
 
 /// `.route(path, get(handler).post(handler))`, one per route.
-fn routes(api: &Api, imports: &mut Imports) -> Vec<TokenStream> {
+fn routes(api: &Api) -> Vec<TokenStream> {
     api.routes
         .iter()
         .map(|route| {
@@ -769,12 +670,11 @@ fn routes(api: &Api, imports: &mut Imports) -> Vec<TokenStream> {
                     let parts = fan_out_static(op);
                     let name = format_ident!("{}", op.name);
                     let variant = format_ident!("{}", op.id_variant());
-                    imports.routing.insert(verb);
                     let either = quote! {
                         if A::composed_by_hand(OperationId::#variant) {
-                            #verb_ident(::specjet::__operation_handler!(#name))
+                            ::specjet::axum::routing::#verb_ident(::specjet::__operation_handler!(#name))
                         } else {
-                            #verb_ident(fan_out.handler(&#parts))
+                            ::specjet::axum::routing::#verb_ident(fan_out.handler(&#parts))
                         }
                     };
                     chain.push(if index == 0 {
@@ -795,8 +695,7 @@ fn routes(api: &Api, imports: &mut Imports) -> Vec<TokenStream> {
                     }
                 };
                 if index == 0 {
-                    imports.routing.insert(verb);
-                    chain.push(quote! { #verb_ident(#handler) });
+                    chain.push(quote! { ::specjet::axum::routing::#verb_ident(#handler) });
                 } else {
                     chain.push(quote! { .#verb_ident(#handler) });
                 }
@@ -986,7 +885,7 @@ fn affix_handler(api: &Api, handler: &Ident, ops: &[usize]) -> TokenStream {
         .any(|&op| !api.operations[op].path_captures.is_empty());
     quote! {
         async fn #handler<A: Api>(
-            State(api): State<::std::sync::Arc<A>>,
+            ::specjet::axum::extract::State(api): ::specjet::axum::extract::State<::std::sync::Arc<A>>,
             request: ::specjet::axum::extract::Request,
         ) -> ::specjet::axum::response::Response {
             let (parts, path, body) = match ::specjet::__private::split(request, #has_params).await {
@@ -1003,7 +902,7 @@ fn affix_handler(api: &Api, handler: &Ident, ops: &[usize]) -> TokenStream {
 
 /// `settings()`: the root `x-specjet` settings as runtime values, naming only what differs
 /// from the defaults.
-fn settings_fn(api: &Api, imports: &mut Imports) -> TokenStream {
+fn settings_fn(api: &Api) -> TokenStream {
     let settings = &api.settings;
     let prefix = settings.cache.key_prefix.as_str();
     let mut changes = Vec::new();
@@ -1024,19 +923,20 @@ fn settings_fn(api: &Api, imports: &mut Imports) -> TokenStream {
     if !thresholds.is_empty() {
         let thresholds = thresholds
             .into_iter()
-            .map(|ms| duration(Duration::from_millis(ms), imports));
-        changes.push(quote! { settings.slo_thresholds = vec![#(#thresholds),*]; });
+            .map(|ms| duration(Duration::from_millis(ms)));
+        changes
+            .push(quote! { settings.slo_thresholds = ::std::vec::Vec::from([#(#thresholds),*]); });
     }
     changes.extend(serving::settings(api));
-    changes.extend(security::settings(api, imports));
+    changes.extend(security::settings(api));
     let mut items = TokenStream::new();
     if let Some(database) = &settings.database {
-        let (change, needs) = connections::database(database, prefix, imports);
+        let (change, needs) = connections::database(database, prefix);
         changes.push(change);
         items.extend(needs);
     }
     if let Some(client) = &settings.http_client {
-        let (change, needs) = connections::http_client(client, prefix, imports);
+        let (change, needs) = connections::http_client(client, prefix);
         changes.push(change);
         items.extend(needs);
     }
@@ -1062,8 +962,8 @@ fn settings_fn(api: &Api, imports: &mut Imports) -> TokenStream {
         /// declared database is connected (`DATABASE_URL`, else an embedded SQLite file),
         /// warmed and migrated, and a declared HTTP client is built. The error says what
         /// could not start.
-        pub async fn services() -> ::std::result::Result<Services, ::specjet::StartError> {
-            Services::start(settings()).await
+        pub async fn services() -> ::std::result::Result<::specjet::Services, ::specjet::StartError> {
+            ::specjet::Services::start(settings()).await
         }
     }
 }
@@ -1213,7 +1113,7 @@ fn trait_method(op: &Operation) -> TokenStream {
             ///
             #[doc = #composed]
             #deprecated
-            fn #name(&self, request: #module::Request) -> impl Future<Output = #module::Response> + Send {
+            fn #name(&self, request: #module::Request) -> impl ::std::future::Future<Output = #module::Response> + ::std::marker::Send {
                 let _ = request;
                 async { #module::Response::Problem(::specjet::Problem::not_implemented(#id)) }
             }
@@ -1222,7 +1122,7 @@ fn trait_method(op: &Operation) -> TokenStream {
     quote! {
         #docs
         #deprecated
-        fn #name(&self, request: #module::Request) -> impl Future<Output = #module::Response> + Send;
+        fn #name(&self, request: #module::Request) -> impl ::std::future::Future<Output = #module::Response> + ::std::marker::Send;
     }
 }
 

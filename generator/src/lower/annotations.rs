@@ -459,6 +459,26 @@ impl Vocabulary {
         }
     }
 
+    /// An operation's body limit (`x-max-body-size`, `#[max_body_size]`): a size above zero
+    /// (`10MiB`), in bytes.
+    pub(crate) fn max_body_size(&mut self, location: &Location, value: &Value) -> Option<u64> {
+        match parse_size(value) {
+            Ok(0) => {
+                self.report(
+                    Severity::Error,
+                    location,
+                    "a body limit must be larger than zero bytes",
+                );
+                None
+            }
+            Ok(bytes) => Some(bytes),
+            Err(message) => {
+                self.report(Severity::Error, location, message);
+                None
+            }
+        }
+    }
+
     /// An operation's caching policy (`x-cache`, `x-cache-ttl`, `#[cache]`): a duration, an
     /// object with `ttl` and the rest, or `false` for none. Only GET and HEAD are cached; an
     /// annotation elsewhere is an error when it is the operation's own (`on_operation`).

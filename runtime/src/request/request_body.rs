@@ -134,8 +134,17 @@ pub(crate) struct Bounds {
     pub(crate) idle: Duration,
     /// The most bytes of a streamed body, after decompression.
     pub(crate) upload_limit: usize,
-    /// The operations that read their body as a stream.
-    pub(crate) streamed: Arc<crate::serving::operation::ByRoute<()>>,
+    /// The operations that read their body as a stream or have a limit of their own.
+    pub(crate) routes: Arc<crate::serving::operation::ByRoute<RouteBody>>,
+}
+
+/// How one operation reads its body, when it is not the service's default.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RouteBody {
+    /// Whether it reads its body as a stream.
+    pub(crate) streamed: bool,
+    /// Its own limit (`x-max-body-size`), in place of the service's.
+    pub(crate) limit: Option<usize>,
 }
 
 /// The bounds of a streamed body, in its request's extensions for [`BodyStream::new`].
@@ -155,20 +164,28 @@ pub(crate) async fn read_first(
     if request.body().is_end_stream() {
         return next.run(request).await;
     }
-    if bounds.streamed.get(&request).is_some() {
+    let route = bounds.routes.get(&request).copied();
+    let own_limit = route.and_then(|route| route.limit);
+    if route.is_some_and(|route| route.streamed) {
         request.extensions_mut().insert(StreamBounds {
-            limit: bounds.upload_limit,
+            limit: own_limit.unwrap_or(bounds.upload_limit),
             idle: bounds.idle,
         });
         return next.run(request).await;
     }
+    let limit = own_limit.unwrap_or(bounds.limit);
+    if let Some(own) = own_limit {
+        // Decoded, the body is held to the operation's limit too (the compression layer
+        // keeps a limit already set).
+        request.extensions_mut().insert(BodyLimit(own));
+    }
     let (parts, body) = request.into_parts();
-    match read(body, bounds.limit, bounds.idle).await {
+    match read(body, limit, bounds.idle).await {
         Ok(bytes) => {
             next.run(Request::from_parts(parts, Body::from(bytes)))
                 .await
         }
-        Err(error) => error.answer("the request body", bounds.limit),
+        Err(error) => error.answer("the request body", limit),
     }
 }
 

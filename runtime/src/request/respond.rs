@@ -12,10 +12,33 @@ pub fn status(code: u16) -> StatusCode {
     StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
+/// A status an answer is sent with: a [`StatusCode`], or a code as the spec writes it (`200`;
+/// 500 for a code outside 100..=999, see [`status`]).
+pub trait IntoStatus {
+    /// The status.
+    fn into_status(self) -> StatusCode;
+}
+
+impl IntoStatus for StatusCode {
+    fn into_status(self) -> StatusCode {
+        self
+    }
+}
+
+impl IntoStatus for u16 {
+    fn into_status(self) -> StatusCode {
+        status(self)
+    }
+}
+
 /// A JSON body with the given media type (`application/json` or a `+json` type).
-pub fn json<T: Serialize>(status: StatusCode, content_type: &'static str, body: &T) -> Response {
+pub fn json<T: Serialize>(
+    status: impl IntoStatus,
+    content_type: &'static str,
+    body: &T,
+) -> Response {
     match serde_json::to_vec(body) {
-        Ok(bytes) => with_content_type(status, content_type, bytes.into()),
+        Ok(bytes) => with_content_type(status.into_status(), content_type, bytes.into()),
         Err(error) => {
             tracing::error!(%error, "response body could not be serialized");
             Problem::new(StatusCode::INTERNAL_SERVER_ERROR)
@@ -26,9 +49,13 @@ pub fn json<T: Serialize>(status: StatusCode, content_type: &'static str, body: 
 }
 
 /// An `application/x-www-form-urlencoded` body.
-pub fn form<T: Serialize>(status: StatusCode, content_type: &'static str, body: &T) -> Response {
+pub fn form<T: Serialize>(
+    status: impl IntoStatus,
+    content_type: &'static str,
+    body: &T,
+) -> Response {
     match serde_html_form::to_string(body) {
-        Ok(text) => with_content_type(status, content_type, text.into()),
+        Ok(text) => with_content_type(status.into_status(), content_type, text.into()),
         Err(error) => {
             tracing::error!(%error, "response body could not be form-encoded");
             Problem::new(StatusCode::INTERNAL_SERVER_ERROR)
@@ -41,12 +68,12 @@ pub fn form<T: Serialize>(status: StatusCode, content_type: &'static str, body: 
 /// A `multipart/*` body (`media_type` such as `multipart/form-data`), its boundary named in
 /// the `Content-Type`.
 pub fn multipart(
-    status: StatusCode,
+    status: impl IntoStatus,
     media_type: &'static str,
     form: &crate::MultipartForm,
 ) -> Response {
     let (boundary, body) = form.encode();
-    let mut response = (status, body).into_response();
+    let mut response = (status.into_status(), body).into_response();
     // The boundary is `specjet-` and hex digits: always a valid header value.
     if let Ok(value) = HeaderValue::from_str(&format!("{media_type}; boundary={boundary}")) {
         response.headers_mut().insert(header::CONTENT_TYPE, value);
@@ -55,13 +82,17 @@ pub fn multipart(
 }
 
 /// A body sent as it is (text, binary, or a media type the generator does not model).
-pub fn raw(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Response {
-    with_content_type(status, content_type, body.into())
+pub fn raw(
+    status: impl IntoStatus,
+    content_type: &'static str,
+    body: impl Into<Bytes>,
+) -> Response {
+    with_content_type(status.into_status(), content_type, body.into())
 }
 
 /// No body.
-pub fn empty(status: StatusCode) -> Response {
-    status.into_response()
+pub fn empty(status: impl IntoStatus) -> Response {
+    status.into_status().into_response()
 }
 
 fn with_content_type(status: StatusCode, content_type: &'static str, body: Bytes) -> Response {

@@ -27,7 +27,7 @@ use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use bytes::{BufMut, Bytes, BytesMut};
 use futures_util::stream::{BoxStream, Stream, StreamExt};
-use http::{header, HeaderValue, StatusCode};
+use http::{header, HeaderValue};
 use serde::Serialize;
 
 pub use crate::request::request_body::BodyStream;
@@ -296,8 +296,12 @@ fn framed(
     }
 }
 
-fn streamed(status: StatusCode, content_type: &'static str, body: Framed) -> Response {
-    let mut response = (status, Body::from_stream(body)).into_response();
+fn streamed(
+    status: impl crate::request::respond::IntoStatus,
+    content_type: &'static str,
+    body: Framed,
+) -> Response {
+    let mut response = (status.into_status(), Body::from_stream(body)).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -334,7 +338,7 @@ fn encode_event<T>(event: &Event<T>, data: &str) -> Bytes {
 /// response whose event schema is not a string).
 #[doc(hidden)]
 pub fn json_events<T: Serialize + Send + 'static>(
-    status: StatusCode,
+    status: impl crate::request::respond::IntoStatus,
     operation: &'static str,
     events: EventStream<T>,
 ) -> Response {
@@ -358,7 +362,7 @@ pub fn json_events<T: Serialize + Send + 'static>(
 /// `text/event-stream` of events whose data is text.
 #[doc(hidden)]
 pub fn text_events<T: AsRef<str> + Send + 'static>(
-    status: StatusCode,
+    status: impl crate::request::respond::IntoStatus,
     operation: &'static str,
     events: EventStream<T>,
 ) -> Response {
@@ -386,7 +390,7 @@ pub enum Framing {
 /// stream.
 #[doc(hidden)]
 pub fn items<T: Serialize + Send + 'static>(
-    status: StatusCode,
+    status: impl crate::request::respond::IntoStatus,
     content_type: &'static str,
     operation: &'static str,
     items: ItemStream<T>,
@@ -416,7 +420,7 @@ pub fn items<T: Serialize + Send + 'static>(
 /// Bytes as they come; a producer silent for `idle` ends the stream.
 #[doc(hidden)]
 pub fn bytes(
-    status: StatusCode,
+    status: impl crate::request::respond::IntoStatus,
     content_type: &'static str,
     operation: &'static str,
     chunks: ByteStream,
@@ -541,6 +545,7 @@ impl<T: serde::de::DeserializeOwned> Stream for ItemReader<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::StatusCode;
 
     async fn body_of(response: Response) -> String {
         let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)

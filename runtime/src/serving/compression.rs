@@ -198,7 +198,14 @@ where
         if uncompressed {
             request.headers_mut().remove(header::ACCEPT_ENCODING);
         }
-        request.extensions_mut().insert(self.limit);
+        // An operation's own limit, set as its body was read, stands.
+        if request
+            .extensions()
+            .get::<crate::request::request_body::BodyLimit>()
+            .is_none()
+        {
+            request.extensions_mut().insert(self.limit);
+        }
         let headers = request.headers();
         if !headers.contains_key(header::ACCEPT_ENCODING)
             && !headers.contains_key(header::CONTENT_ENCODING)

@@ -19,7 +19,8 @@ pub struct OperationInfo {
     pub method: http::Method,
     /// The route's path as given to axum (what `MatchedPath` reports).
     pub path: &'static str,
-    /// Whether the operation requires credentials (`security`).
+    /// Whether the operation requires credentials: it has `security` and every alternative
+    /// names a scheme (set by [`OperationInfo::with_security`]).
     pub secured: bool,
     /// Path parameters as (name, capture key of the segment that holds it) pairs.
     pub params: &'static [(&'static str, &'static str)],
@@ -48,19 +49,13 @@ impl OperationInfo {
     /// The table entry of one operation, with the policies of an operation whose spec says
     /// nothing ([`Policies::DEFAULT`]: a 30 s timeout, compressed); generated tables are
     /// written with it and [`OperationInfo::with_policies`].
-    pub const fn new(
-        id: &'static str,
-        method: http::Method,
-        path: &'static str,
-        secured: bool,
-        params: &'static [(&'static str, &'static str)],
-    ) -> OperationInfo {
+    pub const fn new(id: &'static str, method: http::Method, path: &'static str) -> OperationInfo {
         OperationInfo {
             id,
             method,
             path,
-            secured,
-            params,
+            secured: false,
+            params: &[],
             param_types: &[],
             query_defaults: &[],
             query_types: &[],
@@ -84,12 +79,30 @@ impl OperationInfo {
         self
     }
 
-    /// The same entry with its security requirements (alternatives of schemes and scopes).
+    /// The same entry with its path parameters, as (name, capture key of the segment that
+    /// holds it) pairs.
+    pub const fn with_params(
+        mut self,
+        params: &'static [(&'static str, &'static str)],
+    ) -> OperationInfo {
+        self.params = params;
+        self
+    }
+
+    /// The same entry with its security requirements (alternatives of schemes and scopes):
+    /// it requires credentials unless one alternative is empty (`{}`, open to all).
     pub const fn with_security(
         mut self,
         security: &'static [crate::policy::security::Requirement],
     ) -> OperationInfo {
         self.security = security;
+        let mut secured = !security.is_empty();
+        let mut index = 0;
+        while index < security.len() {
+            secured &= !security[index].is_empty();
+            index += 1;
+        }
+        self.secured = secured;
         self
     }
 

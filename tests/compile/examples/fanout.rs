@@ -8,8 +8,8 @@ use specjet::axum::response::{IntoResponse, Response};
 use specjet::axum::routing::get;
 use specjet::axum::Router;
 use specjet_compile_tests::fanout::operations::{get_stats, get_user, list_orders};
-use specjet_compile_tests::fanout::server::{router_with, settings};
 use specjet_compile_tests::fanout::Api;
+use specjet_compile_tests::fanout::{router_with, settings};
 use specjet_compile_tests::fanout_parts::Parts;
 
 async fn sequential(Path(user_id): Path<i64>) -> Response {

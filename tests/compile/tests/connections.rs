@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use specjet::sqlx;
-use specjet_compile_tests::connections::server::settings;
+use specjet_compile_tests::connections::settings;
 
 fn migration(name: &str) -> String {
     let path = format!(

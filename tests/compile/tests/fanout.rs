@@ -12,7 +12,7 @@ use specjet::http::{Request, StatusCode};
 use specjet::serde_json::{self, json, Value};
 use specjet_compile_tests::fanout;
 use specjet_compile_tests::fanout::operations::{get_dashboard, get_stats, get_user, list_orders};
-use specjet_compile_tests::fanout::server::{router_with, settings};
+use specjet_compile_tests::fanout::{router_with, settings};
 use specjet_compile_tests::fanout_parts::Parts;
 use tower::ServiceExt;
 

@@ -7,7 +7,7 @@ use specjet::serde_json::{self, json, Value};
 use specjet_compile_tests::features::operations::{
     archive_item, echo, get_item_json, get_ufc_ber_ue4, shape, tree, upload, upload_echo,
 };
-use specjet_compile_tests::features::server::{router_with, settings};
+use specjet_compile_tests::features::{router_with, settings};
 use specjet_compile_tests::features::{types, Api};
 use tower::ServiceExt;
 
@@ -382,6 +382,80 @@ async fn bodies_of_every_media_type() {
     assert_eq!(names, [Some("note"), Some("file")]);
     assert_eq!(parts.text("note"), Some("hello"));
     assert_eq!(parts.parts[1].file_name.as_deref(), Some("a"));
+}
+
+#[tokio::test]
+async fn an_operations_body_limit_replaces_the_services() {
+    // `/tree` takes at most 100 bytes: one more is 413 before the handler, as sent.
+    let node = |padding: usize| format!(r#"{{"name":"a"{}}}"#, " ".repeat(padding));
+    let at_limit = node(100 - node(0).len());
+    assert_eq!(at_limit.len(), 100);
+    let fits = send(with_body("POST", "/tree", "application/json", at_limit)).await;
+    assert_eq!(fits.json(), json!(1));
+    let over = send(with_body(
+        "POST",
+        "/tree",
+        "application/json",
+        node(101 - node(0).len()),
+    ))
+    .await;
+    assert_eq!(
+        over.status,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "{}",
+        over.text()
+    );
+    assert!(
+        over.text().contains("larger than 100 bytes"),
+        "{}",
+        over.text()
+    );
+
+    // `/shapes` takes 4 MiB, past the service's 2 MiB: a 3 MiB body is read.
+    let padded = format!(
+        r#"{{"kind":"square","side":3{}}}"#,
+        " ".repeat(3 * 1024 * 1024)
+    );
+    let square = send(with_body("POST", "/shapes", "application/json", padded)).await;
+    assert_eq!(square.json(), json!(9.0));
+    // Other operations keep the service's limit.
+    let echo = send(with_body(
+        "PUT",
+        "/echo",
+        "text/plain",
+        "x".repeat(3 * 1024 * 1024),
+    ))
+    .await;
+    assert_eq!(echo.status, StatusCode::PAYLOAD_TOO_LARGE);
+
+    // `/upload` reads its body as a stream: the limit (1 KiB) ends it as it arrives.
+    let multipart = |size: usize| {
+        format!(
+            "--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a\"\r\n\r\n{}\r\n--B--\r\n",
+            "x".repeat(size)
+        )
+    };
+    let small = send(with_body(
+        "POST",
+        "/upload",
+        "multipart/form-data; boundary=B",
+        multipart(100),
+    ))
+    .await;
+    assert_eq!(small.text(), "file=100");
+    let large = send(with_body(
+        "POST",
+        "/upload",
+        "multipart/form-data; boundary=B",
+        multipart(2000),
+    ))
+    .await;
+    assert_eq!(
+        large.status,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "{}",
+        large.text()
+    );
 }
 
 #[tokio::test]

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use specjet::axum::Router;
 use specjet::http::StatusCode;
 use specjet_compile_tests::observability::operations::{fail, get_item, slow};
-use specjet_compile_tests::observability::server::{router_with, settings};
 use specjet_compile_tests::observability::Api;
+use specjet_compile_tests::observability::{router_with, settings};
 use support::get;
 
 mod support;

@@ -16,7 +16,7 @@ use specjet::serde_json::{self, json, Value};
 use specjet_compile_tests::security::operations::{
     get_admin, get_basic, get_both, get_cert, get_either, get_me, get_optional, get_public,
 };
-use specjet_compile_tests::security::server::{router_with, settings, Api};
+use specjet_compile_tests::security::{router_with, settings, Api};
 use tower::ServiceExt;
 
 const SECRET: &str = "the-secured-test-signing-key";

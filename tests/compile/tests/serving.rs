@@ -9,7 +9,7 @@ use specjet::axum::Router;
 use specjet::http::{Method, Request, StatusCode};
 use specjet::serde_json::{self, json, Value};
 use specjet_compile_tests::serving::operations::{delete_item, get_item, limited, own_health};
-use specjet_compile_tests::serving::server::{router_with, settings};
+use specjet_compile_tests::serving::{router_with, settings};
 use specjet_compile_tests::serving::{types, Api};
 use support::{get, send};
 use tower::ServiceExt;

@@ -16,8 +16,8 @@ use specjet::stream::{Event, EventStream, ItemStream};
 use specjet_compile_tests::streams::operations::{
     download, export, import_records, log, note, ticks, upload, upload_photo,
 };
-use specjet_compile_tests::streams::server::{router_with, settings, Api};
 use specjet_compile_tests::streams::types::{Received, Record};
+use specjet_compile_tests::streams::{router_with, settings, Api};
 use tokio::sync::mpsc;
 use tower::ServiceExt;
 

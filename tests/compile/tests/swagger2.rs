@@ -9,7 +9,7 @@ use specjet::serde_json::json;
 use specjet_compile_tests::swagger2::operations::{
     add_dog, get_dog, list_dogs, rename_dog, upload_photo,
 };
-use specjet_compile_tests::swagger2::server::{router_with, settings};
+use specjet_compile_tests::swagger2::{router_with, settings};
 use specjet_compile_tests::swagger2::{types, Api};
 use support::{get, send_body, Answer};
 

@@ -21,8 +21,12 @@ pub mod openapi;
 
 pub mod operations;
 
+pub mod policies;
+
 pub mod server;
 
 pub mod types;
 
-pub use server::{router, router_with, services, settings, Api, OperationId};
+pub use policies::{services, settings};
+
+pub use server::{router, router_with, Api, OperationId};

@@ -5,16 +5,12 @@
 use proc_macro2::{Literal, TokenStream};
 use quote::quote;
 
-use super::{duration, Imports};
+use super::duration;
 use crate::ir::{Backend, DatabaseSettings, HttpClientSettings};
 
 /// The statement of `settings()` that sets `settings.database`, and the items it needs at
 /// module level (the feature check, the migrations).
-pub(super) fn database(
-    database: &DatabaseSettings,
-    prefix: &str,
-    imports: &mut Imports,
-) -> (TokenStream, TokenStream) {
+pub(super) fn database(database: &DatabaseSettings, prefix: &str) -> (TokenStream, TokenStream) {
     let defaults = DatabaseSettings::named(prefix);
     let mut changes = Vec::new();
     for (value, default, field) in [
@@ -47,7 +43,7 @@ pub(super) fn database(
         ),
     ] {
         if value != default {
-            let value = duration(value, imports);
+            let value = duration(value);
             changes.push(quote! { database.#field = #value; });
         }
     }
@@ -71,7 +67,7 @@ pub(super) fn database(
         if value != default {
             let value = match value {
                 Some(value) => {
-                    let value = duration(value, imports);
+                    let value = duration(value);
                     quote! { ::std::option::Option::Some(#value) }
                 }
                 None => quote! { ::std::option::Option::None },
@@ -129,11 +125,7 @@ pub(super) fn database(
 }
 
 /// The statement of `settings()` that sets `settings.http_client`, and the feature check.
-pub(super) fn http_client(
-    client: &HttpClientSettings,
-    prefix: &str,
-    imports: &mut Imports,
-) -> (TokenStream, TokenStream) {
+pub(super) fn http_client(client: &HttpClientSettings, prefix: &str) -> (TokenStream, TokenStream) {
     let defaults = HttpClientSettings::named(prefix);
     let mut changes = Vec::new();
     for (value, default, field) in [
@@ -150,7 +142,7 @@ pub(super) fn http_client(
         ),
     ] {
         if value != default {
-            let value = duration(value, imports);
+            let value = duration(value);
             changes.push(quote! { client.#field = #value; });
         }
     }

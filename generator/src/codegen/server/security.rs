@@ -1,14 +1,14 @@
 //! The spec's security in `server.rs`: a verifier method of the `Api` trait per scheme (a
 //! default body that calls the built-in verifier `x-specjet.security` configures, else none,
-//! so the compiler names each scheme still without a verifier), the `SCHEMES` table and the
-//! `security` hook the router passes to the runtime, each operation's requirements in its
-//! table entry, and `settings.security` / `settings.server`.
+//! so the compiler names each scheme still without a verifier) and the `verifiers` hook the
+//! router passes to the runtime; in `policies.rs`, the `SCHEMES` table, each operation's
+//! requirements in its table entry, and `settings.security` / `settings.server`.
 
 use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote};
 
 use super::super::{doc_attrs, join_docs};
-use super::{duration, Imports};
+use super::duration;
 use std::time::Duration;
 
 use crate::ir::{
@@ -50,7 +50,7 @@ fn verifier_method(scheme: &SecurityScheme) -> TokenStream {
         fn #name(
             &self,
             verify: ::specjet::security::Verify,
-        ) -> impl Future<
+        ) -> impl ::std::future::Future<
             Output = ::std::result::Result<
                 ::specjet::security::Principal,
                 ::specjet::security::Refusal,
@@ -75,9 +75,8 @@ fn verifier_method(scheme: &SecurityScheme) -> TokenStream {
     }
 }
 
-/// The schemes' table and the hook that hands a credential to its scheme's method, when the
-/// spec has schemes.
-pub(super) fn hook(api: &Api) -> TokenStream {
+/// The schemes' table (`policies.rs`), when the spec has schemes.
+pub(super) fn schemes(api: &Api) -> TokenStream {
     if api.security_schemes.is_empty() {
         return TokenStream::new();
     }
@@ -94,6 +93,20 @@ pub(super) fn hook(api: &Api) -> TokenStream {
         let kind = scheme_kind(&scheme.kind);
         quote! { ::specjet::security::Scheme { name: #name, kind: #kind } }
     });
+    quote! {
+        #jwt
+
+        /// The spec's `components.securitySchemes`; operations name them by index.
+        pub(super) static SCHEMES: [::specjet::security::Scheme; #count] = [#(#schemes),*];
+    }
+}
+
+/// The hook (`server.rs`) that hands a credential to its scheme's method of the `Api`
+/// trait, when the spec has schemes.
+pub(super) fn verifiers(api: &Api) -> TokenStream {
+    if api.security_schemes.is_empty() {
+        return TokenStream::new();
+    }
     let arms = api
         .security_schemes
         .iter()
@@ -104,21 +117,13 @@ pub(super) fn hook(api: &Api) -> TokenStream {
             quote! { #index => api.#method(verify).await, }
         });
     quote! {
-        #jwt
-
-        /// The spec's `components.securitySchemes`; operations name them by index.
-        static SCHEMES: [::specjet::security::Scheme; #count] = [#(#schemes),*];
-
         /// The verifiers of `api`: each scheme's method of the `Api` trait.
-        fn security<A: Api>(api: ::std::sync::Arc<A>) -> ::specjet::security::Security {
-            ::specjet::security::Security::new(&SCHEMES, move |scheme, verify| {
-                let api = ::std::sync::Arc::clone(&api);
-                ::std::boxed::Box::pin(async move {
-                    match scheme {
-                        #(#arms)*
-                        _ => verify.builtin().await,
-                    }
-                })
+        fn verifiers<A: Api>(api: ::std::sync::Arc<A>) -> ::specjet::security::Security {
+            ::specjet::security::Security::with_api(&super::policies::SCHEMES, api, |api, scheme, verify| async move {
+                match scheme {
+                    #(#arms)*
+                    _ => verify.builtin().await,
+                }
             })
         }
     }
@@ -173,46 +178,40 @@ pub(super) fn requirements(op: &Operation) -> Option<TokenStream> {
 
 /// The statements of `settings()` for `x-specjet.security` and `x-specjet.server`: each value
 /// that differs from the model's default (`specjet_model`, the runtime's own).
-pub(super) fn settings(api: &Api, imports: &mut Imports) -> Vec<TokenStream> {
+pub(super) fn settings(api: &Api) -> Vec<TokenStream> {
     let mut changes = Vec::new();
     let server = &api.settings.server;
     let defaults = ServerSettings::default();
-    let mut time =
-        |value: Duration, default: Duration, field: TokenStream, imports: &mut Imports| {
-            if value != default {
-                let value = duration(value, imports);
-                changes.push(quote! { settings.server.#field = #value; });
-            }
-        };
+    let mut time = |value: Duration, default: Duration, field: TokenStream| {
+        if value != default {
+            let value = duration(value);
+            changes.push(quote! { settings.server.#field = #value; });
+        }
+    };
     time(
         server.header_read_timeout,
         defaults.header_read_timeout,
         quote! { header_read_timeout },
-        imports,
     );
     time(
         server.idle_timeout,
         defaults.idle_timeout,
         quote! { idle_timeout },
-        imports,
     );
     time(
         server.body_timeout,
         defaults.body_timeout,
         quote! { body_timeout },
-        imports,
     );
     time(
         server.shutdown_delay,
         defaults.shutdown_delay,
         quote! { shutdown_delay },
-        imports,
     );
     time(
         server.shutdown_timeout,
         defaults.shutdown_timeout,
         quote! { shutdown_timeout },
-        imports,
     );
     if server.max_upload_size != defaults.max_upload_size {
         let max = Literal::usize_unsuffixed(server.max_upload_size);
@@ -230,7 +229,7 @@ pub(super) fn settings(api: &Api, imports: &mut Imports) -> Vec<TokenStream> {
     let defaults = SecuritySettings::default();
     if (security.failures, security.failures_per) != (defaults.failures, defaults.failures_per) {
         let count = Literal::u32_unsuffixed(security.failures);
-        let per = duration(security.failures_per, imports);
+        let per = duration(security.failures_per);
         changes.push(quote! {
             settings.security.failures = #count;
             settings.security.failures_per = #per;
@@ -251,7 +250,7 @@ pub(super) fn settings(api: &Api, imports: &mut Imports) -> Vec<TokenStream> {
         .iter()
         .map(|scheme| {
             let name = &scheme.scheme;
-            let builtin = builtin(&scheme.builtin, imports);
+            let builtin = builtin(&scheme.builtin);
             quote! {
                 ::specjet::security::SchemeSettings {
                     scheme: ::std::string::String::from(#name),
@@ -261,16 +260,17 @@ pub(super) fn settings(api: &Api, imports: &mut Imports) -> Vec<TokenStream> {
         })
         .collect();
     if !schemes.is_empty() {
-        changes.push(quote! { settings.security.schemes = vec![#(#schemes),*]; });
+        changes
+            .push(quote! { settings.security.schemes = ::std::vec::Vec::from([#(#schemes),*]); });
     }
     changes
 }
 
-fn builtin(verifier: &BuiltIn, imports: &mut Imports) -> TokenStream {
+fn builtin(verifier: &BuiltIn) -> TokenStream {
     let string = |text: &str| quote! { ::std::string::String::from(#text) };
     let strings = |list: &[String]| {
         let list = list.iter().map(|text| string(text));
-        quote! { vec![#(#list),*] }
+        quote! { ::std::vec::Vec::from([#(#list),*]) }
     };
     match verifier {
         BuiltIn::ApiKeys { env } => {
@@ -305,11 +305,11 @@ fn builtin(verifier: &BuiltIn, imports: &mut Imports) -> TokenStream {
                 changes.push(quote! { jwt.required_claims = #claims; });
             }
             if jwt.leeway != defaults.leeway {
-                let leeway = duration(jwt.leeway, imports);
+                let leeway = duration(jwt.leeway);
                 changes.push(quote! { jwt.leeway = #leeway; });
             }
             if jwt.refresh != defaults.refresh {
-                let refresh = duration(jwt.refresh, imports);
+                let refresh = duration(jwt.refresh);
                 changes.push(quote! { jwt.refresh = #refresh; });
             }
             let new = quote! {

@@ -49,6 +49,8 @@ pub struct Attribute {
     pub positional: Positional,
     /// What it sets, for messages (`caching`).
     pub what: &'static str,
+    /// The attribute written out, for messages (`#[timeout("5s")]`).
+    pub example: &'static str,
 }
 
 /// Parses an annotation's value (found at `location`; `on_operation` when it is the
@@ -97,6 +99,7 @@ pub(crate) const ANNOTATIONS: &[Annotation] = &[
             off: Some("no_cache"),
             positional: Positional::No,
             what: "caching",
+            example: "#[cache(ttl = \"30s\")]",
         }),
         parse: Some(|vocab, facts, on_operation, location, value, policies| {
             policies.cache = vocab.cache(facts, on_operation, location, value);
@@ -124,6 +127,7 @@ pub(crate) const ANNOTATIONS: &[Annotation] = &[
             off: Some("no_rate_limit"),
             positional: Positional::Rates,
             what: "rate limit",
+            example: "#[rate_limit(\"10/s\")]",
         }),
         parse: Some(|vocab, facts, _, location, value, policies| {
             policies.rate_limit = vocab.rate_limit(facts, location, value);
@@ -141,6 +145,7 @@ pub(crate) const ANNOTATIONS: &[Annotation] = &[
             off: Some("no_compress"),
             positional: Positional::No,
             what: "compression",
+            example: "#[no_compress]",
         }),
         parse: Some(|vocab, _, _, location, value, policies| {
             if let Some(on) = vocab.compress(location, value) {
@@ -160,6 +165,7 @@ pub(crate) const ANNOTATIONS: &[Annotation] = &[
             off: None,
             positional: Positional::Whole,
             what: "timeout",
+            example: "#[timeout(\"5s\")]",
         }),
         parse: Some(|vocab, _, _, location, value, policies| {
             if let Some(ms) = vocab.timeout(location, value) {
@@ -169,6 +175,26 @@ pub(crate) const ANNOTATIONS: &[Annotation] = &[
         field: "Policies::timeout",
         statuses: &[(504, "its timeout")],
         in_force: |policies| policies.timeout.is_some(),
+    },
+    Annotation {
+        name: "max-body-size",
+        alias: None,
+        levels: PATHS,
+        attribute: Some(Attribute {
+            set: Some("max_body_size"),
+            off: None,
+            positional: Positional::Whole,
+            what: "body limit",
+            example: "#[max_body_size(\"10MiB\")]",
+        }),
+        parse: Some(|vocab, _, _, location, value, policies| {
+            if let Some(bytes) = vocab.max_body_size(location, value) {
+                policies.max_body_size = Some(bytes);
+            }
+        }),
+        field: "Policies::max_body_size",
+        statuses: &[(413, "its body limit")],
+        in_force: |policies| policies.max_body_size.is_some(),
     },
     Annotation {
         name: "batch-group",

@@ -183,6 +183,20 @@ impl Security {
         }
     }
 
+    /// `schemes`, each verified through `api` by `verify` (given `api`, the scheme's index and
+    /// what to verify): how a generated router hands a credential to its scheme's method of
+    /// the `Api` trait.
+    pub fn with_api<A, F, Verified>(schemes: &'static [Scheme], api: Arc<A>, verify: F) -> Security
+    where
+        A: Send + Sync + 'static,
+        F: Fn(Arc<A>, usize, Verify) -> Verified + Send + Sync + 'static,
+        Verified: Future<Output = Result<Principal, Refusal>> + Send + 'static,
+    {
+        Security::new(schemes, move |scheme, request| {
+            Box::pin(verify(Arc::clone(&api), scheme, request))
+        })
+    }
+
     /// No scheme: every operation is open.
     pub fn none() -> Security {
         Security::new(&[], |_, verify| {
