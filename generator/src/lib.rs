@@ -12,6 +12,7 @@
 pub mod attributes;
 mod bundle;
 mod codegen;
+pub mod deploy;
 pub mod diag;
 pub mod diff;
 pub mod emit;

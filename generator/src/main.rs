@@ -94,6 +94,27 @@ enum Command {
         /// The OpenAPI document (YAML or JSON).
         spec: PathBuf,
     },
+    /// Print Kubernetes manifests (YAML) for the service SPEC describes: a Deployment (probes on
+    /// /readyz and /healthz, grace from the shutdown settings, secrets from a Secret named like
+    /// the service), a Service, a PodDisruptionBudget, a HorizontalPodAutoscaler (CPU and
+    /// requests in flight), a ServiceMonitor, its `x-slo` alerts as a PrometheusRule and its
+    /// dashboard as a ConfigMap.
+    Deploy {
+        /// The OpenAPI document (YAML or JSON).
+        spec: PathBuf,
+        /// The container image (default: NAME:latest).
+        #[arg(long)]
+        image: Option<String>,
+        /// Replicas to start with; the autoscaler scales between this and five times it.
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        replicas: u32,
+        /// The namespace the objects name (default: none, kubectl's).
+        #[arg(long)]
+        namespace: Option<String>,
+        /// The port the service listens on in the pod.
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+    },
     /// Print every problem in SPEC with its location; exit 1 when there are errors.
     ///
     /// Warnings mark parts that will be generated loosely (typed as JSON values, shadowed
@@ -129,6 +150,23 @@ fn run(cli: Cli) -> ExitCode {
                 )
             })
         }),
+        Command::Deploy {
+            spec,
+            image,
+            replicas,
+            namespace,
+            port,
+        } => {
+            let options = specjet_generator::deploy::DeployOptions {
+                image,
+                replicas,
+                namespace,
+                port,
+            };
+            monitoring(&spec, |api| {
+                specjet_generator::deploy::manifests(api, &options)
+            })
+        }
         Command::Diff { old, new } => diff(&old, &new),
         Command::Watch { spec, output } => match specjet_generator::watch::watch(&spec, &output) {
             Ok(()) => ExitCode::SUCCESS,

@@ -5,7 +5,7 @@
 mod alerts;
 mod dashboard;
 
-pub use alerts::alerts;
+pub use alerts::{alert_rules, alerts};
 pub use dashboard::dashboard;
 
 use crate::ir::{Api, Operation};
