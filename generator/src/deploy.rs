@@ -247,25 +247,12 @@ fn secret_variables(api: &Api) -> Vec<String> {
     variables
 }
 
-/// `name` as a Kubernetes object name (RFC 1123 label): lower case letters, digits and `-`,
-/// starting and ending with a letter or digit, at most 63 characters.
+/// `name` as a Kubernetes object name (RFC 1123 label): its slug, cut to 50 characters so
+/// that `-dashboard` still fits in 63.
 fn object_name(name: &str) -> String {
-    let mut out = String::new();
-    for c in name.chars() {
-        let c = c.to_ascii_lowercase();
-        if c.is_ascii_alphanumeric() {
-            out.push(c);
-        } else if !out.ends_with('-') {
-            out.push('-');
-        }
-    }
-    let mut out: String = out.trim_matches('-').chars().take(50).collect();
-    out = out.trim_end_matches('-').to_owned();
-    if out.is_empty() {
-        "api".to_owned()
-    } else {
-        out
-    }
+    let slug = crate::monitoring::slug(name);
+    let cut: String = slug.chars().take(50).collect();
+    cut.trim_end_matches('-').to_owned()
 }
 
 #[cfg(test)]

@@ -73,8 +73,9 @@ fn le_label(seconds: f64) -> String {
     format!("{seconds}")
 }
 
-/// A name made of letters, digits and `-`, for Grafana uids and rule group names.
-fn slug(text: &str) -> String {
+/// A name made of lower-case letters, digits and `-` (an RFC 1123 label but for its length),
+/// for Grafana uids, rule group names and Kubernetes objects.
+pub(crate) fn slug(text: &str) -> String {
     let mut out = String::new();
     for c in text.chars() {
         if c.is_ascii_alphanumeric() {
