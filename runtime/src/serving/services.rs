@@ -353,13 +353,9 @@ impl Services {
     where
         S: Clone + Send + Sync + 'static,
     {
-        let router = match Pipeline::new(self, operations, security) {
-            Some(pipeline) => router.layer(axum::middleware::from_fn_with_state(
-                pipeline,
-                crate::serving::pipeline::run,
-            )),
-            None => router,
-        };
+        let pipeline = Pipeline::new(self, operations, security).map(|pipeline| {
+            axum::middleware::from_fn_with_state(pipeline, crate::serving::pipeline::run)
+        });
         let uncompressed = operations
             .iter()
             .filter(|(_, policies)| !policies.compress)
@@ -367,17 +363,18 @@ impl Services {
             .collect();
         let compression =
             crate::serving::compression::layer(&self.settings.compression, uncompressed);
-        let router = if compression.is_active() {
-            router.layer(compression)
-        } else {
-            router
-        };
-        match self.settings.max_in_flight {
-            Some(limit) => router.layer(axum::middleware::from_fn_with_state(
+        let shed = self.settings.max_in_flight.map(|limit| {
+            axum::middleware::from_fn_with_state(
                 crate::policy::shed::InFlight::new(limit),
                 crate::policy::shed::shed,
-            )),
-            None => router,
-        }
+            )
+        });
+        // One layer of the router, the steps stacked inside it: a request clones one boxed
+        // route, not one per step. Outermost first.
+        let steps = tower::ServiceBuilder::new()
+            .option_layer(shed)
+            .option_layer(compression.is_active().then_some(compression))
+            .option_layer(pipeline);
+        router.layer(steps)
     }
 }
