@@ -109,6 +109,33 @@ impl Finish<'_> {
     }
 }
 
+/// How bodies are read first (`request_body::ReadFirst`): the service's limits, and the operations that read their
+/// body as a stream or have a limit of their own (`x-max-body-size`).
+fn body_bounds(
+    settings: &crate::ServiceSettings,
+    operations: &[(&'static crate::OperationInfo, crate::Policies)],
+) -> crate::request::request_body::Bounds {
+    crate::request::request_body::Bounds {
+        limit: settings.compression.max_request_size,
+        idle: settings.server.body_timeout,
+        upload_limit: settings.server.max_upload_size,
+        routes: std::sync::Arc::new(crate::serving::operation::ByRoute::new(
+            operations.iter().filter_map(|(operation, policies)| {
+                let limit = policies
+                    .max_body_size
+                    .map(|bytes| usize::try_from(bytes).unwrap_or(usize::MAX));
+                (operation.streamed_body || limit.is_some()).then_some((
+                    *operation,
+                    crate::request::request_body::RouteBody {
+                        streamed: operation.streamed_body,
+                        limit,
+                    },
+                ))
+            }),
+        )),
+    }
+}
+
 /// The end of every generated `router_with`: the operations' policies served
 /// ([`crate::Services::apply`]), problem+json answers for unknown paths (404) and methods
 /// (405), the batch endpoint, the document and the docs, CORS around all of them, the whole
@@ -138,37 +165,19 @@ pub fn finish(
         .apply_secured(router, operations, security)
         .fallback(crate::request::problem::not_found)
         .method_not_allowed_fallback(crate::request::problem::method_not_allowed)
-        // The body whole before any slot, connection or timeout is taken for it: a stalled
-        // body is the client's 408.
-        .layer(axum::middleware::from_fn_with_state(
-            crate::request::request_body::Bounds {
-                limit: settings.compression.max_request_size,
-                idle: settings.server.body_timeout,
-                upload_limit: settings.server.max_upload_size,
-                routes: std::sync::Arc::new(crate::serving::operation::ByRoute::new(
-                    operations.iter().filter_map(|(operation, policies)| {
-                        let limit = policies
-                            .max_body_size
-                            .map(|bytes| usize::try_from(bytes).unwrap_or(usize::MAX));
-                        (operation.streamed_body || limit.is_some()).then_some((
-                            *operation,
-                            crate::request::request_body::RouteBody {
-                                streamed: operation.streamed_body,
-                                limit,
-                            },
-                        ))
-                    }),
-                )),
-            },
-            crate::request::request_body::read_first,
-        ))
-        // Around every operation and the fallbacks: metrics, request ids, Server-Timing, and
-        // the `reject` hook for the problems of operations.
-        .layer(crate::observability::observe::ObserveLayer::new(
-            operations,
-            reject,
-            settings.observability,
-        ));
+        // Around every operation and the fallbacks, in one layer (one boxed route clone per
+        // request): metrics, request ids, Server-Timing and the `reject` hook for the
+        // problems of operations; inside it, the body read whole before any slot, connection
+        // or timeout is taken for it (a stalled body is the client's 408).
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(crate::observability::observe::ObserveLayer::new(
+                    operations,
+                    reject,
+                    settings.observability,
+                ))
+                .layer(body_bounds(settings, operations)),
+        );
     // The batch endpoint sends its items through everything above (so they meet every
     // layer), and is itself outside the operations' layers.
     let batch_path = settings.batch.path.as_str();

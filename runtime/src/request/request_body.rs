@@ -21,8 +21,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::middleware::Next;
+use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use bytes::{Bytes, BytesMut};
 use http::{header, HeaderValue, StatusCode};
@@ -154,38 +153,81 @@ struct StreamBounds {
     idle: Duration,
 }
 
-/// The middleware (`axum::middleware::from_fn_with_state`): the body read whole before the
-/// layers inside it run, unless the operation reads it as a stream.
-pub(crate) async fn read_first(
-    State(bounds): State<Bounds>,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    if request.body().is_end_stream() {
-        return next.run(request).await;
-    }
-    let route = bounds.routes.get(&request).copied();
-    let own_limit = route.and_then(|route| route.limit);
-    if route.is_some_and(|route| route.streamed) {
-        request.extensions_mut().insert(StreamBounds {
-            limit: own_limit.unwrap_or(bounds.upload_limit),
-            idle: bounds.idle,
-        });
-        return next.run(request).await;
-    }
-    let limit = own_limit.unwrap_or(bounds.limit);
-    if let Some(own) = own_limit {
-        // Decoded, the body is held to the operation's limit too (the compression layer
-        // keeps a limit already set).
-        request.extensions_mut().insert(BodyLimit(own));
-    }
-    let (parts, body) = request.into_parts();
-    match read(body, limit, bounds.idle).await {
-        Ok(bytes) => {
-            next.run(Request::from_parts(parts, Body::from(bytes)))
-                .await
+impl<S> tower::Layer<S> for Bounds {
+    type Service = ReadFirst<S>;
+
+    fn layer(&self, inner: S) -> ReadFirst<S> {
+        ReadFirst {
+            inner,
+            bounds: self.clone(),
         }
-        Err(error) => error.answer("the request body", limit),
+    }
+}
+
+/// The service [`Bounds`] wraps a route in: the body read whole before the layers inside it
+/// run, unless the operation reads it as a stream. A request without a body (most GETs) goes
+/// straight through: nothing boxed, nothing cloned.
+#[derive(Debug, Clone)]
+pub(crate) struct ReadFirst<S> {
+    inner: S,
+    bounds: Bounds,
+}
+
+type Answer<T = Response> = Result<T, std::convert::Infallible>;
+
+impl<S> tower::Service<Request> for ReadFirst<S>
+where
+    S: tower::Service<Request, Response = Response, Error = std::convert::Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = std::convert::Infallible;
+    type Future =
+        futures_util::future::Either<S::Future, Pin<Box<dyn Future<Output = Answer> + Send>>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Answer<()>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request) -> Self::Future {
+        use futures_util::future::Either;
+        if request.body().is_end_stream() {
+            return Either::Left(self.inner.call(request));
+        }
+        let bounds = &self.bounds;
+        let route = bounds.routes.get(&request).copied();
+        let own_limit = route.and_then(|route| route.limit);
+        if route.is_some_and(|route| route.streamed) {
+            request.extensions_mut().insert(StreamBounds {
+                limit: own_limit.unwrap_or(bounds.upload_limit),
+                idle: bounds.idle,
+            });
+            return Either::Left(self.inner.call(request));
+        }
+        let limit = own_limit.unwrap_or(bounds.limit);
+        if let Some(own) = own_limit {
+            // Decoded, the body is held to the operation's limit too (the compression layer
+            // keeps a limit already set).
+            request.extensions_mut().insert(BodyLimit(own));
+        }
+        // The service made ready is the one that answers; a clone stays for the next call.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let idle = bounds.idle;
+        Either::Right(Box::pin(async move {
+            let (parts, body) = request.into_parts();
+            match read(body, limit, idle).await {
+                Ok(bytes) => {
+                    inner
+                        .call(Request::from_parts(parts, Body::from(bytes)))
+                        .await
+                }
+                Err(error) => Ok(error.answer("the request body", limit)),
+            }
+        }))
     }
 }
 

@@ -363,12 +363,10 @@ impl Services {
             .collect();
         let compression =
             crate::serving::compression::layer(&self.settings.compression, uncompressed);
-        let shed = self.settings.max_in_flight.map(|limit| {
-            axum::middleware::from_fn_with_state(
-                crate::policy::shed::InFlight::new(limit),
-                crate::policy::shed::shed,
-            )
-        });
+        let shed = self
+            .settings
+            .max_in_flight
+            .map(crate::policy::shed::InFlight::new);
         // One layer of the router, the steps stacked inside it: a request clones one boxed
         // route, not one per step. Outermost first.
         let steps = tower::ServiceBuilder::new()
