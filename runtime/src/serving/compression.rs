@@ -198,11 +198,13 @@ where
         if uncompressed {
             request.headers_mut().remove(header::ACCEPT_ENCODING);
         }
-        // An operation's own limit, set as its body was read, stands.
-        if request
-            .extensions()
-            .get::<crate::request::request_body::BodyLimit>()
-            .is_none()
+        // An operation's own limit, set as its body was read, stands; a request without a
+        // body has nothing to bound (and is spared an extension's allocation).
+        if !http_body::Body::is_end_stream(request.body())
+            && request
+                .extensions()
+                .get::<crate::request::request_body::BodyLimit>()
+                .is_none()
         {
             request.extensions_mut().insert(self.limit);
         }
