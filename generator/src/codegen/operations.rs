@@ -844,9 +844,11 @@ fn response_variant(
                 let respond = respond_content(op, content, &quote! { status }, quote! { body });
                 quote! { #name::#media_variant(body) => #respond, }
             });
+            // A variant of a range or `default` carries its `status` already.
+            let bind = (!has_status).then(|| quote! { let status = #status_expr; });
             quote! {
                 {
-                    let status = #status_expr;
+                    #bind
                     match body {
                         #(#arms)*
                     }
