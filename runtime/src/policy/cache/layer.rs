@@ -1,6 +1,7 @@
 //! Serving a cached operation (lookup, single-flight, stale-while-revalidate, validators) and
 //! an invalidating one, as steps of the policy layer (`crate::serving::pipeline`).
 
+use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -120,15 +121,17 @@ fn directives(headers: &http::HeaderMap) -> Directives {
     if !headers.contains_key(header::CACHE_CONTROL) && !headers.contains_key(header::PRAGMA) {
         return Directives::default();
     }
-    let text: String = headers
-        .get_all(header::CACHE_CONTROL)
-        .iter()
-        .chain(headers.get_all(header::PRAGMA).iter())
-        .filter_map(|v| v.to_str().ok())
-        .collect::<Vec<_>>()
-        .join(",")
-        .to_ascii_lowercase();
-    let has = |directive: &str| text.split(',').any(|d| d.trim() == directive);
+    // Read in place (no joined, lower-cased copy): directives are case-insensitive.
+    let directives = || {
+        headers
+            .get_all(header::CACHE_CONTROL)
+            .iter()
+            .chain(headers.get_all(header::PRAGMA).iter())
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+    };
+    let has = |directive: &str| directives().any(|d| d.eq_ignore_ascii_case(directive));
     Directives {
         no_cache: has("no-cache") || has("max-age=0"),
         no_store: has("no-store"),
@@ -479,19 +482,18 @@ fn cache_headers(
     let age = entry.age();
     // Whole seconds, consistent with `Age`: max-age + Age = the ttl.
     let remaining = policy.ttl.as_secs().saturating_sub(age.as_secs());
-    let mut control = String::with_capacity(48);
-    control.push_str(if private {
-        "private, max-age="
-    } else {
-        "public, max-age="
-    });
-    control.push_str(&remaining.to_string());
+    // Written on the stack and copied once into the header (a `String` turned into a header
+    // value costs more allocations than the text itself). 96 bytes hold the longest value,
+    // both numbers at `u64::MAX` (82 bytes).
+    let mut control = StackText::<96>::new();
+    let scope = if private { "private" } else { "public" };
+    let _ = write!(control, "{scope}, max-age={remaining}");
     if !policy.stale_while_revalidate.is_zero() {
-        control.push_str(", stale-while-revalidate=");
-        control.push_str(&policy.stale_while_revalidate.as_secs().to_string());
+        let swr = policy.stale_while_revalidate.as_secs();
+        let _ = write!(control, ", stale-while-revalidate={swr}");
     }
     headers.insert(header::ETAG, entry.etag_header.clone());
-    if let Ok(value) = HeaderValue::try_from(control) {
+    if let Ok(value) = HeaderValue::from_bytes(control.as_bytes()) {
         headers.insert(header::CACHE_CONTROL, value);
     }
     headers.insert(header::AGE, HeaderValue::from(age.as_secs()));
@@ -504,6 +506,35 @@ fn cache_headers(
         },
     );
     headers.insert(CACHE_STATUS, HeaderValue::from_static(status));
+}
+
+/// Text written into a fixed buffer on the stack; what does not fit is an error of `write!`.
+struct StackText<const N: usize> {
+    bytes: [u8; N],
+    len: usize,
+}
+
+impl<const N: usize> StackText<N> {
+    fn new() -> Self {
+        StackText {
+            bytes: [0; N],
+            len: 0,
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
+impl<const N: usize> std::fmt::Write for StackText<N> {
+    fn write_str(&mut self, text: &str) -> std::fmt::Result {
+        let end = self.len + text.len();
+        let room = self.bytes.get_mut(self.len..end).ok_or(std::fmt::Error)?;
+        room.copy_from_slice(text.as_bytes());
+        self.len = end;
+        Ok(())
+    }
 }
 
 fn set_cache_status(response: &mut Response, status: &'static str) {
@@ -604,4 +635,55 @@ pub(crate) async fn invalidate_after(
         cache.invalidate_all(&dropped).await;
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> http::HeaderMap {
+        pairs
+            .iter()
+            .map(|(name, value)| {
+                (
+                    HeaderName::from_static(name),
+                    HeaderValue::from_static(value),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn request_directives_are_read_case_insensitively_across_values() {
+        let read = |pairs| {
+            let found = directives(&headers(pairs));
+            (found.no_cache, found.no_store)
+        };
+        assert_eq!(read(&[]), (false, false));
+        assert_eq!(read(&[("cache-control", "No-Cache")]), (true, false));
+        assert_eq!(
+            read(&[("cache-control", "max-age=10, MAX-AGE=0")]),
+            (true, false)
+        );
+        assert_eq!(read(&[("pragma", "no-cache")]), (true, false));
+        assert_eq!(
+            read(&[("cache-control", "public"), ("cache-control", " no-store ")]),
+            (false, true)
+        );
+        // A directive is a whole item, not a part of one.
+        assert_eq!(
+            read(&[("cache-control", "x-no-cache, max-age=00")]),
+            (false, false)
+        );
+    }
+
+    #[test]
+    fn stack_text_holds_the_longest_cache_control_and_refuses_more() {
+        let mut text = StackText::<96>::new();
+        let max = u64::MAX;
+        write!(text, "private, max-age={max}, stale-while-revalidate={max}").unwrap();
+        assert_eq!(text.as_bytes().len(), 82);
+        let mut small = StackText::<4>::new();
+        assert!(write!(small, "12345").is_err());
+    }
 }
