@@ -134,13 +134,21 @@ fn short_paths(tokens: TokenStream) -> TokenStream {
 /// `paths` below one root as one `use` tree, nested by module as rustfmt writes it:
 /// `{axum::{self, routing::get, Router}, Problem}`.
 fn use_tree(paths: &[&[&str]]) -> TokenStream {
+    match use_items(paths).as_slice() {
+        [item] => item.clone(),
+        items => quote::quote! { {#(#items),*} },
+    }
+}
+
+/// The items of [`use_tree`], one per first name: `Problem`, `axum::{self, Router}`.
+fn use_items(paths: &[&[&str]]) -> Vec<TokenStream> {
     let mut heads: Vec<&str> = paths
         .iter()
         .filter_map(|path| path.first().copied())
         .collect();
     heads.sort_by_key(|head| head.to_lowercase());
     heads.dedup();
-    let items: Vec<TokenStream> = heads
+    heads
         .iter()
         .map(|head| {
             let name = Ident::new(head, Span::call_site());
@@ -158,31 +166,12 @@ fn use_tree(paths: &[&[&str]]) -> TokenStream {
                     quote::quote! { #name::#tree }
                 }
                 (true, false) => {
-                    let tree = use_tree(&below);
-                    let inner = if below.len() == 1 && below[0].len() == 1 {
-                        quote::quote! { {self, #tree} }
-                    } else {
-                        let group = tree.into_iter().collect::<Vec<_>>();
-                        match group.as_slice() {
-                            [TokenTree::Group(group)] => {
-                                let stream = group.stream();
-                                quote::quote! { {self, #stream} }
-                            }
-                            _ => {
-                                let stream: TokenStream = group.into_iter().collect();
-                                quote::quote! { {self, #stream} }
-                            }
-                        }
-                    };
-                    quote::quote! { #name::#inner }
+                    let items = use_items(&below);
+                    quote::quote! { #name::{self, #(#items),*} }
                 }
             }
         })
-        .collect();
-    match items.as_slice() {
-        [item] => item.clone(),
-        items => quote::quote! { {#(#items),*} },
-    }
+        .collect()
 }
 
 /// The names a module defines at its top level (`struct X`, `fn x`, `mod x`, ...) or imports
