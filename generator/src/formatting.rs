@@ -78,6 +78,7 @@ const IMPORTED: &[&[&str]] = &[
     &["specjet", "extract"],
     &["specjet", "contract"],
     &["specjet", "security"],
+    &["specjet", "client"],
 ];
 
 /// `tokens` with every path of [`PRELUDE`] written as its last name, and those of

@@ -62,6 +62,9 @@ pub struct ServiceSettings {
     pub validation: ValidationSettings,
     /// `x-specjet.types`: serde traits the handlers need beyond those the service uses.
     pub types: TypeSettings,
+    /// `x-specjet.client: true` (or `specjet generate --client`): the module also holds a
+    /// typed client, and the operations' types derive both serde traits for it.
+    pub client: bool,
     /// `x-specjet.server`: how connections are held and how a shutdown proceeds (`None`
     /// fields: the runtime's defaults).
     pub server: ServerSettings,

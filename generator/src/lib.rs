@@ -213,10 +213,25 @@ fn check_version(spec: &Spec, diagnostics: &mut Diagnostics) {
     }
 }
 
+/// What a run generates beyond what the document says.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// The typed client too, as `x-specjet.client: true` asks.
+    pub client: bool,
+}
+
 /// The generated files for the document at `path`, with the diagnostics of the run.
 pub fn generate(path: &Path) -> Result<emit::Generated, Diagnostics> {
+    generate_with(path, Options::default())
+}
+
+/// [`generate`], with `options`.
+pub fn generate_with(path: &Path, options: Options) -> Result<emit::Generated, Diagnostics> {
     on_large_stack(|| {
-        let analysis = analyze_here(path)?;
+        let mut analysis = analyze_here(path)?;
+        if options.client {
+            lower::enable_client(&mut analysis.api);
+        }
         let sources = analysis.sources();
         emit::render(
             &analysis.api,

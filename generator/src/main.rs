@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use specjet_generator::diag::{Diagnostics, Severity};
 use specjet_generator::emit;
+use specjet_generator::Options;
 
 // Generation allocates many small values (tokens, strings, JSON nodes); glibc's allocator
 // spent a third of a Stripe run in malloc and free.
@@ -36,6 +37,9 @@ enum Command {
         /// Do not print warnings.
         #[arg(short, long)]
         quiet: bool,
+        /// Also generate the typed client (`client.rs`), as `x-specjet.client: true` does.
+        #[arg(long)]
+        client: bool,
     },
     /// Exit 0 when the files in the output directory are exactly what `generate` would write,
     /// 1 (listing stale, missing and extra files) otherwise.
@@ -45,6 +49,9 @@ enum Command {
         /// Directory that `generate` wrote.
         #[arg(short, long)]
         output: PathBuf,
+        /// The module was generated with `--client`.
+        #[arg(long)]
+        client: bool,
     },
     /// Scaffold a service crate for SPEC in DIR: Cargo.toml, main.rs, handlers.rs (every
     /// operation answering 501 until written), README, .gitignore and the generated module.
@@ -135,8 +142,13 @@ fn run(cli: Cli) -> ExitCode {
             spec,
             output,
             quiet,
-        } => generate(&spec, &output, quiet),
-        Command::Check { spec, output } => check(&spec, &output),
+            client,
+        } => generate(&spec, &output, quiet, Options { client }),
+        Command::Check {
+            spec,
+            output,
+            client,
+        } => check(&spec, &output, Options { client }),
         Command::Validate { spec } => validate(&spec),
         Command::Dashboard { spec } => monitoring(&spec, |api| {
             let dashboard = specjet_generator::monitoring::dashboard(api);
@@ -210,8 +222,8 @@ fn plural(n: usize) -> &'static str {
     }
 }
 
-fn generate(spec: &Path, output: &Path, quiet: bool) -> ExitCode {
-    let generated = match specjet_generator::generate(spec) {
+fn generate(spec: &Path, output: &Path, quiet: bool, options: Options) -> ExitCode {
+    let generated = match specjet_generator::generate_with(spec, options) {
         Ok(generated) => generated,
         Err(diagnostics) => {
             print(&diagnostics, true);
@@ -243,8 +255,8 @@ fn generate(spec: &Path, output: &Path, quiet: bool) -> ExitCode {
     }
 }
 
-fn check(spec: &Path, output: &Path) -> ExitCode {
-    let generated = match specjet_generator::generate(spec) {
+fn check(spec: &Path, output: &Path, options: Options) -> ExitCode {
+    let generated = match specjet_generator::generate_with(spec, options) {
         Ok(generated) => generated,
         Err(diagnostics) => {
             print(&diagnostics, true);

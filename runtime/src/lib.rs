@@ -21,6 +21,7 @@
 //! - `database` (feature `database`): the sqlx pool `x-specjet.database` declares;
 //! - `http_client` (feature `http-client`): the pooled HTTP client `x-specjet.http-client`
 //!   declares;
+//! - [`client`]: what a generated typed client shares (transports, retries, credentials);
 //! - [`caller`]: who is calling (credentials digest, client IP through trusted proxies);
 //! - [`Services`]: the shared state a generated router is built with, and
 //!   [`Services::apply`], which serves every operation's [`Policies`] from its table.
@@ -31,6 +32,7 @@
 //! `__operation_handler!`).
 
 mod backend;
+pub mod client;
 mod compose;
 mod observability;
 mod policy;

@@ -6,8 +6,10 @@
 //! - `types.rs`: component schemas;
 //! - `operations/<op>.rs`: each operation's `Request`, `Response` and inline types;
 //! - `server.rs`: the `Api` trait (one method per operation), `OperationId` and the axum router;
+//! - `client.rs`: the typed `Client`, one method per operation;
 //! - `policies.rs`: the operations table, the security schemes and the settings, as data.
 
+mod client;
 mod docs;
 mod operations;
 pub(crate) mod server;
@@ -70,6 +72,14 @@ pub(crate) fn files(api: &Api) -> Vec<FileTokens> {
     let title = &api.title;
     let version = &api.version;
     let root_doc = format!("{title} {version}").trim().to_owned();
+    let (client_mod, client_use) = if api.settings.client {
+        (
+            quote! { pub mod client; },
+            quote! { pub use client::Client; },
+        )
+    } else {
+        (quote! {}, quote! {})
+    };
     files.push(FileTokens {
         path: "mod.rs".to_owned(),
         text: None,
@@ -77,12 +87,14 @@ pub(crate) fn files(api: &Api) -> Vec<FileTokens> {
         tokens: quote! {
             #![allow(#(#lints),*)]
 
+            #client_mod
             pub mod openapi;
             pub mod operations;
             pub mod policies;
             pub mod server;
             pub mod types;
 
+            #client_use
             pub use policies::{services, settings};
             pub use server::{router, router_with, Api, OperationId};
         },
@@ -129,6 +141,15 @@ pub(crate) fn files(api: &Api) -> Vec<FileTokens> {
             .to_owned(),
         tokens: server::policies_module(api),
     });
+    if api.settings.client {
+        files.push(FileTokens {
+            path: "client.rs".to_owned(),
+            text: None,
+            doc: "A typed client of the API, over HTTP or through the router in process."
+                .to_owned(),
+            tokens: client::module(api),
+        });
+    }
     files.push(FileTokens {
         path: "server.rs".to_owned(),
         text: None,
@@ -144,6 +165,15 @@ pub(crate) fn inline(api: &Api) -> TokenStream {
     let types = types::module(api, Module::Types);
     let server = server::module(api);
     let policies = server::policies_module(api);
+    let client = api.settings.client.then(|| {
+        let client = client::module(api);
+        quote! {
+            #allow
+            pub mod client { #client }
+            #allow
+            pub use client::Client;
+        }
+    });
     let ops = api.operations.iter().enumerate().map(|(index, op)| {
         let name = format_ident!("{}", op.name);
         let body = operations::module(api, index);
@@ -158,6 +188,7 @@ pub(crate) fn inline(api: &Api) -> TokenStream {
         #openapi
         #allow
         pub mod operations { #(#ops)* }
+        #client
         #allow
         pub mod policies { #policies }
         #allow

@@ -16,9 +16,11 @@ pub(super) fn module(api: &Api, index: usize) -> TokenStream {
     let request = request(api, op, scope);
     let response = response(api, op, scope);
     let types = super::types::module(api, Module::Operation(index));
+    let client = super::client::operation(api, op, scope);
     quote! {
         #request
         #response
+        #client
         #types
     }
 }
@@ -672,7 +674,7 @@ fn media_enum(
 }
 
 /// The content type sent for a body of a declared media type (wildcards cannot be sent).
-fn sent_content_type(content: &Content) -> String {
+pub(super) fn sent_content_type(content: &Content) -> String {
     if !content.media_type.contains('*') {
         return content.media_type.clone();
     }

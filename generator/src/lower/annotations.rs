@@ -218,6 +218,12 @@ impl<'a> Annotations<'a> {
                 "cors" => settings.cors = Some(self.cors_settings(&location, value)),
                 "validation" => settings.validation = self.validation_settings(&location, value),
                 "types" => settings.types = self.type_settings(&location, value),
+                "client" => match value.as_bool() {
+                    Some(client) => settings.client = client,
+                    None => {
+                        self.report(Severity::Error, &location, "`client` is `true` or `false`")
+                    }
+                },
                 "server" => settings.server = self.server_settings(&location, value),
                 "security" => settings.security = self.security_settings(&location, value),
                 concern if PLANNED_CONCERNS.contains(&concern) => self.report(

@@ -42,6 +42,13 @@ const REQUEST_RESERVED: &[&str] = &[
 ];
 
 /// Lowers a loaded spec. Problems are added to `diags`.
+/// `api` with its typed client, whatever its `x-specjet.client` says: the types derive what
+/// the client needs too.
+pub(crate) fn enable_client(api: &mut Api) {
+    api.settings.client = true;
+    serde_use::assign(&mut api.types, &api.operations, &api.settings.types, true);
+}
+
 pub(crate) fn lower(spec: &Spec, diags: &mut Diagnostics) -> Api {
     let root = spec.root();
     let mut types = TypeBuilder::new(spec);
@@ -101,7 +108,7 @@ pub(crate) fn lower(spec: &Spec, diags: &mut Diagnostics) -> Api {
     let (mut types, type_diags) = types.finish();
     fan_out::check_shapes(&fan_out_sites, &operations, &types, &mut annotations);
     share::identical_inline_types(&mut types, &mut operations);
-    serde_use::assign(&mut types, &operations, &settings.types);
+    serde_use::assign(&mut types, &operations, &settings.types, settings.client);
     for d in own
         .items()
         .iter()

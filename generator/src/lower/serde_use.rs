@@ -10,8 +10,14 @@ use crate::ir::{
 use crate::load::Location;
 
 /// Sets [`TypeDef::serde`] of every type from what the operations do with it, and what
-/// `x-specjet.types` adds.
-pub(crate) fn assign(types: &mut [TypeDef], operations: &[Operation], also: &TypeSettings) {
+/// `x-specjet.types` adds. With a `client`, the client writes what the server reads and
+/// reads what it writes: every type derives both.
+pub(crate) fn assign(
+    types: &mut [TypeDef],
+    operations: &[Operation],
+    also: &TypeSettings,
+    client: bool,
+) {
     let mut read = Vec::new();
     let mut written = Vec::new();
     for op in operations {
@@ -34,6 +40,11 @@ pub(crate) fn assign(types: &mut [TypeDef], operations: &[Operation], also: &Typ
     written.extend(unused);
     read.extend(also_derived(types, &also.deserialize));
     written.extend(also_derived(types, &also.serialize));
+    if client {
+        let both: Vec<TypeId> = read.iter().chain(&written).copied().collect();
+        read.clone_from(&both);
+        written = both;
+    }
     let read = reachable(types, read);
     let written = reachable(types, written);
     for (id, def) in types.iter_mut().enumerate() {

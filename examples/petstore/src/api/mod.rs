@@ -17,6 +17,8 @@
     deprecated,
     unused_imports
 )]
+pub mod client;
+
 pub mod openapi;
 
 pub mod operations;
@@ -26,6 +28,8 @@ pub mod policies;
 pub mod server;
 
 pub mod types;
+
+pub use client::Client;
 
 pub use policies::{services, settings};
 

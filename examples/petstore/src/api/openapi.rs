@@ -19,6 +19,7 @@ pub const DOCUMENT: &str = r##"{
     }
   ],
   "x-specjet": {
+    "client": true,
     "max-in-flight": 1024,
     "cache": {
       "backend": "tiered",

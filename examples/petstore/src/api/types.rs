@@ -41,7 +41,7 @@ impl ::std::fmt::Display for PetStatus {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(crate = "::specjet::serde")]
 pub struct NewPet {
     pub name: String,
@@ -53,7 +53,7 @@ pub struct NewPet {
 }
 
 /// A pet in the store.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(crate = "::specjet::serde")]
 pub struct Pet {
     pub id: i64,
@@ -67,7 +67,7 @@ pub struct Pet {
 
 pub type Pets = Vec<Pet>;
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(crate = "::specjet::serde")]
 pub struct Error {
     pub code: i32,
@@ -77,7 +77,7 @@ pub struct Error {
     pub details: Option<Vec<ErrorDetail>>,
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(crate = "::specjet::serde")]
 pub struct ErrorDetail {
     /// Where the input is (`path`, `query`, `header`, `body`).

@@ -3,7 +3,7 @@
 
 use ::specjet::serde;
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(crate = "::specjet::serde")]
 pub struct NewUser {
     /// Unique in the shop.
@@ -49,7 +49,7 @@ impl ::std::fmt::Display for Tier {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(crate = "::specjet::serde")]
 pub struct User {
     pub id: i64,
@@ -61,7 +61,7 @@ pub struct User {
     pub created_at: String,
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(crate = "::specjet::serde")]
 pub struct RegisteredUser {
     pub id: i64,
@@ -75,13 +75,13 @@ pub struct RegisteredUser {
     pub token: String,
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(crate = "::specjet::serde")]
 pub struct TokenRequest {
     pub user_id: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(crate = "::specjet::serde")]
 pub struct IssuedToken {
     /// The bearer token (a JWT).
@@ -91,7 +91,7 @@ pub struct IssuedToken {
     pub expires_in: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(crate = "::specjet::serde")]
 pub struct UserPage {
     pub items: Vec<User>,
@@ -151,14 +151,14 @@ pub struct Address {
     pub country: String,
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(crate = "::specjet::serde")]
 pub struct NewOrderItem {
     pub product_id: i64,
     pub quantity: i32,
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(crate = "::specjet::serde")]
 pub struct NewOrder {
     pub items: Vec<NewOrderItem>,
@@ -174,7 +174,7 @@ pub struct OrderItem {
     pub unit_price_cents: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(crate = "::specjet::serde")]
 pub struct Order {
     pub id: i64,
@@ -186,13 +186,13 @@ pub struct Order {
     pub created_at: String,
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(crate = "::specjet::serde")]
 pub struct OrderUpdate {
     pub status: OrderStatus,
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(crate = "::specjet::serde")]
 pub struct OrderPage {
     pub items: Vec<Order>,
@@ -201,14 +201,14 @@ pub struct OrderPage {
     pub next: Option<i64>,
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(crate = "::specjet::serde")]
 pub struct StatusCount {
     pub orders: i64,
     pub spent_cents: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(crate = "::specjet::serde")]
 pub struct UserStats {
     pub user_id: i64,
@@ -226,7 +226,7 @@ pub struct UserStats {
     pub by_status: ::std::collections::BTreeMap<String, StatusCount>,
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(crate = "::specjet::serde")]
 pub struct Dashboard {
     pub user: User,
@@ -234,7 +234,7 @@ pub struct Dashboard {
     pub stats: UserStats,
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(crate = "::specjet::serde")]
 pub struct NewProduct {
     /// The stock-keeping unit, unique in the shop.
@@ -246,7 +246,7 @@ pub struct NewProduct {
     pub stock: Option<i64>,
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(crate = "::specjet::serde")]
 pub struct Product {
     /// The stock-keeping unit, unique in the shop.
@@ -259,7 +259,7 @@ pub struct Product {
 }
 
 /// RFC 9457 problem details.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(crate = "::specjet::serde")]
 pub struct Problem {
     #[serde(rename = "type")]
@@ -283,7 +283,8 @@ pub struct Problem {
     PartialEq,
     ::std::cmp::Eq,
     ::std::hash::Hash,
-    serde::Serialize
+    serde::Serialize,
+    serde::Deserialize
 )]
 #[serde(crate = "::specjet::serde")]
 pub enum IssuedTokenTokenType {
@@ -306,7 +307,7 @@ impl ::std::fmt::Display for IssuedTokenTokenType {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(crate = "::specjet::serde")]
 pub struct ProblemInvalidParamsItem {
     #[serde(rename = "in")]

@@ -43,6 +43,13 @@ impl Principal {
         }
     }
 
+    /// The principal of a request a client builds (`Client::delete_pet(Request::new(id,
+    /// Principal::unverified()))`): nobody yet. A client sends its credentials, not this; the
+    /// server verifies them, and its handler sees the principal they prove.
+    pub fn unverified() -> Principal {
+        Principal::new("")
+    }
+
     /// With these scopes (or roles).
     pub fn with_scopes<S: Into<String>>(mut self, scopes: impl IntoIterator<Item = S>) -> Self {
         self.scopes = scopes.into_iter().map(Into::into).collect();

@@ -3,10 +3,10 @@
 
 use ::specjet::{
     axum::{self, response::IntoResponse},
-    contract, extract, http::{self, Method},
+    client, contract, extract, http::{self, Method},
     Problem, respond,
 };
-use ::std::future::Future;
+use ::std::{future::Future, time::Duration};
 
 /// The request of `createPet` (`POST /pets`), read and checked.
 #[derive(Debug)]
@@ -136,5 +136,46 @@ impl From<Problem> for Response {
 impl From<Result<Response, Problem>> for Response {
     fn from(result: Result<Response, Problem>) -> Self {
         result.unwrap_or_else(Self::Problem)
+    }
+}
+
+impl Request {
+    /// The request as a client sends it: every parameter and the body written as
+    /// the server reads them (the `principal` is the server's: a client sends its
+    /// credentials instead).
+    pub fn to_call(&self) -> client::Call {
+        let mut call = client::Call::new("createPet", Method::POST, "/pets")
+            .with_timeout(Duration::from_millis(30000));
+        call.json("application/json", &self.body);
+        call
+    }
+}
+
+impl Response {
+    /// Reads an answer of the operation into the variant its status documents: an
+    /// undocumented error status (a limit, a timeout, a bad request) is
+    /// `Response::Problem`.
+    pub async fn from_answer(
+        answer: client::Answer,
+    ) -> Result<Self, client::ClientError> {
+        let status = answer.status();
+        match status {
+            201 => Ok(Self::Created(answer.json::<super::super::types::Pet>()?)),
+            422 if !answer.is_problem() => {
+                Ok(
+                    Self::UnprocessableEntity(
+                        answer.json::<super::super::types::Error>()?,
+                    ),
+                )
+            }
+            _ if !answer.is_problem() => {
+                Ok(Self::Default {
+                    status,
+                    body: answer.json::<super::super::types::Error>()?,
+                })
+            }
+            400.. => Ok(Self::Problem(answer.problem())),
+            _ => Err(answer.undocumented()),
+        }
     }
 }

@@ -3,10 +3,10 @@
 
 use ::specjet::{
     axum::{self, response::IntoResponse},
-    extract, http::{self, Method},
+    client, extract, http::{self, Method},
     Problem, respond,
 };
-use ::std::future::Future;
+use ::std::{future::Future, time::Duration};
 
 /// The request of `deleteProduct` (`DELETE /products/{productId}`), read and checked.
 #[derive(Debug)]
@@ -110,5 +110,42 @@ impl From<Problem> for Response {
 impl From<Result<Response, Problem>> for Response {
     fn from(result: Result<Response, Problem>) -> Self {
         result.unwrap_or_else(Self::Problem)
+    }
+}
+
+impl Request {
+    /// The request as a client sends it: every parameter and the body written as
+    /// the server reads them (the `principal` is the server's: a client sends its
+    /// credentials instead).
+    pub fn to_call(&self) -> client::Call {
+        let mut call = client::Call::new(
+                "deleteProduct",
+                Method::DELETE,
+                "/products/{productId}",
+            )
+            .with_timeout(Duration::from_millis(30000));
+        call.path("productId", &self.product_id);
+        call
+    }
+}
+
+impl Response {
+    /// Reads an answer of the operation into the variant its status documents: an
+    /// undocumented error status (a limit, a timeout, a bad request) is
+    /// `Response::Problem`.
+    pub async fn from_answer(
+        answer: client::Answer,
+    ) -> Result<Self, client::ClientError> {
+        let status = answer.status();
+        match status {
+            204 => Ok(Self::NoContent),
+            404 => Ok(Self::NotFound(answer.json::<super::super::types::Problem>()?)),
+            _ => {
+                Ok(Self::Default {
+                    status,
+                    body: answer.json::<super::super::types::Problem>()?,
+                })
+            }
+        }
     }
 }

@@ -3,10 +3,10 @@
 
 use ::specjet::{
     axum::{self, response::IntoResponse},
-    contract, extract, http::{self, Method},
+    client, contract, extract, http::{self, Method},
     Problem, respond,
 };
-use ::std::future::Future;
+use ::std::{future::Future, time::Duration};
 
 /// The request of `listUsers` (`GET /users`), read and checked.
 #[derive(Debug)]
@@ -135,5 +135,40 @@ impl From<Problem> for Response {
 impl From<Result<Response, Problem>> for Response {
     fn from(result: Result<Response, Problem>) -> Self {
         result.unwrap_or_else(Self::Problem)
+    }
+}
+
+impl Request {
+    /// The request as a client sends it: every parameter and the body written as
+    /// the server reads them (the `principal` is the server's: a client sends its
+    /// credentials instead).
+    pub fn to_call(&self) -> client::Call {
+        let mut call = client::Call::new("listUsers", Method::GET, "/users")
+            .with_timeout(Duration::from_millis(30000));
+        call.query("limit", &self.limit);
+        if let Some(value) = &self.after {
+            call.query("after", value);
+        }
+        call
+    }
+}
+
+impl Response {
+    /// Reads an answer of the operation into the variant its status documents: an
+    /// undocumented error status (a limit, a timeout, a bad request) is
+    /// `Response::Problem`.
+    pub async fn from_answer(
+        answer: client::Answer,
+    ) -> Result<Self, client::ClientError> {
+        let status = answer.status();
+        match status {
+            200 => Ok(Self::Ok(answer.json::<super::super::types::UserPage>()?)),
+            _ => {
+                Ok(Self::Default {
+                    status,
+                    body: answer.json::<super::super::types::Problem>()?,
+                })
+            }
+        }
     }
 }
