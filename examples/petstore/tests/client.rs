@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use petstore_example::api::operations::{create_pet, delete_pet, list_pets, show_pet_by_id};
-use petstore_example::api::types::{NewPet, PetStatus};
+use petstore_example::api::types::{NewPet, Pet, PetStatus};
 use petstore_example::api::{self, Client};
 use petstore_example::handlers::PetStore;
 use specjet::client::{ClientError, Http, Retry};
@@ -29,6 +29,50 @@ fn new_pet(name: &str, tag: &str) -> NewPet {
     }
 }
 
+/// Creates a pet with `client`, which must be answered 201.
+async fn create(client: &Client, name: &str, tag: &str) -> Pet {
+    match client
+        .create_pet(create_pet::Request::new(new_pet(name, tag)))
+        .await
+        .unwrap()
+    {
+        create_pet::Response::Created(pet) => pet,
+        other => panic!("expected 201, got {other:?}"),
+    }
+}
+
+/// Finds `pet` with `client`, as it is.
+async fn shown(client: &Client, pet: &Pet) {
+    let shown = client
+        .show_pet_by_id(show_pet_by_id::Request::new(pet.id))
+        .await
+        .unwrap();
+    assert!(
+        matches!(&shown, show_pet_by_id::Response::Ok(found) if found == pet),
+        "{shown:?}"
+    );
+}
+
+/// Deletes pet `id` with `client`'s key, and finds it gone (not answered from any cache).
+async fn delete_and_find_gone(client: &Client, id: i64) {
+    let deleted = client
+        .delete_pet(delete_pet::Request::new(id, Principal::unverified()))
+        .await
+        .unwrap();
+    assert!(
+        matches!(deleted, delete_pet::Response::NoContent),
+        "{deleted:?}"
+    );
+    let gone = client
+        .show_pet_by_id(show_pet_by_id::Request::new(id))
+        .await
+        .unwrap();
+    assert!(
+        matches!(gone, show_pet_by_id::Response::NotFound(_)),
+        "{gone:?}"
+    );
+}
+
 /// The petstore in process, without Redis (a shared one could hold an earlier run's pets).
 fn in_process() -> Client {
     std::env::set_var("PETSTORE_API_KEYS", DEVELOPMENT_KEYS);
@@ -39,27 +83,11 @@ fn in_process() -> Client {
 #[tokio::test]
 async fn typed_calls_round_trip_through_every_layer_in_process() {
     let client = in_process();
-    let created = client
-        .create_pet(create_pet::Request::new(new_pet("Rex", "dog")))
-        .await
-        .unwrap();
-    let create_pet::Response::Created(rex) = created else {
-        panic!("expected 201, got {created:?}");
-    };
+    let rex = create(&client, "Rex", "dog").await;
     assert_eq!(rex.name, "Rex");
-    client
-        .create_pet(create_pet::Request::new(new_pet("Tom", "cat")))
-        .await
-        .unwrap();
+    create(&client, "Tom", "cat").await;
 
-    let shown = client
-        .show_pet_by_id(show_pet_by_id::Request::new(rex.id))
-        .await
-        .unwrap();
-    assert!(
-        matches!(&shown, show_pet_by_id::Response::Ok(pet) if *pet == rex),
-        "{shown:?}"
-    );
+    shown(&client, &rex).await;
 
     // Query parameters (an exploded array, a default) as the server reads them, and a
     // response header read back into its field.
@@ -94,26 +122,16 @@ async fn typed_calls_round_trip_through_every_layer_in_process() {
     );
 
     // The operation's security: no credential is refused; the scheme's method sends one.
-    let delete = || delete_pet::Request::new(rex.id, Principal::unverified());
-    let refused = client.delete_pet(delete()).await.unwrap();
+    let refused = client
+        .delete_pet(delete_pet::Request::new(rex.id, Principal::unverified()))
+        .await
+        .unwrap();
     assert!(
         matches!(refused, delete_pet::Response::Unauthorized(_)),
         "{refused:?}"
     );
     let keyed = client.clone().with_api_key("petstore-dev-key");
-    let deleted = keyed.delete_pet(delete()).await.unwrap();
-    assert!(
-        matches!(deleted, delete_pet::Response::NoContent),
-        "{deleted:?}"
-    );
-    let gone = client
-        .show_pet_by_id(show_pet_by_id::Request::new(rex.id))
-        .await
-        .unwrap();
-    assert!(
-        matches!(gone, show_pet_by_id::Response::NotFound(_)),
-        "{gone:?}"
-    );
+    delete_and_find_gone(&keyed, rex.id).await;
 }
 
 #[tokio::test]
@@ -121,19 +139,8 @@ async fn over_http_a_write_past_its_limit_is_answered_not_retried() {
     let service =
         running::Service::start(env!("CARGO_BIN_EXE_petstore-example"), &[], &["REDIS_URL"]);
     let client = Client::new(Http::new(&format!("http://{}", service.addr)).unwrap());
-    let rex = match client
-        .create_pet(create_pet::Request::new(new_pet("Rex", "dog")))
-        .await
-        .unwrap()
-    {
-        create_pet::Response::Created(pet) => pet,
-        other => panic!("expected 201, got {other:?}"),
-    };
-    let shown = client
-        .show_pet_by_id(show_pet_by_id::Request::new(rex.id))
-        .await
-        .unwrap();
-    assert!(matches!(&shown, show_pet_by_id::Response::Ok(pet) if *pet == rex));
+    let rex = create(&client, "Rex", "dog").await;
+    shown(&client, &rex).await;
 
     // `writes` allows a burst of 10 a client: a POST past it is answered 429 with a wait of
     // seconds, which the client does not wait out (a POST without an idempotency key may
@@ -319,4 +326,59 @@ async fn a_dead_service_is_a_typed_error_after_bounded_retries() {
         matches!(error, ClientError::Decode { status: 200, .. }),
         "{error}"
     );
+}
+
+/// A transport into the petstore in process that notes the status of every answer it carries.
+struct Recording {
+    inner: specjet::client::InProcess,
+    statuses: Arc<std::sync::Mutex<Vec<u16>>>,
+}
+
+impl specjet::client::Transport for Recording {
+    fn send(
+        &self,
+        operation: &'static str,
+        request: specjet::http::Request<specjet::bytes::Bytes>,
+    ) -> specjet::client::Sending<'_> {
+        let sent = self.inner.send(operation, request);
+        let statuses = self.statuses.clone();
+        Box::pin(async move {
+            let answer = sent.await;
+            if let Ok(response) = &answer {
+                statuses.lock().unwrap().push(response.status().as_u16());
+            }
+            answer
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_cached_answer_is_revalidated_and_reused_on_304_never_stale() {
+    std::env::set_var("PETSTORE_API_KEYS", DEVELOPMENT_KEYS);
+    let services = Services::new(api::settings(), None);
+    let statuses = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let transport = Recording {
+        inner: specjet::client::InProcess::new(api::router_with(PetStore::default(), &services)),
+        statuses: statuses.clone(),
+    };
+    let client = Client::new(transport).with_api_key("petstore-dev-key");
+    let rex = create(&client, "Rex", "dog").await;
+    statuses.lock().unwrap().clear();
+    for _ in 0..3 {
+        shown(&client, &rex).await;
+    }
+    // `showPetById` is cached (`x-cache`): the first answer is stored with its ETag, the next
+    // two are 304s on the wire and the stored pet in the caller's hands.
+    assert_eq!(*statuses.lock().unwrap(), [200, 304, 304]);
+
+    // A write the spec says invalidates it: the next call is answered anew, not from the
+    // client's store.
+    delete_and_find_gone(&client, rex.id).await;
+
+    // Off: every call is answered in full.
+    let plain = client.configure(|core| core.with_cache(0));
+    statuses.lock().unwrap().clear();
+    plain.list_pets(list_pets::Request::new()).await.unwrap();
+    plain.list_pets(list_pets::Request::new()).await.unwrap();
+    assert_eq!(*statuses.lock().unwrap(), [200, 200]);
 }

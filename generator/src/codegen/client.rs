@@ -68,6 +68,9 @@ fn to_call(op: &Operation) -> TokenStream {
             Literal::u64_unsuffixed(u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX));
         quote! { .with_timeout(::std::time::Duration::from_millis(#millis)) }
     });
+    // An answer the spec caches is kept by the client and revalidated.
+    let revalidated = (op.policies.cache.is_some() && op.method == crate::ir::Method::Get)
+        .then(|| quote! { .revalidated() });
     let mut writes = Vec::new();
     for param in &op.params {
         let field = format_ident!("{}", param.field);
@@ -156,13 +159,14 @@ fn to_call(op: &Operation) -> TokenStream {
             });
         }
     }
-    let binding = if writes.is_empty() {
-        quote! { let call }
-    } else {
-        quote! { let mut call }
+    let call = quote! {
+        ::specjet::client::Call::new(#id, ::specjet::http::Method::#method, #path) #timeout #revalidated
     };
+    if writes.is_empty() {
+        return call;
+    }
     quote! {
-        #binding = ::specjet::client::Call::new(#id, ::specjet::http::Method::#method, #path) #timeout;
+        let mut call = #call;
         #(#writes)*
         call
     }

@@ -35,6 +35,7 @@ pub struct Call {
     pub(crate) body: Bytes,
     pub(crate) idempotent: bool,
     pub(crate) timeout: Option<Duration>,
+    pub(crate) revalidated: bool,
     error: Option<String>,
 }
 
@@ -57,6 +58,7 @@ impl Call {
             body: Bytes::new(),
             idempotent,
             timeout: None,
+            revalidated: false,
             error: None,
         }
     }
@@ -65,6 +67,13 @@ impl Call {
     /// included.
     pub fn with_timeout(mut self, timeout: Duration) -> Call {
         self.timeout = Some(timeout);
+        self
+    }
+
+    /// Marks an operation the spec caches: the client keeps its answer and sends the call
+    /// again with `If-None-Match`, reusing the answer on 304.
+    pub fn revalidated(mut self) -> Call {
+        self.revalidated = true;
         self
     }
 

@@ -13,6 +13,7 @@
 
 mod call;
 mod retry;
+mod revalidate;
 mod transport;
 
 use std::sync::Arc;
@@ -127,6 +128,7 @@ pub struct Client {
     query: Vec<(String, String)>,
     cookies: Vec<String>,
     prefix: String,
+    revalidation: Option<revalidate::Revalidation>,
 }
 
 impl std::fmt::Debug for Client {
@@ -136,6 +138,7 @@ impl std::fmt::Debug for Client {
             .field("retry", &self.retry)
             .field("timeout", &self.timeout)
             .field("prefix", &self.prefix)
+            .field("revalidation", &self.revalidation)
             .finish_non_exhaustive()
     }
 }
@@ -151,7 +154,16 @@ impl Client {
             query: Vec::new(),
             cookies: Vec::new(),
             prefix: String::new(),
+            revalidation: Some(revalidate::Revalidation::new(DEFAULT_CACHED_ANSWERS)),
         }
+    }
+
+    /// The same client keeping at most `answers` answers of the operations the spec caches
+    /// (revalidated with `If-None-Match` at every call; 304 reuses the stored body), or none
+    /// (`0`). Clones made after share the cache.
+    pub fn with_cache(mut self, answers: u64) -> Client {
+        self.revalidation = (answers > 0).then(|| revalidate::Revalidation::new(answers));
+        self
     }
 
     /// The same client putting `prefix` before every operation's path: the path the service
@@ -232,11 +244,16 @@ impl Client {
         }
         call.credentials(&self.prefix, &self.query, &self.cookies);
         let idempotent = call.idempotent;
+        let revalidation = self.revalidation.as_ref().filter(|_| call.revalidated);
         let request = call.into_request()?;
         let mut attempt = 1;
         loop {
-            let sent = self.transport.send(operation, copy(&request));
-            let result = match deadline {
+            let mut attempted = copy(&request);
+            if let Some(cache) = revalidation {
+                cache.ask(&mut attempted);
+            }
+            let sent = self.transport.send(operation, copy(&attempted));
+            let result: Result<http::Response<bytes::Bytes>, ClientError> = match deadline {
                 Some(deadline) => tokio::time::timeout_at(deadline.into(), sent)
                     .await
                     .unwrap_or_else(|_| {
@@ -246,6 +263,10 @@ impl Client {
                         })
                     }),
                 None => sent.await,
+            };
+            let result = match revalidation {
+                Some(cache) => result.map(|response| cache.answer(&attempted, response)),
+                None => result,
             };
             let again = match &result {
                 Ok(response) if idempotent && Retry::retries_status(response.status().as_u16()) => {
@@ -277,6 +298,9 @@ impl Client {
         }
     }
 }
+
+/// Answers a client keeps for revalidation unless told otherwise.
+const DEFAULT_CACHED_ANSWERS: u64 = 1024;
 
 /// Another copy of a request to send (the body's bytes are shared, not copied).
 fn copy(request: &http::Request<bytes::Bytes>) -> http::Request<bytes::Bytes> {

@@ -158,7 +158,8 @@ impl Request {
     /// credentials instead).
     pub fn to_call(&self) -> client::Call {
         let mut call = client::Call::new("listPets", Method::GET, "/pets")
-            .with_timeout(Duration::from_millis(30000));
+            .with_timeout(Duration::from_millis(30000))
+            .revalidated();
         call.query("limit", &self.limit);
         if let Some(value) = &self.tag {
             call.query_exploded("tag", value);

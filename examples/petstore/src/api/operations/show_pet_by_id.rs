@@ -119,7 +119,8 @@ impl Request {
     /// credentials instead).
     pub fn to_call(&self) -> client::Call {
         let mut call = client::Call::new("showPetById", Method::GET, "/pets/{petId}")
-            .with_timeout(Duration::from_millis(30000));
+            .with_timeout(Duration::from_millis(30000))
+            .revalidated();
         call.path("petId", &self.pet_id);
         call
     }

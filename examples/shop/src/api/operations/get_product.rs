@@ -123,7 +123,8 @@ impl Request {
                 Method::GET,
                 "/products/{productId}",
             )
-            .with_timeout(Duration::from_millis(30000));
+            .with_timeout(Duration::from_millis(30000))
+            .revalidated();
         call.path("productId", &self.product_id);
         call
     }

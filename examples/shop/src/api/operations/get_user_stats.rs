@@ -123,7 +123,8 @@ impl Request {
                 Method::GET,
                 "/users/{userId}/stats",
             )
-            .with_timeout(Duration::from_millis(30000));
+            .with_timeout(Duration::from_millis(30000))
+            .revalidated();
         call.path("userId", &self.user_id);
         call
     }

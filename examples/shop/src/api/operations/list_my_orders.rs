@@ -146,7 +146,8 @@ impl Request {
     /// credentials instead).
     pub fn to_call(&self) -> client::Call {
         let mut call = client::Call::new("listMyOrders", Method::GET, "/me/orders")
-            .with_timeout(Duration::from_millis(30000));
+            .with_timeout(Duration::from_millis(30000))
+            .revalidated();
         call.query("limit", &self.limit);
         call
     }

@@ -128,7 +128,8 @@ impl Request {
     /// credentials instead).
     pub fn to_call(&self) -> client::Call {
         let mut call = client::Call::new("listProducts", Method::GET, "/products")
-            .with_timeout(Duration::from_millis(30000));
+            .with_timeout(Duration::from_millis(30000))
+            .revalidated();
         call.query("limit", &self.limit);
         call
     }

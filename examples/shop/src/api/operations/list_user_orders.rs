@@ -173,7 +173,8 @@ impl Request {
                 Method::GET,
                 "/users/{userId}/orders",
             )
-            .with_timeout(Duration::from_millis(30000));
+            .with_timeout(Duration::from_millis(30000))
+            .revalidated();
         call.path("userId", &self.user_id);
         call.query("limit", &self.limit);
         if let Some(value) = &self.status {

@@ -144,7 +144,8 @@ impl Request {
     /// credentials instead).
     pub fn to_call(&self) -> client::Call {
         let mut call = client::Call::new("listUsers", Method::GET, "/users")
-            .with_timeout(Duration::from_millis(30000));
+            .with_timeout(Duration::from_millis(30000))
+            .revalidated();
         call.query("limit", &self.limit);
         if let Some(value) = &self.after {
             call.query("after", value);
