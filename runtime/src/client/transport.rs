@@ -65,7 +65,9 @@ mod over_http {
     #[derive(Debug, Clone)]
     pub struct Http {
         client: reqwest::Client,
-        base: String,
+        /// The origin, parsed once: each call sets its path and query on a copy (parsing
+        /// a whole URL per call costs more than the rest of the client's work).
+        base: reqwest::Url,
     }
 
     impl Http {
@@ -79,27 +81,36 @@ mod over_http {
                     operation: "",
                     reason: error.to_string(),
                 })?;
-            Ok(Http::with_client(client, base_url))
+            Http::with_client(client, base_url)
         }
 
         /// The transport over a client of your own (its pool, TLS and proxy settings), or
         /// the service's [`crate::HttpClient`]'s.
-        pub fn with_client(client: reqwest::Client, base_url: &str) -> Http {
-            Http {
-                client,
-                base: base_url.trim_end_matches('/').to_owned(),
+        pub fn with_client(client: reqwest::Client, base_url: &str) -> Result<Http, ClientError> {
+            let base = reqwest::Url::parse(base_url.trim_end_matches('/')).map_err(|error| {
+                ClientError::Connect {
+                    operation: "",
+                    reason: format!("`{base_url}` is not a URL: {error}"),
+                }
+            })?;
+            if base.cannot_be_a_base() {
+                return Err(ClientError::Connect {
+                    operation: "",
+                    reason: format!("`{base_url}` is not an http(s) origin"),
+                });
             }
+            Ok(Http { client, base })
         }
     }
 
     impl Transport for Http {
         fn send(&self, operation: &'static str, request: http::Request<Bytes>) -> Sending<'_> {
             let (parts, body) = request.into_parts();
-            let target = parts
-                .uri
-                .path_and_query()
-                .map_or("/", |target| target.as_str());
-            let url = format!("{}{target}", self.base);
+            let mut url = self.base.clone();
+            let prefix = url.path().trim_end_matches('/');
+            let path = format!("{prefix}{}", parts.uri.path());
+            url.set_path(&path);
+            url.set_query(parts.uri.query());
             let sent = self
                 .client
                 .request(parts.method, url)

@@ -1,0 +1,137 @@
+//! `specjet-load` against a service on 127.0.0.1 whose every answer takes 20 ms: an objective
+//! below that fails the run (exit 1), one above it passes (exit 0), and the report says what
+//! was measured.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use specjet::axum::{routing::get, Router};
+
+/// A document of one operation with `slo` as its `x-slo`.
+fn spec(dir: &Path, slo: &str) -> std::path::PathBuf {
+    let path = dir.join(format!(
+        "slow-{}.yaml",
+        slo.replace([' ', ':', '{', '}', ','], "")
+    ));
+    std::fs::write(
+        &path,
+        format!(
+            r#"openapi: 3.0.3
+info: {{title: Slow, version: "1"}}
+x-specjet: {{}}
+paths:
+  /items/{{id}}:
+    get:
+      operationId: getItem
+      x-slo: {slo}
+      parameters:
+        - {{name: id, in: path, required: true, schema: {{type: integer, example: 42}}}}
+      responses:
+        "200":
+          description: The item.
+          content:
+            application/json:
+              schema: {{type: object}}
+"#
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// Serves `GET /items/42` after 20 ms, on a free port of 127.0.0.1 in a thread of its own.
+fn slow_service() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let router = Router::new().route(
+            "/items/42",
+            get(|| async {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                ([("content-type", "application/json")], "{}")
+            }),
+        );
+        runtime.block_on(specjet::serve::serve_on(addr, router))
+    });
+    let url = format!("http://{addr}");
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(addr).is_ok() {
+            return url;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("the slow service did not start");
+}
+
+/// Runs the load test of `spec` against `url`: its exit code and its JSON report.
+fn load(spec: &Path, url: &str, report: &Path) -> (Option<i32>, serde_json::Value) {
+    let output = Command::new(env!("CARGO_BIN_EXE_specjet-load"))
+        .arg(spec)
+        .args([
+            "--url",
+            url,
+            "--duration",
+            "1s",
+            "--warmup",
+            "0s",
+            "--connections",
+            "4",
+        ])
+        .arg("--json")
+        .arg(report)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let text = std::fs::read_to_string(report)
+        .unwrap_or_else(|_| panic!("no report: {}", String::from_utf8_lossy(&output.stderr)));
+    assert!(stdout.contains("getItem"), "{stdout}");
+    (output.status.code(), serde_json::from_str(&text).unwrap())
+}
+
+#[test]
+fn a_missed_objective_fails_the_run_and_a_met_one_passes() {
+    let dir = std::env::temp_dir().join(format!("specjet-load-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = slow_service();
+
+    let (code, report) = load(&spec(&dir, "{p95: 5ms}"), &url, &dir.join("missed.json"));
+    assert_eq!(code, Some(1), "{report}");
+    let operation = &report["operations"][0];
+    assert_eq!(operation["operation"], "getItem");
+    // Four connections, 20 ms a call: about 200 calls a second.
+    let calls = operation["calls"].as_u64().unwrap();
+    assert!((100..=220).contains(&calls), "{report}");
+    assert_eq!(
+        operation["statuses"]["200"].as_u64(),
+        Some(calls),
+        "{report}"
+    );
+    let p95 = operation["latency_ms"]["p95"].as_f64().unwrap();
+    assert!((20.0..60.0).contains(&p95), "{report}");
+    assert_eq!(operation["objectives"][0]["objective"], "p95 <= 5ms");
+    assert_eq!(operation["objectives"][0]["met"], false);
+    assert_eq!(report["met"], false);
+
+    let (code, report) = load(
+        &spec(&dir, "{p95: 500ms, availability: 99%}"),
+        &url,
+        &dir.join("met.json"),
+    );
+    assert_eq!(code, Some(0), "{report}");
+    assert_eq!(report["met"], true);
+    assert_eq!(report["operations"][0]["objectives"][1]["measured"], 100.0);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_target_off_this_machine_is_refused() {
+    let output = Command::new(env!("CARGO_BIN_EXE_specjet-load"))
+        .args(["missing.yaml", "--url", "http://192.0.2.1:80"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("not a loopback address"));
+}
