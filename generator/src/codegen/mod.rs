@@ -122,7 +122,7 @@ pub(crate) fn files(api: &Api) -> Vec<FileTokens> {
             path: format!("operations/{}.rs", op.name),
             text: None,
             doc: format!("`{} {}`", op.method.as_str().to_uppercase(), op.path),
-            tokens: operations::module(api, index),
+            tokens: operation_module(api, index),
         });
     }
     // Always there: request bodies and parameters are checked against its schemas.
@@ -159,6 +159,15 @@ pub(crate) fn files(api: &Api) -> Vec<FileTokens> {
     files
 }
 
+/// One operation's module: its request and responses, and their client side when the API has
+/// a client.
+fn operation_module(api: &Api, index: usize) -> TokenStream {
+    let mut tokens = operations::module(api, index);
+    let scope = Scope::Module(Module::Operation(index));
+    tokens.extend(client::operation(api, &api.operations[index], scope));
+    tokens
+}
+
 /// All modules inline in one token stream (for `include!` and build scripts).
 pub(crate) fn inline(api: &Api) -> TokenStream {
     let allow = allow_attrs();
@@ -176,7 +185,7 @@ pub(crate) fn inline(api: &Api) -> TokenStream {
     });
     let ops = api.operations.iter().enumerate().map(|(index, op)| {
         let name = format_ident!("{}", op.name);
-        let body = operations::module(api, index);
+        let body = operation_module(api, index);
         quote! { pub mod #name { #body } }
     });
     let document = server::document_module(api);

@@ -16,11 +16,9 @@ pub(super) fn module(api: &Api, index: usize) -> TokenStream {
     let request = request(api, op, scope);
     let response = response(api, op, scope);
     let types = super::types::module(api, Module::Operation(index));
-    let client = super::client::operation(api, op, scope);
     quote! {
         #request
         #response
-        #client
         #types
     }
 }
