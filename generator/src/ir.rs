@@ -558,6 +558,9 @@ pub struct Operation {
     /// `x-slo`: what the operation promises, for the latency buckets, the dashboard and the
     /// alerts.
     pub slo: Option<Slo>,
+    /// `x-load: {weight: N}`: the operation's share of a load test's mix (`None`: the
+    /// default share, 1; `0`: never called).
+    pub load_weight: Option<u32>,
 }
 
 /// `x-slo`: an operation's service-level objectives.

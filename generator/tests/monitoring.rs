@@ -201,3 +201,43 @@ paths:
     assert_eq!(op.slo, None);
     assert_eq!(op.policies.rate_limit, None);
 }
+
+#[test]
+fn load_weights_are_read_and_bad_ones_are_errors_at_their_key() {
+    let spec = r#"openapi: 3.0.3
+info: {title: Mix, version: "1"}
+x-specjet: {}
+paths:
+  /a:
+    get:
+      x-load: {weight: 3}
+      responses: {"200": {description: ok}}
+  /b:
+    get:
+      x-load: false
+      responses: {"200": {description: ok}}
+  /c:
+    get:
+      x-load: {weight: many}
+      responses: {"200": {description: ok}}
+  /d:
+    get:
+      responses: {"200": {description: ok}}
+"#;
+    let analysis = specjet_generator::analyze_text("mix.yaml", spec).unwrap();
+    let weights: Vec<Option<u32>> = analysis
+        .api
+        .operations
+        .iter()
+        .map(|op| op.load_weight)
+        .collect();
+    assert_eq!(weights, [Some(3), Some(0), None, None]);
+    let error = analysis
+        .diagnostics
+        .items()
+        .iter()
+        .find(|d| d.severity >= specjet_generator::diag::Severity::Error)
+        .expect("an error for the bad weight");
+    assert_eq!(error.pointer, "/paths/~1c/get/x-load");
+    assert!(error.message.contains("{weight: N}"), "{}", error.message);
+}

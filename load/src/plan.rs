@@ -16,7 +16,7 @@ pub(crate) struct Target {
     pub(crate) id: &'static str,
     /// Its `x-slo`.
     pub(crate) slo: Option<specjet_generator::ir::Slo>,
-    /// Its share of the mix.
+    /// Its share of the mix (`x-load: {weight}`, else 1).
     pub(crate) weight: u32,
     method: http::Method,
     path: &'static str,
@@ -61,7 +61,9 @@ pub(crate) fn targets(
             continue;
         }
         let read = matches!(op.method, Method::Get | Method::Head);
-        let why = if !read && !selection.writes && selection.only.is_empty() {
+        let why = if op.load_weight == Some(0) {
+            Some("`x-load: false`")
+        } else if !read && !selection.writes && selection.only.is_empty() {
             Some("a write (pass --writes)")
         } else if specjet_generator::ir::answers_with_stream(&op.responses) {
             Some("answers a stream")
@@ -137,7 +139,7 @@ fn target(api: &Api, document: &Value, op: &Operation) -> Target {
     Target {
         id: leak(op.id.clone()),
         slo: op.slo.clone(),
-        weight: 1,
+        weight: op.load_weight.unwrap_or(1),
         method: http_method(op.method),
         path: leak(path),
         params,

@@ -127,6 +127,67 @@ fn a_missed_objective_fails_the_run_and_a_met_one_passes() {
 }
 
 #[test]
+fn the_mix_follows_each_operation_s_weight() {
+    let dir = std::env::temp_dir().join(format!("specjet-load-mix-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = slow_service();
+    let path = dir.join("mix.yaml");
+    let operation = |id: &str, load: &str| {
+        format!(
+            r#"    get:
+      operationId: {id}
+      {load}
+      parameters:
+        - {{name: id, in: path, required: true, schema: {{type: integer, enum: [42]}}}}
+      responses:
+        "200": {{description: The item.}}
+"#
+        )
+    };
+    std::fs::write(
+        &path,
+        format!(
+            "openapi: 3.0.3\ninfo: {{title: Mix, version: \"1\"}}\nx-specjet: {{}}\npaths:\n  /items/{{id}}:\n{}  /items/{{id}}/again:\n{}  /items/{{id}}/never:\n{}",
+            operation("often", "x-load: {weight: 3}"),
+            operation("seldom", "x-load: {weight: 1}"),
+            operation("never", "x-load: false"),
+        ),
+    )
+    .unwrap();
+    let report_path = dir.join("mix.json");
+    let output = Command::new(env!("CARGO_BIN_EXE_specjet-load"))
+        .arg(&path)
+        .args([
+            "--url",
+            &url,
+            "--duration",
+            "1s",
+            "--warmup",
+            "0s",
+            "--connections",
+            "4",
+        ])
+        .arg("--json")
+        .arg(&report_path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("not called: never (`x-load: false`)"),
+        "{stderr}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report_path).unwrap()).unwrap();
+    let calls = |index: usize| report["operations"][index]["calls"].as_f64().unwrap();
+    assert_eq!(report["operations"][0]["operation"], "often");
+    // Three of `often` to one of `seldom`: the mix is in the picks, whatever each answer takes
+    // (`often` is the slow route; `seldom` a route the service does not have, a quick 404).
+    let ratio = calls(0) / calls(1);
+    assert!((2.9..=3.1).contains(&ratio), "{report}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn a_target_off_this_machine_is_refused() {
     let output = Command::new(env!("CARGO_BIN_EXE_specjet-load"))
         .args(["missing.yaml", "--url", "http://192.0.2.1:80"])

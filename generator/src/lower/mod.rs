@@ -350,6 +350,7 @@ impl Lowering<'_> {
             policies.batch_group = None;
         }
         let slo = self.annotations.slo(item, (&location, &operation));
+        let load_weight = self.annotations.load_weight(&location, &operation);
         let tags = operation
             .get("tags")
             .and_then(Value::as_array)
@@ -379,6 +380,7 @@ impl Lowering<'_> {
             fan_out: None,
             tags,
             slo,
+            load_weight,
         });
         if let Some(found) = self.annotations.fan_out((&location, &operation)) {
             self.pending_fan_outs.push((index, found));

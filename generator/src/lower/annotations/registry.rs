@@ -240,6 +240,16 @@ pub(crate) const ANNOTATIONS: &[Annotation] = &[
         statuses: &[],
         in_force: never,
     },
+    Annotation {
+        name: "load",
+        alias: None,
+        levels: OPERATION,
+        attribute: None,
+        parse: None,
+        field: "Operation::load_weight (the load test's mix)",
+        statuses: &[],
+        in_force: never,
+    },
 ];
 
 /// The annotation named `name` (or whose alias it is).

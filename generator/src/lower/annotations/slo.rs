@@ -1,7 +1,8 @@
 //! What an operation promises (`x-slo`): latency objectives by percentile and an
 //! availability, on the document root, a path item or an operation. Each key is taken from
 //! the nearest level that sets it (`x-slo: false` drops what the levels above set), so a root
-//! `availability` and an operation's `p95` make one objective.
+//! `availability` and an operation's `p95` make one objective. And how much of a load test
+//! that checks them the operation gets (`x-load`).
 
 use serde_json::Value;
 
@@ -34,6 +35,28 @@ impl Annotations<'_> {
             }
         }
         (!slo.latency.is_empty() || slo.availability.is_some()).then_some(slo)
+    }
+
+    /// `x-load: {weight: N}` on an operation: its share of a load test's mix (`specjet-load`);
+    /// `x-load: false` is a weight of 0 (never called).
+    pub(crate) fn load_weight(&mut self, owner: &Location, operation: &Value) -> Option<u32> {
+        let (location, value) = self.concern(owner, operation, "load")?;
+        if value == Value::Bool(false) {
+            return Some(0);
+        }
+        let weight = value.get("weight").and_then(Value::as_u64);
+        let only_weight = value.as_object().is_some_and(|map| map.len() == 1);
+        match weight.and_then(|weight| u32::try_from(weight).ok()) {
+            Some(weight) if only_weight => Some(weight),
+            _ => {
+                self.report(
+                    Severity::Error,
+                    &location,
+                    "`x-load` is `{weight: N}` (a whole number: the operation's share of a load test's mix) or `false`",
+                );
+                None
+            }
+        }
     }
 
     fn slo_key(&mut self, at: &Location, key: &str, value: &Value, slo: &mut Slo) {
