@@ -66,29 +66,31 @@ fn slow_service() -> String {
     panic!("the slow service did not start");
 }
 
-/// Runs the load test of `spec` against `url`: its exit code and its JSON report.
-fn load(spec: &Path, url: &str, report: &Path) -> (Option<i32>, serde_json::Value) {
+/// What a run printed and reported.
+struct Run {
+    code: Option<i32>,
+    report: serde_json::Value,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs the load test of `spec` against `url` for a second at four connections.
+fn load(spec: &Path, url: &str, report: &Path) -> Run {
     let output = Command::new(env!("CARGO_BIN_EXE_specjet-load"))
         .arg(spec)
-        .args([
-            "--url",
-            url,
-            "--duration",
-            "1s",
-            "--warmup",
-            "0s",
-            "--connections",
-            "4",
-        ])
-        .arg("--json")
+        .args(["--url", url, "--duration", "1s", "--warmup", "0s"])
+        .args(["--connections", "4", "--json"])
         .arg(report)
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let text = std::fs::read_to_string(report)
-        .unwrap_or_else(|_| panic!("no report: {}", String::from_utf8_lossy(&output.stderr)));
-    assert!(stdout.contains("getItem"), "{stdout}");
-    (output.status.code(), serde_json::from_str(&text).unwrap())
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let text = std::fs::read_to_string(report).unwrap_or_else(|_| panic!("no report: {stderr}"));
+    Run {
+        code: output.status.code(),
+        report: serde_json::from_str(&text).unwrap(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr,
+    }
 }
 
 #[test]
@@ -97,7 +99,13 @@ fn a_missed_objective_fails_the_run_and_a_met_one_passes() {
     std::fs::create_dir_all(&dir).unwrap();
     let url = slow_service();
 
-    let (code, report) = load(&spec(&dir, "{p95: 5ms}"), &url, &dir.join("missed.json"));
+    let Run {
+        code,
+        report,
+        stdout,
+        ..
+    } = load(&spec(&dir, "{p95: 5ms}"), &url, &dir.join("missed.json"));
+    assert!(stdout.contains("getItem"), "{stdout}");
     assert_eq!(code, Some(1), "{report}");
     let operation = &report["operations"][0];
     assert_eq!(operation["operation"], "getItem");
@@ -115,7 +123,7 @@ fn a_missed_objective_fails_the_run_and_a_met_one_passes() {
     assert_eq!(operation["objectives"][0]["met"], false);
     assert_eq!(report["met"], false);
 
-    let (code, report) = load(
+    let Run { code, report, .. } = load(
         &spec(&dir, "{p95: 500ms, availability: 99%}"),
         &url,
         &dir.join("met.json"),
@@ -154,30 +162,11 @@ fn the_mix_follows_each_operation_s_weight() {
         ),
     )
     .unwrap();
-    let report_path = dir.join("mix.json");
-    let output = Command::new(env!("CARGO_BIN_EXE_specjet-load"))
-        .arg(&path)
-        .args([
-            "--url",
-            &url,
-            "--duration",
-            "1s",
-            "--warmup",
-            "0s",
-            "--connections",
-            "4",
-        ])
-        .arg("--json")
-        .arg(&report_path)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let Run { report, stderr, .. } = load(&path, &url, &dir.join("mix.json"));
     assert!(
         stderr.contains("not called: never (`x-load: false`)"),
         "{stderr}"
     );
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&report_path).unwrap()).unwrap();
     let calls = |index: usize| report["operations"][index]["calls"].as_f64().unwrap();
     assert_eq!(report["operations"][0]["operation"], "often");
     // Three of `often` to one of `seldom`: the mix is in the picks, whatever each answer takes
