@@ -65,6 +65,10 @@ pub struct ServiceSettings {
     /// `x-specjet.client: true` (or `specjet generate --client`): the module also holds a
     /// typed client, and the operations' types derive both serde traits for it.
     pub client: bool,
+    /// `specjet client`: the module is the client alone (no server, no axum): types, each
+    /// operation's request and responses without their HTTP reading and writing, and
+    /// `Client`.
+    pub client_only: bool,
     /// `x-specjet.server`: how connections are held and how a shutdown proceeds (`None`
     /// fields: the runtime's defaults).
     pub server: ServerSettings,

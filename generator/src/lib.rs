@@ -218,6 +218,8 @@ fn check_version(spec: &Spec, diagnostics: &mut Diagnostics) {
 pub struct Options {
     /// The typed client too, as `x-specjet.client: true` asks.
     pub client: bool,
+    /// The typed client alone (no server): a module for a crate that calls the service.
+    pub client_only: bool,
 }
 
 /// The generated files for the document at `path`, with the diagnostics of the run.
@@ -229,8 +231,8 @@ pub fn generate(path: &Path) -> Result<emit::Generated, Diagnostics> {
 pub fn generate_with(path: &Path, options: Options) -> Result<emit::Generated, Diagnostics> {
     on_large_stack(|| {
         let mut analysis = analyze_here(path)?;
-        if options.client {
-            lower::enable_client(&mut analysis.api);
+        if options.client || options.client_only {
+            lower::enable_client(&mut analysis.api, options.client_only);
         }
         let sources = analysis.sources();
         emit::render(

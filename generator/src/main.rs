@@ -41,6 +41,20 @@ enum Command {
         #[arg(long)]
         client: bool,
     },
+    /// Write a typed client of SPEC alone into a directory, for a crate that calls the
+    /// service: types, each operation's request and responses, and `Client` (no server, no
+    /// axum; the crate depends on `specjet` with `default-features = false, features =
+    /// ["client"]`).
+    Client {
+        /// The OpenAPI 3 document (YAML or JSON).
+        spec: PathBuf,
+        /// Output directory.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Do not print warnings.
+        #[arg(short, long)]
+        quiet: bool,
+    },
     /// Exit 0 when the files in the output directory are exactly what `generate` would write,
     /// 1 (listing stale, missing and extra files) otherwise.
     Check {
@@ -52,6 +66,9 @@ enum Command {
         /// The module was generated with `--client`.
         #[arg(long)]
         client: bool,
+        /// The module was written by `specjet client`.
+        #[arg(long, conflicts_with = "client")]
+        client_only: bool,
     },
     /// Scaffold a service crate for SPEC in DIR: Cargo.toml, main.rs, handlers.rs (every
     /// operation answering 501 until written), README, .gitignore and the generated module.
@@ -143,12 +160,41 @@ fn run(cli: Cli) -> ExitCode {
             output,
             quiet,
             client,
-        } => generate(&spec, &output, quiet, Options { client }),
+        } => generate(
+            &spec,
+            &output,
+            quiet,
+            Options {
+                client,
+                client_only: false,
+            },
+        ),
+        Command::Client {
+            spec,
+            output,
+            quiet,
+        } => generate(
+            &spec,
+            &output,
+            quiet,
+            Options {
+                client: true,
+                client_only: true,
+            },
+        ),
         Command::Check {
             spec,
             output,
             client,
-        } => check(&spec, &output, Options { client }),
+            client_only,
+        } => check(
+            &spec,
+            &output,
+            Options {
+                client,
+                client_only,
+            },
+        ),
         Command::Validate { spec } => validate(&spec),
         Command::Dashboard { spec } => monitoring(&spec, |api| {
             let dashboard = specjet_generator::monitoring::dashboard(api);

@@ -24,10 +24,15 @@ const SPECS: &[(&str, &str)] = &[
 ];
 
 fn generated_text(relative: &str) -> String {
+    generated_with(relative, specjet_generator::Options::default())
+}
+
+fn generated_with(relative: &str, options: specjet_generator::Options) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(relative);
-    let generated = specjet_generator::generate(&path).unwrap_or_else(|diagnostics| {
-        panic!("{relative} does not generate: {:?}", diagnostics.items())
-    });
+    let generated =
+        specjet_generator::generate_with(&path, options).unwrap_or_else(|diagnostics| {
+            panic!("{relative} does not generate: {:?}", diagnostics.items())
+        });
     generated
         .files
         .iter()
@@ -52,4 +57,21 @@ fn generation_is_deterministic() {
             "{relative}"
         );
     }
+}
+
+/// `specjet client`: the petstore's client alone (no server code, no `parts`, no principal).
+#[test]
+fn client_alone() {
+    let options = specjet_generator::Options {
+        client: true,
+        client_only: true,
+    };
+    let text = generated_with("../specs/petstore.yaml", options);
+    for server_only in ["axum", "router", "__private", "extract::", "policies"] {
+        assert!(
+            !text.contains(server_only),
+            "the client alone mentions `{server_only}`"
+        );
+    }
+    insta::assert_snapshot!("petstore_client_alone", text);
 }

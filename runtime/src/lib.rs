@@ -31,46 +31,41 @@
 //! writing responses (`respond`), and the router's glue (`__private`,
 //! `__operation_handler!`).
 
+#[cfg(feature = "server")]
 mod backend;
 pub mod client;
+#[cfg(feature = "server")]
 mod compose;
+#[cfg(feature = "server")]
 mod observability;
+#[cfg(feature = "server")]
 mod policy;
 mod request;
+#[cfg(feature = "server")]
 mod serving;
 
 #[cfg(feature = "database")]
 pub use backend::database;
 #[cfg(feature = "http-client")]
 pub use backend::http_client;
-pub use compose::batch;
-pub use compose::fan_out;
-pub use compose::loader;
-pub use observability::logging;
-pub use observability::metrics;
-pub use observability::observe;
-pub use policy::cache;
-pub use policy::caller;
-pub use policy::rate_limit;
-pub use policy::security;
-pub use request::contract;
-#[doc(hidden)] // what generated `Request::read` calls; not a stable API
-pub use request::extract;
-pub use request::multipart;
-pub use request::problem;
-pub use request::reject;
-#[doc(hidden)] // what generated `IntoResponse` impls call; not a stable API
-pub use request::respond;
-pub use request::stream;
-pub use serving::compression;
-pub use serving::cors;
-pub use serving::docs;
-pub use serving::health;
-pub use serving::serve;
+#[cfg(feature = "server")]
+pub use {
+    compose::{batch, fan_out, loader},
+    observability::{logging, metrics, observe},
+    policy::{cache, caller, rate_limit, security},
+    request::{contract, reject, stream},
+    serving::{compression, cors, docs, health, serve},
+};
+// What generated `Request::read` and `IntoResponse` impls call; not a stable API.
+#[cfg(feature = "server")]
+#[doc(hidden)]
+pub use request::{extract, respond};
+pub use request::{media, multipart, problem};
 
 #[doc(hidden)]
 pub mod __private;
 
+#[cfg(feature = "server")]
 pub use axum;
 pub use bytes;
 pub use http;
@@ -92,18 +87,21 @@ pub type Allocator = mimalloc::MiMalloc;
 #[cfg(feature = "allocator")]
 pub const ALLOCATOR: Allocator = mimalloc::MiMalloc;
 
-pub use backend::redis_conn::{
-    SharedRedis, COMMAND_TIMEOUT as REDIS_COMMAND_TIMEOUT, OPEN_AFTER as REDIS_OPEN_AFTER,
-    PROBE_INTERVAL as REDIS_PROBE_INTERVAL,
-};
-pub use loader::Loader;
 pub use multipart::{MultipartForm, Part};
-pub use observe::RequestId;
 pub use problem::Problem;
-pub use serve::{bind, serve, serve_listener, serve_listener_with, ServerSettings};
-pub use serving::operation::{OperationInfo, ParamType, Policies};
-pub use serving::services::{ServiceSettings, Services};
-pub use serving::start::StartError;
+#[cfg(feature = "server")]
+pub use {
+    backend::redis_conn::{
+        SharedRedis, COMMAND_TIMEOUT as REDIS_COMMAND_TIMEOUT, OPEN_AFTER as REDIS_OPEN_AFTER,
+        PROBE_INTERVAL as REDIS_PROBE_INTERVAL,
+    },
+    loader::Loader,
+    observe::RequestId,
+    serve::{bind, serve, serve_listener, serve_listener_with, ServerSettings},
+    serving::operation::{OperationInfo, ParamType, Policies},
+    serving::services::{ServiceSettings, Services},
+    serving::start::StartError,
+};
 #[cfg(feature = "database")]
 pub use {database::Database, sqlx};
 #[cfg(feature = "http-client")]

@@ -16,7 +16,7 @@ const CLIENT_METHODS: [&str; 4] = ["new", "in_process", "configure", "core"];
 
 /// Whether the client can call `op` with whole bodies: it neither uploads a stream nor
 /// answers with one (events, items), which a client of whole answers cannot hold.
-pub(super) fn supported(op: &Operation) -> bool {
+pub(super) fn supported(api: &Api, op: &Operation) -> bool {
     let request = op.body.as_ref().is_none_or(|body| {
         body.contents.iter().all(|content| {
             matches!(
@@ -25,13 +25,20 @@ pub(super) fn supported(op: &Operation) -> bool {
             )
         })
     });
-    request && !crate::ir::answers_with_stream(&op.responses)
+    // A client alone reads no multipart answer (its parser is the server's).
+    let answers = !api.settings.client_only
+        || !op
+            .responses
+            .iter()
+            .flat_map(|response| &response.contents)
+            .any(|content| matches!(content.kind, BodyKind::Multipart));
+    request && answers && !crate::ir::answers_with_stream(&op.responses)
 }
 
 /// `impl Request { fn to_call }` and `impl Response { fn from_answer }` of `op`, or nothing
 /// when the client cannot call it.
 pub(super) fn operation(api: &Api, op: &Operation, scope: Scope) -> TokenStream {
-    if !api.settings.client || !supported(op) {
+    if !api.settings.client || !supported(api, op) {
         return TokenStream::new();
     }
     let to_call = to_call(op);
@@ -292,6 +299,8 @@ fn read_body(api: &Api, content: &Content, scope: Scope) -> TokenStream {
         }
         BodyKind::Multipart => quote! { answer.multipart().await? },
         BodyKind::Text => quote! { answer.text()? },
+        // A client alone holds a download as its bytes; a server's type is a stream.
+        _ if api.settings.client_only => quote! { answer.bytes() },
         _ => quote! { ::std::convert::From::from(answer.bytes()) },
     }
 }
@@ -302,7 +311,7 @@ pub(super) fn module(api: &Api) -> TokenStream {
     let mut methods = Vec::new();
     let mut left_out = Vec::new();
     for op in &api.operations {
-        if !supported(op) {
+        if !supported(api, op) {
             left_out.push(format!(
                 "- `{}` (`{} {}`)",
                 op.id,
@@ -391,6 +400,15 @@ pub(super) fn module(api: &Api) -> TokenStream {
         doc.push_str(&left_out.join("\n"));
     }
     let docs = doc_attrs(Some(&doc));
+    let in_process = (!api.settings.client_only).then(|| {
+        quote! {
+            /// A client calling `router` (`router(api)`) in process: every call meets the
+            /// service's policies (validation, security, limits, caching) without a socket.
+            pub fn in_process(router: ::specjet::axum::Router) -> Self {
+                Self::new(::specjet::client::InProcess::new(router))
+            }
+        }
+    });
     quote! {
         #docs
         #[derive(::std::fmt::Debug, ::std::clone::Clone)]
@@ -400,19 +418,15 @@ pub(super) fn module(api: &Api) -> TokenStream {
 
         impl Client {
             /// A client sending through `transport`: `specjet::client::Http::new(origin)?`
-            /// (feature `http-client`; the origin of the service, such as
-            /// `http://127.0.0.1:8080`), or a router in process.
+            /// (feature `client`; the origin of the service, such as
+            /// `http://127.0.0.1:8080`), or a transport of your own.
             pub fn new(transport: impl ::specjet::client::Transport) -> Self {
                 Self {
                     core: ::specjet::client::Client::new(transport).with_path_prefix(#base_path),
                 }
             }
 
-            /// A client calling `router` (`router(api)`) in process: every call meets the
-            /// service's policies (validation, security, limits, caching) without a socket.
-            pub fn in_process(router: ::specjet::axum::Router) -> Self {
-                Self::new(::specjet::client::InProcess::new(router))
-            }
+            #in_process
 
             /// The same client with other settings of its core: retries, the default
             /// deadline, more headers (`|core| core.with_retry(Retry::never())`).

@@ -80,11 +80,18 @@ pub(crate) fn files(api: &Api) -> Vec<FileTokens> {
     } else {
         (quote! {}, quote! {})
     };
-    files.push(FileTokens {
-        path: "mod.rs".to_owned(),
-        text: None,
-        doc: root_doc,
-        tokens: quote! {
+    let root = if api.settings.client_only {
+        quote! {
+            #![allow(#(#lints),*)]
+
+            pub mod client;
+            pub mod operations;
+            pub mod types;
+
+            pub use client::Client;
+        }
+    } else {
+        quote! {
             #![allow(#(#lints),*)]
 
             #client_mod
@@ -97,7 +104,13 @@ pub(crate) fn files(api: &Api) -> Vec<FileTokens> {
             #client_use
             pub use policies::{services, settings};
             pub use server::{router, router_with, Api, OperationId};
-        },
+        }
+    };
+    files.push(FileTokens {
+        path: "mod.rs".to_owned(),
+        text: None,
+        doc: root_doc,
+        tokens: root,
     });
     files.push(FileTokens {
         path: "types.rs".to_owned(),
@@ -124,6 +137,15 @@ pub(crate) fn files(api: &Api) -> Vec<FileTokens> {
             doc: format!("`{} {}`", op.method.as_str().to_uppercase(), op.path),
             tokens: operation_module(api, index),
         });
+    }
+    if api.settings.client_only {
+        files.push(FileTokens {
+            path: "client.rs".to_owned(),
+            text: None,
+            doc: "A typed client of the API, over HTTP.".to_owned(),
+            tokens: client::module(api),
+        });
+        return files;
     }
     // Always there: request bodies and parameters are checked against its schemas.
     files.push(FileTokens {
@@ -162,9 +184,15 @@ pub(crate) fn files(api: &Api) -> Vec<FileTokens> {
 /// One operation's module: its request and responses, and their client side when the API has
 /// a client.
 fn operation_module(api: &Api, index: usize) -> TokenStream {
+    let op = &api.operations[index];
+    // A client alone has no use for an operation it cannot call; its types stay, for the
+    // others that may refer to them.
+    if api.settings.client_only && !client::supported(api, op) {
+        return types::module(api, Module::Operation(index));
+    }
     let mut tokens = operations::module(api, index);
     let scope = Scope::Module(Module::Operation(index));
-    tokens.extend(client::operation(api, &api.operations[index], scope));
+    tokens.extend(client::operation(api, op, scope));
     tokens
 }
 

@@ -13,9 +13,9 @@ use crate::ir::{
 pub(super) fn module(api: &Api, index: usize) -> TokenStream {
     let op = &api.operations[index];
     let scope = Scope::Module(Module::Operation(index));
+    let types = super::types::module(api, Module::Operation(index));
     let request = request(api, op, scope);
     let response = response(api, op, scope);
-    let types = super::types::module(api, Module::Operation(index));
     quote! {
         #request
         #response
@@ -95,7 +95,7 @@ fn request(api: &Api, op: &Operation, scope: Scope) -> TokenStream {
             doc_attrs(join_docs(&[Some("The request body."), body.docs.as_deref()]).as_deref());
         fields.push(quote! { #docs pub body: #ty, });
     }
-    if let Some(ty) = principal_type(op) {
+    if let Some(ty) = principal_type(op).filter(|_| !api.settings.client_only) {
         let docs = doc_attrs(Some(if op.secured {
             "The caller, verified by the scheme of the operation's `security` it passed."
         } else {
@@ -119,6 +119,31 @@ fn request(api: &Api, op: &Operation, scope: Scope) -> TokenStream {
             quote! { #docs pub last_event_id: ::std::option::Option<::std::string::String>, },
         );
         initial.push(quote! { last_event_id: ::std::option::Option::None });
+    }
+    if api.settings.client_only {
+        let docs = doc_attrs(Some(&format!(
+            "The request of `{}` (`{} {}`).",
+            op.id,
+            op.method.as_str().to_uppercase(),
+            op.path
+        )));
+        return quote! {
+            #docs
+            #[derive(::std::fmt::Debug)]
+            pub struct Request {
+                #(#fields)*
+            }
+
+            impl Request {
+                /// The required values; every optional one at its default. Set the others on
+                /// the result.
+                pub fn new(#(#arguments),*) -> Self {
+                    Self { #(#initial,)* }
+                }
+            }
+
+            #body_enum
+        };
     }
     let extraction = extraction(api, op, scope);
     let method = format_ident!("{}", op.method.as_str().to_uppercase());
@@ -625,6 +650,8 @@ fn content_type(api: &Api, content: &Content, scope: Scope) -> TokenStream {
             let ty = rust_type(api, ty, scope);
             quote! { ::specjet::stream::ItemReader<#ty> }
         }
+        // A client alone holds a download whole.
+        BodyKind::Bytes if api.settings.client_only => quote! { ::specjet::bytes::Bytes },
         BodyKind::Bytes => quote! { ::specjet::stream::ByteStream },
         BodyKind::Events(ty) => {
             let ty = rust_type(api, ty, scope);
@@ -762,6 +789,18 @@ fn response(api: &Api, op: &Operation, scope: Scope) -> TokenStream {
         "The responses of `{}`: one variant per documented status, and `Problem` for any other error.",
         op.id
     )));
+    let into_response = (!api.settings.client_only).then(|| {
+        quote! {
+            impl ::specjet::axum::response::IntoResponse for Response {
+                fn into_response(self) -> ::specjet::axum::response::Response {
+                    match self {
+                        #(#arms)*
+                        Self::Problem(problem) => ::specjet::axum::response::IntoResponse::into_response(problem),
+                    }
+                }
+            }
+        }
+    });
     quote! {
         #docs
         #[derive(::std::fmt::Debug)]
@@ -771,14 +810,7 @@ fn response(api: &Api, op: &Operation, scope: Scope) -> TokenStream {
             Problem(::specjet::Problem),
         }
 
-        impl ::specjet::axum::response::IntoResponse for Response {
-            fn into_response(self) -> ::specjet::axum::response::Response {
-                match self {
-                    #(#arms)*
-                    Self::Problem(problem) => ::specjet::axum::response::IntoResponse::into_response(problem),
-                }
-            }
-        }
+        #into_response
 
         impl ::std::convert::From<::specjet::Problem> for Response {
             fn from(problem: ::specjet::Problem) -> Self {

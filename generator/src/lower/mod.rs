@@ -44,8 +44,9 @@ const REQUEST_RESERVED: &[&str] = &[
 /// Lowers a loaded spec. Problems are added to `diags`.
 /// `api` with its typed client, whatever its `x-specjet.client` says: the types derive what
 /// the client needs too.
-pub(crate) fn enable_client(api: &mut Api) {
+pub(crate) fn enable_client(api: &mut Api, only: bool) {
     api.settings.client = true;
+    api.settings.client_only = only;
     serde_use::assign(&mut api.types, &api.operations, &api.settings.types, true);
 }
 

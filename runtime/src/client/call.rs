@@ -389,13 +389,13 @@ impl Answer {
 
     /// The media type of the body, without parameters, lower-case.
     pub fn media_type(&self) -> Option<String> {
-        crate::extract::media_type(&self.headers)
+        crate::media::media_type(&self.headers)
     }
 
     /// Whether the body is a media type the spec declares as `declared` (wildcards match).
     pub fn is(&self, declared: &str) -> bool {
         self.media_type()
-            .is_some_and(|media| crate::extract::media_matches(&media, declared))
+            .is_some_and(|media| crate::media::media_matches(&media, declared))
     }
 
     /// Whether the answer is `application/problem+json` (what the service's own policies
@@ -452,6 +452,7 @@ impl Answer {
     }
 
     /// A `multipart/*` body.
+    #[cfg(feature = "server")]
     pub async fn multipart(&self) -> Result<crate::MultipartForm, ClientError> {
         crate::MultipartForm::parse(&self.headers, self.body.clone())
             .await
@@ -506,7 +507,7 @@ fn header_value<T: DeserializeOwned>(text: &str) -> Option<T> {
     serde_json::from_value(Value::Array(items)).ok()
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "server"))]
 mod tests {
     use super::*;
 

@@ -3,7 +3,8 @@
 //! answers. This module is what those methods share: [`Client`] (the transport, the
 //! credentials, the retry policy and the deadline of every call), [`Call`] and [`Answer`]
 //! (a request as generated code writes it and an answer as it reads it), and the transports
-//! ([`InProcess`] through a router; `Http` over the network, feature `http-client`).
+//! (`InProcess` through a router, feature `server`; `Http` over the network, feature
+//! `client`).
 //!
 //! ```ignore
 //! let client = api::Client::new(specjet::client::Http::new("http://127.0.0.1:8080")?)
@@ -24,9 +25,11 @@ use http::{header, HeaderName, HeaderValue, StatusCode};
 
 pub use call::{Answer, Call};
 pub use retry::Retry;
-#[cfg(feature = "http-client")]
+#[cfg(feature = "client")]
 pub use transport::Http;
-pub use transport::{InProcess, Sending, Transport};
+#[cfg(feature = "server")]
+pub use transport::InProcess;
+pub use transport::{Sending, Transport};
 
 use crate::problem::Problem;
 

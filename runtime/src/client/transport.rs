@@ -2,9 +2,11 @@
 //! through a router in the same process ([`InProcess`]), every layer applied and no socket.
 
 use std::future::Future;
+#[cfg(feature = "server")]
 use std::net::{Ipv4Addr, SocketAddr};
 use std::pin::Pin;
 
+#[cfg(feature = "server")]
 use axum::extract::ConnectInfo;
 use bytes::Bytes;
 
@@ -22,6 +24,7 @@ pub trait Transport: Send + Sync + 'static {
     fn send(&self, operation: &'static str, request: http::Request<Bytes>) -> Sending<'_>;
 }
 
+#[cfg(feature = "server")]
 /// Calls through a router in process: the request meets every layer a request over the
 /// network meets (validation, security, limits, caching), from a loopback client address.
 #[derive(Debug, Clone)]
@@ -29,6 +32,7 @@ pub struct InProcess {
     router: axum::Router,
 }
 
+#[cfg(feature = "server")]
 impl InProcess {
     /// The transport into `router` (a generated `router(api)`, or one with more routes).
     pub fn new(router: axum::Router) -> InProcess {
@@ -36,6 +40,7 @@ impl InProcess {
     }
 }
 
+#[cfg(feature = "server")]
 impl Transport for InProcess {
     fn send(&self, _operation: &'static str, request: http::Request<Bytes>) -> Sending<'_> {
         let mut request = request.map(axum::body::Body::from);
@@ -53,10 +58,10 @@ impl Transport for InProcess {
     }
 }
 
-#[cfg(feature = "http-client")]
+#[cfg(feature = "client")]
 pub use over_http::Http;
 
-#[cfg(feature = "http-client")]
+#[cfg(feature = "client")]
 mod over_http {
     use super::{Bytes, ClientError, Sending, Transport};
 
@@ -85,7 +90,7 @@ mod over_http {
         }
 
         /// The transport over a client of your own (its pool, TLS and proxy settings), or
-        /// the service's [`crate::HttpClient`]'s.
+        /// the service's `HttpClient`'s.
         pub fn with_client(client: reqwest::Client, base_url: &str) -> Result<Http, ClientError> {
             let base = reqwest::Url::parse(base_url.trim_end_matches('/')).map_err(|error| {
                 ClientError::Connect {

@@ -2,13 +2,18 @@
 //! size-bounded) or, for a body that uploads files, part by part as it arrives
 //! ([`MultipartStream`]); written whole into responses.
 
+#[cfg(feature = "server")]
 use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
+#[cfg(feature = "server")]
 use futures_util::StreamExt;
+#[cfg(feature = "server")]
 use http::{HeaderMap, StatusCode};
 
+#[cfg(feature = "server")]
 use crate::request::problem::Problem;
+#[cfg(feature = "server")]
 use crate::request::stream::BodyStream;
 
 /// One part of a multipart body.
@@ -32,6 +37,7 @@ pub struct MultipartForm {
 }
 
 impl MultipartForm {
+    #[cfg(feature = "server")]
     /// Parses `body` with the boundary named in the `Content-Type` (any `multipart/*`).
     pub async fn parse(headers: &HeaderMap, body: Bytes) -> Result<Self, Problem> {
         MultipartStream::new(headers, BodyStream::from(body))?
@@ -122,6 +128,7 @@ fn quoted(name: &str) -> String {
         .replace('\n', "%0A")
 }
 
+#[cfg(feature = "server")]
 /// A multipart request body read as it arrives, part by part: each part's content is read
 /// as a stream of chunks ([`PartStream::chunk`]) or whole ([`PartStream::bytes`]), so a
 /// file goes where the handler puts it without being held whole. The body's bounds apply
@@ -133,12 +140,14 @@ pub struct MultipartStream {
     failure: Arc<Mutex<Option<Problem>>>,
 }
 
+#[cfg(feature = "server")]
 impl std::fmt::Debug for MultipartStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MultipartStream").finish_non_exhaustive()
     }
 }
 
+#[cfg(feature = "server")]
 impl MultipartStream {
     /// Reads `body` with the boundary named in `headers`' `Content-Type` (any `multipart/*`);
     /// 400 without one.
@@ -207,6 +216,7 @@ impl MultipartStream {
     }
 }
 
+#[cfg(feature = "server")]
 /// One part of a [`MultipartStream`], its content read as it arrives.
 pub struct PartStream {
     field: multer::Field<'static>,
@@ -214,6 +224,7 @@ pub struct PartStream {
     failure: Arc<Mutex<Option<Problem>>>,
 }
 
+#[cfg(feature = "server")]
 impl std::fmt::Debug for PartStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PartStream")
@@ -223,6 +234,7 @@ impl std::fmt::Debug for PartStream {
     }
 }
 
+#[cfg(feature = "server")]
 impl PartStream {
     /// The form field's name (`Content-Disposition: form-data; name=...`).
     pub fn name(&self) -> Option<&str> {
@@ -257,6 +269,7 @@ impl PartStream {
     }
 }
 
+#[cfg(feature = "server")]
 /// The body's own problem when it ended early (413, 408), else 400 naming multer's error.
 fn problem(failure: &Mutex<Option<Problem>>, error: &multer::Error) -> Problem {
     failure
@@ -268,7 +281,7 @@ fn problem(failure: &Mutex<Option<Problem>>, error: &multer::Error) -> Problem {
         })
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "server"))]
 mod tests {
     use super::*;
 

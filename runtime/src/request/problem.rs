@@ -1,7 +1,10 @@
 //! RFC 9457 problem details: the one error shape every generated service answers with.
 
+#[cfg(feature = "server")]
 use axum::response::{IntoResponse, Response};
-use http::{header, HeaderValue, StatusCode};
+use http::StatusCode;
+#[cfg(feature = "server")]
+use http::{header, HeaderValue};
 use serde::{Deserialize, Serialize};
 
 /// The media type of problem details (RFC 9457 §3).
@@ -117,6 +120,7 @@ impl std::fmt::Display for Problem {
 
 impl std::error::Error for Problem {}
 
+#[cfg(feature = "server")]
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let status = self.status_code();
@@ -138,17 +142,19 @@ impl IntoResponse for Problem {
 }
 
 /// Fallback for paths the API does not define.
+#[cfg(feature = "server")]
 pub async fn not_found(uri: http::Uri) -> Problem {
     Problem::new(StatusCode::NOT_FOUND).with_detail(format!("no operation at `{}`", uri.path()))
 }
 
 /// Fallback for a known path with a method the API does not define there.
+#[cfg(feature = "server")]
 pub async fn method_not_allowed(method: http::Method, uri: http::Uri) -> Problem {
     Problem::new(StatusCode::METHOD_NOT_ALLOWED)
         .with_detail(format!("`{method}` is not defined for `{}`", uri.path()))
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "server"))]
 mod tests {
     use super::*;
 

@@ -15,8 +15,8 @@ pub struct Client {
 
 impl Client {
     /// A client sending through `transport`: `specjet::client::Http::new(origin)?`
-    /// (feature `http-client`; the origin of the service, such as
-    /// `http://127.0.0.1:8080`), or a router in process.
+    /// (feature `client`; the origin of the service, such as
+    /// `http://127.0.0.1:8080`), or a transport of your own.
     pub fn new(transport: impl client::Transport) -> Self {
         Self {
             core: client::Client::new(transport).with_path_prefix(""),

@@ -1,11 +1,8 @@
-//! Helpers that only generated code calls; not a stable API.
+//! The glue of a generated server: handlers, the router's end, requests built in code.
 
 use std::collections::HashMap;
 
 use axum::body::Body;
-use serde::de::{Deserialize, DeserializeOwned, Deserializer, Error as _};
-use serde::ser::{Error as _, Serialize, Serializer};
-use serde_json::Value;
 
 /// The axum handler of one operation inside a generated `router_with<A: Api>`: the extracted
 /// `Request` (its rejection is a problem answer) handed to the operation's `Api` method.
@@ -322,72 +319,6 @@ pub fn synthetic_parts(method: http::Method) -> http::request::Parts {
     request.into_parts().0
 }
 
-/// `Option<Option<T>>` fields that tell an absent member (`None`) from an explicit `null`
-/// (`Some(None)`): use with `#[serde(default, with = "...")]`.
-pub mod double_option {
-    use super::*;
-
-    pub fn serialize<T: Serialize, S: Serializer>(
-        value: &Option<Option<T>>,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        match value {
-            Some(inner) => inner.serialize(serializer),
-            None => serializer.serialize_none(),
-        }
-    }
-
-    pub fn deserialize<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<Option<T>>, D::Error> {
-        Option::<T>::deserialize(deserializer).map(Some)
-    }
-}
-
-/// Deserializes the variant of a discriminated union picked by its tag property; the variant
-/// sees the whole object, tag included.
-pub fn tagged_variant<'de, D: Deserializer<'de>>(
-    deserializer: D,
-    property: &str,
-) -> Result<(String, Value), D::Error> {
-    let value = Value::deserialize(deserializer)?;
-    let tag = value
-        .get(property)
-        .and_then(Value::as_str)
-        .ok_or_else(|| D::Error::custom(format!("missing discriminator property `{property}`")))?
-        .to_owned();
-    Ok((tag, value))
-}
-
-/// Finishes [`tagged_variant`] for one variant.
-pub fn from_tagged<T: DeserializeOwned, E: serde::de::Error>(value: Value) -> Result<T, E> {
-    serde_json::from_value(value).map_err(E::custom)
-}
-
-/// The error for a tag no variant declares.
-pub fn unknown_tag<E: serde::de::Error>(property: &str, tag: &str, expected: &[&str]) -> E {
-    E::custom(format!(
-        "unknown `{property}` value `{tag}`; expected one of: {}",
-        expected.join(", ")
-    ))
-}
-
-/// Serializes a union variant, adding its tag property when the variant's own type lacks it.
-pub fn serialize_tagged<T: Serialize, S: Serializer>(
-    serializer: S,
-    property: &str,
-    tag: &str,
-    value: &T,
-) -> Result<S::Ok, S::Error> {
-    let mut json = serde_json::to_value(value).map_err(S::Error::custom)?;
-    if let Value::Object(object) = &mut json {
-        object
-            .entry(property.to_owned())
-            .or_insert_with(|| Value::String(tag.to_owned()));
-    }
-    json.serialize(serializer)
-}
-
 /// What a generated module whose spec declares `x-specjet.database` invokes: nothing with the
 /// `database` feature, a compile error that says what to do without it.
 #[cfg(feature = "database")]
@@ -452,34 +383,4 @@ macro_rules! __requires_jwt {
              feature (`specjet = { version = \"...\", features = [\"jwt\"] }`)"
         );
     };
-}
-
-#[cfg(test)]
-mod tests {
-    use serde::{Deserialize, Serialize};
-
-    #[derive(Serialize, Deserialize, Debug, PartialEq)]
-    struct Patch {
-        #[serde(
-            default,
-            with = "super::double_option",
-            skip_serializing_if = "Option::is_none"
-        )]
-        nickname: Option<Option<String>>,
-    }
-
-    #[test]
-    fn double_option_tells_absent_from_null() {
-        let absent: Patch = serde_json::from_str("{}").unwrap();
-        let null: Patch = serde_json::from_str(r#"{"nickname":null}"#).unwrap();
-        let set: Patch = serde_json::from_str(r#"{"nickname":"x"}"#).unwrap();
-        assert_eq!(absent.nickname, None);
-        assert_eq!(null.nickname, Some(None));
-        assert_eq!(set.nickname, Some(Some("x".into())));
-        assert_eq!(
-            serde_json::to_string(&null).unwrap(),
-            r#"{"nickname":null}"#
-        );
-        assert_eq!(serde_json::to_string(&absent).unwrap(), "{}");
-    }
 }
