@@ -778,6 +778,35 @@ pub struct Param {
     pub docs: Option<String>,
 }
 
+impl Param {
+    /// How a client writes it, as the server reads it.
+    pub fn written(&self) -> Written {
+        match (self.location, self.style) {
+            (ParamLocation::Path, _) => Written::Path,
+            (ParamLocation::Query, ParamStyle::Scalar) => Written::Query,
+            (ParamLocation::Query, ParamStyle::Exploded) => Written::QueryExploded,
+            (ParamLocation::Query, ParamStyle::Delimited(delimiter)) => {
+                Written::QueryDelimited(delimiter)
+            }
+            (ParamLocation::Query, ParamStyle::DeepObject) => Written::QueryDeepObject,
+            (ParamLocation::Query, ParamStyle::FormObject) => Written::QueryFormObject,
+            (ParamLocation::Query, ParamStyle::DelimitedObject) => Written::QueryDelimitedObject,
+            (ParamLocation::Query, ParamStyle::Json) => Written::QueryJson,
+            (ParamLocation::Header, ParamStyle::Json) => Written::HeaderJson,
+            (ParamLocation::Header, ParamStyle::Exploded | ParamStyle::Delimited(_)) => {
+                Written::HeaderDelimited
+            }
+            (ParamLocation::Header, _) => Written::Header,
+            (ParamLocation::Cookie, ParamStyle::Exploded | ParamStyle::Delimited(_)) => {
+                Written::CookieDelimited
+            }
+            (ParamLocation::Cookie, _) => Written::Cookie,
+        }
+    }
+}
+
+pub use specjet_model::params::Written;
+
 /// An operation's `requestBody`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RequestBody {

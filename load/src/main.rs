@@ -80,24 +80,33 @@ fn is_loopback(url: &str) -> bool {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
-    if !is_loopback(&args.url) {
-        eprintln!(
-            "error: {} is not a loopback address (127.0.0.1, ::1, localhost)",
-            args.url
-        );
-        return ExitCode::from(2);
-    }
-    let analysis = match specjet_generator::analyze(&args.spec) {
-        Ok(analysis) => analysis,
-        Err(diagnostics) => {
-            for diagnostic in diagnostics.items() {
-                eprintln!("{diagnostic}");
-            }
-            eprintln!("error: cannot read {}", args.spec.display());
-            return ExitCode::from(2);
+    match run(&Args::parse()) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => {
+            eprintln!("an objective was missed");
+            ExitCode::FAILURE
         }
-    };
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The run `args` ask for: whether every objective was met, or why it could not run.
+fn run(args: &Args) -> Result<bool, String> {
+    if !is_loopback(&args.url) {
+        return Err(format!(
+            "{} is not a loopback address (127.0.0.1, ::1, localhost)",
+            args.url
+        ));
+    }
+    let analysis = specjet_generator::analyze(&args.spec).map_err(|diagnostics| {
+        for diagnostic in diagnostics.items() {
+            eprintln!("{diagnostic}");
+        }
+        format!("cannot read {}", args.spec.display())
+    })?;
     let selection = plan::Selection {
         only: args.only.clone(),
         writes: args.writes,
@@ -107,34 +116,11 @@ fn main() -> ExitCode {
         eprintln!("not called: {id} ({why})");
     }
     if targets.is_empty() {
-        eprintln!("error: no operation to call");
-        return ExitCode::from(2);
+        return Err("no operation to call".to_owned());
     }
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("error: cannot start the runtime: {error}");
-            return ExitCode::from(2);
-        }
-    };
-    let transport = match Http::new(&args.url) {
-        Ok(transport) => transport,
-        Err(error) => {
-            eprintln!("error: {error}");
-            return ExitCode::from(2);
-        }
-    };
-    let mut client = Client::new(transport)
-        .with_retry(Retry::never())
-        .with_cache(0)
-        .with_timeout(args.timeout);
-    for header in &args.headers {
-        let Some((name, value)) = header.split_once(':') else {
-            eprintln!("error: a header is `NAME: VALUE`, not {header:?}");
-            return ExitCode::from(2);
-        };
-        client = client.with_header(name.trim(), value.trim());
-    }
+    let runtime = tokio::runtime::Runtime::new()
+        .map_err(|error| format!("cannot start the runtime: {error}"))?;
+    let client = client(args)?;
     let pace = match args.rate {
         Some(per_second) => drive::Pace::Rate {
             per_second,
@@ -170,17 +156,27 @@ fn main() -> ExitCode {
     print!("{}", report::table(&targets, &record));
     if let Some(path) = &args.json {
         let text = report::json(&targets, &record).to_string();
-        if let Err(error) = std::fs::write(path, text) {
-            eprintln!("error: cannot write {}: {error}", path.display());
-            return ExitCode::from(2);
-        }
+        std::fs::write(path, text)
+            .map_err(|error| format!("cannot write {}: {error}", path.display()))?;
     }
-    if report::all_met(&targets, &record) {
-        ExitCode::SUCCESS
-    } else {
-        eprintln!("an objective was missed");
-        ExitCode::FAILURE
+    Ok(report::all_met(&targets, &record))
+}
+
+/// The client of the run: retries and revalidation off (each call is one measured call),
+/// the run's deadline and headers.
+fn client(args: &Args) -> Result<Client, String> {
+    let transport = Http::new(&args.url).map_err(|error| error.to_string())?;
+    let mut client = Client::new(transport)
+        .with_retry(Retry::never())
+        .with_cache(0)
+        .with_timeout(args.timeout);
+    for header in &args.headers {
+        let (name, value) = header
+            .split_once(':')
+            .ok_or_else(|| format!("a header is `NAME: VALUE`, not {header:?}"))?;
+        client = client.with_header(name.trim(), value.trim());
     }
+    Ok(client)
 }
 
 #[cfg(test)]

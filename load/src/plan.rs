@@ -6,7 +6,7 @@
 use serde_json::{Map, Value};
 use specjet::client::Call;
 use specjet_generator::ir::{
-    Api, BodyKind, Method, Operation, Param, ParamLocation, ParamStyle, TypeKind, TypeRef,
+    Api, BodyKind, Method, Operation, Param, ParamLocation, TypeKind, TypeRef,
 };
 
 /// One operation the test calls, and how often against the others.
@@ -30,7 +30,7 @@ impl Target {
     pub(crate) fn call(&self) -> Call {
         let mut call = Call::new(self.id, self.method.clone(), self.path);
         for (param, value) in &self.params {
-            write_param(&mut call, param, value);
+            call.param(param.written(), &param.wire, value);
         }
         if let Some((media, body)) = &self.body {
             call.json(media, body);
@@ -283,37 +283,5 @@ fn sample(api: &Api, ty: &TypeRef, depth: usize) -> Value {
                 .map_or(Value::Null, |v| sample(api, &v.ty, depth + 1)),
             TypeKind::Alias(inner) | TypeKind::Newtype(inner) => sample(api, inner, depth + 1),
         },
-    }
-}
-
-/// Writes one parameter as the server reads it.
-fn write_param(call: &mut Call, param: &Param, value: &Value) {
-    let wire = param.wire.as_str();
-    let items = || match value {
-        Value::Array(items) => items.clone(),
-        other => vec![other.clone()],
-    };
-    match (param.location, param.style) {
-        (ParamLocation::Path, _) => call.path(wire, value),
-        (ParamLocation::Query, ParamStyle::Exploded) => call.query_exploded(wire, &items()),
-        (ParamLocation::Query, ParamStyle::Delimited(delimiter)) => {
-            call.query_delimited(wire, &items(), delimiter)
-        }
-        (ParamLocation::Query, ParamStyle::DeepObject) => call.query_deep_object(wire, value),
-        (ParamLocation::Query, ParamStyle::FormObject) => call.query_form_object(wire, value),
-        (ParamLocation::Query, ParamStyle::DelimitedObject) => {
-            call.query_delimited_object(wire, value)
-        }
-        (ParamLocation::Query, ParamStyle::Json) => call.query_json(wire, value),
-        (ParamLocation::Query, ParamStyle::Scalar) => call.query(wire, value),
-        (ParamLocation::Header, ParamStyle::Json) => call.header_json(wire, value),
-        (ParamLocation::Header, ParamStyle::Exploded | ParamStyle::Delimited(_)) => {
-            call.header_delimited(wire, &items())
-        }
-        (ParamLocation::Header, _) => call.header(wire, value),
-        (ParamLocation::Cookie, ParamStyle::Exploded | ParamStyle::Delimited(_)) => {
-            call.cookie_delimited(wire, &items())
-        }
-        (ParamLocation::Cookie, _) => call.cookie(wire, value),
     }
 }

@@ -12,6 +12,7 @@
 //! - `cors.rs`: which browser origins may call the service.
 //! - `docs.rs`: where the service serves its document and interactive docs.
 //! - `paths.rs`: the built-in paths, and base paths.
+//! - `params.rs`: how a client writes each parameter (`Written`).
 //! - `form.rs`, `policies.rs`: one operation's policies (`x-cache`, `x-rate-limit`, ...), in
 //!   the generator's form and in a service's.
 //! - `tag.rs`: the grammar of cache tag templates.
@@ -26,6 +27,7 @@ pub mod docs;
 pub mod duration;
 pub mod form;
 pub mod http_client;
+pub mod params;
 pub mod paths;
 pub mod policies;
 pub mod rate_limit;

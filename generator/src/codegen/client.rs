@@ -6,8 +6,8 @@ use quote::{format_ident, quote};
 
 use super::{doc_attrs, join_docs, rust_type, Scope};
 use crate::ir::{
-    Api, BodyKind, Content, KeyLocation, Operation, ParamLocation, ParamStyle, Response,
-    SchemeKind, StatusSpec,
+    Api, BodyKind, Content, KeyLocation, Operation, ParamLocation, Response, SchemeKind,
+    StatusSpec, Written,
 };
 use crate::naming::{field_name, Namespace};
 
@@ -82,36 +82,9 @@ fn to_call(op: &Operation) -> TokenStream {
     for param in &op.params {
         let field = format_ident!("{}", param.field);
         let wire = &param.wire;
-        let write = |value: TokenStream| match (param.location, param.style) {
-            (ParamLocation::Path, _) => quote! { call.path(#wire, #value); },
-            (ParamLocation::Query, ParamStyle::Scalar) => quote! { call.query(#wire, #value); },
-            (ParamLocation::Query, ParamStyle::Exploded) => {
-                quote! { call.query_exploded(#wire, #value); }
-            }
-            (ParamLocation::Query, ParamStyle::Delimited(delimiter)) => {
-                quote! { call.query_delimited(#wire, #value, #delimiter); }
-            }
-            (ParamLocation::Query, ParamStyle::DeepObject) => {
-                quote! { call.query_deep_object(#wire, #value); }
-            }
-            (ParamLocation::Query, ParamStyle::FormObject) => {
-                quote! { call.query_form_object(#wire, #value); }
-            }
-            (ParamLocation::Query, ParamStyle::DelimitedObject) => {
-                quote! { call.query_delimited_object(#wire, #value); }
-            }
-            (ParamLocation::Query, ParamStyle::Json) => quote! { call.query_json(#wire, #value); },
-            (ParamLocation::Header, ParamStyle::Json) => {
-                quote! { call.header_json(#wire, #value); }
-            }
-            (ParamLocation::Header, ParamStyle::Exploded | ParamStyle::Delimited(_)) => {
-                quote! { call.header_delimited(#wire, #value); }
-            }
-            (ParamLocation::Header, _) => quote! { call.header(#wire, #value); },
-            (ParamLocation::Cookie, ParamStyle::Exploded | ParamStyle::Delimited(_)) => {
-                quote! { call.cookie_delimited(#wire, #value); }
-            }
-            (ParamLocation::Cookie, _) => quote! { call.cookie(#wire, #value); },
+        let written = written_tokens(param.written());
+        let write = |value: TokenStream| {
+            quote! { call.param(::specjet::client::Written::#written, #wire, #value); }
         };
         // The idempotency key the spec declares makes a call safe to send again.
         let key = (param.location == ParamLocation::Header
@@ -176,6 +149,25 @@ fn to_call(op: &Operation) -> TokenStream {
         let mut call = #call;
         #(#writes)*
         call
+    }
+}
+
+/// The runtime's `Written` variant of `written`.
+fn written_tokens(written: Written) -> TokenStream {
+    match written {
+        Written::Path => quote! { Path },
+        Written::Query => quote! { Query },
+        Written::QueryExploded => quote! { QueryExploded },
+        Written::QueryDelimited(delimiter) => quote! { QueryDelimited(#delimiter) },
+        Written::QueryDeepObject => quote! { QueryDeepObject },
+        Written::QueryFormObject => quote! { QueryFormObject },
+        Written::QueryDelimitedObject => quote! { QueryDelimitedObject },
+        Written::QueryJson => quote! { QueryJson },
+        Written::Header => quote! { Header },
+        Written::HeaderDelimited => quote! { HeaderDelimited },
+        Written::HeaderJson => quote! { HeaderJson },
+        Written::Cookie => quote! { Cookie },
+        Written::CookieDelimited => quote! { CookieDelimited },
     }
 }
 
@@ -306,8 +298,8 @@ fn read_body(api: &Api, content: &Content, scope: Scope) -> TokenStream {
 }
 
 /// The generated `client.rs`: the typed `Client`.
-pub(super) fn module(api: &Api) -> TokenStream {
-    let mut names = Namespace::with_reserved(&CLIENT_METHODS);
+/// One method per operation the client can call, and a line for each it cannot.
+fn operation_methods(api: &Api, names: &mut Namespace) -> (Vec<TokenStream>, Vec<String>) {
     let mut methods = Vec::new();
     let mut left_out = Vec::new();
     for op in &api.operations {
@@ -347,7 +339,13 @@ pub(super) fn module(api: &Api) -> TokenStream {
             }
         });
     }
-    let credentials = api.security_schemes.iter().filter_map(|scheme| {
+    (methods, left_out)
+}
+
+/// One method per security scheme, setting its credentials (a client certificate is the
+/// transport's, so `mutualTLS` has none).
+fn credential_methods(api: &Api, names: &mut Namespace) -> Vec<TokenStream> {
+    api.security_schemes.iter().filter_map(|scheme| {
         let base = field_name(scheme.method.strip_prefix("verify_").unwrap_or(&scheme.method));
         let name = format_ident!("{}", names.claim(&format!("with_{base}")));
         let doc = format!("Sends the credentials of the `{}` scheme with every call.", scheme.name);
@@ -382,8 +380,14 @@ pub(super) fn module(api: &Api) -> TokenStream {
                 Self { core: #set }
             }
         })
-    });
-    let credentials: Vec<_> = credentials.collect();
+    })
+    .collect()
+}
+
+pub(super) fn module(api: &Api) -> TokenStream {
+    let mut names = Namespace::with_reserved(&CLIENT_METHODS);
+    let (methods, left_out) = operation_methods(api, &mut names);
+    let credentials = credential_methods(api, &mut names);
     let base_path = &api.settings.base_path;
     let title = &api.title;
     let mut doc = format!(

@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::ClientError;
+use super::{ClientError, Written};
 use crate::problem::{self, Problem};
 
 /// What a path segment keeps as it is (RFC 3986's unreserved characters); the rest is
@@ -88,8 +88,36 @@ impl Call {
         }
     }
 
+    /// The parameter `name` of the operation, written as `written` says (the generator
+    /// decides it from the parameter's `in` and `style`).
+    pub fn param<T: Serialize + ?Sized>(&mut self, written: Written, name: &str, value: &T) {
+        let value = match serde_json::to_value(value) {
+            Ok(value) => value,
+            Err(reason) => return self.fail(name, reason),
+        };
+        let items = || match &value {
+            Value::Array(items) => items.clone(),
+            other => vec![other.clone()],
+        };
+        match written {
+            Written::Path => self.path(name, &value),
+            Written::Query => self.query(name, &value),
+            Written::QueryExploded => self.query_exploded(name, &items()),
+            Written::QueryDelimited(delimiter) => self.query_delimited(name, &items(), delimiter),
+            Written::QueryDeepObject => self.query_deep_object(name, &value),
+            Written::QueryFormObject => self.query_form_object(name, &value),
+            Written::QueryDelimitedObject => self.query_delimited_object(name, &value),
+            Written::QueryJson => self.query_json(name, &value),
+            Written::Header => self.header(name, &value),
+            Written::HeaderDelimited => self.header_delimited(name, &items()),
+            Written::HeaderJson => self.header_json(name, &value),
+            Written::Cookie => self.cookie(name, &value),
+            Written::CookieDelimited => self.cookie_delimited(name, &items()),
+        }
+    }
+
     /// The path parameter `name`, in place of `{name}`, percent-encoded.
-    pub fn path<T: Serialize + ?Sized>(&mut self, name: &str, value: &T) {
+    fn path<T: Serialize + ?Sized>(&mut self, name: &str, value: &T) {
         match plain(value) {
             Ok(text) => {
                 let encoded = utf8_percent_encode(&text, SEGMENT).to_string();
@@ -104,7 +132,7 @@ impl Call {
     }
 
     /// A query parameter of one plain value (`?limit=10`).
-    pub fn query<T: Serialize + ?Sized>(&mut self, name: &str, value: &T) {
+    fn query<T: Serialize + ?Sized>(&mut self, name: &str, value: &T) {
         match plain(value) {
             Ok(text) => self.pair(name, &text),
             Err(reason) => self.fail(name, reason),
@@ -112,14 +140,14 @@ impl Call {
     }
 
     /// An array as repeated keys (`?tag=a&tag=b`).
-    pub fn query_exploded<T: Serialize>(&mut self, name: &str, values: &[T]) {
+    fn query_exploded<T: Serialize>(&mut self, name: &str, values: &[T]) {
         for value in values {
             self.query(name, value);
         }
     }
 
     /// An array as one value joined by `delimiter` (`?tag=a,b`).
-    pub fn query_delimited<T: Serialize>(&mut self, name: &str, values: &[T], delimiter: char) {
+    fn query_delimited<T: Serialize>(&mut self, name: &str, values: &[T], delimiter: char) {
         match joined(values, delimiter) {
             Ok(text) => self.pair(name, &text),
             Err(reason) => self.fail(name, reason),
@@ -127,7 +155,7 @@ impl Call {
     }
 
     /// An object as `name[key]=value` pairs (style deepObject).
-    pub fn query_deep_object<T: Serialize>(&mut self, name: &str, value: &T) {
+    fn query_deep_object<T: Serialize>(&mut self, name: &str, value: &T) {
         match properties(value) {
             Ok(pairs) => {
                 for (key, text) in pairs {
@@ -139,7 +167,7 @@ impl Call {
     }
 
     /// An object whose properties are top-level query keys (style form, explode true).
-    pub fn query_form_object<T: Serialize>(&mut self, name: &str, value: &T) {
+    fn query_form_object<T: Serialize>(&mut self, name: &str, value: &T) {
         match properties(value) {
             Ok(pairs) => {
                 for (key, text) in pairs {
@@ -151,7 +179,7 @@ impl Call {
     }
 
     /// An object as one value of alternating keys and values (`?color=R,100,G,200`).
-    pub fn query_delimited_object<T: Serialize>(&mut self, name: &str, value: &T) {
+    fn query_delimited_object<T: Serialize>(&mut self, name: &str, value: &T) {
         match properties(value) {
             Ok(pairs) => {
                 let text: Vec<String> = pairs.into_iter().flat_map(|(k, v)| [k, v]).collect();
@@ -162,7 +190,7 @@ impl Call {
     }
 
     /// A query parameter whose value is a JSON document.
-    pub fn query_json<T: Serialize>(&mut self, name: &str, value: &T) {
+    fn query_json<T: Serialize>(&mut self, name: &str, value: &T) {
         match serde_json::to_string(value) {
             Ok(text) => self.pair(name, &text),
             Err(reason) => self.fail(name, reason),
@@ -182,7 +210,7 @@ impl Call {
     }
 
     /// A header parameter of one plain value.
-    pub fn header<T: Serialize + ?Sized>(&mut self, name: &str, value: &T) {
+    fn header<T: Serialize + ?Sized>(&mut self, name: &str, value: &T) {
         match plain(value) {
             Ok(text) => self.put_header(name, text),
             Err(reason) => self.fail(name, reason),
@@ -190,7 +218,7 @@ impl Call {
     }
 
     /// A header parameter of several values, comma-separated.
-    pub fn header_delimited<T: Serialize>(&mut self, name: &str, values: &[T]) {
+    fn header_delimited<T: Serialize>(&mut self, name: &str, values: &[T]) {
         match joined(values, ',') {
             Ok(text) => self.put_header(name, text),
             Err(reason) => self.fail(name, reason),
@@ -198,7 +226,7 @@ impl Call {
     }
 
     /// A header parameter whose value is a JSON document.
-    pub fn header_json<T: Serialize>(&mut self, name: &str, value: &T) {
+    fn header_json<T: Serialize>(&mut self, name: &str, value: &T) {
         match serde_json::to_string(value) {
             Ok(text) => self.put_header(name, text),
             Err(reason) => self.fail(name, reason),
@@ -206,7 +234,7 @@ impl Call {
     }
 
     /// A cookie parameter of one plain value.
-    pub fn cookie<T: Serialize + ?Sized>(&mut self, name: &str, value: &T) {
+    fn cookie<T: Serialize + ?Sized>(&mut self, name: &str, value: &T) {
         match plain(value) {
             Ok(text) => self.cookies.push(format!("{name}={text}")),
             Err(reason) => self.fail(name, reason),
@@ -214,7 +242,7 @@ impl Call {
     }
 
     /// A cookie parameter of several values, comma-separated.
-    pub fn cookie_delimited<T: Serialize>(&mut self, name: &str, values: &[T]) {
+    fn cookie_delimited<T: Serialize>(&mut self, name: &str, values: &[T]) {
         match joined(values, ',') {
             Ok(text) => self.cookies.push(format!("{name}={text}")),
             Err(reason) => self.fail(name, reason),
@@ -514,17 +542,18 @@ mod tests {
     #[test]
     fn parameters_are_written_as_the_server_reads_them() {
         let mut call = Call::new("op", Method::GET, "/files/{name}.json/{id}");
-        call.path("name", "a b/c");
-        call.path("id", &7);
-        call.query("limit", &10);
-        call.query_exploded("tag", &["x", "y z"]);
-        call.query_delimited("ids", &[1, 2], '|');
-        call.query_deep_object(
+        call.param(Written::Path, "name", "a b/c");
+        call.param(Written::Path, "id", &7);
+        call.param(Written::Query, "limit", &10);
+        call.param(Written::QueryExploded, "tag", &["x", "y z"]);
+        call.param(Written::QueryDelimited('|'), "ids", &[1, 2]);
+        call.param(
+            Written::QueryDeepObject,
             "filter",
             &serde_json::json!({"min": 1, "name": "n", "gone": null}),
         );
-        call.cookie("session", "abc");
-        call.header_delimited("x-ids", &[3, 4]);
+        call.param(Written::Cookie, "session", "abc");
+        call.param(Written::HeaderDelimited, "x-ids", &[3, 4]);
         let request = call.into_request().unwrap();
         assert_eq!(request.uri().path(), "/files/a%20b%2Fc.json/7");
         let query = crate::extract::QueryParams::from_uri(request.uri());
@@ -558,7 +587,7 @@ mod tests {
     #[test]
     fn a_value_that_cannot_be_written_is_an_error_naming_it() {
         let mut call = Call::new("op", Method::GET, "/x");
-        call.query("filter", &serde_json::json!({"a": 1}));
+        call.param(Written::Query, "filter", &serde_json::json!({"a": 1}));
         let error = call.into_request().unwrap_err();
         assert!(error.to_string().contains("`filter`"), "{error}");
     }

@@ -25,6 +25,7 @@ use http::{header, HeaderName, HeaderValue, StatusCode};
 
 pub use call::{Answer, Call};
 pub use retry::Retry;
+pub use specjet_model::params::Written;
 #[cfg(feature = "client")]
 pub use transport::Http;
 #[cfg(feature = "server")]

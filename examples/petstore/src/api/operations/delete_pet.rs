@@ -129,7 +129,7 @@ impl Request {
     pub fn to_call(&self) -> client::Call {
         let mut call = client::Call::new("deletePet", Method::DELETE, "/pets/{petId}")
             .with_timeout(Duration::from_millis(30000));
-        call.path("petId", &self.pet_id);
+        call.param(client::Written::Path, "petId", &self.pet_id);
         call
     }
 }

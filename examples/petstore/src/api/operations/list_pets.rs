@@ -160,12 +160,12 @@ impl Request {
         let mut call = client::Call::new("listPets", Method::GET, "/pets")
             .with_timeout(Duration::from_millis(30000))
             .revalidated();
-        call.query("limit", &self.limit);
+        call.param(client::Written::Query, "limit", &self.limit);
         if let Some(value) = &self.tag {
-            call.query_exploded("tag", value);
+            call.param(client::Written::QueryExploded, "tag", value);
         }
         if let Some(value) = &self.status {
-            call.query("status", value);
+            call.param(client::Written::Query, "status", value);
         }
         call
     }

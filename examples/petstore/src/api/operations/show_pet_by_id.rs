@@ -121,7 +121,7 @@ impl Request {
         let mut call = client::Call::new("showPetById", Method::GET, "/pets/{petId}")
             .with_timeout(Duration::from_millis(30000))
             .revalidated();
-        call.path("petId", &self.pet_id);
+        call.param(client::Written::Path, "petId", &self.pet_id);
         call
     }
 }

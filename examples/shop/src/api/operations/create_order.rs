@@ -160,7 +160,7 @@ impl Request {
                 "/users/{userId}/orders",
             )
             .with_timeout(Duration::from_millis(5000));
-        call.path("userId", &self.user_id);
+        call.param(client::Written::Path, "userId", &self.user_id);
         call.json("application/json", &self.body);
         call
     }

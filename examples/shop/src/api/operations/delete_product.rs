@@ -124,7 +124,7 @@ impl Request {
                 "/products/{productId}",
             )
             .with_timeout(Duration::from_millis(30000));
-        call.path("productId", &self.product_id);
+        call.param(client::Written::Path, "productId", &self.product_id);
         call
     }
 }

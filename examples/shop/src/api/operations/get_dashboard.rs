@@ -124,7 +124,7 @@ impl Request {
                 "/users/{userId}/dashboard",
             )
             .with_timeout(Duration::from_millis(2000));
-        call.path("userId", &self.user_id);
+        call.param(client::Written::Path, "userId", &self.user_id);
         call
     }
 }

@@ -121,7 +121,7 @@ impl Request {
         let mut call = client::Call::new("getOrder", Method::GET, "/orders/{orderId}")
             .with_timeout(Duration::from_millis(30000))
             .revalidated();
-        call.path("orderId", &self.order_id);
+        call.param(client::Written::Path, "orderId", &self.order_id);
         call
     }
 }

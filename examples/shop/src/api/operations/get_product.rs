@@ -125,7 +125,7 @@ impl Request {
             )
             .with_timeout(Duration::from_millis(30000))
             .revalidated();
-        call.path("productId", &self.product_id);
+        call.param(client::Written::Path, "productId", &self.product_id);
         call
     }
 }

@@ -121,7 +121,7 @@ impl Request {
         let mut call = client::Call::new("getUser", Method::GET, "/users/{userId}")
             .with_timeout(Duration::from_millis(30000))
             .revalidated();
-        call.path("userId", &self.user_id);
+        call.param(client::Written::Path, "userId", &self.user_id);
         call
     }
 }

@@ -125,7 +125,7 @@ impl Request {
             )
             .with_timeout(Duration::from_millis(30000))
             .revalidated();
-        call.path("userId", &self.user_id);
+        call.param(client::Written::Path, "userId", &self.user_id);
         call
     }
 }

@@ -148,7 +148,7 @@ impl Request {
         let mut call = client::Call::new("listMyOrders", Method::GET, "/me/orders")
             .with_timeout(Duration::from_millis(30000))
             .revalidated();
-        call.query("limit", &self.limit);
+        call.param(client::Written::Query, "limit", &self.limit);
         call
     }
 }

@@ -130,7 +130,7 @@ impl Request {
         let mut call = client::Call::new("listProducts", Method::GET, "/products")
             .with_timeout(Duration::from_millis(30000))
             .revalidated();
-        call.query("limit", &self.limit);
+        call.param(client::Written::Query, "limit", &self.limit);
         call
     }
 }

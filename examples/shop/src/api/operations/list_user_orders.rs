@@ -175,13 +175,13 @@ impl Request {
             )
             .with_timeout(Duration::from_millis(30000))
             .revalidated();
-        call.path("userId", &self.user_id);
-        call.query("limit", &self.limit);
+        call.param(client::Written::Path, "userId", &self.user_id);
+        call.param(client::Written::Query, "limit", &self.limit);
         if let Some(value) = &self.status {
-            call.query("status", value);
+            call.param(client::Written::Query, "status", value);
         }
         if let Some(value) = &self.before {
-            call.query("before", value);
+            call.param(client::Written::Query, "before", value);
         }
         call
     }

@@ -146,9 +146,9 @@ impl Request {
         let mut call = client::Call::new("listUsers", Method::GET, "/users")
             .with_timeout(Duration::from_millis(30000))
             .revalidated();
-        call.query("limit", &self.limit);
+        call.param(client::Written::Query, "limit", &self.limit);
         if let Some(value) = &self.after {
-            call.query("after", value);
+            call.param(client::Written::Query, "after", value);
         }
         call
     }

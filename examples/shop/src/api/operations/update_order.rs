@@ -155,7 +155,7 @@ impl Request {
                 "/orders/{orderId}",
             )
             .with_timeout(Duration::from_millis(30000));
-        call.path("orderId", &self.order_id);
+        call.param(client::Written::Path, "orderId", &self.order_id);
         call.json("application/json", &self.body);
         call
     }
