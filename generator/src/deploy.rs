@@ -223,9 +223,9 @@ fn autoscaler(api: &Api, options: &DeployOptions, name: &str, metadata: Value) -
 /// The environment variables the service reads secrets from: Redis and the database URLs,
 /// and each one a built-in verifier names (API key digests, JWT keys).
 fn secret_variables(api: &Api) -> Vec<String> {
-    let mut variables = vec!["REDIS_URL".to_owned()];
+    let mut variables = vec![specjet_model::cache::REDIS_URL_ENV.to_owned()];
     if api.settings.database.is_some() {
-        variables.push("DATABASE_URL".to_owned());
+        variables.push(specjet_model::database::URL_ENV.to_owned());
     }
     for scheme in &api.settings.security.schemes {
         let variable = match &scheme.builtin {

@@ -3,6 +3,11 @@
 
 use std::time::Duration;
 
+/// The environment variable that names the shared Redis (the cache's Redis tier, the shared
+/// rate budgets, invalidations between replicas): the runtime reads it, `specjet deploy`
+/// takes it from the service's Secret.
+pub const REDIS_URL_ENV: &str = "REDIS_URL";
+
 use crate::form::{Form, Owned, Static};
 use crate::tag::TagTemplate;
 

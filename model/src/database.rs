@@ -2,6 +2,10 @@
 
 use std::time::Duration;
 
+/// The environment variable that names the database to connect to (else the embedded SQLite
+/// file): the runtime reads it, `specjet deploy` takes it from the service's Secret.
+pub const URL_ENV: &str = "DATABASE_URL";
+
 use crate::form::{Form, Static};
 
 /// A database server the pool can talk to.

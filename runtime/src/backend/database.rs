@@ -81,7 +81,7 @@ impl Database {
         // Record from the first acquire on, not from the first scrape.
         crate::observability::metrics::handle();
         let settings = with_env_overrides(settings)?;
-        let env_url = std::env::var("DATABASE_URL")
+        let env_url = std::env::var(specjet_model::database::URL_ENV)
             .ok()
             .filter(|url| !url.is_empty());
         let url = match url.map(str::to_owned).or(env_url) {

@@ -170,7 +170,7 @@ impl Services {
                 settings
             }
         };
-        let url = std::env::var("REDIS_URL")
+        let url = std::env::var(specjet_model::cache::REDIS_URL_ENV)
             .ok()
             .filter(|url| !url.is_empty());
         Services::new(settings, url.as_deref())
