@@ -95,29 +95,29 @@ impl Call {
             Ok(value) => value,
             Err(reason) => return self.fail(name, reason),
         };
-        let items = || match &value {
-            Value::Array(items) => items.clone(),
-            other => vec![other.clone()],
+        let items = match &value {
+            Value::Array(items) => items.as_slice(),
+            other => std::slice::from_ref(other),
         };
         match written {
             Written::Path => self.path(name, &value),
             Written::Query => self.query(name, &value),
-            Written::QueryExploded => self.query_exploded(name, &items()),
-            Written::QueryDelimited(delimiter) => self.query_delimited(name, &items(), delimiter),
+            Written::QueryExploded => self.query_exploded(name, items),
+            Written::QueryDelimited(delimiter) => self.query_delimited(name, items, delimiter),
             Written::QueryDeepObject => self.query_deep_object(name, &value),
             Written::QueryFormObject => self.query_form_object(name, &value),
             Written::QueryDelimitedObject => self.query_delimited_object(name, &value),
             Written::QueryJson => self.query_json(name, &value),
             Written::Header => self.header(name, &value),
-            Written::HeaderDelimited => self.header_delimited(name, &items()),
+            Written::HeaderDelimited => self.header_delimited(name, items),
             Written::HeaderJson => self.header_json(name, &value),
             Written::Cookie => self.cookie(name, &value),
-            Written::CookieDelimited => self.cookie_delimited(name, &items()),
+            Written::CookieDelimited => self.cookie_delimited(name, items),
         }
     }
 
     /// The path parameter `name`, in place of `{name}`, percent-encoded.
-    fn path<T: Serialize + ?Sized>(&mut self, name: &str, value: &T) {
+    fn path(&mut self, name: &str, value: &Value) {
         match plain(value) {
             Ok(text) => {
                 let encoded = utf8_percent_encode(&text, SEGMENT).to_string();
@@ -132,7 +132,7 @@ impl Call {
     }
 
     /// A query parameter of one plain value (`?limit=10`).
-    fn query<T: Serialize + ?Sized>(&mut self, name: &str, value: &T) {
+    fn query(&mut self, name: &str, value: &Value) {
         match plain(value) {
             Ok(text) => self.pair(name, &text),
             Err(reason) => self.fail(name, reason),
@@ -140,14 +140,14 @@ impl Call {
     }
 
     /// An array as repeated keys (`?tag=a&tag=b`).
-    fn query_exploded<T: Serialize>(&mut self, name: &str, values: &[T]) {
+    fn query_exploded(&mut self, name: &str, values: &[Value]) {
         for value in values {
             self.query(name, value);
         }
     }
 
     /// An array as one value joined by `delimiter` (`?tag=a,b`).
-    fn query_delimited<T: Serialize>(&mut self, name: &str, values: &[T], delimiter: char) {
+    fn query_delimited(&mut self, name: &str, values: &[Value], delimiter: char) {
         match joined(values, delimiter) {
             Ok(text) => self.pair(name, &text),
             Err(reason) => self.fail(name, reason),
@@ -155,7 +155,7 @@ impl Call {
     }
 
     /// An object as `name[key]=value` pairs (style deepObject).
-    fn query_deep_object<T: Serialize>(&mut self, name: &str, value: &T) {
+    fn query_deep_object(&mut self, name: &str, value: &Value) {
         match properties(value) {
             Ok(pairs) => {
                 for (key, text) in pairs {
@@ -167,7 +167,7 @@ impl Call {
     }
 
     /// An object whose properties are top-level query keys (style form, explode true).
-    fn query_form_object<T: Serialize>(&mut self, name: &str, value: &T) {
+    fn query_form_object(&mut self, name: &str, value: &Value) {
         match properties(value) {
             Ok(pairs) => {
                 for (key, text) in pairs {
@@ -179,7 +179,7 @@ impl Call {
     }
 
     /// An object as one value of alternating keys and values (`?color=R,100,G,200`).
-    fn query_delimited_object<T: Serialize>(&mut self, name: &str, value: &T) {
+    fn query_delimited_object(&mut self, name: &str, value: &Value) {
         match properties(value) {
             Ok(pairs) => {
                 let text: Vec<String> = pairs.into_iter().flat_map(|(k, v)| [k, v]).collect();
@@ -190,11 +190,8 @@ impl Call {
     }
 
     /// A query parameter whose value is a JSON document.
-    fn query_json<T: Serialize>(&mut self, name: &str, value: &T) {
-        match serde_json::to_string(value) {
-            Ok(text) => self.pair(name, &text),
-            Err(reason) => self.fail(name, reason),
-        }
+    fn query_json(&mut self, name: &str, value: &Value) {
+        self.pair(name, &value.to_string());
     }
 
     fn put_header(&mut self, name: &str, text: String) {
@@ -210,7 +207,7 @@ impl Call {
     }
 
     /// A header parameter of one plain value.
-    fn header<T: Serialize + ?Sized>(&mut self, name: &str, value: &T) {
+    fn header(&mut self, name: &str, value: &Value) {
         match plain(value) {
             Ok(text) => self.put_header(name, text),
             Err(reason) => self.fail(name, reason),
@@ -218,7 +215,7 @@ impl Call {
     }
 
     /// A header parameter of several values, comma-separated.
-    fn header_delimited<T: Serialize>(&mut self, name: &str, values: &[T]) {
+    fn header_delimited(&mut self, name: &str, values: &[Value]) {
         match joined(values, ',') {
             Ok(text) => self.put_header(name, text),
             Err(reason) => self.fail(name, reason),
@@ -226,15 +223,12 @@ impl Call {
     }
 
     /// A header parameter whose value is a JSON document.
-    fn header_json<T: Serialize>(&mut self, name: &str, value: &T) {
-        match serde_json::to_string(value) {
-            Ok(text) => self.put_header(name, text),
-            Err(reason) => self.fail(name, reason),
-        }
+    fn header_json(&mut self, name: &str, value: &Value) {
+        self.put_header(name, value.to_string());
     }
 
     /// A cookie parameter of one plain value.
-    fn cookie<T: Serialize + ?Sized>(&mut self, name: &str, value: &T) {
+    fn cookie(&mut self, name: &str, value: &Value) {
         match plain(value) {
             Ok(text) => self.cookies.push(format!("{name}={text}")),
             Err(reason) => self.fail(name, reason),
@@ -242,7 +236,7 @@ impl Call {
     }
 
     /// A cookie parameter of several values, comma-separated.
-    fn cookie_delimited<T: Serialize>(&mut self, name: &str, values: &[T]) {
+    fn cookie_delimited(&mut self, name: &str, values: &[Value]) {
         match joined(values, ',') {
             Ok(text) => self.cookies.push(format!("{name}={text}")),
             Err(reason) => self.fail(name, reason),
@@ -288,7 +282,7 @@ impl Call {
 
     /// What the client adds to every call: the path prefix, and the credentials that go in
     /// the query or in cookies.
-    pub(crate) fn credentials(
+    pub(crate) fn add_client_parts(
         &mut self,
         prefix: &str,
         query: &[(String, String)],
@@ -346,30 +340,30 @@ impl Call {
 }
 
 /// A value as the server parses a plain parameter (`42`, `true`, `available`).
-fn plain<T: Serialize + ?Sized>(value: &T) -> Result<String, String> {
-    match serde_json::to_value(value).map_err(|error| error.to_string())? {
-        Value::String(text) => Ok(text),
+fn plain(value: &Value) -> Result<String, String> {
+    match value {
+        Value::String(text) => Ok(text.clone()),
         Value::Null => Ok(String::new()),
         Value::Array(_) | Value::Object(_) => Err("not a plain value".to_owned()),
         other => Ok(other.to_string()),
     }
 }
 
-fn joined<T: Serialize>(values: &[T], delimiter: char) -> Result<String, String> {
+fn joined(values: &[Value], delimiter: char) -> Result<String, String> {
     let texts = values.iter().map(plain).collect::<Result<Vec<_>, _>>()?;
     Ok(texts.join(&delimiter.to_string()))
 }
 
 /// An object's properties as plain texts (absent and null ones left out; nested values as
 /// JSON).
-fn properties<T: Serialize>(value: &T) -> Result<Vec<(String, String)>, String> {
-    match serde_json::to_value(value).map_err(|error| error.to_string())? {
+fn properties(value: &Value) -> Result<Vec<(String, String)>, String> {
+    match value {
         Value::Object(map) => Ok(map
-            .into_iter()
+            .iter()
             .filter(|(_, value)| !value.is_null())
             .map(|(key, value)| match value {
-                Value::String(text) => (key, text),
-                other => (key, other.to_string()),
+                Value::String(text) => (key.clone(), text.clone()),
+                other => (key.clone(), other.to_string()),
             })
             .collect()),
         _ => Err("not an object".to_owned()),

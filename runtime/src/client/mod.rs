@@ -246,17 +246,20 @@ impl Client {
         for (name, value) in &self.headers {
             call.headers.insert(name, value.clone());
         }
-        call.credentials(&self.prefix, &self.query, &self.cookies);
+        call.add_client_parts(&self.prefix, &self.query, &self.cookies);
         let idempotent = call.idempotent;
         let revalidation = self.revalidation.as_ref().filter(|_| call.revalidated);
         let request = call.into_request()?;
         let mut attempt = 1;
         loop {
             let mut attempted = copy(&request);
-            if let Some(cache) = revalidation {
+            // Revalidation reads what was asked (its `If-None-Match`) beside the answer; a
+            // call without it sends its one copy.
+            let asked = revalidation.map(|cache| {
                 cache.ask(&mut attempted);
-            }
-            let sent = self.transport.send(operation, copy(&attempted));
+                copy(&attempted)
+            });
+            let sent = self.transport.send(operation, attempted);
             let result: Result<http::Response<bytes::Bytes>, ClientError> = match deadline {
                 Some(deadline) => tokio::time::timeout_at(deadline.into(), sent)
                     .await
@@ -268,9 +271,9 @@ impl Client {
                     }),
                 None => sent.await,
             };
-            let result = match revalidation {
-                Some(cache) => result.map(|response| cache.answer(&attempted, response)),
-                None => result,
+            let result = match (revalidation, &asked) {
+                (Some(cache), Some(asked)) => result.map(|response| cache.answer(asked, response)),
+                _ => result,
             };
             let again = match &result {
                 Ok(response) if idempotent && Retry::retries_status(response.status().as_u16()) => {
